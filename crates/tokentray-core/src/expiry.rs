@@ -1,0 +1,142 @@
+//! When tokens die, by each provider's published rule.
+//!
+//! Kite and Upstox tokens die at a fixed time of day in India (IST, which has no
+//! daylight saving), so the rule is a [`DailyCutoff`]. OAuth2 tokens carry a
+//! relative `expires_in` that must be made absolute on receipt.
+
+use crate::{Instant, Span};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Asia::Kolkata;
+use serde::{Deserialize, Serialize};
+
+/// A time of day in IST at which a provider invalidates every token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyCutoff {
+    pub hour: u8,
+    pub minute: u8,
+}
+
+/// Kite: "will expire at 6 AM on the next day (regulatory requirement)".
+pub const KITE_CUTOFF: DailyCutoff = DailyCutoff { hour: 6, minute: 0 };
+/// Upstox: valid "until 3:30 AM the following day, regardless of the time it was generated".
+pub const UPSTOX_CUTOFF: DailyCutoff = DailyCutoff {
+    hour: 3,
+    minute: 30,
+};
+/// Schwab's refresh token stops working 7 days after the original login.
+pub const SCHWAB_REFRESH_LIMIT: Span = Span::days(7);
+
+impl DailyCutoff {
+    /// The first cutoff strictly after `t`.
+    pub fn next_after(self, t: Instant) -> Instant {
+        let local = t.with_timezone(&Kolkata);
+        let time = NaiveTime::from_hms_opt(u32::from(self.hour), u32::from(self.minute), 0)
+            .expect("cutoff constants are valid times of day");
+        let today = ist(local.date_naive().and_time(time));
+        if today > t {
+            today
+        } else {
+            ist((local.date_naive() + chrono::Days::new(1)).and_time(time))
+        }
+    }
+}
+
+fn ist(naive: NaiveDateTime) -> Instant {
+    // IST has no DST, so every local time maps to exactly one instant.
+    Kolkata
+        .from_local_datetime(&naive)
+        .single()
+        .expect("IST has no gaps or folds")
+        .to_utc()
+}
+
+/// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
+pub fn parse_kite_login_time(s: &str) -> Option<Instant> {
+    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(ist)
+}
+
+/// A Kite access token dies at the first 06:00 IST after the login.
+pub fn kite_expiry(login_at: Instant) -> Instant {
+    KITE_CUTOFF.next_after(login_at)
+}
+
+/// An Upstox access token dies at its JWT `exp` when that can be read, else at
+/// the first 03:30 IST after it was issued.
+pub fn upstox_expiry(issued_at: Instant, jwt_exp: Option<i64>) -> Instant {
+    jwt_exp
+        .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+        .unwrap_or_else(|| UPSTOX_CUTOFF.next_after(issued_at))
+}
+
+/// `expires_in` is relative to the response; TokenTray stores the absolute instant.
+pub fn oauth2_expiry(received_at: Instant, expires_in_secs: i64) -> Instant {
+    received_at + Span::seconds(expires_in_secs.max(0))
+}
+
+/// An IST calendar date and time, for tests and the sandbox.
+pub fn ist_datetime(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Instant {
+    ist(NaiveDate::from_ymd_opt(y, mo, d)
+        .and_then(|d| d.and_hms_opt(h, mi, 0))
+        .expect("valid date"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kite_token_dies_at_six_the_next_morning() {
+        let login = ist_datetime(2026, 11, 26, 9, 15);
+        assert_eq!(kite_expiry(login), ist_datetime(2026, 11, 27, 6, 0));
+    }
+
+    #[test]
+    fn kite_login_before_six_dies_the_same_morning() {
+        assert_eq!(
+            kite_expiry(ist_datetime(2026, 11, 26, 5, 10)),
+            ist_datetime(2026, 11, 26, 6, 0)
+        );
+        assert_eq!(
+            kite_expiry(ist_datetime(2026, 11, 26, 6, 0)),
+            ist_datetime(2026, 11, 27, 6, 0)
+        );
+    }
+
+    #[test]
+    fn kite_login_time_is_read_as_ist() {
+        let t = parse_kite_login_time("2026-11-26 09:15:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-26T03:45:00+00:00");
+        assert!(parse_kite_login_time("26/11/2026").is_none());
+    }
+
+    #[test]
+    fn upstox_token_made_at_two_thirty_dies_at_three_thirty_the_same_day() {
+        let issued = ist_datetime(2026, 11, 26, 2, 30);
+        assert_eq!(
+            upstox_expiry(issued, None),
+            ist_datetime(2026, 11, 26, 3, 30)
+        );
+        let issued = ist_datetime(2026, 11, 26, 14, 0);
+        assert_eq!(
+            upstox_expiry(issued, None),
+            ist_datetime(2026, 11, 27, 3, 30)
+        );
+    }
+
+    #[test]
+    fn upstox_jwt_exp_wins_over_the_rule() {
+        let issued = ist_datetime(2026, 11, 26, 14, 0);
+        assert_eq!(
+            upstox_expiry(issued, Some(1_800_000_000)).timestamp(),
+            1_800_000_000
+        );
+    }
+
+    #[test]
+    fn oauth2_expiry_is_absolute() {
+        let t = ist_datetime(2026, 11, 26, 14, 0);
+        assert_eq!(oauth2_expiry(t, 1800), t + Span::minutes(30));
+    }
+}

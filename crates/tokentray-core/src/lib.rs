@@ -1,0 +1,29 @@
+//! TokenTray's functional core: everything about a token's life that can be
+//! decided without I/O.
+//!
+//! Every function here takes the current instant as an argument and never reads
+//! a clock, sleeps, or touches the network, so a suspend, a resume or a wall-clock
+//! jump is just a different `now`, and the tests run in microseconds. The engine
+//! (`tokentray-engine`) feeds [`Event`]s in and carries the [`Action`]s out.
+
+mod backoff;
+mod countdown;
+mod error_class;
+pub mod expiry;
+mod lifecycle;
+mod notice;
+mod provider;
+mod token;
+
+pub use backoff::RetryPolicy;
+pub use countdown::{format_countdown, Level, Thresholds};
+pub use error_class::ErrorClass;
+pub use lifecycle::{Action, Event, Lifecycle, Policy, State, Status};
+pub use notice::{Notice, NoticeKind};
+pub use provider::ProviderKind;
+pub use token::{Refreshability, TokenMeta};
+
+/// The one clock type of the project: an absolute instant in UTC.
+pub type Instant = chrono::DateTime<chrono::Utc>;
+/// A span of time, signed.
+pub type Span = chrono::TimeDelta;

@@ -1,0 +1,74 @@
+use crate::{format_countdown, ErrorClass, Span};
+use serde::{Deserialize, Serialize};
+
+/// Something the user should be told once: a threshold crossed, a failure that
+/// needs them, a login that worked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// Less than the orange threshold is left before the user must act.
+    Orange {
+        remaining: Span,
+    },
+    Red {
+        remaining: Span,
+    },
+    /// The moment to act has passed: the token is dead.
+    Expired,
+    /// Every retry of a refresh failed; `class` says why the last one did.
+    RefreshFailed {
+        attempts: u8,
+        class: ErrorClass,
+    },
+    /// Only a login can bring a working token back. `remaining` is how long the
+    /// current token still works, if it does.
+    LoginNeeded {
+        remaining: Option<Span>,
+    },
+    LoginSucceeded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub kind: NoticeKind,
+}
+
+impl Notice {
+    /// The notification's title, naming the account as people call it.
+    pub fn summary(&self, account: &str) -> String {
+        match self.kind {
+            NoticeKind::Orange { remaining } | NoticeKind::Red { remaining } => {
+                format!("{account}: log in within {}", format_countdown(remaining))
+            }
+            NoticeKind::Expired => format!("{account}: token expired"),
+            NoticeKind::RefreshFailed { .. } => format!("{account}: refresh failed"),
+            NoticeKind::LoginNeeded { .. } => format!("{account}: login needed"),
+            NoticeKind::LoginSucceeded => format!("{account}: logged in"),
+        }
+    }
+
+    pub fn body(&self) -> String {
+        match self.kind {
+            NoticeKind::Orange { .. } => {
+                "The token cannot be renewed without you. Log in before it expires.".to_owned()
+            }
+            NoticeKind::Red { .. } => {
+                "Less than the red threshold is left. Scripts using this account will fail when it expires.".to_owned()
+            }
+            NoticeKind::Expired => "Scripts using this account are failing now. Log in to get a new token.".to_owned(),
+            NoticeKind::RefreshFailed { attempts, class } => {
+                format!("{attempts} attempt(s) failed: {}.", class.describe())
+            }
+            NoticeKind::LoginNeeded { remaining: Some(r) } => {
+                format!("The current token works for {} more. Log in to renew it.", format_countdown(r))
+            }
+            NoticeKind::LoginNeeded { remaining: None } => "Log in to get a new token.".to_owned(),
+            NoticeKind::LoginSucceeded => "A new token is stored and handed on.".to_owned(),
+        }
+    }
+
+    /// Whether a "Log in" action makes sense on this notification.
+    pub fn wants_login(&self) -> bool {
+        !matches!(self.kind, NoticeKind::LoginSucceeded)
+    }
+}

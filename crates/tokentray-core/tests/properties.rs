@@ -1,0 +1,169 @@
+//! Random sequences of events and clock jumps against the lifecycle's invariants.
+
+use proptest::prelude::*;
+use tokentray_core::expiry::{ist_datetime, KITE_CUTOFF};
+use tokentray_core::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Advance(i64),
+    JumpBack(i64),
+    Suspend(i64),
+    FinishRefresh(Option<ErrorClass>),
+    FinishValidate(Option<ErrorClass>),
+    Login,
+    Logout,
+}
+
+fn class() -> impl Strategy<Value = ErrorClass> {
+    prop_oneof![
+        Just(ErrorClass::TokenInvalid),
+        Just(ErrorClass::CredentialsWrong),
+        Just(ErrorClass::RateLimited),
+        Just(ErrorClass::Transient),
+        Just(ErrorClass::Malformed),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0i64..7_200).prop_map(Op::Advance),
+        1 => (0i64..3_600).prop_map(Op::JumpBack),
+        1 => (0i64..3 * 86_400).prop_map(Op::Suspend),
+        3 => proptest::option::weighted(0.6, class()).prop_map(Op::FinishRefresh),
+        3 => proptest::option::weighted(0.3, class()).prop_map(Op::FinishValidate),
+        1 => Just(Op::Login),
+        1 => Just(Op::Logout),
+    ]
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Daily,
+    ShortRefreshable,
+    Unbounded,
+}
+
+fn kind() -> impl Strategy<Value = Kind> {
+    prop_oneof![
+        Just(Kind::Daily),
+        Just(Kind::ShortRefreshable),
+        Just(Kind::Unbounded)
+    ]
+}
+
+fn token(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
+    match kind {
+        Kind::Daily => TokenMeta {
+            issued_at: now,
+            expires_at: KITE_CUTOFF.next_after(now),
+            login_at: now,
+            refresh: Refreshability::NotRefreshable,
+        },
+        Kind::ShortRefreshable => TokenMeta {
+            issued_at: now,
+            expires_at: now + Span::minutes(30),
+            login_at,
+            refresh: Refreshability::Until(login_at + Span::days(7)),
+        },
+        Kind::Unbounded => TokenMeta {
+            issued_at: now,
+            expires_at: now + Span::minutes(2),
+            login_at,
+            refresh: Refreshability::Unbounded,
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lifecycle_invariants_hold(kind in kind(), ops in proptest::collection::vec(op(), 1..120)) {
+        let policy = Policy { cutoff: Some(KITE_CUTOFF), ..Policy::default() };
+        let mut lc = Lifecycle::new("acct", policy);
+        let mut now = ist_datetime(2026, 11, 26, 9, 0);
+        let mut out = Vec::new();
+        lc.handle(Event::LoggedIn(token(kind, now, now)), now, &mut out);
+        let mut expected = lc.token().copied();
+        let mut login_at = now;
+        let (mut refresh_pending, mut validate_pending) = (false, false);
+
+        for op in ops {
+            out.clear();
+            match op {
+                Op::Advance(s) => now += Span::seconds(s),
+                Op::JumpBack(s) => now -= Span::seconds(s),
+                Op::Suspend(s) => now += Span::seconds(s),
+                Op::FinishRefresh(result) if refresh_pending => {
+                    refresh_pending = false;
+                    match result {
+                        None => {
+                            let meta = token(kind, now, login_at);
+                            lc.handle(Event::Refreshed(meta), now, &mut out);
+                            expected = Some(meta);
+                        }
+                        Some(c) => lc.handle(Event::RefreshFailed(c), now, &mut out),
+                    }
+                }
+                Op::FinishValidate(result) if validate_pending => {
+                    validate_pending = false;
+                    let e = result.map_or(Event::Validated, Event::ValidationFailed);
+                    lc.handle(e, now, &mut out);
+                }
+                Op::FinishRefresh(_) | Op::FinishValidate(_) => {}
+                Op::Login => {
+                    login_at = now;
+                    let meta = token(kind, now, now);
+                    lc.handle(Event::LoggedIn(meta), now, &mut out);
+                    expected = Some(meta);
+                    refresh_pending = false;
+                    validate_pending = false;
+                }
+                Op::Logout => {
+                    lc.handle(Event::LoggedOut, now, &mut out);
+                    expected = None;
+                    refresh_pending = false;
+                    validate_pending = false;
+                }
+            }
+            // A token changes only by login, refresh or logout: never by a failure or a clock.
+            prop_assert_eq!(lc.token().copied(), expected);
+
+            out.clear();
+            lc.poll(now, &mut out);
+            for a in &out {
+                match a {
+                    Action::Refresh => {
+                        prop_assert!(!refresh_pending, "a second refresh while one is in flight");
+                        refresh_pending = true;
+                    }
+                    Action::Validate => {
+                        prop_assert!(!validate_pending, "a second validation while one is in flight");
+                        validate_pending = true;
+                    }
+                    Action::Notify(_) => {}
+                }
+            }
+            // Polling again at the same instant has nothing new to do: every due
+            // action was taken once.
+            let mut again = Vec::new();
+            lc.poll(now, &mut again);
+            prop_assert!(again.is_empty(), "repeated poll emitted {:?}", again);
+
+            let state = lc.state(now);
+            match lc.next_wake(now) {
+                Some(t) => prop_assert!(t > now, "wake {} is not after now {}", t, now),
+                None => prop_assert!(
+                    refresh_pending || validate_pending
+                        || matches!(state, State::NoToken | State::NeedsLogin | State::Expired),
+                    "no wake-up in state {:?}", state
+                ),
+            }
+            let status = lc.status(now);
+            if state == State::Valid {
+                prop_assert!(status.expires_at.is_some_and(|e| e > now));
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    tokentray_app::run()
+}
