@@ -27,8 +27,9 @@ pub struct Policy {
     pub thresholds: Thresholds,
     /// How long before expiry to refresh; `None` derives it from the token's lifetime.
     pub refresh_lead: Option<Span>,
-    /// How often a held token is checked with the provider.
-    pub validate_every: Span,
+    /// How often a held token is checked with the provider; `None` when the
+    /// provider has no call to check it with (the clock is all there is).
+    pub validate_every: Option<Span>,
     pub retry: RetryPolicy,
     /// The provider's daily invalidation time, after which a token is checked again.
     pub cutoff: Option<DailyCutoff>,
@@ -39,7 +40,7 @@ impl Default for Policy {
         Self {
             thresholds: Thresholds::default(),
             refresh_lead: None,
-            validate_every: Span::hours(1),
+            validate_every: Some(Span::hours(1)),
             retry: RetryPolicy::default(),
             cutoff: None,
         }
@@ -169,9 +170,8 @@ impl Lifecycle {
             if !self.refresh_in_flight && self.refresh_failures == 0 && !self.access_rejected {
                 self.refresh_due = self.scheduled_refresh(&meta);
             }
-            if !self.validate_in_flight && self.validate_due.is_some() {
-                self.validate_due =
-                    Some(self.next_validation(self.validated_at.unwrap_or(now), &meta));
+            if !self.validate_in_flight && !self.access_rejected {
+                self.validate_due = self.next_validation(self.validated_at.unwrap_or(now), &meta);
             }
         }
     }
@@ -192,7 +192,7 @@ impl Lifecycle {
             Event::Restored { meta, validated_at } => {
                 self.install(meta, now, validated_at);
                 // Whatever happened while TokenTray was not running: check first.
-                self.validate_due = Some(now);
+                self.validate_due = self.policy.validate_every.map(|_| now);
                 self.notified = Level::Green;
             }
             Event::Refreshed(meta) => {
@@ -225,7 +225,7 @@ impl Lifecycle {
                 self.validate_in_flight = false;
                 self.validated_at = Some(now);
                 if let Some(meta) = self.token {
-                    self.validate_due = Some(self.next_validation(now, &meta));
+                    self.validate_due = self.next_validation(now, &meta);
                 }
             }
             Event::ValidationFailed(class) => {
@@ -246,7 +246,7 @@ impl Lifecycle {
                         self.policy
                             .retry
                             .delay(1, self.seed, class == ErrorClass::RateLimited);
-                    self.validate_due = Some(now + delay);
+                    self.validate_due = self.policy.validate_every.map(|_| now + delay);
                 }
             }
             Event::LoggedOut => {
@@ -404,7 +404,7 @@ impl Lifecycle {
         self.refresh_due = self.scheduled_refresh(&meta);
         self.validate_in_flight = false;
         self.validated_at = validated_at;
-        self.validate_due = Some(self.next_validation(validated_at.unwrap_or(now), &meta));
+        self.validate_due = self.next_validation(validated_at.unwrap_or(now), &meta);
     }
 
     fn scheduled_refresh(&self, meta: &TokenMeta) -> Option<Instant> {
@@ -420,14 +420,14 @@ impl Lifecycle {
         Some((meta.expires_at - lead).max(meta.issued_at + lifetime / 2))
     }
 
-    fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Instant {
-        let periodic = from + self.policy.validate_every;
+    fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Option<Instant> {
+        let periodic = from + self.policy.validate_every?;
         let after_cutoff = self
             .policy
             .cutoff
             .map(|c| c.next_after(from) + CUTOFF_GRACE)
             .filter(|&t| t < meta.expires_at);
-        after_cutoff.map_or(periodic, |t| t.min(periodic))
+        Some(after_cutoff.map_or(periodic, |t| t.min(periodic)))
     }
 
     fn login_needed(&mut self, now: Instant, out: &mut Vec<Action>) {

@@ -100,7 +100,7 @@ fn a_wake_is_scheduled_for_each_threshold() {
     let mut lc = Lifecycle::new(
         "kite",
         Policy {
-            validate_every: Span::days(2),
+            validate_every: Some(Span::days(2)),
             ..kite_policy()
         },
     );
@@ -125,7 +125,7 @@ fn a_token_expected_to_outlive_a_cutoff_is_checked_just_after_it() {
     let mut lc = Lifecycle::new(
         "kite",
         Policy {
-            validate_every: Span::days(2),
+            validate_every: Some(Span::days(2)),
             ..kite_policy()
         },
     );
@@ -352,4 +352,26 @@ fn notice_texts_name_the_account_and_the_time_left() {
         n.body(),
         "3 attempt(s) failed: the provider could not be reached or failed."
     );
+}
+
+#[test]
+fn without_a_profile_call_the_clock_is_all_there_is() {
+    let mut lc = Lifecycle::new(
+        "oauth",
+        Policy {
+            validate_every: None,
+            ..Policy::default()
+        },
+    );
+    let login = at(10, 0);
+    event(
+        &mut lc,
+        Event::Restored {
+            meta: schwab_token(login, login),
+            validated_at: None,
+        },
+        login,
+    );
+    assert!(step(&mut lc, login).is_empty());
+    assert_eq!(lc.next_wake(login), Some(login + Span::minutes(25)));
 }

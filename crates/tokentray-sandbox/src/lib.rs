@@ -1,1 +1,182 @@
+//! A broker on loopback: speaks the Kite Connect v3, Upstox v2 and OAuth2
+//! (Schwab-style) protocols the way `shared/reference/brokers.md` describes
+//! them, and refuses what the real APIs refuse (a wrong checksum, a missing
+//! `X-Kite-Version`, a reused code, a bad PKCE verifier).
+//!
+//! Tests and the demo start it with [`Sandbox::start`]; tests then switch
+//! faults on per endpoint ([`Sandbox::inject`]), expire or revoke tokens, and
+//! assert on the exact requests it received ([`Sandbox::requests`]).
 
+mod admin;
+mod authorize;
+mod fault;
+mod kite;
+mod oauth2;
+mod record;
+mod registry;
+mod reply;
+mod upstox;
+
+pub use fault::{Endpoint, Fault};
+pub use record::RecordedRequest;
+pub use registry::{App, Flavor, SandboxConfig};
+
+use axum::Router;
+use registry::Registry;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Everything the handlers share: what was issued, what was received, what to break.
+pub(crate) struct Shared {
+    pub config: SandboxConfig,
+    pub registry: Mutex<Registry>,
+    pub faults: Mutex<fault::FaultBook>,
+    pub requests: Mutex<Vec<RecordedRequest>>,
+}
+
+pub(crate) type AppState = Arc<Shared>;
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: AppState,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl Sandbox {
+    /// Serves on `127.0.0.1` on a free port.
+    pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, config: SandboxConfig) -> Result<Self, SandboxError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            config,
+            registry: Mutex::new(Registry::default()),
+            faults: Mutex::new(fault::FaultBook::default()),
+            requests: Mutex::new(Vec::new()),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(shared.clone());
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = served.await {
+                tracing::error!("sandbox server failed: {e}");
+            }
+        });
+        tracing::info!("sandbox broker listening on http://{addr}");
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`: every provider's API and
+    /// login base points here.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests.lock().expect("requests lock").clone()
+    }
+
+    /// The requests received for one path (no query string).
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.requests.lock().expect("requests lock").clear();
+    }
+
+    /// Breaks `endpoint` in the way `fault` says, for the next `times` requests
+    /// (`None`: until cleared).
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .add(endpoint, fault, times);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("faults lock").clear();
+    }
+
+    /// Makes every access token issued so far invalid, as the daily rollover does.
+    pub fn expire_access_tokens(&self) {
+        self.shared
+            .registry
+            .lock()
+            .expect("registry lock")
+            .expire_access_tokens();
+    }
+
+    /// Makes every refresh token issued so far invalid.
+    pub fn revoke_refresh_tokens(&self) {
+        self.shared
+            .registry
+            .lock()
+            .expect("registry lock")
+            .revoke_refresh_tokens();
+    }
+
+    /// The access tokens currently accepted, newest last.
+    pub fn live_access_tokens(&self) -> Vec<String> {
+        self.shared
+            .registry
+            .lock()
+            .expect("registry lock")
+            .live_access_tokens()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn router(shared: AppState) -> Router {
+    Router::new()
+        .merge(kite::routes())
+        .merge(upstox::routes())
+        .merge(oauth2::routes())
+        .merge(admin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            record::record,
+        ))
+        .with_state(shared)
+}

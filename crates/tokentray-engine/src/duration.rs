@@ -1,0 +1,62 @@
+//! Durations in the config as people write them: `90s`, `45m`, `3h`, `1h30m`, `7d`.
+
+use serde::{Deserialize, Deserializer};
+use tokentray_core::Span;
+
+pub fn parse(text: &str) -> Result<Span, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration: write e.g. `3h`, `45m`, `1h30m`".to_owned());
+    }
+    let mut total = Span::zero();
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: i64 = digits
+            .parse()
+            .map_err(|_| format!("`{text}`: a number must come before `{c}`"))?;
+        digits.clear();
+        let part = match c {
+            'd' => Span::try_days(n),
+            'h' => Span::try_hours(n),
+            'm' => Span::try_minutes(n),
+            's' => Span::try_seconds(n),
+            _ => return Err(format!("`{text}`: unknown unit `{c}` (use d, h, m or s)")),
+        };
+        total += part.ok_or_else(|| format!("`{text}` is too long"))?;
+    }
+    if !digits.is_empty() {
+        return Err(format!(
+            "`{text}`: the last number has no unit (use d, h, m or s)"
+        ));
+    }
+    Ok(total)
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+    let text = String::deserialize(d)?;
+    parse(&text).map_err(serde::de::Error::custom)
+}
+
+pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+    deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(parse("3h"), Ok(Span::hours(3)));
+        assert_eq!(parse("1h30m"), Ok(Span::minutes(90)));
+        assert_eq!(parse("7d"), Ok(Span::days(7)));
+        assert_eq!(parse("90s"), Ok(Span::seconds(90)));
+        assert!(parse("3").unwrap_err().contains("no unit"));
+        assert!(parse("3x").unwrap_err().contains("unknown unit"));
+        assert!(parse("h").is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! Where TokenTray keeps its files. `--config` and `TOKENTRAY_CONFIG` pick the
+//! config file; `TOKENTRAY_DATA_DIR` moves the data directory (state, logs,
+//! locks, the opted-in plaintext secrets).
+
+use std::path::PathBuf;
+
+pub const CONFIG_ENV: &str = "TOKENTRAY_CONFIG";
+pub const DATA_DIR_ENV: &str = "TOKENTRAY_DATA_DIR";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot tell where the {what} directory is: set {env} or HOME")]
+pub struct NoHome {
+    what: &'static str,
+    env: &'static str,
+}
+
+/// The config file: the explicit path, else `$TOKENTRAY_CONFIG`, else the
+/// platform's config directory (`~/.config/tokentray/config.toml` on Linux).
+pub fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, NoHome> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    dirs::config_dir()
+        .map(|d| d.join("tokentray").join("config.toml"))
+        .ok_or(NoHome {
+            what: "config",
+            env: CONFIG_ENV,
+        })
+}
+
+/// The data directory (`~/.local/share/tokentray` on Linux).
+pub fn data_dir() -> Result<PathBuf, NoHome> {
+    if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    dirs::data_dir().map(|d| d.join("tokentray")).ok_or(NoHome {
+        what: "data",
+        env: DATA_DIR_ENV,
+    })
+}

@@ -1,0 +1,163 @@
+use std::fmt;
+use tokentray_core::{ErrorClass, ProviderKind};
+
+/// A failed provider call, classified so the lifecycle knows whether to retry.
+/// Provider messages never contain our tokens, so the message is safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ProviderError {
+    pub provider: ProviderKind,
+    pub class: ErrorClass,
+    /// The HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// The provider's own code: Kite's `error_type`, Upstox's `errorCode`, OAuth2's `error`.
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.provider)?;
+        if let Some(s) = self.status {
+            write!(f, "HTTP {s} ")?;
+        }
+        if let Some(c) = &self.code {
+            write!(f, "{c}: ")?;
+        }
+        write!(f, "{} ({})", self.message, self.class.describe())
+    }
+}
+
+impl ProviderError {
+    pub fn new(provider: ProviderKind, class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            provider,
+            class,
+            status: None,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error response, classified by status and the provider's code.
+    pub fn from_response(
+        provider: ProviderKind,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    ) -> Self {
+        let class = classify(provider, status, code.as_deref());
+        Self {
+            provider,
+            class,
+            status: Some(status),
+            code,
+            message,
+        }
+    }
+
+    pub fn malformed(provider: ProviderKind, status: u16, what: impl Into<String>) -> Self {
+        Self {
+            provider,
+            class: ErrorClass::Malformed,
+            status: Some(status),
+            code: None,
+            message: what.into(),
+        }
+    }
+
+    pub(crate) fn transport(provider: ProviderKind, e: &reqwest::Error) -> Self {
+        let message = if e.is_timeout() {
+            "the request timed out".to_owned()
+        } else if e.is_connect() {
+            "cannot connect".to_owned()
+        } else {
+            "the request failed".to_owned()
+        };
+        // reqwest's message may carry the URL, which may carry a token in its query
+        // (Kite's logout): keep only the kind of failure.
+        Self::new(provider, ErrorClass::Transient, message)
+    }
+}
+
+fn classify(provider: ProviderKind, status: u16, code: Option<&str>) -> ErrorClass {
+    if status == 429 {
+        return ErrorClass::RateLimited;
+    }
+    if status >= 500 {
+        return ErrorClass::Transient;
+    }
+    let by_code = match (provider, code) {
+        (ProviderKind::Kite, Some("TokenException")) => Some(ErrorClass::TokenInvalid),
+        (ProviderKind::Kite, Some("PermissionException" | "InputException")) => {
+            Some(ErrorClass::CredentialsWrong)
+        }
+        (ProviderKind::Kite, Some("NetworkException" | "DataException" | "GeneralException")) => {
+            Some(ErrorClass::Transient)
+        }
+        (ProviderKind::Upstox, Some("UDAPI100050")) => Some(ErrorClass::TokenInvalid),
+        (ProviderKind::Upstox, Some("UDAPI100016" | "UDAPI100068")) => {
+            Some(ErrorClass::CredentialsWrong)
+        }
+        (ProviderKind::Upstox, Some("UDAPI10005")) => Some(ErrorClass::RateLimited),
+        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("invalid_grant" | "invalid_token")) => {
+            Some(ErrorClass::TokenInvalid)
+        }
+        (
+            ProviderKind::Schwab | ProviderKind::OAuth2,
+            Some("invalid_client" | "unauthorized_client"),
+        ) => Some(ErrorClass::CredentialsWrong),
+        (
+            ProviderKind::Schwab | ProviderKind::OAuth2,
+            Some("temporarily_unavailable" | "server_error"),
+        ) => Some(ErrorClass::Transient),
+        _ => None,
+    };
+    by_code.unwrap_or(match (provider, status) {
+        (ProviderKind::Kite, 403) | (_, 401) => ErrorClass::TokenInvalid,
+        _ => ErrorClass::CredentialsWrong,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_follows_each_providers_codes() {
+        use ErrorClass::*;
+        use ProviderKind::*;
+        let cases = [
+            (Kite, 403, Some("TokenException"), TokenInvalid),
+            (Kite, 403, Some("PermissionException"), CredentialsWrong),
+            (Kite, 400, Some("InputException"), CredentialsWrong),
+            (Kite, 503, Some("NetworkException"), Transient),
+            (Kite, 502, Some("DataException"), Transient),
+            (Kite, 429, None, RateLimited),
+            (Upstox, 401, Some("UDAPI100050"), TokenInvalid),
+            (Upstox, 401, Some("UDAPI100016"), CredentialsWrong),
+            (Upstox, 400, Some("UDAPI100068"), CredentialsWrong),
+            (Upstox, 400, Some("UDAPI10005"), RateLimited),
+            (Schwab, 400, Some("invalid_grant"), TokenInvalid),
+            (Schwab, 401, Some("invalid_client"), CredentialsWrong),
+            (OAuth2, 401, None, TokenInvalid),
+            (OAuth2, 500, Some("invalid_grant"), Transient),
+        ];
+        for (p, status, code, want) in cases {
+            assert_eq!(classify(p, status, code), want, "{p} {status} {code:?}");
+        }
+    }
+
+    #[test]
+    fn errors_read_as_one_line_for_people() {
+        let e = ProviderError::from_response(
+            ProviderKind::Kite,
+            403,
+            Some("TokenException".into()),
+            "Token is invalid or has expired.".into(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "kite: HTTP 403 TokenException: Token is invalid or has expired. (the provider rejected the token)"
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Kite Connect v3.
+
+use super::http::{required, send, text, Reply};
+use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use crate::config::AccountConfig;
+use crate::store::TokenSet;
+use crate::Secret;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokentray_core::expiry::{kite_expiry, parse_kite_login_time};
+use tokentray_core::{Instant, ProviderKind, Refreshability, TokenMeta};
+
+const KITE: ProviderKind = ProviderKind::Kite;
+const VERSION: (&str, &str) = ("X-Kite-Version", "3");
+
+/// `hex(sha256(api_key + token + api_secret))`, for both the session exchange
+/// (token = request_token) and the renewal (token = refresh_token).
+pub fn checksum(api_key: &str, token: &str, api_secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(api_key.as_bytes());
+    h.update(token.as_bytes());
+    h.update(api_secret.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
+    let mut url = url::Url::parse(&ProviderClient::endpoint(
+        &account.login_base,
+        "/connect/login",
+    ))
+    .expect("login_base is a valid URL");
+    // Kite echoes `redirect_params` back to the redirect URL: it carries our state.
+    let redirect_params = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", &state)
+        .finish();
+    url.query_pairs_mut()
+        .append_pair("v", "3")
+        .append_pair("api_key", &account.api_key)
+        .append_pair("redirect_params", &redirect_params);
+    LoginAttempt {
+        url,
+        state,
+        pkce_verifier: None,
+    }
+}
+
+fn error(reply: &Reply) -> ProviderError {
+    let message = text(&reply.body, "message")
+        .unwrap_or("no message")
+        .to_owned();
+    let mut e = ProviderError::from_response(
+        KITE,
+        reply.status,
+        text(&reply.body, "error_type").map(str::to_owned),
+        message,
+    );
+    // Kite reports a bad checksum as a TokenException, but the checksum only
+    // fails when the api_secret is wrong: a login will not fix that, the secret will.
+    if e.message.contains("checksum") {
+        e.class = tokentray_core::ErrorClass::CredentialsWrong;
+    }
+    e
+}
+
+/// The `data` of a `{"status":"success","data":{...}}` answer.
+fn data(reply: Reply) -> Result<Value, ProviderError> {
+    if !reply.is_success() || text(&reply.body, "status") != Some("success") {
+        return Err(if reply.is_success() {
+            ProviderError::malformed(KITE, reply.status, "the response's status is not `success`")
+        } else {
+            error(&reply)
+        });
+    }
+    match reply.body {
+        Value::Object(mut o) => o.remove("data").filter(Value::is_object).ok_or_else(|| {
+            ProviderError::malformed(KITE, reply.status, "the response has no `data` object")
+        }),
+        _ => Err(ProviderError::malformed(
+            KITE,
+            reply.status,
+            "the response is not an object",
+        )),
+    }
+}
+
+fn session_grant(
+    c: &ProviderClient,
+    data: &Value,
+    previous_refresh: Option<&Secret>,
+    login_at: Option<Instant>,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
+    let access = required(KITE, 200, data, "access_token")?;
+    let refresh = text(data, "refresh_token")
+        .filter(|r| !r.is_empty())
+        .map(Secret::new)
+        .or_else(|| previous_refresh.cloned());
+    let login_at = login_at
+        .or_else(|| text(data, "login_time").and_then(parse_kite_login_time))
+        .unwrap_or(now);
+    let meta = TokenMeta {
+        issued_at: now,
+        expires_at: lifetime_override(c.account(), now)
+            .unwrap_or_else(|| kite_expiry(now.max(login_at))),
+        login_at,
+        refresh: if refresh.is_some() {
+            Refreshability::Unbounded
+        } else {
+            Refreshability::NotRefreshable
+        },
+    };
+    Ok(Grant {
+        tokens: TokenSet {
+            access_token: Secret::new(access),
+            refresh_token: refresh,
+        },
+        meta,
+        user: user(data),
+    })
+}
+
+fn user(data: &Value) -> UserInfo {
+    UserInfo {
+        user_id: text(data, "user_id").map(str::to_owned),
+        user_name: text(data, "user_name").map(str::to_owned),
+    }
+}
+
+pub async fn exchange(
+    c: &ProviderClient,
+    request_token: &str,
+    secret: &Secret,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
+    let a = c.account();
+    let sum = checksum(&a.api_key, request_token, secret.expose());
+    let request = c
+        .http
+        .post(ProviderClient::endpoint(&a.api_base, "/session/token"))
+        .header(VERSION.0, VERSION.1)
+        .form(&[
+            ("api_key", a.api_key.as_str()),
+            ("request_token", request_token),
+            ("checksum", &sum),
+        ]);
+    let data = data(send(KITE, request).await?)?;
+    session_grant(c, &data, None, None, now)
+}
+
+pub async fn refresh(
+    c: &ProviderClient,
+    refresh_token: &Secret,
+    current: &TokenMeta,
+    secret: &Secret,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
+    let a = c.account();
+    let sum = checksum(&a.api_key, refresh_token.expose(), secret.expose());
+    let request = c
+        .http
+        .post(ProviderClient::endpoint(
+            &a.api_base,
+            "/session/refresh_token",
+        ))
+        .header(VERSION.0, VERSION.1)
+        .form(&[
+            ("api_key", a.api_key.as_str()),
+            ("refresh_token", refresh_token.expose()),
+            ("checksum", &sum),
+        ]);
+    let data = data(send(KITE, request).await?)?;
+    session_grant(c, &data, Some(refresh_token), Some(current.login_at), now)
+}
+
+fn authorization(a: &AccountConfig, access: &Secret) -> String {
+    format!("token {}:{}", a.api_key, access.expose())
+}
+
+pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+    let a = c.account();
+    let request = c
+        .http
+        .get(ProviderClient::endpoint(&a.api_base, "/user/profile"))
+        .header(VERSION.0, VERSION.1)
+        .header("Authorization", authorization(a, access));
+    Ok(user(&data(send(KITE, request).await?)?))
+}
+
+pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderError> {
+    let a = c.account();
+    let request = c
+        .http
+        .delete(ProviderClient::endpoint(&a.api_base, "/session/token"))
+        .header(VERSION.0, VERSION.1)
+        .header("Authorization", authorization(a, access))
+        .query(&[
+            ("api_key", a.api_key.as_str()),
+            ("access_token", access.expose()),
+        ]);
+    let reply = send(KITE, request).await?;
+    if reply.is_success() {
+        Ok(())
+    } else {
+        Err(error(&reply))
+    }
+}

@@ -1,0 +1,223 @@
+//! The provider protocols over HTTP, exactly as `shared/reference/brokers.md`
+//! describes them. [`ProviderClient`] is one account's adapter: it builds the
+//! authorize URL, reads the callback, exchanges the code, refreshes, validates
+//! and logs out, and turns every answer into a [`Grant`] or a classified
+//! [`ProviderError`].
+
+mod error;
+mod http;
+mod kite;
+mod oauth2;
+mod upstox;
+
+pub use error::ProviderError;
+
+use crate::config::AccountConfig;
+use crate::store::TokenSet;
+use crate::Secret;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokentray_core::{Instant, ProviderKind, TokenMeta};
+use url::Url;
+
+/// One login attempt: the URL to open and what the callback must echo back.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    pub url: Url,
+    /// Fresh per attempt; the callback must carry it back unchanged (CSRF).
+    pub state: String,
+    /// PKCE (RFC 7636) verifier, when the account uses PKCE.
+    pub pkce_verifier: Option<Secret>,
+}
+
+/// Who the token belongs to, as the provider says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserInfo {
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+}
+
+/// A token the provider issued, with everything the lifecycle needs to know.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub tokens: TokenSet,
+    pub meta: TokenMeta,
+    pub user: UserInfo,
+}
+
+/// Why a login callback was refused before any exchange.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the callback's `state` does not match this login attempt (a stale tab, or a forged request)")]
+    StateMismatch,
+    #[error("the provider reported an error: {0}")]
+    Denied(String),
+    #[error("the callback has no `{0}`")]
+    Missing(&'static str),
+}
+
+/// One account's provider adapter.
+#[derive(Debug, Clone)]
+pub struct ProviderClient {
+    account: AccountConfig,
+    http: reqwest::Client,
+}
+
+impl ProviderClient {
+    pub fn new(account: AccountConfig, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
+            // Provider endpoints answer directly; a redirect would carry credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds with rustls");
+        Self { account, http }
+    }
+
+    pub fn account(&self) -> &AccountConfig {
+        &self.account
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.account.provider
+    }
+
+    /// A fresh login attempt with its own `state` (and PKCE verifier).
+    pub fn begin_login(&self) -> LoginAttempt {
+        let state = crate::random::url_safe(16);
+        match self.kind() {
+            ProviderKind::Kite => kite::begin_login(&self.account, state),
+            ProviderKind::Upstox => upstox::begin_login(&self.account, state),
+            ProviderKind::Schwab | ProviderKind::OAuth2 => {
+                oauth2::begin_login(&self.account, state)
+            }
+        }
+    }
+
+    /// Checks the redirect's query against the attempt and returns the code to
+    /// exchange (Kite's `request_token`, OAuth's `code`).
+    pub fn read_callback(
+        &self,
+        query: &HashMap<String, String>,
+        attempt: &LoginAttempt,
+    ) -> Result<String, CallbackError> {
+        let state = query.get("state").map(String::as_str).unwrap_or("");
+        if !constant_time_eq(state.as_bytes(), attempt.state.as_bytes()) {
+            return Err(CallbackError::StateMismatch);
+        }
+        let (code_field, failed) = match self.kind() {
+            ProviderKind::Kite => {
+                let status = query.get("status").map(String::as_str);
+                (
+                    "request_token",
+                    (status != Some("success"))
+                        .then(|| format!("status={}", status.unwrap_or("missing"))),
+                )
+            }
+            _ => (
+                "code",
+                query
+                    .get("error")
+                    .map(|e| match query.get("error_description") {
+                        Some(d) => format!("{e}: {d}"),
+                        None => e.clone(),
+                    }),
+            ),
+        };
+        if let Some(why) = failed {
+            return Err(CallbackError::Denied(why));
+        }
+        query
+            .get(code_field)
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .ok_or(CallbackError::Missing(code_field))
+    }
+
+    /// Exchanges the callback's code for a token set.
+    pub async fn exchange(
+        &self,
+        code: &str,
+        attempt: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        match self.kind() {
+            ProviderKind::Kite => kite::exchange(self, code, secret, now).await,
+            ProviderKind::Upstox => upstox::exchange(self, code, secret, now).await,
+            ProviderKind::Schwab | ProviderKind::OAuth2 => {
+                oauth2::exchange(self, code, attempt, secret, now).await
+            }
+        }
+    }
+
+    /// Renews the token without the user, where the provider allows it.
+    /// `current` is the token being renewed; its login time carries over.
+    pub async fn refresh(
+        &self,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        let Some(refresh_token) = tokens.refresh_token.as_ref().filter(|t| !t.is_empty()) else {
+            return Err(ProviderError::new(
+                self.kind(),
+                tokentray_core::ErrorClass::TokenInvalid,
+                "this token cannot be refreshed (no refresh token): log in instead",
+            ));
+        };
+        match self.kind() {
+            ProviderKind::Kite => kite::refresh(self, refresh_token, current, secret, now).await,
+            ProviderKind::Upstox => Err(ProviderError::new(
+                ProviderKind::Upstox,
+                tokentray_core::ErrorClass::TokenInvalid,
+                "Upstox tokens cannot be refreshed: log in instead",
+            )),
+            ProviderKind::Schwab | ProviderKind::OAuth2 => {
+                oauth2::refresh(self, refresh_token, current, secret, now).await
+            }
+        }
+    }
+
+    /// Asks the provider whether the access token works (a profile call).
+    pub async fn validate(&self, tokens: &TokenSet) -> Result<UserInfo, ProviderError> {
+        match self.kind() {
+            ProviderKind::Kite => kite::profile(self, &tokens.access_token).await,
+            ProviderKind::Upstox => upstox::profile(self, &tokens.access_token).await,
+            ProviderKind::Schwab | ProviderKind::OAuth2 => {
+                oauth2::profile(self, &tokens.access_token).await
+            }
+        }
+    }
+
+    /// Invalidates the tokens at the provider, where it offers a way to.
+    pub async fn logout(
+        &self,
+        tokens: &TokenSet,
+        secret: Option<&Secret>,
+    ) -> Result<(), ProviderError> {
+        match self.kind() {
+            ProviderKind::Kite => kite::logout(self, &tokens.access_token).await,
+            ProviderKind::Upstox => upstox::logout(self, &tokens.access_token).await,
+            ProviderKind::Schwab | ProviderKind::OAuth2 => {
+                oauth2::logout(self, tokens, secret).await
+            }
+        }
+    }
+
+    /// `base` + `path`, keeping any path prefix the base has (a proxy's `/kite`).
+    pub(crate) fn endpoint(base: &Url, path: &str) -> String {
+        format!("{}{}", base.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// The expiry an account's config imposes over the provider's rule, if any.
+pub(crate) fn lifetime_override(account: &AccountConfig, now: Instant) -> Option<Instant> {
+    account.token_lifetime.map(|l| now + l)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

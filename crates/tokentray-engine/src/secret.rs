@@ -1,0 +1,60 @@
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A secret value (api secret, access or refresh token). Its `Debug` and
+/// `Display` show only a masked prefix, so a secret that reaches a log line or
+/// an error message by mistake is not leaked whole.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first four characters and a mark: enough to tell two tokens apart.
+    pub fn masked(&self) -> String {
+        let prefix: String = self.0.chars().take(4).collect();
+        if self.0.chars().count() <= 8 {
+            "****".to_owned()
+        } else {
+            format!("{prefix}****")
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_print_masked() {
+        let s = Secret::new("abcd1234efgh5678");
+        assert_eq!(format!("{s}"), "abcd****");
+        assert_eq!(format!("{s:?}"), "Secret(abcd****)");
+        assert_eq!(Secret::new("short").masked(), "****");
+        assert_eq!(s.expose(), "abcd1234efgh5678");
+    }
+}

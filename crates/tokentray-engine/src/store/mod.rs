@@ -1,0 +1,128 @@
+//! Where secrets and state are kept.
+//!
+//! Secrets (the api secret; the access and refresh tokens) go through
+//! [`SecretStore`]: the OS keyring by default, a 0600 file only when the config
+//! opts in. Non-secret facts (expiry, login time, user, last validation) sit in
+//! the [`state::StateFile`], so showing a status never needs a keyring prompt.
+
+mod keyring_store;
+mod plaintext;
+pub mod state;
+
+pub use keyring_store::KeyringStore;
+pub use plaintext::PlaintextStore;
+
+use crate::config::StorageChoice;
+use crate::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The keyring service name every entry is filed under.
+pub const SERVICE: &str = "tokentray";
+
+/// The secrets kept per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretItem {
+    /// Kite's api_secret, Upstox's client_secret, the OAuth2 client secret.
+    ApiSecret,
+    /// The token set, as one entry so that a rotated refresh token and its
+    /// access token are replaced together.
+    Tokens,
+}
+
+impl SecretItem {
+    pub fn key(self, account: &str) -> String {
+        match self {
+            Self::ApiSecret => format!("{account}/api_secret"),
+            Self::Tokens => format!("{account}/tokens"),
+        }
+    }
+}
+
+/// An account's live credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+}
+
+impl TokenSet {
+    pub fn to_secret(&self) -> Secret {
+        Secret::new(serde_json::to_string(self).expect("a token set serializes"))
+    }
+
+    pub fn from_secret(s: &Secret) -> Result<Self, StoreError> {
+        serde_json::from_str(s.expose()).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// Where a store keeps its secrets, for status output (plaintext must be said).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageKind {
+    Keyring,
+    Plaintext(PathBuf),
+}
+
+impl std::fmt::Display for StorageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keyring => f.write_str("OS keyring"),
+            Self::Plaintext(p) => write!(
+                f,
+                "PLAINTEXT file {} (opted in; not encrypted)",
+                p.display()
+            ),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "no OS keyring is reachable ({0}). On a desktop, make sure a Secret Service \
+         (GNOME Keyring, KWallet, KeePassXC) is running and unlocked. On a headless server, \
+         start one (`gnome-keyring-daemon --unlock` in a D-Bus session), or opt in to a \
+         plaintext file store with `storage = \"plaintext\"` at the top of the config"
+    )]
+    Unreachable(String),
+    #[error("the keyring refused the request: {0}")]
+    Refused(String),
+    #[error(
+        "the stored entry cannot be read: {0}; store it again (`tokentray secret set`, or log in)"
+    )]
+    Corrupt(String),
+    #[error("secrets file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A place for secrets. Implementations are blocking: keyring calls go over
+/// D-Bus or to the OS, so async callers run them on a blocking thread.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, account: &str, item: SecretItem) -> Result<Option<Secret>, StoreError>;
+    fn set(&self, account: &str, item: SecretItem, value: &Secret) -> Result<(), StoreError>;
+    /// Deleting what is not there is not an error.
+    fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError>;
+    fn kind(&self) -> StorageKind;
+
+    fn tokens(&self, account: &str) -> Result<Option<TokenSet>, StoreError> {
+        self.get(account, SecretItem::Tokens)?
+            .map(|s| TokenSet::from_secret(&s))
+            .transpose()
+    }
+
+    fn set_tokens(&self, account: &str, tokens: &TokenSet) -> Result<(), StoreError> {
+        self.set(account, SecretItem::Tokens, &tokens.to_secret())
+    }
+}
+
+/// The store the config asks for.
+pub fn open(choice: StorageChoice, data_dir: &Path) -> Box<dyn SecretStore> {
+    match choice {
+        StorageChoice::Keyring => Box::new(KeyringStore::new(SERVICE)),
+        StorageChoice::Plaintext => Box::new(PlaintextStore::new(data_dir.join("secrets.json"))),
+    }
+}

@@ -1,0 +1,69 @@
+use super::{SecretItem, SecretStore, StorageKind, StoreError};
+use crate::Secret;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Secrets in a JSON file of mode 0600, for headless servers without a keyring.
+/// Only used when the config says `storage = "plaintext"`, and every status says so.
+pub struct PlaintextStore {
+    path: PathBuf,
+    // Serialises read-modify-write within the process; the file is replaced atomically.
+    lock: Mutex<()>,
+}
+
+impl PlaintextStore {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn read(&self) -> Result<BTreeMap<String, Secret>, StoreError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(source) => Err(StoreError::File {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn write(&self, map: &BTreeMap<String, Secret>) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(map).expect("a map of strings serializes");
+        crate::atomic::write(&self.path, &bytes, 0o600).map_err(|source| StoreError::File {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl SecretStore for PlaintextStore {
+    fn get(&self, account: &str, item: SecretItem) -> Result<Option<Secret>, StoreError> {
+        let _guard = self.lock.lock().expect("plaintext store lock");
+        Ok(self.read()?.remove(&item.key(account)))
+    }
+
+    fn set(&self, account: &str, item: SecretItem, value: &Secret) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().expect("plaintext store lock");
+        let mut map = self.read()?;
+        map.insert(item.key(account), value.clone());
+        self.write(&map)
+    }
+
+    fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().expect("plaintext store lock");
+        let mut map = self.read()?;
+        if map.remove(&item.key(account)).is_some() {
+            self.write(&map)?;
+        }
+        Ok(())
+    }
+
+    fn kind(&self) -> StorageKind {
+        StorageKind::Plaintext(self.path.clone())
+    }
+}

@@ -1,0 +1,72 @@
+//! The state file: what TokenTray knows about each account's token that is not
+//! secret, so that `status` answers without touching the keyring.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tokentray_core::{ErrorClass, Instant, TokenMeta};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub token: Option<TokenMeta>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub last_validated: Option<Instant>,
+    pub last_error: Option<ErrorClass>,
+    /// The last error in words, for people.
+    pub last_error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub accounts: BTreeMap<String, AccountState>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not valid ({message}); move it aside and log in again")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub fn in_dir(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join("state.json"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load(&self) -> Result<State, StateError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(source) => Err(StateError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    pub fn save(&self, state: &State) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+        crate::atomic::write(&self.path, &bytes, 0o600).map_err(|source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Faults switched on per endpoint, to test every error path against real HTTP.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The endpoints a fault can be aimed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    KiteSessionToken,
+    KiteRefreshToken,
+    KiteProfile,
+    KiteLogout,
+    UpstoxToken,
+    UpstoxProfile,
+    UpstoxLogout,
+    OAuth2Token,
+    OAuth2Profile,
+}
+
+/// How an endpoint misbehaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Answer with this HTTP status and the provider's error body for it.
+    Status { code: u16 },
+    /// Answer normally, but only after this long.
+    Delay { ms: u64 },
+    /// Accept the request and never answer (until the client gives up).
+    Hang,
+    /// Answer 200 with a body that is not JSON.
+    MalformedJson,
+    /// Answer with the provider's invalid-token error.
+    InvalidToken,
+    /// Answer with the provider's rate-limit error.
+    RateLimit,
+}
+
+impl Fault {
+    pub fn delay(d: Duration) -> Self {
+        Self::Delay {
+            ms: d.as_millis() as u64,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FaultBook {
+    entries: Vec<(Endpoint, Fault, Option<u32>)>,
+}
+
+impl FaultBook {
+    pub fn add(&mut self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
+        self.entries.push((endpoint, fault, times));
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The fault to apply to this request, spending one of its uses.
+    pub fn take(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        let i = self
+            .entries
+            .iter()
+            .position(|(e, _, n)| *e == endpoint && *n != Some(0))?;
+        let (_, fault, remaining) = &mut self.entries[i];
+        let fault = *fault;
+        if let Some(n) = remaining {
+            *n -= 1;
+            if *n == 0 {
+                self.entries.remove(i);
+            }
+        }
+        Some(fault)
+    }
+}
+
+/// Applies the pending fault for `endpoint`, if any: `Some` is the response to
+/// send instead of the real one; a delay sleeps and then lets the request through.
+pub(crate) async fn intercept(
+    shared: &crate::AppState,
+    endpoint: Endpoint,
+    flavor: crate::Flavor,
+) -> Option<axum::response::Response> {
+    use crate::reply::{kite_error, malformed, oauth_error, status_of, upstox_error};
+    use crate::Flavor;
+    use axum::http::StatusCode;
+
+    let fault = shared.faults.lock().expect("faults lock").take(endpoint)?;
+    match fault {
+        Fault::Delay { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(3_600)).await;
+            None
+        }
+        Fault::MalformedJson => Some(malformed()),
+        Fault::Status { code } => Some(match flavor {
+            Flavor::Kite => {
+                let kind = match code {
+                    502 | 504 => "DataException",
+                    503 => "NetworkException",
+                    400 => "InputException",
+                    _ => "GeneralException",
+                };
+                kite_error(
+                    status_of(code),
+                    kind,
+                    "Something went wrong. Please try again.",
+                )
+            }
+            Flavor::Upstox => upstox_error(status_of(code), "UDAPI100500", "Something went wrong"),
+            Flavor::OAuth2 => oauth_error(status_of(code), "server_error", "The server failed"),
+        }),
+        Fault::InvalidToken => Some(match flavor {
+            Flavor::Kite => kite_error(
+                StatusCode::FORBIDDEN,
+                "TokenException",
+                "Token is invalid or has expired.",
+            ),
+            Flavor::Upstox => upstox_error(
+                StatusCode::UNAUTHORIZED,
+                "UDAPI100050",
+                "Invalid token used to access API",
+            ),
+            Flavor::OAuth2 if matches!(endpoint, Endpoint::OAuth2Token) => oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "The refresh token is invalid",
+            ),
+            Flavor::OAuth2 => oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "The access token is invalid",
+            ),
+        }),
+        Fault::RateLimit => Some(match flavor {
+            Flavor::Kite => kite_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "NetworkException",
+                "Too many requests",
+            ),
+            Flavor::Upstox => upstox_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "UDAPI10005",
+                "Too Many Request Sent",
+            ),
+            Flavor::OAuth2 => oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+        }),
+    }
+}

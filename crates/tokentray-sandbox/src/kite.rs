@@ -1,0 +1,351 @@
+//! Kite Connect v3: login with `redirect_params`, session exchange with a
+//! SHA-256 checksum, renew, profile and logout.
+
+use crate::authorize::{error_page, finish, with_query};
+use crate::fault::intercept;
+use crate::registry::CodeRefusal;
+use crate::reply::{kite_error, kite_ok, random_token};
+use crate::{AppState, Endpoint, Flavor};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/connect/login", get(login))
+        .route("/session/token", post(session_token).delete(logout))
+        .route("/session/refresh_token", post(renew))
+        .route("/user/profile", get(profile))
+}
+
+type Params = HashMap<String, String>;
+
+fn ist() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600 + 1800).expect("IST offset")
+}
+
+/// The first 06:00 IST after `t`: when Kite invalidates every token.
+fn next_six_ist(t: DateTime<Utc>) -> DateTime<Utc> {
+    let local = t.with_timezone(&ist());
+    let six = local.date_naive().and_hms_opt(6, 0, 0).expect("valid time");
+    let today = six
+        .and_local_timezone(ist())
+        .single()
+        .expect("fixed offset")
+        .to_utc();
+    if today > t {
+        today
+    } else {
+        today + chrono::TimeDelta::days(1)
+    }
+}
+
+pub fn checksum(api_key: &str, token: &str, secret: &str) -> String {
+    let digest = Sha256::digest(format!("{api_key}{token}{secret}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn version_ok(headers: &HeaderMap) -> Option<Response> {
+    match headers.get("x-kite-version").and_then(|v| v.to_str().ok()) {
+        Some("3") => None,
+        _ => Some(kite_error(
+            StatusCode::BAD_REQUEST,
+            "InputException",
+            "Invalid or missing `X-Kite-Version` header.",
+        )),
+    }
+}
+
+fn required<'a>(form: &'a Params, field: &str) -> Result<&'a str, Response> {
+    form.get(field)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            kite_error(
+                StatusCode::BAD_REQUEST,
+                "InputException",
+                &format!("Missing or empty `{field}`."),
+            )
+        })
+}
+
+async fn login(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
+    if q.get("v").map(String::as_str) != Some("3") {
+        return error_page("Missing or invalid `v`: Kite Connect v3 logins need v=3.");
+    }
+    let Some(app) = q
+        .get("api_key")
+        .and_then(|k| shared.config.app(Flavor::Kite, k))
+    else {
+        return error_page("Invalid `api_key`.");
+    };
+    let code =
+        shared
+            .registry
+            .lock()
+            .expect("registry lock")
+            .issue_code(&app.client_id, None, None);
+    let echoed: Vec<(String, String)> = q
+        .get("redirect_params")
+        .map(|p| {
+            url::form_urlencoded::parse(p.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let echoed: Vec<(&str, &str)> = echoed
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut approve = vec![
+        ("action", "login"),
+        ("type", "login"),
+        ("status", "success"),
+        ("request_token", code.as_str()),
+    ];
+    approve.extend(echoed.iter().copied());
+    let mut deny = vec![("action", "login"), ("type", "login"), ("status", "error")];
+    deny.extend(echoed.iter().copied());
+    finish(
+        &shared,
+        "Kite",
+        &with_query(&app.redirect_uri, &approve),
+        &with_query(&app.redirect_uri, &deny),
+    )
+}
+
+fn session_data(
+    shared: &AppState,
+    client_id: &str,
+    access: &str,
+    refresh: &str,
+    login: DateTime<Utc>,
+) -> serde_json::Value {
+    let app = shared
+        .config
+        .app(Flavor::Kite, client_id)
+        .expect("checked before");
+    json!({
+        "user_type": "individual",
+        "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
+        "user_name": "Sandbox Trader",
+        "user_shortname": "Sandbox",
+        "broker": "ZERODHA",
+        "exchanges": ["NSE", "BSE", "NFO", "MCX"],
+        "products": ["CNC", "NRML", "MIS"],
+        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+        "avatar_url": null,
+        "user_id": app.user_id,
+        "api_key": app.client_id,
+        "access_token": access,
+        "public_token": random_token(16),
+        "refresh_token": refresh,
+        "enctoken": random_token(16),
+        "login_time": login.with_timezone(&ist()).format("%Y-%m-%d %H:%M:%S").to_string(),
+        "meta": {"demat_consent": "consent"}
+    })
+}
+
+fn issue_access(shared: &AppState, client_id: &str, now: DateTime<Utc>) -> String {
+    let expires = match shared.config.access_ttl {
+        Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
+        None => next_six_ist(now),
+    };
+    shared.registry.lock().expect("registry lock").issue_access(
+        client_id,
+        expires,
+        random_token(16),
+    )
+}
+
+async fn session_token(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Params>,
+) -> Response {
+    if let Some(r) = version_ok(&headers) {
+        return r;
+    }
+    if let Some(r) = intercept(&shared, Endpoint::KiteSessionToken, Flavor::Kite).await {
+        return r;
+    }
+    let (api_key, request_token, sum) = match (
+        required(&form, "api_key"),
+        required(&form, "request_token"),
+        required(&form, "checksum"),
+    ) {
+        (Ok(a), Ok(r), Ok(c)) => (a, r, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "InputException",
+            "Invalid `api_key`.",
+        );
+    };
+    if sum != checksum(api_key, request_token, &app.client_secret) {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Invalid `checksum`.",
+        );
+    }
+    let taken = shared.registry.lock().expect("registry lock").take_code(
+        request_token,
+        api_key,
+        shared.config.code_ttl,
+    );
+    if let Err(refusal) = taken {
+        let message = match refusal {
+            CodeRefusal::Used
+            | CodeRefusal::Expired
+            | CodeRefusal::Unknown
+            | CodeRefusal::WrongClient => "Token is invalid or has expired.",
+        };
+        return kite_error(StatusCode::FORBIDDEN, "TokenException", message);
+    }
+    let now = Utc::now();
+    let access = issue_access(&shared, api_key, now);
+    let refresh = if app.kite_refresh_token {
+        shared
+            .registry
+            .lock()
+            .expect("registry lock")
+            .issue_refresh(api_key, now)
+    } else {
+        String::new()
+    };
+    kite_ok(session_data(&shared, api_key, &access, &refresh, now))
+}
+
+async fn renew(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Params>,
+) -> Response {
+    if let Some(r) = version_ok(&headers) {
+        return r;
+    }
+    if let Some(r) = intercept(&shared, Endpoint::KiteRefreshToken, Flavor::Kite).await {
+        return r;
+    }
+    let (api_key, refresh, sum) = match (
+        required(&form, "api_key"),
+        required(&form, "refresh_token"),
+        required(&form, "checksum"),
+    ) {
+        (Ok(a), Ok(r), Ok(c)) => (a, r, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+    };
+    let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "InputException",
+            "Invalid `api_key`.",
+        );
+    };
+    if sum != checksum(api_key, refresh, &app.client_secret) {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Invalid `checksum`.",
+        );
+    }
+    let login_at = {
+        let registry = shared.registry.lock().expect("registry lock");
+        match registry.refresh.get(refresh) {
+            Some(g) if !g.revoked && g.client_id == api_key => g.login_at,
+            _ => {
+                return kite_error(
+                    StatusCode::FORBIDDEN,
+                    "TokenException",
+                    "Token is invalid or has expired.",
+                )
+            }
+        }
+    };
+    let access = issue_access(&shared, api_key, Utc::now());
+    kite_ok(session_data(&shared, api_key, &access, refresh, login_at))
+}
+
+/// `Authorization: token api_key:access_token`.
+fn authorized(shared: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (api_key, token) = value.strip_prefix("token ")?.split_once(':')?;
+    shared
+        .registry
+        .lock()
+        .expect("registry lock")
+        .access_valid(token, Some(api_key))
+        .then(|| (api_key.to_owned(), token.to_owned()))
+}
+
+async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = version_ok(&headers) {
+        return r;
+    }
+    if let Some(r) = intercept(&shared, Endpoint::KiteProfile, Flavor::Kite).await {
+        return r;
+    }
+    let Some((api_key, _)) = authorized(&shared, &headers) else {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Incorrect `api_key` or `access_token`.",
+        );
+    };
+    let app = shared
+        .config
+        .app(Flavor::Kite, &api_key)
+        .expect("token issued to a registered app");
+    kite_ok(json!({
+        "user_id": app.user_id,
+        "user_type": "individual",
+        "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
+        "user_name": "Sandbox Trader",
+        "user_shortname": "Sandbox",
+        "broker": "ZERODHA",
+        "exchanges": ["NSE", "BSE", "NFO", "MCX"],
+        "products": ["CNC", "NRML", "MIS"],
+        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+        "avatar_url": null,
+        "meta": {"demat_consent": "consent"}
+    }))
+}
+
+async fn logout(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Params>,
+) -> Response {
+    if let Some(r) = version_ok(&headers) {
+        return r;
+    }
+    if let Some(r) = intercept(&shared, Endpoint::KiteLogout, Flavor::Kite).await {
+        return r;
+    }
+    let (Some(api_key), Some(token)) = (q.get("api_key"), q.get("access_token")) else {
+        return kite_error(
+            StatusCode::BAD_REQUEST,
+            "InputException",
+            "Missing `api_key` or `access_token`.",
+        );
+    };
+    let mut registry = shared.registry.lock().expect("registry lock");
+    if registry.access_client(token).as_deref() != Some(api_key.as_str()) {
+        return kite_error(
+            StatusCode::FORBIDDEN,
+            "TokenException",
+            "Incorrect `api_key` or `access_token`.",
+        );
+    }
+    registry.revoke_access(token);
+    kite_ok(json!(true))
+}

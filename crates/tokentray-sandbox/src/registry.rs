@@ -1,0 +1,238 @@
+//! The sandbox's registered apps and what it has issued.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Which protocol an app speaks. Schwab is OAuth2 with Basic client authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Kite,
+    Upstox,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+}
+
+/// An app registered with the sandbox, as a developer registers one with a broker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct App {
+    pub flavor: Flavor,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    /// The user who "logs in" through this app.
+    pub user_id: String,
+    /// OAuth2: demand `Authorization: Basic` (Schwab) instead of accepting either form.
+    #[serde(default)]
+    pub require_basic_auth: bool,
+    /// OAuth2: demand a PKCE challenge on every authorization.
+    #[serde(default)]
+    pub require_pkce: bool,
+    /// Kite: return a non-empty `refresh_token` (approved platforms only, on the real API).
+    #[serde(default)]
+    pub kite_refresh_token: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxConfig {
+    pub apps: Vec<App>,
+    /// Lifetime of access tokens; `None` follows the real rules (Kite 06:00 IST,
+    /// Upstox 03:30 IST, OAuth2 1800 s).
+    pub access_ttl: Option<Duration>,
+    /// OAuth2 refresh tokens stop working this long after the login (Schwab: 7 days).
+    pub refresh_ttl: Duration,
+    /// How long an authorization code or Kite request token can be exchanged.
+    pub code_ttl: Duration,
+    /// Redirect straight back from the authorize page (tests), or show an Approve page (people).
+    pub auto_approve: bool,
+    /// OAuth2 refresh issues a new refresh token and invalidates the old one.
+    pub rotate_refresh_tokens: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            apps: Vec::new(),
+            access_ttl: None,
+            refresh_ttl: Duration::from_secs(7 * 86_400),
+            code_ttl: Duration::from_secs(300),
+            auto_approve: true,
+            rotate_refresh_tokens: true,
+        }
+    }
+}
+
+impl SandboxConfig {
+    pub fn app(&self, flavor: Flavor, client_id: &str) -> Option<&App> {
+        self.apps
+            .iter()
+            .find(|a| a.flavor == flavor && a.client_id == client_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: Option<String>,
+    pub code_challenge: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub client_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    pub client_id: String,
+    pub login_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub codes: HashMap<String, CodeGrant>,
+    pub access: HashMap<String, AccessGrant>,
+    pub refresh: HashMap<String, RefreshGrant>,
+    /// Issue order of access tokens, for `live_access_tokens`.
+    order: Vec<String>,
+}
+
+/// Why a code could not be exchanged.
+pub enum CodeRefusal {
+    Unknown,
+    Used,
+    Expired,
+    WrongClient,
+}
+
+impl Registry {
+    pub fn issue_code(
+        &mut self,
+        client_id: &str,
+        redirect_uri: Option<&str>,
+        challenge: Option<String>,
+    ) -> String {
+        let code = crate::reply::random_token(12);
+        self.codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.map(str::to_owned),
+                code_challenge: challenge,
+                issued_at: Utc::now(),
+                used: false,
+            },
+        );
+        code
+    }
+
+    /// Takes a code once: like the real APIs, a code is spent even when the
+    /// exchange then fails for another reason.
+    pub fn take_code(
+        &mut self,
+        code: &str,
+        client_id: &str,
+        ttl: Duration,
+    ) -> Result<CodeGrant, CodeRefusal> {
+        let grant = self.codes.get_mut(code).ok_or(CodeRefusal::Unknown)?;
+        if grant.used {
+            return Err(CodeRefusal::Used);
+        }
+        grant.used = true;
+        if grant.client_id != client_id {
+            return Err(CodeRefusal::WrongClient);
+        }
+        if Utc::now() - grant.issued_at
+            > chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX)
+        {
+            return Err(CodeRefusal::Expired);
+        }
+        Ok(grant.clone())
+    }
+
+    pub fn issue_access(
+        &mut self,
+        client_id: &str,
+        expires_at: DateTime<Utc>,
+        token: String,
+    ) -> String {
+        self.access.insert(
+            token.clone(),
+            AccessGrant {
+                client_id: client_id.to_owned(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        self.order.push(token.clone());
+        token
+    }
+
+    pub fn issue_refresh(&mut self, client_id: &str, login_at: DateTime<Utc>) -> String {
+        let token = crate::reply::random_token(24);
+        self.refresh.insert(
+            token.clone(),
+            RefreshGrant {
+                client_id: client_id.to_owned(),
+                login_at,
+                revoked: false,
+            },
+        );
+        token
+    }
+
+    pub fn access_valid(&self, token: &str, client_id: Option<&str>) -> bool {
+        self.access.get(token).is_some_and(|g| {
+            !g.revoked && g.expires_at > Utc::now() && client_id.is_none_or(|c| c == g.client_id)
+        })
+    }
+
+    pub fn access_client(&self, token: &str) -> Option<String> {
+        self.access.get(token).map(|g| g.client_id.clone())
+    }
+
+    pub fn revoke_access(&mut self, token: &str) -> bool {
+        self.access
+            .get_mut(token)
+            .map(|g| g.revoked = true)
+            .is_some()
+    }
+
+    /// A new login invalidates the user's earlier tokens for this client (Schwab does so).
+    pub fn revoke_client_tokens(&mut self, client_id: &str) {
+        self.access
+            .values_mut()
+            .filter(|g| g.client_id == client_id)
+            .for_each(|g| g.revoked = true);
+        self.refresh
+            .values_mut()
+            .filter(|g| g.client_id == client_id)
+            .for_each(|g| g.revoked = true);
+    }
+
+    pub fn expire_access_tokens(&mut self) {
+        let past = Utc::now() - chrono::TimeDelta::seconds(1);
+        self.access
+            .values_mut()
+            .for_each(|g| g.expires_at = g.expires_at.min(past));
+    }
+
+    pub fn revoke_refresh_tokens(&mut self) {
+        self.refresh.values_mut().for_each(|g| g.revoked = true);
+    }
+
+    pub fn live_access_tokens(&self) -> Vec<String> {
+        self.order
+            .iter()
+            .filter(|t| self.access_valid(t, None))
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,68 @@
+//! Response builders in each provider's own error shape.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random source works");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn json(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Kite: `{"status":"error","message":..,"data":null,"error_type":..}`.
+pub fn kite_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    json(
+        status,
+        json!({"status": "error", "message": message, "data": null, "error_type": error_type}),
+    )
+}
+
+pub fn kite_ok(data: Value) -> Response {
+    json(StatusCode::OK, json!({"status": "success", "data": data}))
+}
+
+/// Upstox: a list of errors, each with camelCase fields and their snake_case twins.
+pub fn upstox_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(
+        status,
+        json!({"status": "error", "errors": [{
+            "errorCode": code, "message": message, "propertyPath": null, "invalidValue": null,
+            "error_code": code, "property_path": null, "invalid_value": null
+        }]}),
+    )
+}
+
+/// RFC 6749 section 5.2.
+pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+pub fn malformed() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\": \"success\", \"data\": {",
+    )
+        .into_response()
+}
+
+pub fn redirect(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
+}
+
+pub fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}

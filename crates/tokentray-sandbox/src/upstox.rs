@@ -1,0 +1,232 @@
+//! Upstox API v2: authorization dialog, code exchange (form body, flat
+//! response, JWT access token), profile and logout.
+
+use crate::authorize::{error_page, finish, with_query};
+use crate::fault::intercept;
+use crate::reply::{json, random_token, upstox_error};
+use crate::{AppState, Endpoint, Flavor};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::{Form, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::json;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/login/authorization/dialog", get(dialog))
+        .route("/v2/login/authorization/token", post(token))
+        .route("/v2/user/profile", get(profile))
+        .route("/v2/logout", delete(logout))
+}
+
+type Params = HashMap<String, String>;
+
+/// The first 03:30 IST after `t`.
+fn next_cutoff(t: DateTime<Utc>) -> DateTime<Utc> {
+    let ist = FixedOffset::east_opt(5 * 3600 + 1800).expect("IST offset");
+    let local = t.with_timezone(&ist);
+    let cutoff = local
+        .date_naive()
+        .and_hms_opt(3, 30, 0)
+        .expect("valid time");
+    let today = cutoff
+        .and_local_timezone(ist)
+        .single()
+        .expect("fixed offset")
+        .to_utc();
+    if today > t {
+        today
+    } else {
+        today + chrono::TimeDelta::days(1)
+    }
+}
+
+/// A JWT shaped like Upstox's: clients read `exp`, nobody checks the signature here.
+fn jwt(user_id: &str, issued: DateTime<Utc>, expires: DateTime<Utc>) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","kid":"sandbox","alg":"HS256"}"#);
+    let claims = json!({
+        "sub": user_id, "jti": random_token(8), "isMultiClient": false, "iss": "udapi-gateway-service",
+        "iat": issued.timestamp(), "exp": expires.timestamp()
+    });
+    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!(
+        "{header}.{claims}.{}",
+        URL_SAFE_NO_PAD.encode(random_token(16))
+    )
+}
+
+fn bad_client() -> Response {
+    upstox_error(
+        StatusCode::BAD_REQUEST,
+        "UDAPI100068",
+        "Check your 'client_id' and 'redirect_uri'; one or both are incorrect.",
+    )
+}
+
+async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return error_page("response_type must be `code`.");
+    }
+    let app = q
+        .get("client_id")
+        .and_then(|c| shared.config.app(Flavor::Upstox, c));
+    let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
+        return bad_client();
+    };
+    let code = shared.registry.lock().expect("registry lock").issue_code(
+        &app.client_id,
+        Some(&app.redirect_uri),
+        None,
+    );
+    let state = q.get("state").map(String::as_str);
+    let mut approve = vec![("code", code.as_str())];
+    let mut deny = vec![("error", "access_denied")];
+    if let Some(s) = state {
+        approve.push(("state", s));
+        deny.push(("state", s));
+    }
+    finish(
+        &shared,
+        "Upstox",
+        &with_query(&app.redirect_uri, &approve),
+        &with_query(&app.redirect_uri, &deny),
+    )
+}
+
+async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxToken, Flavor::Upstox).await {
+        return r;
+    }
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if field("grant_type") != "authorization_code" {
+        return upstox_error(
+            StatusCode::BAD_REQUEST,
+            "UDAPI100016",
+            "Invalid Credentials",
+        );
+    }
+    for name in ["code", "client_id", "client_secret", "redirect_uri"] {
+        if field(name).is_empty() {
+            return upstox_error(
+                StatusCode::BAD_REQUEST,
+                "UDAPI1000",
+                &format!("{name} is required"),
+            );
+        }
+    }
+    // The code is spent by any attempt, successful or not.
+    let taken = shared.registry.lock().expect("registry lock").take_code(
+        field("code"),
+        field("client_id"),
+        shared.config.code_ttl,
+    );
+    let Some(app) = shared.config.app(Flavor::Upstox, field("client_id")) else {
+        return bad_client();
+    };
+    if app.redirect_uri != field("redirect_uri") {
+        return bad_client();
+    }
+    if app.client_secret != field("client_secret") || taken.is_err() {
+        return upstox_error(
+            StatusCode::UNAUTHORIZED,
+            "UDAPI100016",
+            "Invalid Credentials",
+        );
+    }
+    let now = Utc::now();
+    let expires = match shared.config.access_ttl {
+        Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
+        None => next_cutoff(now),
+    };
+    let access = shared.registry.lock().expect("registry lock").issue_access(
+        &app.client_id,
+        expires,
+        jwt(&app.user_id, now, expires),
+    );
+    json(
+        StatusCode::OK,
+        json!({
+            "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
+            "exchanges": ["NSE", "NFO", "BSE", "CDS", "BFO", "BCD", "MCX"],
+            "products": ["D", "I", "CO", "MTF"],
+            "broker": "UPSTOX",
+            "user_id": app.user_id,
+            "user_name": "Sandbox Trader",
+            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
+            "user_type": "individual",
+            "poa": false,
+            "ddpi": false,
+            "is_active": true,
+            "access_token": access,
+            "extended_token": null
+        }),
+    )
+}
+
+fn bearer(shared: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
+    let token = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let registry = shared.registry.lock().expect("registry lock");
+    registry.access_valid(token, None).then(|| {
+        (
+            registry.access_client(token).unwrap_or_default(),
+            token.to_owned(),
+        )
+    })
+}
+
+fn invalid_token() -> Response {
+    upstox_error(
+        StatusCode::UNAUTHORIZED,
+        "UDAPI100050",
+        "Invalid token used to access API",
+    )
+}
+
+async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxProfile, Flavor::Upstox).await {
+        return r;
+    }
+    let Some((client_id, _)) = bearer(&shared, &headers) else {
+        return invalid_token();
+    };
+    let app = shared
+        .config
+        .app(Flavor::Upstox, &client_id)
+        .expect("token issued to a registered app");
+    json(
+        StatusCode::OK,
+        json!({"status": "success", "data": {
+            "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
+            "exchanges": ["NSE", "NFO", "BSE"], "products": ["D", "I"], "broker": "UPSTOX",
+            "user_id": app.user_id, "user_name": "Sandbox Trader", "order_types": ["MARKET", "LIMIT"],
+            "user_type": "individual", "poa": false, "is_active": true
+        }}),
+    )
+}
+
+async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxLogout, Flavor::Upstox).await {
+        return r;
+    }
+    let Some((_, token)) = bearer(&shared, &headers) else {
+        return invalid_token();
+    };
+    shared
+        .registry
+        .lock()
+        .expect("registry lock")
+        .revoke_access(&token);
+    json(
+        StatusCode::OK,
+        json!({"status": "success", "message": "Logout successful", "data": true}),
+    )
+}
