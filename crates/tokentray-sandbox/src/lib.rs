@@ -7,6 +7,9 @@
 //! faults on per endpoint ([`Sandbox::inject`]), expire or revoke tokens, and
 //! assert on the exact requests it received ([`Sandbox::requests`]).
 
+// Handlers bail out with a ready `Response` as their error; it is built once per request.
+#![allow(clippy::result_large_err)]
+
 mod admin;
 mod authorize;
 mod fault;

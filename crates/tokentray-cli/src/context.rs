@@ -1,0 +1,76 @@
+//! What every command needs: the config, the account it names, the stores.
+
+use std::path::PathBuf;
+use tokentray_engine::config::{AccountConfig, Config, ConfigError};
+use tokentray_engine::paths;
+use tokentray_engine::store::{self, SecretStore, StoreError};
+
+/// A failed command, with the exit code scripts can test.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Paths(#[from] paths::NoHome),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
+    UnknownAccount {
+        id: String,
+        path: PathBuf,
+        known_ids: Vec<String>,
+    },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+fn known(ids: &[String]) -> String {
+    if ids.is_empty() {
+        "the config has no accounts yet".to_owned()
+    } else {
+        format!("the accounts are: {}", ids.join(", "))
+    }
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub struct Context {
+    pub config: Config,
+    pub data_dir: PathBuf,
+}
+
+impl Context {
+    pub fn load(explicit: Option<PathBuf>) -> Result<Self, CliError> {
+        let path = paths::config_file(explicit)?;
+        Ok(Self {
+            config: Config::load(&path)?,
+            data_dir: paths::data_dir()?,
+        })
+    }
+
+    pub fn account(&self, id: &str) -> Result<&AccountConfig, CliError> {
+        self.config
+            .account(id)
+            .ok_or_else(|| CliError::UnknownAccount {
+                id: id.to_owned(),
+                path: self.config.path.clone(),
+                known_ids: self.config.accounts.iter().map(|a| a.id.clone()).collect(),
+            })
+    }
+
+    pub fn secrets(&self) -> Box<dyn SecretStore> {
+        store::open(self.config.storage, &self.data_dir)
+    }
+}

@@ -1,0 +1,114 @@
+//! `tokentray secret set` through the real binary, with the secret on stdin.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokentray-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tokentray(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokentray"))
+        .args(args)
+        .env("TOKENTRAY_CONFIG", dir.join("config.toml"))
+        .env("TOKENTRAY_DATA_DIR", dir.join("data"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const CONFIG: &str = r#"
+storage = "plaintext"
+
+[[account]]
+id = "kite"
+provider = "kite"
+api_key = "k"
+redirect_uri = "http://127.0.0.1:5010/cb"
+"#;
+
+#[test]
+fn secret_set_reads_stdin_and_stores_it() {
+    let dir = scratch("set");
+    std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
+    let out = tokentray(&dir, &["secret", "set", "kite"], "my-api-secret\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("PLAINTEXT"),
+        "plaintext storage is said: {stderr}"
+    );
+    assert!(!stderr.contains("my-api-secret"));
+    let stored = std::fs::read_to_string(dir.join("data/secrets.json")).unwrap();
+    assert!(
+        stored.contains("\"kite/api_secret\": \"my-api-secret\""),
+        "{stored}"
+    );
+
+    let out = tokentray(&dir, &["secret", "delete", "kite"], "");
+    assert!(out.status.success());
+    assert!(!std::fs::read_to_string(dir.join("data/secrets.json"))
+        .unwrap()
+        .contains("my-api-secret"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unknown_account_lists_the_known_ones() {
+    let dir = scratch("unknown");
+    std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
+    let out = tokentray(&dir, &["secret", "set", "kyte"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no account `kyte`") && stderr.contains("the accounts are: kite"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_empty_secret_is_refused() {
+    let dir = scratch("empty");
+    std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
+    let out = tokentray(&dir, &["secret", "set", "kite"], "\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+    assert!(!dir.join("data/secrets.json").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_broken_config_names_the_line() {
+    let dir = scratch("broken");
+    std::fs::write(
+        dir.join("config.toml"),
+        "[[account]]\nid = \"kite\"\nprovider = \"kyte\"\n",
+    )
+    .unwrap();
+    let out = tokentray(&dir, &["secret", "set", "kite"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.toml:3:") && stderr.contains("provider"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,193 @@
+//! A sandbox with one app per protocol, and accounts pointed at it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use tokentray_engine::config::{AccountConfig, Config};
+use tokentray_engine::provider::{Grant, LoginAttempt, ProviderClient};
+use tokentray_engine::Secret;
+use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+
+pub const KITE_KEY: &str = "kitekey01";
+pub const KITE_SECRET: &str = "kitesecret01";
+pub const KITE_REFRESH_KEY: &str = "kitekey-platform";
+pub const UPSTOX_KEY: &str = "upstox-client";
+pub const UPSTOX_SECRET: &str = "upstox-secret";
+pub const SCHWAB_KEY: &str = "schwab-app-key";
+pub const SCHWAB_SECRET: &str = "schwab-app-secret";
+pub const PKCE_KEY: &str = "generic-client";
+pub const PKCE_SECRET: &str = "generic-secret";
+
+fn app(flavor: Flavor, id: &str, secret: &str, path: &str) -> App {
+    App {
+        flavor,
+        client_id: id.into(),
+        client_secret: secret.into(),
+        redirect_uri: format!("http://127.0.0.1:9/{path}"),
+        user_id: "AB1234".into(),
+        require_basic_auth: false,
+        require_pkce: false,
+        kite_refresh_token: false,
+    }
+}
+
+pub fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        apps: vec![
+            app(Flavor::Kite, KITE_KEY, KITE_SECRET, "kite/callback"),
+            App {
+                kite_refresh_token: true,
+                ..app(
+                    Flavor::Kite,
+                    KITE_REFRESH_KEY,
+                    KITE_SECRET,
+                    "kite2/callback",
+                )
+            },
+            app(Flavor::Upstox, UPSTOX_KEY, UPSTOX_SECRET, "upstox/callback"),
+            App {
+                require_basic_auth: true,
+                ..app(Flavor::OAuth2, SCHWAB_KEY, SCHWAB_SECRET, "schwab/callback")
+            },
+            App {
+                require_pkce: true,
+                ..app(Flavor::OAuth2, PKCE_KEY, PKCE_SECRET, "generic/callback")
+            },
+        ],
+        ..SandboxConfig::default()
+    }
+}
+
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start(sandbox_config())
+        .await
+        .expect("sandbox starts")
+}
+
+/// The config a user would write, pointed at the sandbox.
+pub fn config_text(base: &str) -> String {
+    format!(
+        r#"
+http_timeout = "2s"
+
+[[account]]
+id = "kite"
+provider = "kite"
+api_key = "{KITE_KEY}"
+redirect_uri = "http://127.0.0.1:9/kite/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "kite-platform"
+provider = "kite"
+api_key = "{KITE_REFRESH_KEY}"
+redirect_uri = "http://127.0.0.1:9/kite2/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "upstox"
+provider = "upstox"
+api_key = "{UPSTOX_KEY}"
+redirect_uri = "http://127.0.0.1:9/upstox/callback"
+api_base = "{base}"
+
+[[account]]
+id = "schwab"
+provider = "schwab"
+api_key = "{SCHWAB_KEY}"
+redirect_uri = "http://127.0.0.1:9/schwab/callback"
+api_base = "{base}"
+
+[[account]]
+id = "generic"
+provider = "oauth2"
+api_key = "{PKCE_KEY}"
+redirect_uri = "http://127.0.0.1:9/generic/callback"
+[account.oauth2]
+authorize_url = "{base}/v1/oauth/authorize"
+token_url = "{base}/v1/oauth/token"
+profile_url = "{base}/v1/userinfo"
+revocation_url = "{base}/v1/oauth/revoke"
+client_auth = "body"
+scopes = ["read", "trade"]
+"#
+    )
+}
+
+pub fn account(sandbox: &Sandbox, id: &str) -> AccountConfig {
+    let config = Config::parse(&config_text(&sandbox.url()), Path::new("test.toml"))
+        .expect("test config parses");
+    config
+        .account(id)
+        .expect("account in the test config")
+        .clone()
+}
+
+pub fn client(sandbox: &Sandbox, id: &str) -> ProviderClient {
+    ProviderClient::new(account(sandbox, id), Duration::from_secs(2))
+}
+
+pub fn secret_for(id: &str) -> Secret {
+    Secret::new(match id {
+        "kite" | "kite-platform" => KITE_SECRET,
+        "upstox" => UPSTOX_SECRET,
+        "schwab" => SCHWAB_SECRET,
+        _ => PKCE_SECRET,
+    })
+}
+
+/// Opens the authorize URL as a browser would and returns the query the
+/// provider redirected back with.
+pub async fn follow(url: &url::Url) -> HashMap<String, String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http
+        .get(url.clone())
+        .send()
+        .await
+        .expect("authorize answers");
+    assert_eq!(
+        response.status(),
+        302,
+        "authorize redirects back: {}",
+        response.text().await.unwrap_or_default()
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// A whole login: authorize, callback, exchange.
+pub async fn login(client: &ProviderClient) -> (Grant, LoginAttempt) {
+    let attempt = client.begin_login();
+    let query = follow(&attempt.url).await;
+    let code = client
+        .read_callback(&query, &attempt)
+        .expect("callback accepted");
+    let grant = client
+        .exchange(
+            &code,
+            &attempt,
+            &secret_for(&client.account().id),
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("exchange succeeds");
+    (grant, attempt)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what TokenTray needs on a fresh Debian or Ubuntu machine: the
+# libraries the Tauri app links against, and the services the tests talk to
+# (D-Bus, GNOME Keyring, Xvfb, a notification daemon). Skips apt when all is there.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config curl
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
+  dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install Rust from https://rustup.rs and run this again" >&2
+  exit 1
+fi
