@@ -3,7 +3,5 @@
 
 /// Starts the desktop app and blocks until it quits.
 pub fn run() {
-    tauri::Builder::default()
-        .run(tauri::generate_context!())
-        .expect("the TokenTray desktop app could not start");
+    tauri::Builder::default().run(tauri::generate_context!()).expect("the TokenTray desktop app could not start");
 }

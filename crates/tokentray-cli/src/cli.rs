@@ -1,9 +1,22 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  an error (the message says what to fix)
+  2  bad usage
+  4  a login is needed: run `tokentray login ACCOUNT`
+
+Environment:
+  TOKENTRAY_CONFIG    the config file (like --config)
+  TOKENTRAY_DATA_DIR  the data directory (state, log, locks)
+  TOKENTRAY_LOG       log filter, e.g. `debug` or `tokentray_runtime=debug`
+  BROWSER             the browser `login` opens (`:`-separated commands, %s for the URL)";
+
 /// Keeps broker and OAuth API tokens alive, and hands them to your scripts.
 #[derive(Debug, Parser)]
-#[command(name = "tokentray", version, about, long_about = None)]
+#[command(name = "tokentray", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -20,11 +33,41 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Every account's state, colour and countdown
+    Status {
+        /// One JSON object, for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// The accounts in the config
+    Accounts,
+    /// Log in: opens the browser at the provider and stores the new token
+    Login {
+        account: String,
+        /// Print the URL instead of opening a browser, and accept the URL the
+        /// browser lands on pasted on standard input (for servers)
+        #[arg(long)]
+        no_browser: bool,
+        /// Give up after this long, e.g. `5m`, `90s`
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Renew the token now (where the provider allows it)
+    Refresh { account: String },
+    /// Log out at the provider and forget the token
+    Logout { account: String },
+    /// Print the access token, and nothing else (exit code 4: log in first)
+    #[command(after_help = EXIT_CODES)]
+    Token { account: String },
     /// Store or remove an account's api secret in the keyring
     Secret {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Run the engine without a GUI: refresh, validate and warn on schedule
+    Daemon,
+    /// Try TokenTray on a built-in sandbox broker with two demo accounts
+    Demo,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,4 +77,27 @@ pub enum SecretAction {
     Set { account: String },
     /// Remove the stored api secret
     Delete { account: String },
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().map_err(|_| format!("`{text}`: write e.g. 5m, 90s, 1h"))?;
+        digits.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("`{text}`: unknown unit `{c}` (use h, m or s)")),
+        };
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(format!("`{text}`: write e.g. 5m, 90s, 1h"));
+    }
+    Ok(std::time::Duration::from_secs(total))
 }

@@ -1,9 +1,13 @@
-//! What every command needs: the config, the account it names, the stores.
+//! What every command needs: the config, the account it names, the stores,
+//! and an engine over them.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokentray_engine::config::{AccountConfig, Config, ConfigError};
 use tokentray_engine::paths;
 use tokentray_engine::store::{self, SecretStore, StoreError};
+use tokentray_runtime::login::LoginError;
+use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, SystemClock};
 
 /// A failed command, with the exit code scripts can test.
 #[derive(Debug, thiserror::Error)]
@@ -14,19 +18,18 @@ pub enum CliError {
     Paths(#[from] paths::NoHome),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Login(#[from] LoginError),
     #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
-    UnknownAccount {
-        id: String,
-        path: PathBuf,
-        known_ids: Vec<String>,
-    },
+    UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
+    #[error("{0}")]
+    LoginNeeded(String),
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
 }
 
 fn known(ids: &[String]) -> String {
@@ -41,6 +44,9 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
+            Self::LoginNeeded(_) => 4,
+            Self::Engine(e) if e.needs_user() => 4,
+            Self::Login(LoginError::Engine(e)) if e.needs_user() => 4,
             _ => 1,
         }
     }
@@ -54,23 +60,30 @@ pub struct Context {
 impl Context {
     pub fn load(explicit: Option<PathBuf>) -> Result<Self, CliError> {
         let path = paths::config_file(explicit)?;
-        Ok(Self {
-            config: Config::load(&path)?,
-            data_dir: paths::data_dir()?,
-        })
+        Ok(Self { config: Config::load(&path)?, data_dir: paths::data_dir()? })
     }
 
     pub fn account(&self, id: &str) -> Result<&AccountConfig, CliError> {
-        self.config
-            .account(id)
-            .ok_or_else(|| CliError::UnknownAccount {
-                id: id.to_owned(),
-                path: self.config.path.clone(),
-                known_ids: self.config.accounts.iter().map(|a| a.id.clone()).collect(),
-            })
+        self.config.account(id).ok_or_else(|| CliError::UnknownAccount {
+            id: id.to_owned(),
+            path: self.config.path.clone(),
+            known_ids: self.config.accounts.iter().map(|a| a.id.clone()).collect(),
+        })
     }
 
     pub fn secrets(&self) -> Box<dyn SecretStore> {
         store::open(self.config.storage, &self.data_dir)
+    }
+
+    pub fn engine(&self) -> Result<Engine, CliError> {
+        Ok(Engine::new(
+            self.config.clone(),
+            EngineOptions {
+                data_dir: self.data_dir.clone(),
+                store: Arc::from(self.secrets()),
+                clock: Arc::new(SystemClock),
+                notifier: Arc::new(LogNotifier),
+            },
+        )?)
     }
 }

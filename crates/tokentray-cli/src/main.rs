@@ -1,25 +1,46 @@
 //! `tokentray`: the command line for people and scripts, and the headless engine.
 
+mod account_cmd;
 mod cli;
 mod context;
+mod daemon_cmd;
+mod demo_cmd;
+mod logging;
 mod secret_cmd;
+mod status_cmd;
 
 use clap::Parser;
+use cli::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match run(args) {
+    if !matches!(args.command, Command::Daemon | Command::Demo) {
+        // One-shot commands say what they did themselves; the log is for trouble.
+        let _ = logging::init("warn", None);
+    }
+    // One thread is plenty for an I/O-bound engine, and keeps the daemon small.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime builds");
+    match runtime.block_on(run(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("tokentray: {e:#}");
+            eprintln!("tokentray: {e}");
             ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
+async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
+    let g = &args.global;
     match args.command {
-        cli::Command::Secret { action } => secret_cmd::run(&args.global, action),
+        Command::Status { json } => status_cmd::status(g, json),
+        Command::Accounts => status_cmd::accounts(g),
+        Command::Login { account, no_browser, timeout } => account_cmd::login(g, &account, no_browser, timeout).await,
+        Command::Refresh { account } => account_cmd::refresh(g, &account).await,
+        Command::Logout { account } => account_cmd::logout(g, &account).await,
+        Command::Token { account } => account_cmd::token(g, &account).await,
+        Command::Secret { action } => secret_cmd::run(g, action),
+        Command::Daemon => daemon_cmd::run(g).await,
+        Command::Demo => demo_cmd::run().await,
     }
 }

@@ -13,25 +13,14 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
     match action {
         SecretAction::Set { account } => {
             let account = ctx.account(&account)?;
-            let secret = read_secret(&format!(
-                "api secret for {} ({}): ",
-                account.id, account.provider
-            ))?;
+            let secret = read_secret(&format!("api secret for {} ({}): ", account.id, account.provider))?;
             store.set(&account.id, SecretItem::ApiSecret, &secret)?;
-            eprintln!(
-                "stored the api secret for {} in the {}",
-                account.id,
-                store.kind()
-            );
+            eprintln!("stored the api secret for {} in the {}", account.id, store.kind());
         }
         SecretAction::Delete { account } => {
             let account = ctx.account(&account)?;
             store.delete(&account.id, SecretItem::ApiSecret)?;
-            eprintln!(
-                "removed the api secret for {} from the {}",
-                account.id,
-                store.kind()
-            );
+            eprintln!("removed the api secret for {} from the {}", account.id, store.kind());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -40,10 +29,7 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
 /// Without echo from a terminal; otherwise the whole of standard input, so
 /// `pass show kite | tokentray secret set kite` works.
 fn read_secret(prompt: &str) -> Result<Secret, CliError> {
-    let io = |source| CliError::Io {
-        context: "cannot read the secret".to_owned(),
-        source,
-    };
+    let io = |source| CliError::Io { context: "cannot read the secret".to_owned(), source };
     let text = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt).map_err(io)?
     } else {
@@ -53,9 +39,7 @@ fn read_secret(prompt: &str) -> Result<Secret, CliError> {
     };
     let text = text.trim_end_matches(['\r', '\n']);
     if text.trim().is_empty() {
-        return Err(CliError::Usage(
-            "the secret is empty; nothing was stored".to_owned(),
-        ));
+        return Err(CliError::Usage("the secret is empty; nothing was stored".to_owned()));
     }
     Ok(Secret::new(text))
 }

@@ -21,12 +21,7 @@ fn tokentray(dir: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -45,28 +40,16 @@ fn secret_set_reads_stdin_and_stores_it() {
     let dir = scratch("set");
     std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
     let out = tokentray(&dir, &["secret", "set", "kite"], "my-api-secret\n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("PLAINTEXT"),
-        "plaintext storage is said: {stderr}"
-    );
+    assert!(stderr.contains("PLAINTEXT"), "plaintext storage is said: {stderr}");
     assert!(!stderr.contains("my-api-secret"));
     let stored = std::fs::read_to_string(dir.join("data/secrets.json")).unwrap();
-    assert!(
-        stored.contains("\"kite/api_secret\": \"my-api-secret\""),
-        "{stored}"
-    );
+    assert!(stored.contains("\"kite/api_secret\": \"my-api-secret\""), "{stored}");
 
     let out = tokentray(&dir, &["secret", "delete", "kite"], "");
     assert!(out.status.success());
-    assert!(!std::fs::read_to_string(dir.join("data/secrets.json"))
-        .unwrap()
-        .contains("my-api-secret"));
+    assert!(!std::fs::read_to_string(dir.join("data/secrets.json")).unwrap().contains("my-api-secret"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -77,10 +60,7 @@ fn an_unknown_account_lists_the_known_ones() {
     let out = tokentray(&dir, &["secret", "set", "kyte"], "x\n");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("no account `kyte`") && stderr.contains("the accounts are: kite"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("no account `kyte`") && stderr.contains("the accounts are: kite"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -98,17 +78,10 @@ fn an_empty_secret_is_refused() {
 #[test]
 fn a_broken_config_names_the_line() {
     let dir = scratch("broken");
-    std::fs::write(
-        dir.join("config.toml"),
-        "[[account]]\nid = \"kite\"\nprovider = \"kyte\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("config.toml"), "[[account]]\nid = \"kite\"\nprovider = \"kyte\"\n").unwrap();
     let out = tokentray(&dir, &["secret", "set", "kite"], "x\n");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("config.toml:3:") && stderr.contains("provider"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("config.toml:3:") && stderr.contains("provider"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }

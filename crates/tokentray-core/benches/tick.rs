@@ -16,10 +16,7 @@ fn accounts(n: usize) -> Vec<Lifecycle> {
     let start = ist_datetime(2026, 11, 26, 9, 0);
     (0..n)
         .map(|i| {
-            let policy = Policy {
-                cutoff: (i % 2 == 0).then_some(KITE_CUTOFF),
-                ..Policy::default()
-            };
+            let policy = Policy { cutoff: (i % 2 == 0).then_some(KITE_CUTOFF), ..Policy::default() };
             let mut lc = Lifecycle::new(&format!("account-{i}"), policy);
             let issued = start + Span::seconds(i as i64 % 3_600);
             let meta = if i % 2 == 0 {
@@ -76,8 +73,5 @@ fn main() {
         full / 1e3,
         full / baseline
     );
-    println!(
-        "memory per account: {} bytes (Lifecycle, inline; no heap)",
-        std::mem::size_of::<Lifecycle>()
-    );
+    println!("memory per account: {} bytes (Lifecycle, inline; no heap)", std::mem::size_of::<Lifecycle>());
 }

@@ -13,11 +13,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            attempts: 3,
-            base: Span::seconds(10),
-            max: Span::minutes(5),
-        }
+        Self { attempts: 3, base: Span::seconds(10), max: Span::minutes(5) }
     }
 }
 
@@ -31,11 +27,7 @@ impl RetryPolicy {
     /// from a random source, which keeps the core pure and its tests exact.
     pub fn delay(&self, failures: u8, seed: u64, rate_limited: bool) -> Span {
         let exp = u32::from(failures.saturating_sub(1)).min(20);
-        let nominal = self
-            .base
-            .checked_mul(1 << exp)
-            .unwrap_or(self.max)
-            .min(self.max);
+        let nominal = self.base.checked_mul(1 << exp).unwrap_or(self.max).min(self.max);
         let fraction = (splitmix64(seed ^ u64::from(failures)) >> 11) as f64 / (1u64 << 53) as f64;
         let factor = 0.8 + 0.4 * fraction;
         let jittered = Span::milliseconds((nominal.num_milliseconds() as f64 * factor) as i64);
@@ -56,9 +48,7 @@ fn splitmix64(mut x: u64) -> u64 {
 
 /// A stable seed for an account's jitter: FNV-1a over its id.
 pub(crate) fn seed_for(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 #[cfg(test)]
@@ -71,10 +61,7 @@ mod tests {
         for seed in [0, 1, 42, u64::MAX] {
             for (failures, nominal) in [(1u8, 10_000i64), (2, 20_000), (3, 40_000), (10, 300_000)] {
                 let d = p.delay(failures, seed, false).num_milliseconds();
-                assert!(
-                    d >= nominal * 8 / 10 && d <= nominal * 12 / 10,
-                    "{failures}: {d}"
-                );
+                assert!(d >= nominal * 8 / 10 && d <= nominal * 12 / 10, "{failures}: {d}");
             }
         }
     }
@@ -82,10 +69,7 @@ mod tests {
     #[test]
     fn jitter_differs_between_accounts() {
         let p = RetryPolicy::default();
-        assert_ne!(
-            p.delay(1, seed_for("kite-main"), false),
-            p.delay(1, seed_for("upstox"), false)
-        );
+        assert_ne!(p.delay(1, seed_for("kite-main"), false), p.delay(1, seed_for("upstox"), false));
     }
 
     #[test]

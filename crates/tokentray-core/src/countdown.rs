@@ -10,10 +10,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self {
-            orange: Span::hours(3),
-            red: Span::hours(1),
-        }
+        Self { orange: Span::hours(3), red: Span::hours(1) }
     }
 }
 
@@ -88,10 +85,7 @@ mod tests {
     fn countdown_text_uses_two_units_at_most() {
         assert_eq!(format_countdown(Span::seconds(8_040)), "2h 14m");
         assert_eq!(format_countdown(Span::seconds(3_600 + 5 * 60)), "1h 05m");
-        assert_eq!(
-            format_countdown(Span::seconds(6 * 86_400 + 23 * 3_600 + 59)),
-            "6d 23h"
-        );
+        assert_eq!(format_countdown(Span::seconds(6 * 86_400 + 23 * 3_600 + 59)), "6d 23h");
         assert_eq!(format_countdown(Span::seconds(14 * 60 + 59)), "14m");
         assert_eq!(format_countdown(Span::seconds(45)), "45s");
         assert_eq!(format_countdown(Span::seconds(-5)), "0s");
@@ -102,10 +96,7 @@ mod tests {
         let t = Thresholds::default();
         assert_eq!(t.level_for(Span::hours(3) + Span::seconds(1)), Level::Green);
         assert_eq!(t.level_for(Span::hours(3)), Level::Orange);
-        assert_eq!(
-            t.level_for(Span::hours(1) + Span::seconds(1)),
-            Level::Orange
-        );
+        assert_eq!(t.level_for(Span::hours(1) + Span::seconds(1)), Level::Orange);
         assert_eq!(t.level_for(Span::hours(1)), Level::Red);
         assert_eq!(t.level_for(Span::zero()), Level::Expired);
         assert!(Level::Expired > Level::Red && Level::Red > Level::Orange);

@@ -19,10 +19,7 @@ pub struct DailyCutoff {
 /// Kite: "will expire at 6 AM on the next day (regulatory requirement)".
 pub const KITE_CUTOFF: DailyCutoff = DailyCutoff { hour: 6, minute: 0 };
 /// Upstox: valid "until 3:30 AM the following day, regardless of the time it was generated".
-pub const UPSTOX_CUTOFF: DailyCutoff = DailyCutoff {
-    hour: 3,
-    minute: 30,
-};
+pub const UPSTOX_CUTOFF: DailyCutoff = DailyCutoff { hour: 3, minute: 30 };
 /// Schwab's refresh token stops working 7 days after the original login.
 pub const SCHWAB_REFRESH_LIMIT: Span = Span::days(7);
 
@@ -43,18 +40,12 @@ impl DailyCutoff {
 
 fn ist(naive: NaiveDateTime) -> Instant {
     // IST has no DST, so every local time maps to exactly one instant.
-    Kolkata
-        .from_local_datetime(&naive)
-        .single()
-        .expect("IST has no gaps or folds")
-        .to_utc()
+    Kolkata.from_local_datetime(&naive).single().expect("IST has no gaps or folds").to_utc()
 }
 
 /// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
 pub fn parse_kite_login_time(s: &str) -> Option<Instant> {
-    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(ist)
+    NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S").ok().map(ist)
 }
 
 /// A Kite access token dies at the first 06:00 IST after the login.
@@ -77,9 +68,7 @@ pub fn oauth2_expiry(received_at: Instant, expires_in_secs: i64) -> Instant {
 
 /// An IST calendar date and time, for tests and the sandbox.
 pub fn ist_datetime(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> Instant {
-    ist(NaiveDate::from_ymd_opt(y, mo, d)
-        .and_then(|d| d.and_hms_opt(h, mi, 0))
-        .expect("valid date"))
+    ist(NaiveDate::from_ymd_opt(y, mo, d).and_then(|d| d.and_hms_opt(h, mi, 0)).expect("valid date"))
 }
 
 #[cfg(test)]
@@ -94,14 +83,8 @@ mod tests {
 
     #[test]
     fn kite_login_before_six_dies_the_same_morning() {
-        assert_eq!(
-            kite_expiry(ist_datetime(2026, 11, 26, 5, 10)),
-            ist_datetime(2026, 11, 26, 6, 0)
-        );
-        assert_eq!(
-            kite_expiry(ist_datetime(2026, 11, 26, 6, 0)),
-            ist_datetime(2026, 11, 27, 6, 0)
-        );
+        assert_eq!(kite_expiry(ist_datetime(2026, 11, 26, 5, 10)), ist_datetime(2026, 11, 26, 6, 0));
+        assert_eq!(kite_expiry(ist_datetime(2026, 11, 26, 6, 0)), ist_datetime(2026, 11, 27, 6, 0));
     }
 
     #[test]
@@ -114,24 +97,15 @@ mod tests {
     #[test]
     fn upstox_token_made_at_two_thirty_dies_at_three_thirty_the_same_day() {
         let issued = ist_datetime(2026, 11, 26, 2, 30);
-        assert_eq!(
-            upstox_expiry(issued, None),
-            ist_datetime(2026, 11, 26, 3, 30)
-        );
+        assert_eq!(upstox_expiry(issued, None), ist_datetime(2026, 11, 26, 3, 30));
         let issued = ist_datetime(2026, 11, 26, 14, 0);
-        assert_eq!(
-            upstox_expiry(issued, None),
-            ist_datetime(2026, 11, 27, 3, 30)
-        );
+        assert_eq!(upstox_expiry(issued, None), ist_datetime(2026, 11, 27, 3, 30));
     }
 
     #[test]
     fn upstox_jwt_exp_wins_over_the_rule() {
         let issued = ist_datetime(2026, 11, 26, 14, 0);
-        assert_eq!(
-            upstox_expiry(issued, Some(1_800_000_000)).timestamp(),
-            1_800_000_000
-        );
+        assert_eq!(upstox_expiry(issued, Some(1_800_000_000)).timestamp(), 1_800_000_000);
     }
 
     #[test]

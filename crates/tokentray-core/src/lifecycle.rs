@@ -15,10 +15,7 @@
 
 use crate::backoff::seed_for;
 use crate::expiry::DailyCutoff;
-use crate::{
-    ErrorClass, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds,
-    TokenMeta,
-};
+use crate::{ErrorClass, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds, TokenMeta};
 use serde::{Deserialize, Serialize};
 
 /// An account's settings that the lifecycle reads.
@@ -207,17 +204,11 @@ impl Lifecycle {
                 if class.is_permanent() || self.refresh_failures >= self.policy.retry.attempts {
                     self.refresh_given_up = true;
                     self.refresh_due = None;
-                    out.push(notify(NoticeKind::RefreshFailed {
-                        attempts: self.refresh_failures,
-                        class,
-                    }));
+                    out.push(notify(NoticeKind::RefreshFailed { attempts: self.refresh_failures, class }));
                     self.login_needed(now, out);
                 } else {
-                    let delay = self.policy.retry.delay(
-                        self.refresh_failures,
-                        self.seed,
-                        class == ErrorClass::RateLimited,
-                    );
+                    let delay =
+                        self.policy.retry.delay(self.refresh_failures, self.seed, class == ErrorClass::RateLimited);
                     self.refresh_due = Some(now + delay);
                 }
             }
@@ -242,18 +233,12 @@ impl Lifecycle {
                         self.login_needed(now, out);
                     }
                 } else {
-                    let delay =
-                        self.policy
-                            .retry
-                            .delay(1, self.seed, class == ErrorClass::RateLimited);
+                    let delay = self.policy.retry.delay(1, self.seed, class == ErrorClass::RateLimited);
                     self.validate_due = self.policy.validate_every.map(|_| now + delay);
                 }
             }
             Event::LoggedOut => {
-                *self = Self {
-                    seed: self.seed,
-                    ..Self::new("", self.policy)
-                };
+                *self = Self { seed: self.seed, ..Self::new("", self.policy) };
             }
         }
     }
@@ -261,10 +246,7 @@ impl Lifecycle {
     /// Emits what is due at `now` and marks it as started.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Action>) {
         let Some(meta) = self.token else { return };
-        if !self.refresh_in_flight
-            && self.can_refresh(now)
-            && self.refresh_due.is_some_and(|due| due <= now)
-        {
+        if !self.refresh_in_flight && self.can_refresh(now) && self.refresh_due.is_some_and(|due| due <= now) {
             self.refresh_in_flight = true;
             self.refresh_due = None;
             out.push(Action::Refresh);
@@ -311,11 +293,7 @@ impl Lifecycle {
         // refresh limit (after which the act-by moment becomes the access expiry).
         if let Some(act_by) = self.act_by(now) {
             let t = self.policy.thresholds;
-            consider(
-                [act_by - t.orange, act_by - t.red, act_by]
-                    .into_iter()
-                    .find(|&x| x > now),
-            );
+            consider([act_by - t.orange, act_by - t.red, act_by].into_iter().find(|&x| x > now));
         }
         consider(Some(meta.expires_at).filter(|&x| x > now));
         if let Refreshability::Until(limit) = meta.refresh {
@@ -412,21 +390,15 @@ impl Lifecycle {
             return None;
         }
         let lifetime = meta.lifetime().max(Span::zero());
-        let lead = self
-            .policy
-            .refresh_lead
-            .unwrap_or_else(|| (lifetime / 6).clamp(MIN_LEAD, MAX_LEAD));
+        let lead = self.policy.refresh_lead.unwrap_or_else(|| (lifetime / 6).clamp(MIN_LEAD, MAX_LEAD));
         // Never sooner than half-way: a short-lived token must not refresh in a loop.
         Some((meta.expires_at - lead).max(meta.issued_at + lifetime / 2))
     }
 
     fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Option<Instant> {
         let periodic = from + self.policy.validate_every?;
-        let after_cutoff = self
-            .policy
-            .cutoff
-            .map(|c| c.next_after(from) + CUTOFF_GRACE)
-            .filter(|&t| t < meta.expires_at);
+        let after_cutoff =
+            self.policy.cutoff.map(|c| c.next_after(from) + CUTOFF_GRACE).filter(|&t| t < meta.expires_at);
         Some(after_cutoff.map_or(periodic, |t| t.min(periodic)))
     }
 
@@ -435,10 +407,7 @@ impl Lifecycle {
             return;
         }
         self.login_needed_notified = true;
-        let remaining = self
-            .token
-            .filter(|m| self.usable(now, m))
-            .map(|m| m.expires_at - now);
+        let remaining = self.token.filter(|m| self.usable(now, m)).map(|m| m.expires_at - now);
         out.push(notify(NoticeKind::LoginNeeded { remaining }));
     }
 }

@@ -8,10 +8,7 @@ fn at(h: u32, m: u32) -> Instant {
 }
 
 fn kite_policy() -> Policy {
-    Policy {
-        cutoff: Some(KITE_CUTOFF),
-        ..Policy::default()
-    }
+    Policy { cutoff: Some(KITE_CUTOFF), ..Policy::default() }
 }
 
 fn kite_token(login: Instant) -> TokenMeta {
@@ -50,11 +47,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
         .map(|a| match a {
             Action::Refresh => "refresh".to_owned(),
             Action::Validate => "validate".to_owned(),
-            Action::Notify(n) => format!("{:?}", n.kind)
-                .split([' ', '{'])
-                .next()
-                .unwrap()
-                .to_owned(),
+            Action::Notify(n) => format!("{:?}", n.kind).split([' ', '{']).next().unwrap().to_owned(),
         })
         .collect()
 }
@@ -63,10 +56,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
 fn a_kite_login_counts_down_to_six_and_warns_once_per_level() {
     let mut lc = Lifecycle::new("kite", kite_policy());
     let login = at(9, 15);
-    assert_eq!(
-        kinds(&event(&mut lc, Event::LoggedIn(kite_token(login)), login)),
-        ["LoginSucceeded"]
-    );
+    assert_eq!(kinds(&event(&mut lc, Event::LoggedIn(kite_token(login)), login)), ["LoginSucceeded"]);
     let s = lc.status(login);
     assert_eq!((s.state, s.level), (State::Valid, Level::Green));
     assert_eq!(s.act_by, Some(ist_datetime(2026, 11, 27, 6, 0)));
@@ -97,51 +87,26 @@ fn a_kite_login_counts_down_to_six_and_warns_once_per_level() {
 
 #[test]
 fn a_wake_is_scheduled_for_each_threshold() {
-    let mut lc = Lifecycle::new(
-        "kite",
-        Policy {
-            validate_every: Some(Span::days(2)),
-            ..kite_policy()
-        },
-    );
+    let mut lc = Lifecycle::new("kite", Policy { validate_every: Some(Span::days(2)), ..kite_policy() });
     let login = at(9, 15);
     event(&mut lc, Event::LoggedIn(kite_token(login)), login);
     // The next daily cutoff is the expiry itself, so no extra check before it.
     assert_eq!(lc.next_wake(login), Some(ist_datetime(2026, 11, 27, 3, 0)));
-    assert_eq!(
-        lc.next_wake(ist_datetime(2026, 11, 27, 3, 0)),
-        Some(ist_datetime(2026, 11, 27, 5, 0))
-    );
-    assert_eq!(
-        lc.next_wake(ist_datetime(2026, 11, 27, 5, 0)),
-        Some(ist_datetime(2026, 11, 27, 6, 0))
-    );
+    assert_eq!(lc.next_wake(ist_datetime(2026, 11, 27, 3, 0)), Some(ist_datetime(2026, 11, 27, 5, 0)));
+    assert_eq!(lc.next_wake(ist_datetime(2026, 11, 27, 5, 0)), Some(ist_datetime(2026, 11, 27, 6, 0)));
 }
 
 #[test]
 fn a_token_expected_to_outlive_a_cutoff_is_checked_just_after_it() {
     // A token whose computed expiry is wrong (later than the provider's rollover)
     // must be checked right after the rollover, not trusted on the clock.
-    let mut lc = Lifecycle::new(
-        "kite",
-        Policy {
-            validate_every: Some(Span::days(2)),
-            ..kite_policy()
-        },
-    );
+    let mut lc = Lifecycle::new("kite", Policy { validate_every: Some(Span::days(2)), ..kite_policy() });
     let login = at(5, 0);
-    let meta = TokenMeta {
-        expires_at: login + Span::days(1),
-        ..kite_token(login)
-    };
+    let meta = TokenMeta { expires_at: login + Span::days(1), ..kite_token(login) };
     event(&mut lc, Event::LoggedIn(meta), login);
     assert_eq!(lc.next_wake(login), Some(at(6, 1)));
     assert_eq!(kinds(&step(&mut lc, at(6, 1))), ["validate"]);
-    let out = event(
-        &mut lc,
-        Event::ValidationFailed(ErrorClass::TokenInvalid),
-        at(6, 1),
-    );
+    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid), at(6, 1));
     assert_eq!(kinds(&out), ["LoginNeeded"]);
     let s = lc.status(at(6, 2));
     assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
@@ -170,15 +135,8 @@ fn schwab_refreshes_ahead_of_expiry_and_counts_down_to_day_seven() {
     assert!(step(&mut lc, due - Span::seconds(1)).is_empty());
     assert_eq!(kinds(&step(&mut lc, due)), ["refresh"]);
     assert_eq!(lc.status(due).state, State::Refreshing);
-    assert!(
-        step(&mut lc, due + Span::seconds(1)).is_empty(),
-        "no second refresh while one is in flight"
-    );
-    assert_eq!(
-        lc.next_wake(due),
-        Some(login + Span::minutes(30)),
-        "only the expiry is left to wake for"
-    );
+    assert!(step(&mut lc, due + Span::seconds(1)).is_empty(), "no second refresh while one is in flight");
+    assert_eq!(lc.next_wake(due), Some(login + Span::minutes(30)), "only the expiry is left to wake for");
 
     let later = due + Span::seconds(2);
     event(&mut lc, Event::Refreshed(schwab_token(later, login)), later);
@@ -236,11 +194,7 @@ fn a_revoked_access_token_is_refreshed_when_a_refresh_token_exists() {
     let login = at(10, 0);
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let t = login + Span::minutes(5);
-    let out = event(
-        &mut lc,
-        Event::ValidationFailed(ErrorClass::TokenInvalid),
-        t,
-    );
+    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid), t);
     assert!(out.is_empty());
     assert_eq!(kinds(&step(&mut lc, t)), ["refresh"]);
 }
@@ -250,14 +204,7 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
     let mut lc = Lifecycle::new("schwab", Policy::default());
     let login = at(10, 0);
     let issued = login + Span::days(7) - Span::minutes(10);
-    event(
-        &mut lc,
-        Event::Restored {
-            meta: schwab_token(issued, login),
-            validated_at: None,
-        },
-        issued,
-    );
+    event(&mut lc, Event::Restored { meta: schwab_token(issued, login), validated_at: None }, issued);
     let limit = login + Span::days(7);
     assert_eq!(lc.status(issued).level, Level::Red);
     let s = lc.status(limit);
@@ -270,19 +217,9 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
 fn a_restored_token_is_validated_first() {
     let mut lc = Lifecycle::new("kite", kite_policy());
     let login = at(9, 0);
-    event(
-        &mut lc,
-        Event::Restored {
-            meta: kite_token(login),
-            validated_at: Some(login),
-        },
-        at(12, 0),
-    );
+    event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login) }, at(12, 0));
     assert_eq!(kinds(&step(&mut lc, at(12, 0))), ["validate"]);
-    assert_eq!(
-        lc.next_wake(at(12, 0)),
-        Some(ist_datetime(2026, 11, 27, 3, 0))
-    );
+    assert_eq!(lc.next_wake(at(12, 0)), Some(ist_datetime(2026, 11, 27, 3, 0)));
 }
 
 #[test]
@@ -324,10 +261,7 @@ fn logout_forgets_the_token_and_stops_waking() {
 fn an_unbounded_refresh_token_never_needs_the_user() {
     let mut lc = Lifecycle::new("oauth", Policy::default());
     let t = at(10, 0);
-    let meta = TokenMeta {
-        refresh: Refreshability::Unbounded,
-        ..schwab_token(t, t)
-    };
+    let meta = TokenMeta { refresh: Refreshability::Unbounded, ..schwab_token(t, t) };
     event(&mut lc, Event::LoggedIn(meta), t);
     let s = lc.status(t);
     assert_eq!((s.level, s.act_by), (Level::Green, None));
@@ -335,43 +269,18 @@ fn an_unbounded_refresh_token_never_needs_the_user() {
 
 #[test]
 fn notice_texts_name_the_account_and_the_time_left() {
-    let n = Notice {
-        kind: NoticeKind::Orange {
-            remaining: Span::minutes(134),
-        },
-    };
+    let n = Notice { kind: NoticeKind::Orange { remaining: Span::minutes(134) } };
     assert_eq!(n.summary("Kite"), "Kite: log in within 2h 14m");
     assert!(n.wants_login());
-    let n = Notice {
-        kind: NoticeKind::RefreshFailed {
-            attempts: 3,
-            class: ErrorClass::Transient,
-        },
-    };
-    assert_eq!(
-        n.body(),
-        "3 attempt(s) failed: the provider could not be reached or failed."
-    );
+    let n = Notice { kind: NoticeKind::RefreshFailed { attempts: 3, class: ErrorClass::Transient } };
+    assert_eq!(n.body(), "3 attempt(s) failed: the provider could not be reached or failed.");
 }
 
 #[test]
 fn without_a_profile_call_the_clock_is_all_there_is() {
-    let mut lc = Lifecycle::new(
-        "oauth",
-        Policy {
-            validate_every: None,
-            ..Policy::default()
-        },
-    );
+    let mut lc = Lifecycle::new("oauth", Policy { validate_every: None, ..Policy::default() });
     let login = at(10, 0);
-    event(
-        &mut lc,
-        Event::Restored {
-            meta: schwab_token(login, login),
-            validated_at: None,
-        },
-        login,
-    );
+    event(&mut lc, Event::Restored { meta: schwab_token(login, login), validated_at: None }, login);
     assert!(step(&mut lc, login).is_empty());
     assert_eq!(lc.next_wake(login), Some(login + Span::minutes(25)));
 }

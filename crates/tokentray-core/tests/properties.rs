@@ -45,11 +45,7 @@ enum Kind {
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![
-        Just(Kind::Daily),
-        Just(Kind::ShortRefreshable),
-        Just(Kind::Unbounded)
-    ]
+    prop_oneof![Just(Kind::Daily), Just(Kind::ShortRefreshable), Just(Kind::Unbounded)]
 }
 
 fn token(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {

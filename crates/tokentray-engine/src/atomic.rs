@@ -15,15 +15,9 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         _ => Path::new("."),
     };
     create_private_dir(dir)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        crate::random::url_safe(6)
-    ));
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    let tmp =
+        dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), crate::random::url_safe(6)));
     let mode = existing_mode(path)?.unwrap_or(new_mode);
     let result = (|| {
         let mut file = open_new(&tmp, mode)?;
@@ -98,8 +92,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("tokentray-atomic-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("tokentray-atomic-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
@@ -112,17 +105,11 @@ mod tests {
         let path = dir.join("nested").join("token.env");
         write(&path, b"A=1\n", 0o600).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"A=1\n");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         write(&path, b"A=2\n", 0o600).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"A=2\n");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
         fs::remove_dir_all(dir).unwrap();

@@ -134,17 +134,9 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}:{column}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
 }
 
 impl ConfigError {
@@ -158,10 +150,8 @@ const DEFAULT_HTTP_TIMEOUT: Span = Span::seconds(15);
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
@@ -169,12 +159,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let invalid = |span: Option<Range<usize>>, message: String| {
             let (line, column) = span.map_or((1, 1), |s| line_column(text, s.start));
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message,
-            }
+            ConfigError::Invalid { path: path.to_owned(), line, column, message }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim();
@@ -192,10 +177,7 @@ impl Config {
         };
         let http_timeout = raw.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT);
         if http_timeout <= Span::zero() {
-            return Err(invalid(
-                None,
-                "http_timeout must be longer than zero".to_owned(),
-            ));
+            return Err(invalid(None, "http_timeout must be longer than zero".to_owned()));
         }
 
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
@@ -209,31 +191,25 @@ impl Config {
             }
             if let Some(first) = seen.get(&id) {
                 let (line, _) = line_column(text, first.start);
-                return Err(at_id(format!(
-                    "duplicate id; it is already used on line {line}"
-                )));
+                return Err(at_id(format!("duplicate id; it is already used on line {line}")));
             }
             seen.insert(id.clone(), id_span.clone());
             if a.api_key.trim().is_empty() {
                 return Err(at_id("api_key is empty".to_owned()));
             }
             if !matches!(a.redirect_uri.scheme(), "http" | "https") {
-                return Err(at_id(
-                    "redirect_uri must be an http:// or https:// URL".to_owned(),
-                ));
+                return Err(at_id("redirect_uri must be an http:// or https:// URL".to_owned()));
             }
             let thresholds = match &a.thresholds {
-                Some(t) => thresholds(defaults, t.get_ref()).map_err(|m| {
-                    invalid(Some(t.span()), format!("account `{id}`: thresholds: {m}"))
-                })?,
+                Some(t) => thresholds(defaults, t.get_ref())
+                    .map_err(|m| invalid(Some(t.span()), format!("account `{id}`: thresholds: {m}")))?,
                 None => defaults,
             };
             let oauth2 = match (a.provider, a.oauth2) {
                 (ProviderKind::OAuth2, Some(o)) => Some(o.into_inner()),
                 (ProviderKind::OAuth2, None) => {
                     return Err(at_id(
-                        "provider `oauth2` needs an [account.oauth2] table with authorize_url and token_url"
-                            .to_owned(),
+                        "provider `oauth2` needs an [account.oauth2] table with authorize_url and token_url".to_owned(),
                     ))
                 }
                 (other, Some(o)) => {
@@ -255,14 +231,9 @@ impl Config {
             }
             let (api_default, login_default) = default_bases(a.provider);
             let api_base = a.api_base.or(api_default).unwrap_or_else(|| {
-                oauth2
-                    .as_ref()
-                    .map(|o| o.token_url.clone())
-                    .expect("oauth2 accounts have a token_url")
+                oauth2.as_ref().map(|o| o.token_url.clone()).expect("oauth2 accounts have a token_url")
             });
-            let login_base = a
-                .login_base
-                .unwrap_or_else(|| login_default.unwrap_or_else(|| api_base.clone()));
+            let login_base = a.login_base.unwrap_or_else(|| login_default.unwrap_or_else(|| api_base.clone()));
             accounts.push(AccountConfig {
                 label: a.label.unwrap_or_else(|| id.clone()),
                 id,
@@ -278,12 +249,7 @@ impl Config {
                 oauth2,
             });
         }
-        Ok(Config {
-            path: path.to_owned(),
-            storage: raw.storage,
-            http_timeout,
-            accounts,
-        })
+        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, accounts })
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {
@@ -295,10 +261,7 @@ impl AccountConfig {
     /// The lifecycle settings this account's config implies.
     pub fn policy(&self) -> Policy {
         let can_validate = match self.provider {
-            ProviderKind::OAuth2 => self
-                .oauth2
-                .as_ref()
-                .is_some_and(|o| o.profile_url.is_some()),
+            ProviderKind::OAuth2 => self.oauth2.as_ref().is_some_and(|o| o.profile_url.is_some()),
             _ => true,
         };
         let cutoff = match self.provider {
@@ -328,10 +291,7 @@ impl AccountConfig {
 fn default_bases(provider: ProviderKind) -> (Option<Url>, Option<Url>) {
     let url = |s: &str| Some(Url::parse(s).expect("built-in URLs parse"));
     match provider {
-        ProviderKind::Kite => (
-            url("https://api.kite.trade"),
-            url("https://kite.zerodha.com"),
-        ),
+        ProviderKind::Kite => (url("https://api.kite.trade"), url("https://kite.zerodha.com")),
         ProviderKind::Upstox => (url("https://api.upstox.com"), None),
         ProviderKind::Schwab => (url("https://api.schwabapi.com"), None),
         ProviderKind::OAuth2 => (None, None),
@@ -339,10 +299,7 @@ fn default_bases(provider: ProviderKind) -> (Option<Url>, Option<Url>) {
 }
 
 fn thresholds(base: Thresholds, raw: &RawThresholds) -> Result<Thresholds, String> {
-    let t = Thresholds {
-        orange: raw.orange.unwrap_or(base.orange),
-        red: raw.red.unwrap_or(base.red),
-    };
+    let t = Thresholds { orange: raw.orange.unwrap_or(base.orange), red: raw.red.unwrap_or(base.red) };
     if t.red <= Span::zero() {
         return Err("red must be longer than zero".to_owned());
     }
@@ -368,9 +325,7 @@ fn id_problem(id: &str) -> Option<String> {
 /// The key of a `key = value` line that `offset` falls in, to name the field
 /// when the parser's message names only the value.
 fn key_at(text: &str, offset: usize) -> Option<&str> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next()?;
     let (key, _) = line.split_once('=')?;
     let key = key.trim();

@@ -15,9 +15,7 @@ pub fn parse(text: &str) -> Result<Span, String> {
             digits.push(c);
             continue;
         }
-        let n: i64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}`: a number must come before `{c}`"))?;
+        let n: i64 = digits.parse().map_err(|_| format!("`{text}`: a number must come before `{c}`"))?;
         digits.clear();
         let part = match c {
             'd' => Span::try_days(n),
@@ -29,9 +27,7 @@ pub fn parse(text: &str) -> Result<Span, String> {
         total += part.ok_or_else(|| format!("`{text}` is too long"))?;
     }
     if !digits.is_empty() {
-        return Err(format!(
-            "`{text}`: the last number has no unit (use d, h, m or s)"
-        ));
+        return Err(format!("`{text}`: the last number has no unit (use d, h, m or s)"));
     }
     Ok(total)
 }

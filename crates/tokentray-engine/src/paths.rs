@@ -25,10 +25,7 @@ pub fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, NoHome> {
     }
     dirs::config_dir()
         .map(|d| d.join("tokentray").join("config.toml"))
-        .ok_or(NoHome {
-            what: "config",
-            env: CONFIG_ENV,
-        })
+        .ok_or(NoHome { what: "config", env: CONFIG_ENV })
 }
 
 /// The data directory (`~/.local/share/tokentray` on Linux).
@@ -36,8 +33,5 @@ pub fn data_dir() -> Result<PathBuf, NoHome> {
     if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    dirs::data_dir().map(|d| d.join("tokentray")).ok_or(NoHome {
-        what: "data",
-        env: DATA_DIR_ENV,
-    })
+    dirs::data_dir().map(|d| d.join("tokentray")).ok_or(NoHome { what: "data", env: DATA_DIR_ENV })
 }

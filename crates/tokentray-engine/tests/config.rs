@@ -47,10 +47,7 @@ refresh_limit = "30d"
 "#;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse(
-        text,
-        Path::new("/home/trader/.config/tokentray/config.toml"),
-    )
+    Config::parse(text, Path::new("/home/trader/.config/tokentray/config.toml"))
 }
 
 fn error(text: &str) -> String {
@@ -72,18 +69,11 @@ fn one_account_per_provider_reads_with_defaults_resolved() {
 
     let upstox = c.account("upstox").unwrap();
     assert_eq!(upstox.thresholds.orange, Span::hours(2));
-    assert_eq!(
-        upstox.thresholds.red,
-        Span::hours(1),
-        "unset values inherit the global thresholds"
-    );
+    assert_eq!(upstox.thresholds.red, Span::hours(1), "unset values inherit the global thresholds");
     assert_eq!(upstox.login_base.as_str(), "https://api.upstox.com/");
 
     let schwab = c.account("schwab").unwrap();
-    assert_eq!(
-        schwab.api_key, "schwab-app-key",
-        "client_id is an alias of api_key"
-    );
+    assert_eq!(schwab.api_key, "schwab-app-key", "client_id is an alias of api_key");
     assert_eq!(schwab.label, "Schwab IRA");
     assert_eq!(schwab.refresh_limit(), Some(Span::days(7)));
 
@@ -105,15 +95,14 @@ fn an_empty_file_is_a_config_with_no_accounts() {
 #[test]
 fn malformed_toml_names_file_and_line() {
     let e = error("[[account]]\nid = \"a\"\nprovider = kite\n");
-    assert!(
-        e.starts_with("/home/trader/.config/tokentray/config.toml:3:"),
-        "{e}"
-    );
+    assert!(e.starts_with("/home/trader/.config/tokentray/config.toml:3:"), "{e}");
 }
 
 #[test]
 fn an_unknown_provider_is_named_with_the_choices() {
-    let e = error("[[account]]\nid = \"a\"\nprovider = \"zerodha\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
+    let e = error(
+        "[[account]]\nid = \"a\"\nprovider = \"zerodha\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n",
+    );
     assert!(e.contains("config.toml:3:"), "{e}");
     assert!(e.contains("provider: unknown variant `zerodha`"), "{e}");
     assert!(e.contains("kite") && e.contains("oauth2"), "{e}");
@@ -121,9 +110,7 @@ fn an_unknown_provider_is_named_with_the_choices() {
 
 #[test]
 fn a_missing_field_is_named() {
-    let e = error(
-        "[[account]]\nid = \"a\"\nprovider = \"kite\"\nredirect_uri = \"http://127.0.0.1:1/\"\n",
-    );
+    let e = error("[[account]]\nid = \"a\"\nprovider = \"kite\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
     assert!(e.contains("api_key"), "{e}");
     assert!(e.contains("config.toml:1:"), "{e}");
 }
@@ -139,7 +126,9 @@ fn a_duplicate_id_points_at_both_lines() {
 
 #[test]
 fn a_misspelt_field_is_refused_not_ignored() {
-    let e = error("[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_url = \"http://127.0.0.1:1/\"\n");
+    let e = error(
+        "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_url = \"http://127.0.0.1:1/\"\n",
+    );
     assert!(e.contains("redirect_url"), "{e}");
     assert!(e.contains("config.toml:5:"), "{e}");
 }
@@ -152,31 +141,26 @@ fn a_secret_in_the_config_is_refused() {
 
 #[test]
 fn oauth2_needs_its_table_and_others_may_not_have_it() {
-    let e = error("[[account]]\nid = \"g\"\nprovider = \"oauth2\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
-    assert!(
-        e.contains("config.toml:2:") && e.contains("[account.oauth2]"),
-        "{e}"
+    let e = error(
+        "[[account]]\nid = \"g\"\nprovider = \"oauth2\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n",
     );
+    assert!(e.contains("config.toml:2:") && e.contains("[account.oauth2]"), "{e}");
     let e = error("[[account]]\nid = \"k\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n[account.oauth2]\nauthorize_url = \"https://a/\"\ntoken_url = \"https://a/t\"\n");
     assert!(e.contains("only for provider"), "{e}");
 }
 
 #[test]
 fn bad_values_say_what_to_write() {
-    let base = "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n";
+    let base =
+        "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n";
     let e = error(&format!("{base}refresh_lead = \"5 minutes\"\n"));
     assert!(e.contains("config.toml:6:") && e.contains("unit"), "{e}");
     let e = error("[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"not a url\"\n");
     assert!(e.contains("config.toml:5:"), "{e}");
-    let e = error(&format!(
-        "[thresholds]\norange = \"1h\"\nred = \"2h\"\n{base}"
-    ));
+    let e = error(&format!("[thresholds]\norange = \"1h\"\nred = \"2h\"\n{base}"));
     assert!(e.contains("orange must be longer than red"), "{e}");
     let e = error("[[account]]\nid = \"my account\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
-    assert!(
-        e.contains("config.toml:2:") && e.contains("contains ` `"),
-        "{e}"
-    );
+    assert!(e.contains("config.toml:2:") && e.contains("contains ` `"), "{e}");
 }
 
 #[test]

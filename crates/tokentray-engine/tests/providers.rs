@@ -27,11 +27,7 @@ async fn kite_login_url_carries_state_in_redirect_params() {
     assert_eq!(q["api_key"], KITE_KEY);
     assert_eq!(q["redirect_params"], format!("state={}", attempt.state));
     assert!(attempt.state.len() >= 22, "state has at least 128 bits");
-    assert_ne!(
-        kite.begin_login().state,
-        attempt.state,
-        "a fresh state per attempt"
-    );
+    assert_ne!(kite.begin_login().state, attempt.state, "a fresh state per attempt");
 
     let back = follow(&attempt.url).await;
     assert_eq!(back["action"], "login");
@@ -49,31 +45,19 @@ async fn kite_exchange_sends_the_sha256_checksum_and_version_header() {
     let sent = &sb.requests_to("/session/token")[0];
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.header("x-kite-version"), Some("3"));
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
     let form = sent.form();
     let rt = &form["request_token"];
     assert_eq!(form["api_key"], KITE_KEY);
-    assert_eq!(
-        form["checksum"],
-        sha256_hex(&format!("{KITE_KEY}{rt}{KITE_SECRET}"))
-    );
+    assert_eq!(form["checksum"], sha256_hex(&format!("{KITE_KEY}{rt}{KITE_SECRET}")));
     assert_eq!(form.len(), 3, "nothing else is sent: {form:?}");
 
     assert_eq!(grant.user.user_id.as_deref(), Some("AB1234"));
-    assert_eq!(
-        grant.tokens.refresh_token, None,
-        "an empty refresh_token means none"
-    );
+    assert_eq!(grant.tokens.refresh_token, None, "an empty refresh_token means none");
     assert_eq!(grant.meta.refresh, Refreshability::NotRefreshable);
     // login_time is IST to the second: the login happened within this test.
     assert!(grant.meta.login_at >= before - Span::seconds(1) && grant.meta.login_at <= Utc::now());
-    assert_eq!(
-        grant.meta.expires_at,
-        kite_expiry(grant.meta.issued_at.max(grant.meta.login_at))
-    );
+    assert_eq!(grant.meta.expires_at, kite_expiry(grant.meta.issued_at.max(grant.meta.login_at)));
 }
 
 #[tokio::test]
@@ -81,13 +65,8 @@ async fn kite_with_a_wrong_secret_is_told_the_secret_is_wrong() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
     let attempt = kite.begin_login();
-    let code = kite
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
-    let e = kite
-        .exchange(&code, &attempt, &Secret::new("not-the-secret"), Utc::now())
-        .await
-        .unwrap_err();
+    let code = kite.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+    let e = kite.exchange(&code, &attempt, &Secret::new("not-the-secret"), Utc::now()).await.unwrap_err();
     assert_eq!(e.status, Some(403));
     assert_eq!(e.code.as_deref(), Some("TokenException"));
     assert_eq!(e.class, ErrorClass::CredentialsWrong);
@@ -99,17 +78,10 @@ async fn kite_request_token_works_once() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
     let attempt = kite.begin_login();
-    let code = kite
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
+    let code = kite.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let secret = secret_for("kite");
-    kite.exchange(&code, &attempt, &secret, Utc::now())
-        .await
-        .unwrap();
-    let e = kite
-        .exchange(&code, &attempt, &secret, Utc::now())
-        .await
-        .unwrap_err();
+    kite.exchange(&code, &attempt, &secret, Utc::now()).await.unwrap();
+    let e = kite.exchange(&code, &attempt, &secret, Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid, "{e}");
 }
 
@@ -138,16 +110,10 @@ async fn kite_without_a_refresh_token_cannot_refresh_and_says_log_in() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
     let (grant, _) = login(&kite).await;
-    let e = kite
-        .refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now())
-        .await
-        .unwrap_err();
+    let e = kite.refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
     assert!(e.message.contains("log in"), "{e}");
-    assert!(
-        sb.requests_to("/session/refresh_token").is_empty(),
-        "no request is made"
-    );
+    assert!(sb.requests_to("/session/refresh_token").is_empty(), "no request is made");
 }
 
 #[tokio::test]
@@ -155,33 +121,17 @@ async fn kite_renews_with_a_refresh_token_checksum() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite-platform");
     let (grant, _) = login(&kite).await;
-    let refresh = grant
-        .tokens
-        .refresh_token
-        .clone()
-        .expect("approved platforms get a refresh token");
+    let refresh = grant.tokens.refresh_token.clone().expect("approved platforms get a refresh token");
     assert_eq!(grant.meta.refresh, Refreshability::Unbounded);
 
-    let renewed = kite
-        .refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now())
-        .await
-        .unwrap();
+    let renewed = kite.refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now()).await.unwrap();
     let form = sb.requests_to("/session/refresh_token")[0].form();
     assert_eq!(form["api_key"], KITE_REFRESH_KEY);
     assert_eq!(form["refresh_token"], refresh.expose());
-    assert_eq!(
-        form["checksum"],
-        sha256_hex(&format!(
-            "{KITE_REFRESH_KEY}{}{KITE_SECRET}",
-            refresh.expose()
-        ))
-    );
+    assert_eq!(form["checksum"], sha256_hex(&format!("{KITE_REFRESH_KEY}{}{KITE_SECRET}", refresh.expose())));
     assert_ne!(renewed.tokens.access_token, grant.tokens.access_token);
     assert_eq!(renewed.tokens.refresh_token.as_ref(), Some(&refresh));
-    assert_eq!(
-        renewed.meta.login_at, grant.meta.login_at,
-        "the login time carries over"
-    );
+    assert_eq!(renewed.meta.login_at, grant.meta.login_at, "the login time carries over");
     kite.validate(&renewed.tokens).await.unwrap();
 }
 
@@ -194,14 +144,8 @@ async fn kite_logout_invalidates_the_session() {
     let sent = &sb.requests_to("/session/token")[1];
     assert_eq!(sent.method, "DELETE");
     assert_eq!(sent.query["api_key"], KITE_KEY);
-    assert_eq!(
-        sent.query["access_token"],
-        grant.tokens.access_token.expose()
-    );
-    assert_eq!(
-        kite.validate(&grant.tokens).await.unwrap_err().class,
-        ErrorClass::TokenInvalid
-    );
+    assert_eq!(sent.query["access_token"], grant.tokens.access_token.expose());
+    assert_eq!(kite.validate(&grant.tokens).await.unwrap_err().class, ErrorClass::TokenInvalid);
 }
 
 // ---------------------------------------------------------------- callbacks
@@ -214,17 +158,9 @@ async fn callbacks_with_a_wrong_or_missing_state_are_refused() {
         let attempt = c.begin_login();
         let mut query = follow(&attempt.url).await;
         query.insert("state".into(), "forged".into());
-        assert_eq!(
-            c.read_callback(&query, &attempt),
-            Err(CallbackError::StateMismatch),
-            "{id}"
-        );
+        assert_eq!(c.read_callback(&query, &attempt), Err(CallbackError::StateMismatch), "{id}");
         query.remove("state");
-        assert_eq!(
-            c.read_callback(&query, &attempt),
-            Err(CallbackError::StateMismatch),
-            "{id}"
-        );
+        assert_eq!(c.read_callback(&query, &attempt), Err(CallbackError::StateMismatch), "{id}");
     }
 }
 
@@ -233,32 +169,19 @@ async fn provider_errors_in_the_callback_are_reported() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
     let attempt = kite.begin_login();
-    let query: HashMap<String, String> = [
-        ("status", "error"),
-        ("action", "login"),
-        ("state", attempt.state.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    assert!(matches!(
-        kite.read_callback(&query, &attempt),
-        Err(CallbackError::Denied(_))
-    ));
+    let query: HashMap<String, String> = [("status", "error"), ("action", "login"), ("state", attempt.state.as_str())]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert!(matches!(kite.read_callback(&query, &attempt), Err(CallbackError::Denied(_))));
 
     let oauth = client(&sb, "schwab");
     let attempt = oauth.begin_login();
-    let query: HashMap<String, String> = [
-        ("error", "access_denied"),
-        ("state", attempt.state.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    assert_eq!(
-        oauth.read_callback(&query, &attempt),
-        Err(CallbackError::Denied("access_denied".into()))
-    );
+    let query: HashMap<String, String> = [("error", "access_denied"), ("state", attempt.state.as_str())]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(oauth.read_callback(&query, &attempt), Err(CallbackError::Denied("access_denied".into())));
 }
 
 // ---------------------------------------------------------------- Upstox
@@ -275,20 +198,12 @@ async fn upstox_exchange_posts_the_form_and_reads_the_jwt_exp() {
     assert_eq!(q["redirect_uri"], "http://127.0.0.1:9/upstox/callback");
     assert_eq!(q["state"], attempt.state);
 
-    let code = upstox
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
+    let code = upstox.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let now = Utc::now();
-    let grant = upstox
-        .exchange(&code, &attempt, &secret_for("upstox"), now)
-        .await
-        .unwrap();
+    let grant = upstox.exchange(&code, &attempt, &secret_for("upstox"), now).await.unwrap();
     let sent = &sb.requests_to("/v2/login/authorization/token")[0];
     assert_eq!(sent.header("accept"), Some("application/json"));
-    assert_eq!(
-        sent.header("content-type"),
-        Some("application/x-www-form-urlencoded")
-    );
+    assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
     let form = sent.form();
     assert_eq!(form["code"], code);
     assert_eq!(form["client_id"], UPSTOX_KEY);
@@ -297,10 +212,7 @@ async fn upstox_exchange_posts_the_form_and_reads_the_jwt_exp() {
     assert_eq!(form["grant_type"], "authorization_code");
 
     // The sandbox follows the real rule in the JWT's exp: 03:30 IST.
-    assert_eq!(
-        grant.meta.expires_at,
-        UPSTOX_CUTOFF.next_after(now).with_timezone(&Utc)
-    );
+    assert_eq!(grant.meta.expires_at, UPSTOX_CUTOFF.next_after(now).with_timezone(&Utc));
     assert_eq!(grant.meta.refresh, Refreshability::NotRefreshable);
     assert_eq!(grant.user.user_id.as_deref(), Some("AB1234"));
 }
@@ -314,10 +226,7 @@ async fn upstox_token_lifetime_comes_from_the_jwt_not_the_clock_rule() {
     let now = Utc::now();
     let (grant, _) = login(&upstox).await;
     let left = grant.meta.expires_at - now;
-    assert!(
-        left > Span::seconds(100) && left <= Span::seconds(121),
-        "{left}"
-    );
+    assert!(left > Span::seconds(100) && left <= Span::seconds(121), "{left}");
 }
 
 #[tokio::test]
@@ -325,27 +234,12 @@ async fn upstox_code_is_spent_by_the_first_exchange() {
     let sb = sandbox().await;
     let upstox = client(&sb, "upstox");
     let attempt = upstox.begin_login();
-    let code = upstox
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
-    let e = upstox
-        .exchange(&code, &attempt, &Secret::new("wrong"), Utc::now())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status, e.code.as_deref()),
-        (Some(401), Some("UDAPI100016"))
-    );
+    let code = upstox.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+    let e = upstox.exchange(&code, &attempt, &Secret::new("wrong"), Utc::now()).await.unwrap_err();
+    assert_eq!((e.status, e.code.as_deref()), (Some(401), Some("UDAPI100016")));
     assert_eq!(e.class, ErrorClass::CredentialsWrong);
-    let e = upstox
-        .exchange(&code, &attempt, &secret_for("upstox"), Utc::now())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e.code.as_deref(),
-        Some("UDAPI100016"),
-        "the failed attempt spent the code"
-    );
+    let e = upstox.exchange(&code, &attempt, &secret_for("upstox"), Utc::now()).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("UDAPI100016"), "the failed attempt spent the code");
 }
 
 #[tokio::test]
@@ -355,16 +249,10 @@ async fn upstox_expired_token_is_udapi100050() {
     let (grant, _) = login(&upstox).await;
     upstox.validate(&grant.tokens).await.unwrap();
     let sent = &sb.requests_to("/v2/user/profile")[0];
-    assert_eq!(
-        sent.header("authorization").unwrap(),
-        format!("Bearer {}", grant.tokens.access_token.expose())
-    );
+    assert_eq!(sent.header("authorization").unwrap(), format!("Bearer {}", grant.tokens.access_token.expose()));
     sb.expire_access_tokens();
     let e = upstox.validate(&grant.tokens).await.unwrap_err();
-    assert_eq!(
-        (e.status, e.code.as_deref(), e.class),
-        (Some(401), Some("UDAPI100050"), ErrorClass::TokenInvalid)
-    );
+    assert_eq!((e.status, e.code.as_deref(), e.class), (Some(401), Some("UDAPI100050"), ErrorClass::TokenInvalid));
 }
 
 #[tokio::test]
@@ -374,10 +262,7 @@ async fn upstox_logout_deletes_the_session() {
     let (grant, _) = login(&upstox).await;
     upstox.logout(&grant.tokens, None).await.unwrap();
     assert_eq!(sb.requests_to("/v2/logout")[0].method, "DELETE");
-    assert_eq!(
-        upstox.validate(&grant.tokens).await.unwrap_err().class,
-        ErrorClass::TokenInvalid
-    );
+    assert_eq!(upstox.validate(&grant.tokens).await.unwrap_err().class, ErrorClass::TokenInvalid);
 }
 
 // ---------------------------------------------------------------- Schwab
@@ -390,35 +275,20 @@ async fn schwab_exchanges_with_basic_auth_and_counts_seven_days_from_login() {
     assert_eq!(attempt.url.path(), "/v1/oauth/authorize");
     assert!(attempt.pkce_verifier.is_none(), "Schwab does not use PKCE");
     let now = Utc::now();
-    let code = schwab
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
-    let grant = schwab
-        .exchange(&code, &attempt, &secret_for("schwab"), now)
-        .await
-        .unwrap();
+    let code = schwab.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+    let grant = schwab.exchange(&code, &attempt, &secret_for("schwab"), now).await.unwrap();
 
     let sent = &sb.requests_to("/v1/oauth/token")[0];
-    let basic =
-        base64::engine::general_purpose::STANDARD.encode(format!("{SCHWAB_KEY}:{SCHWAB_SECRET}"));
-    assert_eq!(
-        sent.header("authorization").unwrap(),
-        format!("Basic {basic}")
-    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SCHWAB_KEY}:{SCHWAB_SECRET}"));
+    assert_eq!(sent.header("authorization").unwrap(), format!("Basic {basic}"));
     let form = sent.form();
     assert_eq!(form["grant_type"], "authorization_code");
     assert_eq!(form["code"], code);
     assert_eq!(form["redirect_uri"], "http://127.0.0.1:9/schwab/callback");
-    assert!(
-        !form.contains_key("client_secret"),
-        "the secret travels only in the header"
-    );
+    assert!(!form.contains_key("client_secret"), "the secret travels only in the header");
 
     assert_eq!(grant.meta.expires_at, now + Span::seconds(1800));
-    assert_eq!(
-        grant.meta.refresh,
-        Refreshability::Until(now + Span::days(7))
-    );
+    assert_eq!(grant.meta.refresh, Refreshability::Until(now + Span::days(7)));
     schwab.validate(&grant.tokens).await.unwrap();
     assert_eq!(sb.requests_to("/trader/v1/userPreference").len(), 1);
 }
@@ -430,38 +300,17 @@ async fn schwab_refresh_rotates_and_the_old_refresh_token_dies() {
     let secret = secret_for("schwab");
     let (grant, _) = login(&schwab).await;
     let later = Utc::now();
-    let renewed = schwab
-        .refresh(&grant.tokens, &grant.meta, &secret, later)
-        .await
-        .unwrap();
+    let renewed = schwab.refresh(&grant.tokens, &grant.meta, &secret, later).await.unwrap();
     let form = sb.requests_to("/v1/oauth/token")[1].form();
     assert_eq!(form["grant_type"], "refresh_token");
-    assert_eq!(
-        form["refresh_token"],
-        grant.tokens.refresh_token.as_ref().unwrap().expose()
-    );
-    assert_ne!(
-        renewed.tokens.refresh_token, grant.tokens.refresh_token,
-        "rotated"
-    );
+    assert_eq!(form["refresh_token"], grant.tokens.refresh_token.as_ref().unwrap().expose());
+    assert_ne!(renewed.tokens.refresh_token, grant.tokens.refresh_token, "rotated");
     assert_eq!(renewed.meta.login_at, grant.meta.login_at);
-    assert_eq!(
-        renewed.meta.refresh, grant.meta.refresh,
-        "the 7-day limit counts from the login, not the refresh"
-    );
+    assert_eq!(renewed.meta.refresh, grant.meta.refresh, "the 7-day limit counts from the login, not the refresh");
 
-    let e = schwab
-        .refresh(&grant.tokens, &grant.meta, &secret, Utc::now())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.status, e.code.as_deref(), e.class),
-        (Some(400), Some("invalid_grant"), ErrorClass::TokenInvalid)
-    );
-    schwab
-        .refresh(&renewed.tokens, &renewed.meta, &secret, Utc::now())
-        .await
-        .unwrap();
+    let e = schwab.refresh(&grant.tokens, &grant.meta, &secret, Utc::now()).await.unwrap_err();
+    assert_eq!((e.status, e.code.as_deref(), e.class), (Some(400), Some("invalid_grant"), ErrorClass::TokenInvalid));
+    schwab.refresh(&renewed.tokens, &renewed.meta, &secret, Utc::now()).await.unwrap();
 }
 
 #[tokio::test]
@@ -470,15 +319,7 @@ async fn a_revoked_refresh_token_is_invalid_grant() {
     let schwab = client(&sb, "schwab");
     let (grant, _) = login(&schwab).await;
     sb.revoke_refresh_tokens();
-    let e = schwab
-        .refresh(
-            &grant.tokens,
-            &grant.meta,
-            &secret_for("schwab"),
-            Utc::now(),
-        )
-        .await
-        .unwrap_err();
+    let e = schwab.refresh(&grant.tokens, &grant.meta, &secret_for("schwab"), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
@@ -487,20 +328,11 @@ async fn a_wrong_client_secret_is_invalid_client() {
     let sb = sandbox().await;
     let schwab = client(&sb, "schwab");
     let attempt = schwab.begin_login();
-    let code = schwab
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
-    let e = schwab
-        .exchange(&code, &attempt, &Secret::new("wrong"), Utc::now())
-        .await
-        .unwrap_err();
+    let code = schwab.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+    let e = schwab.exchange(&code, &attempt, &Secret::new("wrong"), Utc::now()).await.unwrap_err();
     assert_eq!(
         (e.status, e.code.as_deref(), e.class),
-        (
-            Some(401),
-            Some("invalid_client"),
-            ErrorClass::CredentialsWrong
-        )
+        (Some(401), Some("invalid_client"), ErrorClass::CredentialsWrong)
     );
 }
 
@@ -512,26 +344,17 @@ async fn oauth2_uses_pkce_s256_and_body_client_auth() {
     let generic = client(&sb, "generic");
     let attempt = generic.begin_login();
     let q: HashMap<_, _> = attempt.url.query_pairs().into_owned().collect();
-    let verifier = attempt
-        .pkce_verifier
-        .clone()
-        .expect("PKCE is on by default");
+    let verifier = attempt.pkce_verifier.clone().expect("PKCE is on by default");
     assert!((43..=128).contains(&verifier.expose().len()));
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        <sha2::Sha256 as sha2::Digest>::digest(verifier.expose().as_bytes()),
-    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.expose().as_bytes()));
     assert_eq!(q["code_challenge"], challenge);
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["scope"], "read trade");
 
     let (grant, _) = {
-        let code = generic
-            .read_callback(&follow(&attempt.url).await, &attempt)
-            .unwrap();
-        let g = generic
-            .exchange(&code, &attempt, &secret_for("generic"), Utc::now())
-            .await
-            .unwrap();
+        let code = generic.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+        let g = generic.exchange(&code, &attempt, &secret_for("generic"), Utc::now()).await.unwrap();
         (g, attempt.clone())
     };
     let sent = &sb.requests_to("/v1/oauth/token")[0];
@@ -540,11 +363,7 @@ async fn oauth2_uses_pkce_s256_and_body_client_auth() {
     assert_eq!(form["code_verifier"], verifier.expose());
     assert_eq!(form["client_id"], PKCE_KEY);
     assert_eq!(form["client_secret"], PKCE_SECRET);
-    assert_eq!(
-        grant.meta.refresh,
-        Refreshability::Unbounded,
-        "no refresh_limit configured"
-    );
+    assert_eq!(grant.meta.refresh, Refreshability::Unbounded, "no refresh_limit configured");
     let user = generic.validate(&grant.tokens).await.unwrap();
     assert_eq!(user.user_id.as_deref(), Some("AB1234"));
 }
@@ -554,20 +373,10 @@ async fn oauth2_with_the_wrong_verifier_is_refused() {
     let sb = sandbox().await;
     let generic = client(&sb, "generic");
     let mut attempt = generic.begin_login();
-    let code = generic
-        .read_callback(&follow(&attempt.url).await, &attempt)
-        .unwrap();
-    attempt.pkce_verifier = Some(Secret::new(
-        "an-attacker-does-not-know-the-verifier-0123456789",
-    ));
-    let e = generic
-        .exchange(&code, &attempt, &secret_for("generic"), Utc::now())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (e.code.as_deref(), e.class),
-        (Some("invalid_grant"), ErrorClass::TokenInvalid)
-    );
+    let code = generic.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+    attempt.pkce_verifier = Some(Secret::new("an-attacker-does-not-know-the-verifier-0123456789"));
+    let e = generic.exchange(&code, &attempt, &secret_for("generic"), Utc::now()).await.unwrap_err();
+    assert_eq!((e.code.as_deref(), e.class), (Some("invalid_grant"), ErrorClass::TokenInvalid));
 }
 
 #[tokio::test]
@@ -575,39 +384,19 @@ async fn oauth2_logout_revokes_both_tokens() {
     let sb = sandbox().await;
     let generic = client(&sb, "generic");
     let (grant, _) = login(&generic).await;
-    generic
-        .logout(&grant.tokens, Some(&secret_for("generic")))
-        .await
-        .unwrap();
+    generic.logout(&grant.tokens, Some(&secret_for("generic"))).await.unwrap();
     let sent = sb.requests_to("/v1/oauth/revoke");
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].form()["token_type_hint"], "refresh_token");
     assert_eq!(sent[1].form()["token"], grant.tokens.access_token.expose());
-    assert_eq!(
-        generic.validate(&grant.tokens).await.unwrap_err().class,
-        ErrorClass::TokenInvalid
-    );
-    let e = generic
-        .refresh(
-            &grant.tokens,
-            &grant.meta,
-            &secret_for("generic"),
-            Utc::now(),
-        )
-        .await
-        .unwrap_err();
+    assert_eq!(generic.validate(&grant.tokens).await.unwrap_err().class, ErrorClass::TokenInvalid);
+    let e = generic.refresh(&grant.tokens, &grant.meta, &secret_for("generic"), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
 // ---------------------------------------------------------------- faults
 
-async fn logged_in(
-    id: &str,
-) -> (
-    tokentray_sandbox::Sandbox,
-    tokentray_engine::provider::ProviderClient,
-    TokenSet,
-) {
+async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_engine::provider::ProviderClient, TokenSet) {
     let sb = sandbox().await;
     let c = client(&sb, id);
     let (grant, _) = login(&c).await;
@@ -616,58 +405,38 @@ async fn logged_in(
 
 #[tokio::test]
 async fn server_errors_are_transient_for_every_provider() {
-    for (id, endpoint) in [
-        ("kite", Endpoint::KiteProfile),
-        ("upstox", Endpoint::UpstoxProfile),
-        ("schwab", Endpoint::OAuth2Profile),
-    ] {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
         let (sb, c, tokens) = logged_in(id).await;
         for code in [500, 502, 503, 504] {
             sb.inject(endpoint, Fault::Status { code }, Some(1));
             let e = c.validate(&tokens).await.unwrap_err();
-            assert_eq!(
-                (e.status, e.class),
-                (Some(code), ErrorClass::Transient),
-                "{id} {code}: {e}"
-            );
+            assert_eq!((e.status, e.class), (Some(code), ErrorClass::Transient), "{id} {code}: {e}");
         }
-        c.validate(&tokens)
-            .await
-            .expect("the fault was for one request only");
+        c.validate(&tokens).await.expect("the fault was for one request only");
     }
 }
 
 #[tokio::test]
 async fn rate_limits_are_classified_for_every_provider() {
-    for (id, endpoint) in [
-        ("kite", Endpoint::KiteProfile),
-        ("upstox", Endpoint::UpstoxProfile),
-        ("schwab", Endpoint::OAuth2Profile),
-    ] {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::RateLimit, Some(1));
-        assert_eq!(
-            c.validate(&tokens).await.unwrap_err().class,
-            ErrorClass::RateLimited,
-            "{id}"
-        );
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
     }
 }
 
 #[tokio::test]
 async fn malformed_json_is_malformed() {
-    for (id, endpoint) in [
-        ("kite", Endpoint::KiteProfile),
-        ("upstox", Endpoint::UpstoxProfile),
-        ("schwab", Endpoint::OAuth2Profile),
-    ] {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::MalformedJson, Some(1));
-        assert_eq!(
-            c.validate(&tokens).await.unwrap_err().class,
-            ErrorClass::Malformed,
-            "{id}"
-        );
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
     }
 }
 
@@ -681,10 +450,7 @@ async fn an_invalid_token_answer_is_token_invalid() {
         login_at: Utc::now(),
         refresh: Refreshability::Unbounded,
     };
-    let e = c
-        .refresh(&tokens, &meta, &secret_for("schwab"), Utc::now())
-        .await
-        .unwrap_err();
+    let e = c.refresh(&tokens, &meta, &secret_for("schwab"), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
@@ -702,11 +468,7 @@ async fn a_hung_provider_times_out_as_transient() {
 #[tokio::test]
 async fn a_slow_provider_still_answers() {
     let (sb, c, tokens) = logged_in("upstox").await;
-    sb.inject(
-        Endpoint::UpstoxProfile,
-        Fault::delay(std::time::Duration::from_millis(200)),
-        Some(1),
-    );
+    sb.inject(Endpoint::UpstoxProfile, Fault::delay(std::time::Duration::from_millis(200)), Some(1));
     c.validate(&tokens).await.unwrap();
 }
 
@@ -719,8 +481,5 @@ async fn an_unreachable_provider_is_transient_and_leaks_no_token() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let e = c.logout(&grant.tokens, None).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
-    assert!(
-        !e.to_string().contains(grant.tokens.access_token.expose()),
-        "{e}"
-    );
+    assert!(!e.to_string().contains(grant.tokens.access_token.expose()), "{e}");
 }

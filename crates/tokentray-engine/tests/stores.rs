@@ -7,9 +7,7 @@
 use std::path::PathBuf;
 use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
 use tokentray_engine::store::state::{AccountState, StateFile};
-use tokentray_engine::store::{
-    KeyringStore, PlaintextStore, SecretItem, SecretStore, StorageKind, TokenSet,
-};
+use tokentray_engine::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore, StorageKind, TokenSet};
 use tokentray_engine::Secret;
 
 fn scratch(name: &str) -> PathBuf {
@@ -30,32 +28,19 @@ fn exercise(store: &dyn SecretStore) {
     let account = "kite-main";
     store.delete(account, SecretItem::ApiSecret).unwrap();
     store.delete(account, SecretItem::Tokens).unwrap();
-    assert_eq!(
-        store.get(account, SecretItem::ApiSecret).unwrap(),
-        None,
-        "a missing entry is None, not an error"
-    );
+    assert_eq!(store.get(account, SecretItem::ApiSecret).unwrap(), None, "a missing entry is None, not an error");
     assert_eq!(store.tokens(account).unwrap(), None);
 
-    store
-        .set(account, SecretItem::ApiSecret, &Secret::new("s3cret"))
-        .unwrap();
+    store.set(account, SecretItem::ApiSecret, &Secret::new("s3cret")).unwrap();
     store.set_tokens(account, &tokens(1)).unwrap();
     store.set_tokens("other", &tokens(9)).unwrap();
-    assert_eq!(
-        store.get(account, SecretItem::ApiSecret).unwrap(),
-        Some(Secret::new("s3cret"))
-    );
+    assert_eq!(store.get(account, SecretItem::ApiSecret).unwrap(), Some(Secret::new("s3cret")));
     assert_eq!(store.tokens(account).unwrap(), Some(tokens(1)));
 
     // A rotation replaces access and refresh token together.
     store.set_tokens(account, &tokens(2)).unwrap();
     assert_eq!(store.tokens(account).unwrap(), Some(tokens(2)));
-    assert_eq!(
-        store.tokens("other").unwrap(),
-        Some(tokens(9)),
-        "accounts are kept apart"
-    );
+    assert_eq!(store.tokens("other").unwrap(), Some(tokens(9)), "accounts are kept apart");
 
     store.delete(account, SecretItem::Tokens).unwrap();
     assert_eq!(store.tokens(account).unwrap(), None);
@@ -65,10 +50,7 @@ fn exercise(store: &dyn SecretStore) {
         "logout keeps the api secret"
     );
     store.delete(account, SecretItem::Tokens).unwrap();
-    for (a, item) in [
-        (account, SecretItem::ApiSecret),
-        ("other", SecretItem::Tokens),
-    ] {
+    for (a, item) in [(account, SecretItem::ApiSecret), ("other", SecretItem::Tokens)] {
         store.delete(a, item).unwrap();
     }
 }
@@ -77,9 +59,7 @@ fn exercise(store: &dyn SecretStore) {
 fn keyring_store_on_the_real_secret_service() {
     let store = KeyringStore::new(&format!("tokentray-test-{}", std::process::id()));
     if let Err(e) = store.get("probe", SecretItem::ApiSecret) {
-        panic!(
-            "the keyring test needs a running Secret Service; run the README's test command. {e}"
-        );
+        panic!("the keyring test needs a running Secret Service; run the README's test command. {e}");
     }
     exercise(&store);
     assert_eq!(store.kind(), StorageKind::Keyring);
@@ -93,17 +73,9 @@ fn plaintext_store_is_a_private_file_and_says_so() {
     let path = dir.join("secrets.json");
     let store = PlaintextStore::new(path.clone());
     exercise(&store);
-    store
-        .set("a", SecretItem::ApiSecret, &Secret::new("x"))
-        .unwrap();
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    assert_eq!(
-        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    store.set("a", SecretItem::ApiSecret, &Secret::new("x")).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
     assert!(store.kind().to_string().contains("PLAINTEXT"));
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -115,15 +87,9 @@ fn a_corrupt_plaintext_file_is_reported_not_overwritten() {
     let path = dir.join("secrets.json");
     std::fs::write(&path, "{not json").unwrap();
     let store = PlaintextStore::new(path.clone());
-    let e = store
-        .set("a", SecretItem::ApiSecret, &Secret::new("x"))
-        .unwrap_err();
+    let e = store.set("a", SecretItem::ApiSecret, &Secret::new("x")).unwrap_err();
     assert!(e.to_string().contains("secrets.json"), "{e}");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        "{not json",
-        "nothing is lost"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json", "nothing is lost");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -131,10 +97,7 @@ fn a_corrupt_plaintext_file_is_reported_not_overwritten() {
 fn the_state_file_round_trips_and_holds_no_secret() {
     let dir = scratch("state");
     let file = StateFile::in_dir(&dir);
-    assert!(
-        file.load().unwrap().accounts.is_empty(),
-        "no file yet is an empty state"
-    );
+    assert!(file.load().unwrap().accounts.is_empty(), "no file yet is an empty state");
     let now = chrono::Utc::now();
     let mut state = file.load().unwrap();
     state.accounts.insert(
@@ -156,9 +119,6 @@ fn the_state_file_round_trips_and_holds_no_secret() {
     file.save(&state).unwrap();
     assert_eq!(file.load().unwrap(), state);
     let text = std::fs::read_to_string(file.path()).unwrap();
-    assert!(
-        !text.contains("access") && text.contains("expires_at"),
-        "{text}"
-    );
+    assert!(!text.contains("access") && text.contains("expires_at"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }

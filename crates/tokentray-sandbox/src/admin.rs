@@ -27,29 +27,17 @@ struct FaultRequest {
 }
 
 async fn expire(State(shared): State<AppState>) -> Response {
-    shared
-        .registry
-        .lock()
-        .expect("registry lock")
-        .expire_access_tokens();
+    shared.registry.lock().expect("registry lock").expire_access_tokens();
     json(StatusCode::OK, json!({"expired": true}))
 }
 
 async fn revoke(State(shared): State<AppState>) -> Response {
-    shared
-        .registry
-        .lock()
-        .expect("registry lock")
-        .revoke_refresh_tokens();
+    shared.registry.lock().expect("registry lock").revoke_refresh_tokens();
     json(StatusCode::OK, json!({"revoked": true}))
 }
 
 async fn add_fault(State(shared): State<AppState>, Json(f): Json<FaultRequest>) -> Response {
-    shared
-        .faults
-        .lock()
-        .expect("faults lock")
-        .add(f.endpoint, f.fault, f.times);
+    shared.faults.lock().expect("faults lock").add(f.endpoint, f.fault, f.times);
     json(StatusCode::OK, json!({"added": true}))
 }
 
@@ -60,8 +48,5 @@ async fn clear_faults(State(shared): State<AppState>) -> Response {
 
 async fn requests(State(shared): State<AppState>) -> Response {
     let all = shared.requests.lock().expect("requests lock").clone();
-    json(
-        StatusCode::OK,
-        serde_json::to_value(all).unwrap_or_default(),
-    )
+    json(StatusCode::OK, serde_json::to_value(all).unwrap_or_default())
 }

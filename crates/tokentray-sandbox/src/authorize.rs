@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 pub fn finish(shared: &AppState, provider: &str, approve: &str, deny: &str) -> Response {
-    if shared.config.auto_approve {
+    if shared.auto_approve.load(std::sync::atomic::Ordering::Relaxed) {
         return crate::reply::redirect(approve);
     }
     let page = format!(
@@ -17,12 +17,7 @@ pub fn finish(shared: &AppState, provider: &str, approve: &str, deny: &str) -> R
         approve = html_escape(approve),
         deny = html_escape(deny),
     );
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 pub fn error_page(message: &str) -> Response {
@@ -30,19 +25,11 @@ pub fn error_page(message: &str) -> Response {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sandbox error</title></head><body><h1>Error</h1><p>{}</p></body></html>",
         html_escape(message)
     );
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page,
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// `base` with `pairs` appended to its query string.

@@ -38,9 +38,7 @@ pub enum Fault {
 
 impl Fault {
     pub fn delay(d: Duration) -> Self {
-        Self::Delay {
-            ms: d.as_millis() as u64,
-        }
+        Self::Delay { ms: d.as_millis() as u64 }
     }
 }
 
@@ -60,10 +58,7 @@ impl FaultBook {
 
     /// The fault to apply to this request, spending one of its uses.
     pub fn take(&mut self, endpoint: Endpoint) -> Option<Fault> {
-        let i = self
-            .entries
-            .iter()
-            .position(|(e, _, n)| *e == endpoint && *n != Some(0))?;
+        let i = self.entries.iter().position(|(e, _, n)| *e == endpoint && *n != Some(0))?;
         let (_, fault, remaining) = &mut self.entries[i];
         let fault = *fault;
         if let Some(n) = remaining {
@@ -106,53 +101,23 @@ pub(crate) async fn intercept(
                     400 => "InputException",
                     _ => "GeneralException",
                 };
-                kite_error(
-                    status_of(code),
-                    kind,
-                    "Something went wrong. Please try again.",
-                )
+                kite_error(status_of(code), kind, "Something went wrong. Please try again.")
             }
             Flavor::Upstox => upstox_error(status_of(code), "UDAPI100500", "Something went wrong"),
             Flavor::OAuth2 => oauth_error(status_of(code), "server_error", "The server failed"),
         }),
         Fault::InvalidToken => Some(match flavor {
-            Flavor::Kite => kite_error(
-                StatusCode::FORBIDDEN,
-                "TokenException",
-                "Token is invalid or has expired.",
-            ),
-            Flavor::Upstox => upstox_error(
-                StatusCode::UNAUTHORIZED,
-                "UDAPI100050",
-                "Invalid token used to access API",
-            ),
-            Flavor::OAuth2 if matches!(endpoint, Endpoint::OAuth2Token) => oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                "The refresh token is invalid",
-            ),
-            Flavor::OAuth2 => oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "The access token is invalid",
-            ),
+            Flavor::Kite => kite_error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired."),
+            Flavor::Upstox => upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100050", "Invalid token used to access API"),
+            Flavor::OAuth2 if matches!(endpoint, Endpoint::OAuth2Token) => {
+                oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid")
+            }
+            Flavor::OAuth2 => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
         }),
         Fault::RateLimit => Some(match flavor {
-            Flavor::Kite => kite_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "NetworkException",
-                "Too many requests",
-            ),
-            Flavor::Upstox => upstox_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "UDAPI10005",
-                "Too Many Request Sent",
-            ),
-            Flavor::OAuth2 => oauth_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests",
-            ),
+            Flavor::Kite => kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests"),
+            Flavor::Upstox => upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent"),
+            Flavor::OAuth2 => oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
         }),
     }
 }

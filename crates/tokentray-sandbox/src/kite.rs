@@ -34,11 +34,7 @@ fn ist() -> FixedOffset {
 fn next_six_ist(t: DateTime<Utc>) -> DateTime<Utc> {
     let local = t.with_timezone(&ist());
     let six = local.date_naive().and_hms_opt(6, 0, 0).expect("valid time");
-    let today = six
-        .and_local_timezone(ist())
-        .single()
-        .expect("fixed offset")
-        .to_utc();
+    let today = six.and_local_timezone(ist()).single().expect("fixed offset").to_utc();
     if today > t {
         today
     } else {
@@ -54,11 +50,7 @@ pub fn checksum(api_key: &str, token: &str, secret: &str) -> String {
 fn version_ok(headers: &HeaderMap) -> Option<Response> {
     match headers.get("x-kite-version").and_then(|v| v.to_str().ok()) {
         Some("3") => None,
-        _ => Some(kite_error(
-            StatusCode::BAD_REQUEST,
-            "InputException",
-            "Invalid or missing `X-Kite-Version` header.",
-        )),
+        _ => Some(kite_error(StatusCode::BAD_REQUEST, "InputException", "Invalid or missing `X-Kite-Version` header.")),
     }
 }
 
@@ -66,58 +58,28 @@ fn required<'a>(form: &'a Params, field: &str) -> Result<&'a str, Response> {
     form.get(field)
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            kite_error(
-                StatusCode::BAD_REQUEST,
-                "InputException",
-                &format!("Missing or empty `{field}`."),
-            )
-        })
+        .ok_or_else(|| kite_error(StatusCode::BAD_REQUEST, "InputException", &format!("Missing or empty `{field}`.")))
 }
 
 async fn login(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
     if q.get("v").map(String::as_str) != Some("3") {
         return error_page("Missing or invalid `v`: Kite Connect v3 logins need v=3.");
     }
-    let Some(app) = q
-        .get("api_key")
-        .and_then(|k| shared.config.app(Flavor::Kite, k))
-    else {
+    let Some(app) = q.get("api_key").and_then(|k| shared.config.app(Flavor::Kite, k)) else {
         return error_page("Invalid `api_key`.");
     };
-    let code =
-        shared
-            .registry
-            .lock()
-            .expect("registry lock")
-            .issue_code(&app.client_id, None, None);
+    let code = shared.registry.lock().expect("registry lock").issue_code(&app.client_id, None, None);
     let echoed: Vec<(String, String)> = q
         .get("redirect_params")
-        .map(|p| {
-            url::form_urlencoded::parse(p.as_bytes())
-                .into_owned()
-                .collect()
-        })
+        .map(|p| url::form_urlencoded::parse(p.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let echoed: Vec<(&str, &str)> = echoed
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let mut approve = vec![
-        ("action", "login"),
-        ("type", "login"),
-        ("status", "success"),
-        ("request_token", code.as_str()),
-    ];
+    let echoed: Vec<(&str, &str)> = echoed.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut approve =
+        vec![("action", "login"), ("type", "login"), ("status", "success"), ("request_token", code.as_str())];
     approve.extend(echoed.iter().copied());
     let mut deny = vec![("action", "login"), ("type", "login"), ("status", "error")];
     deny.extend(echoed.iter().copied());
-    finish(
-        &shared,
-        "Kite",
-        &with_query(&app.redirect_uri, &approve),
-        &with_query(&app.redirect_uri, &deny),
-    )
+    finish(&shared, "Kite", &with_query(&app.redirect_uri, &approve), &with_query(&app.redirect_uri, &deny))
 }
 
 fn session_data(
@@ -127,10 +89,7 @@ fn session_data(
     refresh: &str,
     login: DateTime<Utc>,
 ) -> serde_json::Value {
-    let app = shared
-        .config
-        .app(Flavor::Kite, client_id)
-        .expect("checked before");
+    let app = shared.config.app(Flavor::Kite, client_id).expect("checked before");
     json!({
         "user_type": "individual",
         "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
@@ -153,122 +112,74 @@ fn session_data(
 }
 
 fn issue_access(shared: &AppState, client_id: &str, now: DateTime<Utc>) -> String {
-    let expires = match shared.config.access_ttl {
+    let expires = match shared.config.access_ttl_for(client_id) {
         Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
         None => next_six_ist(now),
     };
-    shared.registry.lock().expect("registry lock").issue_access(
-        client_id,
-        expires,
-        random_token(16),
-    )
+    shared.registry.lock().expect("registry lock").issue_access(client_id, expires, random_token(16))
 }
 
-async fn session_token(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Params>,
-) -> Response {
+async fn session_token(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     if let Some(r) = version_ok(&headers) {
         return r;
     }
     if let Some(r) = intercept(&shared, Endpoint::KiteSessionToken, Flavor::Kite).await {
         return r;
     }
-    let (api_key, request_token, sum) = match (
-        required(&form, "api_key"),
-        required(&form, "request_token"),
-        required(&form, "checksum"),
-    ) {
-        (Ok(a), Ok(r), Ok(c)) => (a, r, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-    };
+    let (api_key, request_token, sum) =
+        match (required(&form, "api_key"), required(&form, "request_token"), required(&form, "checksum")) {
+            (Ok(a), Ok(r), Ok(c)) => (a, r, c),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
     let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "InputException",
-            "Invalid `api_key`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`.");
     };
     if sum != checksum(api_key, request_token, &app.client_secret) {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "TokenException",
-            "Invalid `checksum`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`.");
     }
-    let taken = shared.registry.lock().expect("registry lock").take_code(
-        request_token,
-        api_key,
-        shared.config.code_ttl,
-    );
+    let taken =
+        shared.registry.lock().expect("registry lock").take_code(request_token, api_key, shared.config.code_ttl);
     if let Err(refusal) = taken {
         let message = match refusal {
-            CodeRefusal::Used
-            | CodeRefusal::Expired
-            | CodeRefusal::Unknown
-            | CodeRefusal::WrongClient => "Token is invalid or has expired.",
+            CodeRefusal::Used | CodeRefusal::Expired | CodeRefusal::Unknown | CodeRefusal::WrongClient => {
+                "Token is invalid or has expired."
+            }
         };
         return kite_error(StatusCode::FORBIDDEN, "TokenException", message);
     }
     let now = Utc::now();
     let access = issue_access(&shared, api_key, now);
     let refresh = if app.kite_refresh_token {
-        shared
-            .registry
-            .lock()
-            .expect("registry lock")
-            .issue_refresh(api_key, now)
+        shared.registry.lock().expect("registry lock").issue_refresh(api_key, now)
     } else {
         String::new()
     };
     kite_ok(session_data(&shared, api_key, &access, &refresh, now))
 }
 
-async fn renew(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Params>,
-) -> Response {
+async fn renew(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     if let Some(r) = version_ok(&headers) {
         return r;
     }
     if let Some(r) = intercept(&shared, Endpoint::KiteRefreshToken, Flavor::Kite).await {
         return r;
     }
-    let (api_key, refresh, sum) = match (
-        required(&form, "api_key"),
-        required(&form, "refresh_token"),
-        required(&form, "checksum"),
-    ) {
-        (Ok(a), Ok(r), Ok(c)) => (a, r, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-    };
+    let (api_key, refresh, sum) =
+        match (required(&form, "api_key"), required(&form, "refresh_token"), required(&form, "checksum")) {
+            (Ok(a), Ok(r), Ok(c)) => (a, r, c),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
     let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "InputException",
-            "Invalid `api_key`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`.");
     };
     if sum != checksum(api_key, refresh, &app.client_secret) {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "TokenException",
-            "Invalid `checksum`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`.");
     }
     let login_at = {
         let registry = shared.registry.lock().expect("registry lock");
         match registry.refresh.get(refresh) {
             Some(g) if !g.revoked && g.client_id == api_key => g.login_at,
-            _ => {
-                return kite_error(
-                    StatusCode::FORBIDDEN,
-                    "TokenException",
-                    "Token is invalid or has expired.",
-                )
-            }
+            _ => return kite_error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired."),
         }
     };
     let access = issue_access(&shared, api_key, Utc::now());
@@ -295,16 +206,9 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
         return r;
     }
     let Some((api_key, _)) = authorized(&shared, &headers) else {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "TokenException",
-            "Incorrect `api_key` or `access_token`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Incorrect `api_key` or `access_token`.");
     };
-    let app = shared
-        .config
-        .app(Flavor::Kite, &api_key)
-        .expect("token issued to a registered app");
+    let app = shared.config.app(Flavor::Kite, &api_key).expect("token issued to a registered app");
     kite_ok(json!({
         "user_id": app.user_id,
         "user_type": "individual",
@@ -320,11 +224,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     }))
 }
 
-async fn logout(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<Params>,
-) -> Response {
+async fn logout(State(shared): State<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
     if let Some(r) = version_ok(&headers) {
         return r;
     }
@@ -332,19 +232,11 @@ async fn logout(
         return r;
     }
     let (Some(api_key), Some(token)) = (q.get("api_key"), q.get("access_token")) else {
-        return kite_error(
-            StatusCode::BAD_REQUEST,
-            "InputException",
-            "Missing `api_key` or `access_token`.",
-        );
+        return kite_error(StatusCode::BAD_REQUEST, "InputException", "Missing `api_key` or `access_token`.");
     };
     let mut registry = shared.registry.lock().expect("registry lock");
     if registry.access_client(token).as_deref() != Some(api_key.as_str()) {
-        return kite_error(
-            StatusCode::FORBIDDEN,
-            "TokenException",
-            "Incorrect `api_key` or `access_token`.",
-        );
+        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Incorrect `api_key` or `access_token`.");
     }
     registry.revoke_access(token);
     kite_ok(json!(true))

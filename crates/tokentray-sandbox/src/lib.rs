@@ -37,6 +37,7 @@ pub(crate) struct Shared {
     pub registry: Mutex<Registry>,
     pub faults: Mutex<fault::FaultBook>,
     pub requests: Mutex<Vec<RecordedRequest>>,
+    pub auto_approve: std::sync::atomic::AtomicBool,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -51,10 +52,7 @@ pub struct Sandbox {
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 impl Sandbox {
@@ -64,13 +62,10 @@ impl Sandbox {
     }
 
     pub async fn start_on(addr: SocketAddr, config: SandboxConfig) -> Result<Self, SandboxError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SandboxError::Bind { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
+            auto_approve: std::sync::atomic::AtomicBool::new(config.auto_approve),
             config,
             registry: Mutex::new(Registry::default()),
             faults: Mutex::new(fault::FaultBook::default()),
@@ -87,11 +82,7 @@ impl Sandbox {
             }
         });
         tracing::info!("sandbox broker listening on http://{addr}");
-        Ok(Self {
-            addr,
-            shared,
-            stop: Some(stop),
-        })
+        Ok(Self { addr, shared, stop: Some(stop) })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -111,10 +102,7 @@ impl Sandbox {
 
     /// The requests received for one path (no query string).
     pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
+        self.requests().into_iter().filter(|r| r.path == path).collect()
     }
 
     pub fn clear_requests(&self) {
@@ -124,42 +112,32 @@ impl Sandbox {
     /// Breaks `endpoint` in the way `fault` says, for the next `times` requests
     /// (`None`: until cleared).
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .add(endpoint, fault, times);
+        self.shared.faults.lock().expect("faults lock").add(endpoint, fault, times);
     }
 
     pub fn clear_faults(&self) {
         self.shared.faults.lock().expect("faults lock").clear();
     }
 
+    /// Switches between redirecting straight back (tests, the demo's first
+    /// logins) and showing the Approve page (a person trying the demo).
+    pub fn set_auto_approve(&self, on: bool) {
+        self.shared.auto_approve.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Makes every access token issued so far invalid, as the daily rollover does.
     pub fn expire_access_tokens(&self) {
-        self.shared
-            .registry
-            .lock()
-            .expect("registry lock")
-            .expire_access_tokens();
+        self.shared.registry.lock().expect("registry lock").expire_access_tokens();
     }
 
     /// Makes every refresh token issued so far invalid.
     pub fn revoke_refresh_tokens(&self) {
-        self.shared
-            .registry
-            .lock()
-            .expect("registry lock")
-            .revoke_refresh_tokens();
+        self.shared.registry.lock().expect("registry lock").revoke_refresh_tokens();
     }
 
     /// The access tokens currently accepted, newest last.
     pub fn live_access_tokens(&self) -> Vec<String> {
-        self.shared
-            .registry
-            .lock()
-            .expect("registry lock")
-            .live_access_tokens()
+        self.shared.registry.lock().expect("registry lock").live_access_tokens()
     }
 }
 
@@ -177,9 +155,6 @@ fn router(shared: AppState) -> Router {
         .merge(upstox::routes())
         .merge(oauth2::routes())
         .merge(admin::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            record::record,
-        ))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), record::record))
         .with_state(shared)
 }

@@ -33,9 +33,7 @@ type Params = HashMap<String, String>;
 const DEFAULT_EXPIRES_IN: i64 = 1800;
 
 async fn authorize(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
-    let app = q
-        .get("client_id")
-        .and_then(|c| shared.config.app(Flavor::OAuth2, c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(Flavor::OAuth2, c));
     // RFC 6749 4.1.2.1: a bad client or redirect URI is shown, never redirected to.
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return error_page("Unknown client_id, or redirect_uri does not match the registered one.");
@@ -52,82 +50,44 @@ async fn authorize(State(shared): State<AppState>, Query(q): Query<Params>) -> R
         return error_to("unsupported_response_type");
     }
     let challenge = q.get("code_challenge").cloned();
-    match (
-        challenge.as_deref(),
-        q.get("code_challenge_method").map(String::as_str),
-    ) {
+    match (challenge.as_deref(), q.get("code_challenge_method").map(String::as_str)) {
         (None, _) if app.require_pkce => return error_to("invalid_request"),
         (Some(_), Some("S256")) | (None, None) => {}
         _ => return error_to("invalid_request"),
     }
-    let code = shared.registry.lock().expect("registry lock").issue_code(
-        &app.client_id,
-        Some(&app.redirect_uri),
-        challenge,
-    );
+    let code =
+        shared.registry.lock().expect("registry lock").issue_code(&app.client_id, Some(&app.redirect_uri), challenge);
     let mut approve = vec![("code", code.as_str())];
     let mut deny = vec![("error", "access_denied")];
     if !state.is_empty() {
         approve.push(("state", state.as_str()));
         deny.push(("state", state.as_str()));
     }
-    finish(
-        &shared,
-        "OAuth2",
-        &with_query(&app.redirect_uri, &approve),
-        &with_query(&app.redirect_uri, &deny),
-    )
+    finish(&shared, "OAuth2", &with_query(&app.redirect_uri, &approve), &with_query(&app.redirect_uri, &deny))
 }
 
 /// RFC 6749 2.3.1: exactly one way of authenticating the client.
-fn authenticate<'a>(
-    shared: &'a AppState,
-    headers: &HeaderMap,
-    form: &Params,
-) -> Result<&'a App, Response> {
-    let invalid = || {
-        oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed",
-        )
-    };
+fn authenticate<'a>(shared: &'a AppState, headers: &HeaderMap, form: &Params) -> Result<&'a App, Response> {
+    let invalid = || oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed");
     let basic = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .map(|b| {
-            STANDARD
-                .decode(b.trim())
-                .ok()
-                .and_then(|d| String::from_utf8(d).ok())
-        });
+        .map(|b| STANDARD.decode(b.trim()).ok().and_then(|d| String::from_utf8(d).ok()));
     let body = form.get("client_secret");
     let (id, secret, by_basic) = match (basic, body) {
         (Some(_), Some(_)) => {
-            return Err(oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Use one client authentication method",
-            ))
+            return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "Use one client authentication method"))
         }
         (Some(Some(pair)), None) => {
             let (id, secret) = pair.split_once(':').ok_or_else(invalid)?;
             (id.to_owned(), secret.to_owned(), true)
         }
         (Some(None), None) => return Err(invalid()),
-        (None, Some(secret)) => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            secret.clone(),
-            false,
-        ),
+        (None, Some(secret)) => (form.get("client_id").cloned().unwrap_or_default(), secret.clone(), false),
         (None, None) => return Err(invalid()),
     };
-    let app = shared
-        .config
-        .app(Flavor::OAuth2, &id)
-        .filter(|a| a.client_secret == secret)
-        .ok_or_else(invalid)?;
+    let app = shared.config.app(Flavor::OAuth2, &id).filter(|a| a.client_secret == secret).ok_or_else(invalid)?;
     if app.require_basic_auth && !by_basic {
         return Err(invalid());
     }
@@ -139,10 +99,7 @@ fn s256(verifier: &str) -> String {
 }
 
 fn token_response(shared: &AppState, app: &App, refresh: &str, now: DateTime<Utc>) -> Response {
-    let expires_in = shared
-        .config
-        .access_ttl
-        .map_or(DEFAULT_EXPIRES_IN, |d| d.as_secs() as i64);
+    let expires_in = shared.config.access_ttl_for(&app.client_id).map_or(DEFAULT_EXPIRES_IN, |d| d.as_secs() as i64);
     let access = shared.registry.lock().expect("registry lock").issue_access(
         &app.client_id,
         now + chrono::TimeDelta::seconds(expires_in),
@@ -163,11 +120,7 @@ fn token_response(shared: &AppState, app: &App, refresh: &str, now: DateTime<Utc
     )
 }
 
-async fn token(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Params>,
-) -> Response {
+async fn token(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     if let Some(r) = intercept(&shared, Endpoint::OAuth2Token, Flavor::OAuth2).await {
         return r;
     }
@@ -208,24 +161,13 @@ async fn token(
             let presented = field("refresh_token");
             let refresh = {
                 let mut registry = shared.registry.lock().expect("registry lock");
-                let limit = chrono::TimeDelta::from_std(shared.config.refresh_ttl)
-                    .unwrap_or(chrono::TimeDelta::MAX);
+                let limit = chrono::TimeDelta::from_std(shared.config.refresh_ttl).unwrap_or(chrono::TimeDelta::MAX);
                 let login_at = match registry.refresh.get(presented) {
-                    Some(g)
-                        if !g.revoked
-                            && g.client_id == app.client_id
-                            && now - g.login_at < limit =>
-                    {
-                        g.login_at
-                    }
+                    Some(g) if !g.revoked && g.client_id == app.client_id && now - g.login_at < limit => g.login_at,
                     _ => return invalid_grant("The refresh token is invalid, revoked or expired"),
                 };
                 if shared.config.rotate_refresh_tokens {
-                    registry
-                        .refresh
-                        .get_mut(presented)
-                        .expect("looked up above")
-                        .revoked = true;
+                    registry.refresh.get_mut(presented).expect("looked up above").revoked = true;
                     registry.issue_refresh(&app.client_id, login_at)
                 } else {
                     presented.to_owned()
@@ -241,11 +183,7 @@ async fn token(
     }
 }
 
-async fn revoke(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<Params>,
-) -> Response {
+async fn revoke(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
     if let Err(r) = authenticate(&shared, &headers, &form) {
         return r;
     }
@@ -263,28 +201,12 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     if let Some(r) = intercept(&shared, Endpoint::OAuth2Profile, Flavor::OAuth2).await {
         return r;
     }
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let registry = shared.registry.lock().expect("registry lock");
-    let Some(client_id) = token
-        .filter(|t| registry.access_valid(t, None))
-        .and_then(|t| registry.access_client(t))
+    let Some(client_id) = token.filter(|t| registry.access_valid(t, None)).and_then(|t| registry.access_client(t))
     else {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "The access token is invalid or expired",
-        );
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid or expired");
     };
-    let user = shared
-        .config
-        .app(Flavor::OAuth2, &client_id)
-        .map(|a| a.user_id.clone())
-        .unwrap_or_default();
-    json(
-        StatusCode::OK,
-        json!({"sub": user, "name": "Sandbox Trader", "accounts": [{"accountNumber": "SANDBOX-1"}]}),
-    )
+    let user = shared.config.app(Flavor::OAuth2, &client_id).map(|a| a.user_id.clone()).unwrap_or_default();
+    json(StatusCode::OK, json!({"sub": user, "name": "Sandbox Trader", "accounts": [{"accountNumber": "SANDBOX-1"}]}))
 }

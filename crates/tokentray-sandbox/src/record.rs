@@ -21,16 +21,12 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     /// The body read as `application/x-www-form-urlencoded`.
     pub fn form(&self) -> BTreeMap<String, String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .into_owned()
-            .collect()
+        url::form_urlencoded::parse(self.body.as_bytes()).into_owned().collect()
     }
 }
 
@@ -42,28 +38,16 @@ pub async fn record(State(shared): State<AppState>, request: Request, next: Next
     let recorded = RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
-        query: url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect(),
+        query: url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect(),
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
     if !recorded.path.starts_with("/_sandbox/") {
-        shared
-            .requests
-            .lock()
-            .expect("requests lock")
-            .push(recorded);
+        shared.requests.lock().expect("requests lock").push(recorded);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }

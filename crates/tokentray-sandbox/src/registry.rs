@@ -33,6 +33,26 @@ pub struct App {
     /// Kite: return a non-empty `refresh_token` (approved platforms only, on the real API).
     #[serde(default)]
     pub kite_refresh_token: bool,
+    /// This app's access token lifetime, over the sandbox-wide `access_ttl`.
+    #[serde(default)]
+    pub access_ttl: Option<Duration>,
+}
+
+impl App {
+    /// A plain app: no Basic-only or PKCE-only rules, no Kite refresh token.
+    pub fn new(flavor: Flavor, client_id: &str, client_secret: &str, redirect_uri: &str, user_id: &str) -> Self {
+        Self {
+            flavor,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            redirect_uri: redirect_uri.to_owned(),
+            user_id: user_id.to_owned(),
+            require_basic_auth: false,
+            require_pkce: false,
+            kite_refresh_token: false,
+            access_ttl: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,9 +86,12 @@ impl Default for SandboxConfig {
 
 impl SandboxConfig {
     pub fn app(&self, flavor: Flavor, client_id: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.flavor == flavor && a.client_id == client_id)
+        self.apps.iter().find(|a| a.flavor == flavor && a.client_id == client_id)
+    }
+
+    /// The access token lifetime for `client_id`, if not the provider's rule.
+    pub fn access_ttl_for(&self, client_id: &str) -> Option<Duration> {
+        self.apps.iter().find(|a| a.client_id == client_id).and_then(|a| a.access_ttl).or(self.access_ttl)
     }
 }
 
@@ -113,12 +136,7 @@ pub enum CodeRefusal {
 }
 
 impl Registry {
-    pub fn issue_code(
-        &mut self,
-        client_id: &str,
-        redirect_uri: Option<&str>,
-        challenge: Option<String>,
-    ) -> String {
+    pub fn issue_code(&mut self, client_id: &str, redirect_uri: Option<&str>, challenge: Option<String>) -> String {
         let code = crate::reply::random_token(12);
         self.codes.insert(
             code.clone(),
@@ -135,12 +153,7 @@ impl Registry {
 
     /// Takes a code once: like the real APIs, a code is spent even when the
     /// exchange then fails for another reason.
-    pub fn take_code(
-        &mut self,
-        code: &str,
-        client_id: &str,
-        ttl: Duration,
-    ) -> Result<CodeGrant, CodeRefusal> {
+    pub fn take_code(&mut self, code: &str, client_id: &str, ttl: Duration) -> Result<CodeGrant, CodeRefusal> {
         let grant = self.codes.get_mut(code).ok_or(CodeRefusal::Unknown)?;
         if grant.used {
             return Err(CodeRefusal::Used);
@@ -149,49 +162,28 @@ impl Registry {
         if grant.client_id != client_id {
             return Err(CodeRefusal::WrongClient);
         }
-        if Utc::now() - grant.issued_at
-            > chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX)
-        {
+        if Utc::now() - grant.issued_at > chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX) {
             return Err(CodeRefusal::Expired);
         }
         Ok(grant.clone())
     }
 
-    pub fn issue_access(
-        &mut self,
-        client_id: &str,
-        expires_at: DateTime<Utc>,
-        token: String,
-    ) -> String {
-        self.access.insert(
-            token.clone(),
-            AccessGrant {
-                client_id: client_id.to_owned(),
-                expires_at,
-                revoked: false,
-            },
-        );
+    pub fn issue_access(&mut self, client_id: &str, expires_at: DateTime<Utc>, token: String) -> String {
+        self.access.insert(token.clone(), AccessGrant { client_id: client_id.to_owned(), expires_at, revoked: false });
         self.order.push(token.clone());
         token
     }
 
     pub fn issue_refresh(&mut self, client_id: &str, login_at: DateTime<Utc>) -> String {
         let token = crate::reply::random_token(24);
-        self.refresh.insert(
-            token.clone(),
-            RefreshGrant {
-                client_id: client_id.to_owned(),
-                login_at,
-                revoked: false,
-            },
-        );
+        self.refresh.insert(token.clone(), RefreshGrant { client_id: client_id.to_owned(), login_at, revoked: false });
         token
     }
 
     pub fn access_valid(&self, token: &str, client_id: Option<&str>) -> bool {
-        self.access.get(token).is_some_and(|g| {
-            !g.revoked && g.expires_at > Utc::now() && client_id.is_none_or(|c| c == g.client_id)
-        })
+        self.access
+            .get(token)
+            .is_some_and(|g| !g.revoked && g.expires_at > Utc::now() && client_id.is_none_or(|c| c == g.client_id))
     }
 
     pub fn access_client(&self, token: &str) -> Option<String> {
@@ -199,29 +191,18 @@ impl Registry {
     }
 
     pub fn revoke_access(&mut self, token: &str) -> bool {
-        self.access
-            .get_mut(token)
-            .map(|g| g.revoked = true)
-            .is_some()
+        self.access.get_mut(token).map(|g| g.revoked = true).is_some()
     }
 
     /// A new login invalidates the user's earlier tokens for this client (Schwab does so).
     pub fn revoke_client_tokens(&mut self, client_id: &str) {
-        self.access
-            .values_mut()
-            .filter(|g| g.client_id == client_id)
-            .for_each(|g| g.revoked = true);
-        self.refresh
-            .values_mut()
-            .filter(|g| g.client_id == client_id)
-            .for_each(|g| g.revoked = true);
+        self.access.values_mut().filter(|g| g.client_id == client_id).for_each(|g| g.revoked = true);
+        self.refresh.values_mut().filter(|g| g.client_id == client_id).for_each(|g| g.revoked = true);
     }
 
     pub fn expire_access_tokens(&mut self) {
         let past = Utc::now() - chrono::TimeDelta::seconds(1);
-        self.access
-            .values_mut()
-            .for_each(|g| g.expires_at = g.expires_at.min(past));
+        self.access.values_mut().for_each(|g| g.expires_at = g.expires_at.min(past));
     }
 
     pub fn revoke_refresh_tokens(&mut self) {
@@ -229,10 +210,6 @@ impl Registry {
     }
 
     pub fn live_access_tokens(&self) -> Vec<String> {
-        self.order
-            .iter()
-            .filter(|t| self.access_valid(t, None))
-            .cloned()
-            .collect()
+        self.order.iter().filter(|t| self.access_valid(t, None)).cloned().collect()
     }
 }

@@ -11,20 +11,12 @@ pub fn random_token(bytes: usize) -> String {
 }
 
 pub fn json(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 /// Kite: `{"status":"error","message":..,"data":null,"error_type":..}`.
 pub fn kite_error(status: StatusCode, error_type: &str, message: &str) -> Response {
-    json(
-        status,
-        json!({"status": "error", "message": message, "data": null, "error_type": error_type}),
-    )
+    json(status, json!({"status": "error", "message": message, "data": null, "error_type": error_type}))
 }
 
 pub fn kite_ok(data: Value) -> Response {
@@ -44,18 +36,11 @@ pub fn upstox_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// RFC 6749 section 5.2.
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json(
-        status,
-        json!({"error": error, "error_description": description}),
-    )
+    json(status, json!({"error": error, "error_description": description}))
 }
 
 pub fn malformed() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        "{\"status\": \"success\", \"data\": {",
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"status\": \"success\", \"data\": {")
         .into_response()
 }
 

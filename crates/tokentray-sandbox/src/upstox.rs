@@ -30,15 +30,8 @@ type Params = HashMap<String, String>;
 fn next_cutoff(t: DateTime<Utc>) -> DateTime<Utc> {
     let ist = FixedOffset::east_opt(5 * 3600 + 1800).expect("IST offset");
     let local = t.with_timezone(&ist);
-    let cutoff = local
-        .date_naive()
-        .and_hms_opt(3, 30, 0)
-        .expect("valid time");
-    let today = cutoff
-        .and_local_timezone(ist)
-        .single()
-        .expect("fixed offset")
-        .to_utc();
+    let cutoff = local.date_naive().and_hms_opt(3, 30, 0).expect("valid time");
+    let today = cutoff.and_local_timezone(ist).single().expect("fixed offset").to_utc();
     if today > t {
         today
     } else {
@@ -54,10 +47,7 @@ fn jwt(user_id: &str, issued: DateTime<Utc>, expires: DateTime<Utc>) -> String {
         "iat": issued.timestamp(), "exp": expires.timestamp()
     });
     let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!(
-        "{header}.{claims}.{}",
-        URL_SAFE_NO_PAD.encode(random_token(16))
-    )
+    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(random_token(16)))
 }
 
 fn bad_client() -> Response {
@@ -72,17 +62,11 @@ async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Resp
     if q.get("response_type").map(String::as_str) != Some("code") {
         return error_page("response_type must be `code`.");
     }
-    let app = q
-        .get("client_id")
-        .and_then(|c| shared.config.app(Flavor::Upstox, c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(Flavor::Upstox, c));
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return bad_client();
     };
-    let code = shared.registry.lock().expect("registry lock").issue_code(
-        &app.client_id,
-        Some(&app.redirect_uri),
-        None,
-    );
+    let code = shared.registry.lock().expect("registry lock").issue_code(&app.client_id, Some(&app.redirect_uri), None);
     let state = q.get("state").map(String::as_str);
     let mut approve = vec![("code", code.as_str())];
     let mut deny = vec![("error", "access_denied")];
@@ -90,12 +74,7 @@ async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Resp
         approve.push(("state", s));
         deny.push(("state", s));
     }
-    finish(
-        &shared,
-        "Upstox",
-        &with_query(&app.redirect_uri, &approve),
-        &with_query(&app.redirect_uri, &deny),
-    )
+    finish(&shared, "Upstox", &with_query(&app.redirect_uri, &approve), &with_query(&app.redirect_uri, &deny))
 }
 
 async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Response {
@@ -104,19 +83,11 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
     if field("grant_type") != "authorization_code" {
-        return upstox_error(
-            StatusCode::BAD_REQUEST,
-            "UDAPI100016",
-            "Invalid Credentials",
-        );
+        return upstox_error(StatusCode::BAD_REQUEST, "UDAPI100016", "Invalid Credentials");
     }
     for name in ["code", "client_id", "client_secret", "redirect_uri"] {
         if field(name).is_empty() {
-            return upstox_error(
-                StatusCode::BAD_REQUEST,
-                "UDAPI1000",
-                &format!("{name} is required"),
-            );
+            return upstox_error(StatusCode::BAD_REQUEST, "UDAPI1000", &format!("{name} is required"));
         }
     }
     // The code is spent by any attempt, successful or not.
@@ -132,14 +103,10 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
         return bad_client();
     }
     if app.client_secret != field("client_secret") || taken.is_err() {
-        return upstox_error(
-            StatusCode::UNAUTHORIZED,
-            "UDAPI100016",
-            "Invalid Credentials",
-        );
+        return upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100016", "Invalid Credentials");
     }
     let now = Utc::now();
-    let expires = match shared.config.access_ttl {
+    let expires = match shared.config.access_ttl_for(&app.client_id) {
         Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
         None => next_cutoff(now),
     };
@@ -169,26 +136,13 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
 }
 
 fn bearer(shared: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
-    let token = headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
+    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?;
     let registry = shared.registry.lock().expect("registry lock");
-    registry.access_valid(token, None).then(|| {
-        (
-            registry.access_client(token).unwrap_or_default(),
-            token.to_owned(),
-        )
-    })
+    registry.access_valid(token, None).then(|| (registry.access_client(token).unwrap_or_default(), token.to_owned()))
 }
 
 fn invalid_token() -> Response {
-    upstox_error(
-        StatusCode::UNAUTHORIZED,
-        "UDAPI100050",
-        "Invalid token used to access API",
-    )
+    upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100050", "Invalid token used to access API")
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
@@ -198,10 +152,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     let Some((client_id, _)) = bearer(&shared, &headers) else {
         return invalid_token();
     };
-    let app = shared
-        .config
-        .app(Flavor::Upstox, &client_id)
-        .expect("token issued to a registered app");
+    let app = shared.config.app(Flavor::Upstox, &client_id).expect("token issued to a registered app");
     json(
         StatusCode::OK,
         json!({"status": "success", "data": {
@@ -220,13 +171,6 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response 
     let Some((_, token)) = bearer(&shared, &headers) else {
         return invalid_token();
     };
-    shared
-        .registry
-        .lock()
-        .expect("registry lock")
-        .revoke_access(&token);
-    json(
-        StatusCode::OK,
-        json!({"status": "success", "message": "Logout successful", "data": true}),
-    )
+    shared.registry.lock().expect("registry lock").revoke_access(&token);
+    json(StatusCode::OK, json!({"status": "success", "message": "Logout successful", "data": true}))
 }

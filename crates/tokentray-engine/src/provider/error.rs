@@ -29,40 +29,17 @@ impl fmt::Display for ProviderError {
 
 impl ProviderError {
     pub fn new(provider: ProviderKind, class: ErrorClass, message: impl Into<String>) -> Self {
-        Self {
-            provider,
-            class,
-            status: None,
-            code: None,
-            message: message.into(),
-        }
+        Self { provider, class, status: None, code: None, message: message.into() }
     }
 
     /// An error response, classified by status and the provider's code.
-    pub fn from_response(
-        provider: ProviderKind,
-        status: u16,
-        code: Option<String>,
-        message: String,
-    ) -> Self {
+    pub fn from_response(provider: ProviderKind, status: u16, code: Option<String>, message: String) -> Self {
         let class = classify(provider, status, code.as_deref());
-        Self {
-            provider,
-            class,
-            status: Some(status),
-            code,
-            message,
-        }
+        Self { provider, class, status: Some(status), code, message }
     }
 
     pub fn malformed(provider: ProviderKind, status: u16, what: impl Into<String>) -> Self {
-        Self {
-            provider,
-            class: ErrorClass::Malformed,
-            status: Some(status),
-            code: None,
-            message: what.into(),
-        }
+        Self { provider, class: ErrorClass::Malformed, status: Some(status), code: None, message: what.into() }
     }
 
     pub(crate) fn transport(provider: ProviderKind, e: &reqwest::Error) -> Self {
@@ -88,28 +65,22 @@ fn classify(provider: ProviderKind, status: u16, code: Option<&str>) -> ErrorCla
     }
     let by_code = match (provider, code) {
         (ProviderKind::Kite, Some("TokenException")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Kite, Some("PermissionException" | "InputException")) => {
-            Some(ErrorClass::CredentialsWrong)
-        }
+        (ProviderKind::Kite, Some("PermissionException" | "InputException")) => Some(ErrorClass::CredentialsWrong),
         (ProviderKind::Kite, Some("NetworkException" | "DataException" | "GeneralException")) => {
             Some(ErrorClass::Transient)
         }
         (ProviderKind::Upstox, Some("UDAPI100050")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Upstox, Some("UDAPI100016" | "UDAPI100068")) => {
-            Some(ErrorClass::CredentialsWrong)
-        }
+        (ProviderKind::Upstox, Some("UDAPI100016" | "UDAPI100068")) => Some(ErrorClass::CredentialsWrong),
         (ProviderKind::Upstox, Some("UDAPI10005")) => Some(ErrorClass::RateLimited),
         (ProviderKind::Schwab | ProviderKind::OAuth2, Some("invalid_grant" | "invalid_token")) => {
             Some(ErrorClass::TokenInvalid)
         }
-        (
-            ProviderKind::Schwab | ProviderKind::OAuth2,
-            Some("invalid_client" | "unauthorized_client"),
-        ) => Some(ErrorClass::CredentialsWrong),
-        (
-            ProviderKind::Schwab | ProviderKind::OAuth2,
-            Some("temporarily_unavailable" | "server_error"),
-        ) => Some(ErrorClass::Transient),
+        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("invalid_client" | "unauthorized_client")) => {
+            Some(ErrorClass::CredentialsWrong)
+        }
+        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("temporarily_unavailable" | "server_error")) => {
+            Some(ErrorClass::Transient)
+        }
         _ => None,
     };
     by_code.unwrap_or(match (provider, status) {

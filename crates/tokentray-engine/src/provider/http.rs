@@ -19,37 +19,20 @@ impl Reply {
 /// Sends `request` and reads a JSON body. Transport failures are transient;
 /// a body that is not JSON is malformed, or transient when the status was 5xx
 /// (a gateway's HTML error page).
-pub async fn send(
-    provider: ProviderKind,
-    request: reqwest::RequestBuilder,
-) -> Result<Reply, ProviderError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| ProviderError::transport(provider, &e))?;
+pub async fn send(provider: ProviderKind, request: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
+    let response = request.send().await.map_err(|e| ProviderError::transport(provider, &e))?;
     let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| ProviderError::transport(provider, &e))?;
+    let bytes = response.bytes().await.map_err(|e| ProviderError::transport(provider, &e))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(body) => Ok(Reply { status, body }),
         Err(_) if status >= 500 || status == 429 => {
-            let class = if status == 429 {
-                ErrorClass::RateLimited
-            } else {
-                ErrorClass::Transient
-            };
+            let class = if status == 429 { ErrorClass::RateLimited } else { ErrorClass::Transient };
             Err(ProviderError {
                 status: Some(status),
                 ..ProviderError::new(provider, class, "an error page that is not JSON")
             })
         }
-        Err(e) => Err(ProviderError::malformed(
-            provider,
-            status,
-            format!("the response is not JSON ({e})"),
-        )),
+        Err(e) => Err(ProviderError::malformed(provider, status, format!("the response is not JSON ({e})"))),
     }
 }
 
@@ -59,13 +42,8 @@ pub fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// A required string field, or a malformed-response error naming it.
-pub fn required<'a>(
-    provider: ProviderKind,
-    status: u16,
-    v: &'a Value,
-    key: &str,
-) -> Result<&'a str, ProviderError> {
-    text(v, key).filter(|s| !s.is_empty()).ok_or_else(|| {
-        ProviderError::malformed(provider, status, format!("the response has no `{key}`"))
-    })
+pub fn required<'a>(provider: ProviderKind, status: u16, v: &'a Value, key: &str) -> Result<&'a str, ProviderError> {
+    text(v, key)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ProviderError::malformed(provider, status, format!("the response has no `{key}`")))
 }

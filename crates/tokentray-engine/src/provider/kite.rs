@@ -24,36 +24,21 @@ pub fn checksum(api_key: &str, token: &str, api_secret: &str) -> String {
 }
 
 pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
-    let mut url = url::Url::parse(&ProviderClient::endpoint(
-        &account.login_base,
-        "/connect/login",
-    ))
-    .expect("login_base is a valid URL");
+    let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, "/connect/login"))
+        .expect("login_base is a valid URL");
     // Kite echoes `redirect_params` back to the redirect URL: it carries our state.
-    let redirect_params = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("state", &state)
-        .finish();
+    let redirect_params = url::form_urlencoded::Serializer::new(String::new()).append_pair("state", &state).finish();
     url.query_pairs_mut()
         .append_pair("v", "3")
         .append_pair("api_key", &account.api_key)
         .append_pair("redirect_params", &redirect_params);
-    LoginAttempt {
-        url,
-        state,
-        pkce_verifier: None,
-    }
+    LoginAttempt { url, state, pkce_verifier: None }
 }
 
 fn error(reply: &Reply) -> ProviderError {
-    let message = text(&reply.body, "message")
-        .unwrap_or("no message")
-        .to_owned();
-    let mut e = ProviderError::from_response(
-        KITE,
-        reply.status,
-        text(&reply.body, "error_type").map(str::to_owned),
-        message,
-    );
+    let message = text(&reply.body, "message").unwrap_or("no message").to_owned();
+    let mut e =
+        ProviderError::from_response(KITE, reply.status, text(&reply.body, "error_type").map(str::to_owned), message);
     // Kite reports a bad checksum as a TokenException, but the checksum only
     // fails when the api_secret is wrong: a login will not fix that, the secret will.
     if e.message.contains("checksum") {
@@ -72,14 +57,11 @@ fn data(reply: Reply) -> Result<Value, ProviderError> {
         });
     }
     match reply.body {
-        Value::Object(mut o) => o.remove("data").filter(Value::is_object).ok_or_else(|| {
-            ProviderError::malformed(KITE, reply.status, "the response has no `data` object")
-        }),
-        _ => Err(ProviderError::malformed(
-            KITE,
-            reply.status,
-            "the response is not an object",
-        )),
+        Value::Object(mut o) => o
+            .remove("data")
+            .filter(Value::is_object)
+            .ok_or_else(|| ProviderError::malformed(KITE, reply.status, "the response has no `data` object")),
+        _ => Err(ProviderError::malformed(KITE, reply.status, "the response is not an object")),
     }
 }
 
@@ -91,32 +73,16 @@ fn session_grant(
     now: Instant,
 ) -> Result<Grant, ProviderError> {
     let access = required(KITE, 200, data, "access_token")?;
-    let refresh = text(data, "refresh_token")
-        .filter(|r| !r.is_empty())
-        .map(Secret::new)
-        .or_else(|| previous_refresh.cloned());
-    let login_at = login_at
-        .or_else(|| text(data, "login_time").and_then(parse_kite_login_time))
-        .unwrap_or(now);
+    let refresh =
+        text(data, "refresh_token").filter(|r| !r.is_empty()).map(Secret::new).or_else(|| previous_refresh.cloned());
+    let login_at = login_at.or_else(|| text(data, "login_time").and_then(parse_kite_login_time)).unwrap_or(now);
     let meta = TokenMeta {
         issued_at: now,
-        expires_at: lifetime_override(c.account(), now)
-            .unwrap_or_else(|| kite_expiry(now.max(login_at))),
+        expires_at: lifetime_override(c.account(), now).unwrap_or_else(|| kite_expiry(now.max(login_at))),
         login_at,
-        refresh: if refresh.is_some() {
-            Refreshability::Unbounded
-        } else {
-            Refreshability::NotRefreshable
-        },
+        refresh: if refresh.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable },
     };
-    Ok(Grant {
-        tokens: TokenSet {
-            access_token: Secret::new(access),
-            refresh_token: refresh,
-        },
-        meta,
-        user: user(data),
-    })
+    Ok(Grant { tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh }, meta, user: user(data) })
 }
 
 fn user(data: &Value) -> UserInfo {
@@ -138,11 +104,7 @@ pub async fn exchange(
         .http
         .post(ProviderClient::endpoint(&a.api_base, "/session/token"))
         .header(VERSION.0, VERSION.1)
-        .form(&[
-            ("api_key", a.api_key.as_str()),
-            ("request_token", request_token),
-            ("checksum", &sum),
-        ]);
+        .form(&[("api_key", a.api_key.as_str()), ("request_token", request_token), ("checksum", &sum)]);
     let data = data(send(KITE, request).await?)?;
     session_grant(c, &data, None, None, now)
 }
@@ -158,16 +120,9 @@ pub async fn refresh(
     let sum = checksum(&a.api_key, refresh_token.expose(), secret.expose());
     let request = c
         .http
-        .post(ProviderClient::endpoint(
-            &a.api_base,
-            "/session/refresh_token",
-        ))
+        .post(ProviderClient::endpoint(&a.api_base, "/session/refresh_token"))
         .header(VERSION.0, VERSION.1)
-        .form(&[
-            ("api_key", a.api_key.as_str()),
-            ("refresh_token", refresh_token.expose()),
-            ("checksum", &sum),
-        ]);
+        .form(&[("api_key", a.api_key.as_str()), ("refresh_token", refresh_token.expose()), ("checksum", &sum)]);
     let data = data(send(KITE, request).await?)?;
     session_grant(c, &data, Some(refresh_token), Some(current.login_at), now)
 }
@@ -193,10 +148,7 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         .delete(ProviderClient::endpoint(&a.api_base, "/session/token"))
         .header(VERSION.0, VERSION.1)
         .header("Authorization", authorization(a, access))
-        .query(&[
-            ("api_key", a.api_key.as_str()),
-            ("access_token", access.expose()),
-        ]);
+        .query(&[("api_key", a.api_key.as_str()), ("access_token", access.expose())]);
     let reply = send(KITE, request).await?;
     if reply.is_success() {
         Ok(())

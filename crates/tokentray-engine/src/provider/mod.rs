@@ -89,9 +89,7 @@ impl ProviderClient {
         match self.kind() {
             ProviderKind::Kite => kite::begin_login(&self.account, state),
             ProviderKind::Upstox => upstox::begin_login(&self.account, state),
-            ProviderKind::Schwab | ProviderKind::OAuth2 => {
-                oauth2::begin_login(&self.account, state)
-            }
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::begin_login(&self.account, state),
         }
     }
 
@@ -111,28 +109,21 @@ impl ProviderClient {
                 let status = query.get("status").map(String::as_str);
                 (
                     "request_token",
-                    (status != Some("success"))
-                        .then(|| format!("status={}", status.unwrap_or("missing"))),
+                    (status != Some("success")).then(|| format!("status={}", status.unwrap_or("missing"))),
                 )
             }
             _ => (
                 "code",
-                query
-                    .get("error")
-                    .map(|e| match query.get("error_description") {
-                        Some(d) => format!("{e}: {d}"),
-                        None => e.clone(),
-                    }),
+                query.get("error").map(|e| match query.get("error_description") {
+                    Some(d) => format!("{e}: {d}"),
+                    None => e.clone(),
+                }),
             ),
         };
         if let Some(why) = failed {
             return Err(CallbackError::Denied(why));
         }
-        query
-            .get(code_field)
-            .filter(|c| !c.is_empty())
-            .cloned()
-            .ok_or(CallbackError::Missing(code_field))
+        query.get(code_field).filter(|c| !c.is_empty()).cloned().ok_or(CallbackError::Missing(code_field))
     }
 
     /// Exchanges the callback's code for a token set.
@@ -146,9 +137,7 @@ impl ProviderClient {
         match self.kind() {
             ProviderKind::Kite => kite::exchange(self, code, secret, now).await,
             ProviderKind::Upstox => upstox::exchange(self, code, secret, now).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => {
-                oauth2::exchange(self, code, attempt, secret, now).await
-            }
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::exchange(self, code, attempt, secret, now).await,
         }
     }
 
@@ -186,24 +175,16 @@ impl ProviderClient {
         match self.kind() {
             ProviderKind::Kite => kite::profile(self, &tokens.access_token).await,
             ProviderKind::Upstox => upstox::profile(self, &tokens.access_token).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => {
-                oauth2::profile(self, &tokens.access_token).await
-            }
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile(self, &tokens.access_token).await,
         }
     }
 
     /// Invalidates the tokens at the provider, where it offers a way to.
-    pub async fn logout(
-        &self,
-        tokens: &TokenSet,
-        secret: Option<&Secret>,
-    ) -> Result<(), ProviderError> {
+    pub async fn logout(&self, tokens: &TokenSet, secret: Option<&Secret>) -> Result<(), ProviderError> {
         match self.kind() {
             ProviderKind::Kite => kite::logout(self, &tokens.access_token).await,
             ProviderKind::Upstox => upstox::logout(self, &tokens.access_token).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => {
-                oauth2::logout(self, tokens, secret).await
-            }
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::logout(self, tokens, secret).await,
         }
     }
 

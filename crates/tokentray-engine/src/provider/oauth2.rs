@@ -40,16 +40,10 @@ fn endpoints(a: &AccountConfig) -> Endpoints {
             scopes: o.scopes.clone(),
         },
         (None, _) => Endpoints {
-            authorize: Url::parse(&ProviderClient::endpoint(
-                &a.login_base,
-                "/v1/oauth/authorize",
-            ))
-            .expect("login_base is a valid URL"),
+            authorize: Url::parse(&ProviderClient::endpoint(&a.login_base, "/v1/oauth/authorize"))
+                .expect("login_base is a valid URL"),
             token: ProviderClient::endpoint(&a.api_base, "/v1/oauth/token"),
-            profile: Some(ProviderClient::endpoint(
-                &a.api_base,
-                "/trader/v1/userPreference",
-            )),
+            profile: Some(ProviderClient::endpoint(&a.api_base, "/trader/v1/userPreference")),
             revocation: None,
             client_auth: ClientAuth::Basic,
             pkce: false,
@@ -76,15 +70,10 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
             q.append_pair("scope", &e.scopes.join(" "));
         }
         if let Some(v) = &verifier {
-            q.append_pair("code_challenge", &pkce_challenge(v.expose()))
-                .append_pair("code_challenge_method", "S256");
+            q.append_pair("code_challenge", &pkce_challenge(v.expose())).append_pair("code_challenge_method", "S256");
         }
     }
-    LoginAttempt {
-        url,
-        state,
-        pkce_verifier: verifier,
-    }
+    LoginAttempt { url, state, pkce_verifier: verifier }
 }
 
 fn error(kind: ProviderKind, reply: &Reply) -> ProviderError {
@@ -92,9 +81,7 @@ fn error(kind: ProviderKind, reply: &Reply) -> ProviderError {
         kind,
         reply.status,
         text(&reply.body, "error").map(str::to_owned),
-        text(&reply.body, "error_description")
-            .unwrap_or("no description")
-            .to_owned(),
+        text(&reply.body, "error_description").unwrap_or("no description").to_owned(),
     )
 }
 
@@ -142,9 +129,7 @@ async fn token_grant(
         Some(v) => v
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| {
-                ProviderError::malformed(kind, reply.status, "`expires_in` is not a number")
-            })?,
+            .ok_or_else(|| ProviderError::malformed(kind, reply.status, "`expires_in` is not a number"))?,
         None => ASSUMED_EXPIRES_IN,
     };
     let a = c.account();
@@ -154,10 +139,7 @@ async fn token_grant(
         (Some(_), None) => Refreshability::Unbounded,
     };
     Ok(Grant {
-        tokens: TokenSet {
-            access_token: Secret::new(access),
-            refresh_token: refresh,
-        },
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh },
         meta: TokenMeta {
             issued_at: now,
             expires_at: lifetime_override(a, now).unwrap_or_else(|| oauth2_expiry(now, expires_in)),
@@ -195,10 +177,7 @@ pub async fn refresh(
     secret: &Secret,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
-    let form = vec![
-        ("grant_type", "refresh_token".to_owned()),
-        ("refresh_token", refresh_token.expose().to_owned()),
-    ];
+    let form = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", refresh_token.expose().to_owned())];
     let request = token_request(c, &endpoints(c.account()).token, form, secret);
     // The refresh limit counts from the original login, not from this refresh.
     token_grant(c, request, Some(refresh_token), current.login_at, now).await
@@ -213,19 +192,13 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
             "this account has no profile_url in [account.oauth2] to check the token with",
         ));
     };
-    let request = c
-        .http
-        .get(url)
-        .header("Accept", "application/json")
-        .bearer_auth(access.expose());
+    let request = c.http.get(url).header("Accept", "application/json").bearer_auth(access.expose());
     let reply = send(kind, request).await?;
     if !reply.is_success() {
         return Err(error(kind, &reply));
     }
     Ok(UserInfo {
-        user_id: text(&reply.body, "sub")
-            .or_else(|| text(&reply.body, "user_id"))
-            .map(str::to_owned),
+        user_id: text(&reply.body, "sub").or_else(|| text(&reply.body, "user_id")).map(str::to_owned),
         user_name: text(&reply.body, "name").map(str::to_owned),
     })
 }
@@ -233,11 +206,7 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
 /// RFC 7009: revoke the refresh token (which takes its access tokens with it
 /// on most servers), then the access token. Without a revocation endpoint the
 /// logout is local: the tokens are forgotten and die at their expiry.
-pub async fn logout(
-    c: &ProviderClient,
-    tokens: &TokenSet,
-    secret: Option<&Secret>,
-) -> Result<(), ProviderError> {
+pub async fn logout(c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secret>) -> Result<(), ProviderError> {
     let kind = c.kind();
     let Some(url) = endpoints(c.account()).revocation else {
         return Ok(());
@@ -249,10 +218,7 @@ pub async fn logout(
         to_revoke.insert(0, ("refresh_token", r));
     }
     for (hint, token) in to_revoke {
-        let form = vec![
-            ("token", token.expose().to_owned()),
-            ("token_type_hint", hint.to_owned()),
-        ];
+        let form = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
         let reply = send(kind, token_request(c, &url, form, secret)).await?;
         if !reply.is_success() {
             return Err(error(kind, &reply));

@@ -14,31 +14,21 @@ use tokentray_core::{Instant, ProviderKind, Refreshability, TokenMeta};
 const UPSTOX: ProviderKind = ProviderKind::Upstox;
 
 pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
-    let mut url = url::Url::parse(&ProviderClient::endpoint(
-        &account.login_base,
-        "/v2/login/authorization/dialog",
-    ))
-    .expect("login_base is a valid URL");
+    let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, "/v2/login/authorization/dialog"))
+        .expect("login_base is a valid URL");
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", &account.api_key)
         .append_pair("redirect_uri", account.redirect_uri.as_str())
         .append_pair("state", &state);
-    LoginAttempt {
-        url,
-        state,
-        pkce_verifier: None,
-    }
+    LoginAttempt { url, state, pkce_verifier: None }
 }
 
 /// `errors[0]`, reading the camelCase field or its snake_case twin.
 fn error(reply: &Reply) -> ProviderError {
     let first = reply.body.get("errors").and_then(|e| e.get(0));
-    let field = |camel: &str, snake: &str| {
-        first
-            .and_then(|f| text(f, camel).or_else(|| text(f, snake)))
-            .map(str::to_owned)
-    };
+    let field =
+        |camel: &str, snake: &str| first.and_then(|f| text(f, camel).or_else(|| text(f, snake))).map(str::to_owned);
     ProviderError::from_response(
         UPSTOX,
         reply.status,
@@ -52,25 +42,14 @@ fn error(reply: &Reply) -> ProviderError {
 pub fn jwt_exp(token: &str) -> Option<i64> {
     let payload = token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<Value>(&bytes)
-        .ok()?
-        .get("exp")?
-        .as_i64()
+    serde_json::from_slice::<Value>(&bytes).ok()?.get("exp")?.as_i64()
 }
 
-pub async fn exchange(
-    c: &ProviderClient,
-    code: &str,
-    secret: &Secret,
-    now: Instant,
-) -> Result<Grant, ProviderError> {
+pub async fn exchange(c: &ProviderClient, code: &str, secret: &Secret, now: Instant) -> Result<Grant, ProviderError> {
     let a = c.account();
     let request = c
         .http
-        .post(ProviderClient::endpoint(
-            &a.api_base,
-            "/v2/login/authorization/token",
-        ))
+        .post(ProviderClient::endpoint(&a.api_base, "/v2/login/authorization/token"))
         .header("Accept", "application/json")
         .form(&[
             ("code", code),
@@ -85,56 +64,39 @@ pub async fn exchange(
     }
     // The token response is flat, not wrapped in `data`.
     let access = required(UPSTOX, reply.status, &reply.body, "access_token")?;
-    let expires_at =
-        lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, jwt_exp(access)));
+    let expires_at = lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, jwt_exp(access)));
     Ok(Grant {
-        tokens: TokenSet {
-            access_token: Secret::new(access),
-            refresh_token: None,
-        },
-        meta: TokenMeta {
-            issued_at: now,
-            expires_at,
-            login_at: now,
-            refresh: Refreshability::NotRefreshable,
-        },
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: None },
+        meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh: Refreshability::NotRefreshable },
         user: user(&reply.body),
     })
 }
 
 fn user(v: &Value) -> UserInfo {
-    UserInfo {
-        user_id: text(v, "user_id").map(str::to_owned),
-        user_name: text(v, "user_name").map(str::to_owned),
-    }
+    UserInfo { user_id: text(v, "user_id").map(str::to_owned), user_name: text(v, "user_name").map(str::to_owned) }
 }
 
 pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
     let request = c
         .http
-        .get(ProviderClient::endpoint(
-            &c.account().api_base,
-            "/v2/user/profile",
-        ))
+        .get(ProviderClient::endpoint(&c.account().api_base, "/v2/user/profile"))
         .header("Accept", "application/json")
         .bearer_auth(access.expose());
     let reply = send(UPSTOX, request).await?;
     if !reply.is_success() {
         return Err(error(&reply));
     }
-    let data = reply.body.get("data").ok_or_else(|| {
-        ProviderError::malformed(UPSTOX, reply.status, "the response has no `data`")
-    })?;
+    let data = reply
+        .body
+        .get("data")
+        .ok_or_else(|| ProviderError::malformed(UPSTOX, reply.status, "the response has no `data`"))?;
     Ok(user(data))
 }
 
 pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderError> {
     let request = c
         .http
-        .delete(ProviderClient::endpoint(
-            &c.account().api_base,
-            "/v2/logout",
-        ))
+        .delete(ProviderClient::endpoint(&c.account().api_base, "/v2/logout"))
         .header("Accept", "application/json")
         .bearer_auth(access.expose());
     let reply = send(UPSTOX, request).await?;

@@ -11,9 +11,7 @@ pub struct KeyringStore {
 impl KeyringStore {
     /// `service` names the entries; tests use their own to stay apart from a user's.
     pub fn new(service: &str) -> Self {
-        Self {
-            service: service.to_owned(),
-        }
+        Self { service: service.to_owned() }
     }
 
     fn entry(&self, account: &str, item: SecretItem) -> Result<Entry, StoreError> {
@@ -23,9 +21,7 @@ impl KeyringStore {
 
 fn classify(e: Error) -> StoreError {
     match e {
-        Error::PlatformFailure(inner) | Error::NoStorageAccess(inner) => {
-            StoreError::Unreachable(inner.to_string())
-        }
+        Error::PlatformFailure(inner) | Error::NoStorageAccess(inner) => StoreError::Unreachable(inner.to_string()),
         Error::BadEncoding(_) => StoreError::Corrupt("the entry is not valid UTF-8".to_owned()),
         other => StoreError::Refused(other.to_string()),
     }
@@ -41,9 +37,7 @@ impl SecretStore for KeyringStore {
     }
 
     fn set(&self, account: &str, item: SecretItem, value: &Secret) -> Result<(), StoreError> {
-        self.entry(account, item)?
-            .set_password(value.expose())
-            .map_err(classify)
+        self.entry(account, item)?.set_password(value.expose()).map_err(classify)
     }
 
     fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError> {

@@ -68,11 +68,7 @@ impl std::fmt::Display for StorageKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Keyring => f.write_str("OS keyring"),
-            Self::Plaintext(p) => write!(
-                f,
-                "PLAINTEXT file {} (opted in; not encrypted)",
-                p.display()
-            ),
+            Self::Plaintext(p) => write!(f, "PLAINTEXT file {} (opted in; not encrypted)", p.display()),
         }
     }
 }
@@ -88,15 +84,10 @@ pub enum StoreError {
     Unreachable(String),
     #[error("the keyring refused the request: {0}")]
     Refused(String),
-    #[error(
-        "the stored entry cannot be read: {0}; store it again (`tokentray secret set`, or log in)"
-    )]
+    #[error("the stored entry cannot be read: {0}; store it again (`tokentray secret set`, or log in)")]
     Corrupt(String),
     #[error("secrets file {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
 }
 
 /// A place for secrets. Implementations are blocking: keyring calls go over
@@ -109,9 +100,7 @@ pub trait SecretStore: Send + Sync {
     fn kind(&self) -> StorageKind;
 
     fn tokens(&self, account: &str) -> Result<Option<TokenSet>, StoreError> {
-        self.get(account, SecretItem::Tokens)?
-            .map(|s| TokenSet::from_secret(&s))
-            .transpose()
+        self.get(account, SecretItem::Tokens)?.map(|s| TokenSet::from_secret(&s)).transpose()
     }
 
     fn set_tokens(&self, account: &str, tokens: &TokenSet) -> Result<(), StoreError> {

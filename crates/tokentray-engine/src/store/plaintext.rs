@@ -14,30 +14,23 @@ pub struct PlaintextStore {
 
 impl PlaintextStore {
     pub fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            lock: Mutex::new(()),
-        }
+        Self { path, lock: Mutex::new(()) }
     }
 
     fn read(&self) -> Result<BTreeMap<String, Secret>, StoreError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.path.display()))),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(source) => Err(StoreError::File {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(source) => Err(StoreError::File { path: self.path.clone(), source }),
         }
     }
 
     fn write(&self, map: &BTreeMap<String, Secret>) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(map).expect("a map of strings serializes");
-        crate::atomic::write(&self.path, &bytes, 0o600).map_err(|source| StoreError::File {
-            path: self.path.clone(),
-            source,
-        })
+        crate::atomic::write(&self.path, &bytes, 0o600)
+            .map_err(|source| StoreError::File { path: self.path.clone(), source })
     }
 }
 

@@ -25,10 +25,7 @@ pub struct State {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("state file {path} is not valid ({message}); move it aside and log in again")]
     Corrupt { path: PathBuf, message: String },
 }
@@ -39,9 +36,7 @@ pub struct StateFile {
 
 impl StateFile {
     pub fn in_dir(data_dir: &Path) -> Self {
-        Self {
-            path: data_dir.join("state.json"),
-        }
+        Self { path: data_dir.join("state.json") }
     }
 
     pub fn path(&self) -> &Path {
@@ -50,23 +45,16 @@ impl StateFile {
 
     pub fn load(&self) -> Result<State, StateError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                path: self.path.clone(),
-                message: e.to_string(),
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StateError::Corrupt { path: self.path.clone(), message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(source) => Err(StateError::Io {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(source) => Err(StateError::Io { path: self.path.clone(), source }),
         }
     }
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-        crate::atomic::write(&self.path, &bytes, 0o600).map_err(|source| StateError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        crate::atomic::write(&self.path, &bytes, 0o600)
+            .map_err(|source| StateError::Io { path: self.path.clone(), source })
     }
 }

@@ -20,49 +20,24 @@ pub const PKCE_KEY: &str = "generic-client";
 pub const PKCE_SECRET: &str = "generic-secret";
 
 fn app(flavor: Flavor, id: &str, secret: &str, path: &str) -> App {
-    App {
-        flavor,
-        client_id: id.into(),
-        client_secret: secret.into(),
-        redirect_uri: format!("http://127.0.0.1:9/{path}"),
-        user_id: "AB1234".into(),
-        require_basic_auth: false,
-        require_pkce: false,
-        kite_refresh_token: false,
-    }
+    App::new(flavor, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
 }
 
 pub fn sandbox_config() -> SandboxConfig {
     SandboxConfig {
         apps: vec![
             app(Flavor::Kite, KITE_KEY, KITE_SECRET, "kite/callback"),
-            App {
-                kite_refresh_token: true,
-                ..app(
-                    Flavor::Kite,
-                    KITE_REFRESH_KEY,
-                    KITE_SECRET,
-                    "kite2/callback",
-                )
-            },
+            App { kite_refresh_token: true, ..app(Flavor::Kite, KITE_REFRESH_KEY, KITE_SECRET, "kite2/callback") },
             app(Flavor::Upstox, UPSTOX_KEY, UPSTOX_SECRET, "upstox/callback"),
-            App {
-                require_basic_auth: true,
-                ..app(Flavor::OAuth2, SCHWAB_KEY, SCHWAB_SECRET, "schwab/callback")
-            },
-            App {
-                require_pkce: true,
-                ..app(Flavor::OAuth2, PKCE_KEY, PKCE_SECRET, "generic/callback")
-            },
+            App { require_basic_auth: true, ..app(Flavor::OAuth2, SCHWAB_KEY, SCHWAB_SECRET, "schwab/callback") },
+            App { require_pkce: true, ..app(Flavor::OAuth2, PKCE_KEY, PKCE_SECRET, "generic/callback") },
         ],
         ..SandboxConfig::default()
     }
 }
 
 pub async fn sandbox() -> Sandbox {
-    Sandbox::start(sandbox_config())
-        .await
-        .expect("sandbox starts")
+    Sandbox::start(sandbox_config()).await.expect("sandbox starts")
 }
 
 /// The config a user would write, pointed at the sandbox.
@@ -118,12 +93,8 @@ scopes = ["read", "trade"]
 }
 
 pub fn account(sandbox: &Sandbox, id: &str) -> AccountConfig {
-    let config = Config::parse(&config_text(&sandbox.url()), Path::new("test.toml"))
-        .expect("test config parses");
-    config
-        .account(id)
-        .expect("account in the test config")
-        .clone()
+    let config = Config::parse(&config_text(&sandbox.url()), Path::new("test.toml")).expect("test config parses");
+    config.account(id).expect("account in the test config").clone()
 }
 
 pub fn client(sandbox: &Sandbox, id: &str) -> ProviderClient {
@@ -142,43 +113,20 @@ pub fn secret_for(id: &str) -> Secret {
 /// Opens the authorize URL as a browser would and returns the query the
 /// provider redirected back with.
 pub async fn follow(url: &url::Url) -> HashMap<String, String> {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = http
-        .get(url.clone())
-        .send()
-        .await
-        .expect("authorize answers");
-    assert_eq!(
-        response.status(),
-        302,
-        "authorize redirects back: {}",
-        response.text().await.unwrap_or_default()
-    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = http.get(url.clone()).send().await.expect("authorize answers");
+    assert_eq!(response.status(), 302, "authorize redirects back: {}", response.text().await.unwrap_or_default());
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    url::Url::parse(&location).unwrap().query_pairs().into_owned().collect()
 }
 
 /// A whole login: authorize, callback, exchange.
 pub async fn login(client: &ProviderClient) -> (Grant, LoginAttempt) {
     let attempt = client.begin_login();
     let query = follow(&attempt.url).await;
-    let code = client
-        .read_callback(&query, &attempt)
-        .expect("callback accepted");
+    let code = client.read_callback(&query, &attempt).expect("callback accepted");
     let grant = client
-        .exchange(
-            &code,
-            &attempt,
-            &secret_for(&client.account().id),
-            chrono::Utc::now(),
-        )
+        .exchange(&code, &attempt, &secret_for(&client.account().id), chrono::Utc::now())
         .await
         .expect("exchange succeeds");
     (grant, attempt)
@@ -186,8 +134,5 @@ pub async fn login(client: &ProviderClient) -> (Grant, LoginAttempt) {
 
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,55 @@
+//! `tokentray daemon`: the engine without a GUI, for servers (see
+//! `packaging/tokentray.service`). Stops cleanly on SIGTERM and Ctrl-C.
+
+use crate::cli::Global;
+use crate::context::{CliError, Context};
+use std::process::ExitCode;
+use tokentray_engine::paths;
+
+pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
+    let config_path = paths::config_file(global.config.clone())?;
+    let ctx = match Context::load(Some(config_path.clone())) {
+        Err(CliError::Config(e)) if e.is_missing_file() => {
+            return Err(CliError::Usage(format!(
+                "no config at {}: create one (see the README), or try `tokentray demo` first",
+                config_path.display()
+            )))
+        }
+        other => other?,
+    };
+    let log = ctx.data_dir.join("tokentray.log");
+    crate::logging::init("info", Some(&log))
+        .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
+    let engine = ctx.engine()?;
+    tracing::info!(
+        "daemon started: {} account(s) from {}; secrets in the {}; log {}",
+        ctx.config.accounts.len(),
+        config_path.display(),
+        engine.storage(),
+        log.display()
+    );
+    let scheduler = engine.spawn_scheduler();
+    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
+        CliError::Io { context: "cannot watch the config".into(), source: std::io::Error::other(e.to_string()) }
+    })?;
+    wait_for_signal().await;
+    tracing::info!("stopping");
+    engine.shutdown();
+    let _ = scheduler.await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,83 @@
+//! `tokentray demo`: the sandbox broker, the engine and two demo accounts in
+//! one process, with the status printed as it changes.
+
+use crate::context::CliError;
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokentray_engine::paths;
+use tokentray_runtime::demo::{Demo, KITE_ID};
+use tokentray_runtime::login::LoginOptions;
+use tokentray_runtime::{Engine, EngineOptions, EventKind, LogNotifier, SystemClock};
+
+pub async fn run() -> Result<ExitCode, CliError> {
+    crate::logging::init("info", None).map_err(|source| CliError::Io { context: "logging".into(), source })?;
+    let dir = paths::data_dir()?.join("demo");
+    let demo = Demo::start(&dir).await.map_err(|e| CliError::Io {
+        context: "cannot start the demo".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let engine = Engine::new(
+        demo.config.clone(),
+        EngineOptions {
+            data_dir: demo.data_dir(),
+            store: Arc::new(demo.store()),
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(LogNotifier),
+        },
+    )?;
+    let config_path = demo.config.path.clone();
+    eprintln!(
+        "\nTokenTray demo: a sandbox broker at {} and two accounts.\n\
+         - {KITE_ID}: a daily-login token that lives 6 minutes (orange at 4 min left, red at 2, then expired)\n\
+         - demo-oauth: 2-minute tokens refreshed automatically, for 10 minutes after each login\n\n\
+         From another terminal:\n  export TOKENTRAY_CONFIG={} TOKENTRAY_DATA_DIR={}\n  tokentray status; tokentray token {KITE_ID}; tokentray login {KITE_ID}\n\n\
+         Press Enter to log in to {KITE_ID} in your browser; Ctrl-C to quit.\n",
+        demo.sandbox.url(),
+        config_path.display(),
+        demo.data_dir().display(),
+    );
+    demo.log_in_everything(&engine).await?;
+    let scheduler = engine.spawn_scheduler();
+    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
+        CliError::Io { context: "cannot watch the demo files".into(), source: std::io::Error::other(e.to_string()) }
+    })?;
+
+    let (enter_tx, mut enter) = tokio::sync::mpsc::channel::<()>(1);
+    std::thread::spawn(move || {
+        for _ in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if enter_tx.blocking_send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut events = engine.subscribe();
+    eprint!("{}", crate::status_cmd::table(&engine.statuses(), &engine.storage()));
+    let stop = crate::daemon_cmd::wait_for_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            Some(()) = enter.recv() => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let options = LoginOptions {
+                        show_url: Box::new(|url| eprintln!("Opening the browser; if nothing opens, visit:\n  {url}")),
+                        ..LoginOptions::default()
+                    };
+                    if let Err(e) = engine.login(KITE_ID, options).await {
+                        eprintln!("login: {e}");
+                    }
+                });
+            }
+            event = events.recv() => {
+                if matches!(event, Ok(e) if e.kind != EventKind::ConfigReloaded) {
+                    eprint!("\n{}", crate::status_cmd::table(&engine.statuses(), &engine.storage()));
+                }
+            }
+        }
+    }
+    engine.shutdown();
+    let _ = scheduler.await;
+    Ok(ExitCode::SUCCESS)
+}

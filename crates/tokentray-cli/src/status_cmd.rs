@@ -1,0 +1,74 @@
+//! `tokentray status` and `tokentray accounts`: read from the config and the
+//! state file only, so they never need the keyring.
+
+use crate::cli::Global;
+use crate::context::{CliError, Context};
+use chrono::Local;
+use std::fmt::Write;
+use std::process::ExitCode;
+use tokentray_engine::store::StorageKind;
+use tokentray_runtime::AccountStatus;
+
+pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    let engine = ctx.engine()?;
+    let statuses = engine.statuses();
+    let storage = engine.storage();
+    if json {
+        let body = serde_json::json!({
+            "storage": storage_name(&storage),
+            "storage_plaintext": matches!(storage, StorageKind::Plaintext(_)),
+            "accounts": statuses,
+        });
+        println!("{}", serde_json::to_string_pretty(&body).expect("status serializes"));
+    } else {
+        print!("{}", table(&statuses, &storage));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn accounts(global: &Global) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    if ctx.config.accounts.is_empty() {
+        println!("no accounts in {}", ctx.config.path.display());
+    }
+    for a in &ctx.config.accounts {
+        println!(
+            "{:<16} {:<7} {:<20} api_key={} redirect_uri={}",
+            a.id, a.provider, a.label, a.api_key, a.redirect_uri
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn storage_name(kind: &StorageKind) -> String {
+    kind.to_string()
+}
+
+/// The status as a table for people; also printed by the demo.
+pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
+    let mut out = String::new();
+    let mut row = |cells: [&str; 8]| {
+        let [id, provider, state, colour, act_in, user, checked, error] = cells;
+        let _ = writeln!(
+            out,
+            "{id:<14} {provider:<8} {state:<11} {colour:<7} {act_in:<12} {user:<10} {checked:<9} {error}"
+        );
+    };
+    row(["ACCOUNT", "PROVIDER", "STATE", "COLOUR", "ACT IN", "USER", "CHECKED", "LAST ERROR"]);
+    for s in statuses {
+        let checked = s.last_validated.map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string());
+        row([
+            &s.id,
+            s.provider.as_str(),
+            s.state.as_str(),
+            s.level.as_str(),
+            &s.countdown,
+            s.user_id.as_deref().unwrap_or("-"),
+            checked.as_deref().unwrap_or("-"),
+            s.last_error_message.as_deref().unwrap_or("-"),
+        ]);
+    }
+    let _ = writeln!(out, "secrets: {storage}");
+    out
+}

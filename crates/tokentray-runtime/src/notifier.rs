@@ -1,0 +1,23 @@
+use tokentray_core::Notice;
+use tokentray_engine::config::AccountConfig;
+
+/// Tells the user something. The desktop sends desktop notifications; the
+/// headless daemon writes them to its log.
+pub trait Notifier: Send + Sync + 'static {
+    fn notify(&self, account: &AccountConfig, notice: &Notice);
+}
+
+/// Notices as log lines (the daemon's log, or stderr).
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn notify(&self, account: &AccountConfig, notice: &Notice) {
+        let summary = notice.summary(&account.label);
+        let body = notice.body();
+        if notice.wants_login() {
+            tracing::warn!(account = %account.id, "{summary}. {body}");
+        } else {
+            tracing::info!(account = %account.id, "{summary}. {body}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! An engine over real files and a real sandbox on loopback.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokentray_engine::config::Config;
+use tokentray_engine::store::{PlaintextStore, SecretItem, SecretStore};
+use tokentray_engine::Secret;
+use tokentray_runtime::{Clock, Engine, EngineOptions, LogNotifier, SystemClock};
+use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub dir: PathBuf,
+    pub config: Config,
+    pub kite_port: u16,
+    pub oauth_port: u16,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokentray-rt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A sandbox with a Kite app and a Schwab-style OAuth2 app (1800 s tokens),
+/// a config pointing at it and api secrets in a plaintext store.
+pub async fn world(name: &str, oauth_ttl: Option<std::time::Duration>) -> World {
+    let dir = scratch(name);
+    let (kite_port, oauth_port) = (free_port(), free_port());
+    let sandbox = Sandbox::start(SandboxConfig {
+        apps: vec![
+            App::new(Flavor::Kite, "kitekey", "kitesecret", &format!("http://127.0.0.1:{kite_port}/kite/cb"), "AB1234"),
+            App {
+                access_ttl: oauth_ttl,
+                ..App::new(
+                    Flavor::OAuth2,
+                    "oauthid",
+                    "oauthsecret",
+                    &format!("http://127.0.0.1:{oauth_port}/cb"),
+                    "OA1",
+                )
+            },
+        ],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let base = sandbox.url();
+    let text = format!(
+        r#"
+storage = "plaintext"
+http_timeout = "3s"
+
+[[account]]
+id = "kite"
+provider = "kite"
+api_key = "kitekey"
+redirect_uri = "http://127.0.0.1:{kite_port}/kite/cb"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "oauth"
+provider = "schwab"
+api_key = "oauthid"
+redirect_uri = "http://127.0.0.1:{oauth_port}/cb"
+api_base = "{base}"
+"#
+    );
+    std::fs::write(dir.join("config.toml"), &text).unwrap();
+    let config = Config::load(&dir.join("config.toml")).unwrap();
+    let store = store(&dir);
+    store.set("kite", SecretItem::ApiSecret, &Secret::new("kitesecret")).unwrap();
+    store.set("oauth", SecretItem::ApiSecret, &Secret::new("oauthsecret")).unwrap();
+    World { sandbox, dir, config, kite_port, oauth_port }
+}
+
+pub fn store(dir: &Path) -> PlaintextStore {
+    PlaintextStore::new(dir.join("data").join("secrets.json"))
+}
+
+impl World {
+    pub fn engine(&self) -> Engine {
+        self.engine_with(Arc::new(SystemClock))
+    }
+
+    pub fn engine_with(&self, clock: Arc<dyn Clock>) -> Engine {
+        Engine::new(
+            self.config.clone(),
+            EngineOptions {
+                data_dir: self.dir.join("data"),
+                store: Arc::new(store(&self.dir)),
+                clock,
+                notifier: Arc::new(LogNotifier),
+            },
+        )
+        .unwrap()
+    }
+}
+
+/// What a browser does with the authorize URL: follow redirects to the callback.
+pub async fn browse(url: url::Url) -> reqwest::Response {
+    reqwest::get(url).await.expect("the browser reaches the callback")
+}
+
+/// The callback URL the provider redirects to, without visiting it.
+pub async fn callback_url(authorize: &url::Url) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = http.get(authorize.clone()).send().await.unwrap();
+    r.headers()["location"].to_str().unwrap().to_owned()
+}

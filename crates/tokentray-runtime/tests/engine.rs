@@ -1,0 +1,191 @@
+//! The runtime driving the core against the sandbox: scheduled refreshes,
+//! clock jumps, single-flight refreshes across engines, failures that keep
+//! the token, config edits and tokens picked up from another process.
+
+mod common;
+
+use common::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokentray_core::{Level, Span, State};
+use tokentray_runtime::login::LoginOptions;
+use tokentray_runtime::{Clock, EventKind, ManualClock};
+use tokentray_sandbox::{Endpoint, Fault};
+
+/// Logs `id` in through the real flow, the test acting as the browser.
+async fn log_in(engine: &tokentray_runtime::Engine, id: &str) {
+    let options = LoginOptions {
+        open_browser: false,
+        show_url: Box::new(|u| {
+            tokio::spawn(browse(u.clone()));
+        }),
+        ..LoginOptions::default()
+    };
+    engine.login(id, options).await.unwrap();
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn the_scheduler_refreshes_after_a_clock_jump() {
+    let w = world("jump", None).await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let engine = w.engine_with(clock.clone());
+    log_in(&engine, "oauth").await;
+    let first = engine.tokens("oauth").await.unwrap();
+    let _scheduler = engine.spawn_scheduler();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 1, "nothing due yet");
+
+    // The laptop slept 28 minutes: past the refresh time (25 min), before expiry (30).
+    clock.advance(Span::minutes(28));
+    engine.wake();
+    eventually("a refresh", || w.sandbox.requests_to("/v1/oauth/token").len() == 2).await;
+    eventually("the new token installed", || {
+        engine.status("oauth").unwrap().expires_at.is_some_and(|e| e > clock.now() + Span::minutes(29))
+    })
+    .await;
+    let second = engine.tokens("oauth").await.unwrap();
+    assert_ne!(first.access_token, second.access_token);
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token")[1].form()["grant_type"], "refresh_token");
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn two_engines_refreshing_at_once_make_one_provider_call() {
+    let w = world("single-flight", None).await;
+    let (a, b) = (w.engine(), w.engine());
+    log_in(&a, "oauth").await;
+    b.adopt_from_disk("oauth").await.unwrap();
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(300)), Some(1));
+    let (ra, rb, rc) = tokio::join!(a.refresh("oauth"), b.refresh("oauth"), a.refresh("oauth"));
+    for r in [ra, rb, rc] {
+        assert_eq!(r.unwrap().state, State::Valid);
+    }
+    let grants: Vec<_> = w
+        .sandbox
+        .requests_to("/v1/oauth/token")
+        .into_iter()
+        .filter(|r| r.form()["grant_type"] == "refresh_token")
+        .collect();
+    assert_eq!(grants.len(), 1, "one provider call for three refreshes in two processes");
+    let (ta, tb) = (a.tokens("oauth").await.unwrap(), b.tokens("oauth").await.unwrap());
+    assert_eq!(ta, tb, "the waiting engine picked up the other's token");
+    // The old access token lives on until its expiry, as on real servers; ours is the newest.
+    assert_eq!(w.sandbox.live_access_tokens().last().map(String::as_str), Some(ta.access_token.expose()));
+}
+
+#[tokio::test]
+async fn failed_refreshes_back_off_then_ask_for_login_and_keep_the_token() {
+    let w = world("failures", None).await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let engine = w.engine_with(clock.clone());
+    log_in(&engine, "oauth").await;
+    let token = engine.tokens("oauth").await.unwrap();
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::Status { code: 503 }, None);
+    let _scheduler = engine.spawn_scheduler();
+    clock.advance(Span::minutes(25));
+    engine.wake();
+    // Three attempts, the clock moved past each backoff.
+    for attempt in 1..=3usize {
+        eventually("a refresh attempt", || w.sandbox.requests_to("/v1/oauth/token").len() == 1 + attempt).await;
+        eventually("the failure recorded", || engine.status("oauth").unwrap().state != State::Refreshing).await;
+        clock.advance(Span::seconds(50));
+        engine.wake();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 4, "no fourth attempt");
+    let s = engine.status("oauth").unwrap();
+    assert_eq!(s.state, State::Valid, "the access token still works: it is kept");
+    assert!(!s.auto_refresh);
+    assert_eq!(s.level, Level::Red);
+    assert!(s.last_error_message.unwrap().contains("HTTP 503"));
+    assert_eq!(engine.tokens("oauth").await.unwrap(), token);
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_token_another_process_stored_is_picked_up() {
+    let w = world("adopt", None).await;
+    let daemon = w.engine();
+    let _watch = tokentray_runtime::watch::watch(&daemon, &w.dir.join("config.toml"), Box::new(|_| {})).unwrap();
+    let mut events = daemon.subscribe();
+    let cli = w.engine();
+    log_in(&cli, "kite").await;
+    let changed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let e = events.recv().await.unwrap();
+            if e.account == "kite" && e.kind == EventKind::TokenChanged {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(changed.is_ok(), "the daemon noticed the new token");
+    assert_eq!(daemon.status("kite").unwrap().state, State::Valid);
+    assert_eq!(daemon.tokens("kite").await.unwrap(), cli.tokens("kite").await.unwrap());
+}
+
+#[tokio::test]
+async fn an_invalid_config_edit_is_ignored_and_a_valid_one_applied() {
+    let w = world("config-edit", None).await;
+    let engine = w.engine();
+    let path = w.dir.join("config.toml");
+    let (tx, mut invalid) = tokio::sync::mpsc::unbounded_channel();
+    let _watch = tokentray_runtime::watch::watch(
+        &engine,
+        &path,
+        Box::new(move |e| {
+            let _ = tx.send(e.to_string());
+        }),
+    )
+    .unwrap();
+    let good = std::fs::read_to_string(&path).unwrap();
+    tokentray_engine::atomic::write(&path, format!("{good}\n[[account]]\nid = \"kite\"\n").as_bytes(), 0o600).unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(5), invalid.recv()).await.unwrap().unwrap();
+    assert!(message.contains("config.toml:") && message.contains("provider"), "{message}");
+    assert_eq!(engine.config().accounts.len(), 2, "still on the last good config");
+
+    let renamed = good.replace("id = \"kite\"", "id = \"kite-main\"");
+    tokentray_engine::atomic::write(&path, renamed.as_bytes(), 0o600).unwrap();
+    eventually("the valid edit applied", || engine.config().account("kite-main").is_some()).await;
+    assert!(engine.status("kite").is_err(), "the removed account stopped");
+    assert_eq!(engine.status("kite-main").unwrap().state, State::NoToken);
+}
+
+#[tokio::test]
+async fn a_restarted_engine_checks_its_token_first() {
+    let w = world("restart", None).await;
+    let first = w.engine();
+    log_in(&first, "kite").await;
+    drop(first);
+    w.sandbox.expire_access_tokens();
+    let engine = w.engine();
+    assert_eq!(engine.status("kite").unwrap().state, State::Valid, "by the clock");
+    let _scheduler = engine.spawn_scheduler();
+    eventually("validation found the token dead", || engine.status("kite").unwrap().state == State::NeedsLogin).await;
+    let s = engine.status("kite").unwrap();
+    assert_eq!(s.level, Level::Expired);
+    assert!(s.last_error_message.unwrap().contains("TokenException"));
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn logout_revokes_and_forgets() {
+    let w = world("logout", None).await;
+    let engine = w.engine();
+    log_in(&engine, "kite").await;
+    engine.logout("kite").await.unwrap();
+    assert_eq!(engine.status("kite").unwrap().state, State::NoToken);
+    assert!(w.sandbox.live_access_tokens().is_empty());
+    assert!(tokentray_engine::store::SecretStore::tokens(&store(&w.dir), "kite").unwrap().is_none());
+    assert!(engine.tokens("kite").await.is_err());
+}

@@ -1,0 +1,191 @@
+//! The login flow end to end in one process: a real callback server on
+//! loopback, the sandbox as provider, real files for the token.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tokentray_core::State;
+use tokentray_runtime::login::{LoginError, LoginOptions};
+use tokentray_sandbox::{Endpoint, Fault};
+use tokio::sync::mpsc;
+
+/// Login options whose "browser" hands the URL to the test.
+fn options(urls: mpsc::UnboundedSender<url::Url>) -> LoginOptions {
+    LoginOptions {
+        open_browser: false,
+        timeout: Duration::from_secs(20),
+        pasted: None,
+        show_url: Box::new(move |u| {
+            let _ = urls.send(u.clone());
+        }),
+    }
+}
+
+#[tokio::test]
+async fn a_login_stores_the_token_and_answers_the_browser() {
+    let w = world("login-ok", None).await;
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let login = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("kite", options(tx)).await }
+    });
+    let url = urls.recv().await.unwrap();
+    let page = browse(url).await;
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("Logged in") && text.contains("AB1234"), "{text}");
+    let outcome = login.await.unwrap().unwrap();
+    assert_eq!(outcome.status.state, State::Valid);
+    let stored = store(&w.dir);
+    let tokens = tokentray_engine::store::SecretStore::tokens(&stored, "kite").unwrap().unwrap();
+    assert_eq!(w.sandbox.live_access_tokens(), vec![tokens.access_token.expose().to_owned()]);
+    // The callback server lives only while a login runs.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", w.kite_port)).is_err());
+}
+
+#[tokio::test]
+async fn a_forged_state_is_refused_and_the_real_login_still_completes() {
+    let w = world("login-state", None).await;
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let login = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("oauth", options(tx)).await }
+    });
+    let url = urls.recv().await.unwrap();
+    let real = callback_url(&url).await;
+    let forged = real.replace("state=", "state=forged");
+    let page = reqwest::get(&forged).await.unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("does not match"));
+    let page = reqwest::get(&real).await.unwrap();
+    assert_eq!(page.status(), 200);
+    login.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused() {
+    let w = world("login-replay", None).await;
+    // Hold the exchange so that the replay arrives while it runs.
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(400)), Some(1));
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let login = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("oauth", options(tx)).await }
+    });
+    let callback = callback_url(&urls.recv().await.unwrap()).await;
+    let first = tokio::spawn(reqwest::get(callback.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let replay = reqwest::get(&callback).await.unwrap();
+    assert_eq!(replay.status(), 409);
+    assert!(replay.text().await.unwrap().contains("works only once"));
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    login.await.unwrap().unwrap();
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 1, "the code was exchanged once");
+    assert!(reqwest::get(&callback).await.is_err(), "after the login, nothing listens");
+}
+
+#[tokio::test]
+async fn a_denied_login_says_so_and_changes_nothing() {
+    let w = world("login-denied", None).await;
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let login = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("kite", options(tx)).await }
+    });
+    let url = urls.recv().await.unwrap();
+    let state =
+        url.query_pairs().find(|(k, _)| k == "redirect_params").unwrap().1.trim_start_matches("state=").to_owned();
+    let denied = format!("http://127.0.0.1:{}/kite/cb?action=login&type=login&status=error&state={state}", w.kite_port);
+    let page = reqwest::get(&denied).await.unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(matches!(login.await.unwrap(), Err(LoginError::Denied { .. })));
+    assert_eq!(engine.status("kite").unwrap().state, State::NoToken);
+}
+
+#[tokio::test]
+async fn a_login_nobody_completes_times_out() {
+    let w = world("login-timeout", None).await;
+    let engine = w.engine();
+    let (tx, _urls) = mpsc::unbounded_channel();
+    let e =
+        engine.login("kite", LoginOptions { timeout: Duration::from_millis(300), ..options(tx) }).await.unwrap_err();
+    assert!(matches!(e, LoginError::TimedOut { .. }), "{e}");
+    assert!(e.to_string().contains("tokentray login kite"), "{e}");
+}
+
+#[tokio::test]
+async fn a_second_login_replaces_the_first() {
+    let w = world("login-replace", None).await;
+    let engine = w.engine();
+    let (tx1, mut urls1) = mpsc::unbounded_channel();
+    let first = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("kite", options(tx1)).await }
+    });
+    urls1.recv().await.unwrap();
+    let (tx2, mut urls2) = mpsc::unbounded_channel();
+    let second = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("kite", options(tx2)).await }
+    });
+    assert!(matches!(first.await.unwrap(), Err(LoginError::Replaced(_))));
+    browse(urls2.recv().await.unwrap()).await;
+    second.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_login_in_another_process_takes_the_port_over() {
+    let w = world("login-takeover", None).await;
+    // Two engines on one data directory stand for two TokenTray processes.
+    let (a, b) = (w.engine(), w.engine());
+    let (tx1, mut urls1) = mpsc::unbounded_channel();
+    let first = tokio::spawn(async move { a.login("kite", options(tx1)).await });
+    urls1.recv().await.unwrap();
+    let (tx2, mut urls2) = mpsc::unbounded_channel();
+    let second = tokio::spawn({
+        let b = b.clone();
+        async move { b.login("kite", options(tx2)).await }
+    });
+    assert!(matches!(first.await.unwrap(), Err(LoginError::Replaced(_))));
+    browse(urls2.recv().await.unwrap()).await;
+    second.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_pasted_redirect_url_completes_the_login() {
+    let w = world("login-paste", None).await;
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let (paste, pasted) = mpsc::channel(2);
+    let login = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("oauth", LoginOptions { pasted: Some(pasted), ..options(tx) }).await }
+    });
+    let callback = callback_url(&urls.recv().await.unwrap()).await;
+    paste.send("not a url".into()).await.unwrap();
+    paste.send(callback).await.unwrap();
+    let outcome = login.await.unwrap().unwrap();
+    assert_eq!(outcome.status.state, State::Valid);
+    assert_eq!(outcome.status.user_id.as_deref(), Some("OA1"), "the profile call names the user");
+}
+
+#[tokio::test]
+async fn a_missing_api_secret_is_said_before_the_browser_opens() {
+    let w = world("login-nosecret", None).await;
+    tokentray_engine::store::SecretStore::delete(
+        &store(&w.dir),
+        "kite",
+        tokentray_engine::store::SecretItem::ApiSecret,
+    )
+    .unwrap();
+    let engine = w.engine();
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let e = engine.login("kite", options(tx)).await.unwrap_err();
+    assert!(e.to_string().contains("tokentray secret set kite"), "{e}");
+    assert!(urls.try_recv().is_err(), "no URL was shown");
+}
