@@ -37,10 +37,14 @@ pub type OnInvalidConfig = Box<dyn Fn(&ConfigError) + Send + Sync>;
 pub fn watch(engine: &Engine, config_path: &Path, on_invalid: OnInvalidConfig) -> Result<FileWatch, WatchError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            for path in event.paths {
-                let _ = tx.send(path);
-            }
+        // Reads (ours included) raise access events: only changes matter, or
+        // reading the file after an event would raise the next one.
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        for path in event.paths {
+            let _ = tx.send(path);
         }
     })
     .map_err(|source| WatchError { path: config_path.to_owned(), source })?;

@@ -153,6 +153,9 @@ async fn an_invalid_config_edit_is_ignored_and_a_valid_one_applied() {
     let message = tokio::time::timeout(Duration::from_secs(5), invalid.recv()).await.unwrap().unwrap();
     assert!(message.contains("config.toml:") && message.contains("provider"), "{message}");
     assert_eq!(engine.config().accounts.len(), 2, "still on the last good config");
+    // Reading the file must not count as an edit: one report, not a loop.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(invalid.try_recv().is_err(), "the bad edit was reported once");
 
     let renamed = good.replace("id = \"kite\"", "id = \"kite-main\"");
     tokentray_engine::atomic::write(&path, renamed.as_bytes(), 0o600).unwrap();

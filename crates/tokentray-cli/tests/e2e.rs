@@ -1,0 +1,309 @@
+//! The real `tokentray` binary against the sandbox over loopback: login through
+//! `$BROWSER`, token, status, expiry, the daemon's scheduled refresh and
+//! shutdown, two processes refreshing at once, a broken config edit.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tokentray_sandbox::{App, Endpoint, Fault, Flavor, Sandbox, SandboxConfig};
+
+struct Setup {
+    sandbox: Sandbox,
+    dir: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn setup(name: &str) -> Setup {
+    let dir = std::env::temp_dir().join(format!("tokentray-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (kite_port, oauth_port) = (free_port(), free_port());
+    let kite_redirect = format!("http://127.0.0.1:{kite_port}/cb");
+    let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/cb");
+    let sandbox = Sandbox::start(SandboxConfig {
+        apps: vec![
+            App {
+                access_ttl: Some(Duration::from_secs(3)),
+                ..App::new(Flavor::Kite, "kitekey", "kitesecret", &kite_redirect, "AB1234")
+            },
+            App {
+                access_ttl: Some(Duration::from_secs(6)),
+                ..App::new(Flavor::OAuth2, "oauthid", "oauthsecret", &oauth_redirect, "OA1")
+            },
+        ],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let base = sandbox.url();
+    let config = format!(
+        r#"
+storage = "plaintext"
+http_timeout = "3s"
+
+[[account]]
+id = "kite"
+provider = "kite"
+api_key = "kitekey"
+redirect_uri = "{kite_redirect}"
+api_base = "{base}"
+login_base = "{base}"
+token_lifetime = "3s"
+
+[[account]]
+id = "oauth"
+provider = "schwab"
+api_key = "oauthid"
+redirect_uri = "{oauth_redirect}"
+api_base = "{base}"
+"#
+    );
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    let s = Setup { sandbox, dir };
+    s.run(&["secret", "set", "kite"], "kitesecret\n").success();
+    s.run(&["secret", "set", "oauth"], "oauthsecret\n").success();
+    s
+}
+
+trait Checked {
+    fn success(self) -> Output;
+    fn stdout(&self) -> String;
+    fn stderr(&self) -> String;
+}
+
+impl Checked for Output {
+    fn success(self) -> Output {
+        assert!(self.status.success(), "exit {:?}: {}", self.status.code(), String::from_utf8_lossy(&self.stderr));
+        self
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+impl Setup {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tokentray"));
+        c.args(args)
+            .env("TOKENTRAY_CONFIG", self.dir.join("config.toml"))
+            .env("TOKENTRAY_DATA_DIR", self.dir.join("data"))
+            // The "browser" follows the authorize URL to the callback, as a person's would.
+            .env("BROWSER", "curl -s -o /dev/null -L %s")
+            .env_remove("TOKENTRAY_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        // The daemon logs to its file too; an unread pipe would fill and block it.
+        self.command(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("data/tokentray.log")).unwrap_or_default()
+    }
+}
+
+/// Runs blocking child-process work off the runtime that serves the sandbox.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the daemon did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_then_token_then_expiry_exits_4() {
+    let s = setup("login").await;
+    let s = std::sync::Arc::new(s);
+    let t = s.clone();
+    let login = blocking(move || t.run(&["login", "kite"], "")).await.success();
+    assert!(login.stderr().contains("kite: logged in as AB1234"), "{}", login.stderr());
+
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "kite"], "")).await.success();
+    let issued = s.sandbox.live_access_tokens();
+    assert_eq!(token.stdout().trim(), issued.last().unwrap(), "prints the token the sandbox issued, alone");
+    assert_eq!(token.stdout().lines().count(), 1);
+    assert!(token.stderr().is_empty(), "{}", token.stderr());
+
+    let t = s.clone();
+    let status = blocking(move || t.run(&["status", "--json"], "")).await.success();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let kite = json["accounts"].as_array().unwrap().iter().find(|a| a["id"] == "kite").unwrap().clone();
+    assert_eq!(kite["state"], "valid");
+    assert_eq!(kite["user_id"], "AB1234");
+    assert_eq!(json["storage_plaintext"], true);
+
+    // The token lives 3 seconds.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let t = s.clone();
+    let expired = blocking(move || t.run(&["token", "kite"], "")).await;
+    assert_eq!(expired.status.code(), Some(4), "{}", expired.stderr());
+    assert!(expired.stdout().is_empty());
+    assert!(expired.stderr().contains("run `tokentray login kite`"), "{}", expired.stderr());
+    let log = std::fs::read_to_string(s.dir.join("data/state.json")).unwrap();
+    assert!(!log.contains(issued.last().unwrap()), "no token in the state file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_refreshes_before_expiry_and_stops_on_sigterm() {
+    let s = std::sync::Arc::new(setup("daemon").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    let first = s.sandbox.live_access_tokens().last().unwrap().clone();
+
+    let t = s.clone();
+    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let t = s.clone();
+    // 6-second tokens are refreshed half-way through, with nobody asking.
+    blocking(move || {
+        wait_until("a scheduled refresh", Duration::from_secs(15), || {
+            t.sandbox.requests_to("/v1/oauth/token").iter().any(|r| r.form()["grant_type"] == "refresh_token")
+        })
+    })
+    .await;
+    let t = s.clone();
+    blocking(move || wait_until("the refresh logged", Duration::from_secs(5), || t.log().contains("refreshed"))).await;
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "oauth"], "")).await.success().stdout();
+    assert_ne!(token.trim(), first, "the token in use is the refreshed one");
+    assert_eq!(token.trim(), s.sandbox.live_access_tokens().last().unwrap());
+
+    let status = blocking(move || terminate(&mut daemon)).await;
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let log = s.log();
+    assert!(log.contains("daemon started") && log.contains("stopped"), "{log}");
+    assert!(!log.contains(&first) && !log.contains(token.trim()), "tokens never reach the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_refreshing_at_once_make_one_provider_call() {
+    let s = std::sync::Arc::new(setup("two-refresh").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(500)), Some(1));
+    let (a, b) = (s.clone(), s.clone());
+    let (ra, rb) = tokio::join!(
+        blocking(move || a.run(&["refresh", "oauth"], "")),
+        blocking(move || b.run(&["refresh", "oauth"], ""))
+    );
+    ra.success();
+    rb.success();
+    let refreshes =
+        s.sandbox.requests_to("/v1/oauth/token").iter().filter(|r| r.form()["grant_type"] == "refresh_token").count();
+    assert_eq!(refreshes, 1, "the second process picked up the first one's token");
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "oauth"], "")).await.success().stdout();
+    assert_eq!(token.trim(), s.sandbox.live_access_tokens().last().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_config_edit_leaves_the_daemon_on_the_old_one() {
+    let s = std::sync::Arc::new(setup("bad-edit").await);
+    let t = s.clone();
+    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let t = s.clone();
+    blocking(move || wait_until("the daemon up", Duration::from_secs(10), || t.log().contains("daemon started"))).await;
+    let path = s.dir.join("config.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, good.replace("provider = \"schwab\"", "provider = \"schwabb\"")).unwrap();
+    let t = s.clone();
+    blocking(move || {
+        wait_until("the bad edit reported", Duration::from_secs(10), || t.log().contains("config edit ignored"))
+    })
+    .await;
+    assert!(s.log().contains("config.toml:"), "the error names the line: {}", s.log());
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon keeps running");
+
+    std::fs::write(&path, good.replace("id = \"oauth\"", "id = \"schwab\"")).unwrap();
+    let t = s.clone();
+    blocking(move || {
+        wait_until("the good edit applied", Duration::from_secs(10), || t.log().contains("config reloaded"))
+    })
+    .await;
+    let status = blocking(move || terminate(&mut daemon)).await;
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_browser_login_accepts_the_pasted_url() {
+    let s = std::sync::Arc::new(setup("paste").await);
+    // The pasted URL: what the browser would land on, had it logged in.
+    let t = s.clone();
+    let mut child = blocking(move || {
+        t.command(&["login", "kite", "--no-browser"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+    .await;
+    let mut stderr = child.stderr.take().unwrap();
+    let url = blocking(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 512];
+        loop {
+            let n = std::io::Read::read(&mut stderr, &mut buf).unwrap();
+            assert!(n > 0, "no URL printed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if let Some(line) = seen.lines().find(|l| l.trim_start().starts_with("http")) {
+                return (line.trim().to_owned(), stderr);
+            }
+        }
+    })
+    .await;
+    let (authorize, _stderr) = url;
+    let http = reqwest_free_get(&authorize).await;
+    child.stdin.as_mut().unwrap().write_all(format!("{http}\n").as_bytes()).unwrap();
+    let status = blocking(move || child.wait().unwrap()).await;
+    assert!(status.success());
+    assert_eq!(s.sandbox.requests_to("/session/token").len(), 1);
+}
+
+/// The Location the authorize URL redirects to, read with a plain HTTP/1.1 request.
+async fn reqwest_free_get(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or(""));
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    blocking(move || {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.lines().find_map(|l| l.strip_prefix("location: ")).expect("a redirect").trim().to_owned()
+    })
+    .await
+}
