@@ -8,12 +8,21 @@ use chrono::Local;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokentray_core::State;
+use tokentray_runtime::ipc::{self, Request, Response};
 use tokentray_runtime::login::LoginOptions;
+use tokentray_runtime::AccountStatus;
 
 pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duration) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
+    if !no_browser {
+        if ipc::socket_path(&ctx.data_dir).exists() {
+            eprintln!("{id}: the running TokenTray opens the browser; complete the login there");
+        }
+        if let Some(status) = handed_over(&ctx, Request::Login { account: id.to_owned() }).await? {
+            return logged_in(id, &status);
+        }
+    }
     let engine = ctx.engine()?;
     let pasted = no_browser.then(|| {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -40,17 +49,34 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
         }),
     };
     let outcome = engine.login(id, options).await?;
-    let s = outcome.status;
+    logged_in(id, &outcome.status)
+}
+
+fn logged_in(id: &str, s: &AccountStatus) -> Result<ExitCode, CliError> {
     let user = s.user_id.as_deref().map(|u| format!(" as {u}")).unwrap_or_default();
     let until = s.expires_at.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z").to_string());
     eprintln!("{id}: logged in{user}; the token works until {}", until.as_deref().unwrap_or("?"));
     Ok(ExitCode::SUCCESS)
 }
 
+/// Hands `request` to the running tray or daemon. `None`: nobody is running
+/// (or it cannot do this), so this process does the work itself.
+async fn handed_over(ctx: &Context, request: Request) -> Result<Option<AccountStatus>, CliError> {
+    match ipc::request(&ctx.data_dir, &request).await {
+        Some(Response::Status { account }) => Ok(Some(account)),
+        Some(Response::Error { message, needs_login: true }) => Err(CliError::LoginNeeded(message)),
+        Some(Response::Error { message, .. }) => Err(CliError::Remote(message)),
+        _ => Ok(None),
+    }
+}
+
 pub async fn refresh(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let s = ctx.engine()?.refresh(id).await?;
+    let s = match handed_over(&ctx, Request::Refresh { account: id.to_owned() }).await? {
+        Some(s) => s,
+        None => ctx.engine()?.refresh(id).await?,
+    };
     eprintln!("{id}: {} ({}); {}", s.state.as_str(), s.level.as_str(), s.countdown);
     Ok(ExitCode::SUCCESS)
 }
@@ -58,7 +84,11 @@ pub async fn refresh(global: &Global, id: &str) -> Result<ExitCode, CliError> {
 pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    ctx.engine()?.logout(id).await?;
+    match ipc::request(&ctx.data_dir, &Request::Logout { account: id.to_owned() }).await {
+        Some(Response::Done { .. }) => {}
+        Some(Response::Error { message, .. }) => return Err(CliError::Remote(message)),
+        _ => ctx.engine()?.logout(id).await?,
+    }
     eprintln!("{id}: logged out");
     Ok(ExitCode::SUCCESS)
 }
@@ -68,23 +98,12 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
 pub async fn token(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let engine = ctx.engine()?;
-    let mut status = engine.status(id)?;
-    if status.state != State::Valid && status.auto_refresh {
-        status = engine.refresh(id).await?;
-    }
-    if status.state != State::Valid {
-        let why = match status.state {
-            State::NoToken => "not logged in".to_owned(),
-            State::Expired => format!(
-                "the token expired at {}",
-                status.expires_at.map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string()).unwrap_or_default()
-            ),
-            _ => "the provider rejected the token".to_owned(),
-        };
-        return Err(CliError::LoginNeeded(format!("{id}: {why}; run `tokentray login {id}`")));
-    }
-    let tokens = engine.tokens(id).await?;
-    println!("{}", tokens.access_token.expose());
+    let token = match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
+        Some(Response::Token { access_token }) => access_token,
+        Some(Response::Error { message, needs_login: true }) => return Err(CliError::LoginNeeded(message)),
+        Some(Response::Error { message, .. }) => return Err(CliError::Remote(message)),
+        _ => ctx.engine()?.current_token(id).await?.access_token.expose().to_owned(),
+    };
+    println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,13 +15,18 @@ Environment:
   BROWSER             the browser `login` opens (`:`-separated commands, %s for the URL)";
 
 /// Keeps broker and OAuth API tokens alive, and hands them to your scripts.
+///
+/// With no command, starts the tray app (on the demo broker when there is no config).
 #[derive(Debug, Parser)]
 #[command(name = "tokentray", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Start the tray app on the built-in demo broker
+    #[arg(long)]
+    pub demo: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ pub enum CliError {
     UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
     #[error("{0}")]
     LoginNeeded(String),
+    #[error("{0} (reported by the running TokenTray)")]
+    Remote(String),
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]

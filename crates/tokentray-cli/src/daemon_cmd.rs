@@ -28,6 +28,10 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
         engine.storage(),
         log.display()
     );
+    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false };
+    let _control = tokentray_runtime::ipc::serve(engine.clone(), host)
+        .await
+        .map_err(|e| CliError::Usage(format!("{e}; stop it first (one engine per data directory)")))?;
     let scheduler = engine.spawn_scheduler();
     let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
         CliError::Io { context: "cannot watch the config".into(), source: std::io::Error::other(e.to_string()) }

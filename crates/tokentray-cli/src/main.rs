@@ -8,6 +8,7 @@ mod demo_cmd;
 mod logging;
 mod secret_cmd;
 mod status_cmd;
+mod tray;
 
 use clap::Parser;
 use cli::Command;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    if !matches!(args.command, Command::Daemon | Command::Demo) {
+    if !matches!(args.command, Some(Command::Daemon | Command::Demo)) {
         // One-shot commands say what they did themselves; the log is for trouble.
         let _ = logging::init("warn", None);
     }
@@ -32,7 +33,8 @@ fn main() -> ExitCode {
 
 async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
     let g = &args.global;
-    match args.command {
+    let Some(command) = args.command else { return tray::launch(g, args.demo) };
+    match command {
         Command::Status { json } => status_cmd::status(g, json),
         Command::Accounts => status_cmd::accounts(g),
         Command::Login { account, no_browser, timeout } => account_cmd::login(g, &account, no_browser, timeout).await,

@@ -199,6 +199,13 @@ async fn the_daemon_refreshes_before_expiry_and_stops_on_sigterm() {
     let token = blocking(move || t.run(&["token", "oauth"], "")).await.success().stdout();
     assert_ne!(token.trim(), first, "the token in use is the refreshed one");
     assert_eq!(token.trim(), s.sandbox.live_access_tokens().last().unwrap());
+    assert!(s.log().contains("control request: token oauth"), "the CLI asked the daemon: {}", s.log());
+
+    // A second engine on the same data directory is refused.
+    let t = s.clone();
+    let second = blocking(move || t.run(&["daemon"], "")).await;
+    assert_eq!(second.status.code(), Some(2));
+    assert!(second.stderr().contains("already running"), "{}", second.stderr());
 
     let status = blocking(move || terminate(&mut daemon)).await;
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");

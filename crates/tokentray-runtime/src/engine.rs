@@ -155,6 +155,27 @@ impl Engine {
         Ok(tokens)
     }
 
+    /// A token a script can use now: the stored one while it is valid, else a
+    /// refreshed one where the provider allows it, else "log in".
+    pub async fn current_token(&self, id: &str) -> Result<TokenSet, EngineError> {
+        let mut status = self.status(id)?;
+        if status.state != State::Valid && status.auto_refresh {
+            status = self.refresh(id).await?;
+        }
+        if status.state != State::Valid {
+            let why = match status.state {
+                State::NoToken => "not logged in".to_owned(),
+                State::Expired => match status.expires_at {
+                    Some(at) => format!("the token expired at {}", at.with_timezone(&chrono::Local).format("%H:%M:%S")),
+                    None => "the token expired".to_owned(),
+                },
+                _ => "the provider rejected the token".to_owned(),
+            };
+            return Err(EngineError::LoginNeeded { account: id.to_owned(), why });
+        }
+        self.tokens(id).await
+    }
+
     pub(crate) async fn api_secret(&self, account: &AccountConfig) -> Result<Secret, EngineError> {
         let secret = self.store_call(&account.id, |store, id| store.get(id, SecretItem::ApiSecret)).await?;
         match secret {

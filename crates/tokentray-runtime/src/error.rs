@@ -11,6 +11,8 @@ pub enum EngineError {
     NoToken(String),
     #[error("{0}: this token cannot be renewed without you; run `tokentray login {0}`")]
     NotRefreshable(String),
+    #[error("{account}: {why}; run `tokentray login {account}`")]
+    LoginNeeded { account: String, why: String },
     #[error("{0}: no api secret stored; run `tokentray secret set {0}`")]
     MissingSecret(String),
     #[error(transparent)]
@@ -27,7 +29,7 @@ impl EngineError {
     /// Only a login (or the user fixing a secret) can help.
     pub fn needs_user(&self) -> bool {
         match self {
-            Self::NoToken(_) | Self::NotRefreshable(_) | Self::MissingSecret(_) => true,
+            Self::NoToken(_) | Self::NotRefreshable(_) | Self::MissingSecret(_) | Self::LoginNeeded { .. } => true,
             Self::Provider(e) => e.class.is_permanent(),
             _ => false,
         }

@@ -13,11 +13,13 @@ pub mod demo;
 mod engine;
 mod error;
 mod events;
+pub mod ipc;
 pub mod lock;
 pub mod login;
 mod notifier;
 mod scheduler;
 mod status;
+pub mod summary;
 pub mod watch;
 
 pub use browser::{open_in_browser, BrowserError};

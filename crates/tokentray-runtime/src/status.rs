@@ -1,8 +1,8 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokentray_core::{format_countdown, ErrorClass, Instant, Level, ProviderKind, State, Status};
 
 /// One account as every surface shows it: tray, window, CLI, local API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountStatus {
     pub id: String,
     pub label: String,

@@ -1,0 +1,193 @@
+//! The local control socket: a running tray or daemon serves it, and the CLI
+//! hands its requests to it instead of starting a second engine. A second
+//! launch of the tray uses it to bring the first one's window forward.
+//!
+//! One JSON request per line, one JSON response per line, over a Unix socket
+//! in the private data directory (mode 0600).
+
+use crate::login::LoginOptions;
+use crate::{AccountStatus, Engine, EngineError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    Login {
+        account: String,
+    },
+    Refresh {
+        account: String,
+    },
+    Logout {
+        account: String,
+    },
+    Token {
+        account: String,
+    },
+    /// Bring the window forward (a second launch of the tray).
+    Show,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Response {
+    Statuses {
+        accounts: Vec<AccountStatus>,
+    },
+    Status {
+        account: AccountStatus,
+    },
+    Token {
+        access_token: String,
+    },
+    Done {
+        message: String,
+    },
+    /// The server cannot do this here (a daemon has no browser): do it yourself.
+    Unsupported {
+        message: String,
+    },
+    Error {
+        message: String,
+        needs_login: bool,
+    },
+}
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("tokentray.sock")
+}
+
+/// What the serving process can do besides the engine's work.
+pub struct Host {
+    /// Brings the window forward; `None` for the headless daemon.
+    pub show: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Whether a login may open the browser here.
+    pub can_log_in: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    #[error("another TokenTray is already running here (it answers on {0})")]
+    AlreadyRunning(PathBuf),
+    #[error("control socket {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Serves the control socket until the engine shuts down. Fails if another
+/// process already serves it; a socket left behind by a dead process is replaced.
+pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle<()>, IpcError> {
+    let path = socket_path(engine.data_dir());
+    let io = |source| IpcError::Io { path: path.clone(), source };
+    tokentray_engine::atomic::create_private_dir(engine.data_dir()).map_err(io)?;
+    if UnixStream::connect(&path).await.is_ok() {
+        return Err(IpcError::AlreadyRunning(path));
+    }
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    let host = Arc::new(host);
+    let mut stopped = engine.stopped();
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let (engine, host) = (engine.clone(), host.clone());
+                    tokio::spawn(async move { connection(engine, host, stream).await });
+                }
+                _ = stopped.changed() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => {
+                tracing::info!("control request: {}", describe(&request));
+                handle(&engine, &host, request).await
+            }
+            Err(e) => Response::Error { message: format!("bad request: {e}"), needs_login: false },
+        };
+        let mut text = serde_json::to_string(&response).expect("responses serialize");
+        text.push('\n');
+        if write.write_all(text.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+}
+
+fn describe(request: &Request) -> String {
+    match request {
+        Request::Status => "status".to_owned(),
+        Request::Show => "show".to_owned(),
+        Request::Login { account } => format!("login {account}"),
+        Request::Refresh { account } => format!("refresh {account}"),
+        Request::Logout { account } => format!("logout {account}"),
+        Request::Token { account } => format!("token {account}"),
+    }
+}
+
+fn failed(e: EngineError) -> Response {
+    Response::Error { needs_login: e.needs_user(), message: e.to_string() }
+}
+
+async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
+    match request {
+        Request::Status => Response::Statuses { accounts: engine.statuses() },
+        Request::Show => match &host.show {
+            Some(show) => {
+                show();
+                Response::Done { message: "shown".to_owned() }
+            }
+            None => Response::Unsupported { message: "the running TokenTray is the headless daemon".to_owned() },
+        },
+        Request::Login { account } if host.can_log_in => {
+            let options = LoginOptions::default();
+            match engine.login(&account, options).await {
+                Ok(outcome) => Response::Status { account: outcome.status },
+                Err(crate::login::LoginError::Engine(e)) => failed(e),
+                Err(e) => Response::Error { message: e.to_string(), needs_login: false },
+            }
+        }
+        Request::Login { .. } => {
+            Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
+        }
+        Request::Refresh { account } => match engine.refresh(&account).await {
+            Ok(status) => Response::Status { account: status },
+            Err(e) => failed(e),
+        },
+        Request::Logout { account } => match engine.logout(&account).await {
+            Ok(()) => Response::Done { message: format!("{account}: logged out") },
+            Err(e) => failed(e),
+        },
+        Request::Token { account } => match engine.current_token(&account).await {
+            Ok(tokens) => Response::Token { access_token: tokens.access_token.expose().to_owned() },
+            Err(e) => failed(e),
+        },
+    }
+}
+
+/// Sends one request to the running TokenTray, if there is one.
+pub async fn request(data_dir: &Path, request: &Request) -> Option<Response> {
+    let stream = UnixStream::connect(socket_path(data_dir)).await.ok()?;
+    let (read, mut write) = stream.into_split();
+    let mut text = serde_json::to_string(request).expect("requests serialize");
+    text.push('\n');
+    write.write_all(text.as_bytes()).await.ok()?;
+    let line = BufReader::new(read).lines().next_line().await.ok()??;
+    serde_json::from_str(&line).ok()
+}
