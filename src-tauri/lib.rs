@@ -1,7 +1,179 @@
-//! The TokenTray desktop app. The engine lives in the workspace crates under
-//! `crates/`; this package is the tray's shell around it.
+//! The TokenTray desktop app: a tray icon with a countdown, notifications,
+//! one-click logins and a small window, around the engine of
+//! `tokentray-runtime`. No window exists until one is opened.
 
-/// Starts the desktop app and blocks until it quits.
-pub fn run() {
-    tauri::Builder::default().run(tauri::generate_context!()).expect("the TokenTray desktop app could not start");
+mod args;
+mod commands;
+mod notify;
+mod state;
+pub mod tray;
+pub mod window;
+
+pub use args::Args;
+
+use state::AppState;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+use tokentray_engine::config::Config;
+use tokentray_engine::paths;
+use tokentray_runtime::demo::Demo;
+use tokentray_runtime::ipc::{self, Host, Request};
+use tokentray_runtime::login::LoginOptions;
+use tokentray_runtime::{Engine, EngineOptions, SystemClock};
+
+/// Starts the app and blocks until Quit.
+pub fn run(args: Args) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .invoke_handler(handlers())
+        .setup(move |app| {
+            setup(app.handle(), &args)?;
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("the TokenTray app builds");
+    app.run(|app, event| {
+        if let RunEvent::ExitRequested { api, code, .. } = event {
+            // Closing the window leaves the tray running; only Quit exits.
+            if code.is_none() {
+                api.prevent_exit();
+            }
+        } else if let RunEvent::Exit = event {
+            if let Some(state) = app.try_state::<AppState>() {
+                state.engine.shutdown();
+            }
+        }
+    });
+}
+
+pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        commands::accounts,
+        commands::settings,
+        commands::login,
+        commands::refresh,
+        commands::logout,
+        commands::save_account,
+        commands::delete_account,
+        commands::save_thresholds
+    ]
+}
+
+/// Where the app runs from: the user's config, or the demo when there is none.
+enum Source {
+    Config(Config),
+    Demo,
+}
+
+fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config_path = paths::config_file(args.config.clone())?;
+    let source = match Config::load(&config_path) {
+        _ if args.demo => Source::Demo,
+        Ok(config) => Source::Config(config),
+        Err(e) if e.is_missing_file() => Source::Demo,
+        Err(e) => return Err(Box::new(e)),
+    };
+    let data_dir = paths::data_dir()?;
+    let (logins_tx, mut logins) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let notifier = Arc::new(notify::DesktopNotifier { logins: logins_tx });
+
+    let started = tauri::async_runtime::block_on(async {
+        let (config, data_dir, store, demo): (Config, _, Arc<dyn tokentray_engine::store::SecretStore>, _) =
+            match source {
+                Source::Config(config) => {
+                    let store = tokentray_engine::store::open(config.storage, &data_dir);
+                    (config, data_dir, Arc::from(store), None)
+                }
+                Source::Demo => {
+                    let demo = Demo::start(&data_dir.join("demo")).await?;
+                    (demo.config.clone(), demo.data_dir(), Arc::new(demo.store()), Some(demo))
+                }
+            };
+        // One instance: if a TokenTray already answers here, bring its window forward.
+        if let Some(_answer) = ipc::request(&data_dir, &Request::Show).await {
+            return Ok::<_, Box<dyn std::error::Error>>(None);
+        }
+        let engine = Engine::new(
+            config.clone(),
+            EngineOptions { data_dir, store, clock: Arc::new(SystemClock), notifier: notifier.clone() },
+        )?;
+        if let Some(demo) = &demo {
+            demo.log_in_everything(&engine).await?;
+        }
+        Ok(Some((engine, config.path.clone(), demo)))
+    })?;
+    let Some((engine, config_path, demo)) = started else {
+        tracing::info!("TokenTray is already running: brought its window forward");
+        app.exit(0);
+        return Ok(());
+    };
+    let first_demo = demo.is_some();
+    app.manage(AppState {
+        engine: engine.clone(),
+        config_path: config_path.clone(),
+        demo,
+        opened_from_tray: AtomicBool::new(false),
+    });
+
+    let show_handle = app.clone();
+    let host = Host {
+        show: Some(Box::new(move || {
+            let h = show_handle.clone();
+            let _ = show_handle.run_on_main_thread(move || window::open(&h, false));
+        })),
+        can_log_in: true,
+    };
+    let watch = tauri::async_runtime::block_on(async {
+        engine.spawn_scheduler();
+        ipc::serve(engine.clone(), host).await?;
+        let on_invalid =
+            Box::new(|e: &tokentray_engine::config::ConfigError| tracing::error!("config edit ignored: {e}"));
+        Ok::<_, Box<dyn std::error::Error>>(tokentray_runtime::watch::watch(&engine, &config_path, on_invalid)?)
+    })?;
+    app.manage(WatchGuard { _watch: std::sync::Mutex::new(watch) });
+
+    tray::build(app, &tokentray_runtime::summary::summarize(&engine.statuses()))?;
+    tray::spawn_updater(app.clone());
+
+    // The window follows every change; it asks for the accounts again.
+    let emitter = app.clone();
+    let mut events = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let _ = emitter.emit("accounts-changed", &event);
+        }
+    });
+    // "Log in" clicked in a notification.
+    let login_app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(account) = logins.recv().await {
+            start_login(&login_app, account);
+        }
+    });
+    if args.show || first_demo {
+        window::open(app, false);
+    }
+    tracing::info!("tray up");
+    Ok(())
+}
+
+/// Keeps the config and state files watched for as long as the app runs.
+struct WatchGuard {
+    _watch: std::sync::Mutex<tokentray_runtime::watch::FileWatch>,
+}
+
+/// A login started from the tray or a notification: the browser opens, the
+/// window and tray follow through engine events.
+pub fn start_login<R: Runtime>(app: &AppHandle<R>, account: String) {
+    let engine = app.state::<AppState>().engine.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = engine.login(&account, LoginOptions::default()).await {
+            tracing::warn!("login failed: {e}");
+        }
+    });
 }

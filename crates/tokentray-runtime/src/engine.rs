@@ -176,6 +176,11 @@ impl Engine {
         self.tokens(id).await
     }
 
+    /// Stores an account's api secret (from the window's form).
+    pub async fn set_api_secret(&self, id: &str, secret: Secret) -> Result<(), EngineError> {
+        self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await
+    }
+
     pub(crate) async fn api_secret(&self, account: &AccountConfig) -> Result<Secret, EngineError> {
         let secret = self.store_call(&account.id, |store, id| store.get(id, SecretItem::ApiSecret)).await?;
         match secret {

@@ -1,0 +1,45 @@
+use std::path::PathBuf;
+
+/// The tray app's command line. Everything else is the `tokentray` CLI's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// Run on the built-in demo broker, whatever the config says.
+    pub demo: bool,
+    pub config: Option<PathBuf>,
+    /// Open the window at launch.
+    pub show: bool,
+}
+
+impl Args {
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut out = Args::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--demo" => out.demo = true,
+                "--show" => out.show = true,
+                "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
+                "-h" | "--help" => {
+                    return Err("usage: tokentray-tray [--demo] [--show] [--config PATH]\n\
+                                The tray app; `tokentray --help` lists the command-line tools."
+                        .to_owned())
+                }
+                other => return Err(format!("unknown argument `{other}`; try --help")),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_parse() {
+        let a = Args::parse(["--demo", "--config", "/c.toml", "--show"].map(String::from)).unwrap();
+        assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true });
+        assert!(Args::parse(["--nope".to_owned()]).unwrap_err().contains("--nope"));
+        assert!(Args::parse(["--config".to_owned()]).is_err());
+    }
+}

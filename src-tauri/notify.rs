@@ -1,0 +1,49 @@
+//! Desktop notifications through the freedesktop notification service (or the
+//! platform's), with a "Log in" action where the server supports actions.
+
+use notify_rust::{Notification, Timeout};
+use tokentray_core::{Notice, NoticeKind};
+use tokentray_engine::config::AccountConfig;
+use tokentray_runtime::Notifier;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub struct DesktopNotifier {
+    /// Account ids whose "Log in" action was clicked.
+    pub logins: UnboundedSender<String>,
+}
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, account: &AccountConfig, notice: &Notice) {
+        let summary = notice.summary(&account.label);
+        let body = notice.body();
+        tracing::info!(account = %account.id, "notify: {summary}: {body}");
+        let mut n = Notification::new();
+        n.appname("TokenTray").summary(&summary).body(&body).timeout(Timeout::Default);
+        n.icon(match notice.kind {
+            NoticeKind::LoginSucceeded => "dialog-information",
+            NoticeKind::Orange { .. } => "dialog-warning",
+            _ => "dialog-error",
+        });
+        let wants_login = notice.wants_login();
+        if wants_login {
+            n.action("login", "Log in");
+        }
+        let logins = self.logins.clone();
+        let id = account.id.clone();
+        // Showing talks D-Bus and waiting for an action blocks: off the engine's threads.
+        std::thread::spawn(move || match n.show() {
+            Ok(handle) if wants_login => {
+                #[cfg(all(unix, not(target_os = "macos")))]
+                handle.wait_for_action(|action| {
+                    if action == "login" {
+                        let _ = logins.send(id);
+                    }
+                });
+                #[cfg(not(all(unix, not(target_os = "macos"))))]
+                let _ = (handle, logins, id);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot show a notification: {e}"),
+        });
+    }
+}

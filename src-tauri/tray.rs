@@ -1,0 +1,164 @@
+//! The tray icon, its title and its menu, kept in step with the engine. The
+//! icon is set only when its look changes (each change writes a file on
+//! Linux), the title at most once a minute (every second in the last one).
+
+use crate::state::AppState;
+use std::sync::Mutex;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_autostart::ManagerExt;
+use tokentray_runtime::summary::{next_title_change, summarize, AccountLine, TrayLook, TraySummary};
+
+pub const TRAY_ID: &str = "tokentray";
+
+pub fn icon(look: TrayLook) -> Image<'static> {
+    let bytes: &'static [u8] = match look {
+        TrayLook::NoAccounts => include_bytes!("../icons/tray-none.png"),
+        TrayLook::Green => include_bytes!("../icons/tray-green.png"),
+        TrayLook::Orange => include_bytes!("../icons/tray-orange.png"),
+        TrayLook::Red => include_bytes!("../icons/tray-red.png"),
+        TrayLook::ActNow => include_bytes!("../icons/tray-expired.png"),
+    };
+    Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
+}
+
+/// What is on screen now, to change only what changed.
+#[derive(Default)]
+pub struct Shown {
+    look: Option<TrayLook>,
+    title: Option<String>,
+    lines: Option<Vec<AccountLine>>,
+}
+
+pub struct TrayState {
+    pub shown: Mutex<Shown>,
+}
+
+pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Result<TrayIcon<R>> {
+    let menu = menu(app, &summary.lines)?;
+    let tray = TrayIconBuilder::with_id(TRAY_ID)
+        .icon(icon(summary.look))
+        .tooltip("TokenTray")
+        .title(&summary.title)
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(app)?;
+    app.manage(TrayState {
+        shown: Mutex::new(Shown {
+            look: Some(summary.look),
+            title: Some(summary.title.clone()),
+            lines: Some(summary.lines.clone()),
+        }),
+    });
+    Ok(tray)
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<Menu<R>> {
+    let mut accounts: Vec<Submenu<R>> = Vec::new();
+    for line in lines {
+        let login = MenuItem::with_id(app, format!("login:{}", line.id), "Log in", true, None::<&str>)?;
+        let refresh =
+            MenuItem::with_id(app, format!("refresh:{}", line.id), "Refresh now", line.can_refresh, None::<&str>)?;
+        accounts.push(Submenu::with_id_and_items(
+            app,
+            format!("account:{}", line.id),
+            &line.text,
+            true,
+            &[&login, &refresh],
+        )?);
+    }
+    let none = MenuItem::with_id(app, "none", "No accounts: open TokenTray to add one", false, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open TokenTray", true, None::<&str>)?;
+    let autostart_on = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, autostart_on, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let (sep1, sep2) = (PredefinedMenuItem::separator(app)?, PredefinedMenuItem::separator(app)?);
+    let mut items: Vec<&dyn IsMenuItem<R>> = accounts.iter().map(|s| s as &dyn IsMenuItem<R>).collect();
+    if lines.is_empty() {
+        items.push(&none);
+    }
+    items.extend([&sep1 as &dyn IsMenuItem<R>, &open, &autostart, &sep2, &quit]);
+    Menu::with_items(app, &items)
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    match id.split_once(':') {
+        Some(("login", account)) => crate::start_login(app, account.to_owned()),
+        Some(("refresh", account)) => {
+            let engine = app.state::<AppState>().engine.clone();
+            let account = account.to_owned();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = engine.refresh(&account).await {
+                    tracing::warn!("refresh from the tray menu failed: {e}");
+                }
+            });
+        }
+        _ => match id {
+            "open" => crate::window::open(app, true),
+            "autostart" => {
+                let launcher = app.autolaunch();
+                let result =
+                    if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
+                if let Err(e) = result {
+                    tracing::warn!("cannot change start at login: {e}");
+                }
+            }
+            "quit" => {
+                app.state::<AppState>().engine.shutdown();
+                app.exit(0);
+            }
+            _ => {}
+        },
+    }
+}
+
+/// Brings the tray in line with the engine; changes only what changed.
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
+    let summary = summarize(&app.state::<AppState>().engine.statuses());
+    let state = app.state::<TrayState>();
+    let mut shown = state.shown.lock().expect("tray state lock");
+    if shown.look != Some(summary.look) {
+        let _ = tray.set_icon(Some(icon(summary.look)));
+        shown.look = Some(summary.look);
+    }
+    if shown.title.as_deref() != Some(summary.title.as_str()) {
+        let _ = tray.set_title(Some(&summary.title));
+        shown.title = Some(summary.title.clone());
+    }
+    if shown.lines.as_deref() != Some(summary.lines.as_slice()) {
+        match menu(app, &summary.lines) {
+            Ok(m) => {
+                let _ = tray.set_menu(Some(m));
+                shown.lines = Some(summary.lines);
+            }
+            Err(e) => tracing::warn!("cannot rebuild the tray menu: {e}"),
+        }
+    }
+}
+
+/// Keeps the tray current: on every engine event, and when the title's text changes.
+pub fn spawn_updater<R: Runtime>(app: AppHandle<R>) {
+    let engine = app.state::<AppState>().engine.clone();
+    let mut events = engine.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let next = next_title_change(&engine.statuses(), engine.now());
+            let sleep = next
+                .map(|t| (t - engine.now()).to_std().unwrap_or_default())
+                .unwrap_or(std::time::Duration::from_secs(3600));
+            tokio::select! {
+                event = events.recv() => {
+                    if matches!(event, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        break;
+                    }
+                }
+                _ = tokio::time::sleep(sleep) => {}
+            }
+            refresh(&app);
+        }
+    });
+}

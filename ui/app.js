@@ -1,0 +1,231 @@
+// The window: renders the accounts, ticks their countdowns every second from
+// the act-by instant (no backend call per tick), and drives the commands.
+import { countdownText, levelFor, validateDraft } from "./logic.js";
+
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+
+const $ = (id) => document.getElementById(id);
+let accounts = [];
+let editing = null; // the id being edited, or null when adding
+const busy = new Map(); // account id -> what it is waiting for
+
+function timeOf(iso) {
+  return iso ? new Date(iso).toLocaleTimeString() : "-";
+}
+
+function button(text, action, id, disabled = false) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.dataset.action = action;
+  b.dataset.account = id;
+  b.disabled = disabled;
+  return b;
+}
+
+function render() {
+  const rows = $("rows");
+  rows.replaceChildren();
+  $("empty").hidden = accounts.length > 0;
+  for (const a of accounts) {
+    const tr = document.createElement("tr");
+    tr.id = `row-${a.id}`;
+    tr.dataset.account = a.id;
+
+    const name = document.createElement("td");
+    name.className = "name";
+    name.textContent = a.label;
+    const provider = document.createElement("span");
+    provider.className = "provider";
+    provider.textContent = a.provider;
+    name.append(provider);
+
+    const countdown = document.createElement("td");
+    countdown.className = "countdown";
+
+    const state = document.createElement("td");
+    state.className = "state";
+    state.textContent = busy.get(a.id) ?? a.state.replace("_", " ");
+    if (a.last_error_message) {
+      const err = document.createElement("span");
+      err.className = "error-text";
+      err.textContent = a.last_error_message;
+      state.append(err);
+    }
+
+    const user = document.createElement("td");
+    user.textContent = a.user_id ?? "-";
+    const checked = document.createElement("td");
+    checked.textContent = timeOf(a.last_validated);
+
+    const actions = document.createElement("td");
+    actions.className = "actions";
+    const waiting = busy.has(a.id);
+    actions.append(
+      button("Log in", "login", a.id, waiting),
+      button("Refresh now", "refresh", a.id, waiting || !a.auto_refresh),
+      button("Log out", "logout", a.id, waiting || a.state === "no_token"),
+      button("Edit", "edit", a.id),
+    );
+    tr.append(name, countdown, state, user, checked, actions);
+    rows.append(tr);
+  }
+  tick();
+}
+
+/** Countdown and colour, from the act-by instant and this machine's clock. */
+function tick() {
+  const now = Date.now();
+  for (const a of accounts) {
+    const tr = $(`row-${a.id}`);
+    if (!tr) continue;
+    const level = levelFor(a, now);
+    tr.className = `level-${level}`;
+    tr.dataset.level = level;
+    tr.querySelector(".countdown").textContent = countdownText(a, now);
+  }
+}
+
+async function load() {
+  accounts = await invoke("accounts");
+  render();
+}
+
+async function act(action, id) {
+  if (action === "edit") return openForm(accounts.find((a) => a.id === id));
+  busy.set(id, action === "login" ? "waiting for the browser…" : `${action}…`);
+  render();
+  try {
+    await invoke(action, { account: id });
+    $("banner").hidden = true;
+  } catch (e) {
+    showBanner(String(e));
+  } finally {
+    busy.delete(id);
+    await load();
+  }
+}
+
+function showBanner(text) {
+  $("banner").textContent = text;
+  $("banner").hidden = false;
+}
+
+const FIELDS = ["id", "provider", "label", "api_key", "api_secret", "redirect_uri", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"];
+
+function formatSeconds(s) {
+  if (s % 86400 === 0) return `${s / 86400}d`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+function openForm(account) {
+  editing = account?.id ?? null;
+  const form = $("account-form");
+  $("form-title").textContent = account ? `Edit ${account.label}` : "Add account";
+  const values = account
+    ? {
+        id: account.id, provider: account.provider, label: account.label === account.id ? "" : account.label,
+        api_key: account.api_key, api_secret: "", redirect_uri: account.redirect_uri,
+        orange: formatSeconds(account.orange_seconds), red: formatSeconds(account.red_seconds),
+        authorize_url: account.authorize_url ?? "", token_url: account.token_url ?? "",
+        profile_url: account.profile_url ?? "", scopes: (account.scopes ?? []).join(" "),
+      }
+    : { provider: "kite" };
+  for (const f of FIELDS) {
+    const input = $(`f-${f}`);
+    input.value = values[f] ?? "";
+    input.removeAttribute("aria-invalid");
+  }
+  $("delete").hidden = !account;
+  $("form-error").textContent = "";
+  form.classList.toggle("oauth2", $("f-provider").value === "oauth2");
+  form.hidden = false;
+  $("f-id").focus();
+}
+
+function closeForm() {
+  $("account-form").hidden = true;
+  $("add").focus();
+}
+
+async function saveForm(event) {
+  event.preventDefault();
+  const values = Object.fromEntries(FIELDS.map((f) => [f, $(`f-${f}`).value]));
+  const errors = validateDraft(values, { existingIds: accounts.map((a) => a.id), replacing: editing });
+  for (const f of FIELDS) {
+    $(`f-${f}`).setAttribute("aria-invalid", f in errors ? "true" : "false");
+  }
+  const first = Object.keys(errors)[0];
+  if (first) {
+    $("form-error").textContent = errors[first];
+    $(`f-${first}`).focus();
+    return;
+  }
+  const { api_secret, ...draft } = values;
+  for (const k of ["label", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"]) {
+    if (!draft[k].trim()) draft[k] = null;
+  }
+  try {
+    // The secret goes to the keyring through the backend and is never read back.
+    await invoke("save_account", { draft, replacing: editing, apiSecret: api_secret || null });
+    $("f-api_secret").value = "";
+    closeForm();
+    await load();
+  } catch (e) {
+    $("form-error").textContent = String(e);
+  }
+}
+
+async function deleteAccount() {
+  if (!editing) return;
+  try {
+    await invoke("delete_account", { account: editing });
+    closeForm();
+    await load();
+  } catch (e) {
+    $("form-error").textContent = String(e);
+  }
+}
+
+async function saveThresholds(event) {
+  event.preventDefault();
+  try {
+    await invoke("save_thresholds", { orange: $("t-orange").value, red: $("t-red").value });
+    $("thresholds-form").hidden = true;
+    await load();
+  } catch (e) {
+    $("thresholds-error").textContent = String(e);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("rows").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-action]");
+    if (b) act(b.dataset.action, b.dataset.account);
+  });
+  $("add").addEventListener("click", () => openForm(null));
+  $("cancel").addEventListener("click", closeForm);
+  $("delete").addEventListener("click", deleteAccount);
+  $("account-form").addEventListener("submit", saveForm);
+  $("f-provider").addEventListener("change", () => $("account-form").classList.toggle("oauth2", $("f-provider").value === "oauth2"));
+  $("edit-thresholds").addEventListener("click", () => {
+    $("thresholds-form").hidden = false;
+    $("t-orange").focus();
+  });
+  $("thresholds-cancel").addEventListener("click", () => ($("thresholds-form").hidden = true));
+  $("thresholds-form").addEventListener("submit", saveThresholds);
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("account-form").hidden) closeForm();
+  });
+
+  const settings = await invoke("settings");
+  $("storage").textContent = `Secrets: ${settings.storage}`;
+  $("config-path").textContent = `Config: ${settings.config_path}`;
+  if (settings.demo) showBanner("Demo: two accounts on the built-in sandbox broker. Watch demo-kite turn orange, red, then expire; then log in.");
+  await listen("accounts-changed", load);
+  await load();
+  setInterval(tick, 1000);
+});

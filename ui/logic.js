@@ -1,0 +1,84 @@
+// The window's pure logic: countdown text, colour and form checks. No DOM, no
+// Tauri, so `node --test ui/` tests it. It mirrors tokentray-core's rules.
+
+export const PROVIDERS = ["kite", "upstox", "schwab", "oauth2"];
+
+/** `6d 23h`, `2h 14m`, `14m`, `45s`: as the tray and the CLI write it. */
+export function formatCountdown(seconds) {
+  const s = Math.floor(seconds);
+  if (s <= 0) return "0s";
+  const d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m`;
+  if (m > 0) return `${m}m`;
+  return `${s}s`;
+}
+
+/** Seconds left before the user must act, or null when no action will be needed. */
+export function remainingSeconds(account, nowMs) {
+  if (!account.act_by) return null;
+  return Math.floor((Date.parse(account.act_by) - nowMs) / 1000);
+}
+
+export function countdownText(account, nowMs) {
+  if (account.state === "no_token") return "log in";
+  if (account.state === "needs_login") return "log in now";
+  const left = remainingSeconds(account, nowMs);
+  if (left === null) return "auto-renews";
+  if (left <= 0) return "expired";
+  return formatCountdown(left);
+}
+
+/** green, orange, red, expired or none: a threshold belongs to the more urgent side. */
+export function levelFor(account, nowMs) {
+  if (account.state === "no_token") return "none";
+  if (account.state === "needs_login") return "expired";
+  const left = remainingSeconds(account, nowMs);
+  if (left === null) return account.level === "expired" ? "expired" : "green";
+  if (left <= 0) return "expired";
+  if (left <= account.red_seconds) return "red";
+  if (left <= account.orange_seconds) return "orange";
+  return "green";
+}
+
+/** `90s`, `45m`, `3h`, `1h30m`, `7d` in seconds, or null when it does not read. */
+export function parseDuration(text) {
+  const t = String(text ?? "").trim();
+  if (!/^(\d+[dhms])+$/.test(t)) return null;
+  const unit = { d: 86400, h: 3600, m: 60, s: 1 };
+  let total = 0;
+  for (const [, n, u] of t.matchAll(/(\d+)([dhms])/g)) total += Number(n) * unit[u];
+  return total > 0 ? total : null;
+}
+
+function isHttpUrl(text) {
+  try {
+    const u = new URL(text);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Field name -> what to fix, for the account form. Empty when it can be saved. */
+export function validateDraft(draft, { existingIds = [], replacing = null } = {}) {
+  const errors = {};
+  const id = (draft.id ?? "").trim();
+  if (!id) errors.id = "Give the account an id, e.g. kite-main.";
+  else if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) errors.id = "Use letters, digits, '-', '_' and '.' (64 at most).";
+  else if (id !== replacing && existingIds.includes(id)) errors.id = `An account "${id}" exists already.`;
+  if (!PROVIDERS.includes(draft.provider)) errors.provider = "Choose a provider.";
+  if (!(draft.api_key ?? "").trim()) errors.api_key = "The api key (client id) from the broker's developer console.";
+  if (!isHttpUrl((draft.redirect_uri ?? "").trim())) errors.redirect_uri = "An http:// or https:// URL, as registered with the broker.";
+  const orange = draft.orange ? parseDuration(draft.orange) : null;
+  const red = draft.red ? parseDuration(draft.red) : null;
+  if (draft.orange && orange === null) errors.orange = "Write a duration like 3h or 90m.";
+  if (draft.red && red === null) errors.red = "Write a duration like 1h or 30m.";
+  if (orange !== null && red !== null && orange <= red) errors.orange = "Orange must be longer than red: it warns first.";
+  if (draft.provider === "oauth2") {
+    if (!isHttpUrl((draft.authorize_url ?? "").trim())) errors.authorize_url = "The provider's authorize URL.";
+    if (!isHttpUrl((draft.token_url ?? "").trim())) errors.token_url = "The provider's token URL.";
+    if (draft.profile_url && !isHttpUrl(draft.profile_url.trim())) errors.profile_url = "An http(s) URL, or leave it empty.";
+  }
+  return errors;
+}

@@ -1,0 +1,56 @@
+import test from "node:test";
+import assert from "node:assert/strict";
+import { formatCountdown, countdownText, levelFor, parseDuration, validateDraft } from "./logic.js";
+
+const now = Date.parse("2026-11-26T10:00:00Z");
+const at = (seconds) => new Date(now + seconds * 1000).toISOString();
+const account = (over) => ({ state: "valid", level: "green", act_by: at(4 * 3600), orange_seconds: 3 * 3600, red_seconds: 3600, ...over });
+
+test("countdown text matches the tray's", () => {
+  assert.equal(formatCountdown(8040), "2h 14m");
+  assert.equal(formatCountdown(3600 + 300), "1h 05m");
+  assert.equal(formatCountdown(6 * 86400 + 23 * 3600 + 59), "6d 23h");
+  assert.equal(formatCountdown(14 * 60 + 59), "14m");
+  assert.equal(formatCountdown(45), "45s");
+  assert.equal(formatCountdown(-3), "0s");
+});
+
+test("the countdown says what to do when there is nothing to count", () => {
+  assert.equal(countdownText(account({ state: "no_token", act_by: null }), now), "log in");
+  assert.equal(countdownText(account({ state: "needs_login" }), now), "log in now");
+  assert.equal(countdownText(account({ act_by: null }), now), "auto-renews");
+  assert.equal(countdownText(account({ act_by: at(-1) }), now), "expired");
+  assert.equal(countdownText(account({ act_by: at(8040) }), now), "2h 14m");
+});
+
+test("colours follow the thresholds, which belong to the more urgent side", () => {
+  assert.equal(levelFor(account({ act_by: at(3 * 3600 + 1) }), now), "green");
+  assert.equal(levelFor(account({ act_by: at(3 * 3600) }), now), "orange");
+  assert.equal(levelFor(account({ act_by: at(3601) }), now), "orange");
+  assert.equal(levelFor(account({ act_by: at(3600) }), now), "red");
+  assert.equal(levelFor(account({ act_by: at(0) }), now), "expired");
+  assert.equal(levelFor(account({ state: "needs_login" }), now), "expired");
+  assert.equal(levelFor(account({ state: "no_token", act_by: null }), now), "none");
+  assert.equal(levelFor(account({ act_by: null }), now), "green");
+});
+
+test("durations read as in the config", () => {
+  assert.equal(parseDuration("3h"), 10800);
+  assert.equal(parseDuration("1h30m"), 5400);
+  assert.equal(parseDuration("7d"), 604800);
+  assert.equal(parseDuration("3"), null);
+  assert.equal(parseDuration("3 hours"), null);
+  assert.equal(parseDuration(""), null);
+});
+
+test("the form says what to fix, field by field", () => {
+  const good = { id: "kite-main", provider: "kite", api_key: "abc", redirect_uri: "http://127.0.0.1:5010/cb" };
+  assert.deepEqual(validateDraft(good), {});
+  const bad = validateDraft({ id: "my account", provider: "zerodha", api_key: " ", redirect_uri: "127.0.0.1:5010", orange: "1h", red: "2h" });
+  assert.deepEqual(Object.keys(bad).sort(), ["api_key", "id", "orange", "provider", "redirect_uri"]);
+  assert.match(bad.orange, /longer than red/);
+  assert.match(validateDraft(good, { existingIds: ["kite-main"] }).id, /exists already/);
+  assert.deepEqual(validateDraft(good, { existingIds: ["kite-main"], replacing: "kite-main" }), {});
+  const oauth = validateDraft({ ...good, provider: "oauth2" });
+  assert.deepEqual(Object.keys(oauth).sort(), ["authorize_url", "token_url"]);
+});
