@@ -177,3 +177,6 @@ pub fn start_login<R: Runtime>(app: &AppHandle<R>, account: String) {
         }
     });
 }
+
+#[cfg(test)]
+mod command_tests;

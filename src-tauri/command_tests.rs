@@ -1,0 +1,138 @@
+//! The window's commands through Tauri's mock runtime, on a real engine with
+//! the demo's sandbox broker, real files and the plaintext store.
+
+use crate::state::AppState;
+use serde_json::{json, Value};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+use tokentray_engine::store::{SecretItem, SecretStore};
+use tokentray_runtime::demo::Demo;
+use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
+
+struct Fixture {
+    _app: App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+    dir: std::path::PathBuf,
+}
+
+fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("tokentray-app-{name}-{}", std::process::id()));
+    let (engine, demo) = tauri::async_runtime::block_on(async {
+        let demo = Demo::start(&dir).await.unwrap();
+        let engine = Engine::new(
+            demo.config.clone(),
+            EngineOptions {
+                data_dir: demo.data_dir(),
+                store: Arc::new(demo.store()),
+                clock: Arc::new(SystemClock),
+                notifier: Arc::new(LogNotifier),
+            },
+        )
+        .unwrap();
+        demo.log_in_everything(&engine).await.unwrap();
+        (engine, demo)
+    });
+    // The real context: the capabilities and their ACL apply as in the app.
+    let app = mock_builder().invoke_handler(crate::handlers()).build(tauri::generate_context!(test = true)).unwrap();
+    app.manage(AppState {
+        engine,
+        config_path: demo.config.path.clone(),
+        demo: Some(demo),
+        opened_from_tray: AtomicBool::new(false),
+    });
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Fixture { _app: app, webview, dir }
+}
+
+fn call(f: &Fixture, cmd: &str, args: Value) -> Result<Value, Value> {
+    call_from(f, "tauri://localhost", cmd, args)
+}
+
+/// Invokes `cmd` as a page at `origin` would.
+fn call_from(f: &Fixture, origin: &str, cmd: &str, args: Value) -> Result<Value, Value> {
+    let request = InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: origin.parse().unwrap(),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    get_ipc_response(&f.webview, request).map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn accounts_carry_status_and_settings_but_no_secret() {
+    let f = fixture("accounts");
+    let accounts = call(&f, "accounts", json!({})).unwrap();
+    let list = accounts.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let kite = list.iter().find(|a| a["id"] == "demo-kite").unwrap();
+    assert_eq!(kite["state"], "valid");
+    assert_eq!(kite["level"], "green");
+    assert_eq!(kite["orange_seconds"], 240);
+    assert!(kite["act_by"].is_string());
+    let text = accounts.to_string();
+    assert!(!text.contains("demo-kite-secret"), "no api secret reaches the page");
+    for token in ["access_token", "refresh_token"] {
+        assert!(!text.contains(token), "no token field reaches the page");
+    }
+    let settings = call(&f, "settings", json!({})).unwrap();
+    assert_eq!(settings["demo"], true);
+    assert_eq!(settings["storage_plaintext"], true);
+}
+
+#[test]
+fn refresh_and_logout_act_on_the_engine() {
+    let f = fixture("actions");
+    let refreshed = call(&f, "refresh", json!({"account": "demo-oauth"})).unwrap();
+    assert_eq!(refreshed["state"], "valid");
+    let e = call(&f, "refresh", json!({"account": "demo-kite"})).unwrap_err();
+    assert!(e.as_str().unwrap().contains("tokentray login demo-kite"), "{e}");
+    call(&f, "logout", json!({"account": "demo-kite"})).unwrap();
+    let accounts = call(&f, "accounts", json!({})).unwrap();
+    let kite = accounts.as_array().unwrap().iter().find(|a| a["id"] == "demo-kite").unwrap().clone();
+    assert_eq!(kite["state"], "no_token");
+}
+
+#[test]
+fn saving_an_account_writes_the_config_and_the_secret_to_the_store() {
+    let f = fixture("save");
+    let draft = json!({
+        "id": "kite-main", "provider": "kite", "api_key": "abc123",
+        "redirect_uri": "http://127.0.0.1:5999/cb", "orange": "2h", "red": "30m"
+    });
+    call(&f, "save_account", json!({"draft": draft, "replacing": null, "apiSecret": "s3cret"})).unwrap();
+    let config = std::fs::read_to_string(f.dir.join("config.toml")).unwrap();
+    assert!(config.contains("id = \"kite-main\"") && config.contains("# TokenTray demo"), "comments kept: {config}");
+    assert!(!config.contains("s3cret"), "the secret is not in the config");
+    let store = tokentray_engine::store::PlaintextStore::new(f.dir.join("data/secrets.json"));
+    assert_eq!(store.get("kite-main", SecretItem::ApiSecret).unwrap().unwrap().expose(), "s3cret");
+    let accounts = call(&f, "accounts", json!({})).unwrap();
+    let added = accounts.as_array().unwrap().iter().find(|a| a["id"] == "kite-main").unwrap().clone();
+    assert_eq!((added["state"].as_str(), added["red_seconds"].as_i64()), (Some("no_token"), Some(1800)));
+
+    let bad = json!({"id": "x", "provider": "kite", "api_key": "k", "redirect_uri": "nope"});
+    let e = call(&f, "save_account", json!({"draft": bad, "replacing": null, "apiSecret": null})).unwrap_err();
+    assert!(e.as_str().unwrap().contains("redirect_uri"), "{e}");
+    assert!(!std::fs::read_to_string(f.dir.join("config.toml")).unwrap().contains("id = \"x\""), "nothing written");
+
+    call(&f, "delete_account", json!({"account": "kite-main"})).unwrap();
+    assert_eq!(call(&f, "accounts", json!({})).unwrap().as_array().unwrap().len(), 2);
+    let e = call(&f, "save_thresholds", json!({"orange": "1h", "red": "2h"})).unwrap_err();
+    assert!(e.as_str().unwrap().contains("orange must be longer than red"), "{e}");
+}
+
+#[test]
+fn a_remote_page_may_call_nothing() {
+    let f = fixture("acl");
+    let e = call_from(&f, "https://evil.example", "accounts", json!({})).unwrap_err();
+    assert!(e.as_str().unwrap().contains("not allowed"), "{e}");
+    let e = call_from(&f, "tauri://localhost", "plugin:autostart|enable", json!({})).unwrap_err();
+    assert!(e.as_str().unwrap().contains("not allowed"), "{e}");
+}
