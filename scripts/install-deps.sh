@@ -8,8 +8,10 @@ packages=(
   build-essential pkg-config curl
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
-  python3
+  webkit2gtk-driver python3
 )
+# The window's logic is tested with node's own test runner.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,4 +28,9 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is not installed: install Rust from https://rustup.rs and run this again" >&2
   exit 1
+fi
+
+# WebDriver for the Tauri app (drives WebKitWebDriver); built once, then cached.
+if [ "${1:-}" = "--with-tauri-driver" ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  cargo install tauri-driver --locked --version 2.1.0 --quiet
 fi

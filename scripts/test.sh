@@ -5,10 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --with-tauri-driver
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+export PATH="$HOME/.cargo/bin:$PATH"
 
 cargo fmt --all -- --check
+node --test ui/logic.test.mjs
 scripts/with-desktop-session.sh bash -c '
   set -euo pipefail
   cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -6,33 +6,36 @@
 #   scripts/with-desktop-session.sh cargo test --workspace
 set -euo pipefail
 
-if [ -z "${TOKENTRAY_IN_SESSION:-}" ]; then
-  export TOKENTRAY_IN_SESSION=1
-  exec dbus-run-session -- "$0" "$@"
-fi
-
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# A keyring of our own, so tests never touch the user's.
-export XDG_DATA_HOME="${TOKENTRAY_SESSION_HOME:-$(mktemp -d)}"
-mkdir -p "$XDG_DATA_HOME/keyrings"
-eval "$(printf 'tokentray-session' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)"
-export GNOME_KEYRING_CONTROL
+log="${TOKENTRAY_SESSION_LOG:-$(mktemp -t tokentray-session.XXXXXX.log)}"
 
 display=":$(( 90 + RANDOM % 100 ))"
-Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >>"$log" 2>&1 &
 pids+=($!)
 export DISPLAY="$display"
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
 
-dunst >/dev/null 2>&1 &
+# The session bus; services it starts on demand (portals, the keyring) get
+# this display and write their chatter to the log, not to the test output.
+eval "$(dbus-launch --sh-syntax 2>>"$log")"
+pids+=("$DBUS_SESSION_BUS_PID")
+dbus-update-activation-environment DISPLAY >>"$log" 2>&1 || true
+
+# A keyring of our own, so tests never touch the user's.
+export XDG_DATA_HOME="${TOKENTRAY_SESSION_HOME:-$(mktemp -d)}"
+mkdir -p "$XDG_DATA_HOME/keyrings"
+eval "$(printf 'tokentray-session' | gnome-keyring-daemon --unlock --components=secrets 2>>"$log")"
+export GNOME_KEYRING_CONTROL
+
+dunst >>"$log" 2>&1 &
 pids+=($!)
 
 # Wait until the Secret Service answers on the bus.
 for _ in $(seq 50); do
-  secret-tool lookup tokentray-probe probe >/dev/null 2>&1 && break
+  if secret-tool lookup tokentray-probe probe >/dev/null 2>&1; then break; fi
   [ $? -eq 1 ] && break
   sleep 0.1
 done

@@ -4,7 +4,7 @@
 
 mod args;
 mod commands;
-mod notify;
+pub mod notify;
 mod state;
 pub mod tray;
 pub mod window;

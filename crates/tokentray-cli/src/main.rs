@@ -20,8 +20,14 @@ fn main() -> ExitCode {
         // One-shot commands say what they did themselves; the log is for trouble.
         let _ = logging::init("warn", None);
     }
-    // One thread is plenty for an I/O-bound engine, and keeps the daemon small.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime builds");
+    // One thread is plenty for an I/O-bound engine, and keeps the daemon small;
+    // secret-store calls (D-Bus, files) queue on two blocking threads rather
+    // than each start-up validation growing the pool (and malloc's arenas).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(2)
+        .build()
+        .expect("tokio runtime builds");
     match runtime.block_on(run(args)) {
         Ok(code) => code,
         Err(e) => {

@@ -47,6 +47,7 @@ impl Default for Policy {
 /// A check right after a daily cutoff would race the provider's own rollover.
 const CUTOFF_GRACE: Span = Span::minutes(1);
 const MIN_LEAD: Span = Span::seconds(5);
+const STARTUP_SPREAD_MS: u64 = 5_000;
 const MAX_LEAD: Span = Span::minutes(30);
 
 /// What happened to an account, as the engine reports it.
@@ -188,8 +189,11 @@ impl Lifecycle {
             }
             Event::Restored { meta, validated_at } => {
                 self.install(meta, now, validated_at);
-                // Whatever happened while TokenTray was not running: check first.
-                self.validate_due = self.policy.validate_every.map(|_| now);
+                // Whatever happened while TokenTray was not running: check first,
+                // spread over a few seconds so that many accounts do not all
+                // call their providers at the same instant.
+                let spread = Span::milliseconds((self.seed % STARTUP_SPREAD_MS) as i64);
+                self.validate_due = self.policy.validate_every.map(|_| now + spread);
                 self.notified = Level::Green;
             }
             Event::Refreshed(meta) => {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokentray_core::{Action, ErrorClass, Event, Level, Lifecycle, State};
 use tokentray_engine::config::{AccountConfig, Config};
-use tokentray_engine::provider::{Grant, ProviderClient, UserInfo};
+use tokentray_engine::provider::{http_client, Grant, ProviderClient, UserInfo};
 use tokentray_engine::store::state::{AccountState, StateFile};
 use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, TokenSet};
 use tokentray_engine::Secret;
@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub wake: Notify,
     pub events: broadcast::Sender<EngineEvent>,
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// One HTTP client for every account (rebuilt when the timeout changes).
+    pub http: Mutex<reqwest::Client>,
 }
 
 pub(crate) struct Slot {
@@ -72,10 +74,11 @@ impl Engine {
         let state_file = StateFile::in_dir(&options.data_dir);
         let state = state_file.load()?;
         let now = options.clock.now();
+        let http = http_client(timeout(&config));
         let mut accounts = BTreeMap::new();
         for account in &config.accounts {
             let saved = state.accounts.get(&account.id).cloned().unwrap_or_default();
-            accounts.insert(account.id.clone(), Slot::restore(account.clone(), &config, &saved, now));
+            accounts.insert(account.id.clone(), Slot::restore(account.clone(), &http, &saved, now));
         }
         let (events, _) = broadcast::channel(256);
         let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -91,6 +94,7 @@ impl Engine {
                 wake: Notify::new(),
                 events,
                 shutdown,
+                http: Mutex::new(http),
             }),
         })
     }
@@ -370,20 +374,28 @@ impl Engine {
     pub fn apply_config(&self, config: Config) {
         let now = self.inner.clock.now();
         let saved = self.inner.state_file.load().unwrap_or_default();
+        let timeout_changed = config.http_timeout != self.config().http_timeout;
+        let http = {
+            let mut http = self.inner.http.lock().expect("http lock");
+            if timeout_changed {
+                *http = http_client(timeout(&config));
+            }
+            http.clone()
+        };
         {
             let mut slots = self.slots();
             slots.retain(|id, _| config.account(id).is_some());
             for account in &config.accounts {
                 match slots.get_mut(&account.id) {
-                    Some(slot) if slot.config == *account => {}
+                    Some(slot) if slot.config == *account && !timeout_changed => {}
                     Some(slot) => {
-                        slot.client = ProviderClient::new(account.clone(), timeout(&config));
+                        slot.client = ProviderClient::new(account.clone(), http.clone());
                         slot.lifecycle.set_policy(account.policy(), now);
                         slot.config = account.clone();
                     }
                     None => {
                         let st = saved.accounts.get(&account.id).cloned().unwrap_or_default();
-                        slots.insert(account.id.clone(), Slot::restore(account.clone(), &config, &st, now));
+                        slots.insert(account.id.clone(), Slot::restore(account.clone(), &http, &st, now));
                     }
                 }
             }
@@ -564,14 +576,19 @@ fn merge_user(old: &UserInfo, new: UserInfo) -> UserInfo {
 }
 
 impl Slot {
-    fn restore(account: AccountConfig, config: &Config, saved: &AccountState, now: tokentray_core::Instant) -> Self {
+    fn restore(
+        account: AccountConfig,
+        http: &reqwest::Client,
+        saved: &AccountState,
+        now: tokentray_core::Instant,
+    ) -> Self {
         let mut lifecycle = Lifecycle::new(&account.id, account.policy());
         if let Some(meta) = saved.token {
             lifecycle.handle(Event::Restored { meta, validated_at: saved.last_validated }, now, &mut Vec::new());
         }
         let shown = (lifecycle.state(now), lifecycle.level(now));
         Self {
-            client: ProviderClient::new(account.clone(), timeout(config)),
+            client: ProviderClient::new(account.clone(), http.clone()),
             config: account,
             lifecycle,
             tokens: None,

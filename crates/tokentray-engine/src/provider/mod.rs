@@ -56,6 +56,17 @@ pub enum CallbackError {
     Missing(&'static str),
 }
 
+/// The HTTP client provider adapters share. `timeout` bounds every request.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
+        // Provider endpoints answer directly; a redirect would carry credentials elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("the HTTP client builds with rustls")
+}
+
 /// One account's provider adapter.
 #[derive(Debug, Clone)]
 pub struct ProviderClient {
@@ -64,14 +75,9 @@ pub struct ProviderClient {
 }
 
 impl ProviderClient {
-    pub fn new(account: AccountConfig, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
-            // Provider endpoints answer directly; a redirect would carry credentials elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client builds with rustls");
+    /// An adapter for `account` over `http`, which all accounts share: one
+    /// connection pool and one TLS root store, however many accounts.
+    pub fn new(account: AccountConfig, http: reqwest::Client) -> Self {
         Self { account, http }
     }
 

@@ -98,7 +98,7 @@ pub fn account(sandbox: &Sandbox, id: &str) -> AccountConfig {
 }
 
 pub fn client(sandbox: &Sandbox, id: &str) -> ProviderClient {
-    ProviderClient::new(account(sandbox, id), Duration::from_secs(2))
+    ProviderClient::new(account(sandbox, id), tokentray_engine::provider::http_client(Duration::from_secs(2)))
 }
 
 pub fn secret_for(id: &str) -> Secret {

@@ -1,0 +1,55 @@
+//! Notifications reach a real notification daemon (dunst) on the D-Bus
+//! session bus: the summary, body and "Log in" action of each, once.
+//! Run inside the desktop session that `scripts/test.sh` starts.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokentray_app::notify::DesktopNotifier;
+use tokentray_core::{ErrorClass, Notice, NoticeKind, Span};
+use tokentray_engine::config::Config;
+use tokentray_runtime::Notifier;
+
+fn account() -> tokentray_engine::config::AccountConfig {
+    let text = "[[account]]\nid = \"kite-main\"\nlabel = \"Kite\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n";
+    Config::parse(text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0)
+}
+
+#[test]
+fn each_notice_arrives_once_with_its_action() {
+    let log = std::env::temp_dir().join(format!("tokentray-notify-{}.log", std::process::id()));
+    let mut monitor = Command::new("dbus-monitor")
+        .args(["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor runs in the test session");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let (tx, _logins) = tokio::sync::mpsc::unbounded_channel();
+    let notifier = DesktopNotifier { logins: tx };
+    let a = account();
+    notifier.notify(&a, &Notice { kind: NoticeKind::Orange { remaining: Span::minutes(134) } });
+    notifier.notify(&a, &Notice { kind: NoticeKind::RefreshFailed { attempts: 3, class: ErrorClass::Transient } });
+    notifier.notify(&a, &Notice { kind: NoticeKind::LoginSucceeded });
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+
+    let calls: Vec<&str> = seen.split("method call").skip(1).collect();
+    assert_eq!(calls.len(), 3, "three notifications, each once: {seen}");
+    let find = |summary: &str| {
+        let matching: Vec<&&str> = calls.iter().filter(|c| c.contains(&format!("string \"{summary}\""))).collect();
+        assert_eq!(matching.len(), 1, "{summary:?} arrives once: {seen}");
+        *matching[0]
+    };
+    let orange = find("Kite: log in within 2h 14m");
+    assert!(orange.contains("string \"TokenTray\""), "app name: {orange}");
+    assert!(orange.contains("Log in before it expires"), "body: {orange}");
+    assert!(orange.contains("string \"login\"") && orange.contains("string \"Log in\""), "the Log in action: {orange}");
+    let failed = find("Kite: refresh failed");
+    assert!(failed.contains("3 attempt(s) failed"), "{failed}");
+    let ok = find("Kite: logged in");
+    assert!(!ok.contains("string \"login\""), "no Log in action on success: {ok}");
+}

@@ -1,0 +1,150 @@
+//! The real tray app in a real WebKit engine, driven over WebDriver
+//! (tauri-driver and WebKitWebDriver, under Xvfb): the demo account's row
+//! shows its countdown and colour, and a click on "Log in" completes a login
+//! against the sandbox and turns the row green.
+//!
+//! Needs `tauri-driver` and `WebKitWebDriver` and a desktop session:
+//! `scripts/test.sh` installs and starts them.
+
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Driver {
+    async fn start(data_dir: &std::path::Path) -> Driver {
+        let port = free_port();
+        let native = free_port();
+        let child = Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("TOKENTRAY_DATA_DIR", data_dir)
+            .env("TOKENTRAY_CONFIG", data_dir.join("no-config.toml"))
+            // The "system browser" opens the sandbox's login page and clicks Approve, as a person would.
+            .env("BROWSER", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/approve-browser.sh %s"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data_dir.join("app.log")).unwrap())
+            .spawn()
+            .expect("tauri-driver is installed (scripts/test.sh installs it)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let mut driver = Driver { child, base, http, session: String::new() };
+        let capabilities = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
+            "application": env!("CARGO_BIN_EXE_tokentray-tray"),
+            "args": ["--demo", "--show"]
+        }}}});
+        let started = Instant::now();
+        let session = loop {
+            match driver.http.post(format!("{}/session", driver.base)).json(&capabilities).send().await {
+                Ok(r) => break r.json::<Value>().await.unwrap(),
+                Err(_) if started.elapsed() < Duration::from_secs(20) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("tauri-driver does not answer: {e}"),
+            }
+        };
+        driver.session =
+            session["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_owned();
+        driver
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method, url);
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        request.send().await.unwrap().json::<Value>().await.unwrap()
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v =
+            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        v["value"][ELEMENT].as_str().map(str::to_owned)
+    }
+
+    async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.find(css).await?;
+        let v = self.call(reqwest::Method::GET, &format!("/element/{e}/attribute/{name}"), None).await;
+        v["value"].as_str().map(str::to_owned)
+    }
+
+    async fn text(&self, css: &str) -> Option<String> {
+        let e = self.find(css).await?;
+        let v = self.call(reqwest::Method::GET, &format!("/element/{e}/text"), None).await;
+        v["value"].as_str().map(str::to_owned)
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.find(css).await.unwrap_or_else(|| panic!("no element {css}"));
+        self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
+    }
+
+    /// Waits until the row's colour is `level`; returns the countdown text then.
+    async fn wait_for_level(&self, account: &str, level: &str) -> String {
+        let started = Instant::now();
+        loop {
+            // The page re-renders rows on every change: look them up afresh each time.
+            if self.attribute(&format!("#row-{account}"), "data-level").await.as_deref() == Some(level) {
+                if let Some(text) = self.text(&format!("#row-{account} .countdown")).await {
+                    return text;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let source = self.call(reqwest::Method::GET, "/source", None).await;
+                let level = self.attribute(&format!("#row-{account}"), "data-level").await;
+                panic!("{account} never turned {level:?}; the page: {source}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        if let Some(png) = v["value"].as_str().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()) {
+            let _ = std::fs::write(path, png);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
+    let dir = std::env::temp_dir().join(format!("tokentray-webdriver-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let driver = Driver::start(&dir).await;
+
+    let countdown = driver.wait_for_level("demo-kite", "green").await;
+    assert!(countdown.ends_with('m') || countdown.ends_with('s'), "a countdown, not {countdown:?}");
+    assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
+    driver.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokentray-window.png")).await;
+
+    driver.click("#row-demo-kite button[data-action=logout]").await;
+    assert_eq!(driver.wait_for_level("demo-kite", "none").await, "log in");
+
+    driver.click("#row-demo-kite button[data-action=login]").await;
+    let countdown = driver.wait_for_level("demo-kite", "green").await;
+    assert!(countdown.ends_with('m'), "a fresh 6-minute token: {countdown}");
+    assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
+
+    driver.call(reqwest::Method::DELETE, "", None).await;
+}
