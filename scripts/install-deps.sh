@@ -25,6 +25,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Sink tests read files back with the tools scripts use: python-dotenv, json, tomllib.
+if ! python3 -c 'import dotenv' 2>/dev/null; then
+  python3 -m pip install --quiet python-dotenv 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages python-dotenv 2>/dev/null \
+    || { [ "$(id -u)" -ne 0 ] && s=sudo || s=""; $s apt-get install -y -qq python3-dotenv >/dev/null; }
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is not installed: install Rust from https://rustup.rs and run this again" >&2
   exit 1

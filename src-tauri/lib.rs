@@ -79,40 +79,40 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         Err(e) => return Err(Box::new(e)),
     };
     let data_dir = paths::data_dir()?;
+    let engine_dir = match source {
+        Source::Config(_) => data_dir.clone(),
+        Source::Demo => Demo::data_dir_in(&data_dir.join("demo")),
+    };
+    // One instance: if a TokenTray already answers here, bring its window
+    // forward and leave (before the demo would reset its files).
+    if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Show)).is_some() {
+        tracing::info!("TokenTray is already running: brought its window forward");
+        app.exit(0);
+        return Ok(());
+    }
     let (logins_tx, mut logins) = tokio::sync::mpsc::unbounded_channel::<String>();
     let notifier = Arc::new(notify::DesktopNotifier { logins: logins_tx });
 
-    let started = tauri::async_runtime::block_on(async {
-        let (config, data_dir, store, demo): (Config, _, Arc<dyn tokentray_engine::store::SecretStore>, _) =
-            match source {
-                Source::Config(config) => {
-                    let store = tokentray_engine::store::open(config.storage, &data_dir);
-                    (config, data_dir, Arc::from(store), None)
-                }
-                Source::Demo => {
-                    let demo = Demo::start(&data_dir.join("demo")).await?;
-                    (demo.config.clone(), demo.data_dir(), Arc::new(demo.store()), Some(demo))
-                }
-            };
-        // One instance: if a TokenTray already answers here, bring its window forward.
-        if let Some(_answer) = ipc::request(&data_dir, &Request::Show).await {
-            return Ok::<_, Box<dyn std::error::Error>>(None);
-        }
+    let (engine, config_path, demo) = tauri::async_runtime::block_on(async {
+        let (config, store, demo): (Config, Arc<dyn tokentray_engine::store::SecretStore>, _) = match source {
+            Source::Config(config) => {
+                let store = tokentray_engine::store::open(config.storage, &data_dir);
+                (config, Arc::from(store), None)
+            }
+            Source::Demo => {
+                let demo = Demo::start(&data_dir.join("demo")).await?;
+                (demo.config.clone(), Arc::new(demo.store()), Some(demo))
+            }
+        };
         let engine = Engine::new(
             config.clone(),
-            EngineOptions { data_dir, store, clock: Arc::new(SystemClock), notifier: notifier.clone() },
+            EngineOptions { data_dir: engine_dir, store, clock: Arc::new(SystemClock), notifier: notifier.clone() },
         )?;
         if let Some(demo) = &demo {
             demo.log_in_everything(&engine).await?;
         }
-        Ok(Some((engine, config.path.clone(), demo)))
+        Ok::<_, Box<dyn std::error::Error>>((engine, config.path.clone(), demo))
     })?;
-    let Some((engine, config_path, demo)) = started else {
-        tracing::info!("TokenTray is already running: brought its window forward");
-        app.exit(0);
-        return Ok(());
-    };
-    let first_demo = demo.is_some();
     app.manage(AppState {
         engine: engine.clone(),
         config_path: config_path.clone(),
@@ -128,9 +128,15 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         })),
         can_log_in: true,
     };
+    let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
         engine.spawn_scheduler();
         ipc::serve(engine.clone(), host).await?;
+        if api.enabled {
+            if let Err(e) = tokentray_runtime::api::serve(engine.clone(), api.port).await {
+                tracing::error!("{e}; scripts cannot reach the API, the rest runs");
+            }
+        }
         let on_invalid =
             Box::new(|e: &tokentray_engine::config::ConfigError| tracing::error!("config edit ignored: {e}"));
         Ok::<_, Box<dyn std::error::Error>>(tokentray_runtime::watch::watch(&engine, &config_path, on_invalid)?)
@@ -155,7 +161,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
             start_login(&login_app, account);
         }
     });
-    if args.show || first_demo {
+    if args.show {
         window::open(app, false);
     }
     tracing::info!("tray up");

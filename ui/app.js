@@ -219,6 +219,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("thresholds-form").addEventListener("submit", saveThresholds);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("account-form").hidden) closeForm();
+    // Ctrl+W closes the window, as in other desktop apps; the tray stays.
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "w") window.__TAURI__.window.getCurrentWindow().close();
   });
 
   const settings = await invoke("settings");

@@ -136,8 +136,9 @@ async fn main() {
 
     let mut busy = daemon(&busy_dir);
     let mut empty = daemon(&empty_dir);
-    // Start-up: every restored token is validated once; then nothing is due for 25 minutes.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Start-up: every restored token is validated once (spread over 5 s, each
+    // writing the state file); then nothing is due for 25 minutes.
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let requests_before = sandbox.requests().len();
     let (b0, e0) = (sample(busy.id()), sample(empty.id()));
     tokio::time::sleep(WINDOW).await;

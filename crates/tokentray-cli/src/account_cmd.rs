@@ -63,7 +63,7 @@ fn logged_in(id: &str, s: &AccountStatus) -> Result<ExitCode, CliError> {
 /// (or it cannot do this), so this process does the work itself.
 async fn handed_over(ctx: &Context, request: Request) -> Result<Option<AccountStatus>, CliError> {
     match ipc::request(&ctx.data_dir, &request).await {
-        Some(Response::Status { account }) => Ok(Some(account)),
+        Some(Response::Status { account }) => Ok(Some(*account)),
         Some(Response::Error { message, needs_login: true }) => Err(CliError::LoginNeeded(message)),
         Some(Response::Error { message, .. }) => Err(CliError::Remote(message)),
         _ => Ok(None),
@@ -93,17 +93,36 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The access token: from the running TokenTray if there is one, else here.
+pub async fn fetch_token(ctx: &Context, id: &str) -> Result<String, CliError> {
+    match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
+        Some(Response::Token { access_token }) => Ok(access_token),
+        Some(Response::Error { message, needs_login: true }) => Err(CliError::LoginNeeded(message)),
+        Some(Response::Error { message, .. }) => Err(CliError::Remote(message)),
+        _ => Ok(ctx.engine()?.current_token(id).await?.access_token.expose().to_owned()),
+    }
+}
+
+pub async fn header(global: &Global, id: &str) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    let account = ctx.account(id)?.clone();
+    let token = tokentray_engine::Secret::new(fetch_token(&ctx, id).await?);
+    println!("{}", tokentray_engine::provider::authorization_header(account.provider, &account.api_key, &token));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn api_key(global: &Global) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    println!("{}", ctx.engine()?.api_key().await?.expose());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Prints only the access token. A token that is still valid is served as
 /// it is; an expired one is refreshed first where the provider allows it.
 pub async fn token(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let token = match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
-        Some(Response::Token { access_token }) => access_token,
-        Some(Response::Error { message, needs_login: true }) => return Err(CliError::LoginNeeded(message)),
-        Some(Response::Error { message, .. }) => return Err(CliError::Remote(message)),
-        _ => ctx.engine()?.current_token(id).await?.access_token.expose().to_owned(),
-    };
+    let token = fetch_token(&ctx, id).await?;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

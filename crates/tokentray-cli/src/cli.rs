@@ -64,6 +64,25 @@ pub enum Command {
     /// Print the access token, and nothing else (exit code 4: log in first)
     #[command(after_help = EXIT_CODES)]
     Token { account: String },
+    /// Print the Authorization header value for the provider's API (for curl -H)
+    Header { account: String },
+    /// Run a command with the token in its environment (TOKENTRAY_ACCESS_TOKEN
+    /// and the provider's usual names); exits with the command's code
+    Exec {
+        account: String,
+        /// Stop the command (SIGTERM, then SIGKILL after --grace) and start it
+        /// again whenever the token changes
+        #[arg(long)]
+        restart_on_change: bool,
+        /// How long a stopping command may take before SIGKILL
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        grace: std::time::Duration,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Print the local API's key (made on first use, kept in the keyring)
+    ApiKey,
     /// Store or remove an account's api secret in the keyring
     Secret {
         #[command(subcommand)]

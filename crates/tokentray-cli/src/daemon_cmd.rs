@@ -33,6 +33,12 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
         .await
         .map_err(|e| CliError::Usage(format!("{e}; stop it first (one engine per data directory)")))?;
     let scheduler = engine.spawn_scheduler();
+    let api = ctx.config.api;
+    if api.enabled {
+        if let Err(e) = tokentray_runtime::api::serve(engine.clone(), api.port).await {
+            tracing::error!("{e}; scripts cannot reach the API, the rest runs");
+        }
+    }
     let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
         CliError::Io { context: "cannot watch the config".into(), source: std::io::Error::other(e.to_string()) }
     })?;

@@ -5,6 +5,7 @@ mod cli;
 mod context;
 mod daemon_cmd;
 mod demo_cmd;
+mod exec_cmd;
 mod logging;
 mod secret_cmd;
 mod status_cmd;
@@ -48,6 +49,11 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Logout { account } => account_cmd::logout(g, &account).await,
         Command::Token { account } => account_cmd::token(g, &account).await,
         Command::Secret { action } => secret_cmd::run(g, action),
+        Command::Header { account } => account_cmd::header(g, &account).await,
+        Command::ApiKey => account_cmd::api_key(g).await,
+        Command::Exec { account, restart_on_change, grace, command } => {
+            exec_cmd::run(g, &account, restart_on_change, grace, command).await
+        }
         Command::Daemon => daemon_cmd::run(g).await,
         Command::Demo => demo_cmd::run().await,
     }

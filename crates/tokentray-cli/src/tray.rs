@@ -26,8 +26,13 @@ pub fn launch(global: &Global, demo: bool) -> Result<ExitCode, CliError> {
         ))
     })?;
     let mut command = Command::new(&binary);
+    let no_config = tokentray_engine::paths::config_file(global.config.clone()).map(|p| !p.exists()).unwrap_or(true);
     if demo {
         command.arg("--demo");
+    }
+    if demo || no_config {
+        // A newcomer on the demo sees the window; a configured tray starts quietly.
+        command.arg("--show");
     }
     if let Some(config) = &global.config {
         command.arg("--config").arg(config);

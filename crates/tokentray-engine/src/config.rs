@@ -5,7 +5,9 @@
 //! and no half-read config is ever returned.
 
 use crate::duration;
+use crate::sinks::{default_fields, expand_home, Field, SinkConfig, SinkFormat};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -88,6 +90,39 @@ struct RawAccount {
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     token_lifetime: Option<Span>,
     oauth2: Option<Spanned<OAuth2Options>>,
+    #[serde(default, rename = "sink")]
+    sinks: Vec<Spanned<RawSink>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    format: SinkFormat,
+    path: PathBuf,
+    fields: Option<BTreeMap<String, Field>>,
+}
+
+/// The local HTTP API (`[api]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_api_port")]
+    pub port: u16,
+}
+
+/// The API's port unless the config says otherwise: 127.0.0.1:8421.
+pub const DEFAULT_API_PORT: u16 = 8421;
+
+fn default_api_port() -> u16 {
+    DEFAULT_API_PORT
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { enabled: true, port: DEFAULT_API_PORT }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +133,8 @@ struct RawConfig {
     storage: StorageChoice,
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     http_timeout: Option<Span>,
+    #[serde(default)]
+    api: ApiConfig,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
 }
@@ -121,6 +158,8 @@ pub struct AccountConfig {
     /// providers with non-standard cutoffs.
     pub token_lifetime: Option<Span>,
     pub oauth2: Option<OAuth2Options>,
+    /// Files every new token is written to.
+    pub sinks: Vec<SinkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +167,7 @@ pub struct Config {
     pub path: PathBuf,
     pub storage: StorageChoice,
     pub http_timeout: Span,
+    pub api: ApiConfig,
     pub accounts: Vec<AccountConfig>,
 }
 
@@ -229,12 +269,24 @@ impl Config {
                     return Err(at_id(format!("{name} must be longer than zero")));
                 }
             }
+            let mut sinks = Vec::with_capacity(a.sinks.len());
+            for raw in &a.sinks {
+                let sink = raw.get_ref();
+                if sink.path.as_os_str().is_empty() {
+                    return Err(invalid(Some(raw.span()), format!("account `{id}`: sink path is empty")));
+                }
+                sinks.push(SinkConfig {
+                    format: sink.format,
+                    path: expand_home(&sink.path),
+                    fields: sink.fields.clone().unwrap_or_default(),
+                });
+            }
             let (api_default, login_default) = default_bases(a.provider);
             let api_base = a.api_base.or(api_default).unwrap_or_else(|| {
                 oauth2.as_ref().map(|o| o.token_url.clone()).expect("oauth2 accounts have a token_url")
             });
             let login_base = a.login_base.unwrap_or_else(|| login_default.unwrap_or_else(|| api_base.clone()));
-            accounts.push(AccountConfig {
+            let mut account = AccountConfig {
                 label: a.label.unwrap_or_else(|| id.clone()),
                 id,
                 provider: a.provider,
@@ -247,9 +299,17 @@ impl Config {
                 validate_every: a.validate_every.unwrap_or(DEFAULT_VALIDATE_EVERY),
                 token_lifetime: a.token_lifetime,
                 oauth2,
-            });
+                sinks,
+            };
+            let defaults: Vec<_> = account.sinks.iter().map(|s| default_fields(s.format, &account)).collect();
+            for (sink, fields) in account.sinks.iter_mut().zip(defaults) {
+                if sink.fields.is_empty() {
+                    sink.fields = fields;
+                }
+            }
+            accounts.push(account);
         }
-        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, accounts })
+        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, api: raw.api, accounts })
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {

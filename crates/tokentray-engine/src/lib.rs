@@ -18,6 +18,7 @@ pub mod paths;
 pub mod provider;
 mod random;
 mod secret;
+pub mod sinks;
 pub mod store;
 
 pub use secret::Secret;

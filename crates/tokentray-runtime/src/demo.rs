@@ -52,7 +52,7 @@ impl Demo {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        tokentray_engine::atomic::create_private_dir(&dir.join("data")).map_err(io)?;
+        tokentray_engine::atomic::create_private_dir(&Self::data_dir_in(dir)).map_err(io)?;
         let (kite_port, oauth_port) = (free_port().map_err(io)?, free_port().map_err(io)?);
         let kite_redirect = format!("http://127.0.0.1:{kite_port}/callback");
         let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/callback");
@@ -121,7 +121,12 @@ refresh_limit = "10m"
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
+        Self::data_dir_in(&self.dir)
+    }
+
+    /// Where a demo started in `dir` keeps its data (known before it starts).
+    pub fn data_dir_in(dir: &Path) -> PathBuf {
+        dir.join("data")
     }
 
     pub fn store(&self) -> PlaintextStore {

@@ -44,6 +44,21 @@ pub(crate) struct Inner {
     pub shutdown: tokio::sync::watch::Sender<bool>,
     /// One HTTP client for every account (rebuilt when the timeout changes).
     pub http: Mutex<reqwest::Client>,
+    /// The last events, for SSE clients that resume with `Last-Event-ID`.
+    pub recent: Mutex<std::collections::VecDeque<EngineEvent>>,
+    pub next_event: std::sync::atomic::AtomicU64,
+}
+
+/// How many past events a resuming client can catch up on.
+const RECENT_EVENTS: usize = 1024;
+
+/// Outcome counts, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub refresh_ok: u64,
+    pub refresh_failed: u64,
+    pub validation_ok: u64,
+    pub validation_failed: u64,
 }
 
 pub(crate) struct Slot {
@@ -62,7 +77,13 @@ pub(crate) struct Slot {
     pub shown: (State, Level),
     /// The login in progress; a newer login signals it to give up.
     pub login: Option<Arc<Notify>>,
+    pub sinks: Vec<crate::SinkStatus>,
+    pub counters: Counters,
 }
+
+/// The keyring entry the API key is filed under: `tokentray/api_key`, which
+/// no account id can clash with (ids have no `/`, and this is no account).
+const API_KEY_OWNER: &str = "tokentray";
 
 /// How long a refresh waits for another process's refresh of the same account.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -95,6 +116,8 @@ impl Engine {
                 events,
                 shutdown,
                 http: Mutex::new(http),
+                recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
+                next_event: std::sync::atomic::AtomicU64::new(1),
             }),
         })
     }
@@ -205,9 +228,13 @@ impl Engine {
             return self.status(id);
         }
         match self.refresh_locked(id, &client).await {
-            Ok(()) => self.status(id),
+            Ok(()) => {
+                self.with_slot(id, |s| s.counters.refresh_ok += 1)?;
+                self.status(id)
+            }
             Err(e) => {
                 tracing::warn!(account = id, "refresh failed: {e}");
+                let _ = self.with_slot(id, |s| s.counters.refresh_failed += 1);
                 let in_flight =
                     self.with_slot(id, |s| s.lifecycle.state(self.inner.clock.now()) == State::Refreshing)?;
                 let class = match &e {
@@ -259,6 +286,7 @@ impl Engine {
                 let now = self.inner.clock.now();
                 let mut notices = Vec::new();
                 self.with_slot(id, |s| {
+                    s.counters.validation_ok += 1;
                     s.lifecycle.handle(Event::Validated, now, &mut notices);
                     s.user = merge_user(&s.user, user.clone());
                     s.last_error_message = None;
@@ -281,6 +309,7 @@ impl Engine {
                     other => other.class().unwrap_or(ErrorClass::Transient),
                 };
                 tracing::warn!(account = id, "validation failed: {e}");
+                let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
                 self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(class), now, out), &e).await;
                 Err(e)
             }
@@ -341,14 +370,72 @@ impl Engine {
             st.last_error_message = None;
         })
         .await?;
+        self.write_sinks(id).await;
         self.publish(id, EventKind::TokenChanged);
         self.after_change(id);
         saved
     }
 
+    /// Writes the new token to every sink of the account; one failing sink
+    /// does not stop the others, and each result shows in the status.
+    async fn write_sinks(&self, id: &str) {
+        let Ok((account, tokens, user, expires_at)) = self.with_slot(id, |s| {
+            (s.config.clone(), s.tokens.clone(), s.user.user_id.clone(), s.lifecycle.token().map(|m| m.expires_at))
+        }) else {
+            return;
+        };
+        let Some(tokens) = tokens.filter(|_| !account.sinks.is_empty()) else { return };
+        let now = self.inner.clock.now();
+        let results = tokio::task::spawn_blocking(move || {
+            let values = tokentray_engine::sinks::SinkValues {
+                account: &account.id,
+                access_token: &tokens.access_token,
+                api_key: &account.api_key,
+                user_id: user.as_deref(),
+                expires_at,
+            };
+            account
+                .sinks
+                .iter()
+                .map(|sink| {
+                    let result = tokentray_engine::sinks::write(sink, &values);
+                    if let Err(e) = &result {
+                        tracing::warn!(account = %account.id, "{e}");
+                    }
+                    crate::SinkStatus {
+                        path: sink.path.display().to_string(),
+                        format: sink.format,
+                        ok: result.is_ok(),
+                        error: result.err().map(|e| e.message),
+                        written_at: Some(now),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let _ = self.with_slot(id, |s| s.sinks = results);
+    }
+
     /// Takes a token that another process stored, if it is newer than ours.
     pub async fn adopt_from_disk(&self, id: &str) -> Result<bool, EngineError> {
         let saved = self.inner.state_file.load()?.accounts.remove(id).unwrap_or_default();
+        self.adopt(id, saved).await
+    }
+
+    /// Reads the state file once and adopts every account's newer token.
+    pub async fn adopt_all_from_disk(&self) -> Result<(), EngineError> {
+        let mut state = self.inner.state_file.load()?;
+        let ids: Vec<String> = self.slots().keys().cloned().collect();
+        for id in ids {
+            if let Some(saved) = state.accounts.remove(&id) {
+                self.adopt(&id, saved).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn adopt(&self, id: &str, saved: AccountState) -> Result<bool, EngineError> {
         let ours = self.with_slot(id, |s| s.lifecycle.token().map(|m| m.issued_at))?;
         let Some(meta) = saved.token else { return Ok(false) };
         if ours.is_some_and(|t| t >= meta.issued_at) {
@@ -506,7 +593,48 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, id: &str, kind: EventKind) {
-        let _ = self.inner.events.send(EngineEvent { account: id.to_owned(), kind });
+        // Numbered and recorded under one lock, so that ids reach the ring and
+        // the channel in order.
+        let mut recent = self.inner.recent.lock().expect("events lock");
+        let event = EngineEvent {
+            id: self.inner.next_event.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            account: id.to_owned(),
+            kind,
+        };
+        if recent.len() == RECENT_EVENTS {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
+        let _ = self.inner.events.send(event);
+    }
+
+    /// The recorded events after `after`, or `None` when some of them are no
+    /// longer recorded (the client must re-read the state).
+    pub fn events_since(&self, after: u64) -> Option<Vec<EngineEvent>> {
+        let recent = self.inner.recent.lock().expect("events lock");
+        let oldest = recent.front().map_or(self.inner.next_event.load(std::sync::atomic::Ordering::Relaxed), |e| e.id);
+        if after + 1 < oldest {
+            return None;
+        }
+        Some(recent.iter().filter(|e| e.id > after).cloned().collect())
+    }
+
+    pub fn counters(&self, id: &str) -> Result<Counters, EngineError> {
+        self.with_slot(id, |s| s.counters)
+    }
+
+    /// The key that guards the local API's token endpoint, made on first use
+    /// and kept in the secret store.
+    pub async fn api_key(&self) -> Result<Secret, EngineError> {
+        self.store_call(API_KEY_OWNER, |store, owner| {
+            if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
+                return Ok(key);
+            }
+            let key = tokentray_engine::sinks::new_api_key();
+            store.set(owner, SecretItem::ApiKey, &key)?;
+            Ok(key)
+        })
+        .await
     }
 
     pub(crate) fn with_slot<R>(&self, id: &str, f: impl FnOnce(&mut Slot) -> R) -> Result<R, EngineError> {
@@ -598,6 +726,8 @@ impl Slot {
             gate: Arc::new(tokio::sync::Mutex::new(())),
             shown,
             login: None,
+            sinks: Vec::new(),
+            counters: Counters::default(),
         }
     }
 
@@ -620,6 +750,7 @@ impl Slot {
             last_validated: s.last_validated,
             last_error: s.last_error,
             last_error_message: self.last_error_message.clone(),
+            sinks: self.sinks.clone(),
         }
     }
 }

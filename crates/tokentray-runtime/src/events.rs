@@ -3,6 +3,8 @@ use serde::Serialize;
 /// What changed, for whoever listens (tray, local API, CLI). Never carries a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EngineEvent {
+    /// Increasing from 1 within a process: the SSE stream's event id.
+    pub id: u64,
     pub account: String,
     pub kind: EventKind,
 }
@@ -18,4 +20,15 @@ pub enum EventKind {
     LoggedOut,
     /// The config was reloaded; accounts may have come or gone.
     ConfigReloaded,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenChanged => "token_changed",
+            Self::StatusChanged => "status_changed",
+            Self::LoggedOut => "logged_out",
+            Self::ConfigReloaded => "config_reloaded",
+        }
+    }
 }

@@ -40,7 +40,7 @@ pub enum Response {
         accounts: Vec<AccountStatus>,
     },
     Status {
-        account: AccountStatus,
+        account: Box<AccountStatus>,
     },
     Token {
         access_token: String,
@@ -158,7 +158,7 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
         Request::Login { account } if host.can_log_in => {
             let options = LoginOptions::default();
             match engine.login(&account, options).await {
-                Ok(outcome) => Response::Status { account: outcome.status },
+                Ok(outcome) => Response::Status { account: Box::new(outcome.status) },
                 Err(crate::login::LoginError::Engine(e)) => failed(e),
                 Err(e) => Response::Error { message: e.to_string(), needs_login: false },
             }
@@ -167,7 +167,7 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
         }
         Request::Refresh { account } => match engine.refresh(&account).await {
-            Ok(status) => Response::Status { account: status },
+            Ok(status) => Response::Status { account: Box::new(status) },
             Err(e) => failed(e),
         },
         Request::Logout { account } => match engine.logout(&account).await {

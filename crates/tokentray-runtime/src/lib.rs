@@ -7,6 +7,7 @@
 //! refresh one account at once thanks to [`lock`]; [`watch`] applies config
 //! edits and picks up tokens another process stored.
 
+pub mod api;
 mod browser;
 mod clock;
 pub mod demo;
@@ -24,8 +25,8 @@ pub mod watch;
 
 pub use browser::{open_in_browser, BrowserError};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Counters, Engine, EngineOptions};
 pub use error::EngineError;
 pub use events::{EngineEvent, EventKind};
 pub use notifier::{LogNotifier, Notifier};
-pub use status::AccountStatus;
+pub use status::{AccountStatus, SinkStatus};

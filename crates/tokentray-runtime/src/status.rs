@@ -22,6 +22,19 @@ pub struct AccountStatus {
     pub last_validated: Option<Instant>,
     pub last_error: Option<ErrorClass>,
     pub last_error_message: Option<String>,
+    /// How the last write to each of the account's sinks went.
+    #[serde(default)]
+    pub sinks: Vec<SinkStatus>,
+}
+
+/// One sink's last write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkStatus {
+    pub path: String,
+    pub format: tokentray_engine::sinks::SinkFormat,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub written_at: Option<Instant>,
 }
 
 impl AccountStatus {

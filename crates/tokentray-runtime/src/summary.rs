@@ -116,6 +116,7 @@ mod tests {
             last_validated: None,
             last_error: None,
             last_error_message: None,
+            sinks: Vec::new(),
         }
     }
 

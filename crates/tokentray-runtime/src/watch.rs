@@ -3,7 +3,7 @@
 //! picked up). Directories are watched, not files, because editors and
 //! TokenTray itself replace files by renaming a new one over them.
 
-use crate::{Engine, EngineEvent, EventKind};
+use crate::Engine;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,10 +72,8 @@ pub fn watch(engine: &Engine, config_path: &Path, on_invalid: OnInvalidConfig) -
                 reload(&engine, &config_path, &on_invalid);
             }
             if paths.contains(&state_path) {
-                for id in engine.config().accounts.iter().map(|a| a.id.clone()) {
-                    if let Err(e) = engine.adopt_from_disk(&id).await {
-                        tracing::warn!(account = %id, "cannot read the state another process wrote: {e}");
-                    }
+                if let Err(e) = engine.adopt_all_from_disk().await {
+                    tracing::warn!("cannot read the state another process wrote: {e}");
                 }
             }
         }
@@ -93,7 +91,6 @@ fn reload(engine: &Engine, path: &Path, on_invalid: &OnInvalidConfig) {
         Err(e) => {
             tracing::error!("config edit ignored, still running on the last good config: {e}");
             on_invalid(&e);
-            let _ = engine.inner.events.send(EngineEvent { account: String::new(), kind: EventKind::ConfigReloaded });
         }
     }
 }

@@ -56,6 +56,14 @@ pub enum CallbackError {
     Missing(&'static str),
 }
 
+/// The `Authorization` header value the provider's API expects with this token.
+pub fn authorization_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> String {
+    match provider {
+        ProviderKind::Kite => format!("token {api_key}:{}", access_token.expose()),
+        _ => format!("Bearer {}", access_token.expose()),
+    }
+}
+
 /// The HTTP client provider adapters share. `timeout` bounds every request.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()

@@ -28,6 +28,8 @@ pub enum SecretItem {
     /// The token set, as one entry so that a rotated refresh token and its
     /// access token are replaced together.
     Tokens,
+    /// The local API's bearer key (one per installation).
+    ApiKey,
 }
 
 impl SecretItem {
@@ -35,6 +37,7 @@ impl SecretItem {
         match self {
             Self::ApiSecret => format!("{account}/api_secret"),
             Self::Tokens => format!("{account}/tokens"),
+            Self::ApiKey => format!("{account}/api_key"),
         }
     }
 }

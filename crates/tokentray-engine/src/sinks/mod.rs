@@ -1,0 +1,128 @@
+//! Sinks: files the user's scripts already read, rewritten with every new
+//! token. Each write keeps the rest of the file (other lines, keys, comments,
+//! order) and replaces the file atomically, so a reader sees the old file or
+//! the new one, never a torn one. A file TokenTray cannot read back is left
+//! alone and reported, never overwritten.
+
+mod env;
+mod json;
+mod toml_file;
+
+use crate::config::AccountConfig;
+use crate::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tokentray_core::{Instant, ProviderKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkFormat {
+    /// `NAME=value` lines (`.env`).
+    Env,
+    /// Values at JSON pointers.
+    Json,
+    /// Values at dotted keys (e.g. Streamlit's `.streamlit/secrets.toml`).
+    Toml,
+    /// The access token alone.
+    Raw,
+}
+
+/// What a sink writes at a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    AccessToken,
+    ApiKey,
+    UserId,
+    /// The access token's expiry, RFC 3339.
+    ExpiresAt,
+    Account,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    pub format: SinkFormat,
+    pub path: PathBuf,
+    /// Name (env variable, JSON pointer, dotted TOML key) to field, in name order.
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// The values a sink can write for one token.
+pub struct SinkValues<'a> {
+    pub account: &'a str,
+    pub access_token: &'a Secret,
+    pub api_key: &'a str,
+    pub user_id: Option<&'a str>,
+    pub expires_at: Option<Instant>,
+}
+
+impl SinkValues<'_> {
+    fn get(&self, field: Field) -> String {
+        match field {
+            Field::AccessToken => self.access_token.expose().to_owned(),
+            Field::ApiKey => self.api_key.to_owned(),
+            Field::UserId => self.user_id.unwrap_or("").to_owned(),
+            Field::ExpiresAt => self.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            Field::Account => self.account.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sink {}: {message}", path.display())]
+pub struct SinkError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The environment names scripts use for each provider's token.
+pub fn provider_env_names(provider: ProviderKind) -> &'static [(&'static str, Field)] {
+    match provider {
+        ProviderKind::Kite => &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
+        ProviderKind::Upstox => &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
+        ProviderKind::Schwab => &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
+        ProviderKind::OAuth2 => &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
+    }
+}
+
+/// The fields a sink writes when its config names none.
+pub fn default_fields(format: SinkFormat, account: &AccountConfig) -> BTreeMap<String, Field> {
+    match format {
+        SinkFormat::Env => provider_env_names(account.provider).iter().map(|(n, f)| ((*n).to_owned(), *f)).collect(),
+        SinkFormat::Json => [("/access_token".to_owned(), Field::AccessToken)].into(),
+        SinkFormat::Toml => [("access_token".to_owned(), Field::AccessToken)].into(),
+        SinkFormat::Raw => [("access_token".to_owned(), Field::AccessToken)].into(),
+    }
+}
+
+/// Rewrites one sink with `values`.
+pub fn write(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(), SinkError> {
+    let fail = |message: String| SinkError { path: sink.path.clone(), message };
+    let current = match std::fs::read_to_string(&sink.path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(fail(format!("cannot read it: {e}"))),
+    };
+    let pairs: Vec<(&str, String)> = sink.fields.iter().map(|(name, f)| (name.as_str(), values.get(*f))).collect();
+    let next = match sink.format {
+        SinkFormat::Env => env::set(&current, &pairs),
+        SinkFormat::Json => json::set(&current, &pairs).map_err(fail)?,
+        SinkFormat::Toml => toml_file::set(&current, &pairs).map_err(fail)?,
+        SinkFormat::Raw => format!("{}\n", values.access_token.expose()),
+    };
+    crate::atomic::write(&sink.path, next.as_bytes(), 0o600).map_err(|e| fail(format!("cannot write it: {e}")))
+}
+
+/// `~/x` is under the home directory; other paths are taken as written.
+pub fn expand_home(path: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| path.to_owned()),
+        Err(_) => path.to_owned(),
+    }
+}
+
+/// A new random key for the local API (256 bits, URL-safe).
+pub fn new_api_key() -> Secret {
+    Secret::new(crate::random::url_safe(32))
+}

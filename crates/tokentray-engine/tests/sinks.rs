@@ -1,0 +1,193 @@
+//! Sinks written, then read back by the tools their users read them with
+//! (python-dotenv, Python's json and tomllib), and a reader looping on a file
+//! during 1,000 rewrites that never sees it torn or empty.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use tokentray_engine::sinks::{write, Field, SinkConfig, SinkFormat, SinkValues};
+use tokentray_engine::Secret;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tokentray-sinks-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sink(format: SinkFormat, path: &Path, fields: &[(&str, Field)]) -> SinkConfig {
+    SinkConfig {
+        format,
+        path: path.to_owned(),
+        fields: fields.iter().map(|(n, f)| ((*n).to_owned(), *f)).collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn values(token: &Secret) -> SinkValues<'_> {
+    SinkValues {
+        account: "kite-main",
+        access_token: token,
+        api_key: "kitekey",
+        user_id: Some("AB1234"),
+        expires_at: Some(chrono::DateTime::parse_from_rfc3339("2026-11-27T00:30:00Z").unwrap().to_utc()),
+    }
+}
+
+#[test]
+fn env_files_read_back_with_python_dotenv() {
+    let dir = scratch("env");
+    let path = dir.join(".env");
+    std::fs::write(
+        &path,
+        "# my bot\nexport KITE_API_KEY=old\nLOG_LEVEL=debug # noisy\n\nKITE_ACCESS_TOKEN=\"stale\"\n",
+    )
+    .unwrap();
+    let token = Secret::new("tok/en+1=");
+    write(
+        &sink(
+            SinkFormat::Env,
+            &path,
+            &[
+                ("KITE_API_KEY", Field::ApiKey),
+                ("KITE_ACCESS_TOKEN", Field::AccessToken),
+                ("KITE_EXPIRES", Field::ExpiresAt),
+            ],
+        ),
+        &values(&token),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("# my bot\nexport KITE_API_KEY=kitekey\nLOG_LEVEL=debug # noisy\n\n"), "{text}");
+    let read = python("import sys, json, dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))", &[&path]);
+    let v: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert_eq!(v["KITE_ACCESS_TOKEN"], "tok/en+1=");
+    assert_eq!(v["KITE_API_KEY"], "kitekey");
+    assert_eq!(v["LOG_LEVEL"], "debug");
+    assert_eq!(v["KITE_EXPIRES"], "2026-11-27T00:30:00+00:00");
+}
+
+#[cfg(unix)]
+#[test]
+fn new_files_are_private_and_existing_ones_keep_their_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("modes");
+    let token = Secret::new("t");
+    let new = dir.join("new.env");
+    write(&sink(SinkFormat::Env, &new, &[("T", Field::AccessToken)]), &values(&token)).unwrap();
+    assert_eq!(std::fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o600);
+    let shared = dir.join("shared.env");
+    std::fs::write(&shared, "A=1\n").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    write(&sink(SinkFormat::Env, &shared, &[("T", Field::AccessToken)]), &values(&token)).unwrap();
+    assert_eq!(std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777, 0o640);
+}
+
+#[test]
+fn json_files_read_back_with_python_json() {
+    let dir = scratch("json");
+    let path = dir.join("broker-config.json");
+    std::fs::write(&path, r#"{"type": "kite", "rate_limit": {"requests_per_second": 10}, "kite": {"api_key": "x"}}"#)
+        .unwrap();
+    let token = Secret::new("abc123");
+    write(
+        &sink(SinkFormat::Json, &path, &[("/kite/access_token", Field::AccessToken), ("/kite/user_id", Field::UserId)]),
+        &values(&token),
+    )
+    .unwrap();
+    let read = python("import sys, json; d = json.load(open(sys.argv[1])); print(json.dumps(d))", &[&path]);
+    let v: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert_eq!(v["kite"]["access_token"], "abc123");
+    assert_eq!(v["kite"]["user_id"], "AB1234");
+    assert_eq!(v["kite"]["api_key"], "x");
+    assert_eq!(v["rate_limit"]["requests_per_second"], 10);
+    let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["type", "rate_limit", "kite"], "the key order is kept");
+}
+
+#[test]
+fn toml_files_read_back_with_tomllib_keeping_comments() {
+    let dir = scratch("toml");
+    let path = dir.join("secrets.toml");
+    std::fs::write(&path, "# Streamlit secrets\n[upstox]\napi_key = \"k\"  # from the console\naccess_token = \"old\"\n\n[db]\nurl = \"sqlite://\"\n").unwrap();
+    let token = Secret::new("eyJ.jwt.sig");
+    write(&sink(SinkFormat::Toml, &path, &[("upstox.access_token", Field::AccessToken)]), &values(&token)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# Streamlit secrets") && text.contains("# from the console"), "{text}");
+    let read = python("import sys, json, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))", &[&path]);
+    let v: serde_json::Value = serde_json::from_str(&read).unwrap();
+    assert_eq!(v["upstox"]["access_token"], "eyJ.jwt.sig");
+    assert_eq!(v["upstox"]["api_key"], "k");
+    assert_eq!(v["db"]["url"], "sqlite://");
+}
+
+#[test]
+fn raw_files_hold_the_token_alone() {
+    let dir = scratch("raw");
+    let path = dir.join("token");
+    write(&sink(SinkFormat::Raw, &path, &[]), &values(&Secret::new("abc"))).unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "abc\n");
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_reported_and_left_alone() {
+    let dir = scratch("broken");
+    let path = dir.join("config.json");
+    std::fs::write(&path, "{\"half\": ").unwrap();
+    let e = write(&sink(SinkFormat::Json, &path, &[("/token", Field::AccessToken)]), &values(&Secret::new("t")))
+        .unwrap_err();
+    assert!(e.to_string().contains("not valid JSON"), "{e}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"half\": ");
+}
+
+#[test]
+fn a_reader_looping_during_1000_rewrites_never_sees_a_torn_file() {
+    let dir = scratch("torn");
+    let path = dir.join("bot.json");
+    let stop = dir.join("stop");
+    // Padding makes each write span several pages, so a torn read would show.
+    let padding = "x".repeat(20_000);
+    std::fs::write(&path, format!("{{\"padding\": \"{padding}\", \"access_token\": \"t0\"}}")).unwrap();
+    let reader = Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import json, os, sys
+path, stop = sys.argv[1], sys.argv[2]
+reads = 0
+while not os.path.exists(stop):
+    with open(path) as f:
+        text = f.read()
+    if not text:
+        sys.exit("empty read")
+    d = json.loads(text)
+    if not d["access_token"].startswith("t") or len(d["padding"]) != 20000:
+        sys.exit("torn read")
+    reads += 1
+print(reads)
+"#,
+        )
+        .args([&path, &stop])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let config = sink(SinkFormat::Json, &path, &[("/access_token", Field::AccessToken)]);
+    for i in 1..=1000 {
+        write(&config, &values(&Secret::new(format!("t{i}")))).unwrap();
+    }
+    std::fs::write(&stop, "").unwrap();
+    let out = reader.wait_with_output().unwrap();
+    assert!(out.status.success(), "the reader saw a bad file: {}", String::from_utf8_lossy(&out.stderr));
+    let reads: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(reads > 10, "the reader kept reading during the rewrites ({reads} reads)");
+    let last: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(last["access_token"], "t1000");
+    let leftovers = std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(leftovers, 2, "no temporary file is left behind");
+}

@@ -1,0 +1,167 @@
+//! The local HTTP API for trading scripts and dashboards, on 127.0.0.1 only.
+//!
+//! - `GET /api/token/status[?account=ID]`, `POST /api/token/force-refresh?account=ID`:
+//!   the shape trading dashboards already use;
+//! - `GET /v1/accounts`, `GET /v1/accounts/{id}/token` (bearer API key);
+//! - `GET /v1/events`: Server-Sent Events, resumable with `Last-Event-ID`;
+//! - `GET /metrics`: Prometheus text.
+//!
+//! Requests whose `Host` is not a loopback name are refused (DNS rebinding);
+//! no CORS header is ever sent; every error is JSON with a message.
+
+mod events;
+mod metrics;
+mod status;
+
+use crate::{AccountStatus, Engine, EngineError};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve the local API on {addr}: {source}; set another port in the config's [api] table")]
+pub struct ApiError {
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// An error answer: a status and a message, as JSON.
+pub(crate) struct Problem(StatusCode, String);
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::UnknownAccount(_) => StatusCode::NOT_FOUND,
+            e if e.needs_user() => StatusCode::CONFLICT,
+            EngineError::Provider(_) => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Problem(status, e.to_string())
+    }
+}
+
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/api/token/status", get(status::token_status))
+        .route("/api/token/force-refresh", post(force_refresh))
+        .route("/v1/accounts", get(accounts))
+        .route("/v1/accounts/{id}/token", get(token))
+        .route("/v1/events", get(events::stream))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(|| async { Problem(StatusCode::NOT_FOUND, "no such endpoint; see the README's API section".into()) })
+        .method_not_allowed_fallback(|| async {
+            Problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here".into())
+        })
+        .layer(axum::middleware::from_fn(loopback_host_only))
+        .with_state(engine)
+}
+
+/// Binds 127.0.0.1:`port` and serves until the engine shuts down.
+pub async fn serve(engine: Engine, port: u16) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ApiError { addr, source })?;
+    let addr = listener.local_addr().map_err(|source| ApiError { addr, source })?;
+    let mut stopped = engine.stopped();
+    let app = router(engine);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        });
+        if let Err(e) = served.await {
+            tracing::error!("the local API stopped: {e}");
+        }
+    });
+    tracing::info!("local API on http://{addr}");
+    Ok((addr, task))
+}
+
+/// A page on another site can make the browser send requests to 127.0.0.1
+/// under its own name (DNS rebinding); those carry a foreign `Host`.
+async fn loopback_host_only(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+    };
+    if !matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "::1") {
+        return Problem(StatusCode::FORBIDDEN, format!("Host `{host}` is not a loopback name; use 127.0.0.1"))
+            .into_response();
+    }
+    next.run(request).await
+}
+
+pub(crate) fn account_param(query: &HashMap<String, String>) -> Option<&str> {
+    query.get("account").map(String::as_str).filter(|a| !a.is_empty())
+}
+
+async fn force_refresh(
+    State(engine): State<Engine>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let id = match account_param(&query) {
+        Some(id) => id.to_owned(),
+        None => {
+            let statuses = engine.statuses();
+            match statuses.as_slice() {
+                [only] => only.id.clone(),
+                _ => return Err(Problem(StatusCode::BAD_REQUEST, "name the account: ?account=ID".into())),
+            }
+        }
+    };
+    let status = engine.refresh(&id).await?;
+    Ok(Json(status::dashboard_view(&status, engine.now())))
+}
+
+async fn accounts(State(engine): State<Engine>) -> Json<Vec<AccountStatus>> {
+    Json(engine.statuses())
+}
+
+/// The token itself, only with `Authorization: Bearer <api key>`.
+async fn token(State(engine): State<Engine>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let key = engine.api_key().await?;
+    if !constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
+        let mut r = Problem(
+            StatusCode::UNAUTHORIZED,
+            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key".into(),
+        )
+        .into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+        return Ok(r);
+    }
+    let config = engine.config();
+    let account = config.account(&id).ok_or_else(|| EngineError::UnknownAccount(id.clone()))?;
+    let tokens = engine.current_token(&id).await?;
+    let status = engine.status(&id)?;
+    let body = json!({
+        "account": id,
+        "provider": account.provider,
+        "access_token": tokens.access_token.expose(),
+        "api_key": account.api_key,
+        "authorization": tokentray_engine::provider::authorization_header(account.provider, &account.api_key, &tokens.access_token),
+        "expires_at": status.expires_at,
+    });
+    let mut r = Json(body).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("valid header"));
+    Ok(r)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
