@@ -11,6 +11,7 @@ use tokentray_sandbox::{App, Endpoint, Fault, Flavor, Sandbox, SandboxConfig};
 struct Setup {
     sandbox: Sandbox,
     dir: PathBuf,
+    api_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -21,7 +22,7 @@ async fn setup(name: &str) -> Setup {
     let dir = std::env::temp_dir().join(format!("tokentray-e2e-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (kite_port, oauth_port) = (free_port(), free_port());
+    let (kite_port, oauth_port, api_port) = (free_port(), free_port(), free_port());
     let kite_redirect = format!("http://127.0.0.1:{kite_port}/cb");
     let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
@@ -45,6 +46,9 @@ async fn setup(name: &str) -> Setup {
 storage = "plaintext"
 http_timeout = "3s"
 
+[api]
+port = {api_port}
+
 [[account]]
 id = "kite"
 provider = "kite"
@@ -60,10 +64,16 @@ provider = "schwab"
 api_key = "oauthid"
 redirect_uri = "{oauth_redirect}"
 api_base = "{base}"
-"#
+
+[[account.sink]]
+format = "env"
+path = "{sink}"
+"#,
+        sink = dir.join("bot.env").display()
     );
     std::fs::write(dir.join("config.toml"), config).unwrap();
-    let s = Setup { sandbox, dir };
+    std::fs::write(dir.join("bot.env"), "# my bot\nLOG_LEVEL=info\n").unwrap();
+    let s = Setup { sandbox, dir, api_port };
     s.run(&["secret", "set", "kite"], "kitesecret\n").success();
     s.run(&["secret", "set", "oauth"], "oauthsecret\n").success();
     s
@@ -313,4 +323,112 @@ async fn reqwest_free_get(url: &str) -> String {
         response.lines().find_map(|l| l.strip_prefix("location: ")).expect("a redirect").trim().to_owned()
     })
     .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_restarts_the_command_when_the_daemon_gets_a_new_token() {
+    let s = std::sync::Arc::new(setup("exec").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    let t = s.clone();
+    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let seen = s.dir.join("tokens.txt");
+    let script = format!("echo \"$SCHWAB_ACCESS_TOKEN $TOKENTRAY_ACCOUNT\" >> {}; exec sleep 100", seen.display());
+    let t = s.clone();
+    let mut exec = blocking(move || {
+        t.command(&["exec", "oauth", "--restart-on-change", "--grace", "2s", "--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    })
+    .await;
+    let t = seen.clone();
+    blocking(move || {
+        wait_until("the command restarted with a new token", Duration::from_secs(20), || {
+            std::fs::read_to_string(&t).map(|x| x.lines().count() >= 2).unwrap_or(false)
+        })
+    })
+    .await;
+    let lines: Vec<String> = std::fs::read_to_string(&seen).unwrap().lines().map(str::to_owned).collect();
+    assert_ne!(lines[0], lines[1], "a new token the second time: {lines:?}");
+    assert!(lines[1].ends_with(" oauth"));
+    let newest = s.sandbox.live_access_tokens().last().unwrap().clone();
+    assert!(lines.iter().any(|l| l.starts_with(&newest)) || lines.len() > 2, "{lines:?} vs {newest}");
+    // The signal reaches the command; its way of ending is ours.
+    let status = blocking(move || terminate(&mut exec)).await;
+    assert_eq!(status.code(), Some(128 + 15), "exit code of a child ended by SIGTERM: {status:?}");
+    blocking(move || terminate(&mut daemon)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_passes_the_exit_code_and_header_prints_the_authorization() {
+    let s = std::sync::Arc::new(setup("exec-code").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "kite"], "")).await.success();
+    let t = s.clone();
+    let out = blocking(move || {
+        t.run(&["exec", "kite", "--", "sh", "-c", "echo $KITE_API_KEY:$KITE_ACCESS_TOKEN; exit 7"], "")
+    })
+    .await;
+    assert_eq!(out.status.code(), Some(7));
+    let token = s.sandbox.live_access_tokens().last().unwrap().clone();
+    assert_eq!(out.stdout().trim(), format!("kitekey:{token}"));
+    let t = s.clone();
+    let header = blocking(move || t.run(&["header", "kite"], "")).await.success();
+    assert_eq!(header.stdout().trim(), format!("token kitekey:{token}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_examples_follow_new_tokens_from_the_daemon() {
+    let s = std::sync::Arc::new(setup("examples").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    let env_file = s.dir.join("bot.env");
+    let t = s.clone();
+    let key = blocking(move || t.run(&["api-key"], "")).await.success().stdout().trim().to_owned();
+    let t = s.clone();
+    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let port = s.api_port;
+    blocking(move || {
+        wait_until("the API up", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    })
+    .await;
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let bot = blocking(move || {
+        Command::new("python3")
+            .arg(format!("{examples}/sse_bot.py"))
+            .args(["oauth", "--exit-after", "1"])
+            .env("TOKENTRAY_API", format!("http://127.0.0.1:{port}"))
+            .env("TOKENTRAY_API_KEY", key)
+            .output()
+            .unwrap()
+    })
+    .await;
+    assert!(bot.status.success(), "{}", String::from_utf8_lossy(&bot.stderr));
+    let said = String::from_utf8_lossy(&bot.stdout).into_owned();
+    assert_eq!(
+        said.matches("market feed: connected").count(),
+        2,
+        "connected, then reconnected on the new token: {said}"
+    );
+    assert!(said.contains("closing the session on the old token"));
+
+    // The daemon also wrote the token to the .env sink, keeping the other lines.
+    let consumer = blocking(move || {
+        Command::new("python3")
+            .arg(format!("{examples}/dotenv_consumer.py"))
+            .args([env_file.to_str().unwrap(), "SCHWAB_ACCESS_TOKEN", "--once"])
+            .output()
+            .unwrap()
+    })
+    .await;
+    assert!(consumer.status.success(), "{}", String::from_utf8_lossy(&consumer.stderr));
+    let from_file = String::from_utf8_lossy(&consumer.stdout).trim().to_owned();
+    let t = s.clone();
+    let current = blocking(move || t.run(&["token", "oauth"], "")).await.success().stdout().trim().to_owned();
+    assert_eq!(from_file, current);
+    assert!(std::fs::read_to_string(s.dir.join("bot.env")).unwrap().starts_with("# my bot\nLOG_LEVEL=info\n"));
+    blocking(move || terminate(&mut daemon)).await;
 }

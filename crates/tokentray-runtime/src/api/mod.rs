@@ -129,7 +129,12 @@ async fn accounts(State(engine): State<Engine>) -> Json<Vec<AccountStatus>> {
 }
 
 /// The token itself, only with `Authorization: Bearer <api key>`.
-async fn token(State(engine): State<Engine>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, Problem> {
+async fn token(
+    State(engine): State<Engine>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let Path(id) = id.map_err(|e| Problem(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
