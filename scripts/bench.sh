@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 scripts/with-desktop-session.sh bash -c '
   set -euo pipefail
   cargo bench --locked -p tokentray-core --bench tick
   cargo bench --locked -p tokentray-runtime --bench login_latency
+  cargo bench --locked -p tokentray-runtime --bench handoff
   cargo bench --locked -p tokentray-cli --bench daemon_idle
 '
+scripts/measure-tray.sh

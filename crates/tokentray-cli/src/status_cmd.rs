@@ -58,6 +58,12 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
     row(["ACCOUNT", "PROVIDER", "STATE", "COLOUR", "ACT IN", "USER", "CHECKED", "LAST ERROR"]);
     for s in statuses {
         let checked = s.last_validated.map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string());
+        let failed_sink = s
+            .sinks
+            .iter()
+            .find(|k| !k.ok)
+            .map(|k| format!("sink {}: {}", k.path, k.error.as_deref().unwrap_or("failed")));
+        let error = s.last_error_message.clone().or(failed_sink);
         row([
             &s.id,
             s.provider.as_str(),
@@ -66,7 +72,7 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
             &s.countdown,
             s.user_id.as_deref().unwrap_or("-"),
             checked.as_deref().unwrap_or("-"),
-            s.last_error_message.as_deref().unwrap_or("-"),
+            error.as_deref().unwrap_or("-"),
         ]);
     }
     let _ = writeln!(out, "secrets: {storage}");

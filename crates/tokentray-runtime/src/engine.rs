@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     /// The last events, for SSE clients that resume with `Last-Event-ID`.
     pub recent: Mutex<std::collections::VecDeque<EngineEvent>>,
     pub next_event: std::sync::atomic::AtomicU64,
+    /// Read from the store once: the token endpoint checks it on every request.
+    pub api_key: tokio::sync::OnceCell<Secret>,
 }
 
 /// How many past events a resuming client can catch up on.
@@ -81,8 +83,8 @@ pub(crate) struct Slot {
     pub counters: Counters,
 }
 
-/// The keyring entry the API key is filed under: `tokentray/api_key`, which
-/// no account id can clash with (ids have no `/`, and this is no account).
+/// The API key is filed as `tokentray/api_key`: accounts only file
+/// `<id>/api_secret` and `<id>/tokens`, so no account can clash with it.
 const API_KEY_OWNER: &str = "tokentray";
 
 /// How long a refresh waits for another process's refresh of the same account.
@@ -118,6 +120,7 @@ impl Engine {
                 http: Mutex::new(http),
                 recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
                 next_event: std::sync::atomic::AtomicU64::new(1),
+                api_key: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -626,15 +629,21 @@ impl Engine {
     /// The key that guards the local API's token endpoint, made on first use
     /// and kept in the secret store.
     pub async fn api_key(&self) -> Result<Secret, EngineError> {
-        self.store_call(API_KEY_OWNER, |store, owner| {
-            if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
-                return Ok(key);
-            }
-            let key = tokentray_engine::sinks::new_api_key();
-            store.set(owner, SecretItem::ApiKey, &key)?;
-            Ok(key)
-        })
-        .await
+        let key = self
+            .inner
+            .api_key
+            .get_or_try_init(|| {
+                self.store_call(API_KEY_OWNER, |store, owner| {
+                    if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
+                        return Ok(key);
+                    }
+                    let key = tokentray_engine::sinks::new_api_key();
+                    store.set(owner, SecretItem::ApiKey, &key)?;
+                    Ok(key)
+                })
+            })
+            .await?;
+        Ok(key.clone())
     }
 
     pub(crate) fn with_slot<R>(&self, id: &str, f: impl FnOnce(&mut Slot) -> R) -> Result<R, EngineError> {
