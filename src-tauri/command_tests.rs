@@ -11,7 +11,7 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 use tokentray_engine::store::{SecretItem, SecretStore};
 use tokentray_runtime::demo::Demo;
-use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
+use tokentray_runtime::LogNotifier;
 
 struct Fixture {
     _app: App<MockRuntime>,
@@ -23,16 +23,7 @@ fn fixture(name: &str) -> Fixture {
     let dir = std::env::temp_dir().join(format!("tokentray-app-{name}-{}", std::process::id()));
     let (engine, demo) = tauri::async_runtime::block_on(async {
         let demo = Demo::start(&dir).await.unwrap();
-        let engine = Engine::new(
-            demo.config.clone(),
-            EngineOptions {
-                data_dir: demo.data_dir(),
-                store: Arc::new(demo.store()),
-                clock: Arc::new(SystemClock),
-                notifier: Arc::new(LogNotifier),
-            },
-        )
-        .unwrap();
+        let engine = demo.engine(Arc::new(LogNotifier)).unwrap();
         demo.log_in_everything(&engine).await.unwrap();
         (engine, demo)
     });

@@ -89,14 +89,7 @@ async fn prepare(dir: &Path, sandbox: &Sandbox, redirect: &str, n: usize) {
     )
     .unwrap();
     for i in 0..n {
-        let options = LoginOptions {
-            open_browser: false,
-            show_url: Box::new(|url| {
-                let url = url.clone();
-                tokio::spawn(async move { reqwest::get(url).await.map(|_| ()) });
-            }),
-            ..LoginOptions::default()
-        };
+        let options = LoginOptions::following_redirects();
         engine.login(&format!("acct{i}"), options).await.unwrap();
     }
 }

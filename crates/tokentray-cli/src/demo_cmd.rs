@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokentray_engine::paths;
 use tokentray_runtime::demo::{Demo, KITE_ID};
 use tokentray_runtime::login::LoginOptions;
-use tokentray_runtime::{Engine, EngineOptions, EventKind, LogNotifier, SystemClock};
+use tokentray_runtime::{EventKind, LogNotifier};
 
 pub async fn run() -> Result<ExitCode, CliError> {
     crate::logging::init("info", None).map_err(|source| CliError::Io { context: "logging".into(), source })?;
@@ -17,15 +17,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
         context: "cannot start the demo".into(),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let engine = Engine::new(
-        demo.config.clone(),
-        EngineOptions {
-            data_dir: demo.data_dir(),
-            store: Arc::new(demo.store()),
-            clock: Arc::new(SystemClock),
-            notifier: Arc::new(LogNotifier),
-        },
-    )?;
+    let engine = demo.engine(Arc::new(LogNotifier))?;
     let config_path = demo.config.path.clone();
     eprintln!(
         "\nTokenTray demo: a sandbox broker at {} and two accounts.\n\

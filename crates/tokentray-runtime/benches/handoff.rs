@@ -56,14 +56,7 @@ async fn engine(dir: &Path, sandbox: &Sandbox, redirect: &str, n_sinks: usize) -
         },
     )
     .unwrap();
-    let options = LoginOptions {
-        open_browser: false,
-        show_url: Box::new(|url| {
-            let url = url.clone();
-            tokio::spawn(async move { reqwest::get(url).await.map(|_| ()) });
-        }),
-        ..LoginOptions::default()
-    };
+    let options = LoginOptions::following_redirects();
     engine.login("bench", options).await.unwrap();
     engine
 }

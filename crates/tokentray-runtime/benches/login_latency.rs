@@ -46,14 +46,7 @@ async fn measure(store: Arc<dyn SecretStore>, label: &str) -> Vec<Duration> {
     .unwrap();
     let mut samples = Vec::with_capacity(LOGINS);
     for _ in 0..LOGINS {
-        let options = LoginOptions {
-            open_browser: false,
-            show_url: Box::new(|url| {
-                let url = url.clone();
-                tokio::spawn(async move { reqwest::get(url).await.map(|_| ()) });
-            }),
-            ..LoginOptions::default()
-        };
+        let options = LoginOptions::following_redirects();
         samples.push(engine.login("bench", options).await.unwrap().callback_to_stored);
     }
     store.delete("bench", SecretItem::Tokens).unwrap();

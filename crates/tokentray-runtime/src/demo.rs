@@ -133,25 +133,26 @@ refresh_limit = "10m"
         PlaintextStore::new(self.data_dir().join("secrets.json"))
     }
 
+    /// An engine on the demo's config, data directory and store.
+    pub fn engine(&self, notifier: std::sync::Arc<dyn crate::Notifier>) -> Result<Engine, crate::EngineError> {
+        Engine::new(
+            self.config.clone(),
+            crate::EngineOptions {
+                data_dir: self.data_dir(),
+                store: std::sync::Arc::new(self.store()),
+                clock: std::sync::Arc::new(crate::SystemClock),
+                notifier,
+            },
+        )
+    }
+
     /// Logs both accounts in without a person (the sandbox approves by
     /// itself for the moment), so the demo starts with live tokens.
     pub async fn log_in_everything(&self, engine: &Engine) -> Result<(), crate::login::LoginError> {
         self.sandbox.set_auto_approve(true);
         let result = async {
             for id in [KITE_ID, OAUTH_ID] {
-                let options = LoginOptions {
-                    open_browser: false,
-                    show_url: Box::new(|url| {
-                        let url = url.clone();
-                        // Stands in for the person's browser: follows the redirect to the callback.
-                        tokio::spawn(async move {
-                            if let Err(e) = reqwest::get(url).await {
-                                tracing::warn!("demo login request failed: {e}");
-                            }
-                        });
-                    }),
-                    ..LoginOptions::default()
-                };
+                let options = LoginOptions::following_redirects();
                 engine.login(id, options).await?;
             }
             Ok::<_, crate::login::LoginError>(())

@@ -43,6 +43,26 @@ impl Default for LoginOptions {
     }
 }
 
+impl LoginOptions {
+    /// Opens the authorize URL with an HTTP client instead of a browser and
+    /// follows the redirects to the callback: for a provider that approves by
+    /// itself (the sandbox in the demo and in tests).
+    pub fn following_redirects() -> Self {
+        Self {
+            open_browser: false,
+            show_url: Box::new(|url| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = reqwest::get(url).await {
+                        tracing::warn!("following the login redirects failed: {e}");
+                    }
+                });
+            }),
+            ..Self::default()
+        }
+    }
+}
+
 /// A completed login.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {

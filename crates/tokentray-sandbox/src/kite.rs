@@ -119,24 +119,41 @@ fn issue_access(shared: &AppState, client_id: &str, now: DateTime<Utc>) -> Strin
     shared.registry.lock().expect("registry lock").issue_access(client_id, expires, random_token(16))
 }
 
-async fn session_token(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
-    if let Some(r) = version_ok(&headers) {
-        return r;
+/// The checks both token endpoints make, in Kite's order: the version
+/// header, the form fields, the api key, then the checksum over
+/// `api_key + token + api_secret`. Returns the app and the token.
+async fn checked<'a>(
+    shared: &'a AppState,
+    headers: &HeaderMap,
+    form: &'a Params,
+    endpoint: Endpoint,
+    token_field: &str,
+) -> Result<(&'a crate::App, &'a str), Response> {
+    if let Some(r) = version_ok(headers) {
+        return Err(r);
     }
-    if let Some(r) = intercept(&shared, Endpoint::KiteSessionToken, Flavor::Kite).await {
-        return r;
+    if let Some(r) = intercept(shared, endpoint, Flavor::Kite).await {
+        return Err(r);
     }
-    let (api_key, request_token, sum) =
-        match (required(&form, "api_key"), required(&form, "request_token"), required(&form, "checksum")) {
-            (Ok(a), Ok(r), Ok(c)) => (a, r, c),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-        };
+    let api_key = required(form, "api_key")?;
+    let token = required(form, token_field)?;
+    let sum = required(form, "checksum")?;
     let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
-        return kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`.");
+        return Err(kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`."));
     };
-    if sum != checksum(api_key, request_token, &app.client_secret) {
-        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`.");
+    if sum != checksum(api_key, token, &app.client_secret) {
+        return Err(kite_error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`."));
     }
+    Ok((app, token))
+}
+
+async fn session_token(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
+    let (app, request_token) =
+        match checked(&shared, &headers, &form, Endpoint::KiteSessionToken, "request_token").await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+    let api_key = app.client_id.as_str();
     let taken =
         shared.registry.lock().expect("registry lock").take_code(request_token, api_key, shared.config.code_ttl);
     if let Err(refusal) = taken {
@@ -158,23 +175,11 @@ async fn session_token(State(shared): State<AppState>, headers: HeaderMap, Form(
 }
 
 async fn renew(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
-    if let Some(r) = version_ok(&headers) {
-        return r;
-    }
-    if let Some(r) = intercept(&shared, Endpoint::KiteRefreshToken, Flavor::Kite).await {
-        return r;
-    }
-    let (api_key, refresh, sum) =
-        match (required(&form, "api_key"), required(&form, "refresh_token"), required(&form, "checksum")) {
-            (Ok(a), Ok(r), Ok(c)) => (a, r, c),
-            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
-        };
-    let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
-        return kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`.");
+    let (app, refresh) = match checked(&shared, &headers, &form, Endpoint::KiteRefreshToken, "refresh_token").await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    if sum != checksum(api_key, refresh, &app.client_secret) {
-        return kite_error(StatusCode::FORBIDDEN, "TokenException", "Invalid `checksum`.");
-    }
+    let api_key = app.client_id.as_str();
     let login_at = {
         let registry = shared.registry.lock().expect("registry lock");
         match registry.refresh.get(refresh) {
