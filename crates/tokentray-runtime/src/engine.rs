@@ -188,11 +188,16 @@ impl Engine {
     /// A token a script can use now: the stored one while it is valid, else a
     /// refreshed one where the provider allows it, else "log in".
     pub async fn current_token(&self, id: &str) -> Result<TokenSet, EngineError> {
+        let now = self.inner.clock.now();
+        // A refresh ahead of expiry is no reason to wait: the current token still works.
+        let usable = |s: &AccountStatus| {
+            s.state == State::Valid || (s.state == State::Refreshing && s.expires_at.is_some_and(|e| e > now))
+        };
         let mut status = self.status(id)?;
-        if status.state != State::Valid && status.auto_refresh {
+        if !usable(&status) && status.auto_refresh {
             status = self.refresh(id).await?;
         }
-        if status.state != State::Valid {
+        if !usable(&status) {
             let why = match status.state {
                 State::NoToken => "not logged in".to_owned(),
                 State::Expired => match status.expires_at {
