@@ -236,8 +236,10 @@ impl Engine {
             return self.status(id);
         }
         match self.refresh_locked(id, &client).await {
-            Ok(()) => {
-                self.with_slot(id, |s| s.counters.refresh_ok += 1)?;
+            Ok(called_provider) => {
+                if called_provider {
+                    self.with_slot(id, |s| s.counters.refresh_ok += 1)?;
+                }
                 self.status(id)
             }
             Err(e) => {
@@ -263,10 +265,11 @@ impl Engine {
     /// The refresh itself, under the cross-process lock: a token another
     /// process stored meanwhile is adopted instead, and a new token is stored
     /// before the lock is released, so a waiting process finds it.
-    async fn refresh_locked(&self, id: &str, client: &ProviderClient) -> Result<(), EngineError> {
+    /// Returns whether the provider was called (not when a token was adopted).
+    async fn refresh_locked(&self, id: &str, client: &ProviderClient) -> Result<bool, EngineError> {
         let _lock = lock::acquire(&self.lock_path(id), LOCK_TIMEOUT).await?;
         if self.adopt_from_disk(id).await? {
-            return Ok(());
+            return Ok(false);
         }
         let now = self.inner.clock.now();
         let meta = self.with_slot(id, |s| s.lifecycle.token().copied())?;
@@ -278,7 +281,8 @@ impl Engine {
         let secret = self.api_secret(client.account()).await?;
         let grant = client.refresh(&tokens, &meta, &secret, now).await?;
         tracing::info!(account = id, token = %grant.tokens.access_token, expires_at = %grant.meta.expires_at, "refreshed");
-        self.install(id, grant, Event::Refreshed).await
+        self.install(id, grant, Event::Refreshed).await?;
+        Ok(true)
     }
 
     /// Checks the token with the provider's profile call.
