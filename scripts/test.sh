@@ -9,10 +9,15 @@ scripts/install-deps.sh --with-tauri-driver
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 export PATH="$HOME/.cargo/bin:$PATH"
 
+log=$(mktemp -t tokentray-tests.XXXXXX.log)
 cargo fmt --all -- --check
-node --test ui/logic.test.mjs
+node --test ui/logic.test.mjs 2>&1 | tee "$log"
 scripts/with-desktop-session.sh bash -c '
   set -euo pipefail
   cargo clippy --workspace --all-targets --locked -- -D warnings
-  cargo test --workspace --locked
-'
+  cargo test --workspace --locked 2>&1 | tee -a "$1"
+  exit "${PIPESTATUS[0]}"
+' _ "$log"
+# One closing line over every runner: cargo test binaries and node.
+awk '/^test result:/ { p += $4; f += $6 } /^# pass / { p += $3 } /^# fail / { f += $3 }
+     END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"
