@@ -22,16 +22,26 @@ fn options(urls: mpsc::UnboundedSender<url::Url>) -> LoginOptions {
     }
 }
 
+type Running = tokio::task::JoinHandle<Result<tokentray_runtime::login::LoginOutcome, LoginError>>;
+
+/// Starts a login for `id` in the background; returns it and the authorize URL it shows.
+async fn start(
+    engine: &tokentray_runtime::Engine,
+    id: &'static str,
+    extra: impl FnOnce(LoginOptions) -> LoginOptions,
+) -> (Running, url::Url) {
+    let (tx, mut urls) = mpsc::unbounded_channel();
+    let engine = engine.clone();
+    let options = extra(options(tx));
+    let running = tokio::spawn(async move { engine.login(id, options).await });
+    (running, urls.recv().await.expect("the login shows its URL"))
+}
+
 #[tokio::test]
 async fn a_login_stores_the_token_and_answers_the_browser() {
     let w = world("login-ok", None).await;
     let engine = w.engine();
-    let (tx, mut urls) = mpsc::unbounded_channel();
-    let login = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("kite", options(tx)).await }
-    });
-    let url = urls.recv().await.unwrap();
+    let (login, url) = start(&engine, "kite", |o| o).await;
     let page = browse(url).await;
     assert_eq!(page.status(), 200);
     let text = page.text().await.unwrap();
@@ -49,12 +59,7 @@ async fn a_login_stores_the_token_and_answers_the_browser() {
 async fn a_forged_state_is_refused_and_the_real_login_still_completes() {
     let w = world("login-state", None).await;
     let engine = w.engine();
-    let (tx, mut urls) = mpsc::unbounded_channel();
-    let login = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("oauth", options(tx)).await }
-    });
-    let url = urls.recv().await.unwrap();
+    let (login, url) = start(&engine, "oauth", |o| o).await;
     let real = callback_url(&url).await;
     let forged = real.replace("state=", "state=forged");
     let page = reqwest::get(&forged).await.unwrap();
@@ -71,12 +76,8 @@ async fn a_replayed_code_is_refused() {
     // Hold the exchange so that the replay arrives while it runs.
     w.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(400)), Some(1));
     let engine = w.engine();
-    let (tx, mut urls) = mpsc::unbounded_channel();
-    let login = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("oauth", options(tx)).await }
-    });
-    let callback = callback_url(&urls.recv().await.unwrap()).await;
+    let (login, url) = start(&engine, "oauth", |o| o).await;
+    let callback = callback_url(&url).await;
     let first = tokio::spawn(reqwest::get(callback.clone()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let replay = reqwest::get(&callback).await.unwrap();
@@ -92,12 +93,7 @@ async fn a_replayed_code_is_refused() {
 async fn a_denied_login_says_so_and_changes_nothing() {
     let w = world("login-denied", None).await;
     let engine = w.engine();
-    let (tx, mut urls) = mpsc::unbounded_channel();
-    let login = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("kite", options(tx)).await }
-    });
-    let url = urls.recv().await.unwrap();
+    let (login, url) = start(&engine, "kite", |o| o).await;
     let state =
         url.query_pairs().find(|(k, _)| k == "redirect_params").unwrap().1.trim_start_matches("state=").to_owned();
     let denied = format!("http://127.0.0.1:{}/kite/cb?action=login&type=login&status=error&state={state}", w.kite_port);
@@ -122,19 +118,10 @@ async fn a_login_nobody_completes_times_out() {
 async fn a_second_login_replaces_the_first() {
     let w = world("login-replace", None).await;
     let engine = w.engine();
-    let (tx1, mut urls1) = mpsc::unbounded_channel();
-    let first = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("kite", options(tx1)).await }
-    });
-    urls1.recv().await.unwrap();
-    let (tx2, mut urls2) = mpsc::unbounded_channel();
-    let second = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("kite", options(tx2)).await }
-    });
+    let (first, _) = start(&engine, "kite", |o| o).await;
+    let (second, url) = start(&engine, "kite", |o| o).await;
     assert!(matches!(first.await.unwrap(), Err(LoginError::Replaced(_))));
-    browse(urls2.recv().await.unwrap()).await;
+    browse(url).await;
     second.await.unwrap().unwrap();
 }
 
@@ -143,16 +130,10 @@ async fn a_login_in_another_process_takes_the_port_over() {
     let w = world("login-takeover", None).await;
     // Two engines on one data directory stand for two TokenTray processes.
     let (a, b) = (w.engine(), w.engine());
-    let (tx1, mut urls1) = mpsc::unbounded_channel();
-    let first = tokio::spawn(async move { a.login("kite", options(tx1)).await });
-    urls1.recv().await.unwrap();
-    let (tx2, mut urls2) = mpsc::unbounded_channel();
-    let second = tokio::spawn({
-        let b = b.clone();
-        async move { b.login("kite", options(tx2)).await }
-    });
+    let (first, _) = start(&a, "kite", |o| o).await;
+    let (second, url) = start(&b, "kite", |o| o).await;
     assert!(matches!(first.await.unwrap(), Err(LoginError::Replaced(_))));
-    browse(urls2.recv().await.unwrap()).await;
+    browse(url).await;
     second.await.unwrap().unwrap();
 }
 
@@ -160,13 +141,9 @@ async fn a_login_in_another_process_takes_the_port_over() {
 async fn a_pasted_redirect_url_completes_the_login() {
     let w = world("login-paste", None).await;
     let engine = w.engine();
-    let (tx, mut urls) = mpsc::unbounded_channel();
     let (paste, pasted) = mpsc::channel(2);
-    let login = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.login("oauth", LoginOptions { pasted: Some(pasted), ..options(tx) }).await }
-    });
-    let callback = callback_url(&urls.recv().await.unwrap()).await;
+    let (login, url) = start(&engine, "oauth", |o| LoginOptions { pasted: Some(pasted), ..o }).await;
+    let callback = callback_url(&url).await;
     paste.send("not a url".into()).await.unwrap();
     paste.send(callback).await.unwrap();
     let outcome = login.await.unwrap().unwrap();

@@ -82,15 +82,10 @@ async fn login(State(shared): State<AppState>, Query(q): Query<Params>) -> Respo
     finish(&shared, "Kite", &with_query(&app.redirect_uri, &approve), &with_query(&app.redirect_uri, &deny))
 }
 
-fn session_data(
-    shared: &AppState,
-    client_id: &str,
-    access: &str,
-    refresh: &str,
-    login: DateTime<Utc>,
-) -> serde_json::Value {
-    let app = shared.config.app(Flavor::Kite, client_id).expect("checked before");
+/// The user's profile, as `/user/profile` returns it and the session embeds it.
+fn profile_of(app: &crate::App) -> serde_json::Value {
     json!({
+        "user_id": app.user_id,
         "user_type": "individual",
         "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
         "user_name": "Sandbox Trader",
@@ -100,15 +95,31 @@ fn session_data(
         "products": ["CNC", "NRML", "MIS"],
         "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
         "avatar_url": null,
-        "user_id": app.user_id,
+        "meta": {"demat_consent": "consent"}
+    })
+}
+
+fn session_data(
+    shared: &AppState,
+    client_id: &str,
+    access: &str,
+    refresh: &str,
+    login: DateTime<Utc>,
+) -> serde_json::Value {
+    let app = shared.config.app(Flavor::Kite, client_id).expect("checked before");
+    let mut data = profile_of(app);
+    let session = json!({
         "api_key": app.client_id,
         "access_token": access,
         "public_token": random_token(16),
         "refresh_token": refresh,
         "enctoken": random_token(16),
         "login_time": login.with_timezone(&ist()).format("%Y-%m-%d %H:%M:%S").to_string(),
-        "meta": {"demat_consent": "consent"}
-    })
+    });
+    if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), session) {
+        d.extend(extra);
+    }
+    data
 }
 
 fn issue_access(shared: &AppState, client_id: &str, now: DateTime<Utc>) -> String {
@@ -214,19 +225,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
         return kite_error(StatusCode::FORBIDDEN, "TokenException", "Incorrect `api_key` or `access_token`.");
     };
     let app = shared.config.app(Flavor::Kite, &api_key).expect("token issued to a registered app");
-    kite_ok(json!({
-        "user_id": app.user_id,
-        "user_type": "individual",
-        "email": format!("{}@sandbox.invalid", app.user_id.to_lowercase()),
-        "user_name": "Sandbox Trader",
-        "user_shortname": "Sandbox",
-        "broker": "ZERODHA",
-        "exchanges": ["NSE", "BSE", "NFO", "MCX"],
-        "products": ["CNC", "NRML", "MIS"],
-        "order_types": ["MARKET", "LIMIT", "SL", "SL-M"],
-        "avatar_url": null,
-        "meta": {"demat_consent": "consent"}
-    }))
+    kite_ok(profile_of(app))
 }
 
 async fn logout(State(shared): State<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
