@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config curl
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
-  webkit2gtk-driver python3
+  webkit2gtk-driver xdotool python3
 )
 # The window's logic is tested with node's own test runner.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-command -v xdotool >/dev/null || { apt-get install -y -qq xdotool >/dev/null; }
 cargo build --release --locked -p tokentray-app
 
 scripts/with-desktop-session.sh bash -c '

@@ -1,0 +1,65 @@
+//! One TokenTray per data directory: a second launch of the tray brings the
+//! first one's window forward and leaves, without touching its files.
+//! Run inside the desktop session that `scripts/test.sh` starts.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn windows_named_tokentray() -> usize {
+    let out = Command::new("xdotool").args(["search", "--name", "^TokenTray$"]).output().expect("xdotool runs");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn launch(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tokentray-tray"))
+        .args(args)
+        .env("TOKENTRAY_DATA_DIR", dir)
+        .env("TOKENTRAY_CONFIG", dir.join("no-config.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_second_launch_shows_the_first_ones_window() {
+    let dir = std::env::temp_dir().join(format!("tokentray-single-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut first = launch(&dir, &["--demo"]);
+    let state = dir.join("demo/data/state.json");
+    let started = Instant::now();
+    while !(dir.join("demo/data/tokentray.sock").exists() && state.exists()) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first tray never came up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(windows_named_tokentray(), 0, "the tray starts without a window");
+    let before = std::fs::read_to_string(&state).unwrap();
+
+    let mut second = launch(&dir, &["--demo", "--show"]);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the second launch did not leave");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let started = Instant::now();
+    while windows_named_tokentray() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the first tray's window never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        before,
+        "the second launch left the running demo's files alone"
+    );
+    assert!(first.try_wait().unwrap().is_none(), "the first tray keeps running");
+    let _ = first.kill();
+    let _ = first.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
