@@ -44,7 +44,8 @@ pub async fn run() -> Result<ExitCode, CliError> {
         }
     });
     let mut events = engine.subscribe();
-    eprint!("{}", crate::status_cmd::table(&engine.statuses(), &engine.storage()));
+    let mut shown = crate::status_cmd::table(&engine.statuses(), &engine.storage());
+    eprint!("{shown}");
     let stop = crate::daemon_cmd::wait_for_signal();
     tokio::pin!(stop);
     loop {
@@ -64,7 +65,12 @@ pub async fn run() -> Result<ExitCode, CliError> {
             }
             event = events.recv() => {
                 if matches!(event, Ok(e) if e.kind != EventKind::ConfigReloaded) {
-                    eprint!("\n{}", crate::status_cmd::table(&engine.statuses(), &engine.storage()));
+                    // One change often raises two events (token and status): print it once.
+                    let table = crate::status_cmd::table(&engine.statuses(), &engine.storage());
+                    if table != shown {
+                        eprint!("\n{table}");
+                        shown = table;
+                    }
                 }
             }
         }
