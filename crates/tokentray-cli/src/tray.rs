@@ -37,10 +37,18 @@ pub fn launch(global: &Global, demo: bool) -> Result<ExitCode, CliError> {
     if let Some(config) = &global.config {
         command.arg("--config").arg(config);
     }
-    let status = command
-        .status()
-        .map_err(|source| CliError::Io { context: format!("cannot start {}", binary.display()), source })?;
-    Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+    let failed = |source| CliError::Io { context: format!("cannot start {}", binary.display()), source };
+    // The tray takes this process's place, so signals and the exit code are its own.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        Err(failed(command.exec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command.status().map_err(failed)?;
+        Ok(ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8))
+    }
 }
 
 fn tray_binary() -> Option<PathBuf> {

@@ -85,3 +85,19 @@ fn a_broken_config_names_the_line() {
     assert!(stderr.contains("config.toml:3:") && stderr.contains("provider"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn without_a_desktop_the_bare_command_points_to_daemon_and_demo() {
+    let dir = scratch("bare");
+    let out = Command::new(env!("CARGO_BIN_EXE_tokentray"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("TOKENTRAY_CONFIG", dir.join("config.toml"))
+        .env("TOKENTRAY_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tokentray daemon") && stderr.contains("tokentray demo"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
