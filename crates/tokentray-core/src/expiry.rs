@@ -4,10 +4,15 @@
 //! daylight saving), so the rule is a [`DailyCutoff`]. OAuth2 tokens carry a
 //! relative `expires_in` that must be made absolute on receipt.
 
-use crate::{Instant, Span};
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use chrono_tz::Asia::Kolkata;
+use crate::{add_span, Instant, Span};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
+
+/// India Standard Time, UTC+05:30 all year (India has no daylight saving), so
+/// a fixed offset is the whole zone.
+fn kolkata() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600 + 30 * 60).expect("+05:30 is a valid offset")
+}
 
 /// A time of day in IST at which a provider invalidates every token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +31,7 @@ pub const SCHWAB_REFRESH_LIMIT: Span = Span::days(7);
 impl DailyCutoff {
     /// The first cutoff strictly after `t`.
     pub fn next_after(self, t: Instant) -> Instant {
-        let local = t.with_timezone(&Kolkata);
+        let local = t.with_timezone(&kolkata());
         let time = NaiveTime::from_hms_opt(u32::from(self.hour), u32::from(self.minute), 0)
             .expect("cutoff constants are valid times of day");
         let today = ist(local.date_naive().and_time(time));
@@ -39,8 +44,8 @@ impl DailyCutoff {
 }
 
 fn ist(naive: NaiveDateTime) -> Instant {
-    // IST has no DST, so every local time maps to exactly one instant.
-    Kolkata.from_local_datetime(&naive).single().expect("IST has no gaps or folds").to_utc()
+    // A fixed offset has no gaps or folds: every local time is exactly one instant.
+    kolkata().from_local_datetime(&naive).single().expect("a fixed offset maps one to one").to_utc()
 }
 
 /// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
@@ -61,9 +66,18 @@ pub fn upstox_expiry(issued_at: Instant, jwt_exp: Option<i64>) -> Instant {
         .unwrap_or_else(|| UPSTOX_CUTOFF.next_after(issued_at))
 }
 
-/// `expires_in` is relative to the response; TokenTray stores the absolute instant.
+/// An `expires_in` of zero or less is read as this many seconds: the token
+/// is renewed soon (the lifecycle keeps refreshes apart), never in a loop.
+pub const MIN_EXPIRES_IN: i64 = 60;
+/// An `expires_in` above a year is read as a year: no access token lives that
+/// long, and it keeps every instant in the calendar's range.
+pub const MAX_EXPIRES_IN: i64 = 366 * 86_400;
+
+/// `expires_in` is relative to the response; TokenTray stores the absolute
+/// instant, with absurd values brought into range rather than trusted.
 pub fn oauth2_expiry(received_at: Instant, expires_in_secs: i64) -> Instant {
-    received_at + Span::seconds(expires_in_secs.max(0))
+    let secs = if expires_in_secs <= 0 { MIN_EXPIRES_IN } else { expires_in_secs.min(MAX_EXPIRES_IN) };
+    add_span(received_at, Span::seconds(secs))
 }
 
 /// An IST calendar date and time, for tests and the sandbox.
@@ -112,5 +126,13 @@ mod tests {
     fn oauth2_expiry_is_absolute() {
         let t = ist_datetime(2026, 11, 26, 14, 0);
         assert_eq!(oauth2_expiry(t, 1800), t + Span::minutes(30));
+    }
+
+    #[test]
+    fn absurd_expires_in_values_are_brought_into_range() {
+        let t = ist_datetime(2026, 11, 26, 14, 0);
+        assert_eq!(oauth2_expiry(t, 0), t + Span::seconds(MIN_EXPIRES_IN));
+        assert_eq!(oauth2_expiry(t, -5), t + Span::seconds(MIN_EXPIRES_IN));
+        assert_eq!(oauth2_expiry(t, i64::MAX), t + Span::seconds(MAX_EXPIRES_IN));
     }
 }

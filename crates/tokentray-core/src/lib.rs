@@ -4,7 +4,7 @@
 //! Every function here takes the current instant as an argument and never reads
 //! a clock, sleeps, or touches the network, so a suspend, a resume or a wall-clock
 //! jump is just a different `now`, and the tests run in microseconds. The engine
-//! (`tokentray-engine`) feeds [`Event`]s in and carries the [`Action`]s out.
+//! (`tokentray-runtime`'s `Engine`) feeds [`Event`]s in and carries the [`Action`]s out.
 
 mod backoff;
 mod countdown;
@@ -17,8 +17,8 @@ mod token;
 
 pub use backoff::RetryPolicy;
 pub use countdown::{format_countdown, Level, Thresholds};
-pub use error_class::ErrorClass;
-pub use lifecycle::{Action, Event, Lifecycle, Policy, State, Status};
+pub use error_class::{ErrorClass, Failure};
+pub use lifecycle::{Action, Event, Lifecycle, Policy, Standing, State, Status, MIN_REFRESH_GAP};
 pub use notice::{Notice, NoticeKind};
 pub use provider::ProviderKind;
 pub use token::{Refreshability, TokenMeta};
@@ -27,3 +27,9 @@ pub use token::{Refreshability, TokenMeta};
 pub type Instant = chrono::DateTime<chrono::Utc>;
 /// A span of time, signed.
 pub type Span = chrono::TimeDelta;
+
+/// `at + span`, saturating at the ends of the calendar: a provider's absurd
+/// lifetime must never panic the engine.
+pub fn add_span(at: Instant, span: Span) -> Instant {
+    at.checked_add_signed(span).unwrap_or(if span < Span::zero() { Instant::MIN_UTC } else { Instant::MAX_UTC })
+}

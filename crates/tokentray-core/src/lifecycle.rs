@@ -11,11 +11,17 @@
 //! - at most one refresh and one validation are in flight, and each refresh due
 //!   instant yields at most one `Refresh` action;
 //! - after `poll(now)`, either `next_wake(now)` is in the future, a provider call
-//!   is in flight, or only the user can help.
+//!   is in flight, or only the user can help;
+//! - only the provider saying the token or grant is invalid (or the refresh
+//!   limit passing) stops renewal: an outage is retried for as long as the
+//!   refresh token can still work, and retries land before the access token dies.
 
 use crate::backoff::seed_for;
 use crate::expiry::DailyCutoff;
-use crate::{ErrorClass, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds, TokenMeta};
+use crate::{
+    add_span, ErrorClass, Failure, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds,
+    TokenMeta,
+};
 use serde::{Deserialize, Serialize};
 
 /// An account's settings that the lifecycle reads.
@@ -49,21 +55,36 @@ const CUTOFF_GRACE: Span = Span::minutes(1);
 const MIN_LEAD: Span = Span::seconds(5);
 const STARTUP_SPREAD_MS: u64 = 5_000;
 const MAX_LEAD: Span = Span::minutes(30);
+/// Two refreshes of one account are never closer than this, whatever the
+/// provider says about a token's lifetime (an `expires_in` of 0 would
+/// otherwise refresh in a loop).
+pub const MIN_REFRESH_GAP: Span = Span::seconds(5);
+/// While the access token still works, a retry comes at the latest after a
+/// third of its remaining life, so several tries land before it dies...
+const RETRY_SHARE_OF_REMAINING: i32 = 3;
+/// ...but never closer than this.
+const MIN_RETRY: Span = Span::seconds(2);
+/// Once the access token is dead, scripts are failing: retry at least this often.
+const DEAD_TOKEN_RETRY_CAP: Span = Span::seconds(30);
+/// A `Retry-After` longer than this is read as a mistake, not an instruction.
+const MAX_RETRY_AFTER: Span = Span::hours(1);
 
 /// What happened to an account, as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// An interactive login produced this token.
     LoggedIn(TokenMeta),
-    /// A token read back from storage when the engine starts.
+    /// A token read back from storage (at start-up, or stored by another
+    /// process), with what was known about it then.
     Restored {
         meta: TokenMeta,
         validated_at: Option<Instant>,
+        standing: Standing,
     },
     Refreshed(TokenMeta),
-    RefreshFailed(ErrorClass),
+    RefreshFailed(Failure),
     Validated,
-    ValidationFailed(ErrorClass),
+    ValidationFailed(Failure),
     LoggedOut,
 }
 
@@ -102,6 +123,27 @@ impl State {
     }
 }
 
+/// What the provider last said about the current token: the part of the
+/// lifecycle every process must agree on, so it is saved with the token's
+/// facts and restored with them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    /// The provider rejected the access token (revoked, or ended by a login elsewhere).
+    #[serde(default)]
+    pub access_rejected: bool,
+    /// Renewal failed for good: the refresh token or the credentials were rejected.
+    #[serde(default)]
+    pub refresh_rejected: bool,
+    /// Consecutive failed refreshes being retried through an outage.
+    #[serde(default)]
+    pub refresh_failures: u32,
+    /// When the next retry of a failed refresh is due.
+    #[serde(default)]
+    pub retry_at: Option<Instant>,
+    #[serde(default)]
+    pub last_error: Option<ErrorClass>,
+}
+
 /// A snapshot for display: everything the tray, the CLI and the API show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -116,6 +158,10 @@ pub struct Status {
     pub last_error: Option<ErrorClass>,
     /// Whether TokenTray will renew the token by itself.
     pub auto_refresh: bool,
+    /// When a refresh that failed through an outage is tried again.
+    pub retry_at: Option<Instant>,
+    /// The provider rejected the access token (a login elsewhere, a logout).
+    pub access_rejected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,18 +169,17 @@ pub struct Lifecycle {
     policy: Policy,
     seed: u64,
     token: Option<TokenMeta>,
+    standing: Standing,
     refresh_due: Option<Instant>,
     refresh_in_flight: bool,
-    refresh_failures: u8,
-    refresh_given_up: bool,
-    access_rejected: bool,
     validate_due: Option<Instant>,
     validate_in_flight: bool,
+    validate_failures: u32,
     validated_at: Option<Instant>,
     /// The most severe level already notified for the current token.
     notified: Level,
     login_needed_notified: bool,
-    last_error: Option<ErrorClass>,
+    outage_notified: bool,
 }
 
 impl Lifecycle {
@@ -143,17 +188,16 @@ impl Lifecycle {
             policy,
             seed: seed_for(account_id),
             token: None,
+            standing: Standing::default(),
             refresh_due: None,
             refresh_in_flight: false,
-            refresh_failures: 0,
-            refresh_given_up: false,
-            access_rejected: false,
             validate_due: None,
             validate_in_flight: false,
+            validate_failures: 0,
             validated_at: None,
             notified: Level::Green,
             login_needed_notified: false,
-            last_error: None,
+            outage_notified: false,
         }
     }
 
@@ -161,14 +205,19 @@ impl Lifecycle {
         &self.policy
     }
 
+    /// What the provider last said about the token, for the state file.
+    pub fn standing(&self) -> Standing {
+        self.standing
+    }
+
     /// Applies edited settings; the schedule follows the new policy from now on.
     pub fn set_policy(&mut self, policy: Policy, now: Instant) {
         self.policy = policy;
         if let Some(meta) = self.token {
-            if !self.refresh_in_flight && self.refresh_failures == 0 && !self.access_rejected {
+            if !self.refresh_in_flight && self.standing.refresh_failures == 0 && !self.standing.access_rejected {
                 self.refresh_due = self.scheduled_refresh(&meta);
             }
-            if !self.validate_in_flight && !self.access_rejected {
+            if !self.validate_in_flight && !self.standing.access_rejected {
                 self.validate_due = self.next_validation(self.validated_at.unwrap_or(now), &meta);
             }
         }
@@ -187,63 +236,114 @@ impl Lifecycle {
                 self.notified = Level::Green;
                 out.push(notify(NoticeKind::LoginSucceeded));
             }
-            Event::Restored { meta, validated_at } => {
+            Event::Restored { meta, validated_at, standing } => {
                 self.install(meta, now, validated_at);
-                // Whatever happened while TokenTray was not running: check first,
-                // spread over a few seconds so that many accounts do not all
-                // call their providers at the same instant.
-                let spread = Span::milliseconds((self.seed % STARTUP_SPREAD_MS) as i64);
-                self.validate_due = self.policy.validate_every.map(|_| now + spread);
+                self.standing = standing;
                 self.notified = Level::Green;
+                // Whoever learnt of a rejection has told the user already.
+                self.login_needed_notified = standing.access_rejected || standing.refresh_rejected;
+                if standing.access_rejected {
+                    // Nothing to check: the provider already said no.
+                    self.validate_due = None;
+                    if self.can_refresh(now) {
+                        self.refresh_due = Some(standing.retry_at.unwrap_or(now));
+                    }
+                } else {
+                    if let Some(at) = standing.retry_at {
+                        self.refresh_due = Some(at);
+                    }
+                    // Whatever happened while TokenTray was not running: check first,
+                    // spread over a few seconds so that many accounts do not all
+                    // call their providers at the same instant.
+                    let spread = Span::milliseconds((self.seed % STARTUP_SPREAD_MS) as i64);
+                    self.validate_due = self.policy.validate_every.map(|_| now + spread);
+                }
             }
             Event::Refreshed(meta) => {
                 let notified = self.notified;
                 self.install(meta, now, Some(now));
                 self.notified = notified.min(self.level(now));
             }
-            Event::RefreshFailed(class) => {
-                self.refresh_in_flight = false;
-                self.last_error = Some(class);
-                self.refresh_failures = self.refresh_failures.saturating_add(1);
-                if class.is_permanent() || self.refresh_failures >= self.policy.retry.attempts {
-                    self.refresh_given_up = true;
-                    self.refresh_due = None;
-                    out.push(notify(NoticeKind::RefreshFailed { attempts: self.refresh_failures, class }));
-                    self.login_needed(now, out);
-                } else {
-                    let delay =
-                        self.policy.retry.delay(self.refresh_failures, self.seed, class == ErrorClass::RateLimited);
-                    self.refresh_due = Some(now + delay);
-                }
-            }
+            Event::RefreshFailed(failure) => self.refresh_failed(failure, now, out),
             Event::Validated => {
                 self.validate_in_flight = false;
+                self.validate_failures = 0;
                 self.validated_at = Some(now);
                 if let Some(meta) = self.token {
                     self.validate_due = self.next_validation(now, &meta);
                 }
             }
-            Event::ValidationFailed(class) => {
+            Event::ValidationFailed(failure) => {
                 self.validate_in_flight = false;
-                self.last_error = Some(class);
-                if class.is_permanent() {
-                    self.access_rejected = true;
+                self.standing.last_error = Some(failure.class);
+                if failure.class == ErrorClass::TokenInvalid {
+                    self.standing.access_rejected = true;
                     self.validate_due = None;
                     if self.can_refresh(now) {
                         if !self.refresh_in_flight {
                             self.refresh_due = Some(now);
                         }
-                    } else {
-                        self.login_needed(now, out);
+                    } else if !self.login_needed_notified {
+                        self.login_needed_notified = true;
+                        out.push(notify(NoticeKind::TokenRejected));
                     }
                 } else {
-                    let delay = self.policy.retry.delay(1, self.seed, class == ErrorClass::RateLimited);
-                    self.validate_due = self.policy.validate_every.map(|_| now + delay);
+                    // Credentials cannot be wrong for a profile call that only
+                    // carries the token; anything else is the broker's trouble.
+                    self.validate_failures = self.validate_failures.saturating_add(1);
+                    let delay = self.retry_delay(self.validate_failures, failure, now);
+                    self.validate_due = self.policy.validate_every.map(|_| add_span(now, delay));
                 }
             }
             Event::LoggedOut => {
                 *self = Self { seed: self.seed, ..Self::new("", self.policy) };
             }
+        }
+    }
+
+    fn refresh_failed(&mut self, failure: Failure, now: Instant, out: &mut Vec<Action>) {
+        self.refresh_in_flight = false;
+        self.standing.last_error = Some(failure.class);
+        self.standing.refresh_failures = self.standing.refresh_failures.saturating_add(1);
+        let failures = self.standing.refresh_failures;
+        if failure.class.is_permanent() {
+            self.standing.refresh_rejected = true;
+            self.standing.retry_at = None;
+            self.refresh_due = None;
+            out.push(notify(NoticeKind::RefreshFailed { attempts: failures, class: failure.class }));
+            self.login_needed(now, out);
+        } else if self.can_refresh(now) {
+            // An outage: keep trying for as long as the refresh token can work.
+            let at = add_span(now, self.retry_delay(failures, failure, now));
+            self.standing.retry_at = Some(at);
+            self.refresh_due = Some(at);
+            if failures >= u32::from(self.policy.retry.attempts) && !self.outage_notified {
+                self.outage_notified = true;
+                let remaining = self.token.filter(|m| self.usable(now, m)).map(|m| m.expires_at - now);
+                out.push(notify(NoticeKind::RefreshRetrying { class: failure.class, retry_in: at - now, remaining }));
+            }
+        } else {
+            // The refresh limit passed during the outage: nothing left to try.
+            self.standing.retry_at = None;
+            self.refresh_due = None;
+            self.login_needed(now, out);
+        }
+    }
+
+    /// The wait before retrying after the `failures`-th failure in a row:
+    /// exponential with jitter, capped so that retries keep landing before
+    /// the access token dies, and never sooner than the provider asked.
+    fn retry_delay(&self, failures: u32, failure: Failure, now: Instant) -> Span {
+        let attempt = u8::try_from(failures).unwrap_or(u8::MAX);
+        let backoff = self.policy.retry.delay(attempt, self.seed, failure.class == ErrorClass::RateLimited);
+        let cap = match self.token {
+            Some(m) if now < m.expires_at => ((m.expires_at - now) / RETRY_SHARE_OF_REMAINING).max(MIN_RETRY),
+            _ => DEAD_TOKEN_RETRY_CAP,
+        };
+        let delay = backoff.min(cap).max(MIN_RETRY);
+        match failure.retry_after {
+            Some(asked) => delay.max(asked.clamp(Span::zero(), MAX_RETRY_AFTER)),
+            None => delay,
         }
     }
 
@@ -297,7 +397,7 @@ impl Lifecycle {
         // refresh limit (after which the act-by moment becomes the access expiry).
         if let Some(act_by) = self.act_by(now) {
             let t = self.policy.thresholds;
-            consider([act_by - t.orange, act_by - t.red, act_by].into_iter().find(|&x| x > now));
+            consider([add_span(act_by, -t.orange), add_span(act_by, -t.red), act_by].into_iter().find(|&x| x > now));
         }
         consider(Some(meta.expires_at).filter(|&x| x > now));
         if let Refreshability::Until(limit) = meta.refresh {
@@ -308,6 +408,7 @@ impl Lifecycle {
 
     pub fn status(&self, now: Instant) -> Status {
         let act_by = self.act_by(now);
+        let auto_refresh = self.can_refresh(now);
         Status {
             state: self.state(now),
             level: self.level(now),
@@ -316,8 +417,10 @@ impl Lifecycle {
             expires_at: self.token.map(|m| m.expires_at),
             login_at: self.token.map(|m| m.login_at),
             last_validated: self.validated_at,
-            last_error: self.last_error,
-            auto_refresh: self.can_refresh(now),
+            last_error: self.standing.last_error,
+            auto_refresh,
+            retry_at: self.standing.retry_at.filter(|_| auto_refresh && !self.refresh_in_flight),
+            access_rejected: self.standing.access_rejected,
         }
     }
 
@@ -332,7 +435,7 @@ impl Lifecycle {
         } else if self.can_refresh(now) {
             // Dead access token, but a refresh is scheduled: not the user's problem yet.
             State::Expired
-        } else if self.access_rejected || self.refresh_given_up {
+        } else if self.standing.access_rejected || self.standing.refresh_rejected {
             State::NeedsLogin
         } else {
             State::Expired
@@ -343,7 +446,7 @@ impl Lifecycle {
         let Some(meta) = self.token else {
             return Level::NoToken;
         };
-        if self.access_rejected && !self.can_refresh(now) {
+        if self.standing.access_rejected && !self.can_refresh(now) {
             return Level::Expired;
         }
         match self.act_by(now) {
@@ -368,23 +471,22 @@ impl Lifecycle {
     }
 
     fn can_refresh(&self, now: Instant) -> bool {
-        !self.refresh_given_up && self.token.is_some_and(|m| m.can_refresh_at(now))
+        !self.standing.refresh_rejected && self.token.is_some_and(|m| m.can_refresh_at(now))
     }
 
     fn usable(&self, now: Instant, meta: &TokenMeta) -> bool {
-        !self.access_rejected && now < meta.expires_at
+        !self.standing.access_rejected && now < meta.expires_at
     }
 
     fn install(&mut self, meta: TokenMeta, now: Instant, validated_at: Option<Instant>) {
         self.token = Some(meta);
+        self.standing = Standing::default();
         self.refresh_in_flight = false;
-        self.refresh_failures = 0;
-        self.refresh_given_up = false;
-        self.access_rejected = false;
         self.login_needed_notified = false;
-        self.last_error = None;
+        self.outage_notified = false;
         self.refresh_due = self.scheduled_refresh(&meta);
         self.validate_in_flight = false;
+        self.validate_failures = 0;
         self.validated_at = validated_at;
         self.validate_due = self.next_validation(validated_at.unwrap_or(now), &meta);
     }
@@ -395,14 +497,19 @@ impl Lifecycle {
         }
         let lifetime = meta.lifetime().max(Span::zero());
         let lead = self.policy.refresh_lead.unwrap_or_else(|| (lifetime / 6).clamp(MIN_LEAD, MAX_LEAD));
-        // Never sooner than half-way: a short-lived token must not refresh in a loop.
-        Some((meta.expires_at - lead).max(meta.issued_at + lifetime / 2))
+        // Never sooner than half-way, nor than the minimum gap: a short-lived
+        // (or misreported) token must not refresh in a loop.
+        let earliest = add_span(meta.issued_at, (lifetime / 2).max(MIN_REFRESH_GAP));
+        Some(add_span(meta.expires_at, -lead).max(earliest))
     }
 
     fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Option<Instant> {
-        let periodic = from + self.policy.validate_every?;
-        let after_cutoff =
-            self.policy.cutoff.map(|c| c.next_after(from) + CUTOFF_GRACE).filter(|&t| t < meta.expires_at);
+        let periodic = add_span(from, self.policy.validate_every?);
+        let after_cutoff = self
+            .policy
+            .cutoff
+            .map(|c| add_span(c.next_after(from), CUTOFF_GRACE))
+            .filter(|&t| t < meta.expires_at);
         Some(after_cutoff.map_or(periodic, |t| t.min(periodic)))
     }
 

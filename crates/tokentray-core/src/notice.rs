@@ -15,11 +15,21 @@ pub enum NoticeKind {
     },
     /// The moment to act has passed: the token is dead.
     Expired,
-    /// Every retry of a refresh failed; `class` says why the last one did.
+    /// Renewal failed for good; `class` says why the last attempt did.
     RefreshFailed {
-        attempts: u8,
+        attempts: u32,
         class: ErrorClass,
     },
+    /// Refreshes keep failing through an outage; TokenTray keeps retrying.
+    /// `remaining` is how long the current token still works, if it does.
+    RefreshRetrying {
+        class: ErrorClass,
+        retry_in: Span,
+        remaining: Option<Span>,
+    },
+    /// The provider rejected a token that should still work: a login
+    /// elsewhere or a logout at the broker ended it.
+    TokenRejected,
     /// Only a login can bring a working token back. `remaining` is how long the
     /// current token still works, if it does.
     LoginNeeded {
@@ -42,6 +52,8 @@ impl Notice {
             }
             NoticeKind::Expired => format!("{account}: token expired"),
             NoticeKind::RefreshFailed { .. } => format!("{account}: refresh failed"),
+            NoticeKind::RefreshRetrying { .. } => format!("{account}: broker unreachable, retrying"),
+            NoticeKind::TokenRejected => format!("{account}: login needed"),
             NoticeKind::LoginNeeded { .. } => format!("{account}: login needed"),
             NoticeKind::LoginSucceeded => format!("{account}: logged in"),
         }
@@ -59,6 +71,16 @@ impl Notice {
             NoticeKind::RefreshFailed { attempts, class } => {
                 format!("{attempts} attempt(s) failed: {}.", class.describe())
             }
+            NoticeKind::RefreshRetrying { class, retry_in, remaining } => {
+                let works = match remaining {
+                    Some(r) => format!("The current token works for {} more.", format_countdown(r)),
+                    None => "The current token has expired.".to_owned(),
+                };
+                format!("{}; retrying in {}. {works}", capitalised(class.describe()), format_countdown(retry_in))
+            }
+            NoticeKind::TokenRejected => {
+                "The broker ended this token (a login elsewhere or a logout does that). Log in again.".to_owned()
+            }
             NoticeKind::LoginNeeded { remaining: Some(r) } => {
                 format!("The current token works for {} more. Log in to renew it.", format_countdown(r))
             }
@@ -69,6 +91,11 @@ impl Notice {
 
     /// Whether a "Log in" action makes sense on this notification.
     pub fn wants_login(&self) -> bool {
-        !matches!(self.kind, NoticeKind::LoginSucceeded)
+        !matches!(self.kind, NoticeKind::LoginSucceeded | NoticeKind::RefreshRetrying { .. })
     }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

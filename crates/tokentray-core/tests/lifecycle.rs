@@ -106,8 +106,8 @@ fn a_token_expected_to_outlive_a_cutoff_is_checked_just_after_it() {
     event(&mut lc, Event::LoggedIn(meta), login);
     assert_eq!(lc.next_wake(login), Some(at(6, 1)));
     assert_eq!(kinds(&step(&mut lc, at(6, 1))), ["validate"]);
-    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid), at(6, 1));
-    assert_eq!(kinds(&out), ["LoginNeeded"]);
+    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid.into()), at(6, 1));
+    assert_eq!(kinds(&out), ["TokenRejected"]);
     let s = lc.status(at(6, 2));
     assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
 }
@@ -145,35 +145,139 @@ fn schwab_refreshes_ahead_of_expiry_and_counts_down_to_day_seven() {
 }
 
 #[test]
-fn a_failed_refresh_backs_off_then_asks_for_login_and_keeps_the_token() {
+fn an_outage_is_retried_with_backoff_and_never_asks_for_a_login() {
     let mut lc = Lifecycle::new("schwab", Policy::default());
     let login = at(10, 0);
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let mut now = login + Span::minutes(25);
     let mut waits = Vec::new();
-    for attempt in 1..=3u8 {
+    for attempt in 1..=6u32 {
         assert_eq!(kinds(&step(&mut lc, now)), ["refresh"], "attempt {attempt}");
-        let out = event(&mut lc, Event::RefreshFailed(ErrorClass::Transient), now);
-        if attempt < 3 {
-            assert!(out.is_empty());
-            let next = lc.next_wake(now).unwrap();
-            waits.push((next - now).num_milliseconds());
-            now = next;
-        } else {
-            assert_eq!(kinds(&out), ["RefreshFailed", "LoginNeeded"]);
-        }
+        let class = if attempt % 2 == 0 { ErrorClass::Malformed } else { ErrorClass::Transient };
+        let out = event(&mut lc, Event::RefreshFailed(class.into()), now);
+        // The user hears of it once, after the third failure, and is not asked to log in.
+        assert_eq!(kinds(&out), if attempt == 3 { vec!["RefreshRetrying"] } else { vec![] }, "attempt {attempt}");
+        let s = lc.status(now);
+        assert!(s.auto_refresh && s.state == State::Valid, "{s:?}");
+        assert_eq!(s.retry_at, lc.next_wake(now));
+        let next = lc.next_wake(now).unwrap();
+        waits.push((next - now).num_milliseconds());
+        now = next;
     }
     assert!(waits[0] >= 8_000 && waits[0] <= 12_000, "{waits:?}");
     assert!(waits[1] >= 16_000 && waits[1] <= 24_000, "{waits:?}");
-    // Given up, but the access token still works until its expiry: keep serving it.
-    let s = lc.status(now);
-    assert_eq!(s.state, State::Valid);
-    assert!(!s.auto_refresh);
-    assert_eq!(s.act_by, Some(login + Span::minutes(30)));
-    assert_eq!(s.level, Level::Red);
+    // The waits shrink as the expiry nears, so tries keep landing before it.
+    assert!(now < login + Span::minutes(30), "all six tries came before the token died: {waits:?}");
     assert!(lc.token().is_some());
-    assert!(!kinds(&step(&mut lc, now + Span::seconds(30))).contains(&"refresh".to_owned()));
-    assert_eq!(lc.state(login + Span::minutes(31)), State::NeedsLogin);
+    // The broker answers again: a fresh token, and the outage is forgotten.
+    assert_eq!(kinds(&step(&mut lc, now)), ["refresh"]);
+    event(&mut lc, Event::Refreshed(schwab_token(now, login)), now);
+    let s = lc.status(now);
+    assert_eq!((s.state, s.retry_at, s.last_error), (State::Valid, None, None));
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    let login = at(10, 0);
+    event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+    let due = login + Span::minutes(25);
+    step(&mut lc, due);
+    let failure = Failure { class: ErrorClass::RateLimited, retry_after: Some(Span::seconds(90)) };
+    event(&mut lc, Event::RefreshFailed(failure), due);
+    assert_eq!(lc.next_wake(due), Some(due + Span::seconds(90)));
+}
+
+#[test]
+fn a_refresh_limit_passing_during_an_outage_asks_for_a_login() {
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    let login = at(10, 0);
+    let issued = login + Span::days(7) - Span::minutes(28);
+    event(&mut lc, Event::Refreshed(schwab_token(issued, login)), issued);
+    let limit = login + Span::days(7);
+    let due = issued + Span::minutes(25);
+    assert!(kinds(&step(&mut lc, due)).contains(&"refresh".to_owned()));
+    let out = event(&mut lc, Event::RefreshFailed(ErrorClass::Transient.into()), limit + Span::seconds(1));
+    assert_eq!(kinds(&out), ["LoginNeeded"]);
+    let s = lc.status(limit + Span::seconds(1));
+    assert!(!s.auto_refresh);
+    assert_eq!(s.retry_at, None);
+    assert_eq!(s.act_by, Some(issued + Span::minutes(30)));
+}
+
+/// A 30-minute Schwab token under a 3-minute 5xx storm that starts at any
+/// second of its life: once the broker answers again, a refresh lands before
+/// the token dies. Dead-token seconds: zero.
+#[test]
+fn a_three_minute_storm_never_lets_a_schwab_token_die() {
+    let storm = Span::minutes(3);
+    let login = at(10, 0);
+    let mut worst_margin = Span::minutes(30);
+    for start_s in (0..=35 * 60).step_by(7) {
+        let mut lc = Lifecycle::new("schwab", Policy::default());
+        event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+        let storm_from = login + Span::seconds(start_s);
+        let storm_to = storm_from + storm;
+        let mut now = login;
+        let mut expires = login + Span::minutes(30);
+        let mut refreshed = 0;
+        while now < login + Span::minutes(70) {
+            let mut out = Vec::new();
+            lc.poll(now, &mut out);
+            if out.contains(&Action::Refresh) {
+                assert!(now < expires, "storm from +{start_s}s: the token died at {expires}, refreshed at {now}");
+                if now >= storm_from && now < storm_to {
+                    event(&mut lc, Event::RefreshFailed(ErrorClass::Transient.into()), now);
+                } else {
+                    worst_margin = worst_margin.min(expires - now);
+                    event(&mut lc, Event::Refreshed(schwab_token(now, login)), now);
+                    expires = now + Span::minutes(30);
+                    refreshed += 1;
+                }
+            }
+            if out.contains(&Action::Validate) {
+                event(&mut lc, Event::Validated, now);
+            }
+            now = lc.next_wake(now).expect("a Schwab token always has a next wake-up");
+        }
+        assert!(refreshed >= 2, "storm from +{start_s}s");
+    }
+    assert!(worst_margin > Span::zero(), "worst margin before expiry: {worst_margin}");
+}
+
+#[test]
+fn a_zero_lifetime_never_refreshes_in_a_loop() {
+    let mut lc = Lifecycle::new("oauth", Policy::default());
+    let t = at(10, 0);
+    let meta = TokenMeta { expires_at: t, ..schwab_token(t, t) };
+    event(&mut lc, Event::LoggedIn(meta), t);
+    assert!(!kinds(&step(&mut lc, t)).contains(&"refresh".to_owned()));
+    assert_eq!(lc.next_wake(t), Some(t + MIN_REFRESH_GAP));
+}
+
+#[test]
+fn an_absurd_expiry_does_not_panic() {
+    let mut lc = Lifecycle::new("oauth", Policy::default());
+    let t = at(10, 0);
+    let meta = TokenMeta { expires_at: Instant::MAX_UTC, refresh: Refreshability::Unbounded, ..schwab_token(t, t) };
+    event(&mut lc, Event::LoggedIn(meta), t);
+    step(&mut lc, t);
+    let _ = lc.next_wake(t);
+    assert_eq!(lc.status(t).state, State::Valid);
+}
+
+#[test]
+fn a_rejection_learnt_by_another_process_is_restored() {
+    let mut lc = Lifecycle::new("kite", kite_policy());
+    let login = at(9, 0);
+    let standing = Standing { access_rejected: true, last_error: Some(ErrorClass::TokenInvalid), ..Standing::default() };
+    let out = event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login), standing }, at(10, 0));
+    assert!(out.is_empty(), "the process that learnt it told the user");
+    let s = lc.status(at(10, 0));
+    assert_eq!((s.state, s.level, s.access_rejected), (State::NeedsLogin, Level::Expired, true));
+    let actions = kinds(&step(&mut lc, at(10, 0)));
+    assert!(!actions.contains(&"validate".to_owned()), "no check of a token the broker already refused");
+    assert_eq!(lc.standing(), standing);
 }
 
 #[test]
@@ -183,7 +287,7 @@ fn a_rejected_refresh_token_asks_for_login_at_once() {
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let due = login + Span::minutes(25);
     step(&mut lc, due);
-    let out = event(&mut lc, Event::RefreshFailed(ErrorClass::TokenInvalid), due);
+    let out = event(&mut lc, Event::RefreshFailed(ErrorClass::TokenInvalid.into()), due);
     assert_eq!(kinds(&out), ["RefreshFailed", "LoginNeeded"]);
     assert_eq!(lc.status(due).last_error, Some(ErrorClass::TokenInvalid));
 }
@@ -194,7 +298,7 @@ fn a_revoked_access_token_is_refreshed_when_a_refresh_token_exists() {
     let login = at(10, 0);
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let t = login + Span::minutes(5);
-    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid), t);
+    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid.into()), t);
     assert!(out.is_empty());
     assert_eq!(kinds(&step(&mut lc, t)), ["refresh"]);
 }
@@ -204,7 +308,7 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
     let mut lc = Lifecycle::new("schwab", Policy::default());
     let login = at(10, 0);
     let issued = login + Span::days(7) - Span::minutes(10);
-    event(&mut lc, Event::Restored { meta: schwab_token(issued, login), validated_at: None }, issued);
+    event(&mut lc, Event::Restored { meta: schwab_token(issued, login), validated_at: None, standing: Standing::default() }, issued);
     let limit = login + Span::days(7);
     assert_eq!(lc.status(issued).level, Level::Red);
     let s = lc.status(limit);
@@ -217,7 +321,7 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
 fn a_restored_token_is_validated_first() {
     let mut lc = Lifecycle::new("kite", kite_policy());
     let login = at(9, 0);
-    event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login) }, at(12, 0));
+    event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login), standing: Standing::default() }, at(12, 0));
     let first = lc.next_wake(at(12, 0)).unwrap();
     assert!(first >= at(12, 0) && first < at(12, 0) + Span::seconds(5), "within seconds of the start: {first}");
     assert_eq!(kinds(&step(&mut lc, first)), ["validate"]);
@@ -231,7 +335,7 @@ fn a_transient_validation_failure_keeps_the_token_and_checks_again_soon() {
     event(&mut lc, Event::LoggedIn(kite_token(login)), login);
     let t = login + Span::hours(1);
     step(&mut lc, t);
-    event(&mut lc, Event::ValidationFailed(ErrorClass::Transient), t);
+    event(&mut lc, Event::ValidationFailed(ErrorClass::Transient.into()), t);
     assert_eq!(lc.status(t).state, State::Valid);
     let next = lc.next_wake(t).unwrap();
     assert!(next - t <= Span::seconds(12), "{}", next - t);
@@ -275,14 +379,14 @@ fn notice_texts_name_the_account_and_the_time_left() {
     assert_eq!(n.summary("Kite"), "Kite: log in within 2h 14m");
     assert!(n.wants_login());
     let n = Notice { kind: NoticeKind::RefreshFailed { attempts: 3, class: ErrorClass::Transient } };
-    assert_eq!(n.body(), "3 attempt(s) failed: the provider could not be reached or failed.");
+    assert_eq!(n.body(), "3 attempt(s) failed: the broker is unreachable or failing.");
 }
 
 #[test]
 fn without_a_profile_call_the_clock_is_all_there_is() {
     let mut lc = Lifecycle::new("oauth", Policy { validate_every: None, ..Policy::default() });
     let login = at(10, 0);
-    event(&mut lc, Event::Restored { meta: schwab_token(login, login), validated_at: None }, login);
+    event(&mut lc, Event::Restored { meta: schwab_token(login, login), validated_at: None, standing: Standing::default() }, login);
     assert!(step(&mut lc, login).is_empty());
     assert_eq!(lc.next_wake(login), Some(login + Span::minutes(25)));
 }

@@ -99,12 +99,12 @@ proptest! {
                             lc.handle(Event::Refreshed(meta), now, &mut out);
                             expected = Some(meta);
                         }
-                        Some(c) => lc.handle(Event::RefreshFailed(c), now, &mut out),
+                        Some(c) => lc.handle(Event::RefreshFailed(c.into()), now, &mut out),
                     }
                 }
                 Op::FinishValidate(result) if validate_pending => {
                     validate_pending = false;
-                    let e = result.map_or(Event::Validated, Event::ValidationFailed);
+                    let e = result.map_or(Event::Validated, |c| Event::ValidationFailed(c.into()));
                     lc.handle(e, now, &mut out);
                 }
                 Op::FinishRefresh(_) | Op::FinishValidate(_) => {}
