@@ -16,13 +16,20 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     };
     create_private_dir(dir)?;
     let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let tmp =
-        dir.join(format!(".{}.tmp-{}-{}", name.to_string_lossy(), std::process::id(), crate::random::url_safe(6)));
+    let tmp = dir.join(format!(
+        "{}{}-{}",
+        temp_prefix(&name.to_string_lossy()),
+        std::process::id(),
+        crate::random::url_safe(6)
+    ));
     let mode = existing_mode(path)?.unwrap_or(new_mode);
     let result = (|| {
-        let mut file = open_new(&tmp, mode)?;
+        // Private while it is written: a crash leaves no readable copy of a
+        // token behind, whatever the target's mode. The mode is set last.
+        let mut file = open_new(&tmp, 0o600)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        set_mode(&file, mode)?;
         drop(file);
         fs::rename(&tmp, path)?;
         sync_dir(dir)
@@ -60,6 +67,49 @@ fn existing_mode(_: &Path) -> io::Result<Option<u32>> {
     Ok(None)
 }
 
+fn temp_prefix(file_name: &str) -> String {
+    format!(".{file_name}.tmp-")
+}
+
+/// Removes the temporary files that writes to `path` left behind when their
+/// process died between creating and renaming them. Files of a process that
+/// still runs are in use and stay. Returns how many were removed.
+pub fn remove_leftovers(path: &Path) -> io::Result<usize> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(0) };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = temp_prefix(&name.to_string_lossy());
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(process_is_running) {
+            continue;
+        }
+        if fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether `pid` names a running process (ours included).
+fn process_is_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    return Path::new("/proc").join(pid.to_string()).exists();
+    // Elsewhere there is no cheap, portable check: keep the file.
+    #[cfg(not(target_os = "linux"))]
+    return true;
+}
+
 fn open_new(path: &Path, mode: u32) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -67,14 +117,20 @@ fn open_new(path: &Path, mode: u32) -> io::Result<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
     #[cfg(not(unix))]
     let _ = mode;
-    let file = options.open(path)?;
-    // The umask may have narrowed the mode; an existing file's mode must survive as it was.
+    options.open(path)
+}
+
+/// Sets the mode exactly: the umask may have narrowed it at creation, and an
+/// existing file's mode must survive as it was.
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(fs::Permissions::from_mode(mode))?;
     }
-    Ok(file)
+    #[cfg(not(unix))]
+    let _ = (file, mode);
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -112,6 +168,24 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
         let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_dead_writers_are_removed_and_live_ones_kept() {
+        let dir = scratch("leftovers");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token.env");
+        fs::write(&path, "A=1\n").unwrap();
+        // pid 0 is never a process we could have been; ours is running.
+        let dead = dir.join(".token.env.tmp-0-abcdef");
+        let live = dir.join(format!(".token.env.tmp-{}-abcdef", std::process::id()));
+        let other = dir.join(".other.env.tmp-0-abcdef");
+        for p in [&dead, &live, &other] {
+            fs::write(p, "secret").unwrap();
+        }
+        assert_eq!(remove_leftovers(&path).unwrap(), 1);
+        assert!(!dead.exists() && live.exists() && other.exists() && path.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -5,6 +5,7 @@
 //! and no half-read config is ever returned.
 
 use crate::duration;
+use crate::redirect_uri::RedirectUri;
 use crate::sinks::{default_fields, expand_home, Field, SinkConfig, SinkFormat};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -78,7 +79,7 @@ struct RawAccount {
     provider: ProviderKind,
     #[serde(alias = "client_id")]
     api_key: String,
-    redirect_uri: Url,
+    redirect_uri: RedirectUri,
     label: Option<String>,
     api_base: Option<Url>,
     login_base: Option<Url>,
@@ -148,7 +149,8 @@ pub struct AccountConfig {
     pub provider: ProviderKind,
     /// Kite's api_key, or the OAuth2 client id.
     pub api_key: String,
-    pub redirect_uri: Url,
+    /// As written: providers compare it byte for byte.
+    pub redirect_uri: RedirectUri,
     pub api_base: Url,
     pub login_base: Url,
     pub thresholds: Thresholds,

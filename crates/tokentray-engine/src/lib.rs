@@ -17,6 +17,7 @@ mod duration;
 pub mod paths;
 pub mod provider;
 mod random;
+pub mod redirect_uri;
 mod secret;
 pub mod sinks;
 pub mod store;

@@ -112,13 +112,51 @@ fn the_state_file_round_trips_and_holds_no_secret() {
             user_id: Some("AB1234".into()),
             user_name: None,
             last_validated: Some(now),
-            last_error: Some(ErrorClass::Transient),
+            standing: tokentray_core::Standing {
+                refresh_failures: 2,
+                retry_at: Some(now + Span::seconds(40)),
+                last_error: Some(ErrorClass::Transient),
+                ..Default::default()
+            },
             last_error_message: Some("schwab: cannot connect".into()),
+            pending_save: None,
+            sinks: Vec::new(),
         },
     );
     file.save(&state).unwrap();
     assert_eq!(file.load().unwrap(), state);
     let text = std::fs::read_to_string(file.path()).unwrap();
-    assert!(!text.contains("access") && text.contains("expires_at"), "{text}");
+    assert!(!text.contains("access_token") && !text.contains("refresh_token") && text.contains("expires_at"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Two writers with their own store objects (as two processes have) each
+/// write their own account 300 times: the file lock keeps every write.
+#[test]
+fn two_writers_of_the_plaintext_store_lose_nothing() {
+    let dir = scratch("plaintext-race");
+    let path = dir.join("secrets.json");
+    let writers: Vec<_> = ["alpha", "beta"]
+        .into_iter()
+        .map(|account| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let store = PlaintextStore::new(path);
+                for i in 0..300 {
+                    store.set(account, SecretItem::ApiSecret, &Secret::new(format!("{account}-{i}"))).unwrap();
+                    store.set(&format!("{account}-{i}"), SecretItem::ApiSecret, &Secret::new("x")).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let store = PlaintextStore::new(path);
+    for account in ["alpha", "beta"] {
+        assert_eq!(store.get(account, SecretItem::ApiSecret).unwrap().unwrap().expose(), format!("{account}-299"));
+        let lost = (0..300).filter(|i| store.get(&format!("{account}-{i}"), SecretItem::ApiSecret).unwrap().is_none()).count();
+        assert_eq!(lost, 0, "{account}: writes lost");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

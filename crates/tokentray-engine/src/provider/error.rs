@@ -1,5 +1,6 @@
 use std::fmt;
-use tokentray_core::{ErrorClass, ProviderKind};
+use std::time::Duration;
+use tokentray_core::{ErrorClass, Failure, ProviderKind, Span};
 
 /// A failed provider call, classified so the lifecycle knows whether to retry.
 /// Provider messages never contain our tokens, so the message is safe to show.
@@ -12,6 +13,8 @@ pub struct ProviderError {
     /// The provider's own code: Kite's `error_type`, Upstox's `errorCode`, OAuth2's `error`.
     pub code: Option<String>,
     pub message: String,
+    /// How long the provider asked us to wait (`Retry-After`), if it did.
+    pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for ProviderError {
@@ -29,17 +32,25 @@ impl fmt::Display for ProviderError {
 
 impl ProviderError {
     pub fn new(provider: ProviderKind, class: ErrorClass, message: impl Into<String>) -> Self {
-        Self { provider, class, status: None, code: None, message: message.into() }
+        Self { provider, class, status: None, code: None, message: message.into(), retry_after: None }
+    }
+
+    /// What the lifecycle needs to know of this failure.
+    pub fn failure(&self) -> Failure {
+        Failure {
+            class: self.class,
+            retry_after: self.retry_after.and_then(|d| Span::from_std(d).ok()),
+        }
     }
 
     /// An error response, classified by status and the provider's code.
     pub fn from_response(provider: ProviderKind, status: u16, code: Option<String>, message: String) -> Self {
         let class = classify(provider, status, code.as_deref());
-        Self { provider, class, status: Some(status), code, message }
+        Self { provider, class, status: Some(status), code, message, retry_after: None }
     }
 
     pub fn malformed(provider: ProviderKind, status: u16, what: impl Into<String>) -> Self {
-        Self { provider, class: ErrorClass::Malformed, status: Some(status), code: None, message: what.into() }
+        Self { status: Some(status), ..Self::new(provider, ErrorClass::Malformed, what) }
     }
 
     pub(crate) fn transport(provider: ProviderKind, e: &reqwest::Error) -> Self {
@@ -83,9 +94,12 @@ fn classify(provider: ProviderKind, status: u16, code: Option<&str>) -> ErrorCla
         }
         _ => None,
     };
-    by_code.unwrap_or(match (provider, status) {
-        (ProviderKind::Kite, 403) | (_, 401) => ErrorClass::TokenInvalid,
-        _ => ErrorClass::CredentialsWrong,
+    // Without a code we know, only 401 and 403 say "this token is no good";
+    // any other answer is the broker in trouble (a proxy's page, a bad
+    // deploy), which is retried, never mistaken for "log in".
+    by_code.unwrap_or(match status {
+        401 | 403 => ErrorClass::TokenInvalid,
+        _ => ErrorClass::Malformed,
     })
 }
 
@@ -111,7 +125,11 @@ mod tests {
             (Schwab, 400, Some("invalid_grant"), TokenInvalid),
             (Schwab, 401, Some("invalid_client"), CredentialsWrong),
             (OAuth2, 401, None, TokenInvalid),
+            (OAuth2, 403, None, TokenInvalid),
             (OAuth2, 500, Some("invalid_grant"), Transient),
+            (OAuth2, 404, None, Malformed),
+            (Kite, 400, None, Malformed),
+            (Upstox, 418, Some("UDAPI999999"), Malformed),
         ];
         for (p, status, code, want) in cases {
             assert_eq!(classify(p, status, code), want, "{p} {status} {code:?}");

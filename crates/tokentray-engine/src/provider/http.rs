@@ -2,12 +2,14 @@
 
 use super::ProviderError;
 use serde_json::Value;
+use std::time::Duration;
 use tokentray_core::{ErrorClass, ProviderKind};
 
 /// A response whose body was JSON.
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub retry_after: Option<Duration>,
 }
 
 impl Reply {
@@ -20,20 +22,50 @@ impl Reply {
 /// a body that is not JSON is malformed, or transient when the status was 5xx
 /// (a gateway's HTML error page).
 pub async fn send(provider: ProviderKind, request: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
-    let response = request.send().await.map_err(|e| ProviderError::transport(provider, &e))?;
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.map_err(|e| ProviderError::transport(provider, &e))?;
+    let (status, retry_after, bytes) = exchange(provider, request).await?;
+    let with_wait = |e: ProviderError| ProviderError { retry_after, ..e };
     match serde_json::from_slice::<Value>(&bytes) {
-        Ok(body) => Ok(Reply { status, body }),
+        Ok(body) => Ok(Reply { status, body, retry_after }),
         Err(_) if status >= 500 || status == 429 => {
             let class = if status == 429 { ErrorClass::RateLimited } else { ErrorClass::Transient };
-            Err(ProviderError {
+            Err(with_wait(ProviderError {
                 status: Some(status),
                 ..ProviderError::new(provider, class, "an error page that is not JSON")
-            })
+            }))
         }
-        Err(e) => Err(ProviderError::malformed(provider, status, format!("the response is not JSON ({e})"))),
+        Err(e) => {
+            Err(with_wait(ProviderError::malformed(provider, status, format!("the response is not JSON ({e})"))))
+        }
     }
+}
+
+/// Sends `request` and reports only its status: for calls whose success has
+/// no body to read (RFC 7009 revocation answers 200 with an empty body).
+pub async fn send_for_status(provider: ProviderKind, request: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
+    let (status, retry_after, bytes) = exchange(provider, request).await?;
+    let body = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+    Ok(Reply { status, body, retry_after })
+}
+
+async fn exchange(
+    provider: ProviderKind,
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, Option<Duration>, Vec<u8>), ProviderError> {
+    let response = request.send().await.map_err(|e| ProviderError::transport(provider, &e))?;
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(parse_retry_after);
+    let bytes = response.bytes().await.map_err(|e| ProviderError::transport(provider, &e))?;
+    Ok((status, retry_after, bytes.to_vec()))
+}
+
+/// `Retry-After` (RFC 9110 10.2.3): delay-seconds or an HTTP-date.
+fn parse_retry_after(value: &reqwest::header::HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    (at.to_utc() - chrono::Utc::now()).to_std().ok().or(Some(Duration::ZERO))
 }
 
 /// A string field of a JSON object, if present and a string.
@@ -46,4 +78,17 @@ pub fn required<'a>(provider: ProviderKind, status: u16, v: &'a Value, key: &str
     text(v, key)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ProviderError::malformed(provider, status, format!("the response has no `{key}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let v = |s: &str| reqwest::header::HeaderValue::from_str(s).unwrap();
+        assert_eq!(parse_retry_after(&v("40")), Some(Duration::from_secs(40)));
+        assert_eq!(parse_retry_after(&v("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(&v("soon")), None);
+    }
 }

@@ -1,6 +1,6 @@
 //! Kite Connect v3.
 
-use super::http::{required, send, text, Reply};
+use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -39,6 +39,7 @@ fn error(reply: &Reply) -> ProviderError {
     let message = text(&reply.body, "message").unwrap_or("no message").to_owned();
     let mut e =
         ProviderError::from_response(KITE, reply.status, text(&reply.body, "error_type").map(str::to_owned), message);
+    e.retry_after = reply.retry_after;
     // Kite reports a bad checksum as a TokenException, but the checksum only
     // fails when the api_secret is wrong: a login will not fix that, the secret will.
     if e.message.contains("checksum") {
@@ -149,7 +150,7 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         .header(VERSION.0, VERSION.1)
         .header("Authorization", authorization(a, access))
         .query(&[("api_key", a.api_key.as_str()), ("access_token", access.expose())]);
-    let reply = send(KITE, request).await?;
+    let reply = send_for_status(KITE, request).await?;
     if reply.is_success() {
         Ok(())
     } else {

@@ -1,8 +1,8 @@
-//! The provider protocols over HTTP, exactly as `shared/reference/brokers.md`
-//! describes them. [`ProviderClient`] is one account's adapter: it builds the
-//! authorize URL, reads the callback, exchanges the code, refreshes, validates
-//! and logs out, and turns every answer into a [`Grant`] or a classified
-//! [`ProviderError`].
+//! The provider protocols over HTTP, as each broker's official documentation
+//! and SDK speak them. [`ProviderClient`] is one account's adapter: it builds
+//! the authorize URL, reads the callback, exchanges the code, refreshes,
+//! validates and logs out, and turns every answer into a [`Grant`] or a
+//! classified [`ProviderError`].
 
 mod error;
 mod http;
@@ -184,6 +184,15 @@ impl ProviderClient {
         }
     }
 
+    /// Whether the provider has a call that tells if a token works (an
+    /// OAuth2 provider without a `profile_url` has none).
+    pub fn can_validate(&self) -> bool {
+        match self.kind() {
+            ProviderKind::OAuth2 => self.account.oauth2.as_ref().is_some_and(|o| o.profile_url.is_some()),
+            _ => true,
+        }
+    }
+
     /// Asks the provider whether the access token works (a profile call).
     pub async fn validate(&self, tokens: &TokenSet) -> Result<UserInfo, ProviderError> {
         match self.kind() {
@@ -210,7 +219,7 @@ impl ProviderClient {
 
 /// The expiry an account's config imposes over the provider's rule, if any.
 pub(crate) fn lifetime_override(account: &AccountConfig, now: Instant) -> Option<Instant> {
-    account.token_lifetime.map(|l| now + l)
+    account.token_lifetime.map(|l| tokentray_core::add_span(now, l))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -2,7 +2,7 @@
 //! Basic client authentication, 30-minute access tokens and a refresh token
 //! that dies 7 days after the login.
 
-use super::http::{required, send, text, Reply};
+use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::{AccountConfig, ClientAuth};
 use crate::store::TokenSet;
@@ -77,12 +77,15 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
 }
 
 fn error(kind: ProviderKind, reply: &Reply) -> ProviderError {
-    ProviderError::from_response(
-        kind,
-        reply.status,
-        text(&reply.body, "error").map(str::to_owned),
-        text(&reply.body, "error_description").unwrap_or("no description").to_owned(),
-    )
+    ProviderError {
+        retry_after: reply.retry_after,
+        ..ProviderError::from_response(
+            kind,
+            reply.status,
+            text(&reply.body, "error").map(str::to_owned),
+            text(&reply.body, "error_description").unwrap_or("no description").to_owned(),
+        )
+    }
 }
 
 /// A token request with the client authenticated the configured way.
@@ -125,13 +128,17 @@ async fn token_grant(
         .filter(|r| !r.is_empty())
         .map(Secret::new)
         .or_else(|| previous_refresh.cloned());
+    // A grant is never refused over its lifetime: the refresh token in it may
+    // have replaced ours already. A lifetime that cannot be read is assumed,
+    // and absurd ones are brought into range (`oauth2_expiry`).
     let expires_in = match reply.body.get("expires_in") {
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(|| ProviderError::malformed(kind, reply.status, "`expires_in` is not a number"))?,
-        None => ASSUMED_EXPIRES_IN,
+        Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())),
+        None => Some(ASSUMED_EXPIRES_IN),
     };
+    let expires_in = expires_in.unwrap_or_else(|| {
+        tracing::warn!(provider = %kind, "`expires_in` is not a number; assuming {ASSUMED_EXPIRES_IN} s");
+        ASSUMED_EXPIRES_IN
+    });
     let a = c.account();
     let refresh_state = match (&refresh, a.refresh_limit()) {
         (None, _) => Refreshability::NotRefreshable,
@@ -204,8 +211,10 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
 }
 
 /// RFC 7009: revoke the refresh token (which takes its access tokens with it
-/// on most servers), then the access token. Without a revocation endpoint the
-/// logout is local: the tokens are forgotten and die at their expiry.
+/// on most servers), then the access token; each is tried even when the other
+/// fails. Any 2xx is success, whatever its body (RFC 7009 2.2: usually empty).
+/// Without a revocation endpoint the logout is local: the tokens are forgotten
+/// and die at their expiry.
 pub async fn logout(c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secret>) -> Result<(), ProviderError> {
     let kind = c.kind();
     let Some(url) = endpoints(c.account()).revocation else {
@@ -217,12 +226,17 @@ pub async fn logout(c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secre
     if let Some(r) = &tokens.refresh_token {
         to_revoke.insert(0, ("refresh_token", r));
     }
+    let mut first_error = None;
     for (hint, token) in to_revoke {
         let form = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
-        let reply = send(kind, token_request(c, &url, form, secret)).await?;
-        if !reply.is_success() {
-            return Err(error(kind, &reply));
+        let outcome = match send_for_status(kind, token_request(c, &url, form, secret)).await {
+            Ok(reply) if reply.is_success() => Ok(()),
+            Ok(reply) => Err(error(kind, &reply)),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
         }
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
 }

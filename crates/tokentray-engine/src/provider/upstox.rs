@@ -1,6 +1,6 @@
 //! Upstox API v2.
 
-use super::http::{required, send, text, Reply};
+use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -29,12 +29,15 @@ fn error(reply: &Reply) -> ProviderError {
     let first = reply.body.get("errors").and_then(|e| e.get(0));
     let field =
         |camel: &str, snake: &str| first.and_then(|f| text(f, camel).or_else(|| text(f, snake))).map(str::to_owned);
-    ProviderError::from_response(
-        UPSTOX,
-        reply.status,
-        field("errorCode", "error_code"),
-        field("message", "message").unwrap_or_else(|| "no message".to_owned()),
-    )
+    ProviderError {
+        retry_after: reply.retry_after,
+        ..ProviderError::from_response(
+            UPSTOX,
+            reply.status,
+            field("errorCode", "error_code"),
+            field("message", "message").unwrap_or_else(|| "no message".to_owned()),
+        )
+    }
 }
 
 /// The `exp` claim of a JWT, read without verifying it (we are not its audience;
@@ -99,7 +102,7 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         .delete(ProviderClient::endpoint(&c.account().api_base, "/v2/logout"))
         .header("Accept", "application/json")
         .bearer_auth(access.expose());
-    let reply = send(UPSTOX, request).await?;
+    let reply = send_for_status(UPSTOX, request).await?;
     if reply.is_success() {
         Ok(())
     } else {

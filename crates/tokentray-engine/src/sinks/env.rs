@@ -14,6 +14,35 @@ fn quoted(value: &str, style: Option<char>) -> String {
     }
 }
 
+/// The comment after a value (`TOKEN=abc  # renewed daily`), with the
+/// space before it, as `.env` readers define it: after the closing quote of
+/// a quoted value, or after whitespace in a plain one.
+fn trailing_comment(old_value: &str, style: Option<char>) -> &str {
+    let rest = match style {
+        Some(q) => {
+            let mut escaped = false;
+            let close = old_value.char_indices().skip(1).find(|&(_, c)| {
+                let end = c == q && !escaped;
+                escaped = c == '\\' && !escaped && q == '"';
+                end
+            });
+            match close {
+                Some((i, _)) => &old_value[i + 1..],
+                None => return "",
+            }
+        }
+        None => match old_value.find([' ', '\t']) {
+            Some(i) => &old_value[i..],
+            None => return "",
+        },
+    };
+    if rest.trim_start().starts_with('#') {
+        rest
+    } else {
+        ""
+    }
+}
+
 /// Sets each `name` in `text`: in place where the name is defined (keeping an
 /// `export ` prefix and the quoting style), appended otherwise.
 pub fn set(text: &str, pairs: &[(&str, String)]) -> String {
@@ -32,10 +61,11 @@ pub fn set(text: &str, pairs: &[(&str, String)]) -> String {
                 let old_value = line.split_once('=').map(|(_, v)| v.trim_start()).unwrap_or("");
                 let style = old_value.chars().next().filter(|c| *c == '"' || *c == '\'');
                 lines[i] = format!(
-                    "{}{}{name}={}",
+                    "{}{}{name}={}{}",
                     &line[..indent_len],
                     if export { "export " } else { "" },
-                    quoted(value, style)
+                    quoted(value, style),
+                    trailing_comment(old_value, style)
                 );
             }
             None => lines.push(format!("{name}={}", quoted(value, None))),
@@ -56,6 +86,13 @@ mod tests {
         let out =
             set(text, &[("KITE_API_KEY", "k1".into()), ("KITE_ACCESS_TOKEN", "t1".into()), ("NEW", "a b".into())]);
         assert_eq!(out, "# broker\nexport KITE_API_KEY=k1\nOTHER=1\n  KITE_ACCESS_TOKEN=\"t1\"\nNEW=\"a b\"\n");
+    }
+
+    #[test]
+    fn a_comment_on_the_tokens_own_line_is_kept() {
+        let text = "KITE_ACCESS_TOKEN=old  # renewed by TokenTray\nQ=\"a \\\" b\" # quoted\nN=x#not-a-comment\n";
+        let out = set(text, &[("KITE_ACCESS_TOKEN", "new".into()), ("Q", "v".into()), ("N", "y".into())]);
+        assert_eq!(out, "KITE_ACCESS_TOKEN=new  # renewed by TokenTray\nQ=\"v\" # quoted\nN=y\n");
     }
 
     #[test]

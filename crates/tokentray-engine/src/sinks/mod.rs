@@ -69,6 +69,16 @@ impl SinkValues<'_> {
     }
 }
 
+/// One sink's last write, as `status` and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SinkStatus {
+    pub path: String,
+    pub format: SinkFormat,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub written_at: Option<Instant>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("sink {}: {message}", path.display())]
 pub struct SinkError {
@@ -98,6 +108,27 @@ pub fn default_fields(format: SinkFormat, account: &AccountConfig) -> BTreeMap<S
 
 /// Rewrites one sink with `values`.
 pub fn write(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(), SinkError> {
+    let (_, next) = render(sink, values)?;
+    replace(sink, &next)
+}
+
+/// Rewrites the sink only if it does not already hold `values` (at start-up,
+/// a crash may have left it on an older token). Returns whether it wrote.
+pub fn write_if_stale(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<bool, SinkError> {
+    let (current, next) = render(sink, values)?;
+    if current == next {
+        return Ok(false);
+    }
+    replace(sink, &next).map(|()| true)
+}
+
+fn replace(sink: &SinkConfig, text: &str) -> Result<(), SinkError> {
+    crate::atomic::write(&sink.path, text.as_bytes(), 0o600)
+        .map_err(|e| SinkError { path: sink.path.clone(), message: format!("cannot write it: {e}") })
+}
+
+/// The file as it is, and as it would be with `values` in it.
+fn render(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(String, String), SinkError> {
     let fail = |message: String| SinkError { path: sink.path.clone(), message };
     let current = match std::fs::read_to_string(&sink.path) {
         Ok(text) => text,
@@ -111,7 +142,7 @@ pub fn write(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(), SinkError
         SinkFormat::Toml => toml_file::set(&current, &pairs).map_err(fail)?,
         SinkFormat::Raw => format!("{}\n", values.access_token.expose()),
     };
-    crate::atomic::write(&sink.path, next.as_bytes(), 0o600).map_err(|e| fail(format!("cannot write it: {e}")))
+    Ok((current, next))
 }
 
 /// `~/x` is under the home directory; other paths are taken as written.

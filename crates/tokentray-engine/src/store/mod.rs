@@ -5,6 +5,7 @@
 //! opts in. Non-secret facts (expiry, login time, user, last validation) sit in
 //! the [`state::StateFile`], so showing a status never needs a keyring prompt.
 
+pub mod journal;
 mod keyring_store;
 mod plaintext;
 pub mod state;
@@ -30,6 +31,8 @@ pub enum SecretItem {
     Tokens,
     /// The local API's bearer key (one per installation).
     ApiKey,
+    /// The key that encrypts the grant journal (one per installation).
+    JournalKey,
 }
 
 impl SecretItem {
@@ -38,6 +41,7 @@ impl SecretItem {
             Self::ApiSecret => format!("{account}/api_secret"),
             Self::Tokens => format!("{account}/tokens"),
             Self::ApiKey => format!("{account}/api_key"),
+            Self::JournalKey => format!("{account}/journal_key"),
         }
     }
 }

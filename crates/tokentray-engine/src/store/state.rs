@@ -4,17 +4,31 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tokentray_core::{ErrorClass, Instant, TokenMeta};
+use crate::sinks::SinkStatus;
+use tokentray_core::{Instant, Standing, TokenMeta};
 
+/// One account as every process must see it. Written by whichever process
+/// learns something (a refresh, a rejection, a failing sink) and read by the
+/// others, so `status`, `token` and the API agree everywhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountState {
+    /// The facts of the token that is in the secret store: never of another one.
     pub token: Option<TokenMeta>,
     pub user_id: Option<String>,
     pub user_name: Option<String>,
     pub last_validated: Option<Instant>,
-    pub last_error: Option<ErrorClass>,
+    /// What the provider last said about this token (rejected, retrying, ...).
+    #[serde(default)]
+    pub standing: Standing,
     /// The last error in words, for people.
     pub last_error_message: Option<String>,
+    /// Since when a newer token than `token` waits to be saved (the secret
+    /// store refused it); the process holding it retries and serves it.
+    #[serde(default)]
+    pub pending_save: Option<Instant>,
+    /// How the last write to each of the account's sinks went.
+    #[serde(default)]
+    pub sinks: Vec<SinkStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
