@@ -16,14 +16,18 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
     if !no_browser {
-        if ipc::socket_path(&ctx.data_dir).exists() {
-            eprintln!("{id}: the running TokenTray opens the browser; complete the login there");
-        }
-        if let Some(status) = handed_over(&ctx, Request::Login { account: id.to_owned() }).await? {
+        // Only once the running TokenTray says it opened the browser is that what happens.
+        let request = Request::Login { account: id.to_owned() };
+        let answer = ipc::request_with_progress(&ctx.data_dir, &request, |message| {
+            eprintln!("{id}: {message}; complete the login there");
+        })
+        .await;
+        if let Some(status) = from_remote(answer)? {
             return logged_in(id, &status);
         }
     }
     let engine = ctx.engine()?;
+    engine.recover(false).await?;
     let pasted = no_browser.then(|| {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         std::thread::spawn(move || {
@@ -62,23 +66,55 @@ fn logged_in(id: &str, s: &AccountStatus) -> Result<ExitCode, CliError> {
 /// Hands `request` to the running tray or daemon. `None`: nobody is running
 /// (or it cannot do this), so this process does the work itself.
 async fn handed_over(ctx: &Context, request: Request) -> Result<Option<AccountStatus>, CliError> {
-    match ipc::request(&ctx.data_dir, &request).await {
+    from_remote(ipc::request(&ctx.data_dir, &request).await)
+}
+
+fn from_remote(answer: Option<Response>) -> Result<Option<AccountStatus>, CliError> {
+    match answer {
         Some(Response::Status { account }) => Ok(Some(*account)),
-        Some(Response::Error { message, needs_login: true }) => Err(CliError::LoginNeeded(message)),
-        Some(Response::Error { message, .. }) => Err(CliError::Remote(message)),
+        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
         _ => Ok(None),
     }
 }
 
+/// An engine of this process, with what a crash left behind put right first.
+async fn local_engine(ctx: &Context) -> Result<tokentray_runtime::Engine, CliError> {
+    let engine = ctx.engine()?;
+    engine.recover(false).await?;
+    Ok(engine)
+}
+
+/// Renews where the provider can; for Kite and Upstox, whose tokens only a
+/// login renews, asks the provider whether the token still works.
 pub async fn refresh(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
     let s = match handed_over(&ctx, Request::Refresh { account: id.to_owned() }).await? {
         Some(s) => s,
-        None => ctx.engine()?.refresh(id).await?,
+        None => local_engine(&ctx).await?.refresh_or_check(id).await?,
     };
-    eprintln!("{id}: {} ({}); {}", s.state.as_str(), s.level.as_str(), s.countdown);
+    report(id, &s);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Asks the provider now: exit 0 valid, 4 log in, 1 could not tell (the token is kept).
+pub async fn check(global: &Global, id: &str) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    ctx.account(id)?;
+    let s = match handed_over(&ctx, Request::Check { account: id.to_owned() }).await? {
+        Some(s) => s,
+        None => local_engine(&ctx).await?.check(id).await?,
+    };
+    report(id, &s);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(id: &str, s: &AccountStatus) {
+    let until = s.expires_at.map(|t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %Z").to_string());
+    match (s.auto_refresh, until) {
+        (false, Some(until)) => eprintln!("{id}: still valid until {until} ({}; {})", s.level.as_str(), s.countdown),
+        _ => eprintln!("{id}: {} ({}); {}", s.state.as_str(), s.level.as_str(), s.message),
+    }
 }
 
 pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
@@ -86,8 +122,8 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     ctx.account(id)?;
     match ipc::request(&ctx.data_dir, &Request::Logout { account: id.to_owned() }).await {
         Some(Response::Done { .. }) => {}
-        Some(Response::Error { message, .. }) => return Err(CliError::Remote(message)),
-        _ => ctx.engine()?.logout(id).await?,
+        Some(Response::Error { message, remedy }) => return Err(CliError::Remote { message, remedy }),
+        _ => local_engine(&ctx).await?.logout(id).await?,
     }
     eprintln!("{id}: logged out");
     Ok(ExitCode::SUCCESS)
@@ -97,9 +133,8 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
 pub async fn fetch_token(ctx: &Context, id: &str) -> Result<String, CliError> {
     match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
         Some(Response::Token { access_token }) => Ok(access_token),
-        Some(Response::Error { message, needs_login: true }) => Err(CliError::LoginNeeded(message)),
-        Some(Response::Error { message, .. }) => Err(CliError::Remote(message)),
-        _ => Ok(ctx.engine()?.current_token(id).await?.access_token.expose().to_owned()),
+        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
+        _ => Ok(local_engine(ctx).await?.current_token(id).await?.access_token.expose().to_owned()),
     }
 }
 

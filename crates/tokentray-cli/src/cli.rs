@@ -4,9 +4,10 @@ use std::path::PathBuf;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  an error (the message says what to fix)
+  1  an error, or the broker cannot be reached now (the token is kept; the message says more)
   2  bad usage
   4  a login is needed: run `tokentray login ACCOUNT`
+  5  the api secret is missing or the provider rejects it: run `tokentray secret set ACCOUNT`
 
 Environment:
   TOKENTRAY_CONFIG    the config file (like --config)
@@ -57,8 +58,13 @@ pub enum Command {
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         timeout: std::time::Duration,
     },
-    /// Renew the token now (where the provider allows it)
+    /// Renew the token now; for a provider that cannot renew (Kite, Upstox),
+    /// ask it whether the token still works
+    #[command(after_help = EXIT_CODES)]
     Refresh { account: String },
+    /// Ask the provider now whether the token works (0 valid, 4 log in, 1 could not tell)
+    #[command(after_help = EXIT_CODES)]
+    Check { account: String },
     /// Log out at the provider and forget the token
     Logout { account: String },
     /// Print the access token, and nothing else (exit code 4: log in first)

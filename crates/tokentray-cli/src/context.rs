@@ -7,7 +7,7 @@ use tokentray_engine::config::{AccountConfig, Config, ConfigError};
 use tokentray_engine::paths;
 use tokentray_engine::store::{self, SecretStore, StoreError};
 use tokentray_runtime::login::LoginError;
-use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, SystemClock};
+use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, Remedy, SystemClock};
 
 /// A failed command, with the exit code scripts can test.
 #[derive(Debug, thiserror::Error)]
@@ -24,10 +24,8 @@ pub enum CliError {
     Login(#[from] LoginError),
     #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
     UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
-    #[error("{0}")]
-    LoginNeeded(String),
-    #[error("{0} (reported by the running TokenTray)")]
-    Remote(String),
+    #[error("{message} (reported by the running TokenTray)")]
+    Remote { message: String, remedy: Remedy },
     #[error("{0}")]
     Usage(String),
     #[error("{context}: {source}")]
@@ -43,12 +41,13 @@ fn known(ids: &[String]) -> String {
 }
 
 impl CliError {
+    /// 4 only when a browser login fixes it, 5 when the api secret does
+    /// (see `tokentray --help`).
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
-            Self::LoginNeeded(_) => 4,
-            Self::Engine(e) if e.needs_user() => 4,
-            Self::Login(LoginError::Engine(e)) if e.needs_user() => 4,
+            Self::Engine(e) | Self::Login(LoginError::Engine(e)) => e.remedy().exit_code(),
+            Self::Remote { remedy, .. } => remedy.exit_code(),
             _ => 1,
         }
     }

@@ -6,6 +6,10 @@ use crate::context::{CliError, Context};
 use std::process::ExitCode;
 use tokentray_engine::paths;
 
+/// How long a stop waits for work in flight: inside the unit's
+/// `TimeoutStopSec=20`, with room to exit before systemd sends SIGKILL.
+const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     let config_path = paths::config_file(global.config.clone())?;
     let ctx = match Context::load(Some(config_path.clone())) {
@@ -21,17 +25,12 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     crate::logging::init("info", Some(&log))
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
-    tracing::info!(
-        "daemon started: {} account(s) from {}; secrets in the {}; log {}",
-        ctx.config.accounts.len(),
-        config_path.display(),
-        engine.storage(),
-        log.display()
-    );
     let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false };
     let _control = tokentray_runtime::ipc::serve(engine.clone(), host)
         .await
         .map_err(|e| CliError::Usage(format!("{e}; stop it first (one engine per data directory)")))?;
+    // Put right what a crash left behind before anything else runs.
+    engine.recover(true).await?;
     let scheduler = engine.spawn_scheduler();
     let api = ctx.config.api;
     if api.enabled {
@@ -42,9 +41,19 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
         CliError::Io { context: "cannot watch the config".into(), source: std::io::Error::other(e.to_string()) }
     })?;
+    // Said only now that everything runs: tests and supervisors wait for this line.
+    tracing::info!(
+        "daemon started: {} account(s) from {}; secrets in the {}; log {}",
+        ctx.config.accounts.len(),
+        config_path.display(),
+        engine.storage(),
+        log.display()
+    );
     wait_for_signal().await;
-    tracing::info!("stopping");
-    engine.shutdown();
+    tracing::info!("stopping: waiting for refreshes and writes in flight");
+    if !engine.stop(STOP_LIMIT).await {
+        tracing::warn!("stopping with work still in flight after {}s; the journal keeps any new token", STOP_LIMIT.as_secs());
+    }
     let _ = scheduler.await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -68,6 +68,8 @@ pub async fn run(
     let account = ctx.account(id)?.clone();
     let mut token = fetch_token(&ctx, id).await?;
     let engine = ctx.engine()?;
+    // The child shares our stderr: this process works (and warns) for its account only.
+    engine.focus(id);
     let mut events = engine.subscribe();
     // Watch for tokens stored by any process; refresh here only if no
     // TokenTray runs to do it.

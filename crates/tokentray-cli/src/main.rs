@@ -46,6 +46,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Accounts => status_cmd::accounts(g),
         Command::Login { account, no_browser, timeout } => account_cmd::login(g, &account, no_browser, timeout).await,
         Command::Refresh { account } => account_cmd::refresh(g, &account).await,
+        Command::Check { account } => account_cmd::check(g, &account).await,
         Command::Logout { account } => account_cmd::logout(g, &account).await,
         Command::Token { account } => account_cmd::token(g, &account).await,
         Command::Secret { action } => secret_cmd::run(g, action),

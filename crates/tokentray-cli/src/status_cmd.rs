@@ -49,13 +49,13 @@ fn storage_name(kind: &StorageKind) -> String {
 pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
     let mut out = String::new();
     let mut row = |cells: [&str; 8]| {
-        let [id, provider, state, colour, act_in, user, checked, error] = cells;
+        let [id, provider, state, level, act_in, user, checked, note] = cells;
         let _ = writeln!(
             out,
-            "{id:<14} {provider:<8} {state:<11} {colour:<7} {act_in:<12} {user:<10} {checked:<9} {error}"
+            "{id:<14} {provider:<8} {state:<11} {level:<7} {act_in:<12} {user:<10} {checked:<9} {note}"
         );
     };
-    row(["ACCOUNT", "PROVIDER", "STATE", "COLOUR", "ACT IN", "USER", "CHECKED", "LAST ERROR"]);
+    row(["ACCOUNT", "PROVIDER", "STATE", "LEVEL", "ACT IN", "USER", "CHECKED", "NOTE"]);
     for s in statuses {
         let checked = s.last_validated.map(|t| t.with_timezone(&Local).format("%H:%M:%S").to_string());
         let failed_sink = s
@@ -63,7 +63,9 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
             .iter()
             .find(|k| !k.ok)
             .map(|k| format!("sink {}: {}", k.path, k.error.as_deref().unwrap_or("failed")));
-        let error = s.last_error_message.clone().or(failed_sink);
+        // What needs saying most: trouble now (retrying, rejected, unsaved), then the last error, then a sink.
+        let trouble = (s.retry_at.is_some() || s.pending_save.is_some() || s.needs_login()).then(|| s.message.clone());
+        let error = trouble.or(s.last_error_message.clone()).or(failed_sink);
         row([
             &s.id,
             s.provider.as_str(),

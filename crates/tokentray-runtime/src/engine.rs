@@ -1,20 +1,35 @@
 //! The engine: every account's lifecycle plus the I/O that carries out its
 //! decisions. Cheap to clone; all clones share one state.
 
+use crate::drain::Drain;
+use crate::events::Snapshot;
 use crate::lock;
-use crate::status::{countdown_text, AccountStatus};
+use crate::recent::RecentEvents;
+use crate::status::{countdown_text, message, AccountStatus, SinkStatus};
 use crate::{Clock, EngineError, EngineEvent, EventKind, Notifier};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokentray_core::{Action, ErrorClass, Event, Level, Lifecycle, State};
+use tokentray_core::{Action, ErrorClass, Event, Instant, Level, Lifecycle, State};
 use tokentray_engine::config::{AccountConfig, Config};
 use tokentray_engine::provider::{http_client, Grant, ProviderClient, UserInfo};
+use tokentray_engine::store::journal::{GrantJournal, JournalEntry};
 use tokentray_engine::store::state::{AccountState, StateFile};
 use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, TokenSet};
 use tokentray_engine::Secret;
 use tokio::sync::{broadcast, Notify};
+
+/// Why a login is needed when the broker refused a token that should work.
+pub(crate) const ENDED_BY_BROKER: &str =
+    "the broker ended this token (a login elsewhere or a logout does that)";
+
+/// Locks `m`, also after a thread panicked while holding it: every critical
+/// section here leaves the data whole, and one bad request must not take the
+/// engine down for everyone.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// What the engine is built from. Every edge is injected, so tests and the
 /// demo use the real implementations with their own directories and clocks.
@@ -45,14 +60,16 @@ pub(crate) struct Inner {
     /// One HTTP client for every account (rebuilt when the timeout changes).
     pub http: Mutex<reqwest::Client>,
     /// The last events, for SSE clients that resume with `Last-Event-ID`.
-    pub recent: Mutex<std::collections::VecDeque<EngineEvent>>,
-    pub next_event: std::sync::atomic::AtomicU64,
+    pub recent: Mutex<RecentEvents>,
     /// Read from the store once: the token endpoint checks it on every request.
     pub api_key: tokio::sync::OnceCell<Secret>,
+    /// Opened with its key from the store before the first provider call.
+    pub journal: tokio::sync::OnceCell<Arc<GrantJournal>>,
+    /// Refreshes and writes in flight, which a stop waits for.
+    pub work: Arc<Drain>,
+    /// The one account this engine works for, if it works for one only (`exec`).
+    pub focus: Mutex<Option<String>>,
 }
-
-/// How many past events a resuming client can catch up on.
-const RECENT_EVENTS: usize = 1024;
 
 /// Outcome counts, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,13 +96,24 @@ pub(crate) struct Slot {
     pub shown: (State, Level),
     /// The login in progress; a newer login signals it to give up.
     pub login: Option<Arc<Notify>>,
-    pub sinks: Vec<crate::SinkStatus>,
+    pub sinks: Vec<SinkStatus>,
     pub counters: Counters,
+    /// A grant the secret store refused, served from memory and kept in the
+    /// journal while the store write is retried.
+    pub pending: Option<Grant>,
+    /// Since when a grant waits to be saved (this process's, or another's per the state file).
+    pub pending_since: Option<Instant>,
+    /// One provider check at a time; reports that arrive meanwhile share it.
+    pub check_gate: Arc<tokio::sync::Mutex<()>>,
+    pub checks_done: u64,
+    /// Why the last check could not tell (the provider unreachable), if it could not.
+    pub last_check_unknown: Option<String>,
 }
 
-/// The API key is filed as `tokentray/api_key`: accounts only file
-/// `<id>/api_secret` and `<id>/tokens`, so no account can clash with it.
-const API_KEY_OWNER: &str = "tokentray";
+/// Installation-wide secrets (the API key, the journal key) are filed under
+/// `tokentray/`: accounts only file `<id>/api_secret` and `<id>/tokens`, so
+/// no account can clash with them.
+pub(crate) const INSTALLATION: &str = "tokentray";
 
 /// How long a refresh waits for another process's refresh of the same account.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -118,9 +146,11 @@ impl Engine {
                 events,
                 shutdown,
                 http: Mutex::new(http),
-                recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT_EVENTS)),
-                next_event: std::sync::atomic::AtomicU64::new(1),
+                recent: Mutex::new(RecentEvents::default()),
                 api_key: tokio::sync::OnceCell::new(),
+                journal: tokio::sync::OnceCell::new(),
+                work: Arc::new(Drain::default()),
+                focus: Mutex::new(None),
             }),
         })
     }
@@ -130,7 +160,7 @@ impl Engine {
     }
 
     pub fn config(&self) -> Config {
-        self.inner.config.lock().expect("config lock").clone()
+        lock(&self.inner.config).clone()
     }
 
     pub fn storage(&self) -> StorageKind {
@@ -153,6 +183,23 @@ impl Engine {
 
     pub(crate) fn stopped(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// Stops the engine: nothing new starts, and the refreshes and writes in
+    /// flight finish (up to `limit`). Returns whether they all did.
+    pub async fn stop(&self, limit: Duration) -> bool {
+        self.shutdown();
+        self.inner.work.wait(limit).await
+    }
+
+    /// Has the scheduler work for `id` alone: `exec` shares its stderr with
+    /// the child, which must not read about other accounts.
+    pub fn focus(&self, id: &str) {
+        *lock(&self.inner.focus) = Some(id.to_owned());
     }
 
     /// Has the scheduler look at the clock now (after a resume, say).
@@ -186,7 +233,9 @@ impl Engine {
     }
 
     /// A token a script can use now: the stored one while it is valid, else a
-    /// refreshed one where the provider allows it, else "log in".
+    /// refreshed one where the provider allows it, else "log in". A token the
+    /// broker rejected is never handed out. A script's call never spends a
+    /// retry: while one is scheduled through an outage, it is told so at once.
     pub async fn current_token(&self, id: &str) -> Result<TokenSet, EngineError> {
         let now = self.inner.clock.now();
         // A refresh ahead of expiry is no reason to wait: the current token still works.
@@ -195,16 +244,20 @@ impl Engine {
         };
         let mut status = self.status(id)?;
         if !usable(&status) && status.auto_refresh {
+            if status.retry_at.is_some_and(|at| at > now) || status.pending_save.is_some() {
+                return Err(EngineError::Unavailable { account: id.to_owned(), why: status.message });
+            }
             status = self.refresh(id).await?;
         }
         if !usable(&status) {
             let why = match status.state {
                 State::NoToken => "not logged in".to_owned(),
+                _ if status.last_error == Some(ErrorClass::TokenInvalid) => ENDED_BY_BROKER.to_owned(),
                 State::Expired => match status.expires_at {
                     Some(at) => format!("the token expired at {}", at.with_timezone(&chrono::Local).format("%H:%M:%S")),
                     None => "the token expired".to_owned(),
                 },
-                _ => "the provider rejected the token".to_owned(),
+                _ => status.message,
             };
             return Err(EngineError::LoginNeeded { account: id.to_owned(), why });
         }
@@ -230,6 +283,10 @@ impl Engine {
     /// provider call, in this process (a gate) and across processes (a lock
     /// file); a caller that waited gets the token the other one stored.
     pub async fn refresh(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        if self.is_stopping() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let _work = self.inner.work.begin();
         let (gate, generation, client) = self.with_slot(id, |s| (s.gate.clone(), s.generation, s.client.clone()))?;
         let _gate = gate.lock().await;
         if self.with_slot(id, |s| s.generation)? != generation {
@@ -243,22 +300,29 @@ impl Engine {
                 self.status(id)
             }
             Err(e) => {
-                tracing::warn!(account = id, "refresh failed: {e}");
                 let _ = self.with_slot(id, |s| s.counters.refresh_failed += 1);
                 let in_flight =
                     self.with_slot(id, |s| s.lifecycle.state(self.inner.clock.now()) == State::Refreshing)?;
-                let class = match &e {
-                    EngineError::Provider(p) => Some(p.class),
-                    EngineError::MissingSecret(_) => Some(ErrorClass::CredentialsWrong),
-                    EngineError::Store(_) | EngineError::State(_) | EngineError::Lock(_) => Some(ErrorClass::Transient),
-                    // Nothing the lifecycle did not know, unless it is waiting for this result.
-                    _ => in_flight.then_some(ErrorClass::TokenInvalid),
-                };
-                if let Some(class) = class {
-                    self.record_failure(id, |now, out, lc| lc.handle(Event::RefreshFailed(class), now, out), &e).await;
+                // Nothing the lifecycle did not know, unless it is waiting for this result.
+                let failure =
+                    e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
+                if let Some(failure) = failure {
+                    self.record_failure(id, |now, out, lc| lc.handle(Event::RefreshFailed(failure), now, out), &e)
+                        .await;
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Renews where the provider can; elsewhere (Kite, Upstox) asks the
+    /// provider whether the token still works, which is what "refresh" can
+    /// mean for a token only a login renews.
+    pub async fn refresh_or_check(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        if self.status(id)?.auto_refresh {
+            self.refresh(id).await
+        } else {
+            self.check(id).await
         }
     }
 
@@ -271,6 +335,12 @@ impl Engine {
         if self.adopt_from_disk(id).await? {
             return Ok(false);
         }
+        // No new provider refresh while a grant waits to be saved: it would
+        // spend the refresh token that only the waiting grant holds.
+        if self.with_slot(id, |s| s.pending.is_some())? && !self.save_pending(id).await {
+            let why = "the last new token is not saved yet (the secret store refuses it); retrying the save".to_owned();
+            return Err(EngineError::Unavailable { account: id.to_owned(), why });
+        }
         let now = self.inner.clock.now();
         let meta = self.with_slot(id, |s| s.lifecycle.token().copied())?;
         let meta = meta.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
@@ -279,7 +349,10 @@ impl Engine {
         }
         let tokens = self.tokens(id).await?;
         let secret = self.api_secret(client.account()).await?;
+        // Opened before the call, so the grant is on disk within a millisecond of its arrival.
+        let journal = self.journal().await;
         let grant = client.refresh(&tokens, &meta, &secret, now).await?;
+        self.journal_record(journal.as_deref(), id, &grant);
         tracing::info!(account = id, token = %grant.tokens.access_token, expires_at = %grant.meta.expires_at, "refreshed");
         self.install(id, grant, Event::Refreshed).await?;
         Ok(true)
@@ -304,9 +377,10 @@ impl Engine {
                     s.last_error_message = None;
                 })?;
                 self.dispatch(id, notices);
+                let standing = self.with_slot(id, |s| s.lifecycle.standing())?;
                 self.update_state(id, |st| {
                     st.last_validated = Some(now);
-                    st.last_error = None;
+                    st.standing = standing;
                     st.last_error_message = None;
                     st.user_id = st.user_id.take().or(user.user_id);
                     st.user_name = st.user_name.take().or(user.user_name);
@@ -320,9 +394,13 @@ impl Engine {
                     EngineError::NoToken(_) => ErrorClass::TokenInvalid,
                     other => other.class().unwrap_or(ErrorClass::Transient),
                 };
-                tracing::warn!(account = id, "validation failed: {e}");
+                let failure = match &e {
+                    EngineError::Provider(p) => p.failure(),
+                    _ => class.into(),
+                };
                 let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
-                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(class), now, out), &e).await;
+                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(failure), now, out), &e)
+                    .await;
                 Err(e)
             }
         }
@@ -339,10 +417,15 @@ impl Engine {
             }
         }
         self.store_call(id, |store, id| store.delete(id, SecretItem::Tokens)).await?;
+        if let Some(journal) = self.inner.journal.get() {
+            journal.clear(id)?;
+        }
         let now = self.inner.clock.now();
         self.with_slot(id, |s| {
             s.lifecycle.handle(Event::LoggedOut, now, &mut Vec::new());
             s.tokens = None;
+            s.pending = None;
+            s.pending_since = None;
             s.generation += 1;
         })?;
         self.update_state(id, |st| *st = AccountState::default()).await?;
@@ -351,46 +434,181 @@ impl Engine {
         Ok(())
     }
 
-    /// Stores a new grant (keyring first, then the state file) and tells everyone.
+    /// Stores a new grant and tells everyone, in this order: the secret
+    /// store, the state file (which only ever describes the stored token),
+    /// the sinks, then the event. The caller has made the grant durable in
+    /// the journal already. If the store refuses it, this process keeps
+    /// serving the grant, the journal keeps it, and the save is retried.
     pub(crate) async fn install(
         &self,
         id: &str,
         grant: Grant,
         event: fn(tokentray_core::TokenMeta) -> Event,
     ) -> Result<(), EngineError> {
+        let _work = self.inner.work.begin();
         let tokens = grant.tokens.clone();
         let saved = self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await;
         let now = self.inner.clock.now();
         let mut notices = Vec::new();
-        self.with_slot(id, |s| {
-            // Even if the keyring refused, this process keeps serving the new
-            // token: the old one may already be dead (a rotated refresh token).
+        let user = self.with_slot(id, |s| {
+            // Even if the store refused, this process serves the new token:
+            // the old one may already be dead (a rotated refresh token).
             s.tokens = Some(grant.tokens.clone());
             s.lifecycle.handle(event(grant.meta), now, &mut notices);
             s.user = merge_user(&s.user, grant.user.clone());
-            s.last_error_message = saved.as_ref().err().map(|e| format!("the new token could not be saved: {e}"));
+            s.last_error_message = None;
             s.generation += 1;
+            match &saved {
+                Ok(()) => {
+                    s.pending = None;
+                    s.pending_since = None;
+                }
+                Err(_) => {
+                    s.pending = Some(grant.clone());
+                    s.pending_since = Some(now);
+                }
+            }
+            s.user.clone()
         })?;
         self.dispatch(id, notices);
-        let user = self.with_slot(id, |s| s.user.clone())?;
+        match &saved {
+            Ok(()) => {
+                self.record_stored(id, &grant, user).await?;
+            }
+            Err(e) => {
+                tracing::error!(account = id, "the secret store refused the new token ({e}); serving it from memory, it is kept in the journal, and the save is retried");
+                self.update_state(id, |st| {
+                    st.pending_save = Some(now);
+                    st.last_error_message = Some(format!("the new token could not be saved: {e}"));
+                })
+                .await?;
+                self.spawn_save_retries(id);
+            }
+        }
+        self.write_sinks(id).await;
+        self.publish(id, EventKind::TokenChanged);
+        self.after_change(id);
+        Ok(())
+    }
+
+    /// The grant is in the secret store: the state file describes it, and
+    /// its journal record is no longer needed.
+    async fn record_stored(&self, id: &str, grant: &Grant, user: UserInfo) -> Result<(), EngineError> {
+        let now = self.inner.clock.now();
+        let standing = self.with_slot(id, |s| s.lifecycle.standing())?;
         self.update_state(id, |st| {
             st.token = Some(grant.meta);
             st.user_id = user.user_id;
             st.user_name = user.user_name;
             st.last_validated = Some(now);
-            st.last_error = None;
+            st.standing = standing;
             st.last_error_message = None;
+            st.pending_save = None;
         })
         .await?;
-        self.write_sinks(id).await;
-        self.publish(id, EventKind::TokenChanged);
+        if let Some(journal) = self.inner.journal.get() {
+            journal.clear(id)?;
+        }
+        Ok(())
+    }
+
+    /// Tries once to save the grant the store refused; returns whether it is saved now.
+    pub(crate) async fn save_pending(&self, id: &str) -> bool {
+        let Ok(Some((grant, generation))) = self.with_slot(id, |s| s.pending.clone().map(|g| (g, s.generation))) else {
+            return true;
+        };
+        let tokens = grant.tokens.clone();
+        if let Err(e) = self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await {
+            tracing::warn!(account = id, "the new token still cannot be saved: {e}");
+            return false;
+        }
+        let user = self.with_slot(id, |s| {
+            if s.generation == generation {
+                s.pending = None;
+                s.pending_since = None;
+            }
+            s.user.clone()
+        });
+        let Ok(user) = user else { return false };
+        if let Err(e) = self.record_stored(id, &grant, user).await {
+            tracing::warn!(account = id, "the new token is saved, but the state file is not updated: {e}");
+        }
+        tracing::info!(account = id, "the new token is saved now");
+        self.publish(id, EventKind::StatusChanged);
         self.after_change(id);
-        saved
+        true
+    }
+
+    /// Retries saving a refused grant with backoff (1 s doubling to a
+    /// minute) until it is saved, replaced, or the engine stops.
+    fn spawn_save_retries(&self, id: &str) {
+        let engine = self.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_secs(1);
+            let mut stopped = engine.stopped();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+                if engine.with_slot(&id, |s| s.pending.is_none()).unwrap_or(true) || engine.save_pending(&id).await {
+                    return;
+                }
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        });
+    }
+
+    /// The journal, opened with its key from the secret store (made on first
+    /// use). `None`, with a warning, when the store cannot give the key: the
+    /// grant then goes straight to the store, as before the journal existed.
+    pub(crate) async fn journal(&self) -> Option<Arc<GrantJournal>> {
+        let opened = self
+            .inner
+            .journal
+            .get_or_try_init(|| async {
+                let key = self
+                    .store_call(crate::engine::INSTALLATION, |store, owner| {
+                        if let Some(key) = store.get(owner, SecretItem::JournalKey)? {
+                            return Ok(key);
+                        }
+                        let key = GrantJournal::new_key();
+                        store.set(owner, SecretItem::JournalKey, &key)?;
+                        Ok(key)
+                    })
+                    .await?;
+                Ok::<_, EngineError>(Arc::new(GrantJournal::open(self.inner.data_dir.join("journal"), &key)?))
+            })
+            .await;
+        match opened {
+            Ok(j) => Some(j.clone()),
+            Err(e) => {
+                tracing::warn!("the grant journal is not available ({e}); new tokens go straight to the secret store");
+                None
+            }
+        }
+    }
+
+    /// Makes a grant durable before anything else happens to it. Runs on the
+    /// calling thread on purpose: a hop to a blocking thread would widen the
+    /// window in which a kill loses a rotated refresh token.
+    pub(crate) fn journal_record(&self, journal: Option<&GrantJournal>, id: &str, grant: &Grant) {
+        let Some(journal) = journal else { return };
+        let entry = JournalEntry {
+            tokens: grant.tokens.clone(),
+            meta: grant.meta,
+            user_id: grant.user.user_id.clone(),
+            user_name: grant.user.user_name.clone(),
+        };
+        if let Err(e) = journal.record(id, &entry) {
+            tracing::warn!(account = id, "cannot write the grant journal ({e}); storing the token directly");
+        }
     }
 
     /// Writes the new token to every sink of the account; one failing sink
     /// does not stop the others, and each result shows in the status.
-    async fn write_sinks(&self, id: &str) {
+    pub(crate) async fn write_sinks(&self, id: &str) {
         let Ok((account, tokens, user, expires_at)) = self.with_slot(id, |s| {
             (s.config.clone(), s.tokens.clone(), s.user.user_id.clone(), s.lifecycle.token().map(|m| m.expires_at))
         }) else {
@@ -414,7 +632,7 @@ impl Engine {
                     if let Err(e) = &result {
                         tracing::warn!(account = %account.id, "{e}");
                     }
-                    crate::SinkStatus {
+                    SinkStatus {
                         path: sink.path.display().to_string(),
                         format: sink.format,
                         ok: result.is_ok(),
@@ -426,7 +644,10 @@ impl Engine {
         })
         .await
         .unwrap_or_default();
-        let _ = self.with_slot(id, |s| s.sinks = results);
+        let _ = self.with_slot(id, |s| s.sinks = results.clone());
+        if let Err(e) = self.update_state(id, |st| st.sinks = results).await {
+            tracing::warn!(account = id, "cannot record the sinks' results in the state file: {e}");
+        }
     }
 
     /// Takes a token that another process stored, if it is newer than ours.
@@ -448,24 +669,68 @@ impl Engine {
     }
 
     async fn adopt(&self, id: &str, saved: AccountState) -> Result<bool, EngineError> {
-        let ours = self.with_slot(id, |s| s.lifecycle.token().map(|m| m.issued_at))?;
+        let ours = self.with_slot(id, |s| (s.lifecycle.token().copied(), s.lifecycle.standing()))?;
         let Some(meta) = saved.token else { return Ok(false) };
-        if ours.is_some_and(|t| t >= meta.issued_at) {
+        if ours.0.is_some_and(|t| t.issued_at >= meta.issued_at) {
+            // The same token: take what another process learnt about it.
+            if ours.0 == Some(meta) {
+                self.adopt_standing(id, &saved, ours.1).await?;
+            }
             return Ok(false);
         }
         let Some(tokens) = self.store_call(id, |store, id| store.tokens(id)).await? else { return Ok(false) };
         let now = self.inner.clock.now();
         self.with_slot(id, |s| {
             s.tokens = Some(tokens);
-            s.lifecycle.handle(Event::Restored { meta, validated_at: saved.last_validated }, now, &mut Vec::new());
+            let restored = Event::Restored { meta, validated_at: saved.last_validated, standing: saved.standing };
+            s.lifecycle.handle(restored, now, &mut Vec::new());
             s.user = UserInfo { user_id: saved.user_id.clone(), user_name: saved.user_name.clone() };
-            s.last_error_message = None;
+            s.last_error_message = saved.last_error_message.clone();
+            s.pending = None;
+            s.pending_since = saved.pending_save;
+            s.sinks = saved.sinks.clone();
             s.generation += 1;
         })?;
         tracing::info!(account = id, "picked up the token another TokenTray process stored");
         self.publish(id, EventKind::TokenChanged);
         self.after_change(id);
         Ok(true)
+    }
+
+    /// A rejection another process learnt (a `check` from the CLI) holds here too.
+    async fn adopt_standing(
+        &self,
+        id: &str,
+        saved: &AccountState,
+        ours: tokentray_core::Standing,
+    ) -> Result<(), EngineError> {
+        let theirs = saved.standing;
+        let event = if theirs.access_rejected && !ours.access_rejected {
+            Event::ValidationFailed(ErrorClass::TokenInvalid.into())
+        } else if theirs.refresh_rejected && !ours.refresh_rejected {
+            Event::RefreshFailed(theirs.last_error.unwrap_or(ErrorClass::TokenInvalid).into())
+        } else {
+            let _ = self.with_slot(id, |s| {
+                s.sinks = saved.sinks.clone();
+                if s.pending.is_none() {
+                    s.pending_since = saved.pending_save;
+                }
+            });
+            return Ok(());
+        };
+        let message = saved.last_error_message.clone();
+        let now = self.inner.clock.now();
+        let mut notices = Vec::new();
+        self.with_slot(id, |s| {
+            s.lifecycle.handle(event, now, &mut notices);
+            s.last_error_message = message;
+        })?;
+        self.dispatch(id, notices);
+        if theirs.access_rejected && !ours.access_rejected {
+            self.publish(id, EventKind::TokenInvalid);
+        }
+        self.after_change(id);
+        Ok(())
     }
 
     /// Applies a new config: new accounts start, removed ones stop (their
@@ -475,7 +740,7 @@ impl Engine {
         let saved = self.inner.state_file.load().unwrap_or_default();
         let timeout_changed = config.http_timeout != self.config().http_timeout;
         let http = {
-            let mut http = self.inner.http.lock().expect("http lock");
+            let mut http = lock(&self.inner.http);
             if timeout_changed {
                 *http = http_client(timeout(&config));
             }
@@ -499,7 +764,7 @@ impl Engine {
                 }
             }
         }
-        *self.inner.config.lock().expect("config lock") = config;
+        *lock(&self.inner.config) = config;
         self.publish("", EventKind::ConfigReloaded);
         self.inner.wake.notify_one();
     }
@@ -509,9 +774,10 @@ impl Engine {
         let now = self.inner.clock.now();
         let mut due = Vec::new();
         let mut wake: Option<tokentray_core::Instant> = None;
+        let focus = lock(&self.inner.focus).clone();
         {
             let mut slots = self.slots();
-            for (id, slot) in slots.iter_mut() {
+            for (id, slot) in slots.iter_mut().filter(|(id, _)| focus.as_ref().is_none_or(|f| f == *id)) {
                 let mut out = Vec::new();
                 slot.lifecycle.poll(now, &mut out);
                 if !out.is_empty() {
@@ -530,14 +796,18 @@ impl Engine {
                         let engine = self.clone();
                         let id = id.clone();
                         tokio::spawn(async move {
-                            let _ = engine.refresh(&id).await;
+                            if let Err(e) = engine.refresh(&id).await {
+                                tracing::warn!(account = %id, "refresh failed: {e}");
+                            }
                         });
                     }
                     Action::Validate => {
                         let engine = self.clone();
                         let id = id.clone();
                         tokio::spawn(async move {
-                            let _ = engine.validate(&id).await;
+                            if let Err(e) = engine.validate(&id).await {
+                                tracing::warn!(account = %id, "validation failed: {e}");
+                            }
                         });
                     }
                     notice @ Action::Notify(_) => notices.push(notice),
@@ -558,18 +828,21 @@ impl Engine {
         let now = self.inner.clock.now();
         let mut notices = Vec::new();
         let message = error.to_string();
-        let class = self
-            .with_slot(id, |s| {
-                apply(now, &mut notices, &mut s.lifecycle);
-                s.last_error_message = Some(message.clone());
-                s.lifecycle.status(now).last_error
-            })
-            .ok()
-            .flatten();
+        let outcome = self.with_slot(id, |s| {
+            let was_rejected = s.lifecycle.standing().access_rejected;
+            apply(now, &mut notices, &mut s.lifecycle);
+            s.last_error_message = Some(message.clone());
+            (was_rejected, s.lifecycle.standing())
+        });
+        let Ok((was_rejected, standing)) = outcome else { return };
         self.dispatch(id, notices);
+        if standing.access_rejected && !was_rejected {
+            tracing::warn!(account = id, "{ENDED_BY_BROKER}");
+            self.publish(id, EventKind::TokenInvalid);
+        }
         let saved = self
             .update_state(id, |st| {
-                st.last_error = class;
+                st.standing = standing;
                 st.last_error_message = Some(message);
             })
             .await;
@@ -605,30 +878,23 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, id: &str, kind: EventKind) {
+        let now = self.inner.clock.now();
+        let snapshot = self.with_slot(id, |s| {
+            let st = s.lifecycle.status(now);
+            Snapshot { state: st.state, level: st.level, expires_at: st.expires_at, act_by: st.act_by }
+        });
+        let event = EngineEvent { id: 0, account: id.to_owned(), kind, at: now, snapshot: snapshot.ok() };
         // Numbered and recorded under one lock, so that ids reach the ring and
         // the channel in order.
-        let mut recent = self.inner.recent.lock().expect("events lock");
-        let event = EngineEvent {
-            id: self.inner.next_event.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            account: id.to_owned(),
-            kind,
-        };
-        if recent.len() == RECENT_EVENTS {
-            recent.pop_front();
-        }
-        recent.push_back(event.clone());
+        let mut recent = lock(&self.inner.recent);
+        let event = recent.push(event);
         let _ = self.inner.events.send(event);
     }
 
     /// The recorded events after `after`, or `None` when some of them are no
     /// longer recorded (the client must re-read the state).
     pub fn events_since(&self, after: u64) -> Option<Vec<EngineEvent>> {
-        let recent = self.inner.recent.lock().expect("events lock");
-        let oldest = recent.front().map_or(self.inner.next_event.load(std::sync::atomic::Ordering::Relaxed), |e| e.id);
-        if after + 1 < oldest {
-            return None;
-        }
-        Some(recent.iter().filter(|e| e.id > after).cloned().collect())
+        lock(&self.inner.recent).since(after)
     }
 
     pub fn counters(&self, id: &str) -> Result<Counters, EngineError> {
@@ -642,7 +908,7 @@ impl Engine {
             .inner
             .api_key
             .get_or_try_init(|| {
-                self.store_call(API_KEY_OWNER, |store, owner| {
+                self.store_call(INSTALLATION, |store, owner| {
                     if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
                         return Ok(key);
                     }
@@ -660,30 +926,30 @@ impl Engine {
     }
 
     fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
-        self.inner.accounts.lock().expect("accounts lock")
+        lock(&self.inner.accounts)
     }
 
-    fn lock_path(&self, id: &str) -> PathBuf {
+    pub(crate) fn lock_path(&self, id: &str) -> PathBuf {
         self.inner.data_dir.join("locks").join(format!("{id}.lock"))
     }
 
     /// Runs a blocking secret-store call (D-Bus, a file) off the async threads.
-    async fn store_call<R: Send + 'static>(
+    pub(crate) async fn store_call<R: Send + 'static>(
         &self,
         id: &str,
         f: impl FnOnce(&dyn SecretStore, &str) -> Result<R, tokentray_engine::store::StoreError> + Send + 'static,
     ) -> Result<R, EngineError> {
         let store = self.inner.store.clone();
         let id = id.to_owned();
-        tokio::task::spawn_blocking(move || f(store.as_ref(), &id))
-            .await
-            .expect("secret store calls do not panic")
-            .map_err(EngineError::from)
+        match tokio::task::spawn_blocking(move || f(store.as_ref(), &id)).await {
+            Ok(result) => result.map_err(EngineError::from),
+            Err(e) => Err(tokentray_engine::store::StoreError::Refused(format!("the secret store call failed: {e}")).into()),
+        }
     }
 
     /// Read-modify-write of one account's entry in the state file, under a
     /// lock shared with every other TokenTray process.
-    async fn update_state(&self, id: &str, f: impl FnOnce(&mut AccountState)) -> Result<(), EngineError> {
+    pub(crate) async fn update_state(&self, id: &str, f: impl FnOnce(&mut AccountState)) -> Result<(), EngineError> {
         let _lock = lock::acquire(&self.inner.data_dir.join("locks").join("state.lock"), LOCK_TIMEOUT).await?;
         let mut state = self.inner.state_file.load()?;
         f(state.accounts.entry(id.to_owned()).or_default());
@@ -730,7 +996,8 @@ impl Slot {
     ) -> Self {
         let mut lifecycle = Lifecycle::new(&account.id, account.policy());
         if let Some(meta) = saved.token {
-            lifecycle.handle(Event::Restored { meta, validated_at: saved.last_validated }, now, &mut Vec::new());
+            let restored = Event::Restored { meta, validated_at: saved.last_validated, standing: saved.standing };
+            lifecycle.handle(restored, now, &mut Vec::new());
         }
         let shown = (lifecycle.state(now), lifecycle.level(now));
         Self {
@@ -744,8 +1011,13 @@ impl Slot {
             gate: Arc::new(tokio::sync::Mutex::new(())),
             shown,
             login: None,
-            sinks: Vec::new(),
+            sinks: saved.sinks.clone(),
             counters: Counters::default(),
+            pending: None,
+            pending_since: saved.pending_save,
+            check_gate: Arc::new(tokio::sync::Mutex::new(())),
+            checks_done: 0,
+            last_check_unknown: None,
         }
     }
 
@@ -758,11 +1030,14 @@ impl Slot {
             state: s.state,
             level: s.level,
             countdown: countdown_text(&s),
+            message: message(&s, self.pending_since, now),
             act_by: s.act_by,
             remaining_seconds: s.remaining.map(|r| r.num_seconds()),
             expires_at: s.expires_at,
             login_at: s.login_at,
             auto_refresh: s.auto_refresh,
+            retry_at: s.retry_at,
+            pending_save: self.pending_since,
             user_id: self.user.user_id.clone(),
             user_name: self.user.user_name.clone(),
             last_validated: s.last_validated,

@@ -1,5 +1,7 @@
-use tokentray_core::ErrorClass;
+use serde::{Deserialize, Serialize};
+use tokentray_core::{ErrorClass, Failure};
 use tokentray_engine::provider::ProviderError;
+use tokentray_engine::store::journal::JournalError;
 use tokentray_engine::store::state::StateError;
 use tokentray_engine::store::StoreError;
 
@@ -15,6 +17,13 @@ pub enum EngineError {
     LoginNeeded { account: String, why: String },
     #[error("{0}: no api secret stored; run `tokentray secret set {0}`")]
     MissingSecret(String),
+    /// The provider cannot be asked right now; the token is kept.
+    #[error("{account}: {why}")]
+    Unavailable { account: String, why: String },
+    #[error("{0}: this provider has no call to check a token with (set `profile_url` in [account.oauth2])")]
+    CannotCheck(String),
+    #[error("TokenTray is stopping; try again when it runs")]
+    ShuttingDown,
     #[error(transparent)]
     Provider(#[from] ProviderError),
     #[error(transparent)]
@@ -22,22 +31,75 @@ pub enum EngineError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
 }
 
+/// What fixes a failure, as far as the user is concerned. It travels with
+/// the error to every surface: an exit code, a window button, an API status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Remedy {
+    /// A browser login (`tokentray login`).
+    Login,
+    /// Storing the right api secret (`tokentray secret set`).
+    Secret,
+    /// Nothing the user must do: TokenTray retries (an outage, a busy keyring).
+    Retry,
+    /// Something else; the message says what.
+    Other,
+}
+
+impl Remedy {
+    /// The CLI's exit code for it (documented in `tokentray --help`).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Login => 4,
+            Self::Secret => 5,
+            Self::Retry | Self::Other => 1,
+        }
+    }
+}
+
 impl EngineError {
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Self::NoToken(_) | Self::NotRefreshable(_) | Self::LoginNeeded { .. } => Remedy::Login,
+            Self::MissingSecret(_) => Remedy::Secret,
+            Self::Provider(e) => match e.class {
+                ErrorClass::TokenInvalid => Remedy::Login,
+                ErrorClass::CredentialsWrong => Remedy::Secret,
+                _ => Remedy::Retry,
+            },
+            Self::Unavailable { .. } | Self::Store(_) | Self::Lock(_) | Self::Journal(_) | Self::ShuttingDown => {
+                Remedy::Retry
+            }
+            Self::UnknownAccount(_) | Self::CannotCheck(_) | Self::State(_) => Remedy::Other,
+        }
+    }
+
     /// Only a login (or the user fixing a secret) can help.
     pub fn needs_user(&self) -> bool {
-        match self {
-            Self::NoToken(_) | Self::NotRefreshable(_) | Self::MissingSecret(_) | Self::LoginNeeded { .. } => true,
-            Self::Provider(e) => e.class.is_permanent(),
-            _ => false,
-        }
+        matches!(self.remedy(), Remedy::Login | Remedy::Secret)
     }
 
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             Self::Provider(e) => Some(e.class),
+            _ => None,
+        }
+    }
+
+    /// What the lifecycle is told about a failed refresh; `None` when the
+    /// failure is not the provider's word on the token (an unknown account).
+    pub(crate) fn refresh_failure(&self) -> Option<Failure> {
+        match self {
+            Self::Provider(e) => Some(e.failure()),
+            Self::MissingSecret(_) => Some(ErrorClass::CredentialsWrong.into()),
+            Self::Store(_) | Self::State(_) | Self::Lock(_) | Self::Journal(_) | Self::Unavailable { .. } => {
+                Some(ErrorClass::Transient.into())
+            }
             _ => None,
         }
     }

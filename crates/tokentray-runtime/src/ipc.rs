@@ -6,7 +6,7 @@
 //! in the private data directory (mode 0600).
 
 use crate::login::LoginOptions;
-use crate::{AccountStatus, Engine, EngineError};
+use crate::{AccountStatus, Engine, EngineError, Remedy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +29,10 @@ pub enum Request {
     Token {
         account: String,
     },
+    /// Ask the provider now whether the token works.
+    Check {
+        account: String,
+    },
     /// Bring the window forward (a second launch of the tray).
     Show,
 }
@@ -48,13 +52,19 @@ pub enum Response {
     Done {
         message: String,
     },
+    /// An interim answer to a long request: the server took it on (a login:
+    /// the browser is open there). The final answer follows on the next line.
+    Started {
+        message: String,
+    },
     /// The server cannot do this here (a daemon has no browser): do it yourself.
     Unsupported {
         message: String,
     },
     Error {
         message: String,
-        needs_login: bool,
+        /// What fixes it; the CLI turns it into its exit code.
+        remedy: Remedy,
     },
 }
 
@@ -118,16 +128,26 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
         let response = match serde_json::from_str::<Request>(&line) {
             Ok(request) => {
                 tracing::info!("control request: {}", describe(&request));
+                if matches!(request, Request::Login { .. }) && host.can_log_in {
+                    let started = Response::Started { message: "the running TokenTray opened the browser".to_owned() };
+                    if send(&mut write, &started).await.is_err() {
+                        break;
+                    }
+                }
                 handle(&engine, &host, request).await
             }
-            Err(e) => Response::Error { message: format!("bad request: {e}"), needs_login: false },
+            Err(e) => Response::Error { message: format!("bad request: {e}"), remedy: Remedy::Other },
         };
-        let mut text = serde_json::to_string(&response).expect("responses serialize");
-        text.push('\n');
-        if write.write_all(text.as_bytes()).await.is_err() {
+        if send(&mut write, &response).await.is_err() {
             break;
         }
     }
+}
+
+async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(response).expect("responses serialize");
+    text.push('\n');
+    write.write_all(text.as_bytes()).await
 }
 
 fn describe(request: &Request) -> String {
@@ -138,11 +158,12 @@ fn describe(request: &Request) -> String {
         Request::Refresh { account } => format!("refresh {account}"),
         Request::Logout { account } => format!("logout {account}"),
         Request::Token { account } => format!("token {account}"),
+        Request::Check { account } => format!("check {account}"),
     }
 }
 
 fn failed(e: EngineError) -> Response {
-    Response::Error { needs_login: e.needs_user(), message: e.to_string() }
+    Response::Error { remedy: e.remedy(), message: e.to_string() }
 }
 
 async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
@@ -160,13 +181,17 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             match engine.login(&account, options).await {
                 Ok(outcome) => Response::Status { account: Box::new(outcome.status) },
                 Err(crate::login::LoginError::Engine(e)) => failed(e),
-                Err(e) => Response::Error { message: e.to_string(), needs_login: false },
+                Err(e) => Response::Error { message: e.to_string(), remedy: e.remedy() },
             }
         }
         Request::Login { .. } => {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
         }
-        Request::Refresh { account } => match engine.refresh(&account).await {
+        Request::Check { account } => match engine.check(&account).await {
+            Ok(status) => Response::Status { account: Box::new(status) },
+            Err(e) => failed(e),
+        },
+        Request::Refresh { account } => match engine.refresh_or_check(&account).await {
             Ok(status) => Response::Status { account: Box::new(status) },
             Err(e) => failed(e),
         },
@@ -183,11 +208,27 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
 
 /// Sends one request to the running TokenTray, if there is one.
 pub async fn request(data_dir: &Path, request: &Request) -> Option<Response> {
+    request_with_progress(data_dir, request, |_| {}).await
+}
+
+/// Like [`request`], showing interim answers (`Started`) to `progress` as
+/// they come; returns the final answer.
+pub async fn request_with_progress(
+    data_dir: &Path,
+    request: &Request,
+    progress: impl Fn(&str),
+) -> Option<Response> {
     let stream = UnixStream::connect(socket_path(data_dir)).await.ok()?;
     let (read, mut write) = stream.into_split();
     let mut text = serde_json::to_string(request).expect("requests serialize");
     text.push('\n');
     write.write_all(text.as_bytes()).await.ok()?;
-    let line = BufReader::new(read).lines().next_line().await.ok()??;
-    serde_json::from_str(&line).ok()
+    let mut lines = BufReader::new(read).lines();
+    loop {
+        let line = lines.next_line().await.ok()??;
+        match serde_json::from_str(&line).ok()? {
+            Response::Started { message } => progress(&message),
+            other => return Some(other),
+        }
+    }
 }

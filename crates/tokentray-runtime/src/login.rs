@@ -95,6 +95,17 @@ pub enum LoginError {
     Browser(#[from] BrowserError),
 }
 
+impl LoginError {
+    /// What fixes it: most login failures are fixed by trying again.
+    pub fn remedy(&self) -> crate::Remedy {
+        match self {
+            Self::Engine(e) => e.remedy(),
+            Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) => crate::Remedy::Login,
+            Self::Bind { .. } | Self::NotLoopback { .. } | Self::Browser(_) => crate::Remedy::Other,
+        }
+    }
+}
+
 /// A callback the server received, waiting for the page to answer with.
 struct Callback {
     query: HashMap<String, String>,
@@ -233,10 +244,13 @@ impl Engine {
         let account = client.account().clone();
         let secret = self.api_secret(&account).await?;
         let cancel = self.login_slot(id)?;
+        // Opened before the exchange, so the grant is on disk within a millisecond of its arrival.
+        let journal = self.journal().await;
+        let mut server: Option<CallbackServer> = None;
         let result = async {
             let attempt = client.begin_login();
             let (callbacks_tx, mut callbacks) = mpsc::channel::<Callback>(8);
-            let server = match callback_addr(&account.redirect_uri) {
+            server = match callback_addr(&account.redirect_uri) {
                 Some(addr) => {
                     let listener = bind(&account, addr).await?;
                     let state = ServerState {
@@ -246,10 +260,7 @@ impl Engine {
                         cancel: cancel.clone(),
                     };
                     let app = Router::new().fallback(on_request).with_state(state);
-                    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-                    Some(tokio::spawn(async move {
-                        let _ = axum::serve(listener, service).await;
-                    }))
+                    Some(CallbackServer::start(listener, app))
                 }
                 None if options.pasted.is_some() => None,
                 None => {
@@ -259,7 +270,6 @@ impl Engine {
                     })
                 }
             };
-            let _server = AbortOnDrop(server);
             (options.show_url)(&attempt.url);
             if options.open_browser {
                 open_in_browser(attempt.url.as_str())?;
@@ -318,9 +328,13 @@ impl Engine {
                         return Err(LoginError::Engine(e.into()));
                     }
                 };
+                self.journal_record(journal.as_deref(), id, &grant);
                 let user = grant.user.user_id.clone();
                 tracing::info!(account = %account.id, token = %grant.tokens.access_token, expires_at = %grant.meta.expires_at, "logged in");
-                let stored = self.install(id, grant, Event::LoggedIn).await;
+                let stored = match crate::lock::acquire(&self.lock_path(id), Duration::from_secs(60)).await {
+                    Ok(_lock) => self.install(id, grant, Event::LoggedIn).await,
+                    Err(e) => Err(e.into()),
+                };
                 let callback_to_stored = arrived.elapsed();
                 if let Err(e) = stored {
                     reply(Page::new(StatusCode::INTERNAL_SERVER_ERROR, "Login incomplete", format!("The token arrived but could not be saved: {e}")));
@@ -340,8 +354,50 @@ impl Engine {
             }
         }
         .await;
+        // The browser gets its page before the server goes away.
+        if let Some(server) = server {
+            server.close().await;
+        }
         self.end_login(id, &cancel);
         result
+    }
+}
+
+/// The callback server of one login. Closing it lets a response in flight
+/// (the "logged in" page) reach the browser before the port is released.
+struct CallbackServer {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CallbackServer {
+    fn start(listener: TcpListener, app: Router) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self { stop: Some(stop), task }
+    }
+
+    async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // A browser that keeps its connection open does not hold the port for long.
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for CallbackServer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -361,16 +417,6 @@ fn pasted_query(line: &str) -> Option<HashMap<String, String>> {
     };
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     (!pairs.is_empty()).then_some(pairs)
-}
-
-struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(h) = &self.0 {
-            h.abort();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 use tokentray_core::{format_countdown, ErrorClass, Instant, Level, ProviderKind, State, Status};
+pub use tokentray_engine::sinks::SinkStatus;
 
 /// One account as every surface shows it: tray, window, CLI, local API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,12 +12,19 @@ pub struct AccountStatus {
     pub level: Level,
     /// Countdown to `act_by` for people (`2h 14m`), or what to do now.
     pub countdown: String,
+    /// What is going on, in one sentence for people ("broker unreachable,
+    /// retrying in 40s").
+    pub message: String,
     /// The moment the user must log in; `None` when no action will be needed.
     pub act_by: Option<Instant>,
     pub remaining_seconds: Option<i64>,
     pub expires_at: Option<Instant>,
     pub login_at: Option<Instant>,
     pub auto_refresh: bool,
+    /// When a refresh that failed through an outage is tried again.
+    pub retry_at: Option<Instant>,
+    /// Since when a new token waits to be saved (the secret store refused it).
+    pub pending_save: Option<Instant>,
     pub user_id: Option<String>,
     pub user_name: Option<String>,
     pub last_validated: Option<Instant>,
@@ -27,19 +35,19 @@ pub struct AccountStatus {
     pub sinks: Vec<SinkStatus>,
 }
 
-/// One sink's last write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SinkStatus {
-    pub path: String,
-    pub format: tokentray_engine::sinks::SinkFormat,
-    pub ok: bool,
-    pub error: Option<String>,
-    pub written_at: Option<Instant>,
-}
-
 impl AccountStatus {
     pub fn needs_login(&self) -> bool {
         matches!(self.state, State::NoToken | State::NeedsLogin) || (self.state == State::Expired && !self.auto_refresh)
+    }
+}
+
+/// The broker's trouble in the words the tray and status use.
+fn trouble(class: Option<ErrorClass>) -> &'static str {
+    match class {
+        Some(ErrorClass::RateLimited) => "broker rate limiting",
+        Some(ErrorClass::Malformed) => "broker answering garbage",
+        Some(ErrorClass::CredentialsWrong) => "api secret rejected",
+        _ => "broker unreachable",
     }
 }
 
@@ -50,5 +58,37 @@ pub(crate) fn countdown_text(status: &Status) -> String {
         (_, Some(r)) if r.num_seconds() <= 0 => "expired".to_owned(),
         (_, Some(r)) => format_countdown(r),
         (_, None) => "auto-renews".to_owned(),
+    }
+}
+
+pub(crate) fn message(status: &Status, pending_save: Option<Instant>, now: Instant) -> String {
+    if pending_save.is_some() {
+        return "new token not saved yet (the secret store refused it); retrying, and serving it meanwhile".to_owned();
+    }
+    match status.state {
+        State::NoToken => "not logged in".to_owned(),
+        State::NeedsLogin if status.access_rejected => {
+            "login needed: the broker ended this token (a login elsewhere or a logout does that)".to_owned()
+        }
+        State::NeedsLogin => match status.last_error {
+            Some(ErrorClass::CredentialsWrong) => {
+                "renewal stopped: the provider rejected the api secret (`tokentray secret set`)".to_owned()
+            }
+            Some(class) => format!("login needed: {}", class.describe()),
+            None => "login needed".to_owned(),
+        },
+        _ if status.retry_at.is_some() => {
+            let wait = status.retry_at.map_or(tokentray_core::Span::zero(), |at| at - now);
+            format!("{}, retrying in {}", trouble(status.last_error), format_countdown(wait))
+        }
+        State::Refreshing => "refreshing".to_owned(),
+        State::Expired if status.auto_refresh => "expired; renewing".to_owned(),
+        State::Expired => "expired: log in".to_owned(),
+        State::Valid if status.last_error == Some(ErrorClass::CredentialsWrong) => {
+            "valid, but renewal stopped: the provider rejected the api secret (`tokentray secret set`)".to_owned()
+        }
+        State::Valid if status.auto_refresh => "valid; renewed automatically".to_owned(),
+        State::Valid if status.level >= Level::Orange => "valid; log in before it expires".to_owned(),
+        State::Valid => "valid".to_owned(),
     }
 }

@@ -13,15 +13,16 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-fn to_sse(engine: &Engine, e: &EngineEvent) -> Event {
-    let status = engine.status(&e.account).ok();
+/// The event as it was when it happened: a replay tells what was true then.
+fn to_sse(e: &EngineEvent) -> Event {
     let data = json!({
         "account": e.account,
         "kind": e.kind,
-        "state": status.as_ref().map(|s| s.state),
-        "colour": status.as_ref().map(|s| s.level),
-        "expires_at": status.as_ref().and_then(|s| s.expires_at),
-        "act_by": status.as_ref().and_then(|s| s.act_by),
+        "at": e.at,
+        "state": e.snapshot.map(|s| s.state),
+        "level": e.snapshot.map(|s| s.level),
+        "expires_at": e.snapshot.and_then(|s| s.expires_at),
+        "act_by": e.snapshot.and_then(|s| s.act_by),
     });
     Event::default().id(e.id.to_string()).event(e.kind.as_str()).data(data.to_string())
 }
@@ -52,7 +53,7 @@ pub async fn stream(
         match engine.events_since(after) {
             Some(missed) => {
                 for e in &missed {
-                    backlog.push_back(to_sse(&engine, e));
+                    backlog.push_back(to_sse(e));
                     last = e.id;
                 }
             }
@@ -70,7 +71,7 @@ pub async fn stream(
             match c.live.recv().await {
                 Ok(e) if e.id > c.last => {
                     c.last = e.id;
-                    let event = to_sse(&c.engine, &e);
+                    let event = to_sse(&e);
                     return Some((Ok(event), c));
                 }
                 Ok(_) => continue,
@@ -79,7 +80,7 @@ pub async fn stream(
                     match c.engine.events_since(c.last) {
                         Some(missed) => {
                             for e in &missed {
-                                c.backlog.push_back(to_sse(&c.engine, e));
+                                c.backlog.push_back(to_sse(e));
                                 c.last = e.id;
                             }
                         }

@@ -3,6 +3,8 @@
 //! - `GET /api/token/status[?account=ID]`, `POST /api/token/force-refresh?account=ID`:
 //!   the shape trading dashboards already use;
 //! - `GET /v1/accounts`, `GET /v1/accounts/{id}/token` (bearer API key);
+//! - `POST /v1/accounts/{id}/check` (bearer API key): a script that just got
+//!   a 401/403 reports it; the provider is asked at once;
 //! - `GET /v1/events`: Server-Sent Events, resumable with `Last-Event-ID`;
 //! - `GET /metrics`: Prometheus text.
 //!
@@ -13,7 +15,7 @@ mod events;
 mod metrics;
 mod status;
 
-use crate::{AccountStatus, Engine, EngineError};
+use crate::{AccountStatus, Engine, EngineError, Remedy};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -31,24 +33,31 @@ pub struct ApiError {
     pub source: std::io::Error,
 }
 
-/// An error answer: a status and a message, as JSON.
-pub(crate) struct Problem(StatusCode, String);
+/// An error answer: a status, a message and what fixes it, as JSON.
+pub(crate) struct Problem(StatusCode, String, Option<Remedy>);
+
+impl Problem {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into(), None)
+    }
+}
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        (self.0, Json(json!({ "error": self.1, "remedy": self.2 }))).into_response()
     }
 }
 
 impl From<EngineError> for Problem {
     fn from(e: EngineError) -> Self {
-        let status = match &e {
-            EngineError::UnknownAccount(_) => StatusCode::NOT_FOUND,
-            e if e.needs_user() => StatusCode::CONFLICT,
-            EngineError::Provider(_) => StatusCode::BAD_GATEWAY,
+        let remedy = e.remedy();
+        let status = match (&e, remedy) {
+            (EngineError::UnknownAccount(_), _) => StatusCode::NOT_FOUND,
+            (_, Remedy::Login | Remedy::Secret) => StatusCode::CONFLICT,
+            (_, Remedy::Retry) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Problem(status, e.to_string())
+        Problem(status, e.to_string(), Some(remedy))
     }
 }
 
@@ -58,11 +67,12 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/token/force-refresh", post(force_refresh))
         .route("/v1/accounts", get(accounts))
         .route("/v1/accounts/{id}/token", get(token))
+        .route("/v1/accounts/{id}/check", post(check))
         .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics::metrics))
-        .fallback(|| async { Problem(StatusCode::NOT_FOUND, "no such endpoint; see the README's API section".into()) })
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint; see the README's API section") })
         .method_not_allowed_fallback(|| async {
-            Problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here".into())
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
         })
         .layer(axum::middleware::from_fn(loopback_host_only))
         .with_state(engine)
@@ -96,7 +106,7 @@ async fn loopback_host_only(request: Request, next: Next) -> Response {
         None => host.rsplit_once(':').map_or(host, |(n, _)| n),
     };
     if !matches!(name.to_ascii_lowercase().as_str(), "127.0.0.1" | "localhost" | "::1") {
-        return Problem(StatusCode::FORBIDDEN, format!("Host `{host}` is not a loopback name; use 127.0.0.1"))
+        return Problem::new(StatusCode::FORBIDDEN, format!("Host `{host}` is not a loopback name; use 127.0.0.1"))
             .into_response();
     }
     next.run(request).await
@@ -116,12 +126,49 @@ async fn force_refresh(
             let statuses = engine.statuses();
             match statuses.as_slice() {
                 [only] => only.id.clone(),
-                _ => return Err(Problem(StatusCode::BAD_REQUEST, "name the account: ?account=ID".into())),
+                _ => return Err(Problem::new(StatusCode::BAD_REQUEST, "name the account: ?account=ID")),
             }
         }
     };
-    let status = engine.refresh(&id).await?;
+    // A token only a login renews is checked with the provider instead.
+    let status = engine.refresh_or_check(&id).await?;
     Ok(Json(status::dashboard_view(&status, engine.now())))
+}
+
+/// A script that just got a 401/403 from the broker says so: the provider is
+/// asked at once (reports in a burst share one call), the token renewed where
+/// it can be, else the account turns to "login needed" everywhere.
+async fn check(
+    State(engine): State<Engine>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let Path(id) = id.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
+    if let Some(refused) = unauthorized(&engine, &headers).await? {
+        return Ok(refused);
+    }
+    let status = engine.check(&id).await?;
+    Ok(Json(status).into_response())
+}
+
+/// `None` when the request carries the API key; else the 401 to answer with.
+async fn unauthorized(engine: &Engine, headers: &HeaderMap) -> Result<Option<Response>, Problem> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let key = engine.api_key().await?;
+    if constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
+        return Ok(None);
+    }
+    let mut r = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
+    )
+    .into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+    Ok(Some(r))
 }
 
 async fn accounts(State(engine): State<Engine>) -> Json<Vec<AccountStatus>> {
@@ -134,21 +181,9 @@ async fn token(
     id: Result<Path<String>, axum::extract::rejection::PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let Path(id) = id.map_err(|e| Problem(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let key = engine.api_key().await?;
-    if !constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
-        let mut r = Problem(
-            StatusCode::UNAUTHORIZED,
-            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key".into(),
-        )
-        .into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
-        return Ok(r);
+    let Path(id) = id.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
+    if let Some(refused) = unauthorized(&engine, &headers).await? {
+        return Ok(refused);
     }
     let config = engine.config();
     let account = config.account(&id).ok_or_else(|| EngineError::UnknownAccount(id.clone()))?;

@@ -25,13 +25,10 @@ pub fn dashboard_view(s: &AccountStatus, now: Instant) -> Value {
     let remaining = s.expires_at.map(|e| (e - now).num_seconds().max(0)).unwrap_or(0);
     let needs_refresh = !valid || matches!(s.level, Level::Red | Level::Expired);
     let message = match s.state {
-        TokenState::Valid if s.auto_refresh => {
-            format!("Token valid; renewed automatically; log in within {}", s.countdown)
-        }
-        TokenState::Valid => format!("Token valid; log in within {}", s.countdown),
-        TokenState::Refreshing => "Refreshing the token".to_owned(),
-        TokenState::NoToken => format!("Not logged in: run `tokentray login {}`", s.id),
-        TokenState::NeedsLogin | TokenState::Expired => format!("Login needed: run `tokentray login {}`", s.id),
+        TokenState::NoToken | TokenState::NeedsLogin => format!("{}: run `tokentray login {}`", s.message, s.id),
+        TokenState::Expired if !s.auto_refresh => format!("{}: run `tokentray login {}`", s.message, s.id),
+        _ if s.act_by.is_some() => format!("{}; log in within {}", s.message, s.countdown),
+        _ => s.message.clone(),
     };
     json!({
         "account": s.id,
@@ -45,10 +42,11 @@ pub fn dashboard_view(s: &AccountStatus, now: Instant) -> Value {
         "api_validated": s.last_validated.is_some() && s.last_error.is_none(),
         "last_validated": s.last_validated,
         "state": s.state,
-        "colour": s.level,
+        "level": s.level,
         "act_by": s.act_by,
         "countdown": s.countdown,
         "user_id": s.user_id,
+        "retry_at": s.retry_at,
         "sinks": s.sinks,
     })
 }

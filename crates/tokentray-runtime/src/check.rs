@@ -1,0 +1,68 @@
+//! "Is this token still good?", asked of the provider now: by `tokentray
+//! check`, by a script that just got a 401/403 (`POST /v1/accounts/{id}/check`),
+//! and by `refresh` on a provider that cannot renew.
+//!
+//! A burst of reports (ten bot threads all failing at once) shares one
+//! provider call: a report that arrives while a check runs waits for it and
+//! takes its answer.
+
+use crate::engine::ENDED_BY_BROKER;
+use crate::{AccountStatus, Engine, EngineError};
+use tokentray_core::{ErrorClass, State};
+
+impl Engine {
+    /// Validates the token with the provider now. A token the provider
+    /// rejects is renewed where the provider can, else marked "login
+    /// needed"; a provider that cannot be reached leaves the token as it was.
+    pub async fn check(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        let (gate, seen) = self.with_slot(id, |s| (s.check_gate.clone(), s.checks_done))?;
+        let _gate = gate.lock().await;
+        if self.with_slot(id, |s| s.checks_done)? != seen {
+            return self.last_check_outcome(id);
+        }
+        if !self.client(id)?.can_validate() {
+            return Err(EngineError::CannotCheck(id.to_owned()));
+        }
+        if self.status(id)?.state == State::NoToken {
+            return Err(EngineError::NoToken(id.to_owned()));
+        }
+        let validated = self.validate(id).await;
+        let unknown = validated.as_ref().err().filter(|e| e.class() != Some(ErrorClass::TokenInvalid)).map(|e| e.to_string());
+        self.with_slot(id, |s| {
+            s.checks_done += 1;
+            s.last_check_unknown = unknown;
+        })?;
+        match validated {
+            Ok(status) => Ok(status),
+            Err(e) if e.class() == Some(ErrorClass::TokenInvalid) => {
+                if self.status(id)?.auto_refresh {
+                    self.refresh(id).await
+                } else {
+                    Err(EngineError::LoginNeeded { account: id.to_owned(), why: ENDED_BY_BROKER.to_owned() })
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer of the check that ran while this caller waited for it.
+    fn last_check_outcome(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        if let Some(why) = self.with_slot(id, |s| s.last_check_unknown.clone())? {
+            return Err(EngineError::Unavailable { account: id.to_owned(), why });
+        }
+        let status = self.status(id)?;
+        match status.state {
+            State::Valid | State::Refreshing => Ok(status),
+            State::NoToken => Err(EngineError::NoToken(id.to_owned())),
+            _ if status.needs_login() => {
+                let why = if status.last_error == Some(ErrorClass::TokenInvalid) {
+                    ENDED_BY_BROKER.to_owned()
+                } else {
+                    status.message
+                };
+                Err(EngineError::LoginNeeded { account: id.to_owned(), why })
+            }
+            _ => Err(EngineError::Unavailable { account: id.to_owned(), why: status.message }),
+        }
+    }
+}

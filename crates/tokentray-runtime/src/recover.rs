@@ -1,0 +1,120 @@
+//! What a start-up puts right after a crash or a kill -9:
+//! - a grant the journal holds but the secret store does not is stored
+//!   (a rotated refresh token is never lost);
+//! - temporary files of TokenTray's atomic writes that a dead process left
+//!   behind are removed (they may hold a token);
+//! - sinks still holding an older token than the stored one are rewritten.
+
+use crate::{Engine, EngineError, EventKind};
+use tokentray_core::{Event, Standing};
+use tokentray_engine::provider::{Grant, UserInfo};
+use tokentray_engine::sinks::{write_if_stale, SinkValues};
+
+/// What `recover` did, for the log and the tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    pub grants_replayed: usize,
+    pub leftovers_removed: usize,
+    pub sinks_rewritten: usize,
+}
+
+impl Engine {
+    /// Replays the journal, and with `full` also cleans leftovers and
+    /// rewrites stale sinks (the daemon and the tray; a one-shot CLI call
+    /// only needs the replay, and skips the keyring reads the sinks need).
+    pub async fn recover(&self, full: bool) -> Result<Recovery, EngineError> {
+        let mut done = Recovery { grants_replayed: self.replay_journal().await?, ..Recovery::default() };
+        if full {
+            done.leftovers_removed = self.remove_leftovers();
+            done.sinks_rewritten = self.rewrite_stale_sinks().await;
+        }
+        if done != Recovery::default() {
+            tracing::info!(
+                "start-up recovery: {} grant(s) replayed from the journal, {} leftover temp file(s) removed, {} stale sink(s) rewritten",
+                done.grants_replayed,
+                done.leftovers_removed,
+                done.sinks_rewritten
+            );
+        }
+        Ok(done)
+    }
+
+    async fn replay_journal(&self) -> Result<usize, EngineError> {
+        let dir = self.data_dir().join("journal");
+        if std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_none()) {
+            return Ok(0);
+        }
+        let Some(journal) = self.journal().await else { return Ok(0) };
+        let mut replayed = 0;
+        for id in journal.accounts()? {
+            if self.with_slot(&id, |_| ()).is_err() {
+                continue; // An account no longer in the config: its record stays for when it returns.
+            }
+            let _lock = crate::lock::acquire(&self.lock_path(&id), std::time::Duration::from_secs(60)).await?;
+            let entry = match journal.read(&id) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(account = %id, "{e}; it is left in place");
+                    continue;
+                }
+            };
+            let stored = self.with_slot(&id, |s| s.lifecycle.token().copied())?;
+            if stored.is_some_and(|m| m.issued_at >= entry.meta.issued_at) {
+                journal.clear(&id)?;
+                continue;
+            }
+            tracing::warn!(account = %id, "a new token was not fully saved before TokenTray stopped; saving it now");
+            let grant = Grant {
+                tokens: entry.tokens,
+                meta: entry.meta,
+                user: UserInfo { user_id: entry.user_id, user_name: entry.user_name },
+            };
+            let restored = |meta| Event::Restored { meta, validated_at: None, standing: Standing::default() };
+            self.install(&id, grant, restored).await?;
+            replayed += 1;
+        }
+        Ok(replayed)
+    }
+
+    fn remove_leftovers(&self) -> usize {
+        let data = self.data_dir();
+        let mut paths = vec![data.join("state.json"), data.join("secrets.json")];
+        for account in &self.config().accounts {
+            paths.push(data.join("journal").join(format!("{}.grant", account.id)));
+            paths.extend(account.sinks.iter().map(|s| s.path.clone()));
+        }
+        paths.iter().map(|p| tokentray_engine::atomic::remove_leftovers(p).unwrap_or(0)).sum()
+    }
+
+    async fn rewrite_stale_sinks(&self) -> usize {
+        let mut rewritten = 0;
+        for account in self.config().accounts {
+            if account.sinks.is_empty() {
+                continue;
+            }
+            let Ok(tokens) = self.tokens(&account.id).await else { continue };
+            let (user, expires_at) = match self
+                .with_slot(&account.id, |s| (s.user.user_id.clone(), s.lifecycle.token().map(|m| m.expires_at)))
+            {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            let values = SinkValues {
+                account: &account.id,
+                access_token: &tokens.access_token,
+                api_key: &account.api_key,
+                user_id: user.as_deref(),
+                expires_at,
+            };
+            let stale = account.sinks.iter().any(|sink| matches!(write_if_stale(sink, &values), Ok(true)));
+            if stale {
+                rewritten += 1;
+                // Record every sink's result the usual way.
+                self.write_sinks(&account.id).await;
+                self.publish(&account.id, EventKind::StatusChanged);
+            }
+        }
+        rewritten
+    }
+}
