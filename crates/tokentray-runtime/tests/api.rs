@@ -55,7 +55,7 @@ async fn token_status_has_the_dashboards_fields() {
     assert_eq!(s["needs_refresh"], false);
     assert_eq!(s["api_validated"], true);
     assert_eq!(
-        (s["provider"].as_str(), s["state"].as_str(), s["colour"].as_str()),
+        (s["provider"].as_str(), s["state"].as_str(), s["level"].as_str()),
         (Some("schwab"), Some("valid"), Some("green"))
     );
     assert!(s["message"].as_str().unwrap().starts_with("Token valid"));

@@ -84,7 +84,7 @@ async fn two_engines_refreshing_at_once_make_one_provider_call() {
 }
 
 #[tokio::test]
-async fn failed_refreshes_back_off_then_ask_for_login_and_keep_the_token() {
+async fn an_outage_is_retried_until_the_broker_answers_and_never_asks_for_a_login() {
     let w = world("failures", None).await;
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let engine = w.engine_with(clock.clone());
@@ -94,21 +94,27 @@ async fn failed_refreshes_back_off_then_ask_for_login_and_keep_the_token() {
     let _scheduler = engine.spawn_scheduler();
     clock.advance(Span::minutes(25));
     engine.wake();
-    // Three attempts, the clock moved past each backoff.
-    for attempt in 1..=3usize {
+    // Four attempts, the clock moved past each backoff.
+    for attempt in 1..=4usize {
         eventually("a refresh attempt", || w.sandbox.requests_to("/v1/oauth/token").len() == 1 + attempt).await;
-        eventually("the failure recorded", || engine.status("oauth").unwrap().state != State::Refreshing).await;
+        eventually("the failure recorded", || engine.status("oauth").unwrap().retry_at.is_some()).await;
+        let s = engine.status("oauth").unwrap();
+        assert_eq!(s.state, State::Valid, "the access token still works: it is kept");
+        assert!(s.auto_refresh && !s.needs_login(), "an outage is not a login: {s:?}");
+        assert!(s.message.starts_with("broker unreachable, retrying in"), "{}", s.message);
+        assert!(s.last_error_message.as_deref().unwrap().contains("HTTP 503"));
+        assert_eq!(engine.tokens("oauth").await.unwrap(), token);
         clock.advance(Span::seconds(50));
         engine.wake();
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 4, "no fourth attempt");
+    // The broker answers again: the next retry renews the token.
+    w.sandbox.clear_faults();
+    clock.advance(Span::seconds(50));
+    engine.wake();
+    eventually("a renewed token", || engine.status("oauth").unwrap().retry_at.is_none()).await;
     let s = engine.status("oauth").unwrap();
-    assert_eq!(s.state, State::Valid, "the access token still works: it is kept");
-    assert!(!s.auto_refresh);
-    assert_eq!(s.level, Level::Red);
-    assert!(s.last_error_message.unwrap().contains("HTTP 503"));
-    assert_eq!(engine.tokens("oauth").await.unwrap(), token);
+    assert_eq!((s.state, s.level, s.last_error), (State::Valid, Level::Green, None));
+    assert_ne!(engine.tokens("oauth").await.unwrap(), token);
     engine.shutdown();
 }
 

@@ -25,9 +25,13 @@ pub fn dashboard_view(s: &AccountStatus, now: Instant) -> Value {
     let remaining = s.expires_at.map(|e| (e - now).num_seconds().max(0)).unwrap_or(0);
     let needs_refresh = !valid || matches!(s.level, Level::Red | Level::Expired);
     let message = match s.state {
+        TokenState::Valid if s.retry_at.is_some() => format!("Token valid; {}", s.message),
+        TokenState::Valid if s.auto_refresh => {
+            format!("Token valid; renewed automatically; log in within {}", s.countdown)
+        }
+        TokenState::Valid => format!("Token valid; log in within {}", s.countdown),
         TokenState::NoToken | TokenState::NeedsLogin => format!("{}: run `tokentray login {}`", s.message, s.id),
         TokenState::Expired if !s.auto_refresh => format!("{}: run `tokentray login {}`", s.message, s.id),
-        _ if s.act_by.is_some() => format!("{}; log in within {}", s.message, s.countdown),
         _ => s.message.clone(),
     };
     json!({

@@ -1,0 +1,249 @@
+//! What a trader must be able to believe, tried against the sandbox broker
+//! over loopback: a token revoked at the broker is known at once when a
+//! script reports it; an outage never reads as "log in"; a grant the secret
+//! store refuses is kept, served and saved later; a grant a crash left in the
+//! journal is stored at the next start; a replayed event tells its own time.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokentray_core::{Level, State};
+use tokentray_engine::store::state::StateFile;
+use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
+use tokentray_engine::Secret;
+use tokentray_runtime::login::LoginOptions;
+use tokentray_runtime::{Engine, EngineOptions, EventKind, LogNotifier, Remedy, SystemClock};
+use tokentray_sandbox::{Endpoint, Fault};
+
+async fn log_in(engine: &Engine, id: &str) {
+    engine.login(id, LoginOptions::following_redirects()).await.unwrap();
+}
+
+/// The real plaintext store, made to refuse token writes while `refuse` is
+/// set: a keyring that is locked, full or gone at the worst moment.
+struct RefusingStore {
+    inner: tokentray_engine::store::PlaintextStore,
+    refuse: Arc<AtomicBool>,
+}
+
+impl SecretStore for RefusingStore {
+    fn get(&self, account: &str, item: SecretItem) -> Result<Option<Secret>, StoreError> {
+        self.inner.get(account, item)
+    }
+    fn set(&self, account: &str, item: SecretItem, value: &Secret) -> Result<(), StoreError> {
+        if item == SecretItem::Tokens && self.refuse.load(Ordering::SeqCst) {
+            return Err(StoreError::Refused("the collection is locked".into()));
+        }
+        self.inner.set(account, item, value)
+    }
+    fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError> {
+        self.inner.delete(account, item)
+    }
+    fn kind(&self) -> StorageKind {
+        self.inner.kind()
+    }
+}
+
+fn refusing_engine(w: &World) -> (Engine, Arc<AtomicBool>) {
+    let refuse = Arc::new(AtomicBool::new(false));
+    let engine = Engine::new(
+        w.config.clone(),
+        EngineOptions {
+            data_dir: w.dir.join("data"),
+            store: Arc::new(RefusingStore { inner: store(&w.dir), refuse: refuse.clone() }),
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(LogNotifier),
+        },
+    )
+    .unwrap();
+    (engine, refuse)
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test]
+async fn a_token_revoked_at_the_broker_is_known_as_soon_as_a_script_reports_it() {
+    let w = world("trust-revoked", None).await;
+    let engine = w.engine();
+    log_in(&engine, "kite").await;
+    let (addr, _api) = tokentray_runtime::api::serve(engine.clone(), 0).await.unwrap();
+    let key = engine.api_key().await.unwrap();
+    let mut events = engine.subscribe();
+    // A login elsewhere ends this session at the broker.
+    w.sandbox.expire_access_tokens();
+    assert_eq!(engine.status("kite").unwrap().state, State::Valid, "the clock alone still says valid");
+    w.sandbox.clear_requests();
+    // Ten bot threads get a 403 at once and report it.
+    let http = reqwest::Client::new();
+    let reports: Vec<_> = (0..10)
+        .map(|_| {
+            http.post(format!("http://{addr}/v1/accounts/kite/check"))
+                .bearer_auth(key.expose())
+                .send()
+        })
+        .collect();
+    let answers = futures_util::future::join_all(reports).await;
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 409);
+        let body: serde_json::Value = a.json().await.unwrap();
+        assert_eq!(body["remedy"], "login");
+        assert!(body["error"].as_str().unwrap().contains("the broker ended this token"), "{body}");
+    }
+    assert_eq!(w.sandbox.requests_to("/user/profile").len(), 1, "a burst of reports shares one provider call");
+    let s = engine.status("kite").unwrap();
+    assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
+    let err = engine.current_token("kite").await.unwrap_err();
+    assert_eq!(err.remedy(), Remedy::Login, "a rejected token is never handed out: {err}");
+    let kinds: Vec<EventKind> = std::iter::from_fn(|| events.try_recv().ok()).map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::TokenInvalid), "{kinds:?}");
+    // Every other process agrees: the state file says so.
+    let saved = StateFile::in_dir(&w.dir.join("data")).load().unwrap();
+    assert!(saved.accounts["kite"].standing.access_rejected);
+    let other = w.engine();
+    assert_eq!(other.status("kite").unwrap().state, State::NeedsLogin);
+    // A report without the key is refused.
+    let r = http.post(format!("http://{addr}/v1/accounts/kite/check")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn refresh_on_a_provider_that_cannot_renew_asks_the_broker() {
+    let w = world("trust-kite-refresh", None).await;
+    let engine = w.engine();
+    log_in(&engine, "kite").await;
+    let s = engine.refresh_or_check("kite").await.unwrap();
+    assert_eq!(s.state, State::Valid);
+    w.sandbox.inject(Endpoint::KiteProfile, Fault::Status { code: 503 }, Some(1));
+    let e = engine.check("kite").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Retry, "could not tell: {e}");
+    assert_eq!(engine.status("kite").unwrap().state, State::Valid, "the token is kept");
+    w.sandbox.expire_access_tokens();
+    let e = engine.refresh_or_check("kite").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Login, "{e}");
+}
+
+#[tokio::test]
+async fn garbage_429_and_5xx_are_retried_and_only_invalid_grant_asks_for_a_login() {
+    let w = world("trust-outage", None).await;
+    let engine = w.engine();
+    log_in(&engine, "oauth").await;
+    let token = engine.tokens("oauth").await.unwrap();
+    for fault in [Fault::Status { code: 502 }, Fault::MalformedJson, Fault::RateLimit, Fault::Status { code: 404 }] {
+        w.sandbox.inject(Endpoint::OAuth2Token, fault, Some(1));
+        let e = engine.refresh("oauth").await.unwrap_err();
+        assert_eq!(e.remedy(), Remedy::Retry, "{fault:?}: {e}");
+        let s = engine.status("oauth").unwrap();
+        assert!(s.auto_refresh && s.retry_at.is_some() && !s.needs_login(), "{fault:?}: {s:?}");
+        assert_eq!(engine.tokens("oauth").await.unwrap(), token, "{fault:?}: the token is kept");
+    }
+    // While a retry is scheduled, a script's `token` gets the working token
+    // and spends nothing.
+    let before = w.sandbox.requests_to("/v1/oauth/token").len();
+    assert_eq!(engine.current_token("oauth").await.unwrap(), token);
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), before);
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::InvalidToken, Some(1));
+    let e = engine.refresh("oauth").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Login, "{e}");
+    let s = engine.status("oauth").unwrap();
+    assert!(!s.auto_refresh && s.retry_at.is_none());
+    assert_eq!(s.state, State::Valid, "the access token still works until its expiry");
+}
+
+#[tokio::test]
+async fn a_grant_the_store_refuses_is_served_kept_and_saved_later() {
+    let w = world("trust-pending", None).await;
+    let (engine, refuse) = refusing_engine(&w);
+    log_in(&engine, "oauth").await;
+    let state = StateFile::in_dir(&w.dir.join("data"));
+    let old_meta = state.load().unwrap().accounts["oauth"].token.unwrap();
+    refuse.store(true, Ordering::SeqCst);
+    engine.refresh("oauth").await.unwrap();
+    let served = engine.current_token("oauth").await.unwrap();
+    assert_eq!(served.access_token.expose(), w.sandbox.live_access_tokens().last().unwrap());
+    let saved = state.load().unwrap().accounts["oauth"].clone();
+    assert_eq!(saved.token, Some(old_meta), "the state file describes the stored token only");
+    assert!(saved.pending_save.is_some());
+    assert!(engine.status("oauth").unwrap().message.contains("not saved yet"));
+    assert!(w.dir.join("data/journal/oauth.grant").exists(), "the journal keeps the grant");
+    // No provider refresh while the grant waits: it would spend its refresh token.
+    let before = w.sandbox.requests_to("/v1/oauth/token").len();
+    let e = engine.refresh("oauth").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Retry, "{e}");
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), before);
+    // The store comes back: the retries save it.
+    refuse.store(false, Ordering::SeqCst);
+    eventually("the grant saved", || state.load().unwrap().accounts["oauth"].pending_save.is_none()).await;
+    assert_eq!(store(&w.dir).tokens("oauth").unwrap().unwrap(), served);
+    assert!(!w.dir.join("data/journal/oauth.grant").exists());
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_grant_a_crash_left_in_the_journal_is_stored_at_the_next_start() {
+    let w = world("trust-journal", None).await;
+    let (engine, refuse) = refusing_engine(&w);
+    log_in(&engine, "oauth").await;
+    refuse.store(true, Ordering::SeqCst);
+    engine.refresh("oauth").await.unwrap();
+    let newest: TokenSet = engine.current_token("oauth").await.unwrap();
+    // The process dies here: the store never got the rotated token.
+    engine.shutdown();
+    drop(engine);
+    assert_ne!(store(&w.dir).tokens("oauth").unwrap().unwrap(), newest);
+    let next = w.engine();
+    let done = next.recover(false).await.unwrap();
+    assert_eq!(done.grants_replayed, 1);
+    assert_eq!(store(&w.dir).tokens("oauth").unwrap().unwrap(), newest, "the rotated token survived");
+    assert_eq!(next.current_token("oauth").await.unwrap(), newest);
+    assert!(!w.dir.join("data/journal/oauth.grant").exists());
+    // And it works at the broker: the refresh token in it is the live one.
+    next.refresh("oauth").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replayed_event_carries_the_values_of_its_time() {
+    let w = world("trust-replay", None).await;
+    let engine = w.engine();
+    log_in(&engine, "kite").await;
+    let valid = engine.events_since(0).unwrap().into_iter().rfind(|e| e.account == "kite").unwrap();
+    w.sandbox.expire_access_tokens();
+    let _ = engine.check("kite").await;
+    let replay = engine.events_since(0).unwrap();
+    let then = replay.iter().find(|e| e.id == valid.id).unwrap();
+    assert_eq!(then.snapshot.unwrap().state, State::Valid, "the old event still says what was true then");
+    assert_eq!(replay.last().unwrap().snapshot.unwrap().state, State::NeedsLogin);
+    assert!(engine.events_since(u64::MAX).is_none(), "an absurd Last-Event-ID asks for a reset");
+    assert!(engine.status("kite").is_ok(), "and takes nothing down");
+}
+
+#[tokio::test]
+async fn the_redirect_uri_goes_out_as_configured() {
+    let w = world("trust-redirect", None).await;
+    let mut config = w.config.clone();
+    let bare = format!("http://127.0.0.1:{}", w.oauth_port);
+    for a in &mut config.accounts {
+        if a.id == "oauth" {
+            a.redirect_uri = tokentray_engine::redirect_uri::RedirectUri::parse(&bare).unwrap();
+        }
+    }
+    let client = tokentray_engine::provider::ProviderClient::new(
+        config.account("oauth").unwrap().clone(),
+        tokentray_engine::provider::http_client(Duration::from_secs(3)),
+    );
+    let attempt = client.begin_login();
+    let sent: Vec<_> = attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
+    assert_eq!(sent, [bare.clone()], "no `/` added to {bare}");
+}
