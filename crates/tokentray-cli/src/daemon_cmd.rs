@@ -52,7 +52,10 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     wait_for_signal().await;
     tracing::info!("stopping: waiting for refreshes and writes in flight");
     if !engine.stop(STOP_LIMIT).await {
-        tracing::warn!("stopping with work still in flight after {}s; the journal keeps any new token", STOP_LIMIT.as_secs());
+        tracing::warn!(
+            "stopping with work still in flight after {}s; the journal keeps any new token",
+            STOP_LIMIT.as_secs()
+        );
     }
     let _ = scheduler.await;
     tracing::info!("stopped");

@@ -10,8 +10,7 @@ pub fn init(default_level: &str, file: Option<&Path>) -> Result<(), std::io::Err
     let filter = || EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     // Colour only for a person at a terminal: the journal and log files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let stderr =
-        fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(ansi).with_filter(filter());
+    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(ansi).with_filter(filter());
     let file_layer = match file {
         Some(path) => {
             if let Some(dir) = path.parent() {

@@ -113,17 +113,45 @@ impl Setup {
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child =
             self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        if let Err(e) = child.stdin.take().unwrap().write_all(stdin.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         child.wait_with_output().unwrap()
     }
 
-    fn spawn(&self, args: &[&str]) -> Child {
+    fn spawn(&self, args: &[&str]) -> Running {
         // The daemon logs to its file too; an unread pipe would fill and block it.
-        self.command(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        Running(self.command(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("data/tokentray.log")).unwrap_or_default()
+    }
+}
+
+/// A child process that is killed when the test lets go of it, also when
+/// the test panics: a failed test leaves no daemon behind.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
@@ -431,4 +459,38 @@ async fn the_python_examples_follow_new_tokens_from_the_daemon() {
     assert_eq!(from_file, current);
     assert!(std::fs::read_to_string(s.dir.join("bot.env")).unwrap().starts_with("# my bot\nLOG_LEVEL=info\n"));
     blocking(move || terminate(&mut daemon)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_token_tell_a_revoked_token_by_their_exit_codes() {
+    let s = std::sync::Arc::new(setup("check").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "kite"], "")).await.success();
+    let t = s.clone();
+    let valid = blocking(move || t.run(&["check", "kite"], "")).await.success();
+    assert!(valid.stderr().contains("kite: still valid until"), "{}", valid.stderr());
+    let t = s.clone();
+    let refresh = blocking(move || t.run(&["refresh", "kite"], "")).await.success();
+    assert!(refresh.stderr().contains("still valid until"), "refresh checks a Kite token: {}", refresh.stderr());
+
+    // A login elsewhere ends the session at the broker.
+    s.sandbox.expire_access_tokens();
+    let t = s.clone();
+    let check = blocking(move || t.run(&["check", "kite"], "")).await;
+    assert_eq!(check.status.code(), Some(4), "{}", check.stderr());
+    assert!(check.stderr().contains("the broker ended this token"), "{}", check.stderr());
+    assert_eq!(check.stderr().matches("tokentray:").count(), 1, "the error is printed once: {}", check.stderr());
+    assert!(!check.stderr().contains('\u{1b}'), "no colour codes off a terminal: {}", check.stderr());
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "kite"], "")).await;
+    assert_eq!(token.status.code(), Some(4), "a rejected token is never printed");
+    assert!(token.stdout().is_empty());
+
+    // Without the api secret, the fix is `secret set`, not a login: exit 5.
+    let t = s.clone();
+    blocking(move || t.run(&["secret", "delete", "kite"], "")).await.success();
+    let t = s.clone();
+    let missing = blocking(move || t.run(&["login", "kite"], "")).await;
+    assert_eq!(missing.status.code(), Some(5), "a missing api secret has its own code: {}", missing.stderr());
+    assert!(missing.stderr().contains("tokentray secret set kite"), "{}", missing.stderr());
 }

@@ -505,11 +505,8 @@ impl Lifecycle {
 
     fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Option<Instant> {
         let periodic = add_span(from, self.policy.validate_every?);
-        let after_cutoff = self
-            .policy
-            .cutoff
-            .map(|c| add_span(c.next_after(from), CUTOFF_GRACE))
-            .filter(|&t| t < meta.expires_at);
+        let after_cutoff =
+            self.policy.cutoff.map(|c| add_span(c.next_after(from), CUTOFF_GRACE)).filter(|&t| t < meta.expires_at);
         Some(after_cutoff.map_or(periodic, |t| t.min(periodic)))
     }
 

@@ -270,8 +270,10 @@ fn an_absurd_expiry_does_not_panic() {
 fn a_rejection_learnt_by_another_process_is_restored() {
     let mut lc = Lifecycle::new("kite", kite_policy());
     let login = at(9, 0);
-    let standing = Standing { access_rejected: true, last_error: Some(ErrorClass::TokenInvalid), ..Standing::default() };
-    let out = event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login), standing }, at(10, 0));
+    let standing =
+        Standing { access_rejected: true, last_error: Some(ErrorClass::TokenInvalid), ..Standing::default() };
+    let out =
+        event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login), standing }, at(10, 0));
     assert!(out.is_empty(), "the process that learnt it told the user");
     let s = lc.status(at(10, 0));
     assert_eq!((s.state, s.level, s.access_rejected), (State::NeedsLogin, Level::Expired, true));
@@ -308,7 +310,11 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
     let mut lc = Lifecycle::new("schwab", Policy::default());
     let login = at(10, 0);
     let issued = login + Span::days(7) - Span::minutes(10);
-    event(&mut lc, Event::Restored { meta: schwab_token(issued, login), validated_at: None, standing: Standing::default() }, issued);
+    event(
+        &mut lc,
+        Event::Restored { meta: schwab_token(issued, login), validated_at: None, standing: Standing::default() },
+        issued,
+    );
     let limit = login + Span::days(7);
     assert_eq!(lc.status(issued).level, Level::Red);
     let s = lc.status(limit);
@@ -321,7 +327,11 @@ fn after_day_seven_the_act_by_moment_is_the_last_access_token() {
 fn a_restored_token_is_validated_first() {
     let mut lc = Lifecycle::new("kite", kite_policy());
     let login = at(9, 0);
-    event(&mut lc, Event::Restored { meta: kite_token(login), validated_at: Some(login), standing: Standing::default() }, at(12, 0));
+    event(
+        &mut lc,
+        Event::Restored { meta: kite_token(login), validated_at: Some(login), standing: Standing::default() },
+        at(12, 0),
+    );
     let first = lc.next_wake(at(12, 0)).unwrap();
     assert!(first >= at(12, 0) && first < at(12, 0) + Span::seconds(5), "within seconds of the start: {first}");
     assert_eq!(kinds(&step(&mut lc, first)), ["validate"]);
@@ -386,7 +396,11 @@ fn notice_texts_name_the_account_and_the_time_left() {
 fn without_a_profile_call_the_clock_is_all_there_is() {
     let mut lc = Lifecycle::new("oauth", Policy { validate_every: None, ..Policy::default() });
     let login = at(10, 0);
-    event(&mut lc, Event::Restored { meta: schwab_token(login, login), validated_at: None, standing: Standing::default() }, login);
+    event(
+        &mut lc,
+        Event::Restored { meta: schwab_token(login, login), validated_at: None, standing: Standing::default() },
+        login,
+    );
     assert!(step(&mut lc, login).is_empty());
     assert_eq!(lc.next_wake(login), Some(login + Span::minutes(25)));
 }

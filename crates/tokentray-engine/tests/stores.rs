@@ -155,7 +155,8 @@ fn two_writers_of_the_plaintext_store_lose_nothing() {
     let store = PlaintextStore::new(path);
     for account in ["alpha", "beta"] {
         assert_eq!(store.get(account, SecretItem::ApiSecret).unwrap().unwrap().expose(), format!("{account}-299"));
-        let lost = (0..300).filter(|i| store.get(&format!("{account}-{i}"), SecretItem::ApiSecret).unwrap().is_none()).count();
+        let lost =
+            (0..300).filter(|i| store.get(&format!("{account}-{i}"), SecretItem::ApiSecret).unwrap().is_none()).count();
         assert_eq!(lost, 0, "{account}: writes lost");
     }
     std::fs::remove_dir_all(dir).unwrap();

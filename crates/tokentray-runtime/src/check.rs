@@ -27,7 +27,8 @@ impl Engine {
             return Err(EngineError::NoToken(id.to_owned()));
         }
         let validated = self.validate(id).await;
-        let unknown = validated.as_ref().err().filter(|e| e.class() != Some(ErrorClass::TokenInvalid)).map(|e| e.to_string());
+        let unknown =
+            validated.as_ref().err().filter(|e| e.class() != Some(ErrorClass::TokenInvalid)).map(|e| e.to_string());
         self.with_slot(id, |s| {
             s.checks_done += 1;
             s.last_check_unknown = unknown;

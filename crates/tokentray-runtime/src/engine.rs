@@ -21,8 +21,7 @@ use tokentray_engine::Secret;
 use tokio::sync::{broadcast, Notify};
 
 /// Why a login is needed when the broker refused a token that should work.
-pub(crate) const ENDED_BY_BROKER: &str =
-    "the broker ended this token (a login elsewhere or a logout does that)";
+pub(crate) const ENDED_BY_BROKER: &str = "the broker ended this token (a login elsewhere or a logout does that)";
 
 /// Locks `m`, also after a thread panicked while holding it: every critical
 /// section here leaves the data whole, and one bad request must not take the
@@ -304,8 +303,7 @@ impl Engine {
                 let in_flight =
                     self.with_slot(id, |s| s.lifecycle.state(self.inner.clock.now()) == State::Refreshing)?;
                 // Nothing the lifecycle did not know, unless it is waiting for this result.
-                let failure =
-                    e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
+                let failure = e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
                 if let Some(failure) = failure {
                     self.record_failure(id, |now, out, lc| lc.handle(Event::RefreshFailed(failure), now, out), &e)
                         .await;
@@ -399,8 +397,7 @@ impl Engine {
                     _ => class.into(),
                 };
                 let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
-                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(failure), now, out), &e)
-                    .await;
+                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(failure), now, out), &e).await;
                 Err(e)
             }
         }
@@ -943,7 +940,9 @@ impl Engine {
         let id = id.to_owned();
         match tokio::task::spawn_blocking(move || f(store.as_ref(), &id)).await {
             Ok(result) => result.map_err(EngineError::from),
-            Err(e) => Err(tokentray_engine::store::StoreError::Refused(format!("the secret store call failed: {e}")).into()),
+            Err(e) => {
+                Err(tokentray_engine::store::StoreError::Refused(format!("the secret store call failed: {e}")).into())
+            }
         }
     }
 

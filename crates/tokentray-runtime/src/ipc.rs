@@ -213,11 +213,7 @@ pub async fn request(data_dir: &Path, request: &Request) -> Option<Response> {
 
 /// Like [`request`], showing interim answers (`Started`) to `progress` as
 /// they come; returns the final answer.
-pub async fn request_with_progress(
-    data_dir: &Path,
-    request: &Request,
-    progress: impl Fn(&str),
-) -> Option<Response> {
+pub async fn request_with_progress(data_dir: &Path, request: &Request, progress: impl Fn(&str)) -> Option<Response> {
     let stream = UnixStream::connect(socket_path(data_dir)).await.ok()?;
     let (read, mut write) = stream.into_split();
     let mut text = serde_json::to_string(request).expect("requests serialize");

@@ -32,6 +32,6 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Counters, Engine, EngineOptions};
 pub use error::{EngineError, Remedy};
 pub use events::{EngineEvent, EventKind, Snapshot};
-pub use recover::Recovery;
 pub use notifier::{LogNotifier, Notifier};
+pub use recover::Recovery;
 pub use status::{AccountStatus, SinkStatus};

@@ -65,7 +65,10 @@ mod tests {
         }
         assert!(r.since(5).is_none(), "the first events fell out of the ring");
         let tail = r.since((RECENT_EVENTS + 5) as u64).unwrap();
-        assert_eq!(tail.iter().map(|e| e.id).collect::<Vec<_>>(), (RECENT_EVENTS as u64 + 6..=RECENT_EVENTS as u64 + 10).collect::<Vec<_>>());
+        assert_eq!(
+            tail.iter().map(|e| e.id).collect::<Vec<_>>(),
+            (RECENT_EVENTS as u64 + 6..=RECENT_EVENTS as u64 + 10).collect::<Vec<_>>()
+        );
         assert!(r.since(u64::MAX).is_none(), "an id from the future asks for a reset, and does not overflow");
         assert!(r.since(u64::MAX - 1).is_none());
     }

@@ -87,11 +87,7 @@ async fn a_token_revoked_at_the_broker_is_known_as_soon_as_a_script_reports_it()
     // Ten bot threads get a 403 at once and report it.
     let http = reqwest::Client::new();
     let reports: Vec<_> = (0..10)
-        .map(|_| {
-            http.post(format!("http://{addr}/v1/accounts/kite/check"))
-                .bearer_auth(key.expose())
-                .send()
-        })
+        .map(|_| http.post(format!("http://{addr}/v1/accounts/kite/check")).bearer_auth(key.expose()).send())
         .collect();
     let answers = futures_util::future::join_all(reports).await;
     for a in answers {
@@ -244,6 +240,7 @@ async fn the_redirect_uri_goes_out_as_configured() {
         tokentray_engine::provider::http_client(Duration::from_secs(3)),
     );
     let attempt = client.begin_login();
-    let sent: Vec<_> = attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
+    let sent: Vec<_> =
+        attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
     assert_eq!(sent, [bare.clone()], "no `/` added to {bare}");
 }

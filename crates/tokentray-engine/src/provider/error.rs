@@ -37,10 +37,7 @@ impl ProviderError {
 
     /// What the lifecycle needs to know of this failure.
     pub fn failure(&self) -> Failure {
-        Failure {
-            class: self.class,
-            retry_after: self.retry_after.and_then(|d| Span::from_std(d).ok()),
-        }
+        Failure { class: self.class, retry_after: self.retry_after.and_then(|d| Span::from_std(d).ok()) }
     }
 
     /// An error response, classified by status and the provider's code.

@@ -33,9 +33,7 @@ pub async fn send(provider: ProviderKind, request: reqwest::RequestBuilder) -> R
                 ..ProviderError::new(provider, class, "an error page that is not JSON")
             }))
         }
-        Err(e) => {
-            Err(with_wait(ProviderError::malformed(provider, status, format!("the response is not JSON ({e})"))))
-        }
+        Err(e) => Err(with_wait(ProviderError::malformed(provider, status, format!("the response is not JSON ({e})")))),
     }
 }
 

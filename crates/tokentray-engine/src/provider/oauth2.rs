@@ -132,7 +132,10 @@ async fn token_grant(
     // have replaced ours already. A lifetime that cannot be read is assumed,
     // and absurd ones are brought into range (`oauth2_expiry`).
     let expires_in = match reply.body.get("expires_in") {
-        Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_f64().map(|f| f as i64))
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())),
         None => Some(ASSUMED_EXPIRES_IN),
     };
     let expires_in = expires_in.unwrap_or_else(|| {

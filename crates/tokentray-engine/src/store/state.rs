@@ -1,10 +1,10 @@
 //! The state file: what TokenTray knows about each account's token that is not
 //! secret, so that `status` answers without touching the keyring.
 
+use crate::sinks::SinkStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use crate::sinks::SinkStatus;
 use tokentray_core::{Instant, Standing, TokenMeta};
 
 /// One account as every process must see it. Written by whichever process
