@@ -242,5 +242,5 @@ async fn the_redirect_uri_goes_out_as_configured() {
     let attempt = client.begin_login();
     let sent: Vec<_> =
         attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
-    assert_eq!(sent, [bare.clone()], "no `/` added to {bare}");
+    assert_eq!(sent, vec![bare.clone()], "no `/` added to {bare}");
 }
