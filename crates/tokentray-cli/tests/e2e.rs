@@ -494,3 +494,54 @@ async fn check_and_token_tell_a_revoked_token_by_their_exit_codes() {
     assert_eq!(missing.status.code(), Some(5), "a missing api secret has its own code: {}", missing.stderr());
     assert!(missing.stderr().contains("tokentray secret set kite"), "{}", missing.stderr());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_reports_a_refused_token_and_carries_on_after_the_login() {
+    let s = std::sync::Arc::new(setup("report").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "kite"], "")).await.success();
+    let t = s.clone();
+    let key = blocking(move || t.run(&["api-key"], "")).await.success().stdout().trim().to_owned();
+    let t = s.clone();
+    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let port = s.api_port;
+    blocking(move || {
+        wait_until("the API up", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+    })
+    .await;
+    // A login elsewhere ends the session at the broker.
+    s.sandbox.expire_access_tokens();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let broker = s.sandbox.url();
+    let mut bot = Running(
+        Command::new("python3")
+            .arg(format!("{examples}/report_and_wait.py"))
+            .args(["kite", "--broker", &broker])
+            .env("TOKENTRAY_API", format!("http://127.0.0.1:{port}"))
+            .env("TOKENTRAY_API_KEY", key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let state = s.dir.join("data/state.json");
+    blocking(move || {
+        wait_until("the bot's report recorded", Duration::from_secs(20), || {
+            std::fs::read_to_string(&state).is_ok_and(|t| t.contains("\"access_rejected\": true"))
+        })
+    })
+    .await;
+    let t = s.clone();
+    blocking(move || t.run(&["login", "kite"], "")).await.success();
+    let out = blocking(move || {
+        wait_until("the bot to finish", Duration::from_secs(30), || matches!(bot.try_wait(), Ok(Some(_))));
+        let mut text = String::new();
+        std::io::Read::read_to_string(bot.stdout.as_mut().unwrap(), &mut text).unwrap();
+        (bot.try_wait().unwrap().unwrap(), text)
+    })
+    .await;
+    assert!(out.0.success(), "{}", out.1);
+    assert!(out.1.contains("the broker refused the token; reported it (409)"), "{}", out.1);
+    assert!(out.1.contains("working again on the new token"), "{}", out.1);
+    blocking(move || terminate(&mut daemon)).await;
+}
