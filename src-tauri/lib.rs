@@ -45,7 +45,9 @@ pub fn run(args: Args) {
             }
         } else if let RunEvent::Exit = event {
             if let Some(state) = app.try_state::<AppState>() {
-                state.engine.shutdown();
+                // Quit waits for refreshes and writes in flight, as the daemon's stop does.
+                let engine = state.engine.clone();
+                tauri::async_runtime::block_on(engine.stop(std::time::Duration::from_secs(15)));
             }
         }
     });
@@ -130,8 +132,10 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
-        engine.spawn_scheduler();
         ipc::serve(engine.clone(), host).await?;
+        // Only the one running engine puts right what a crash left behind.
+        engine.recover(true).await?;
+        engine.spawn_scheduler();
         if api.enabled {
             if let Err(e) = tokentray_runtime::api::serve(engine.clone(), api.port).await {
                 tracing::error!("{e}; scripts cannot reach the API, the rest runs");

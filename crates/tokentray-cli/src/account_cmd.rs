@@ -87,23 +87,39 @@ async fn local_engine(ctx: &Context) -> Result<tokentray_runtime::Engine, CliErr
 /// Renews where the provider can; for Kite and Upstox, whose tokens only a
 /// login renews, asks the provider whether the token still works.
 pub async fn refresh(global: &Global, id: &str) -> Result<ExitCode, CliError> {
-    let ctx = Context::load(global.config.clone())?;
-    ctx.account(id)?;
-    let s = match handed_over(&ctx, Request::Refresh { account: id.to_owned() }).await? {
-        Some(s) => s,
-        None => local_engine(&ctx).await?.refresh_or_check(id).await?,
-    };
-    report(id, &s);
-    Ok(ExitCode::SUCCESS)
+    ask(global, id, Ask::Refresh).await
 }
 
 /// Asks the provider now: exit 0 valid, 4 log in, 1 could not tell (the token is kept).
 pub async fn check(global: &Global, id: &str) -> Result<ExitCode, CliError> {
+    ask(global, id, Ask::Check).await
+}
+
+/// The two questions `refresh` and `check` put to the provider.
+#[derive(Clone, Copy)]
+enum Ask {
+    Refresh,
+    Check,
+}
+
+/// Hands the question to the running TokenTray, or asks here, and reports.
+async fn ask(global: &Global, id: &str, what: Ask) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let s = match handed_over(&ctx, Request::Check { account: id.to_owned() }).await? {
+    let account = id.to_owned();
+    let request = match what {
+        Ask::Refresh => Request::Refresh { account },
+        Ask::Check => Request::Check { account },
+    };
+    let s = match handed_over(&ctx, request).await? {
         Some(s) => s,
-        None => local_engine(&ctx).await?.check(id).await?,
+        None => {
+            let engine = local_engine(&ctx).await?;
+            match what {
+                Ask::Refresh => engine.refresh_or_check(id).await?,
+                Ask::Check => engine.check(id).await?,
+            }
+        }
     };
     report(id, &s);
     Ok(ExitCode::SUCCESS)

@@ -155,6 +155,18 @@ impl Drop for Running {
     }
 }
 
+/// Starts the daemon and waits for its readiness line, which it writes once
+/// its control socket, API and watcher are all up.
+async fn start_daemon(s: &std::sync::Arc<Setup>) -> Running {
+    let t = s.clone();
+    blocking(move || {
+        let daemon = t.spawn(&["daemon"]);
+        wait_until("the daemon up", Duration::from_secs(10), || t.log().contains("daemon started"));
+        daemon
+    })
+    .await
+}
+
 /// Runs blocking child-process work off the runtime that serves the sandbox.
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     tokio::task::spawn_blocking(f).await.unwrap()
@@ -221,8 +233,7 @@ async fn the_daemon_refreshes_before_expiry_and_stops_on_sigterm() {
     blocking(move || t.run(&["login", "oauth"], "")).await.success();
     let first = s.sandbox.live_access_tokens().last().unwrap().clone();
 
-    let t = s.clone();
-    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let mut daemon = start_daemon(&s).await;
     let t = s.clone();
     // 6-second tokens are refreshed half-way through, with nobody asking.
     blocking(move || {
@@ -276,10 +287,7 @@ async fn two_processes_refreshing_at_once_make_one_provider_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_config_edit_leaves_the_daemon_on_the_old_one() {
     let s = std::sync::Arc::new(setup("bad-edit").await);
-    let t = s.clone();
-    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
-    let t = s.clone();
-    blocking(move || wait_until("the daemon up", Duration::from_secs(10), || t.log().contains("daemon started"))).await;
+    let mut daemon = start_daemon(&s).await;
     let path = s.dir.join("config.toml");
     let good = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, good.replace("provider = \"schwab\"", "provider = \"schwabb\"")).unwrap();
@@ -358,8 +366,7 @@ async fn exec_restarts_the_command_when_the_daemon_gets_a_new_token() {
     let s = std::sync::Arc::new(setup("exec").await);
     let t = s.clone();
     blocking(move || t.run(&["login", "oauth"], "")).await.success();
-    let t = s.clone();
-    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let mut daemon = start_daemon(&s).await;
     let seen = s.dir.join("tokens.txt");
     let script = format!("echo \"$SCHWAB_ACCESS_TOKEN $TOKENTRAY_ACCOUNT\" >> {}; exec sleep 100", seen.display());
     let t = s.clone();
@@ -416,13 +423,8 @@ async fn the_python_examples_follow_new_tokens_from_the_daemon() {
     let env_file = s.dir.join("bot.env");
     let t = s.clone();
     let key = blocking(move || t.run(&["api-key"], "")).await.success().stdout().trim().to_owned();
-    let t = s.clone();
-    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let mut daemon = start_daemon(&s).await;
     let port = s.api_port;
-    blocking(move || {
-        wait_until("the API up", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
-    })
-    .await;
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
     let bot = blocking(move || {
         Command::new("python3")
@@ -502,13 +504,8 @@ async fn a_bot_reports_a_refused_token_and_carries_on_after_the_login() {
     blocking(move || t.run(&["login", "kite"], "")).await.success();
     let t = s.clone();
     let key = blocking(move || t.run(&["api-key"], "")).await.success().stdout().trim().to_owned();
-    let t = s.clone();
-    let mut daemon = blocking(move || t.spawn(&["daemon"])).await;
+    let mut daemon = start_daemon(&s).await;
     let port = s.api_port;
-    blocking(move || {
-        wait_until("the API up", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
-    })
-    .await;
     // A login elsewhere ends the session at the broker.
     s.sandbox.expire_access_tokens();
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");

@@ -79,11 +79,6 @@ impl EngineError {
         }
     }
 
-    /// Only a login (or the user fixing a secret) can help.
-    pub fn needs_user(&self) -> bool {
-        matches!(self.remedy(), Remedy::Login | Remedy::Secret)
-    }
-
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             Self::Provider(e) => Some(e.class),

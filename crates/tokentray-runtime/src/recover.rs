@@ -8,7 +8,7 @@
 use crate::{Engine, EngineError, EventKind};
 use tokentray_core::{Event, Standing};
 use tokentray_engine::provider::{Grant, UserInfo};
-use tokentray_engine::sinks::{write_if_stale, SinkValues};
+use tokentray_engine::sinks::{is_current, SinkValues};
 
 /// What `recover` did, for the log and the tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +107,10 @@ impl Engine {
                 user_id: user.as_deref(),
                 expires_at,
             };
-            let stale = account.sinks.iter().any(|sink| matches!(write_if_stale(sink, &values), Ok(true)));
+            // A sink that cannot be read counts as stale: the write reports why.
+            let stale = account.sinks.iter().any(|sink| !is_current(sink, &values).unwrap_or(false));
             if stale {
                 rewritten += 1;
-                // Record every sink's result the usual way.
                 self.write_sinks(&account.id).await;
                 self.publish(&account.id, EventKind::StatusChanged);
             }

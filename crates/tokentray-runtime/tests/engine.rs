@@ -8,31 +8,8 @@ use common::*;
 use std::sync::Arc;
 use std::time::Duration;
 use tokentray_core::{Level, Span, State};
-use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Clock, EventKind, ManualClock};
 use tokentray_sandbox::{Endpoint, Fault};
-
-/// Logs `id` in through the real flow, the test acting as the browser.
-async fn log_in(engine: &tokentray_runtime::Engine, id: &str) {
-    let options = LoginOptions {
-        open_browser: false,
-        show_url: Box::new(|u| {
-            tokio::spawn(browse(u.clone()));
-        }),
-        ..LoginOptions::default()
-    };
-    engine.login(id, options).await.unwrap();
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
 
 #[tokio::test]
 async fn the_scheduler_refreshes_after_a_clock_jump() {

@@ -14,13 +14,8 @@ use tokentray_core::{Level, State};
 use tokentray_engine::store::state::StateFile;
 use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
 use tokentray_engine::Secret;
-use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, EventKind, LogNotifier, Remedy, SystemClock};
 use tokentray_sandbox::{Endpoint, Fault};
-
-async fn log_in(engine: &Engine, id: &str) {
-    engine.login(id, LoginOptions::following_redirects()).await.unwrap();
-}
 
 /// The real plaintext store, made to refuse token writes while `refuse` is
 /// set: a keyring that is locked, full or gone at the worst moment.
@@ -60,16 +55,6 @@ fn refusing_engine(w: &World) -> (Engine, Arc<AtomicBool>) {
     )
     .unwrap();
     (engine, refuse)
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test]

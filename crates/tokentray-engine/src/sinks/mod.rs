@@ -109,22 +109,15 @@ pub fn default_fields(format: SinkFormat, account: &AccountConfig) -> BTreeMap<S
 /// Rewrites one sink with `values`.
 pub fn write(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(), SinkError> {
     let (_, next) = render(sink, values)?;
-    replace(sink, &next)
-}
-
-/// Rewrites the sink only if it does not already hold `values` (at start-up,
-/// a crash may have left it on an older token). Returns whether it wrote.
-pub fn write_if_stale(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<bool, SinkError> {
-    let (current, next) = render(sink, values)?;
-    if current == next {
-        return Ok(false);
-    }
-    replace(sink, &next).map(|()| true)
-}
-
-fn replace(sink: &SinkConfig, text: &str) -> Result<(), SinkError> {
-    crate::atomic::write(&sink.path, text.as_bytes(), 0o600)
+    crate::atomic::write(&sink.path, next.as_bytes(), 0o600)
         .map_err(|e| SinkError { path: sink.path.clone(), message: format!("cannot write it: {e}") })
+}
+
+/// Whether the sink already holds `values` (at start-up, a crash may have
+/// left it on an older token).
+pub fn is_current(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<bool, SinkError> {
+    let (current, next) = render(sink, values)?;
+    Ok(current == next)
 }
 
 /// The file as it is, and as it would be with `values` in it.

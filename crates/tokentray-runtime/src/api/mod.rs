@@ -16,8 +16,9 @@ mod metrics;
 mod status;
 
 use crate::{AccountStatus, Engine, EngineError, Remedy};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -138,37 +139,51 @@ async fn force_refresh(
 /// A script that just got a 401/403 from the broker says so: the provider is
 /// asked at once (reports in a burst share one call), the token renewed where
 /// it can be, else the account turns to "login needed" everywhere.
-async fn check(
-    State(engine): State<Engine>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let Path(id) = id.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
-    if let Some(refused) = unauthorized(&engine, &headers).await? {
-        return Ok(refused);
-    }
+async fn check(State(engine): State<Engine>, AccountId(id): AccountId, _key: ApiKey) -> Result<Response, Problem> {
     let status = engine.check(&id).await?;
     Ok(Json(status).into_response())
 }
 
-/// `None` when the request carries the API key; else the 401 to answer with.
-async fn unauthorized(engine: &Engine, headers: &HeaderMap) -> Result<Option<Response>, Problem> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let key = engine.api_key().await?;
-    if constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
-        return Ok(None);
+/// In a handler's arguments: the request carried the API key as a bearer
+/// token; otherwise it is answered 401 before the handler runs.
+struct ApiKey;
+
+impl FromRequestParts<Engine> for ApiKey {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Response> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let key = engine.api_key().await.map_err(|e| Problem::from(e).into_response())?;
+        if constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
+            return Ok(Self);
+        }
+        let mut r = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
+        )
+        .into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+        Err(r)
     }
-    let mut r = Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
-    )
-    .into_response();
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
-    Ok(Some(r))
+}
+
+/// The `{id}` of an `/v1/accounts/{id}/...` path, or a JSON 400.
+struct AccountId(String);
+
+impl FromRequestParts<Engine> for AccountId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Problem> {
+        let Path(id) = Path::<String>::from_request_parts(parts, engine)
+            .await
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
+        Ok(Self(id))
+    }
 }
 
 async fn accounts(State(engine): State<Engine>) -> Json<Vec<AccountStatus>> {
@@ -176,15 +191,7 @@ async fn accounts(State(engine): State<Engine>) -> Json<Vec<AccountStatus>> {
 }
 
 /// The token itself, only with `Authorization: Bearer <api key>`.
-async fn token(
-    State(engine): State<Engine>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let Path(id) = id.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, format!("bad account in the path: {e}")))?;
-    if let Some(refused) = unauthorized(&engine, &headers).await? {
-        return Ok(refused);
-    }
+async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: ApiKey) -> Result<Response, Problem> {
     let config = engine.config();
     let account = config.account(&id).ok_or_else(|| EngineError::UnknownAccount(id.clone()))?;
     let tokens = engine.current_token(&id).await?;

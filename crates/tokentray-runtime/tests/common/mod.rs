@@ -115,3 +115,17 @@ pub async fn callback_url(authorize: &url::Url) -> String {
     let r = http.get(authorize.clone()).send().await.unwrap();
     r.headers()["location"].to_str().unwrap().to_owned()
 }
+
+/// Logs `id` in through the real flow, the test acting as the browser.
+pub async fn log_in(engine: &Engine, id: &str) {
+    engine.login(id, tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
+}
+
+/// Waits for `check` to hold, polling: for a state another task reaches.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
