@@ -166,3 +166,43 @@ async fn a_missing_api_secret_is_said_before_the_browser_opens() {
     assert!(e.to_string().contains("tokentray secret set kite"), "{e}");
     assert!(urls.try_recv().is_err(), "no URL was shown");
 }
+
+/// The browser's request is answered before the callback server goes away,
+/// even when the process ends the moment the login returns (as the CLI's
+/// does): the login runs on its own runtime, dropped right after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_gets_its_page_before_the_callback_server_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world("login-page", None).await;
+    let engine = w.engine();
+    let (urls, url) = std::sync::mpsc::channel();
+    let login = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let options = LoginOptions {
+            open_browser: false,
+            show_url: Box::new(move |u| {
+                let _ = urls.send(u.clone());
+            }),
+            ..LoginOptions::default()
+        };
+        let outcome = runtime.block_on(engine.login("kite", options));
+        drop(runtime);
+        outcome.map(|_| ()).map_err(|e| e.to_string())
+    });
+    let url = tokio::task::spawn_blocking(move || url.recv().unwrap()).await.unwrap();
+    let callback = url::Url::parse(&callback_url(&url).await).unwrap();
+    let mut browser = tokio::net::TcpStream::connect(("127.0.0.1", w.kite_port)).await.unwrap();
+    let request = format!(
+        "GET {}?{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        callback.path(),
+        callback.query().unwrap(),
+        w.kite_port
+    );
+    browser.write_all(request.as_bytes()).await.unwrap();
+    tokio::task::spawn_blocking(move || login.join().unwrap()).await.unwrap().unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), browser.read_to_end(&mut reply)).await.unwrap().unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("Logged in") && reply.contains("You can close this tab"), "{reply}");
+}
