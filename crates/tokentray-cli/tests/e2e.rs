@@ -542,3 +542,43 @@ async fn a_bot_reports_a_refused_token_and_carries_on_after_the_login() {
     assert!(out.1.contains("working again on the new token"), "{}", out.1);
     blocking(move || terminate(&mut daemon)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_puts_right_what_a_crash_left_behind() {
+    let s = std::sync::Arc::new(setup("recover").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    // A crash left the sink on an older token, and a temp file of an atomic
+    // write (of a process that no longer runs) holding a token.
+    let sink = s.dir.join("bot.env");
+    let text = std::fs::read_to_string(&sink).unwrap();
+    let stale: String = text
+        .lines()
+        .map(|l| if l.starts_with("SCHWAB_ACCESS_TOKEN=") { "SCHWAB_ACCESS_TOKEN=stale-token" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&sink, stale + "\n").unwrap();
+    let leftover = s.dir.join(".bot.env.tmp-0-AbCdEf");
+    std::fs::write(&leftover, "SCHWAB_ACCESS_TOKEN=leaked\n").unwrap();
+
+    // The daemon says it started only after putting that right.
+    let mut daemon = start_daemon(&s).await;
+    assert!(!leftover.exists(), "the dead writer's temp file is removed");
+    let log = s.log();
+    assert!(log.contains("1 leftover temp file(s) removed, 1 stale sink(s) rewritten"), "{log}");
+    let now = std::fs::read_to_string(&sink).unwrap();
+    let token = now.lines().find_map(|l| l.strip_prefix("SCHWAB_ACCESS_TOKEN=")).unwrap().to_owned();
+    assert!(s.sandbox.live_access_tokens().contains(&token), "the sink holds a live token again: {now}");
+    assert!(now.starts_with("# my bot\nLOG_LEVEL=info\n"), "{now}");
+
+    // Another process sees the sink's result: it is in the state file.
+    let t = s.clone();
+    let status = blocking(move || t.run(&["status", "--json"], "")).await.success();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let oauth = json["accounts"].as_array().unwrap().iter().find(|a| a["id"] == "oauth").unwrap().clone();
+    let sinks = oauth["sinks"].as_array().unwrap();
+    assert_eq!(sinks.len(), 1, "{oauth}");
+    assert_eq!(sinks[0]["ok"], true);
+    assert!(sinks[0]["path"].as_str().unwrap().ends_with("bot.env"));
+    blocking(move || terminate(&mut daemon)).await;
+}
