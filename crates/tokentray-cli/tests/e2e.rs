@@ -582,3 +582,30 @@ async fn the_daemon_puts_right_what_a_crash_left_behind() {
     assert!(sinks[0]["path"].as_str().unwrap().ends_with("bot.env"));
     blocking(move || terminate(&mut daemon)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_waits_for_a_refresh_in_flight() {
+    let s = std::sync::Arc::new(setup("drain").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    // The broker is slow to answer the next refresh: SIGTERM will land while it runs.
+    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
+    let before = s.sandbox.requests_to("/v1/oauth/token").len();
+    let mut daemon = start_daemon(&s).await;
+    let t = s.clone();
+    blocking(move || {
+        wait_until("the scheduled refresh sent", Duration::from_secs(15), || {
+            t.sandbox.requests_to("/v1/oauth/token").len() > before
+        })
+    })
+    .await;
+    let status = blocking(move || terminate(&mut daemon)).await;
+    assert!(status.success(), "{status:?}");
+    let log = s.log();
+    let refreshed = log.find("refreshed").expect("the refresh in flight finished");
+    assert!(refreshed < log.rfind("stopped").unwrap(), "{log}");
+    // What the broker issued last is what is stored: nothing was cut off.
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "oauth"], "")).await.success();
+    assert_eq!(token.stdout().trim(), s.sandbox.live_access_tokens().last().unwrap());
+}
