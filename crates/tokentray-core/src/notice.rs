@@ -30,6 +30,9 @@ pub enum NoticeKind {
     /// The provider rejected a token that should still work: a login
     /// elsewhere or a logout at the broker ended it.
     TokenRejected,
+    /// The secret store refused a new token; TokenTray serves it from memory
+    /// and retries the save (the runtime says this, not the lifecycle).
+    NotSaved,
     /// Only a login can bring a working token back. `remaining` is how long the
     /// current token still works, if it does.
     LoginNeeded {
@@ -54,6 +57,7 @@ impl Notice {
             NoticeKind::RefreshFailed { .. } => format!("{account}: refresh failed"),
             NoticeKind::RefreshRetrying { .. } => format!("{account}: broker unreachable, retrying"),
             NoticeKind::TokenRejected => format!("{account}: login needed"),
+            NoticeKind::NotSaved => format!("{account}: new token not saved"),
             NoticeKind::LoginNeeded { .. } => format!("{account}: login needed"),
             NoticeKind::LoginSucceeded => format!("{account}: logged in"),
         }
@@ -78,6 +82,9 @@ impl Notice {
                 };
                 format!("{}; retrying in {}. {works}", capitalised(class.describe()), format_countdown(retry_in))
             }
+            NoticeKind::NotSaved => "The secret store refused the new token. TokenTray serves it and keeps trying \
+                                      to save it; unlock the keyring if it is locked."
+                .to_owned(),
             NoticeKind::TokenRejected => {
                 "The broker ended this token (a login elsewhere or a logout does that). Log in again.".to_owned()
             }
@@ -91,7 +98,7 @@ impl Notice {
 
     /// Whether a "Log in" action makes sense on this notification.
     pub fn wants_login(&self) -> bool {
-        !matches!(self.kind, NoticeKind::LoginSucceeded | NoticeKind::RefreshRetrying { .. })
+        !matches!(self.kind, NoticeKind::LoginSucceeded | NoticeKind::RefreshRetrying { .. } | NoticeKind::NotSaved)
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokentray_core::{Action, ErrorClass, Event, Instant, Level, Lifecycle, State};
+use tokentray_core::{Action, ErrorClass, Event, Instant, Level, Lifecycle, Notice, NoticeKind, State};
 use tokentray_engine::config::{AccountConfig, Config};
 use tokentray_engine::provider::{http_client, Grant, ProviderClient, UserInfo};
 use tokentray_engine::store::journal::{GrantJournal, JournalEntry};
@@ -474,6 +474,7 @@ impl Engine {
             }
             Err(e) => {
                 tracing::error!(account = id, "the secret store refused the new token ({e}); serving it from memory, it is kept in the journal, and the save is retried");
+                self.dispatch(id, vec![Action::Notify(Notice { kind: NoticeKind::NotSaved })]);
                 self.update_state(id, |st| {
                     st.pending_save = Some(now);
                     st.last_error_message = Some(format!("the new token could not be saved: {e}"));

@@ -14,7 +14,7 @@ use tokentray_core::{Level, State};
 use tokentray_engine::store::state::StateFile;
 use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
 use tokentray_engine::Secret;
-use tokentray_runtime::{Engine, EngineOptions, EventKind, LogNotifier, Remedy, SystemClock};
+use tokentray_runtime::{Engine, EngineOptions, EventKind, Remedy, SystemClock};
 use tokentray_sandbox::{Endpoint, Fault};
 
 /// The real plaintext store, made to refuse token writes while `refuse` is
@@ -42,19 +42,35 @@ impl SecretStore for RefusingStore {
     }
 }
 
+/// The notices the user would see, as their titles.
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Vec<String>>);
+
+impl tokentray_runtime::Notifier for Seen {
+    fn notify(&self, account: &tokentray_engine::config::AccountConfig, notice: &tokentray_core::Notice) {
+        self.0.lock().unwrap().push(notice.summary(&account.id));
+    }
+}
+
 fn refusing_engine(w: &World) -> (Engine, Arc<AtomicBool>) {
+    let (engine, refuse, _) = refusing_engine_seen(w);
+    (engine, refuse)
+}
+
+fn refusing_engine_seen(w: &World) -> (Engine, Arc<AtomicBool>, Arc<Seen>) {
     let refuse = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Seen::default());
     let engine = Engine::new(
         w.config.clone(),
         EngineOptions {
             data_dir: w.dir.join("data"),
             store: Arc::new(RefusingStore { inner: store(&w.dir), refuse: refuse.clone() }),
             clock: Arc::new(SystemClock),
-            notifier: Arc::new(LogNotifier),
+            notifier: seen.clone(),
         },
     )
     .unwrap();
-    (engine, refuse)
+    (engine, refuse, seen)
 }
 
 #[tokio::test]
@@ -146,7 +162,7 @@ async fn garbage_429_and_5xx_are_retried_and_only_invalid_grant_asks_for_a_login
 #[tokio::test]
 async fn a_grant_the_store_refuses_is_served_kept_and_saved_later() {
     let w = world("trust-pending", None).await;
-    let (engine, refuse) = refusing_engine(&w);
+    let (engine, refuse, seen) = refusing_engine_seen(&w);
     log_in(&engine, "oauth").await;
     let state = StateFile::in_dir(&w.dir.join("data"));
     let old_meta = state.load().unwrap().accounts["oauth"].token.unwrap();
@@ -158,6 +174,8 @@ async fn a_grant_the_store_refuses_is_served_kept_and_saved_later() {
     assert_eq!(saved.token, Some(old_meta), "the state file describes the stored token only");
     assert!(saved.pending_save.is_some());
     assert!(engine.status("oauth").unwrap().message.contains("not saved yet"));
+    let told: Vec<String> = seen.0.lock().unwrap().iter().filter(|n| n.contains("not saved")).cloned().collect();
+    assert_eq!(told, ["oauth: new token not saved"], "the user is told once");
     assert!(w.dir.join("data/journal/oauth.grant").exists(), "the journal keeps the grant");
     // No provider refresh while the grant waits: it would spend its refresh token.
     let before = w.sandbox.requests_to("/v1/oauth/token").len();
