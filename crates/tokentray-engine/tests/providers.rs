@@ -394,6 +394,18 @@ async fn oauth2_logout_revokes_both_tokens() {
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
+#[tokio::test]
+async fn oauth2_logout_revokes_the_access_token_even_when_the_refresh_revocation_fails() {
+    let sb = sandbox().await;
+    let generic = client(&sb, "generic");
+    let (grant, _) = login(&generic).await;
+    sb.inject(Endpoint::OAuth2Revoke, Fault::Status { code: 503 }, Some(1));
+    let e = generic.logout(&grant.tokens, Some(&secret_for("generic"))).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient, "the failure is reported");
+    assert_eq!(sb.requests_to("/v1/oauth/revoke").len(), 2, "both revocations were tried");
+    assert_eq!(generic.validate(&grant.tokens).await.unwrap_err().class, ErrorClass::TokenInvalid);
+}
+
 // ---------------------------------------------------------------- faults
 
 async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_engine::provider::ProviderClient, TokenSet) {

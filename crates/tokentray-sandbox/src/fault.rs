@@ -16,6 +16,7 @@ pub enum Endpoint {
     UpstoxLogout,
     OAuth2Token,
     OAuth2Profile,
+    OAuth2Revoke,
 }
 
 /// How an endpoint misbehaves.

@@ -9,7 +9,7 @@ use crate::reply::{json, oauth_error, random_token};
 use crate::{AppState, Endpoint, Flavor};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -184,6 +184,9 @@ async fn token(State(shared): State<AppState>, headers: HeaderMap, Form(form): F
 }
 
 async fn revoke(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::OAuth2Revoke, Flavor::OAuth2).await {
+        return r;
+    }
     if let Err(r) = authenticate(&shared, &headers, &form) {
         return r;
     }
@@ -193,8 +196,9 @@ async fn revoke(State(shared): State<AppState>, headers: HeaderMap, Form(form): 
     if let Some(g) = registry.refresh.get_mut(&token) {
         g.revoked = true;
     }
-    // RFC 7009 2.2: an unknown token is answered with 200 too.
-    json(StatusCode::OK, json!({}))
+    // RFC 7009 2.2: 200 with nothing to read (real servers send an empty
+    // body), and an unknown token is answered with 200 too.
+    StatusCode::OK.into_response()
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
