@@ -74,12 +74,12 @@ async fn a_forged_state_is_refused_and_the_real_login_still_completes() {
 async fn a_replayed_code_is_refused() {
     let w = world("login-replay", None).await;
     // Hold the exchange so that the replay arrives while it runs.
-    w.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(400)), Some(1));
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
     let engine = w.engine();
     let (login, url) = start(&engine, "oauth", |o| o).await;
     let callback = callback_url(&url).await;
     let first = tokio::spawn(reqwest::get(callback.clone()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the exchange in flight", || w.sandbox.requests_to("/v1/oauth/token").len() == 1).await;
     let replay = reqwest::get(&callback).await.unwrap();
     assert_eq!(replay.status(), 409);
     assert!(replay.text().await.unwrap().contains("works only once"));
