@@ -11,5 +11,7 @@ scripts/with-desktop-session.sh bash -c '
   cargo bench --locked -p tokentray-runtime --bench login_latency
   cargo bench --locked -p tokentray-runtime --bench handoff
   cargo bench --locked -p tokentray-cli --bench daemon_idle
+  cargo bench --locked -p tokentray-cli --bench revocation
+  cargo bench --locked -p tokentray-cli --bench kill_window
 '
 scripts/measure-tray.sh

@@ -702,18 +702,18 @@ impl Engine {
         saved: &AccountState,
         ours: tokentray_core::Standing,
     ) -> Result<(), EngineError> {
+        self.with_slot(id, |s| {
+            s.sinks = saved.sinks.clone();
+            if s.pending.is_none() {
+                s.pending_since = saved.pending_save;
+            }
+        })?;
         let theirs = saved.standing;
         let event = if theirs.access_rejected && !ours.access_rejected {
             Event::ValidationFailed(ErrorClass::TokenInvalid.into())
         } else if theirs.refresh_rejected && !ours.refresh_rejected {
             Event::RefreshFailed(theirs.last_error.unwrap_or(ErrorClass::TokenInvalid).into())
         } else {
-            let _ = self.with_slot(id, |s| {
-                s.sinks = saved.sinks.clone();
-                if s.pending.is_none() {
-                    s.pending_since = saved.pending_save;
-                }
-            });
             return Ok(());
         };
         let message = saved.last_error_message.clone();

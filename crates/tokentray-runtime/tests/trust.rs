@@ -247,3 +247,22 @@ async fn the_redirect_uri_goes_out_as_configured() {
         attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
     assert_eq!(sent, vec![bare.clone()], "no `/` added to {bare}");
 }
+
+#[tokio::test]
+async fn a_rejection_another_process_learnt_reaches_the_running_engine() {
+    let w = world("trust-adopt", None).await;
+    let running = w.engine();
+    log_in(&running, "kite").await;
+    let mut events = running.subscribe();
+    // `tokentray check kite` in another process, after a login elsewhere.
+    w.sandbox.expire_access_tokens();
+    let cli = w.engine();
+    assert_eq!(cli.check("kite").await.unwrap_err().remedy(), Remedy::Login);
+    // The running engine's watcher reads the state file on its change.
+    running.adopt_all_from_disk().await.unwrap();
+    let s = running.status("kite").unwrap();
+    assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
+    assert_eq!(running.current_token("kite").await.unwrap_err().remedy(), Remedy::Login);
+    let kinds: Vec<EventKind> = std::iter::from_fn(|| events.try_recv().ok()).map(|e| e.kind).collect();
+    assert!(kinds.contains(&EventKind::TokenInvalid), "{kinds:?}");
+}
