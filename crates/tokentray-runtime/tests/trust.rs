@@ -266,3 +266,29 @@ async fn a_rejection_another_process_learnt_reaches_the_running_engine() {
     let kinds: Vec<EventKind> = std::iter::from_fn(|| events.try_recv().ok()).map(|e| e.kind).collect();
     assert!(kinds.contains(&EventKind::TokenInvalid), "{kinds:?}");
 }
+
+/// Past Schwab's 7-day refresh limit the last access token still works: the
+/// account counts down to its death in red, and never says it renews itself.
+#[tokio::test]
+async fn past_the_schwab_refresh_limit_the_last_token_counts_down_in_red() {
+    use tokentray_core::Span;
+    let w = world("trust-day-seven", None).await;
+    let clock = Arc::new(tokentray_runtime::ManualClock::new(chrono::Utc::now()));
+    let engine = w.engine_with(clock.clone());
+    log_in(&engine, "oauth").await;
+    let login = engine.status("oauth").unwrap().login_at.unwrap();
+    clock.set(login + Span::days(7) - Span::minutes(3));
+    engine.refresh("oauth").await.unwrap();
+    let before = engine.status("oauth").unwrap();
+    assert!(before.auto_refresh);
+    assert_eq!(before.act_by, Some(login + Span::days(7)), "log in by the limit");
+    clock.advance(Span::minutes(4));
+    for (who, e) in [("this process", &engine), ("another process", &w.engine_with(clock.clone()))] {
+        let s = e.status("oauth").unwrap();
+        assert!(!s.auto_refresh, "{who}: {s:?}");
+        assert_eq!((s.state, s.level), (State::Valid, Level::Red), "{who}");
+        assert_eq!(s.act_by, s.expires_at, "{who}: the last token's death is the moment to act");
+        assert_eq!(s.countdown, "26m", "{who}");
+        assert!(s.message.contains("log in before it expires"), "{who}: {}", s.message);
+    }
+}
