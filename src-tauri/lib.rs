@@ -12,6 +12,7 @@ pub mod window;
 pub use args::Args;
 
 use state::AppState;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
@@ -28,6 +29,15 @@ pub fn run(args: Args) {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .try_init();
+    // One instance: if a TokenTray already answers here, bring its window
+    // forward and leave before any GUI starts (a GTK app torn down in the
+    // middle of its start-up can crash on the way out).
+    if let Ok((_, _, engine_dir)) = locate(&args) {
+        if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Show)).is_some() {
+            tracing::info!("TokenTray is already running: brought its window forward");
+            return;
+        }
+    }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .invoke_handler(handlers())
@@ -72,7 +82,8 @@ enum Source {
     Demo,
 }
 
-fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+/// Where the app runs from, the data directory, and its engine's directory.
+fn locate(args: &Args) -> Result<(Source, PathBuf, PathBuf), Box<dyn std::error::Error>> {
     let config_path = paths::config_file(args.config.clone())?;
     let source = match Config::load(&config_path) {
         _ if args.demo => Source::Demo,
@@ -85,8 +96,13 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         Source::Config(_) => data_dir.clone(),
         Source::Demo => Demo::data_dir_in(&data_dir.join("demo")),
     };
-    // One instance: if a TokenTray already answers here, bring its window
-    // forward and leave (before the demo would reset its files).
+    Ok((source, data_dir, engine_dir))
+}
+
+fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (source, data_dir, engine_dir) = locate(args)?;
+    // One instance, checked again: another TokenTray may have started since
+    // `run` looked (before the demo would reset its files).
     if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Show)).is_some() {
         tracing::info!("TokenTray is already running: brought its window forward");
         app.exit(0);
