@@ -609,3 +609,22 @@ async fn sigterm_waits_for_a_refresh_in_flight() {
     let token = blocking(move || t.run(&["token", "oauth"], "")).await.success();
     assert_eq!(token.stdout().trim(), s.sandbox.live_access_tokens().last().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_works_for_its_own_account_only() {
+    let s = std::sync::Arc::new(setup("exec-focus").await);
+    for account in ["kite", "oauth"] {
+        let t = s.clone();
+        blocking(move || t.run(&["login", account], "")).await.success();
+    }
+    s.sandbox.clear_requests();
+    // No daemon: exec's own engine runs while the command does. `oauth`'s
+    // 6-second token falls due for a refresh 3 s after its login: an engine
+    // working for every account would renew it (and tell the command's
+    // output about it); this one works for `kite` alone.
+    let t = s.clone();
+    let out = blocking(move || t.run(&["exec", "kite", "--restart-on-change", "--", "sleep", "5"], "")).await;
+    assert!(out.status.success(), "{}", out.stderr());
+    assert!(s.sandbox.requests_to("/v1/oauth/token").is_empty(), "nothing was done for oauth");
+    assert!(!out.stderr().contains("oauth"), "the command's output hears nothing of oauth: {}", out.stderr());
+}
