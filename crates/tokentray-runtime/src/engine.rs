@@ -351,8 +351,10 @@ impl Engine {
         let journal = self.journal().await;
         let grant = client.refresh(&tokens, &meta, &secret, now).await?;
         self.journal_record(journal.as_deref(), id, &grant);
-        tracing::info!(account = id, token = %grant.tokens.access_token, expires_at = %grant.meta.expires_at, "refreshed");
+        let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;
+        // Logged once the new token is the one served, so the line means "in use".
+        tracing::info!(account = id, token = %token, expires_at = %expires_at, "refreshed");
         Ok(true)
     }
 

@@ -330,7 +330,7 @@ impl Engine {
                 };
                 self.journal_record(journal.as_deref(), id, &grant);
                 let user = grant.user.user_id.clone();
-                tracing::info!(account = %account.id, token = %grant.tokens.access_token, expires_at = %grant.meta.expires_at, "logged in");
+                let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
                 let stored = match crate::lock::acquire(&self.lock_path(id), Duration::from_secs(60)).await {
                     Ok(_lock) => self.install(id, grant, Event::LoggedIn).await,
                     Err(e) => Err(e.into()),
@@ -340,6 +340,7 @@ impl Engine {
                     reply(Page::new(StatusCode::INTERNAL_SERVER_ERROR, "Login incomplete", format!("The token arrived but could not be saved: {e}")));
                     return Err(e.into());
                 }
+                tracing::info!(account = %account.id, token = %token, expires_at = %expires_at, "logged in");
                 // OAuth2 token responses do not say who logged in: the profile call does.
                 let user = match user {
                     Some(u) => Some(u),
