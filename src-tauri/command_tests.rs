@@ -9,7 +9,7 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
-use tokentray_engine::store::{SecretItem, SecretStore};
+use tokentray_adapters::store::{SecretItem, SecretStore};
 use tokentray_runtime::demo::Demo;
 use tokentray_runtime::LogNotifier;
 
@@ -102,7 +102,7 @@ fn saving_an_account_writes_the_config_and_the_secret_to_the_store() {
     let config = std::fs::read_to_string(f.dir.join("config.toml")).unwrap();
     assert!(config.contains("id = \"kite-main\"") && config.contains("# TokenTray demo"), "comments kept: {config}");
     assert!(!config.contains("s3cret"), "the secret is not in the config");
-    let store = tokentray_engine::store::PlaintextStore::new(f.dir.join("data/secrets.json"));
+    let store = tokentray_adapters::store::PlaintextStore::new(f.dir.join("data/secrets.json"));
     assert_eq!(store.get("kite-main", SecretItem::ApiSecret).unwrap().unwrap().expose(), "s3cret");
     let accounts = call(&f, "accounts", json!({})).unwrap();
     let added = accounts.as_array().unwrap().iter().find(|a| a["id"] == "kite-main").unwrap().clone();

@@ -4,9 +4,9 @@
 use crate::state::AppState;
 use serde::Serialize;
 use tauri::State;
-use tokentray_engine::config::Config;
-use tokentray_engine::config_edit::{self, AccountDraft};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::config_edit::{self, AccountDraft};
+use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::AccountStatus;
 
@@ -63,7 +63,7 @@ pub fn settings(state: State<'_, AppState>) -> Settings {
     let storage = state.engine.storage();
     Settings {
         config_path: state.config_path.display().to_string(),
-        storage_plaintext: matches!(storage, tokentray_engine::store::StorageKind::Plaintext(_)),
+        storage_plaintext: matches!(storage, tokentray_adapters::store::StorageKind::Plaintext(_)),
         storage: storage.to_string(),
         demo: state.demo.is_some(),
     }
@@ -122,7 +122,7 @@ pub fn save_thresholds(state: State<'_, AppState>, orange: String, red: String) 
 /// Reads the config file, applies `edit`, and writes the result only if it loads.
 fn edit_config(
     state: &AppState,
-    edit: impl FnOnce(&str, &std::path::Path) -> Result<String, tokentray_engine::config::ConfigError>,
+    edit: impl FnOnce(&str, &std::path::Path) -> Result<String, tokentray_adapters::config::ConfigError>,
 ) -> Result<Config, String> {
     let path = &state.config_path;
     let text = match std::fs::read_to_string(path) {
@@ -132,7 +132,7 @@ fn edit_config(
     };
     let new_text = edit(&text, path).map_err(|e| e.to_string())?;
     let config = Config::parse(&new_text, path).map_err(|e| e.to_string())?;
-    tokentray_engine::atomic::write(path, new_text.as_bytes(), 0o600)
+    tokentray_adapters::atomic::write(path, new_text.as_bytes(), 0o600)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(config)
 }

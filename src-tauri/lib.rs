@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
-use tokentray_engine::config::Config;
-use tokentray_engine::paths;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::paths;
 use tokentray_runtime::demo::Demo;
 use tokentray_runtime::ipc::{self, Host, Request};
 use tokentray_runtime::login::LoginOptions;
@@ -112,9 +112,9 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     let notifier = Arc::new(notify::DesktopNotifier { logins: logins_tx });
 
     let (engine, config_path, demo) = tauri::async_runtime::block_on(async {
-        let (config, store, demo): (Config, Arc<dyn tokentray_engine::store::SecretStore>, _) = match source {
+        let (config, store, demo): (Config, Arc<dyn tokentray_adapters::store::SecretStore>, _) = match source {
             Source::Config(config) => {
-                let store = tokentray_engine::store::open(config.storage, &data_dir);
+                let store = tokentray_adapters::store::open(config.storage, &data_dir);
                 (config, Arc::from(store), None)
             }
             Source::Demo => {
@@ -158,7 +158,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
             }
         }
         let on_invalid =
-            Box::new(|e: &tokentray_engine::config::ConfigError| tracing::error!("config edit ignored: {e}"));
+            Box::new(|e: &tokentray_adapters::config::ConfigError| tracing::error!("config edit ignored: {e}"));
         Ok::<_, Box<dyn std::error::Error>>(tokentray_runtime::watch::watch(&engine, &config_path, on_invalid)?)
     })?;
     app.manage(WatchGuard { _watch: std::sync::Mutex::new(watch) });

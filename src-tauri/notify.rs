@@ -3,7 +3,7 @@
 
 use notify_rust::{Notification, Timeout};
 use tokentray_core::{Notice, NoticeKind};
-use tokentray_engine::config::AccountConfig;
+use tokentray_adapters::config::AccountConfig;
 use tokentray_runtime::Notifier;
 use tokio::sync::mpsc::UnboundedSender;
 

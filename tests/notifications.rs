@@ -6,10 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokentray_app::notify::DesktopNotifier;
 use tokentray_core::{ErrorClass, Notice, NoticeKind, Span};
-use tokentray_engine::config::Config;
+use tokentray_adapters::config::Config;
 use tokentray_runtime::Notifier;
 
-fn account() -> tokentray_engine::config::AccountConfig {
+fn account() -> tokentray_adapters::config::AccountConfig {
     let text = "[[account]]\nid = \"kite-main\"\nlabel = \"Kite\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n";
     Config::parse(text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0)
 }

@@ -139,7 +139,7 @@ async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
     driver.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokentray-window.png")).await;
 
     driver.click("#row-demo-kite button[data-action=logout]").await;
-    assert_eq!(driver.wait_for_level("demo-kite", "none").await, "log in");
+    assert_eq!(driver.wait_for_level("demo-kite", "no_token").await, "log in");
 
     driver.click("#row-demo-kite button[data-action=login]").await;
     let countdown = driver.wait_for_level("demo-kite", "green").await;

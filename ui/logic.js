@@ -29,9 +29,9 @@ export function countdownText(account, nowMs) {
   return formatCountdown(left);
 }
 
-/** green, orange, red, expired or none: a threshold belongs to the more urgent side. */
+/** no_token, green, orange, red or expired (the engine's level names): a threshold belongs to the more urgent side. */
 export function levelFor(account, nowMs) {
-  if (account.state === "no_token") return "none";
+  if (account.state === "no_token") return "no_token";
   if (account.state === "needs_login") return "expired";
   const left = remainingSeconds(account, nowMs);
   if (left === null) return account.level === "expired" ? "expired" : "green";

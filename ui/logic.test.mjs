@@ -30,7 +30,7 @@ test("colours follow the thresholds, which belong to the more urgent side", () =
   assert.equal(levelFor(account({ act_by: at(3600) }), now), "red");
   assert.equal(levelFor(account({ act_by: at(0) }), now), "expired");
   assert.equal(levelFor(account({ state: "needs_login" }), now), "expired");
-  assert.equal(levelFor(account({ state: "no_token", act_by: null }), now), "none");
+  assert.equal(levelFor(account({ state: "no_token", act_by: null }), now), "no_token");
   assert.equal(levelFor(account({ act_by: null }), now), "green");
 });
 

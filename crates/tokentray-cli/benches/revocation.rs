@@ -11,9 +11,9 @@
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokentray_engine::config::Config;
-use tokentray_engine::store::{PlaintextStore, SecretItem, SecretStore};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
+use tokentray_adapters::Secret;
 use tokentray_runtime::ipc::{self, Host};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};

@@ -157,8 +157,8 @@ pub async fn fetch_token(ctx: &Context, id: &str) -> Result<String, CliError> {
 pub async fn header(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let account = ctx.account(id)?.clone();
-    let token = tokentray_engine::Secret::new(fetch_token(&ctx, id).await?);
-    println!("{}", tokentray_engine::provider::authorization_header(account.provider, &account.api_key, &token));
+    let token = tokentray_adapters::Secret::new(fetch_token(&ctx, id).await?);
+    println!("{}", tokentray_adapters::provider::authorization_header(account.provider, &account.api_key, &token));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokentray_engine::config::{AccountConfig, Config, ConfigError};
-use tokentray_engine::paths;
-use tokentray_engine::store::{self, SecretStore, StoreError};
+use tokentray_adapters::config::{AccountConfig, Config, ConfigError};
+use tokentray_adapters::paths;
+use tokentray_adapters::store::{self, SecretStore, StoreError};
 use tokentray_runtime::login::LoginError;
 use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, Remedy, SystemClock};
 

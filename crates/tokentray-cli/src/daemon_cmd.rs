@@ -4,7 +4,7 @@
 use crate::cli::Global;
 use crate::context::{CliError, Context};
 use std::process::ExitCode;
-use tokentray_engine::paths;
+use tokentray_adapters::paths;
 
 /// How long a stop waits for work in flight: inside the unit's
 /// `TimeoutStopSec=20`, with room to exit before systemd sends SIGKILL.

@@ -5,7 +5,7 @@ use crate::context::CliError;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokentray_engine::paths;
+use tokentray_adapters::paths;
 use tokentray_runtime::demo::{Demo, KITE_ID};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{EventKind, LogNotifier};

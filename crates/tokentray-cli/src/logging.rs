@@ -14,7 +14,7 @@ pub fn init(default_level: &str, file: Option<&Path>) -> Result<(), std::io::Err
     let file_layer = match file {
         Some(path) => {
             if let Some(dir) = path.parent() {
-                tokentray_engine::atomic::create_private_dir(dir)?;
+                tokentray_adapters::atomic::create_private_dir(dir)?;
             }
             let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
             Some(fmt::layer().with_writer(std::sync::Mutex::new(f)).with_ansi(false).with_filter(filter()))

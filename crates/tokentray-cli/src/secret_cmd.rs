@@ -4,8 +4,8 @@ use crate::cli::{Global, SecretAction};
 use crate::context::{CliError, Context};
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
-use tokentray_engine::store::SecretItem;
-use tokentray_engine::Secret;
+use tokentray_adapters::store::SecretItem;
+use tokentray_adapters::Secret;
 
 pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;

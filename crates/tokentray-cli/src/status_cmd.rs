@@ -6,7 +6,7 @@ use crate::context::{CliError, Context};
 use chrono::Local;
 use std::fmt::Write;
 use std::process::ExitCode;
-use tokentray_engine::store::StorageKind;
+use tokentray_adapters::store::StorageKind;
 use tokentray_runtime::AccountStatus;
 
 pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {

@@ -26,7 +26,7 @@ pub fn launch(global: &Global, demo: bool) -> Result<ExitCode, CliError> {
         ))
     })?;
     let mut command = Command::new(&binary);
-    let no_config = tokentray_engine::paths::config_file(global.config.clone()).map(|p| !p.exists()).unwrap_or(true);
+    let no_config = tokentray_adapters::paths::config_file(global.config.clone()).map(|p| !p.exists()).unwrap_or(true);
     if demo {
         command.arg("--demo");
     }

@@ -45,9 +45,12 @@ pub enum Level {
 }
 
 impl Level {
+    pub const ALL: [Level; 5] = [Self::NoToken, Self::Green, Self::Orange, Self::Red, Self::Expired];
+
+    /// The name scripts see: the same as its JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::NoToken => "none",
+            Self::NoToken => "no_token",
             Self::Green => "green",
             Self::Orange => "orange",
             Self::Red => "red",
@@ -80,6 +83,13 @@ pub fn format_countdown(remaining: Span) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn level_names_are_their_json_names() {
+        for level in Level::ALL {
+            assert_eq!(serde_json::to_value(level).unwrap(), level.as_str());
+        }
+    }
 
     #[test]
     fn countdown_text_uses_two_units_at_most() {

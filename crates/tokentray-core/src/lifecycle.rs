@@ -112,6 +112,9 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 5] = [Self::NoToken, Self::Valid, Self::Refreshing, Self::NeedsLogin, Self::Expired];
+
+    /// The name scripts see: the same as its JSON form.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NoToken => "no_token",
@@ -522,4 +525,16 @@ impl Lifecycle {
 
 fn notify(kind: NoticeKind) -> Action {
     Action::Notify(Notice { kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::State;
+
+    #[test]
+    fn state_names_are_their_json_names() {
+        for state in State::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+    }
 }

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use tokentray_engine::config::Config;
-use tokentray_engine::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore};
+use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};

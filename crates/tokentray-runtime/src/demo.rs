@@ -13,9 +13,9 @@ use crate::Engine;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokentray_engine::config::{Config, ConfigError};
-use tokentray_engine::store::{PlaintextStore, SecretItem, SecretStore};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::{Config, ConfigError};
+use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
+use tokentray_adapters::Secret;
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig, SandboxError};
 
 pub const KITE_ID: &str = "demo-kite";
@@ -32,7 +32,7 @@ pub enum DemoError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Store(#[from] tokentray_engine::store::StoreError),
+    Store(#[from] tokentray_adapters::store::StoreError),
 }
 
 /// A running demo broker and the config that points at it.
@@ -52,7 +52,7 @@ impl Demo {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        tokentray_engine::atomic::create_private_dir(&Self::data_dir_in(dir)).map_err(io)?;
+        tokentray_adapters::atomic::create_private_dir(&Self::data_dir_in(dir)).map_err(io)?;
         let (kite_port, oauth_port) = (free_port().map_err(io)?, free_port().map_err(io)?);
         let kite_redirect = format!("http://127.0.0.1:{kite_port}/callback");
         let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/callback");
@@ -112,7 +112,7 @@ refresh_limit = "10m"
 "#
         );
         let path = dir.join("config.toml");
-        tokentray_engine::atomic::write(&path, text.as_bytes(), 0o600).map_err(io)?;
+        tokentray_adapters::atomic::write(&path, text.as_bytes(), 0o600).map_err(io)?;
         let config = Config::load(&path)?;
         let store = PlaintextStore::new(dir.join("data").join("secrets.json"));
         store.set(KITE_ID, SecretItem::ApiSecret, &Secret::new(KITE_SECRET))?;

@@ -12,12 +12,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokentray_core::{Action, ErrorClass, Event, Instant, Level, Lifecycle, Notice, NoticeKind, State};
-use tokentray_engine::config::{AccountConfig, Config};
-use tokentray_engine::provider::{http_client, Grant, ProviderClient, UserInfo};
-use tokentray_engine::store::journal::{GrantJournal, JournalEntry};
-use tokentray_engine::store::state::{AccountState, StateFile};
-use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, TokenSet};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::{AccountConfig, Config};
+use tokentray_adapters::provider::{http_client, Grant, ProviderClient, UserInfo};
+use tokentray_adapters::store::journal::{GrantJournal, JournalEntry};
+use tokentray_adapters::store::state::{AccountState, StateFile};
+use tokentray_adapters::store::{SecretItem, SecretStore, StorageKind, TokenSet};
+use tokentray_adapters::Secret;
 use tokio::sync::{broadcast, Notify};
 
 /// Why a login is needed when the broker refused a token that should work.
@@ -617,7 +617,7 @@ impl Engine {
         let Some(tokens) = tokens.filter(|_| !account.sinks.is_empty()) else { return };
         let now = self.inner.clock.now();
         let results = tokio::task::spawn_blocking(move || {
-            let values = tokentray_engine::sinks::SinkValues {
+            let values = tokentray_adapters::sinks::SinkValues {
                 account: &account.id,
                 access_token: &tokens.access_token,
                 api_key: &account.api_key,
@@ -628,7 +628,7 @@ impl Engine {
                 .sinks
                 .iter()
                 .map(|sink| {
-                    let result = tokentray_engine::sinks::write(sink, &values);
+                    let result = tokentray_adapters::sinks::write(sink, &values);
                     if let Err(e) = &result {
                         tracing::warn!(account = %account.id, "{e}");
                     }
@@ -912,7 +912,7 @@ impl Engine {
                     if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
                         return Ok(key);
                     }
-                    let key = tokentray_engine::sinks::new_api_key();
+                    let key = tokentray_adapters::sinks::new_api_key();
                     store.set(owner, SecretItem::ApiKey, &key)?;
                     Ok(key)
                 })
@@ -937,14 +937,14 @@ impl Engine {
     pub(crate) async fn store_call<R: Send + 'static>(
         &self,
         id: &str,
-        f: impl FnOnce(&dyn SecretStore, &str) -> Result<R, tokentray_engine::store::StoreError> + Send + 'static,
+        f: impl FnOnce(&dyn SecretStore, &str) -> Result<R, tokentray_adapters::store::StoreError> + Send + 'static,
     ) -> Result<R, EngineError> {
         let store = self.inner.store.clone();
         let id = id.to_owned();
         match tokio::task::spawn_blocking(move || f(store.as_ref(), &id)).await {
             Ok(result) => result.map_err(EngineError::from),
             Err(e) => {
-                Err(tokentray_engine::store::StoreError::Refused(format!("the secret store call failed: {e}")).into())
+                Err(tokentray_adapters::store::StoreError::Refused(format!("the secret store call failed: {e}")).into())
             }
         }
     }

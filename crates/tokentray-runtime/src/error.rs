@@ -1,9 +1,9 @@
 use serde::{Deserialize, Serialize};
 use tokentray_core::{ErrorClass, Failure};
-use tokentray_engine::provider::ProviderError;
-use tokentray_engine::store::journal::JournalError;
-use tokentray_engine::store::state::StateError;
-use tokentray_engine::store::StoreError;
+use tokentray_adapters::provider::ProviderError;
+use tokentray_adapters::store::journal::JournalError;
+use tokentray_adapters::store::state::StateError;
+use tokentray_adapters::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -93,7 +93,7 @@ pub enum IpcError {
 pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle<()>, IpcError> {
     let path = socket_path(engine.data_dir());
     let io = |source| IpcError::Io { path: path.clone(), source };
-    tokentray_engine::atomic::create_private_dir(engine.data_dir()).map_err(io)?;
+    tokentray_adapters::atomic::create_private_dir(engine.data_dir()).map_err(io)?;
     if UnixStream::connect(&path).await.is_ok() {
         return Err(IpcError::AlreadyRunning(path));
     }

@@ -26,7 +26,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// Waits for the exclusive lock on `path` (created if missing), up to `timeout`.
 pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock, LockError> {
     if let Some(dir) = path.parent() {
-        tokentray_engine::atomic::create_private_dir(dir)
+        tokentray_adapters::atomic::create_private_dir(dir)
             .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
     }
     let file = OpenOptions::new()

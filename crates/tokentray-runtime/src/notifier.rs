@@ -1,5 +1,5 @@
 use tokentray_core::Notice;
-use tokentray_engine::config::AccountConfig;
+use tokentray_adapters::config::AccountConfig;
 
 /// Tells the user something. The desktop sends desktop notifications; the
 /// headless daemon writes them to its log.

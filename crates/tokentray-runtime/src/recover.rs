@@ -7,8 +7,8 @@
 
 use crate::{Engine, EngineError, EventKind};
 use tokentray_core::{Event, Standing};
-use tokentray_engine::provider::{Grant, UserInfo};
-use tokentray_engine::sinks::{is_current, SinkValues};
+use tokentray_adapters::provider::{Grant, UserInfo};
+use tokentray_adapters::sinks::{is_current, SinkValues};
 
 /// What `recover` did, for the log and the tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Engine {
             paths.push(data.join("journal").join(format!("{}.grant", account.id)));
             paths.extend(account.sinks.iter().map(|s| s.path.clone()));
         }
-        paths.iter().map(|p| tokentray_engine::atomic::remove_leftovers(p).unwrap_or(0)).sum()
+        paths.iter().map(|p| tokentray_adapters::atomic::remove_leftovers(p).unwrap_or(0)).sum()
     }
 
     async fn rewrite_stale_sinks(&self) -> usize {

@@ -7,7 +7,7 @@ use crate::Engine;
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokentray_engine::config::{Config, ConfigError};
+use tokentray_adapters::config::{Config, ConfigError};
 
 /// Editors write a file in several steps: wait for quiet before reading.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -51,7 +51,7 @@ pub fn watch(engine: &Engine, config_path: &Path, on_invalid: OnInvalidConfig) -
 
     let config_dir = parent(config_path);
     let data_dir = engine.data_dir().to_owned();
-    tokentray_engine::atomic::create_private_dir(&data_dir)
+    tokentray_adapters::atomic::create_private_dir(&data_dir)
         .map_err(|e| WatchError { path: data_dir.clone(), source: notify::Error::io(e) })?;
     for dir in [&config_dir, &data_dir] {
         watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|source| WatchError { path: dir.clone(), source })?;

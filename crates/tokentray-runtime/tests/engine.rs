@@ -137,7 +137,7 @@ async fn an_invalid_config_edit_is_ignored_and_a_valid_one_applied() {
     )
     .unwrap();
     let good = std::fs::read_to_string(&path).unwrap();
-    tokentray_engine::atomic::write(&path, format!("{good}\n[[account]]\nid = \"kite\"\n").as_bytes(), 0o600).unwrap();
+    tokentray_adapters::atomic::write(&path, format!("{good}\n[[account]]\nid = \"kite\"\n").as_bytes(), 0o600).unwrap();
     let message = tokio::time::timeout(Duration::from_secs(5), invalid.recv()).await.unwrap().unwrap();
     assert!(message.contains("config.toml:") && message.contains("provider"), "{message}");
     assert_eq!(engine.config().accounts.len(), 2, "still on the last good config");
@@ -146,7 +146,7 @@ async fn an_invalid_config_edit_is_ignored_and_a_valid_one_applied() {
     assert!(invalid.try_recv().is_err(), "the bad edit was reported once");
 
     let renamed = good.replace("id = \"kite\"", "id = \"kite-main\"");
-    tokentray_engine::atomic::write(&path, renamed.as_bytes(), 0o600).unwrap();
+    tokentray_adapters::atomic::write(&path, renamed.as_bytes(), 0o600).unwrap();
     eventually("the valid edit applied", || engine.config().account("kite-main").is_some()).await;
     assert!(engine.status("kite").is_err(), "the removed account stopped");
     assert_eq!(engine.status("kite-main").unwrap().state, State::NoToken);
@@ -177,6 +177,6 @@ async fn logout_revokes_and_forgets() {
     engine.logout("kite").await.unwrap();
     assert_eq!(engine.status("kite").unwrap().state, State::NoToken);
     assert!(w.sandbox.live_access_tokens().is_empty());
-    assert!(tokentray_engine::store::SecretStore::tokens(&store(&w.dir), "kite").unwrap().is_none());
+    assert!(tokentray_adapters::store::SecretStore::tokens(&store(&w.dir), "kite").unwrap().is_none());
     assert!(engine.tokens("kite").await.is_err());
 }

@@ -49,7 +49,7 @@ async fn a_login_stores_the_token_and_answers_the_browser() {
     let outcome = login.await.unwrap().unwrap();
     assert_eq!(outcome.status.state, State::Valid);
     let stored = store(&w.dir);
-    let tokens = tokentray_engine::store::SecretStore::tokens(&stored, "kite").unwrap().unwrap();
+    let tokens = tokentray_adapters::store::SecretStore::tokens(&stored, "kite").unwrap().unwrap();
     assert_eq!(w.sandbox.live_access_tokens(), vec![tokens.access_token.expose().to_owned()]);
     // The callback server lives only while a login runs.
     assert!(std::net::TcpStream::connect(("127.0.0.1", w.kite_port)).is_err());
@@ -154,10 +154,10 @@ async fn a_pasted_redirect_url_completes_the_login() {
 #[tokio::test]
 async fn a_missing_api_secret_is_said_before_the_browser_opens() {
     let w = world("login-nosecret", None).await;
-    tokentray_engine::store::SecretStore::delete(
+    tokentray_adapters::store::SecretStore::delete(
         &store(&w.dir),
         "kite",
-        tokentray_engine::store::SecretItem::ApiSecret,
+        tokentray_adapters::store::SecretItem::ApiSecret,
     )
     .unwrap();
     let engine = w.engine();

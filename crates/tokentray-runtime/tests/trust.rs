@@ -11,16 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokentray_core::{Level, State};
-use tokentray_engine::store::state::StateFile;
-use tokentray_engine::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
-use tokentray_engine::Secret;
+use tokentray_adapters::store::state::StateFile;
+use tokentray_adapters::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
+use tokentray_adapters::Secret;
 use tokentray_runtime::{Engine, EngineOptions, EventKind, Remedy, SystemClock};
 use tokentray_sandbox::{Endpoint, Fault};
 
 /// The real plaintext store, made to refuse token writes while `refuse` is
 /// set: a keyring that is locked, full or gone at the worst moment.
 struct RefusingStore {
-    inner: tokentray_engine::store::PlaintextStore,
+    inner: tokentray_adapters::store::PlaintextStore,
     refuse: Arc<AtomicBool>,
 }
 
@@ -47,7 +47,7 @@ impl SecretStore for RefusingStore {
 struct Seen(std::sync::Mutex<Vec<String>>);
 
 impl tokentray_runtime::Notifier for Seen {
-    fn notify(&self, account: &tokentray_engine::config::AccountConfig, notice: &tokentray_core::Notice) {
+    fn notify(&self, account: &tokentray_adapters::config::AccountConfig, notice: &tokentray_core::Notice) {
         self.0.lock().unwrap().push(notice.summary(&account.id));
     }
 }
@@ -235,12 +235,12 @@ async fn the_redirect_uri_goes_out_as_configured() {
     let bare = format!("http://127.0.0.1:{}", w.oauth_port);
     for a in &mut config.accounts {
         if a.id == "oauth" {
-            a.redirect_uri = tokentray_engine::redirect_uri::RedirectUri::parse(&bare).unwrap();
+            a.redirect_uri = tokentray_adapters::redirect_uri::RedirectUri::parse(&bare).unwrap();
         }
     }
-    let client = tokentray_engine::provider::ProviderClient::new(
+    let client = tokentray_adapters::provider::ProviderClient::new(
         config.account("oauth").unwrap().clone(),
-        tokentray_engine::provider::http_client(Duration::from_secs(3)),
+        tokentray_adapters::provider::http_client(Duration::from_secs(3)),
     );
     let attempt = client.begin_login();
     let sent: Vec<_> =

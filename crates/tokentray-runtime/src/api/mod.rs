@@ -201,7 +201,7 @@ async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
         "provider": account.provider,
         "access_token": tokens.access_token.expose(),
         "api_key": account.api_key,
-        "authorization": tokentray_engine::provider::authorization_header(account.provider, &account.api_key, &tokens.access_token),
+        "authorization": tokentray_adapters::provider::authorization_header(account.provider, &account.api_key, &tokens.access_token),
         "expires_at": status.expires_at,
     });
     let mut r = Json(body).into_response();

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokentray_engine::config::Config;
-use tokentray_engine::store::{PlaintextStore, SecretItem, SecretStore};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
+use tokentray_adapters::Secret;
 use tokentray_runtime::{Clock, Engine, EngineOptions, LogNotifier, SystemClock};
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
 

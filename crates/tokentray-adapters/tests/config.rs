@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use tokentray_core::{ProviderKind, Span};
-use tokentray_engine::config::{ClientAuth, Config, ConfigError, StorageChoice};
+use tokentray_adapters::config::{ClientAuth, Config, ConfigError, StorageChoice};
 
 const EXAMPLE: &str = r#"
 [thresholds]

@@ -9,9 +9,9 @@ use common::*;
 use std::collections::HashMap;
 use tokentray_core::expiry::{kite_expiry, UPSTOX_CUTOFF};
 use tokentray_core::{ErrorClass, Refreshability, Span};
-use tokentray_engine::provider::CallbackError;
-use tokentray_engine::store::TokenSet;
-use tokentray_engine::Secret;
+use tokentray_adapters::provider::CallbackError;
+use tokentray_adapters::store::TokenSet;
+use tokentray_adapters::Secret;
 use tokentray_sandbox::{Endpoint, Fault};
 
 // ---------------------------------------------------------------- Kite
@@ -408,7 +408,7 @@ async fn oauth2_logout_revokes_the_access_token_even_when_the_refresh_revocation
 
 // ---------------------------------------------------------------- faults
 
-async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_engine::provider::ProviderClient, TokenSet) {
+async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_adapters::provider::ProviderClient, TokenSet) {
     let sb = sandbox().await;
     let c = client(&sb, id);
     let (grant, _) = login(&c).await;

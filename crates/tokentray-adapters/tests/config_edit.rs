@@ -2,8 +2,8 @@
 //! produce a config that does not load.
 
 use std::path::Path;
-use tokentray_engine::config::Config;
-use tokentray_engine::config_edit::{remove_account, set_thresholds, upsert_account, AccountDraft};
+use tokentray_adapters::config::Config;
+use tokentray_adapters::config_edit::{remove_account, set_thresholds, upsert_account, AccountDraft};
 
 const START: &str = r#"# My TokenTray accounts
 http_timeout = "10s"  # slow VPN

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use tokentray_engine::sinks::{write, Field, SinkConfig, SinkFormat, SinkValues};
-use tokentray_engine::Secret;
+use tokentray_adapters::sinks::{write, Field, SinkConfig, SinkFormat, SinkValues};
+use tokentray_adapters::Secret;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tokentray-sinks-{name}-{}", std::process::id()));

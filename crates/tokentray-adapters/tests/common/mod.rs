@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
-use tokentray_engine::config::{AccountConfig, Config};
-use tokentray_engine::provider::{Grant, LoginAttempt, ProviderClient};
-use tokentray_engine::Secret;
+use tokentray_adapters::config::{AccountConfig, Config};
+use tokentray_adapters::provider::{Grant, LoginAttempt, ProviderClient};
+use tokentray_adapters::Secret;
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
 
 pub const KITE_KEY: &str = "kitekey01";
@@ -98,7 +98,7 @@ pub fn account(sandbox: &Sandbox, id: &str) -> AccountConfig {
 }
 
 pub fn client(sandbox: &Sandbox, id: &str) -> ProviderClient {
-    ProviderClient::new(account(sandbox, id), tokentray_engine::provider::http_client(Duration::from_secs(2)))
+    ProviderClient::new(account(sandbox, id), tokentray_adapters::provider::http_client(Duration::from_secs(2)))
 }
 
 pub fn secret_for(id: &str) -> Secret {

@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
-use tokentray_engine::store::state::{AccountState, StateFile};
-use tokentray_engine::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore, StorageKind, TokenSet};
-use tokentray_engine::Secret;
+use tokentray_adapters::store::state::{AccountState, StateFile};
+use tokentray_adapters::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore, StorageKind, TokenSet};
+use tokentray_adapters::Secret;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tokentray-stores-{name}-{}", std::process::id()));
