@@ -2,8 +2,8 @@
 //! platform's), with a "Log in" action where the server supports actions.
 
 use notify_rust::{Notification, Timeout};
-use tokentray_core::{Notice, NoticeKind};
 use tokentray_adapters::config::AccountConfig;
+use tokentray_core::{Notice, NoticeKind};
 use tokentray_runtime::Notifier;
 use tokio::sync::mpsc::UnboundedSender;
 

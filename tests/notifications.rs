@@ -4,9 +4,9 @@
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use tokentray_adapters::config::Config;
 use tokentray_app::notify::DesktopNotifier;
 use tokentray_core::{ErrorClass, Notice, NoticeKind, Span};
-use tokentray_adapters::config::Config;
 use tokentray_runtime::Notifier;
 
 fn account() -> tokentray_adapters::config::AccountConfig {

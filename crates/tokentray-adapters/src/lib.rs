@@ -23,4 +23,4 @@ mod secret;
 pub mod sinks;
 pub mod store;
 
-pub use secret::Secret;
+pub use secret::{same_in_constant_time, Secret};

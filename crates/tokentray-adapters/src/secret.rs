@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use subtle::ConstantTimeEq;
 
 /// A secret value (api secret, access or refresh token). Its `Debug` and
 /// `Display` show only a masked prefix, so a secret that reaches a log line or
@@ -18,6 +19,18 @@ impl Secret {
         &self.0
     }
 
+    /// A new random value (`bytes` random bytes, URL-safe base64): keys
+    /// TokenTray makes for itself.
+    pub fn random(bytes: usize) -> Self {
+        Self(crate::random::url_safe(bytes))
+    }
+
+    /// Whether `presented` is this secret, in time that does not depend on
+    /// where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        same_in_constant_time(&self.0, presented)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -31,6 +44,12 @@ impl Secret {
             format!("{prefix}****")
         }
     }
+}
+
+/// Compares two values an attacker may probe (a key, a login's `state`)
+/// without leaking, by timing, how much of them matched.
+pub fn same_in_constant_time(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 impl fmt::Debug for Secret {

@@ -2,8 +2,8 @@
 //! file, the line and the field for each way it can be wrong.
 
 use std::path::Path;
-use tokentray_core::{ProviderKind, Span};
 use tokentray_adapters::config::{ClientAuth, Config, ConfigError, StorageChoice};
+use tokentray_core::{ProviderKind, Span};
 
 const EXAMPLE: &str = r#"
 [thresholds]

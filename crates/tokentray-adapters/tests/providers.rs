@@ -7,11 +7,11 @@ use base64::Engine;
 use chrono::Utc;
 use common::*;
 use std::collections::HashMap;
-use tokentray_core::expiry::{kite_expiry, UPSTOX_CUTOFF};
-use tokentray_core::{ErrorClass, Refreshability, Span};
 use tokentray_adapters::provider::CallbackError;
 use tokentray_adapters::store::TokenSet;
 use tokentray_adapters::Secret;
+use tokentray_core::expiry::{kite_expiry, UPSTOX_CUTOFF};
+use tokentray_core::{ErrorClass, Refreshability, Span};
 use tokentray_sandbox::{Endpoint, Fault};
 
 // ---------------------------------------------------------------- Kite

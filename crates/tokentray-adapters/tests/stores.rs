@@ -5,10 +5,10 @@
 //! with the message a user would get.
 
 use std::path::PathBuf;
-use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
 use tokentray_adapters::store::state::{AccountState, StateFile};
 use tokentray_adapters::store::{KeyringStore, PlaintextStore, SecretItem, SecretStore, StorageKind, TokenSet};
 use tokentray_adapters::Secret;
+use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tokentray-stores-{name}-{}", std::process::id()));

@@ -7,8 +7,9 @@
 //! takes its answer.
 
 use crate::engine::ENDED_BY_BROKER;
+use crate::slot::merge_user;
 use crate::{AccountStatus, Engine, EngineError};
-use tokentray_core::{ErrorClass, State};
+use tokentray_core::{ErrorClass, Event, State};
 
 impl Engine {
     /// Validates the token with the provider now. A token the provider
@@ -64,6 +65,46 @@ impl Engine {
                 Err(EngineError::LoginNeeded { account: id.to_owned(), why })
             }
             _ => Err(EngineError::Unavailable { account: id.to_owned(), why: status.message }),
+        }
+    }
+
+    /// Checks the token with the provider's profile call.
+    pub async fn validate(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        let client = self.with_slot(id, |s| s.client.clone())?;
+        let outcome = async {
+            let tokens = self.tokens(id).await?;
+            Ok::<_, EngineError>(client.validate(&tokens).await?)
+        }
+        .await;
+        match outcome {
+            Ok(user) => {
+                let now = self.inner.clock.now();
+                let mut notices = Vec::new();
+                self.with_slot(id, |s| {
+                    s.counters.validation_ok += 1;
+                    s.lifecycle.handle(Event::Validated, now, &mut notices);
+                    s.user = merge_user(&s.user, user.clone());
+                    s.last_error_message = None;
+                })?;
+                self.dispatch(id, notices);
+                let standing = self.with_slot(id, |s| s.lifecycle.standing())?;
+                self.update_state(id, |st| {
+                    st.last_validated = Some(now);
+                    st.standing = standing;
+                    st.last_error_message = None;
+                    st.user_id = st.user_id.take().or(user.user_id);
+                    st.user_name = st.user_name.take().or(user.user_name);
+                })
+                .await?;
+                self.after_change(id);
+                self.status(id)
+            }
+            Err(e) => {
+                let failure = e.validation_failure();
+                let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
+                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(failure), now, out), &e).await;
+                Err(e)
+            }
         }
     }
 }

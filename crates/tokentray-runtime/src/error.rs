@@ -1,9 +1,9 @@
 use serde::{Deserialize, Serialize};
-use tokentray_core::{ErrorClass, Failure};
 use tokentray_adapters::provider::ProviderError;
 use tokentray_adapters::store::journal::JournalError;
 use tokentray_adapters::store::state::StateError;
 use tokentray_adapters::store::StoreError;
+use tokentray_core::{ErrorClass, Failure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -83,6 +83,16 @@ impl EngineError {
         match self {
             Self::Provider(e) => Some(e.class),
             _ => None,
+        }
+    }
+
+    /// What the lifecycle is told about a failed validation: no token is as
+    /// good as an invalid one; what is not the provider's word is an outage.
+    pub(crate) fn validation_failure(&self) -> Failure {
+        match self {
+            Self::Provider(e) => e.failure(),
+            Self::NoToken(_) => ErrorClass::TokenInvalid.into(),
+            _ => ErrorClass::Transient.into(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! refresh one account at once thanks to [`lock`]; [`watch`] applies config
 //! edits and picks up tokens another process stored.
 
+mod adopt;
 pub mod api;
 mod browser;
 mod check;
@@ -15,23 +16,30 @@ pub mod demo;
 mod drain;
 mod engine;
 mod error;
+mod event_log;
 mod events;
+mod install;
 pub mod ipc;
 pub mod lock;
 pub mod login;
+mod logout;
 mod notifier;
-mod recent;
+mod reconfigure;
 mod recover;
+mod refresh;
 mod scheduler;
+mod slot;
 mod status;
 pub mod summary;
+mod tokens;
 pub mod watch;
 
 pub use browser::{open_in_browser, BrowserError};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Counters, Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, Remedy};
 pub use events::{EngineEvent, EventKind, Snapshot};
 pub use notifier::{LogNotifier, Notifier};
 pub use recover::Recovery;
+pub use slot::Counters;
 pub use status::{AccountStatus, SinkStatus};

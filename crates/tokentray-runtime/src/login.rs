@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokentray_core::Event;
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::CallbackError;
+use tokentray_core::Event;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use url::Url;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -361,6 +361,25 @@ impl Engine {
         }
         self.end_login(id, &cancel);
         result
+    }
+}
+
+impl Engine {
+    fn login_slot(&self, id: &str) -> Result<Arc<Notify>, EngineError> {
+        let cancel = Arc::new(Notify::new());
+        let previous = self.with_slot(id, |s| s.login.replace(cancel.clone()))?;
+        if let Some(previous) = previous {
+            previous.notify_one();
+        }
+        Ok(cancel)
+    }
+
+    fn end_login(&self, id: &str, mine: &Arc<Notify>) {
+        let _ = self.with_slot(id, |s| {
+            if s.login.as_ref().is_some_and(|l| Arc::ptr_eq(l, mine)) {
+                s.login = None;
+            }
+        });
     }
 }
 

@@ -1,5 +1,5 @@
-use tokentray_core::Notice;
 use tokentray_adapters::config::AccountConfig;
+use tokentray_core::Notice;
 
 /// Tells the user something. The desktop sends desktop notifications; the
 /// headless daemon writes them to its log.

@@ -6,9 +6,9 @@
 //! - sinks still holding an older token than the stored one are rewritten.
 
 use crate::{Engine, EngineError, EventKind};
-use tokentray_core::{Event, Standing};
 use tokentray_adapters::provider::{Grant, UserInfo};
-use tokentray_adapters::sinks::{is_current, SinkValues};
+use tokentray_adapters::sinks::is_current;
+use tokentray_core::{Event, Standing};
 
 /// What `recover` did, for the log and the tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -93,20 +93,12 @@ impl Engine {
             if account.sinks.is_empty() {
                 continue;
             }
-            let Ok(tokens) = self.tokens(&account.id).await else { continue };
-            let (user, expires_at) = match self
-                .with_slot(&account.id, |s| (s.user.user_id.clone(), s.lifecycle.token().map(|m| m.expires_at)))
-            {
-                Ok(v) => v,
-                Err(_) => continue,
-            };
-            let values = SinkValues {
-                account: &account.id,
-                access_token: &tokens.access_token,
-                api_key: &account.api_key,
-                user_id: user.as_deref(),
-                expires_at,
-            };
+            // Read from the store into the slot, where the sinks are written from.
+            if self.tokens(&account.id).await.is_err() {
+                continue;
+            }
+            let Ok(Some(inputs)) = self.with_slot(&account.id, |s| s.sink_inputs()) else { continue };
+            let values = inputs.values();
             // A sink that cannot be read counts as stale: the write reports why.
             let stale = account.sinks.iter().any(|sink| !is_current(sink, &values).unwrap_or(false));
             if stale {

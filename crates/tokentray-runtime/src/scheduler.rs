@@ -1,8 +1,10 @@
 //! The one task that drives every lifecycle: it sleeps until the earliest due
 //! action, wakes, reads the wall clock, and runs what is due.
 
+use crate::engine::lock;
 use crate::Engine;
 use std::time::Duration;
+use tokentray_core::Action;
 
 /// The longest sleep. Timers run on the monotonic clock, which stops while the
 /// machine is suspended and ignores wall-clock changes; waking at least this
@@ -33,5 +35,55 @@ impl Engine {
             }
         }
         tracing::debug!("scheduler stopped");
+    }
+
+    /// Runs what the lifecycles say is due now; returns the earliest next wake.
+    pub(crate) fn tick(&self) -> Option<tokentray_core::Instant> {
+        let now = self.inner.clock.now();
+        let mut due = Vec::new();
+        let mut wake: Option<tokentray_core::Instant> = None;
+        let focus = lock(&self.inner.focus).clone();
+        {
+            let mut slots = self.slots();
+            for (id, slot) in slots.iter_mut().filter(|(id, _)| focus.as_ref().is_none_or(|f| f == *id)) {
+                let mut out = Vec::new();
+                slot.lifecycle.poll(now, &mut out);
+                if !out.is_empty() {
+                    due.push((id.clone(), out));
+                }
+                if let Some(w) = slot.lifecycle.next_wake(now) {
+                    wake = Some(wake.map_or(w, |x| x.min(w)));
+                }
+            }
+        }
+        for (id, actions) in due {
+            let mut notices = Vec::new();
+            for action in actions {
+                match action {
+                    Action::Refresh => {
+                        let engine = self.clone();
+                        let id = id.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = engine.refresh(&id).await {
+                                tracing::warn!(account = %id, "refresh failed: {e}");
+                            }
+                        });
+                    }
+                    Action::Validate => {
+                        let engine = self.clone();
+                        let id = id.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = engine.validate(&id).await {
+                                tracing::warn!(account = %id, "validation failed: {e}");
+                            }
+                        });
+                    }
+                    notice @ Action::Notify(_) => notices.push(notice),
+                }
+            }
+            self.dispatch(&id, notices);
+            self.after_change(&id);
+        }
+        wake
     }
 }

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
-use tokentray_core::{format_countdown, ErrorClass, Instant, Level, ProviderKind, State, Status};
 pub use tokentray_adapters::sinks::SinkStatus;
+use tokentray_core::{format_countdown, ErrorClass, Instant, Level, ProviderKind, State, Status};
 
 /// One account as every surface shows it: tray, window, CLI, local API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

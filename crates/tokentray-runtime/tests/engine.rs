@@ -137,7 +137,8 @@ async fn an_invalid_config_edit_is_ignored_and_a_valid_one_applied() {
     )
     .unwrap();
     let good = std::fs::read_to_string(&path).unwrap();
-    tokentray_adapters::atomic::write(&path, format!("{good}\n[[account]]\nid = \"kite\"\n").as_bytes(), 0o600).unwrap();
+    tokentray_adapters::atomic::write(&path, format!("{good}\n[[account]]\nid = \"kite\"\n").as_bytes(), 0o600)
+        .unwrap();
     let message = tokio::time::timeout(Duration::from_secs(5), invalid.recv()).await.unwrap().unwrap();
     assert!(message.contains("config.toml:") && message.contains("provider"), "{message}");
     assert_eq!(engine.config().accounts.len(), 2, "still on the last good config");

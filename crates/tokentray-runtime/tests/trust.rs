@@ -10,10 +10,10 @@ use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokentray_core::{Level, State};
 use tokentray_adapters::store::state::StateFile;
 use tokentray_adapters::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
 use tokentray_adapters::Secret;
+use tokentray_core::{Level, State};
 use tokentray_runtime::{Engine, EngineOptions, EventKind, Remedy, SystemClock};
 use tokentray_sandbox::{Endpoint, Fault};
 

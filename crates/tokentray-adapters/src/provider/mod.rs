@@ -115,7 +115,7 @@ impl ProviderClient {
         attempt: &LoginAttempt,
     ) -> Result<String, CallbackError> {
         let state = query.get("state").map(String::as_str).unwrap_or("");
-        if !constant_time_eq(state.as_bytes(), attempt.state.as_bytes()) {
+        if !crate::same_in_constant_time(state, &attempt.state) {
             return Err(CallbackError::StateMismatch);
         }
         let (code_field, failed) = match self.kind() {
@@ -220,8 +220,4 @@ impl ProviderClient {
 /// The expiry an account's config imposes over the provider's rule, if any.
 pub(crate) fn lifetime_override(account: &AccountConfig, now: Instant) -> Option<Instant> {
     account.token_lifetime.map(|l| tokentray_core::add_span(now, l))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -113,6 +113,27 @@ pub fn write(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(), SinkError
         .map_err(|e| SinkError { path: sink.path.clone(), message: format!("cannot write it: {e}") })
 }
 
+/// Rewrites every sink of an account; one failing sink does not stop the
+/// others, and each result is returned for the status to show.
+pub fn write_all(sinks: &[SinkConfig], values: &SinkValues<'_>, now: Instant) -> Vec<SinkStatus> {
+    sinks
+        .iter()
+        .map(|sink| {
+            let result = write(sink, values);
+            if let Err(e) = &result {
+                tracing::warn!(account = %values.account, "{e}");
+            }
+            SinkStatus {
+                path: sink.path.display().to_string(),
+                format: sink.format,
+                ok: result.is_ok(),
+                error: result.err().map(|e| e.message),
+                written_at: Some(now),
+            }
+        })
+        .collect()
+}
+
 /// Whether the sink already holds `values` (at start-up, a crash may have
 /// left it on an older token).
 pub fn is_current(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<bool, SinkError> {
@@ -144,9 +165,4 @@ pub fn expand_home(path: &Path) -> PathBuf {
         Ok(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| path.to_owned()),
         Err(_) => path.to_owned(),
     }
-}
-
-/// A new random key for the local API (256 bits, URL-safe).
-pub fn new_api_key() -> Secret {
-    Secret::new(crate::random::url_safe(32))
 }

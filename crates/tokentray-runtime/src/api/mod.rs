@@ -12,8 +12,11 @@
 //! no CORS header is ever sent; every error is JSON with a message.
 
 mod events;
+mod key;
 mod metrics;
 mod status;
+
+use key::ApiKey;
 
 use crate::{AccountStatus, Engine, EngineError, Remedy};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
@@ -144,34 +147,6 @@ async fn check(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
     Ok(Json(status).into_response())
 }
 
-/// In a handler's arguments: the request carried the API key as a bearer
-/// token; otherwise it is answered 401 before the handler runs.
-struct ApiKey;
-
-impl FromRequestParts<Engine> for ApiKey {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Response> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let key = engine.api_key().await.map_err(|e| Problem::from(e).into_response())?;
-        if constant_time_eq(presented.as_bytes(), key.expose().as_bytes()) {
-            return Ok(Self);
-        }
-        let mut r = Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
-        )
-        .into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
-        Err(r)
-    }
-}
-
 /// The `{id}` of an `/v1/accounts/{id}/...` path, or a JSON 400.
 struct AccountId(String);
 
@@ -207,8 +182,4 @@ async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
     let mut r = Json(body).into_response();
     r.headers_mut().insert(header::CACHE_CONTROL, "no-store".parse().expect("valid header"));
     Ok(r)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,12 +1,45 @@
-//! The ring of recent events, for SSE clients that resume with `Last-Event-ID`.
+//! Where the engine's events go: numbered, kept in a ring for SSE clients
+//! that resume with `Last-Event-ID`, and broadcast to every listener.
 
+use crate::engine::lock;
 use crate::EngineEvent;
 use std::collections::VecDeque;
+use std::sync::Mutex;
+use tokio::sync::broadcast;
+
+pub(crate) struct EventLog {
+    sender: broadcast::Sender<EngineEvent>,
+    recent: Mutex<RecentEvents>,
+}
+
+impl EventLog {
+    pub fn new() -> Self {
+        Self { sender: broadcast::channel(256).0, recent: Mutex::new(RecentEvents::default()) }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.sender.subscribe()
+    }
+
+    /// Numbers `event`, records it and sends it. Under one lock, so that ids
+    /// reach the ring and the channel in order.
+    pub fn publish(&self, event: EngineEvent) {
+        let mut recent = lock(&self.recent);
+        let event = recent.push(event);
+        let _ = self.sender.send(event);
+    }
+
+    /// The recorded events after `after`, or `None` when some of them are no
+    /// longer recorded (the client must re-read the state).
+    pub fn since(&self, after: u64) -> Option<Vec<EngineEvent>> {
+        lock(&self.recent).since(after)
+    }
+}
 
 /// How many past events a resuming client can catch up on.
 pub const RECENT_EVENTS: usize = 1024;
 
-pub struct RecentEvents {
+struct RecentEvents {
     ring: VecDeque<EngineEvent>,
     next_id: u64,
 }
@@ -19,7 +52,7 @@ impl Default for RecentEvents {
 
 impl RecentEvents {
     /// Numbers `event` and records it; returns it with its id.
-    pub fn push(&mut self, mut event: EngineEvent) -> EngineEvent {
+    fn push(&mut self, mut event: EngineEvent) -> EngineEvent {
         event.id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         if self.ring.len() == RECENT_EVENTS {
@@ -32,7 +65,7 @@ impl RecentEvents {
     /// The recorded events after `after`, or `None` when some of them are no
     /// longer recorded (the client must re-read the state). An id from the
     /// future (another process's, or made up) is answered with `None` too.
-    pub fn since(&self, after: u64) -> Option<Vec<EngineEvent>> {
+    fn since(&self, after: u64) -> Option<Vec<EngineEvent>> {
         let oldest = self.ring.front().map_or(self.next_id, |e| e.id);
         if after.saturating_add(1) < oldest || after >= self.next_id {
             return None;

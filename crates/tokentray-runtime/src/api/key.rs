@@ -1,0 +1,62 @@
+//! The API key: made on first use, kept in the secret store, and required
+//! as a bearer token by the endpoints that hand out or act on a token.
+
+use super::Problem;
+use crate::engine::INSTALLATION;
+use crate::{Engine, EngineError};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokentray_adapters::store::SecretItem;
+use tokentray_adapters::Secret;
+
+impl Engine {
+    /// The key that guards the local API's token endpoint, made on first use
+    /// and kept in the secret store.
+    pub async fn api_key(&self) -> Result<Secret, EngineError> {
+        let key = self
+            .inner
+            .api_key
+            .get_or_try_init(|| {
+                self.store_call(INSTALLATION, |store, owner| {
+                    if let Some(key) = store.get(owner, SecretItem::ApiKey)? {
+                        return Ok(key);
+                    }
+                    let key = Secret::random(32);
+                    store.set(owner, SecretItem::ApiKey, &key)?;
+                    Ok(key)
+                })
+            })
+            .await?;
+        Ok(key.clone())
+    }
+}
+
+/// In a handler's arguments: the request carried the API key as a bearer
+/// token; otherwise it is answered 401 before the handler runs.
+pub(super) struct ApiKey;
+
+impl FromRequestParts<Engine> for ApiKey {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Response> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let key = engine.api_key().await.map_err(|e| Problem::from(e).into_response())?;
+        if key.matches(presented) {
+            return Ok(Self);
+        }
+        let mut r = Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
+        )
+        .into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+        Err(r)
+    }
+}

@@ -1,0 +1,36 @@
+//! Logging out: at the provider where it can, and here in any case.
+
+use crate::{Engine, EngineError, EventKind};
+use tokentray_adapters::store::state::AccountState;
+use tokentray_adapters::store::SecretItem;
+use tokentray_core::Event;
+
+impl Engine {
+    /// Logs out at the provider where it can, and forgets the token here.
+    /// The local logout happens even when the provider cannot be reached.
+    pub async fn logout(&self, id: &str) -> Result<(), EngineError> {
+        let client = self.with_slot(id, |s| s.client.clone())?;
+        if let Ok(tokens) = self.tokens(id).await {
+            let secret = self.api_secret(client.account()).await.ok();
+            if let Err(e) = client.logout(&tokens, secret.as_ref()).await {
+                tracing::warn!(account = id, "the provider logout failed ({e}); forgetting the token here anyway");
+            }
+        }
+        self.store_call(id, |store, id| store.delete(id, SecretItem::Tokens)).await?;
+        if let Some(journal) = self.inner.journal.get() {
+            journal.clear(id)?;
+        }
+        let now = self.inner.clock.now();
+        self.with_slot(id, |s| {
+            s.lifecycle.handle(Event::LoggedOut, now, &mut Vec::new());
+            s.tokens = None;
+            s.pending = None;
+            s.pending_since = None;
+            s.generation += 1;
+        })?;
+        self.update_state(id, |st| *st = AccountState::default()).await?;
+        self.publish(id, EventKind::LoggedOut);
+        self.after_change(id);
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+//! A new config applied to a running engine: accounts come and go, changed
+//! ones keep their token.
+
+use crate::engine::{http_timeout, lock};
+use crate::slot::Slot;
+use crate::{Engine, EventKind};
+use tokentray_adapters::config::Config;
+use tokentray_adapters::provider::{http_client, ProviderClient};
+
+impl Engine {
+    /// Applies a new config: new accounts start, removed ones stop (their
+    /// secrets stay in the keyring), changed ones keep their token.
+    pub fn apply_config(&self, config: Config) {
+        let now = self.inner.clock.now();
+        let saved = self.inner.state_file.load().unwrap_or_default();
+        let timeout_changed = config.http_timeout != self.config().http_timeout;
+        let http = {
+            let mut http = lock(&self.inner.http);
+            if timeout_changed {
+                *http = http_client(http_timeout(&config));
+            }
+            http.clone()
+        };
+        {
+            let mut slots = self.slots();
+            slots.retain(|id, _| config.account(id).is_some());
+            for account in &config.accounts {
+                match slots.get_mut(&account.id) {
+                    Some(slot) if slot.config == *account && !timeout_changed => {}
+                    Some(slot) => {
+                        slot.client = ProviderClient::new(account.clone(), http.clone());
+                        slot.lifecycle.set_policy(account.policy(), now);
+                        slot.config = account.clone();
+                    }
+                    None => {
+                        let st = saved.accounts.get(&account.id).cloned().unwrap_or_default();
+                        slots.insert(account.id.clone(), Slot::restore(account.clone(), &http, &st, now));
+                    }
+                }
+            }
+        }
+        *lock(&self.inner.config) = config;
+        self.publish("", EventKind::ConfigReloaded);
+        self.inner.wake.notify_one();
+    }
+}

@@ -1,0 +1,122 @@
+//! Renewing a token: single-flight in this process (a gate) and across
+//! processes (a lock file), and what a failure tells the lifecycle.
+
+use crate::engine::{ENDED_BY_BROKER, LOCK_TIMEOUT};
+use crate::{lock, AccountStatus, Engine, EngineError, EventKind};
+use tokentray_adapters::provider::ProviderClient;
+use tokentray_core::{Action, ErrorClass, Event, Lifecycle, State};
+
+impl Engine {
+    /// Renews the token now. Concurrent calls for one account share one
+    /// provider call, in this process (a gate) and across processes (a lock
+    /// file); a caller that waited gets the token the other one stored.
+    pub async fn refresh(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        if self.is_stopping() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let _work = self.inner.work.begin();
+        let (gate, generation, client) = self.with_slot(id, |s| (s.gate.clone(), s.generation, s.client.clone()))?;
+        let _gate = gate.lock().await;
+        if self.with_slot(id, |s| s.generation)? != generation {
+            return self.status(id);
+        }
+        match self.refresh_locked(id, &client).await {
+            Ok(called_provider) => {
+                if called_provider {
+                    self.with_slot(id, |s| s.counters.refresh_ok += 1)?;
+                }
+                self.status(id)
+            }
+            Err(e) => {
+                let _ = self.with_slot(id, |s| s.counters.refresh_failed += 1);
+                let in_flight =
+                    self.with_slot(id, |s| s.lifecycle.state(self.inner.clock.now()) == State::Refreshing)?;
+                // Nothing the lifecycle did not know, unless it is waiting for this result.
+                let failure = e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
+                if let Some(failure) = failure {
+                    self.record_failure(id, |now, out, lc| lc.handle(Event::RefreshFailed(failure), now, out), &e)
+                        .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Renews where the provider can; elsewhere (Kite, Upstox) asks the
+    /// provider whether the token still works, which is what "refresh" can
+    /// mean for a token only a login renews.
+    pub async fn refresh_or_check(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        if self.status(id)?.auto_refresh {
+            self.refresh(id).await
+        } else {
+            self.check(id).await
+        }
+    }
+
+    /// The refresh itself, under the cross-process lock: a token another
+    /// process stored meanwhile is adopted instead, and a new token is stored
+    /// before the lock is released, so a waiting process finds it.
+    /// Returns whether the provider was called (not when a token was adopted).
+    async fn refresh_locked(&self, id: &str, client: &ProviderClient) -> Result<bool, EngineError> {
+        let _lock = lock::acquire(&self.lock_path(id), LOCK_TIMEOUT).await?;
+        if self.adopt_from_disk(id).await? {
+            return Ok(false);
+        }
+        // No new provider refresh while a grant waits to be saved: it would
+        // spend the refresh token that only the waiting grant holds.
+        if self.with_slot(id, |s| s.pending.is_some())? && !self.save_pending(id).await {
+            let why = "the last new token is not saved yet (the secret store refuses it); retrying the save".to_owned();
+            return Err(EngineError::Unavailable { account: id.to_owned(), why });
+        }
+        let now = self.inner.clock.now();
+        let meta = self.with_slot(id, |s| s.lifecycle.token().copied())?;
+        let meta = meta.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
+        if !meta.can_refresh_at(now) {
+            return Err(EngineError::NotRefreshable(id.to_owned()));
+        }
+        let tokens = self.tokens(id).await?;
+        let secret = self.api_secret(client.account()).await?;
+        // Opened before the call, so the grant is on disk within a millisecond of its arrival.
+        let journal = self.journal().await;
+        let grant = client.refresh(&tokens, &meta, &secret, now).await?;
+        self.journal_record(journal.as_deref(), id, &grant);
+        let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
+        self.install(id, grant, Event::Refreshed).await?;
+        // Logged once the new token is the one served, so the line means "in use".
+        tracing::info!(account = id, token = %token, expires_at = %expires_at, "refreshed");
+        Ok(true)
+    }
+
+    pub(crate) async fn record_failure(
+        &self,
+        id: &str,
+        apply: impl FnOnce(tokentray_core::Instant, &mut Vec<Action>, &mut Lifecycle),
+        error: &EngineError,
+    ) {
+        let now = self.inner.clock.now();
+        let mut notices = Vec::new();
+        let message = error.to_string();
+        let outcome = self.with_slot(id, |s| {
+            let was_rejected = s.lifecycle.standing().access_rejected;
+            apply(now, &mut notices, &mut s.lifecycle);
+            s.last_error_message = Some(message.clone());
+            (was_rejected, s.lifecycle.standing())
+        });
+        let Ok((was_rejected, standing)) = outcome else { return };
+        self.dispatch(id, notices);
+        if standing.access_rejected && !was_rejected {
+            tracing::warn!(account = id, "{ENDED_BY_BROKER}");
+            self.publish(id, EventKind::TokenInvalid);
+        }
+        let saved = self
+            .update_state(id, |st| {
+                st.standing = standing;
+                st.last_error_message = Some(message);
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!(account = id, "cannot record the failure in the state file: {e}");
+        }
+        self.after_change(id);
+    }
+}

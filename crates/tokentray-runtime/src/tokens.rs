@@ -1,0 +1,73 @@
+//! The account's secrets as the rest of the engine reads them: cached after
+//! the first keyring read, and the token a script may use now.
+
+use crate::engine::ENDED_BY_BROKER;
+use crate::{AccountStatus, Engine, EngineError};
+use tokentray_adapters::config::AccountConfig;
+use tokentray_adapters::store::{SecretItem, TokenSet};
+use tokentray_adapters::Secret;
+use tokentray_core::{ErrorClass, State};
+
+impl Engine {
+    /// The account's tokens, from memory or the secret store. Does not check
+    /// expiry: callers decide from `status` whether the token is usable.
+    pub async fn tokens(&self, id: &str) -> Result<TokenSet, EngineError> {
+        if let Some(t) = self.with_slot(id, |s| s.tokens.clone())? {
+            return Ok(t);
+        }
+        if self.with_slot(id, |s| s.lifecycle.token().is_none())? {
+            return Err(EngineError::NoToken(id.to_owned()));
+        }
+        let tokens = self.store_call(id, |store, id| store.tokens(id)).await?;
+        let tokens = tokens.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
+        self.with_slot(id, |s| s.tokens = Some(tokens.clone()))?;
+        Ok(tokens)
+    }
+
+    /// A token a script can use now: the stored one while it is valid, else a
+    /// refreshed one where the provider allows it, else "log in". A token the
+    /// broker rejected is never handed out. A script's call never spends a
+    /// retry: while one is scheduled through an outage, it is told so at once.
+    pub async fn current_token(&self, id: &str) -> Result<TokenSet, EngineError> {
+        let now = self.inner.clock.now();
+        // A refresh ahead of expiry is no reason to wait: the current token still works.
+        let usable = |s: &AccountStatus| {
+            s.state == State::Valid || (s.state == State::Refreshing && s.expires_at.is_some_and(|e| e > now))
+        };
+        let mut status = self.status(id)?;
+        if !usable(&status) && status.auto_refresh {
+            if status.retry_at.is_some_and(|at| at > now) || status.pending_save.is_some() {
+                return Err(EngineError::Unavailable { account: id.to_owned(), why: status.message });
+            }
+            status = self.refresh(id).await?;
+        }
+        if !usable(&status) {
+            let why = match status.state {
+                State::NoToken => "not logged in".to_owned(),
+                _ if status.last_error == Some(ErrorClass::TokenInvalid) => ENDED_BY_BROKER.to_owned(),
+                State::Expired => match status.expires_at {
+                    Some(at) => format!("the token expired at {}", at.with_timezone(&chrono::Local).format("%H:%M:%S")),
+                    None => "the token expired".to_owned(),
+                },
+                _ => status.message,
+            };
+            return Err(EngineError::LoginNeeded { account: id.to_owned(), why });
+        }
+        self.tokens(id).await
+    }
+
+    /// Stores an account's api secret (from the window's form).
+    pub async fn set_api_secret(&self, id: &str, secret: Secret) -> Result<(), EngineError> {
+        self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await
+    }
+
+    pub(crate) async fn api_secret(&self, account: &AccountConfig) -> Result<Secret, EngineError> {
+        let secret = self.store_call(&account.id, |store, id| store.get(id, SecretItem::ApiSecret)).await?;
+        match secret {
+            Some(s) => Ok(s),
+            // A public OAuth2 client (PKCE, no secret) authenticates with its id alone.
+            None if account.oauth2.as_ref().is_some_and(|o| o.pkce) => Ok(Secret::new("")),
+            None => Err(EngineError::MissingSecret(account.id.clone())),
+        }
+    }
+}
