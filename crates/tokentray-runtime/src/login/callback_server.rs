@@ -1,0 +1,231 @@
+//! The loopback server that receives a login's redirect. It is bound to the
+//! redirect URI's address only while the login runs, answers only loopback
+//! peers and the redirect path, and lets a newer login (another process)
+//! take the port over.
+
+use super::inbox::Callback;
+use super::LoginError;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Router;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokentray_adapters::config::AccountConfig;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, Notify};
+use url::Url;
+
+/// The path a newer login (from another process) posts to, to take the port over.
+const CANCEL_PATH: &str = "/.tokentray/cancel";
+/// A custom header: a web page cannot send it without a CORS preflight we never
+/// answer, so only a local program can cancel a login.
+const CANCEL_HEADER: &str = "x-tokentray-cancel";
+
+pub(super) struct Page {
+    status: StatusCode,
+    title: String,
+    text: String,
+}
+
+impl Page {
+    pub(super) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
+        Self { status, title: title.to_owned(), text: text.into() }
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let colour = if self.status.is_success() { "#2ea043" } else { "#d63031" };
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>TokenTray: {t}</title>\
+             <style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}\
+             h1{{color:{colour}}}</style></head><body><h1>{t}</h1><p>{x}</p></body></html>",
+            t = escape(&self.title),
+            x = escape(&self.text),
+        );
+        let mut response = (self.status, Html(body)).into_response();
+        response.headers_mut().insert("cache-control", "no-store".parse().expect("valid header"));
+        response.headers_mut().insert("referrer-policy", "no-referrer".parse().expect("valid header"));
+        response
+    }
+}
+
+#[derive(Clone)]
+struct ServerState {
+    path: String,
+    account: String,
+    callbacks: mpsc::Sender<Callback>,
+    cancel: Arc<tokio::sync::Notify>,
+}
+
+async fn on_request(
+    State(state): State<ServerState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !peer_allowed(peer.ip()) {
+        return Page::new(StatusCode::FORBIDDEN, "Refused", "Logins are only accepted from this machine.")
+            .into_response();
+    }
+    if uri.path() == CANCEL_PATH && method == axum::http::Method::POST {
+        if headers.get(CANCEL_HEADER).and_then(|v| v.to_str().ok()) == Some(state.account.as_str()) {
+            state.cancel.notify_one();
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    if method != axum::http::Method::GET || uri.path() != state.path {
+        return Page::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This is TokenTray's login callback; nothing else is here.",
+        )
+        .into_response();
+    }
+    let (reply, page) = oneshot::channel();
+    if state.callbacks.send(Callback { query, reply: Some(reply) }).await.is_err() {
+        return Page::new(StatusCode::GONE, "Login over", "This login has ended. Start a new one from TokenTray.")
+            .into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(120), page).await {
+        Ok(Ok(page)) => page.into_response(),
+        _ => Page::new(StatusCode::GONE, "Login over", "This login has ended. Start a new one from TokenTray.")
+            .into_response(),
+    }
+}
+
+/// Only this machine may deliver a login code. The server is bound to a
+/// loopback address already; this refuses anything else that reaches it.
+fn peer_allowed(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
+/// Where to listen for `redirect_uri`, if it is a loopback http URL.
+pub fn callback_addr(redirect_uri: &Url) -> Option<SocketAddr> {
+    if redirect_uri.scheme() != "http" {
+        return None;
+    }
+    let ip = match redirect_uri.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        url::Host::Domain(_) => return None,
+    };
+    ip.is_loopback().then(|| SocketAddr::new(ip, redirect_uri.port_or_known_default().unwrap_or(80)))
+}
+
+async fn bind(account: &AccountConfig, addr: SocketAddr) -> Result<TcpListener, LoginError> {
+    let started = Instant::now();
+    let mut asked_to_leave = false;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && started.elapsed() < Duration::from_secs(3) => {
+                if !asked_to_leave {
+                    // Perhaps an older login (another TokenTray process) holds the port: replace it.
+                    asked_to_leave = true;
+                    let _ = reqwest::Client::new()
+                        .post(format!("http://{addr}{CANCEL_PATH}"))
+                        .header(CANCEL_HEADER, &account.id)
+                        .timeout(Duration::from_secs(2))
+                        .send()
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(source) => return Err(LoginError::Bind { account: account.id.clone(), addr, source }),
+        }
+    }
+}
+
+/// The callback server of one login. Closing it lets a response in flight
+/// (the "logged in" page) reach the browser before the port is released.
+pub(super) struct CallbackServer {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CallbackServer {
+    /// Listens on `addr` (taking the port over from an older login) and
+    /// passes every callback for `account`'s redirect path to `callbacks`.
+    pub(super) async fn open(
+        account: &AccountConfig,
+        addr: SocketAddr,
+        callbacks: mpsc::Sender<Callback>,
+        cancel: Arc<Notify>,
+    ) -> Result<Self, LoginError> {
+        let listener = bind(account, addr).await?;
+        let state = ServerState {
+            path: account.redirect_uri.path().to_owned(),
+            account: account.id.clone(),
+            callbacks,
+            cancel,
+        };
+        Ok(Self::start(listener, Router::new().fallback(on_request).with_state(state)))
+    }
+
+    fn start(listener: TcpListener, app: Router) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, service)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self { stop: Some(stop), task }
+    }
+
+    pub(super) async fn close(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // A browser that keeps its connection open does not hold the port for long.
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for CallbackServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_redirects_get_a_callback_server() {
+        let addr = |s: &str| callback_addr(&Url::parse(s).unwrap());
+        assert_eq!(addr("http://127.0.0.1:5010/cb"), Some("127.0.0.1:5010".parse().unwrap()));
+        assert_eq!(addr("http://localhost:5010/cb"), Some("127.0.0.1:5010".parse().unwrap()));
+        assert_eq!(addr("http://[::1]:5010/cb"), Some("[::1]:5010".parse().unwrap()));
+        assert_eq!(addr("https://127.0.0.1:8182"), None);
+        assert_eq!(addr("http://example.com/cb"), None);
+        assert_eq!(addr("http://192.168.1.5:5010/cb"), None);
+    }
+
+    #[test]
+    fn only_loopback_peers_may_deliver_a_code() {
+        for ok in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
+            assert!(peer_allowed(ok.parse().unwrap()), "{ok}");
+        }
+        for refused in ["192.168.1.20", "10.0.0.2", "::ffff:192.168.1.20", "fe80::1", "0.0.0.0"] {
+            assert!(!peer_allowed(refused.parse().unwrap()), "{refused}");
+        }
+    }
+}

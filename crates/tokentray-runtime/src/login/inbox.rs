@@ -1,0 +1,121 @@
+//! Where a login's callbacks arrive: from the callback server, or as URLs
+//! the user pastes (`--no-browser`), until the login times out or a newer
+//! one replaces it.
+
+use super::callback_server::Page;
+use super::LoginError;
+use axum::http::StatusCode;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Notify};
+use url::Url;
+
+/// A callback received, with the way to answer the browser (none for a pasted URL).
+pub(super) struct Callback {
+    pub query: HashMap<String, String>,
+    pub reply: Option<oneshot::Sender<Page>>,
+}
+
+impl Callback {
+    /// Shows `page` in the browser that delivered the callback, if one did.
+    pub fn answer(&mut self, page: Page) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(page);
+        }
+    }
+}
+
+pub(super) struct Inbox {
+    sender: mpsc::Sender<Callback>,
+    served: mpsc::Receiver<Callback>,
+    pasted: Option<mpsc::Receiver<String>>,
+}
+
+impl Inbox {
+    pub fn new(pasted: Option<mpsc::Receiver<String>>) -> Self {
+        let (sender, served) = mpsc::channel(8);
+        Self { sender, served, pasted }
+    }
+
+    /// Where the callback server delivers.
+    pub fn sender(&self) -> mpsc::Sender<Callback> {
+        self.sender.clone()
+    }
+
+    pub fn takes_pasted_urls(&self) -> bool {
+        self.pasted.is_some()
+    }
+
+    /// The next callback, or why none will come: the deadline passed, or a
+    /// newer login for the account replaced this one.
+    pub async fn next(
+        &mut self,
+        account: &str,
+        deadline: tokio::time::Instant,
+        waited: Duration,
+        cancel: &Notify,
+    ) -> Result<Callback, LoginError> {
+        loop {
+            tokio::select! {
+                Some(callback) = self.served.recv() => return Ok(callback),
+                Some(line) = recv_pasted(&mut self.pasted) => match pasted_query(&line) {
+                    Some(query) => return Ok(Callback { query, reply: None }),
+                    None => tracing::warn!("that is not the URL the browser landed on; paste the whole address"),
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(LoginError::TimedOut { account: account.to_owned(), waited });
+                }
+                _ = cancel.notified() => return Err(LoginError::Replaced(account.to_owned())),
+            }
+        }
+    }
+
+    /// Runs `work` (the code's exchange) while telling a replayed callback
+    /// that the code is spent.
+    pub async fn refusing_replays<T>(&mut self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                result = &mut work => return result,
+                Some(mut replay) = self.served.recv() => replay.answer(Page::new(
+                    StatusCode::CONFLICT,
+                    "Already used",
+                    "This login already received its code; a code works only once.",
+                )),
+            }
+        }
+    }
+}
+
+async fn recv_pasted(pasted: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+    match pasted {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The query of a pasted redirect URL (or of a bare `?query`).
+fn pasted_query(line: &str) -> Option<HashMap<String, String>> {
+    let line = line.trim();
+    let query = match Url::parse(line) {
+        Ok(url) => url.query()?.to_owned(),
+        Err(_) => line.strip_prefix('?')?.to_owned(),
+    };
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_urls_and_queries_are_read() {
+        let q = pasted_query("http://127.0.0.1:9/cb?code=abc&state=xyz\n").unwrap();
+        assert_eq!((q["code"].as_str(), q["state"].as_str()), ("abc", "xyz"));
+        assert_eq!(pasted_query("?request_token=t&status=success").unwrap()["request_token"], "t");
+        assert!(pasted_query("hello").is_none());
+        assert!(pasted_query("http://127.0.0.1:9/cb").is_none());
+    }
+}

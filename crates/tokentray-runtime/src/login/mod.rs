@@ -1,0 +1,248 @@
+//! One-click login: open the authorize URL in the system browser, receive the
+//! redirect on a loopback callback server (bound only while the login runs),
+//! check `state`, take the code once, exchange it, store the token, and show
+//! the browser a page that says how it went.
+
+mod callback_server;
+mod inbox;
+
+pub use callback_server::callback_addr;
+
+use crate::{open_in_browser, AccountStatus, BrowserError, Engine, EngineError};
+use axum::http::StatusCode;
+use callback_server::{CallbackServer, Page};
+use inbox::{Callback, Inbox};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokentray_adapters::config::AccountConfig;
+use tokentray_adapters::provider::{CallbackError, Grant, ProviderClient};
+use tokentray_adapters::Secret;
+use tokentray_core::Event;
+use tokio::sync::{mpsc, Notify};
+use url::Url;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct LoginOptions {
+    /// Open the system browser; otherwise the URL is only handed to `show_url`.
+    pub open_browser: bool,
+    pub timeout: Duration,
+    /// Redirected URLs pasted by the user (`--no-browser`), one per message.
+    pub pasted: Option<mpsc::Receiver<String>>,
+    /// Shows the authorize URL to the user (printed, or put in the window).
+    pub show_url: Box<dyn Fn(&Url) + Send + Sync>,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        Self { open_browser: true, timeout: DEFAULT_TIMEOUT, pasted: None, show_url: Box::new(|_| {}) }
+    }
+}
+
+impl LoginOptions {
+    /// Opens the authorize URL with an HTTP client instead of a browser and
+    /// follows the redirects to the callback: for a provider that approves by
+    /// itself (the sandbox in the demo and in tests).
+    pub fn following_redirects() -> Self {
+        Self {
+            open_browser: false,
+            show_url: Box::new(|url| {
+                let url = url.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = reqwest::get(url).await {
+                        tracing::warn!("following the login redirects failed: {e}");
+                    }
+                });
+            }),
+            ..Self::default()
+        }
+    }
+}
+
+/// A completed login.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub status: AccountStatus,
+    /// From the callback's arrival to the token stored (exchange included).
+    pub callback_to_stored: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("{account}: nobody completed the login within {}s; run `tokentray login {account}` again", .waited.as_secs())]
+    TimedOut { account: String, waited: Duration },
+    #[error("{0}: a newer login for this account replaced this one")]
+    Replaced(String),
+    #[error("{account}: the login was refused ({reason}); nothing changed")]
+    Denied { account: String, reason: String },
+    #[error(
+        "{account}: cannot listen for the callback on {addr} ({source}); is another program using the port? \
+         Run `tokentray login {account} --no-browser` and paste the URL the browser lands on"
+    )]
+    Bind { account: String, addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "{account}: redirect_uri {uri} is not a loopback http:// URL, so TokenTray cannot receive the callback; \
+         run `tokentray login {account} --no-browser` and paste the URL the browser lands on"
+    )]
+    NotLoopback { account: String, uri: String },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+}
+
+impl LoginError {
+    /// What fixes it: most login failures are fixed by trying again.
+    pub fn remedy(&self) -> crate::Remedy {
+        match self {
+            Self::Engine(e) => e.remedy(),
+            Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) => crate::Remedy::Login,
+            Self::Bind { .. } | Self::NotLoopback { .. } | Self::Browser(_) => crate::Remedy::Other,
+        }
+    }
+}
+
+impl Engine {
+    /// Runs a login for `id` to the end: a new token stored, or an error that
+    /// says what to do. A newer login for the same account replaces this one.
+    pub async fn login(&self, id: &str, mut options: LoginOptions) -> Result<LoginOutcome, LoginError> {
+        let client = self.client(id)?;
+        let secret = self.api_secret(client.account()).await?;
+        let cancel = self.login_slot(id)?;
+        let mut inbox = Inbox::new(options.pasted.take());
+        let mut server = None;
+        let result = self.run_login(&client, &secret, &options, &cancel, &mut inbox, &mut server).await;
+        // The browser gets its page before the server goes away.
+        if let Some(server) = server {
+            server.close().await;
+        }
+        self.end_login(id, &cancel);
+        result
+    }
+
+    /// Opens the browser on the authorize URL, then takes callbacks until one
+    /// carries this attempt's code, and finishes the login with it.
+    async fn run_login(
+        &self,
+        client: &ProviderClient,
+        secret: &Secret,
+        options: &LoginOptions,
+        cancel: &Arc<Notify>,
+        inbox: &mut Inbox,
+        server: &mut Option<CallbackServer>,
+    ) -> Result<LoginOutcome, LoginError> {
+        let account = client.account();
+        // Opened before the exchange, so the grant is on disk within a millisecond of its arrival.
+        let journal = self.journal().await;
+        let attempt = client.begin_login();
+        *server = match callback_addr(&account.redirect_uri) {
+            Some(addr) => Some(CallbackServer::open(account, addr, inbox.sender(), cancel.clone()).await?),
+            None if inbox.takes_pasted_urls() => None,
+            None => {
+                return Err(LoginError::NotLoopback {
+                    account: account.id.clone(),
+                    uri: account.redirect_uri.to_string(),
+                })
+            }
+        };
+        (options.show_url)(&attempt.url);
+        if options.open_browser {
+            open_in_browser(attempt.url.as_str())?;
+        }
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        loop {
+            let mut callback = inbox.next(&account.id, deadline, options.timeout, cancel).await?;
+            let arrived = Instant::now();
+            let code = match client.read_callback(&callback.query, &attempt) {
+                Ok(code) => code,
+                Err(CallbackError::Denied(reason)) => {
+                    callback.answer(Page::new(
+                        StatusCode::BAD_REQUEST,
+                        "Login refused",
+                        format!("The provider said: {reason}. Nothing changed."),
+                    ));
+                    return Err(LoginError::Denied { account: account.id.clone(), reason });
+                }
+                Err(e @ (CallbackError::StateMismatch | CallbackError::Missing(_))) => {
+                    tracing::warn!(account = %account.id, "refused a login callback: {e}");
+                    callback.answer(Page::new(
+                        StatusCode::BAD_REQUEST,
+                        "Refused",
+                        format!("{e}. Start the login again from TokenTray."),
+                    ));
+                    continue;
+                }
+            };
+            // The code is spent: while it is exchanged, a replayed callback is told so.
+            let exchanged = inbox.refusing_replays(client.exchange(&code, &attempt, secret, self.now())).await;
+            let grant = match exchanged {
+                Ok(grant) => grant,
+                Err(e) => {
+                    callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
+                    return Err(LoginError::Engine(e.into()));
+                }
+            };
+            self.journal_record(journal.as_deref(), &account.id, &grant);
+            return self.finish_login(account, grant, arrived, callback).await;
+        }
+    }
+
+    /// Stores the new grant, learns who logged in where the token response
+    /// does not say, and tells the browser.
+    async fn finish_login(
+        &self,
+        account: &AccountConfig,
+        grant: Grant,
+        arrived: Instant,
+        mut callback: Callback,
+    ) -> Result<LoginOutcome, LoginError> {
+        let id = account.id.as_str();
+        let user = grant.user.user_id.clone();
+        let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
+        let stored = match crate::lock::acquire(&self.lock_path(id), Duration::from_secs(60)).await {
+            Ok(_lock) => self.install(id, grant, Event::LoggedIn).await,
+            Err(e) => Err(e.into()),
+        };
+        let callback_to_stored = arrived.elapsed();
+        if let Err(e) = stored {
+            callback.answer(Page::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Login incomplete",
+                format!("The token arrived but could not be saved: {e}"),
+            ));
+            return Err(e.into());
+        }
+        tracing::info!(account = id, token = %token, expires_at = %expires_at, "logged in");
+        // OAuth2 token responses do not say who logged in: the profile call does.
+        let user = match user {
+            Some(u) => Some(u),
+            None if account.policy().validate_every.is_some() => self.validate(id).await.ok().and_then(|s| s.user_id),
+            None => None,
+        };
+        let who = user.map(|u| format!(" as {u}")).unwrap_or_default();
+        callback.answer(Page::new(
+            StatusCode::OK,
+            "Logged in",
+            format!("{} is logged in{who}. You can close this tab.", account.label),
+        ));
+        Ok(LoginOutcome { status: self.status(id)?, callback_to_stored })
+    }
+
+    fn login_slot(&self, id: &str) -> Result<Arc<Notify>, EngineError> {
+        let cancel = Arc::new(Notify::new());
+        let previous = self.with_slot(id, |s| s.login.replace(cancel.clone()))?;
+        if let Some(previous) = previous {
+            previous.notify_one();
+        }
+        Ok(cancel)
+    }
+
+    fn end_login(&self, id: &str, mine: &Arc<Notify>) {
+        let _ = self.with_slot(id, |s| {
+            if s.login.as_ref().is_some_and(|l| Arc::ptr_eq(l, mine)) {
+                s.login = None;
+            }
+        });
+    }
+}
