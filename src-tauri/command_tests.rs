@@ -84,7 +84,8 @@ fn refresh_and_logout_act_on_the_engine() {
     let refreshed = call(&f, "refresh", json!({"account": "demo-oauth"})).unwrap();
     assert_eq!(refreshed["state"], "valid");
     let e = call(&f, "refresh", json!({"account": "demo-kite"})).unwrap_err();
-    assert!(e.as_str().unwrap().contains("tokentray login demo-kite"), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("tokentray login demo-kite"), "{e}");
+    assert_eq!(e["remedy"], "login", "the window can offer Log in: {e}");
     call(&f, "logout", json!({"account": "demo-kite"})).unwrap();
     let accounts = call(&f, "accounts", json!({})).unwrap();
     let kite = accounts.as_array().unwrap().iter().find(|a| a["id"] == "demo-kite").unwrap().clone();
@@ -110,13 +111,14 @@ fn saving_an_account_writes_the_config_and_the_secret_to_the_store() {
 
     let bad = json!({"id": "x", "provider": "kite", "api_key": "k", "redirect_uri": "nope"});
     let e = call(&f, "save_account", json!({"draft": bad, "replacing": null, "apiSecret": null})).unwrap_err();
-    assert!(e.as_str().unwrap().contains("redirect_uri"), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("redirect_uri"), "{e}");
+    assert_eq!(e["remedy"], "other", "{e}");
     assert!(!std::fs::read_to_string(f.dir.join("config.toml")).unwrap().contains("id = \"x\""), "nothing written");
 
     call(&f, "delete_account", json!({"account": "kite-main"})).unwrap();
     assert_eq!(call(&f, "accounts", json!({})).unwrap().as_array().unwrap().len(), 2);
     let e = call(&f, "save_thresholds", json!({"orange": "1h", "red": "2h"})).unwrap_err();
-    assert!(e.as_str().unwrap().contains("orange must be longer than red"), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("orange must be longer than red"), "{e}");
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! The commands the window calls. Secrets go in (the api secret, to the
 //! keyring) but never come back out to the page.
 
+use crate::command_error::CommandError;
 use crate::state::AppState;
 use serde::Serialize;
 use tauri::State;
 use tokentray_adapters::config::Config;
-use tokentray_adapters::config_edit::{self, AccountDraft};
+use tokentray_adapters::config_edit::{self, AccountDraft, EditError};
 use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::AccountStatus;
@@ -71,19 +72,19 @@ pub fn settings(state: State<'_, AppState>) -> Settings {
 
 /// Opens the browser at the provider; returns when the token is stored.
 #[tauri::command]
-pub async fn login(state: State<'_, AppState>, account: String) -> Result<AccountStatus, String> {
+pub async fn login(state: State<'_, AppState>, account: String) -> Result<AccountStatus, CommandError> {
     let options = LoginOptions::default();
-    state.engine.login(&account, options).await.map(|o| o.status).map_err(|e| e.to_string())
+    Ok(state.engine.login(&account, options).await?.status)
 }
 
 #[tauri::command]
-pub async fn refresh(state: State<'_, AppState>, account: String) -> Result<AccountStatus, String> {
-    state.engine.refresh(&account).await.map_err(|e| e.to_string())
+pub async fn refresh(state: State<'_, AppState>, account: String) -> Result<AccountStatus, CommandError> {
+    Ok(state.engine.refresh(&account).await?)
 }
 
 #[tauri::command]
-pub async fn logout(state: State<'_, AppState>, account: String) -> Result<(), String> {
-    state.engine.logout(&account).await.map_err(|e| e.to_string())
+pub async fn logout(state: State<'_, AppState>, account: String) -> Result<(), CommandError> {
+    Ok(state.engine.logout(&account).await?)
 }
 
 /// Adds or edits an account. The config file is rewritten atomically, keeping
@@ -94,26 +95,26 @@ pub async fn save_account(
     draft: AccountDraft,
     replacing: Option<String>,
     api_secret: Option<String>,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     let config =
         edit_config(&state, |text, path| config_edit::upsert_account(text, path, &draft, replacing.as_deref()))?;
     let secret = api_secret.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     if let Some(secret) = secret {
-        state.engine.set_api_secret(&draft.id, Secret::new(secret)).await.map_err(|e| e.to_string())?;
+        state.engine.set_api_secret(&draft.id, Secret::new(secret)).await?;
     }
     state.engine.apply_config(config);
     Ok(())
 }
 
 #[tauri::command]
-pub fn delete_account(state: State<'_, AppState>, account: String) -> Result<(), String> {
+pub fn delete_account(state: State<'_, AppState>, account: String) -> Result<(), CommandError> {
     let config = edit_config(&state, |text, path| config_edit::remove_account(text, path, &account))?;
     state.engine.apply_config(config);
     Ok(())
 }
 
 #[tauri::command]
-pub fn save_thresholds(state: State<'_, AppState>, orange: String, red: String) -> Result<(), String> {
+pub fn save_thresholds(state: State<'_, AppState>, orange: String, red: String) -> Result<(), CommandError> {
     let config = edit_config(&state, |text, path| config_edit::set_thresholds(text, path, &orange, &red))?;
     state.engine.apply_config(config);
     Ok(())
@@ -122,17 +123,18 @@ pub fn save_thresholds(state: State<'_, AppState>, orange: String, red: String) 
 /// Reads the config file, applies `edit`, and writes the result only if it loads.
 fn edit_config(
     state: &AppState,
-    edit: impl FnOnce(&str, &std::path::Path) -> Result<String, tokentray_adapters::config::ConfigError>,
-) -> Result<Config, String> {
+    edit: impl FnOnce(&str, &std::path::Path) -> Result<String, EditError>,
+) -> Result<Config, CommandError> {
     let path = &state.config_path;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(CommandError::other(format!("cannot read {}: {e}", path.display()))),
     };
-    let new_text = edit(&text, path).map_err(|e| e.to_string())?;
-    let config = Config::parse(&new_text, path).map_err(|e| e.to_string())?;
+    let new_text = edit(&text, path)?;
+    // `edit` has read the result back already; this is the config to apply.
+    let config = Config::parse(&new_text, path).map_err(|e| CommandError::other(e.to_string()))?;
     tokentray_adapters::atomic::write(path, new_text.as_bytes(), 0o600)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| CommandError::other(format!("cannot write {}: {e}", path.display())))?;
     Ok(config)
 }

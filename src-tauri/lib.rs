@@ -3,6 +3,7 @@
 //! `tokentray-runtime`. No window exists until one is opened.
 
 mod args;
+mod command_error;
 mod commands;
 pub mod notify;
 mod state;

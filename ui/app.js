@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, levelFor, validateDraft } from "./logic.js";
+import { countdownText, describeError, levelFor, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -100,16 +100,20 @@ async function act(action, id) {
     await invoke(action, { account: id });
     $("banner").hidden = true;
   } catch (e) {
-    showBanner(String(e));
+    const { text, offerLogin } = describeError(e);
+    showBanner(text, offerLogin && action !== "login" ? id : null);
   } finally {
     busy.delete(id);
     await load();
   }
 }
 
-function showBanner(text) {
-  $("banner").textContent = text;
-  $("banner").hidden = false;
+/** Shows what went wrong; with `loginFor`, the one button that fixes it. */
+function showBanner(text, loginFor = null) {
+  const banner = $("banner");
+  banner.replaceChildren(document.createTextNode(text));
+  if (loginFor) banner.append(" ", button("Log in", "login", loginFor));
+  banner.hidden = false;
 }
 
 const FIELDS = ["id", "provider", "label", "api_key", "api_secret", "redirect_uri", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"];
@@ -175,7 +179,7 @@ async function saveForm(event) {
     closeForm();
     await load();
   } catch (e) {
-    $("form-error").textContent = String(e);
+    $("form-error").textContent = describeError(e).text;
   }
 }
 
@@ -186,7 +190,7 @@ async function deleteAccount() {
     closeForm();
     await load();
   } catch (e) {
-    $("form-error").textContent = String(e);
+    $("form-error").textContent = describeError(e).text;
   }
 }
 
@@ -197,12 +201,16 @@ async function saveThresholds(event) {
     $("thresholds-form").hidden = true;
     await load();
   } catch (e) {
-    $("thresholds-error").textContent = String(e);
+    $("thresholds-error").textContent = describeError(e).text;
   }
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
   $("rows").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-action]");
+    if (b) act(b.dataset.action, b.dataset.account);
+  });
+  $("banner").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-action]");
     if (b) act(b.dataset.action, b.dataset.account);
   });

@@ -41,6 +41,17 @@ export function levelFor(account, nowMs) {
   return "green";
 }
 
+/**
+ * A failed command's error as the window shows it: the engine's message, and
+ * whether a login fixes it (then the window offers "Log in").
+ */
+export function describeError(e) {
+  if (e && typeof e === "object" && typeof e.message === "string") {
+    return { text: e.message, offerLogin: e.remedy === "login" };
+  }
+  return { text: String(e), offerLogin: false };
+}
+
 /** `90s`, `45m`, `3h`, `1h30m`, `7d` in seconds, or null when it does not read. */
 export function parseDuration(text) {
   const t = String(text ?? "").trim();

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { formatCountdown, countdownText, levelFor, parseDuration, validateDraft } from "./logic.js";
+import { describeError, formatCountdown, countdownText, levelFor, parseDuration, validateDraft } from "./logic.js";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
@@ -53,4 +53,10 @@ test("the form says what to fix, field by field", () => {
   assert.deepEqual(validateDraft(good, { existingIds: ["kite-main"], replacing: "kite-main" }), {});
   const oauth = validateDraft({ ...good, provider: "oauth2" });
   assert.deepEqual(Object.keys(oauth).sort(), ["authorize_url", "token_url"]);
+});
+
+test("a command's error shows its message and offers a login only when one fixes it", () => {
+  assert.deepEqual(describeError({ message: "kite: run `tokentray login kite`", remedy: "login" }), { text: "kite: run `tokentray login kite`", offerLogin: true });
+  assert.deepEqual(describeError({ message: "broker unreachable", remedy: "retry" }), { text: "broker unreachable", offerLogin: false });
+  assert.deepEqual(describeError("command accounts not allowed"), { text: "command accounts not allowed", offerLogin: false });
 });

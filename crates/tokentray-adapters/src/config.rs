@@ -132,7 +132,7 @@ struct RawConfig {
     thresholds: Option<Spanned<RawThresholds>>,
     #[serde(default)]
     storage: StorageChoice,
-    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    #[serde(default, deserialize_with = "duration::deserialize_positive_opt")]
     http_timeout: Option<Span>,
     #[serde(default)]
     api: ApiConfig,
@@ -218,9 +218,6 @@ impl Config {
             None => Thresholds::default(),
         };
         let http_timeout = raw.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT);
-        if http_timeout <= Span::zero() {
-            return Err(invalid(None, "http_timeout must be longer than zero".to_owned()));
-        }
 
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -394,7 +391,7 @@ fn key_at(text: &str, offset: usize) -> Option<&str> {
     (!key.is_empty() && !key.starts_with('[') && !key.contains('"')).then_some(key)
 }
 
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;

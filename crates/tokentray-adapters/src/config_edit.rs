@@ -2,7 +2,7 @@
 //! user's comments, order and formatting. Every edit is checked by reading
 //! the result back as a config before anything is written.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{line_column, Config, ConfigError};
 use std::path::Path;
 use tokentray_core::ProviderKind;
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
@@ -32,13 +32,32 @@ pub struct AccountDraft {
     pub scopes: Option<String>,
 }
 
-fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { path: path.to_owned(), line: 1, column: 1, message: message.into() }
+/// Why an edit was not made. Nothing is written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The file on disk does not read as TOML (edited by hand since it was
+    /// loaded): its own line and column say where.
+    #[error("the config cannot be edited: {0}")]
+    Unreadable(ConfigError),
+    /// A value from the form: the field it came from says where.
+    #[error("{field}: {message}")]
+    Form { field: &'static str, message: String },
+    /// The edited config would not load; the message names the setting (a
+    /// line number would point into a file that was never written).
+    #[error("{0}")]
+    Rejected(String),
 }
 
-fn parse(text: &str, path: &Path) -> Result<DocumentMut, ConfigError> {
-    // The config is known good or empty; a parse error here means it changed on disk.
-    text.parse::<DocumentMut>().map_err(|e| invalid(path, format!("the config cannot be edited: {e}")))
+fn form(field: &'static str, message: impl Into<String>) -> EditError {
+    EditError::Form { field, message: message.into() }
+}
+
+fn parse(text: &str, path: &Path) -> Result<DocumentMut, EditError> {
+    text.parse::<DocumentMut>().map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_column(text, s.start));
+        let message = e.message().trim().to_owned();
+        EditError::Unreadable(ConfigError::Invalid { path: path.to_owned(), line, column, message })
+    })
 }
 
 fn accounts(doc: &mut DocumentMut) -> &mut ArrayOfTables {
@@ -70,16 +89,14 @@ pub fn upsert_account(
     path: &Path,
     draft: &AccountDraft,
     replacing: Option<&str>,
-) -> Result<String, ConfigError> {
-    let provider: ProviderKind =
-        serde_json::from_value(serde_json::Value::String(draft.provider.clone())).map_err(|_| {
-            invalid(path, format!("provider: `{}` is not one of kite, upstox, schwab, oauth2", draft.provider))
-        })?;
+) -> Result<String, EditError> {
+    let provider: ProviderKind = serde_json::from_value(serde_json::Value::String(draft.provider.clone()))
+        .map_err(|_| form("provider", format!("`{}` is not one of kite, upstox, schwab, oauth2", draft.provider)))?;
     let mut doc = parse(text, path)?;
     let list = accounts(&mut doc);
     let id_of = |t: &Table| t.get("id").and_then(|v| v.as_str()).map(str::to_owned);
     if replacing != Some(draft.id.as_str()) && list.iter().any(|t| id_of(t).as_deref() == Some(draft.id.as_str())) {
-        return Err(invalid(path, format!("id: an account `{}` exists already", draft.id)));
+        return Err(form("id", format!("an account `{}` exists already", draft.id)));
     }
     let position = replacing.and_then(|old| list.iter().position(|t| id_of(t).as_deref() == Some(old)));
     let table = match position {
@@ -104,7 +121,7 @@ pub fn upsert_account(
             .entry("thresholds")
             .or_insert(Item::Table(Table::new()))
             .as_table_mut()
-            .ok_or_else(|| invalid(path, "thresholds: expected a table"))?;
+            .ok_or_else(|| form("thresholds", "the config has `thresholds` as something other than a table"))?;
         set_or_remove(t, "orange", orange);
         set_or_remove(t, "red", red);
     }
@@ -114,7 +131,7 @@ pub fn upsert_account(
             .entry("oauth2")
             .or_insert(Item::Table(Table::new()))
             .as_table_mut()
-            .ok_or_else(|| invalid(path, "oauth2: expected a table"))?;
+            .ok_or_else(|| form("oauth2", "the config has `oauth2` as something other than a table"))?;
         set_or_remove(o, "authorize_url", non_empty(&draft.authorize_url));
         set_or_remove(o, "token_url", non_empty(&draft.token_url));
         set_or_remove(o, "profile_url", non_empty(&draft.profile_url));
@@ -132,31 +149,34 @@ pub fn upsert_account(
     checked(doc.to_string(), path)
 }
 
-pub fn remove_account(text: &str, path: &Path, id: &str) -> Result<String, ConfigError> {
+pub fn remove_account(text: &str, path: &Path, id: &str) -> Result<String, EditError> {
     let mut doc = parse(text, path)?;
     let list = accounts(&mut doc);
     let before = list.len();
     list.retain(|t| t.get("id").and_then(|v| v.as_str()) != Some(id));
     if list.len() == before {
-        return Err(invalid(path, format!("id: no account `{id}`")));
+        return Err(form("id", format!("no account `{id}`")));
     }
     checked(doc.to_string(), path)
 }
 
 /// Sets the default thresholds for every account.
-pub fn set_thresholds(text: &str, path: &Path, orange: &str, red: &str) -> Result<String, ConfigError> {
+pub fn set_thresholds(text: &str, path: &Path, orange: &str, red: &str) -> Result<String, EditError> {
     let mut doc = parse(text, path)?;
     let t = doc
         .entry("thresholds")
         .or_insert(Item::Table(Table::new()))
         .as_table_mut()
-        .ok_or_else(|| invalid(path, "thresholds: expected a table"))?;
+        .ok_or_else(|| form("thresholds", "the config has `thresholds` as something other than a table"))?;
     t["orange"] = value(orange.trim());
     t["red"] = value(red.trim());
     checked(doc.to_string(), path)
 }
 
-fn checked(text: String, path: &Path) -> Result<String, ConfigError> {
-    Config::parse(&text, path)?;
-    Ok(text)
+fn checked(text: String, path: &Path) -> Result<String, EditError> {
+    match Config::parse(&text, path) {
+        Ok(_) => Ok(text),
+        Err(ConfigError::Invalid { message, .. }) => Err(EditError::Rejected(message)),
+        Err(e) => Err(EditError::Unreadable(e)),
+    }
 }

@@ -1,4 +1,5 @@
-//! Durations in the config as people write them: `90s`, `45m`, `3h`, `1h30m`, `7d`.
+//! Durations as people write them, in the config and on the command line:
+//! `90s`, `45m`, `3h`, `1h30m`, `7d`. One parser, so both accept the same text.
 
 use serde::{Deserialize, Deserializer};
 use tokentray_core::Span;
@@ -32,6 +33,21 @@ pub fn parse(text: &str) -> Result<Span, String> {
     Ok(total)
 }
 
+/// A duration that must be longer than zero (a timeout, a grace period).
+pub fn parse_positive(text: &str) -> Result<Span, String> {
+    let span = parse(text)?;
+    if span <= Span::zero() {
+        return Err(format!("`{}` must be longer than zero", text.trim()));
+    }
+    Ok(span)
+}
+
+/// A positive duration as the standard library's type, for command-line flags.
+pub fn parse_std(text: &str) -> Result<std::time::Duration, String> {
+    let span = parse_positive(text)?;
+    span.to_std().map_err(|_| format!("`{}` is too long", text.trim()))
+}
+
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
     let text = String::deserialize(d)?;
     parse(&text).map_err(serde::de::Error::custom)
@@ -39,6 +55,12 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
 
 pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
     deserialize(d).map(Some)
+}
+
+/// For settings that must be longer than zero: the error then points at the value.
+pub fn deserialize_positive_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_positive(&text).map(Some).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -54,5 +76,7 @@ mod tests {
         assert!(parse("3").unwrap_err().contains("no unit"));
         assert!(parse("3x").unwrap_err().contains("unknown unit"));
         assert!(parse("h").is_err());
+        assert_eq!(parse_std("1d"), Ok(std::time::Duration::from_secs(86_400)));
+        assert!(parse_std("0s").unwrap_err().contains("longer than zero"));
     }
 }

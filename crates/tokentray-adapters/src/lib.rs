@@ -14,7 +14,7 @@
 pub mod atomic;
 pub mod config;
 pub mod config_edit;
-mod duration;
+pub mod duration;
 pub mod paths;
 pub mod provider;
 mod random;

@@ -161,6 +161,8 @@ fn bad_values_say_what_to_write() {
     assert!(e.contains("orange must be longer than red"), "{e}");
     let e = error("[[account]]\nid = \"my account\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
     assert!(e.contains("config.toml:2:") && e.contains("contains ` `"), "{e}");
+    let e = error("# a comment\nhttp_timeout = \"0s\"\n");
+    assert!(e.contains("config.toml:2:") && e.contains("longer than zero"), "{e}");
 }
 
 #[test]

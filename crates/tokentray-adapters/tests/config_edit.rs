@@ -90,3 +90,13 @@ fn removing_and_thresholds() {
     assert_eq!(c.accounts[0].thresholds.red, tokentray_core::Span::minutes(90));
     assert!(set_thresholds(START, path(), "1h", "2h").unwrap_err().to_string().contains("orange must be longer"));
 }
+
+#[test]
+fn an_edit_error_says_where_it_really_is() {
+    let broken = "[thresholds]\norange = \"3h\"\nred = = \"1h\"\n";
+    let e = set_thresholds(broken, path(), "3h", "1h").unwrap_err().to_string();
+    assert!(e.contains("config.toml:3:"), "the line of the broken file: {e}");
+    let e = upsert_account(START, path(), &draft("kite-main", "kite"), None).unwrap_err().to_string();
+    assert!(e.starts_with("id: "), "a form error names the form's field, not a place in the file: {e}");
+    assert!(!e.contains(":1:1"), "{e}");
+}

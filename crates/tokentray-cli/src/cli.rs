@@ -1,11 +1,13 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use tokentray_adapters::duration::parse_std;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  an error, or the broker cannot be reached now (the token is kept; the message says more)
   2  bad usage
+  3  another TokenTray (tray or daemon) already runs on this data directory
   4  a login is needed: run `tokentray login ACCOUNT`
   5  the api secret is missing or the provider rejects it: run `tokentray secret set ACCOUNT`
 
@@ -54,8 +56,8 @@ pub enum Command {
         /// browser lands on pasted on standard input (for servers)
         #[arg(long)]
         no_browser: bool,
-        /// Give up after this long, e.g. `5m`, `90s`
-        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        /// Give up after this long, e.g. `5m`, `90s`, `1h`
+        #[arg(long, default_value = "5m", value_parser = parse_std)]
         timeout: std::time::Duration,
     },
     /// Renew the token now; for a provider that cannot renew (Kite, Upstox),
@@ -81,7 +83,7 @@ pub enum Command {
         #[arg(long)]
         restart_on_change: bool,
         /// How long a stopping command may take before SIGKILL
-        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        #[arg(long, default_value = "10s", value_parser = parse_std)]
         grace: std::time::Duration,
         /// The command and its arguments, after `--`
         #[arg(last = true, required = true)]
@@ -107,27 +109,4 @@ pub enum SecretAction {
     Set { account: String },
     /// Remove the stored api secret
     Delete { account: String },
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in text.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| format!("`{text}`: write e.g. 5m, 90s, 1h"))?;
-        digits.clear();
-        total += n * match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(format!("`{text}`: unknown unit `{c}` (use h, m or s)")),
-        };
-    }
-    if !digits.is_empty() || total == 0 {
-        return Err(format!("`{text}`: write e.g. 5m, 90s, 1h"));
-    }
-    Ok(std::time::Duration::from_secs(total))
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use tokentray_adapters::config::{AccountConfig, Config, ConfigError};
 use tokentray_adapters::paths;
 use tokentray_adapters::store::{self, SecretStore, StoreError};
+use tokentray_runtime::demo::DemoError;
+use tokentray_runtime::ipc::IpcError;
 use tokentray_runtime::login::LoginError;
+use tokentray_runtime::watch::WatchError;
 use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, Remedy, SystemClock};
 
 /// A failed command, with the exit code scripts can test.
@@ -24,6 +27,12 @@ pub enum CliError {
     Login(#[from] LoginError),
     #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
     UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
+    #[error("{0}; stop it first (one engine per data directory)")]
+    Control(#[from] IpcError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    #[error("cannot start the demo: {0}")]
+    Demo(#[from] DemoError),
     #[error("{message} (reported by the running TokenTray)")]
     Remote { message: String, remedy: Remedy },
     #[error("{0}")]
@@ -46,6 +55,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
+            Self::Control(IpcError::AlreadyRunning(_)) => 3,
             Self::Engine(e) | Self::Login(LoginError::Engine(e)) => e.remedy().exit_code(),
             Self::Remote { remedy, .. } => remedy.exit_code(),
             _ => 1,

@@ -26,9 +26,7 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
     let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false };
-    let _control = tokentray_runtime::ipc::serve(engine.clone(), host)
-        .await
-        .map_err(|e| CliError::Usage(format!("{e}; stop it first (one engine per data directory)")))?;
+    let _control = tokentray_runtime::ipc::serve(engine.clone(), host).await?;
     // Put right what a crash left behind before anything else runs.
     engine.recover(true).await?;
     let scheduler = engine.spawn_scheduler();
@@ -38,9 +36,7 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
             tracing::error!("{e}; scripts cannot reach the API, the rest runs");
         }
     }
-    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
-        CliError::Io { context: "cannot watch the config".into(), source: std::io::Error::other(e.to_string()) }
-    })?;
+    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {}))?;
     // Said only now that everything runs: tests and supervisors wait for this line.
     tracing::info!(
         "daemon started: {} account(s) from {}; secrets in the {}; log {}",

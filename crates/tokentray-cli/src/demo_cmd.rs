@@ -13,10 +13,7 @@ use tokentray_runtime::{EventKind, LogNotifier};
 pub async fn run() -> Result<ExitCode, CliError> {
     crate::logging::init("info", None).map_err(|source| CliError::Io { context: "logging".into(), source })?;
     let dir = paths::data_dir()?.join("demo");
-    let demo = Demo::start(&dir).await.map_err(|e| CliError::Io {
-        context: "cannot start the demo".into(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let demo = Demo::start(&dir).await?;
     let engine = demo.engine(Arc::new(LogNotifier))?;
     let config_path = demo.config.path.clone();
     eprintln!(
@@ -31,9 +28,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     );
     demo.log_in_everything(&engine).await?;
     let scheduler = engine.spawn_scheduler();
-    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {})).map_err(|e| {
-        CliError::Io { context: "cannot watch the demo files".into(), source: std::io::Error::other(e.to_string()) }
-    })?;
+    let _watch = tokentray_runtime::watch::watch(&engine, &config_path, Box::new(|_| {}))?;
 
     let (enter_tx, mut enter) = tokio::sync::mpsc::channel::<()>(1);
     std::thread::spawn(move || {

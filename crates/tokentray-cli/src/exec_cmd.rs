@@ -74,9 +74,7 @@ pub async fn run(
     // Watch for tokens stored by any process; refresh here only if no
     // TokenTray runs to do it.
     let (_watch, _scheduler) = if restart_on_change {
-        let watch = tokentray_runtime::watch::watch(&engine, &ctx.config.path, Box::new(|_| {})).map_err(|e| {
-            CliError::Io { context: "cannot watch for new tokens".into(), source: std::io::Error::other(e.to_string()) }
-        })?;
+        let watch = tokentray_runtime::watch::watch(&engine, &ctx.config.path, Box::new(|_| {}))?;
         let alone = ipc::request(&ctx.data_dir, &Request::Status).await.is_none();
         (Some(watch), alone.then(|| engine.spawn_scheduler()))
     } else {

@@ -253,7 +253,7 @@ async fn the_daemon_refreshes_before_expiry_and_stops_on_sigterm() {
     // A second engine on the same data directory is refused.
     let t = s.clone();
     let second = blocking(move || t.run(&["daemon"], "")).await;
-    assert_eq!(second.status.code(), Some(2));
+    assert_eq!(second.status.code(), Some(3), "not a usage error: {}", second.stderr());
     assert!(second.stderr().contains("already running"), "{}", second.stderr());
 
     let status = blocking(move || terminate(&mut daemon)).await;
