@@ -20,7 +20,7 @@ struct Fixture {
 }
 
 fn fixture(name: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("tokentray-app-{name}-{}", std::process::id()));
+    let dir = tokentray_testkit::scratch(&format!("app-{name}"));
     let (engine, demo) = tauri::async_runtime::block_on(async {
         let demo = Demo::start(&dir).await.unwrap();
         let engine = demo.engine(Arc::new(LogNotifier)).unwrap();

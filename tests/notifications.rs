@@ -8,6 +8,7 @@ use tokentray_adapters::config::Config;
 use tokentray_app::notify::DesktopNotifier;
 use tokentray_core::{ErrorClass, Notice, NoticeKind, Span};
 use tokentray_runtime::Notifier;
+use tokentray_testkit::wait_until;
 
 fn account() -> tokentray_adapters::config::AccountConfig {
     let text = "[[account]]\nid = \"kite-main\"\nlabel = \"Kite\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n";
@@ -23,7 +24,10 @@ fn each_notice_arrives_once_with_its_action() {
         .stderr(Stdio::null())
         .spawn()
         .expect("dbus-monitor runs in the test session");
-    std::thread::sleep(Duration::from_millis(500));
+    // It drops its bus name once it monitors: from then on it sees every call.
+    wait_until("dbus-monitor monitoring", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|s| s.contains("NameLost"))
+    });
 
     let (tx, _logins) = tokio::sync::mpsc::unbounded_channel();
     let notifier = DesktopNotifier { logins: tx };
@@ -31,7 +35,10 @@ fn each_notice_arrives_once_with_its_action() {
     notifier.notify(&a, &Notice { kind: NoticeKind::Orange { remaining: Span::minutes(134) } });
     notifier.notify(&a, &Notice { kind: NoticeKind::RefreshFailed { attempts: 3, class: ErrorClass::Transient } });
     notifier.notify(&a, &Notice { kind: NoticeKind::LoginSucceeded });
-    std::thread::sleep(Duration::from_millis(1500));
+    let calls_seen = || std::fs::read_to_string(&log).unwrap_or_default().matches("method call").count();
+    wait_until("three notifications", Duration::from_secs(10), || calls_seen() >= 3);
+    // A duplicate would follow within milliseconds; this window proves there is none.
+    std::thread::sleep(Duration::from_millis(300));
     let _ = monitor.kill();
     let _ = monitor.wait();
     let seen = std::fs::read_to_string(&log).unwrap();

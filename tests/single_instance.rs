@@ -24,9 +24,7 @@ fn launch(dir: &Path, args: &[&str]) -> std::process::Child {
 
 #[test]
 fn a_second_launch_shows_the_first_ones_window() {
-    let dir = std::env::temp_dir().join(format!("tokentray-single-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tokentray_testkit::scratch("single");
     let mut first = launch(&dir, &["--demo"]);
     let state = dir.join("demo/data/state.json");
     let started = Instant::now();

@@ -22,9 +22,12 @@ type MenuNode = (i32, dbus::arg::PropMap, Vec<Variant<Box<dyn RefArg>>>);
 type Items = Arc<Mutex<Vec<(String, String)>>>;
 
 /// Serves the watcher's method and properties on the session bus, in a thread.
+/// Serves the watcher on its own thread; returns once it owns the name and
+/// receives calls, so the tray started next finds it.
 fn watcher() -> Items {
     let items: Items = Arc::new(Mutex::new(Vec::new()));
     let seen = items.clone();
+    let (ready, serving) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let conn = Connection::new_session().expect("a D-Bus session bus");
         conn.request_name(WATCHER, false, true, false).expect("the watcher name is free");
@@ -60,10 +63,12 @@ fn watcher() -> Items {
                 true
             }),
         );
+        ready.send(()).expect("the test waits for the watcher");
         loop {
             let _ = conn.process(Duration::from_millis(100));
         }
     });
+    serving.recv_timeout(Duration::from_secs(10)).expect("the watcher started");
     items
 }
 
@@ -94,10 +99,7 @@ fn centre_pixel(path: &str) -> [u8; 4] {
 #[test]
 fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     let items = watcher();
-    std::thread::sleep(Duration::from_millis(300));
-    let dir = std::env::temp_dir().join(format!("tokentray-tray-dbus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tokentray_testkit::scratch("tray-dbus");
     let mut app = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"))
         .arg("--demo")
         .env("TOKENTRAY_DATA_DIR", &dir)

@@ -9,6 +9,7 @@
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tokentray_testkit::free_port;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -24,10 +25,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Driver {
@@ -128,9 +125,7 @@ impl Driver {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
-    let dir = std::env::temp_dir().join(format!("tokentray-webdriver-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tokentray_testkit::scratch("webdriver");
     let driver = Driver::start(&dir).await;
 
     let countdown = driver.wait_for_level("demo-kite", "green").await;

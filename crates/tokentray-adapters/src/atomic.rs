@@ -148,9 +148,7 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("tokentray-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
+        tokentray_testkit::scratch(&format!("atomic-{name}"))
     }
 
     #[cfg(unix)]

@@ -9,10 +9,7 @@ use tokentray_adapters::sinks::{write, Field, SinkConfig, SinkFormat, SinkValues
 use tokentray_adapters::Secret;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tokentray-sinks-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tokentray_testkit::scratch(&format!("sinks-{name}"))
 }
 
 fn python(script: &str, args: &[&Path]) -> String {

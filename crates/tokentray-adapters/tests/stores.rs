@@ -11,9 +11,7 @@ use tokentray_adapters::Secret;
 use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tokentray-stores-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    tokentray_testkit::scratch(&format!("stores-{name}"))
 }
 
 fn tokens(n: u32) -> TokenSet {

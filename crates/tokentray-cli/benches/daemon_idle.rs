@@ -122,7 +122,7 @@ async fn main() {
         })
         .collect();
     let sandbox = Sandbox::start(SandboxConfig { apps, ..SandboxConfig::default() }).await.unwrap();
-    let root: PathBuf = std::env::temp_dir().join(format!("tokentray-bench-idle-{}", std::process::id()));
+    let root: PathBuf = tokentray_testkit::scratch("bench-idle");
     let (busy_dir, empty_dir) = (root.join("busy"), root.join("empty"));
     prepare(&busy_dir, &sandbox, &redirect, ACCOUNTS).await;
     prepare(&empty_dir, &sandbox, &redirect, 0).await;

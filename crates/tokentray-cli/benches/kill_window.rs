@@ -60,10 +60,8 @@ fn percentile(samples: &mut [Duration], q: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("tokentray-bench-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tokentray_testkit::scratch("bench-kill");
+    let port = tokentray_testkit::free_port();
     let redirect = format!("http://127.0.0.1:{port}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
         apps: vec![App::new(Flavor::OAuth2, "killid", "killsecret", &redirect, "K1")],

@@ -18,12 +18,9 @@ use tokentray_runtime::ipc::{self, Host};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+use tokentray_testkit::{free_port, scratch};
 
 const ROUNDS: usize = 51;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn percentile(samples: &mut [Duration], q: f64) -> f64 {
     samples.sort();
@@ -46,9 +43,7 @@ fn token(dir: &std::path::Path) -> (Option<i32>, Duration) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("tokentray-bench-revocation-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("bench-revocation");
     let (callback, api_port) = (free_port(), free_port());
     let redirect = format!("http://127.0.0.1:{callback}/cb");
     let sandbox = Sandbox::start(SandboxConfig {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tokentray_sandbox::{App, Endpoint, Fault, Flavor, Sandbox, SandboxConfig};
+use tokentray_testkit::{free_port, scratch, wait_until};
 
 struct Setup {
     sandbox: Sandbox,
@@ -14,14 +15,8 @@ struct Setup {
     api_port: u16,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 async fn setup(name: &str) -> Setup {
-    let dir = std::env::temp_dir().join(format!("tokentray-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch(&format!("e2e-{name}"));
     let (kite_port, oauth_port, api_port) = (free_port(), free_port(), free_port());
     let kite_redirect = format!("http://127.0.0.1:{kite_port}/cb");
     let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/cb");
@@ -170,14 +165,6 @@ async fn start_daemon(s: &std::sync::Arc<Setup>) -> Running {
 /// Runs blocking child-process work off the runtime that serves the sandbox.
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     tokio::task::spawn_blocking(f).await.unwrap()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {

@@ -110,9 +110,9 @@ fn wrk_line(report: &str, prefix: &str) -> String {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let root = std::env::temp_dir().join(format!("tokentray-bench-handoff-{}", std::process::id()));
+    let root = tokentray_testkit::scratch("bench-handoff");
     runtime.block_on(async {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = tokentray_testkit::free_port();
         let redirect = format!("http://127.0.0.1:{port}/cb");
         let sandbox = Sandbox::start(SandboxConfig {
             apps: vec![App::new(Flavor::OAuth2, "bench", "bench-secret", &redirect, "B1")],

@@ -18,9 +18,8 @@ use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
 const LOGINS: usize = 101;
 
 async fn measure(store: Arc<dyn SecretStore>, label: &str) -> Vec<Duration> {
-    let dir = std::env::temp_dir().join(format!("tokentray-bench-login-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tokentray_testkit::scratch(&format!("bench-login-{label}"));
+    let port = tokentray_testkit::free_port();
     let redirect = format!("http://127.0.0.1:{port}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
         apps: vec![App::new(Flavor::OAuth2, "bench", "bench-secret", &redirect, "B1")],
@@ -62,7 +61,7 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("tokentray-bench-plain-{}", std::process::id()));
+    let dir = tokentray_testkit::scratch("bench-plain");
     let plain = measure(Arc::new(PlaintextStore::new(dir.join("secrets.json"))), "plain").await;
     let keyring =
         measure(Arc::new(KeyringStore::new(&format!("tokentray-bench-{}", std::process::id()))), "keyring").await;

@@ -44,3 +44,32 @@ impl Drain {
         tokio::time::timeout(limit, drained).await.is_ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Time is the only thing these wait for: the paused clock jumps ahead
+    // when every task is idle, so a 15-second limit takes no real time.
+    #[tokio::test(start_paused = true)]
+    async fn a_stop_waits_for_work_in_flight_up_to_its_limit() {
+        let drain = Arc::new(Drain::default());
+        assert!(drain.wait(Duration::from_secs(15)).await, "nothing runs: drained at once");
+
+        let stuck = drain.begin();
+        let started = tokio::time::Instant::now();
+        assert!(!drain.wait(Duration::from_secs(15)).await, "stuck work: the limit ends the wait");
+        assert_eq!(started.elapsed(), Duration::from_secs(15));
+        drop(stuck);
+
+        let work = drain.begin();
+        let finisher = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            drop(work);
+        });
+        let started = tokio::time::Instant::now();
+        assert!(drain.wait(Duration::from_secs(15)).await, "the work ended in time");
+        assert_eq!(started.elapsed(), Duration::from_secs(2), "the stop went on as soon as it ended");
+        finisher.await.unwrap();
+    }
+}

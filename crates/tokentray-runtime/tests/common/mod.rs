@@ -17,15 +17,11 @@ pub struct World {
     pub oauth_port: u16,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[allow(unused_imports)] // each test binary uses its own share of them
+pub use tokentray_testkit::{eventually, free_port};
 
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tokentray-rt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tokentray_testkit::scratch(&format!("rt-{name}"))
 }
 
 /// A sandbox with a Kite app and a Schwab-style OAuth2 app (1800 s tokens),
@@ -119,13 +115,4 @@ pub async fn callback_url(authorize: &url::Url) -> String {
 /// Logs `id` in through the real flow, the test acting as the browser.
 pub async fn log_in(engine: &Engine, id: &str) {
     engine.login(id, tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
-}
-
-/// Waits for `check` to hold, polling: for a state another task reaches.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !check() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
 }
