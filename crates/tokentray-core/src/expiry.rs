@@ -3,6 +3,12 @@
 //! Kite and Upstox tokens die at a fixed time of day in India (IST, which has no
 //! daylight saving), so the rule is a [`DailyCutoff`]. OAuth2 tokens carry a
 //! relative `expires_in` that must be made absolute on receipt.
+//!
+//! Sources: Kite's 06:00 rollover, Kite Connect v3 docs "User" page
+//! (<https://kite.trade/docs/connect/v3/user/>); Upstox's 03:30 cutoff and the
+//! JWT `exp`, the Upstox get-token docs
+//! (<https://upstox.com/developer/api-documentation/get-token>); Schwab's
+//! 7 days from the login, alexgolec/schwab-py `docs/auth.rst`.
 
 use crate::{add_span, Instant, Span};
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};

@@ -1,6 +1,6 @@
 //! A broker on loopback: speaks the Kite Connect v3, Upstox v2 and OAuth2
-//! (Schwab-style) protocols the way `shared/reference/brokers.md` describes
-//! them, and refuses what the real APIs refuse (a wrong checksum, a missing
+//! (Schwab-style) protocols as their public sources describe them (each
+//! adapter in `tokentray-adapters/src/provider/` names its sources), and refuses what the real APIs refuse (a wrong checksum, a missing
 //! `X-Kite-Version`, a reused code, a bad PKCE verifier).
 //!
 //! Tests and the demo start it with [`Sandbox::start`]; tests then switch

@@ -1,4 +1,10 @@
 //! Kite Connect v3.
+//!
+//! Sources: Kite Connect v3 docs, "User" page (<https://kite.trade/docs/connect/v3/user/>);
+//! zerodha/pykiteconnect `kiteconnect/connect.py` (checksum, `X-Kite-Version: 3`,
+//! session and logout calls); zerodha/gokiteconnect `errors.go` (the error types,
+//! `TokenException` on a dead token); zerodha/kiteconnect-mocks
+//! `generate_session.json` (the session response).
 
 use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};

@@ -1,6 +1,11 @@
 //! OAuth2 (RFC 6749, PKCE per RFC 7636), and Schwab as an OAuth2 provider with
 //! Basic client authentication, 30-minute access tokens and a refresh token
 //! that dies 7 days after the login.
+//!
+//! Sources: RFC 6749, RFC 7636, RFC 7009 and RFC 8252 (native apps: system
+//! browser, loopback redirect); for Schwab, alexgolec/schwab-py `schwab/auth.py`
+//! and `docs/auth.rst` (Basic client authentication, the 7-day refresh limit
+//! counted from the login) and tylerebowers/Schwabdev `schwabdev/tokens.py`.
 
 use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};

@@ -1,4 +1,10 @@
 //! Upstox API v2.
+//!
+//! Sources: Upstox developer docs, authorize, get-token, logout and error codes
+//! (<https://upstox.com/developer/api-documentation/authentication>); the
+//! upstox/upstox-python SDK `upstox_client/api/login_api.py`, `docs/TokenResponse.md`
+//! (the flat token response) and `docs/ApiGatewayErrorResponse.md`
+//! (`UDAPI100050` for an invalid token).
 
 use super::http::{required, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
