@@ -2,14 +2,28 @@
 # Installs what TokenTray needs on a fresh Debian or Ubuntu machine: the
 # libraries the Tauri app links against, and the services the tests talk to
 # (D-Bus, GNOME Keyring, Xvfb, a notification daemon). Skips apt when all is there.
+#
+#   scripts/install-deps.sh [--with-tauri-driver] [--with-bench-tools]
 set -euo pipefail
+
+with_tauri_driver=false
+with_bench_tools=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-tauri-driver) with_tauri_driver=true ;;
+    --with-bench-tools) with_bench_tools=true ;;
+    *) echo "install-deps.sh: unknown option $arg (use --with-tauri-driver, --with-bench-tools)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential pkg-config curl
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
-  webkit2gtk-driver xdotool python3
+  webkit2gtk-driver xdotool python3 shellcheck
 )
+# The API benchmark drives the server with wrk.
+$with_bench_tools && packages+=(wrk)
 # The window's logic is tested with node's own test runner.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 
@@ -38,6 +52,6 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # WebDriver for the Tauri app (drives WebKitWebDriver); built once, then cached.
-if [ "${1:-}" = "--with-tauri-driver" ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+if $with_tauri_driver && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   cargo install tauri-driver --locked --version 2.1.0 --quiet
 fi

@@ -11,7 +11,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 log=$(mktemp -t tokentray-tests.XXXXXX.log)
 cargo fmt --all -- --check
+shellcheck scripts/*.sh .ci/run
 node --test ui/logic.test.mjs 2>&1 | tee "$log"
+# The inner script reads the log's path as $1: single quotes on purpose.
+# shellcheck disable=SC2016
 scripts/with-desktop-session.sh bash -c '
   set -euo pipefail
   cargo clippy --workspace --all-targets --locked -- -D warnings

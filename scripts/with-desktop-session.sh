@@ -33,11 +33,15 @@ export GNOME_KEYRING_CONTROL
 dunst >>"$log" 2>&1 &
 pids+=($!)
 
-# Wait until the Secret Service answers on the bus.
-for _ in $(seq 50); do
-  if secret-tool lookup tokentray-probe probe >/dev/null 2>&1; then break; fi
-  [ $? -eq 1 ] && break
-  sleep 0.1
+# Ready means the Secret Service and the notification daemon own their names
+# on the bus; a test started earlier would find neither.
+has_owner() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner "string:$1" 2>/dev/null | grep -q "boolean true"
+}
+for name in org.freedesktop.secrets org.freedesktop.Notifications; do
+  for _ in $(seq 100); do has_owner "$name" && break; sleep 0.1; done
+  has_owner "$name" || { echo "with-desktop-session: $name did not start (log: $log)" >&2; exit 1; }
 done
 
 "$@"
