@@ -10,8 +10,9 @@ use tokentray_adapters::store::{KeyringStore, PlaintextStore, SecretItem, Secret
 use tokentray_adapters::Secret;
 use tokentray_core::{ErrorClass, Refreshability, Span, TokenMeta};
 
+/// A directory that does not exist yet: the store creates it, privately.
 fn scratch(name: &str) -> PathBuf {
-    tokentray_testkit::scratch(&format!("stores-{name}"))
+    tokentray_testkit::scratch(&format!("stores-{name}")).join("data")
 }
 
 fn tokens(n: u32) -> TokenSet {

@@ -1,4 +1,4 @@
-use crate::Span;
+use crate::{Instant, Span};
 use serde::{Deserialize, Serialize};
 
 /// How a failed refresh is retried: `attempts` tries in all, the wait doubling
@@ -36,6 +36,37 @@ impl RetryPolicy {
         } else {
             jittered
         }
+    }
+}
+
+/// While the access token still works, a retry comes at the latest after a
+/// third of its remaining life, so several tries land before it dies...
+const RETRY_SHARE_OF_REMAINING: i32 = 3;
+/// ...but never closer than this.
+const MIN_RETRY: Span = Span::seconds(2);
+/// Once the access token is dead, scripts are failing: retry at least this often.
+const DEAD_TOKEN_RETRY_CAP: Span = Span::seconds(30);
+/// A `Retry-After` longer than this is read as a mistake, not an instruction.
+const MAX_RETRY_AFTER: Span = Span::hours(1);
+
+/// The wait before retrying a refresh that failed through an outage: the
+/// policy's `backoff`, capped so that retries keep landing before the
+/// access token dies (or come often once it is dead), and never sooner than
+/// the provider asked (`Retry-After`).
+pub(crate) fn outage_retry_delay(
+    backoff: Span,
+    access_expires: Option<Instant>,
+    retry_after: Option<Span>,
+    now: Instant,
+) -> Span {
+    let cap = match access_expires {
+        Some(expires) if now < expires => ((expires - now) / RETRY_SHARE_OF_REMAINING).max(MIN_RETRY),
+        _ => DEAD_TOKEN_RETRY_CAP,
+    };
+    let delay = backoff.min(cap).max(MIN_RETRY);
+    match retry_after {
+        Some(asked) => delay.max(asked.clamp(Span::zero(), MAX_RETRY_AFTER)),
+        None => delay,
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Every function here takes the current instant as an argument and never reads
 //! a clock, sleeps, or touches the network, so a suspend, a resume or a wall-clock
-//! jump is just a different `now`, and the tests run in microseconds. The engine
-//! (`tokentray-runtime`'s `Engine`) feeds [`Event`]s in and carries the [`Action`]s out.
+//! jump is just a different `now`, and the tests run in microseconds. The
+//! runtime's `Engine` (crate `tokentray-runtime`) feeds [`Event`]s in and
+//! carries the [`Action`]s out.
 
 mod backoff;
 mod countdown;
@@ -13,14 +14,16 @@ pub mod expiry;
 mod lifecycle;
 mod notice;
 mod provider;
+mod status;
 mod token;
 
 pub use backoff::RetryPolicy;
 pub use countdown::{format_countdown, Level, Thresholds};
 pub use error_class::{ErrorClass, Failure};
-pub use lifecycle::{Action, Event, Lifecycle, Policy, Standing, State, Status, MIN_REFRESH_GAP};
+pub use lifecycle::{Action, Event, Lifecycle, Policy, MIN_REFRESH_GAP};
 pub use notice::{Notice, NoticeKind};
 pub use provider::ProviderKind;
+pub use status::{Standing, State, Status};
 pub use token::{Refreshability, TokenMeta};
 
 /// The one clock type of the project: an absolute instant in UTC.

@@ -1,5 +1,9 @@
 //! One account's token lifecycle as a pure state machine.
 //!
+//! (Over 400 lines on purpose: the transitions of `handle`, `poll`,
+//! `next_wake` and `status` are read and checked together. What they show is
+//! in `status.rs`; how long an outage retry waits, in `backoff.rs`.)
+//!
 //! The engine calls [`Lifecycle::handle`] with what happened (a login, a refresh
 //! result, a validation result) and [`Lifecycle::poll`] when the clock says so;
 //! both append [`Action`]s for the engine to carry out. [`Lifecycle::next_wake`]
@@ -16,8 +20,9 @@
 //!   limit passing) stops renewal: an outage is retried for as long as the
 //!   refresh token can still work, and retries land before the access token dies.
 
-use crate::backoff::seed_for;
+use crate::backoff::{outage_retry_delay, seed_for};
 use crate::expiry::DailyCutoff;
+use crate::status::{Standing, State, Status};
 use crate::{
     add_span, ErrorClass, Failure, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds,
     TokenMeta,
@@ -59,16 +64,6 @@ const MAX_LEAD: Span = Span::minutes(30);
 /// provider says about a token's lifetime (an `expires_in` of 0 would
 /// otherwise refresh in a loop).
 pub const MIN_REFRESH_GAP: Span = Span::seconds(5);
-/// While the access token still works, a retry comes at the latest after a
-/// third of its remaining life, so several tries land before it dies...
-const RETRY_SHARE_OF_REMAINING: i32 = 3;
-/// ...but never closer than this.
-const MIN_RETRY: Span = Span::seconds(2);
-/// Once the access token is dead, scripts are failing: retry at least this often.
-const DEAD_TOKEN_RETRY_CAP: Span = Span::seconds(30);
-/// A `Retry-After` longer than this is read as a mistake, not an instruction.
-const MAX_RETRY_AFTER: Span = Span::hours(1);
-
 /// What happened to an account, as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -96,75 +91,6 @@ pub enum Action {
     /// Check the token with a profile call, then report `Validated` or `ValidationFailed`.
     Validate,
     Notify(Notice),
-}
-
-/// The account's state as people see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    NoToken,
-    Valid,
-    Refreshing,
-    /// The provider rejected the token, or renewing it failed for good: only a login helps.
-    NeedsLogin,
-    /// The token's expiry has passed.
-    Expired,
-}
-
-impl State {
-    pub const ALL: [State; 5] = [Self::NoToken, Self::Valid, Self::Refreshing, Self::NeedsLogin, Self::Expired];
-
-    /// The name scripts see: the same as its JSON form.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NoToken => "no_token",
-            Self::Valid => "valid",
-            Self::Refreshing => "refreshing",
-            Self::NeedsLogin => "needs_login",
-            Self::Expired => "expired",
-        }
-    }
-}
-
-/// What the provider last said about the current token: the part of the
-/// lifecycle every process must agree on, so it is saved with the token's
-/// facts and restored with them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Standing {
-    /// The provider rejected the access token (revoked, or ended by a login elsewhere).
-    #[serde(default)]
-    pub access_rejected: bool,
-    /// Renewal failed for good: the refresh token or the credentials were rejected.
-    #[serde(default)]
-    pub refresh_rejected: bool,
-    /// Consecutive failed refreshes being retried through an outage.
-    #[serde(default)]
-    pub refresh_failures: u32,
-    /// When the next retry of a failed refresh is due.
-    #[serde(default)]
-    pub retry_at: Option<Instant>,
-    #[serde(default)]
-    pub last_error: Option<ErrorClass>,
-}
-
-/// A snapshot for display: everything the tray, the CLI and the API show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Status {
-    pub state: State,
-    pub level: Level,
-    /// The moment the user must act (log in); `None` when no action will be needed.
-    pub act_by: Option<Instant>,
-    pub remaining: Option<Span>,
-    pub expires_at: Option<Instant>,
-    pub login_at: Option<Instant>,
-    pub last_validated: Option<Instant>,
-    pub last_error: Option<ErrorClass>,
-    /// Whether TokenTray will renew the token by itself.
-    pub auto_refresh: bool,
-    /// When a refresh that failed through an outage is tried again.
-    pub retry_at: Option<Instant>,
-    /// The provider rejected the access token (a login elsewhere, a logout).
-    pub access_rejected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,21 +259,12 @@ impl Lifecycle {
         }
     }
 
-    /// The wait before retrying after the `failures`-th failure in a row:
-    /// exponential with jitter, capped so that retries keep landing before
-    /// the access token dies, and never sooner than the provider asked.
+    /// The wait before retrying after the `failures`-th failure in a row.
     fn retry_delay(&self, failures: u32, failure: Failure, now: Instant) -> Span {
         let attempt = u8::try_from(failures).unwrap_or(u8::MAX);
         let backoff = self.policy.retry.delay(attempt, self.seed, failure.class == ErrorClass::RateLimited);
-        let cap = match self.token {
-            Some(m) if now < m.expires_at => ((m.expires_at - now) / RETRY_SHARE_OF_REMAINING).max(MIN_RETRY),
-            _ => DEAD_TOKEN_RETRY_CAP,
-        };
-        let delay = backoff.min(cap).max(MIN_RETRY);
-        match failure.retry_after {
-            Some(asked) => delay.max(asked.clamp(Span::zero(), MAX_RETRY_AFTER)),
-            None => delay,
-        }
+        let access_expires = self.token.map(|m| m.expires_at);
+        outage_retry_delay(backoff, access_expires, failure.retry_after, now)
     }
 
     /// Emits what is due at `now` and marks it as started.
@@ -525,16 +442,4 @@ impl Lifecycle {
 
 fn notify(kind: NoticeKind) -> Action {
     Action::Notify(Notice { kind })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::State;
-
-    #[test]
-    fn state_names_are_their_json_names() {
-        for state in State::ALL {
-            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
-        }
-    }
 }

@@ -1,0 +1,101 @@
+//! Every provider call under what brokers really do on a bad day: 5xx,
+//! 429, garbage, a token answer, a hang, a slow answer, no answer at all.
+
+mod common;
+
+use chrono::Utc;
+use common::*;
+use tokentray_adapters::store::TokenSet;
+use tokentray_core::{ErrorClass, Refreshability};
+use tokentray_sandbox::{Endpoint, Fault};
+
+// ---------------------------------------------------------------- faults
+
+async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_adapters::provider::ProviderClient, TokenSet) {
+    let sb = sandbox().await;
+    let c = client(&sb, id);
+    let (grant, _) = login(&c).await;
+    (sb, c, grant.tokens)
+}
+
+#[tokio::test]
+async fn server_errors_are_transient_for_every_provider() {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
+        let (sb, c, tokens) = logged_in(id).await;
+        for code in [500, 502, 503, 504] {
+            sb.inject(endpoint, Fault::Status { code }, Some(1));
+            let e = c.validate(&tokens).await.unwrap_err();
+            assert_eq!((e.status, e.class), (Some(code), ErrorClass::Transient), "{id} {code}: {e}");
+        }
+        c.validate(&tokens).await.expect("the fault was for one request only");
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_classified_for_every_provider() {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::RateLimit, Some(1));
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_is_malformed() {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::MalformedJson, Some(1));
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_token_answer_is_token_invalid() {
+    let (sb, c, tokens) = logged_in("schwab").await;
+    sb.inject(Endpoint::OAuth2Token, Fault::InvalidToken, Some(1));
+    let meta = tokentray_core::TokenMeta {
+        issued_at: Utc::now(),
+        expires_at: Utc::now(),
+        login_at: Utc::now(),
+        refresh: Refreshability::Unbounded,
+    };
+    let e = c.refresh(&tokens, &meta, &secret_for("schwab"), Utc::now()).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::TokenInvalid);
+}
+
+#[tokio::test]
+async fn a_hung_provider_times_out_as_transient() {
+    let (sb, c, tokens) = logged_in("kite").await;
+    sb.inject(Endpoint::KiteProfile, Fault::Hang, Some(1));
+    let started = std::time::Instant::now();
+    let e = c.validate(&tokens).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    assert!(e.message.contains("timed out"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_slow_provider_still_answers() {
+    let (sb, c, tokens) = logged_in("upstox").await;
+    sb.inject(Endpoint::UpstoxProfile, Fault::delay(std::time::Duration::from_millis(200)), Some(1));
+    c.validate(&tokens).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_transient_and_leaks_no_token() {
+    let sb = sandbox().await;
+    let c = client(&sb, "kite");
+    let (grant, _) = login(&c).await;
+    let addr = sb.url().trim_start_matches("http://").to_owned();
+    drop(sb);
+    tokentray_testkit::eventually("the sandbox's port closed", || std::net::TcpStream::connect(&addr).is_err()).await;
+    let e = c.logout(&grant.tokens, None).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    assert!(!e.to_string().contains(grant.tokens.access_token.expose()), "{e}");
+}
