@@ -92,9 +92,9 @@ async fn an_unreachable_provider_is_transient_and_leaks_no_token() {
     let sb = sandbox().await;
     let c = client(&sb, "kite");
     let (grant, _) = login(&c).await;
-    let addr = sb.url().trim_start_matches("http://").to_owned();
+    let addr = sb.addr();
     drop(sb);
-    tokentray_testkit::eventually("the sandbox's port closed", || std::net::TcpStream::connect(&addr).is_err()).await;
+    tokentray_testkit::eventually("the sandbox's port closed", || std::net::TcpStream::connect(addr).is_err()).await;
     let e = c.logout(&grant.tokens, None).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
     assert!(!e.to_string().contains(grant.tokens.access_token.expose()), "{e}");

@@ -72,7 +72,7 @@ impl Demo {
             ..SandboxConfig::default()
         })
         .await?;
-        let base = sandbox.url();
+        let (base, endpoints) = (sandbox.url(), sandbox.oauth2_endpoints_toml());
         let text = format!(
             r#"# TokenTray demo: two accounts on the built-in sandbox broker at {base}.
 storage = "plaintext"
@@ -103,11 +103,7 @@ validate_every = "1m"
 orange = "6m"
 red = "3m"
 [account.oauth2]
-authorize_url = "{base}/v1/oauth/authorize"
-token_url = "{base}/v1/oauth/token"
-profile_url = "{base}/v1/userinfo"
-revocation_url = "{base}/v1/oauth/revoke"
-client_auth = "body"
+{endpoints}client_auth = "body"
 refresh_limit = "10m"
 "#
         );

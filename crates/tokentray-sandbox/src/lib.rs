@@ -95,6 +95,18 @@ impl Sandbox {
         format!("http://{}", self.addr)
     }
 
+    /// The endpoint lines of an `[account.oauth2]` table that points a
+    /// generic OAuth2 account at this sandbox.
+    pub fn oauth2_endpoints_toml(&self) -> String {
+        let base = self.url();
+        format!(
+            "authorize_url = \"{base}/v1/oauth/authorize\"\n\
+             token_url = \"{base}/v1/oauth/token\"\n\
+             profile_url = \"{base}/v1/userinfo\"\n\
+             revocation_url = \"{base}/v1/oauth/revoke\"\n"
+        )
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().expect("requests lock").clone()

@@ -105,14 +105,7 @@ pub async fn exchange(
     secret: &Secret,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
-    let a = c.account();
-    let sum = checksum(&a.api_key, request_token, secret.expose());
-    let request = c
-        .http
-        .post(ProviderClient::endpoint(&a.api_base, "/session/token"))
-        .header(VERSION.0, VERSION.1)
-        .form(&[("api_key", a.api_key.as_str()), ("request_token", request_token), ("checksum", &sum)]);
-    let data = data(send(KITE, request).await?)?;
+    let data = session_call(c, "/session/token", ("request_token", request_token), secret).await?;
     session_grant(c, &data, None, None, now)
 }
 
@@ -123,15 +116,26 @@ pub async fn refresh(
     secret: &Secret,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
-    let a = c.account();
-    let sum = checksum(&a.api_key, refresh_token.expose(), secret.expose());
-    let request = c
-        .http
-        .post(ProviderClient::endpoint(&a.api_base, "/session/refresh_token"))
-        .header(VERSION.0, VERSION.1)
-        .form(&[("api_key", a.api_key.as_str()), ("refresh_token", refresh_token.expose()), ("checksum", &sum)]);
-    let data = data(send(KITE, request).await?)?;
+    let data = session_call(c, "/session/refresh_token", ("refresh_token", refresh_token.expose()), secret).await?;
     session_grant(c, &data, Some(refresh_token), Some(current.login_at), now)
+}
+
+/// A session call: the api key, a token (`field`), and their checksum with
+/// the api secret, which is what proves the app's identity to Kite.
+async fn session_call(
+    c: &ProviderClient,
+    path: &str,
+    (field, token): (&str, &str),
+    secret: &Secret,
+) -> Result<Value, ProviderError> {
+    let a = c.account();
+    let sum = checksum(&a.api_key, token, secret.expose());
+    let request = c.http.post(ProviderClient::endpoint(&a.api_base, path)).header(VERSION.0, VERSION.1).form(&[
+        ("api_key", a.api_key.as_str()),
+        (field, token),
+        ("checksum", &sum),
+    ]);
+    data(send(KITE, request).await?)
 }
 
 fn authorization(a: &AccountConfig, access: &Secret) -> String {

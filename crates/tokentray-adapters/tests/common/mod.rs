@@ -41,7 +41,8 @@ pub async fn sandbox() -> Sandbox {
 }
 
 /// The config a user would write, pointed at the sandbox.
-pub fn config_text(base: &str) -> String {
+pub fn config_text(sandbox: &Sandbox) -> String {
+    let (base, endpoints) = (sandbox.url(), sandbox.oauth2_endpoints_toml());
     format!(
         r#"
 http_timeout = "2s"
@@ -82,18 +83,14 @@ provider = "oauth2"
 api_key = "{PKCE_KEY}"
 redirect_uri = "http://127.0.0.1:9/generic/callback"
 [account.oauth2]
-authorize_url = "{base}/v1/oauth/authorize"
-token_url = "{base}/v1/oauth/token"
-profile_url = "{base}/v1/userinfo"
-revocation_url = "{base}/v1/oauth/revoke"
-client_auth = "body"
+{endpoints}client_auth = "body"
 scopes = ["read", "trade"]
 "#
     )
 }
 
 pub fn account(sandbox: &Sandbox, id: &str) -> AccountConfig {
-    let config = Config::parse(&config_text(&sandbox.url()), Path::new("test.toml")).expect("test config parses");
+    let config = Config::parse(&config_text(sandbox), Path::new("test.toml")).expect("test config parses");
     config.account(id).expect("account in the test config").clone()
 }
 
