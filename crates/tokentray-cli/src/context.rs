@@ -27,7 +27,7 @@ pub enum CliError {
     Login(#[from] LoginError),
     #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
     UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
-    #[error("{0}; stop it first (one engine per data directory)")]
+    #[error(transparent)]
     Control(#[from] IpcError),
     #[error(transparent)]
     Watch(#[from] WatchError),

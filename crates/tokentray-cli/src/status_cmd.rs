@@ -51,7 +51,7 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
     let mut row = |cells: [&str; 8]| {
         let [id, provider, state, level, act_in, user, checked, note] = cells;
         let _ =
-            writeln!(out, "{id:<14} {provider:<8} {state:<11} {level:<7} {act_in:<12} {user:<10} {checked:<9} {note}");
+            writeln!(out, "{id:<14} {provider:<8} {state:<11} {level:<8} {act_in:<12} {user:<10} {checked:<9} {note}");
     };
     row(["ACCOUNT", "PROVIDER", "STATE", "LEVEL", "ACT IN", "USER", "CHECKED", "NOTE"]);
     for s in statuses {

@@ -5,7 +5,7 @@
 //! (the slot lock, secret-store calls, state-file updates, publishing). The
 //! parts are `impl Engine` blocks in files of their own: `tokens.rs`,
 //! `refresh.rs`, `check.rs`, `install.rs`, `adopt.rs`, `logout.rs`,
-//! `reconfigure.rs`, `scheduler.rs` (`tick`), `login.rs`, `recover.rs` and
+//! `reconfigure.rs`, `scheduler.rs` (`tick`), `login/`, `recover.rs` and
 //! `api/key.rs`.
 
 use crate::drain::Drain;

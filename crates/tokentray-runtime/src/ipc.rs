@@ -82,7 +82,9 @@ pub struct Host {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IpcError {
-    #[error("another TokenTray is already running here (it answers on {0})")]
+    #[error(
+        "another TokenTray is already running here (it answers on {0}); stop it first: one engine per data directory"
+    )]
     AlreadyRunning(PathBuf),
     #[error("control socket {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },

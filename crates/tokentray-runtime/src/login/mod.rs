@@ -110,9 +110,11 @@ impl Engine {
         let client = self.client(id)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
-        let mut inbox = Inbox::new(options.pasted.take());
+        let pasted = options.pasted.take();
         let mut server = None;
-        let result = self.run_login(&client, &secret, &options, &cancel, &mut inbox, &mut server).await;
+        // The inbox ends with `run_login`, before the server closes: a
+        // callback still queued, or arriving now, is told the login is over.
+        let result = self.run_login(&client, &secret, &options, &cancel, Inbox::new(pasted), &mut server).await;
         // The browser gets its page before the server goes away.
         if let Some(server) = server {
             server.close().await;
@@ -129,7 +131,7 @@ impl Engine {
         secret: &Secret,
         options: &LoginOptions,
         cancel: &Arc<Notify>,
-        inbox: &mut Inbox,
+        mut inbox: Inbox,
         server: &mut Option<CallbackServer>,
     ) -> Result<LoginOutcome, LoginError> {
         let account = client.account();
@@ -244,5 +246,35 @@ impl Engine {
                 s.login = None;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokentray_adapters::config::Config;
+
+    /// A callback that arrives while the login finishes (the token being
+    /// stored) waits in the inbox; when the inbox ends, before the server
+    /// closes, the browser is told the login is over instead of being cut off.
+    #[tokio::test]
+    async fn a_callback_still_queued_when_the_login_ends_gets_the_login_over_page() {
+        let port = tokentray_testkit::free_port();
+        let text = format!(
+            "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:{port}/cb\"\n"
+        );
+        let account = Config::parse(&text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0);
+        let addr = callback_addr(&account.redirect_uri).unwrap();
+        let inbox = Inbox::new(None);
+        let sender = inbox.sender();
+        let server = CallbackServer::open(&account, addr, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
+
+        let late = tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/cb?status=success")));
+        tokentray_testkit::eventually("the callback queued", || sender.capacity() < sender.max_capacity()).await;
+        drop((inbox, sender));
+        let page = late.await.unwrap().unwrap();
+        assert_eq!(page.status(), 410);
+        assert!(page.text().await.unwrap().contains("This login has ended"));
+        server.close().await;
     }
 }
