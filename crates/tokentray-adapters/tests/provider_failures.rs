@@ -99,3 +99,52 @@ async fn an_unreachable_provider_is_transient_and_leaks_no_token() {
     assert_eq!(e.class, ErrorClass::Transient);
     assert!(!e.to_string().contains(grant.tokens.access_token.expose()), "{e}");
 }
+
+// ---------------------------------------------------------------- hostile tokens
+
+fn assert_refused(e: &tokentray_adapters::provider::ProviderError, what: &str) {
+    assert_eq!(e.class, ErrorClass::Malformed, "{what}: {e}");
+    assert!(e.to_string().contains("characters a token cannot have"), "{what}: {e}");
+    assert!(!e.to_string().contains("touch"), "{what}: the error does not echo the token: {e}");
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_an_exchange() {
+    for (id, endpoint) in [
+        ("kite", Endpoint::KiteSessionToken),
+        ("upstox", Endpoint::UpstoxToken),
+        ("schwab", Endpoint::OAuth2Token),
+        ("generic", Endpoint::OAuth2Token),
+    ] {
+        let sb = sandbox().await;
+        let c = client(&sb, id);
+        let attempt = c.begin_login();
+        let code = c.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+        sb.inject(endpoint, Fault::HostileToken, Some(1));
+        let e = c.exchange(&code, &attempt, &secret_for(id), Utc::now()).await.unwrap_err();
+        assert_refused(&e, id);
+    }
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_a_refresh() {
+    for (id, endpoint) in [("kite-platform", Endpoint::KiteRefreshToken), ("schwab", Endpoint::OAuth2Token)] {
+        let sb = sandbox().await;
+        let c = client(&sb, id);
+        let (grant, _) = login(&c).await;
+        sb.inject(endpoint, Fault::HostileToken, Some(1));
+        let e = c.refresh(&grant.tokens, &grant.meta, &secret_for(id), Utc::now()).await.unwrap_err();
+        assert_refused(&e, id);
+    }
+}
+
+#[test]
+fn token_text_is_visible_ascii_of_a_sane_length() {
+    use tokentray_adapters::provider::{is_token_text, MAX_TOKEN_LEN};
+    for ok in ["abc123", "eyJhbGciOi.eyJzdWIi.sig-_", "I0.b2F1dGgy+/=@", "~tilde"] {
+        assert!(is_token_text(ok), "{ok}");
+    }
+    for bad in ["", "a b", "a\nb", "tok\u{0}", "tök", "\t", &"x".repeat(MAX_TOKEN_LEN + 1)] {
+        assert!(!is_token_text(bad), "{bad:?}");
+    }
+}

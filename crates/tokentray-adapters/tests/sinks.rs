@@ -69,6 +69,63 @@ fn env_files_read_back_with_python_dotenv() {
     assert_eq!(v["KITE_EXPIRES"], "2026-11-27T00:30:00+00:00");
 }
 
+/// Values as real providers and configs have them, and as an attacker would
+/// choose them: each must read back exactly, and no reader may run anything.
+#[test]
+fn env_values_read_back_exactly_in_bash_dotenv_and_docker() {
+    let dir = scratch("env-readers");
+    let canary = dir.join("pwned");
+    let cases = [
+        ("JWT", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-_x".to_owned()),
+        ("SCHWAB", "I0.b2F1dGgyLmJkYy5zY2h3YWIuY29t.abc@".to_owned()),
+        ("B64", "tok/en+1==".to_owned()),
+        ("TILDE", "~root".to_owned()),
+        ("SHELL", format!("x$(touch {})`touch {}`", canary.display(), canary.display())),
+        ("SPACES", "a b;c|d&e".to_owned()),
+    ];
+    let path = dir.join(".env");
+    std::fs::write(&path, "").unwrap();
+    for (name, value) in &cases {
+        let token = Secret::new(value.clone());
+        write(&sink(SinkFormat::Env, &path, &[(name, Field::AccessToken)]), &values(&token)).unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+    let script = format!("set -a; . \"$1\"; for n in {}; do printf '%s\\0' \"${{!n}}\"; done", names.join(" "));
+    let out = std::process::Command::new("bash").arg("-c").arg(&script).arg("_").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let from_bash: Vec<String> =
+        String::from_utf8(out.stdout).unwrap().split_terminator('\0').map(str::to_owned).collect();
+    let read = python("import sys, json, dotenv; print(json.dumps(dotenv.dotenv_values(sys.argv[1])))", &[&path]);
+    let from_dotenv: serde_json::Value = serde_json::from_str(&read).unwrap();
+    for (i, (name, value)) in cases.iter().enumerate() {
+        assert_eq!(&from_bash[i], value, "bash reads {name} back: {text}");
+        assert_eq!(from_dotenv[name], value.as_str(), "python-dotenv reads {name} back: {text}");
+        // docker --env-file takes the rest of the line as it stands: exact for unquoted values.
+        let line = text.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap();
+        let raw = &line[name.len() + 1..];
+        if !raw.starts_with(['"', '\'']) {
+            assert_eq!(raw, value, "docker reads {name} back");
+        }
+    }
+    for plain in ["JWT", "SCHWAB", "B64"] {
+        assert!(!text.contains(&format!("{plain}=\"")) && !text.contains(&format!("{plain}='")), "{plain} unquoted");
+    }
+    assert!(!canary.exists(), "sourcing the file ran nothing");
+}
+
+#[test]
+fn a_value_no_env_quoting_carries_is_refused_and_the_file_kept() {
+    let dir = scratch("env-refused");
+    let path = dir.join(".env");
+    std::fs::write(&path, "KEEP=1\n").unwrap();
+    let token = Secret::new("a\nINJECTED=1");
+    let e = write(&sink(SinkFormat::Env, &path, &[("T", Field::AccessToken)]), &values(&token)).unwrap_err();
+    assert!(e.to_string().contains("control character"), "{e}");
+    assert!(!e.to_string().contains("INJECTED"), "the error does not copy the value: {e}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "KEEP=1\n");
+}
+
 #[cfg(unix)]
 #[test]
 fn new_files_are_private_and_existing_ones_keep_their_mode() {

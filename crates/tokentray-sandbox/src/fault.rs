@@ -35,7 +35,14 @@ pub enum Fault {
     InvalidToken,
     /// Answer with the provider's rate-limit error.
     RateLimit,
+    /// Answer a token request with a success whose access token holds shell
+    /// syntax and a newline (an attacker's or a broken provider's token).
+    HostileToken,
 }
+
+/// The access token [`Fault::HostileToken`] hands out: sourced by a shell
+/// without care, it would run a command.
+pub const HOSTILE_TOKEN: &str = "tok$(touch /tmp/tokentray-pwned)\nX=`id`";
 
 impl Fault {
     pub fn delay(d: Duration) -> Self {
@@ -115,6 +122,7 @@ pub(crate) async fn intercept(
             }
             Flavor::OAuth2 => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
         }),
+        Fault::HostileToken => Some(crate::reply::hostile_token(flavor)),
         Fault::RateLimit => Some(match flavor {
             Flavor::Kite => kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests"),
             Flavor::Upstox => upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent"),

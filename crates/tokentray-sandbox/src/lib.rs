@@ -20,7 +20,7 @@ mod registry;
 mod reply;
 mod upstox;
 
-pub use fault::{Endpoint, Fault};
+pub use fault::{Endpoint, Fault, HOSTILE_TOKEN};
 pub use record::RecordedRequest;
 pub use registry::{App, Flavor, SandboxConfig};
 

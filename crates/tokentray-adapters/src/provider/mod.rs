@@ -148,11 +148,12 @@ impl ProviderClient {
         secret: &Secret,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
-        match self.kind() {
+        let grant = match self.kind() {
             ProviderKind::Kite => kite::exchange(self, code, secret, now).await,
             ProviderKind::Upstox => upstox::exchange(self, code, secret, now).await,
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::exchange(self, code, attempt, secret, now).await,
-        }
+        }?;
+        checked(self.kind(), grant)
     }
 
     /// Renews the token without the user, where the provider allows it.
@@ -171,7 +172,7 @@ impl ProviderClient {
                 "this token cannot be refreshed (no refresh token): log in instead",
             ));
         };
-        match self.kind() {
+        let grant = match self.kind() {
             ProviderKind::Kite => kite::refresh(self, refresh_token, current, secret, now).await,
             ProviderKind::Upstox => Err(ProviderError::new(
                 ProviderKind::Upstox,
@@ -181,7 +182,8 @@ impl ProviderClient {
             ProviderKind::Schwab | ProviderKind::OAuth2 => {
                 oauth2::refresh(self, refresh_token, current, secret, now).await
             }
-        }
+        }?;
+        checked(self.kind(), grant)
     }
 
     /// Whether the provider has a call that tells if a token works (an
@@ -215,6 +217,35 @@ impl ProviderClient {
     pub(crate) fn endpoint(base: &Url, path: &str) -> String {
         format!("{}{}", base.as_str().trim_end_matches('/'), path)
     }
+}
+
+/// The longest token TokenTray accepts: JWTs of every provider here are a
+/// few kilobytes at most.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Whether `token` can be a token: visible ASCII only (RFC 6750's b64token
+/// and every provider's tokens are), and not absurdly long. A token is
+/// written into files that shells source; nothing else may reach them.
+pub fn is_token_text(token: &str) -> bool {
+    !token.is_empty() && token.len() <= MAX_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A grant whose tokens are not token text is the provider's error: it is
+/// never stored, served or written to a sink.
+fn checked(provider: ProviderKind, grant: Grant) -> Result<Grant, ProviderError> {
+    let tokens = std::iter::once(&grant.tokens.access_token).chain(grant.tokens.refresh_token.as_ref());
+    if tokens.into_iter().all(|t| is_token_text(t.expose())) {
+        return Ok(grant);
+    }
+    Err(ProviderError::malformed(
+        provider,
+        200,
+        format!(
+            "the provider sent a token with characters a token cannot have (only visible ASCII, at most {} KiB); \
+             it was not stored",
+            MAX_TOKEN_LEN / 1024
+        ),
+    ))
 }
 
 /// The expiry an account's config imposes over the provider's rule, if any.

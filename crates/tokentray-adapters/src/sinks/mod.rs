@@ -151,7 +151,7 @@ fn render(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(String, String)
     };
     let pairs: Vec<(&str, String)> = sink.fields.iter().map(|(name, f)| (name.as_str(), values.get(*f))).collect();
     let next = match sink.format {
-        SinkFormat::Env => env::set(&current, &pairs),
+        SinkFormat::Env => env::set(&current, &pairs).map_err(fail)?,
         SinkFormat::Json => json::set(&current, &pairs).map_err(fail)?,
         SinkFormat::Toml => toml_file::set(&current, &pairs).map_err(fail)?,
         SinkFormat::Raw => format!("{}\n", values.access_token.expose()),
