@@ -200,6 +200,24 @@ fn a_file_that_does_not_parse_is_reported_and_left_alone() {
 }
 
 #[test]
+fn a_parse_error_names_the_place_and_never_copies_the_file() {
+    let dir = scratch("broken-secret");
+    for (format, name, text) in [
+        (SinkFormat::Toml, "secrets.toml", "[db]\npassword = hunter2-secret\n"),
+        (SinkFormat::Json, "bot.json", "{\"db\": {\"password\": hunter2-secret}}"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let e = write(&sink(format, &path, &[("token", Field::AccessToken)]), &values(&Secret::new("t")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&path.display().to_string()) && e.contains("line ") && e.contains("column "), "{e}");
+        assert!(!e.contains("hunter2"), "the error copies none of the file: {e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "left alone");
+    }
+}
+
+#[test]
 fn a_reader_looping_during_1000_rewrites_never_sees_a_torn_file() {
     let dir = scratch("torn");
     let path = dir.join("bot.json");
