@@ -1,15 +1,19 @@
 //! Whole-file replacement that a concurrent reader can never see half done:
 //! write a temporary file in the same directory, fsync it, rename it over the
-//! target, fsync the directory.
+//! target, fsync the directory. A path that is a symlink (a dotfiles repo)
+//! is written at its target, so the link stays a link.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Replaces `path` with `bytes`. A new file gets `new_mode` (Unix permission
-/// bits); an existing file keeps its mode. Missing parent directories are
-/// created with mode 0700.
+/// Replaces `path` (or, if it is a symlink, the file it points to) with
+/// `bytes`. A new file gets `new_mode` (Unix permission bits); an existing
+/// file keeps its mode and group. Missing parent directories are created
+/// with mode 0700.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+    let target = resolve_links(path)?;
+    let path = target.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -22,13 +26,17 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         std::process::id(),
         crate::random::url_safe(6)
     ));
-    let mode = existing_mode(path)?.unwrap_or(new_mode);
+    let existing = existing_owner_and_mode(path)?;
+    let mode = existing.map_or(new_mode, |(_, mode)| mode);
     let result = (|| {
         // Private while it is written: a crash leaves no readable copy of a
         // token behind, whatever the target's mode. The mode is set last.
         let mut file = open_new(&tmp, 0o600)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        if let Some((group, _)) = existing {
+            keep_group(&file, group);
+        }
         set_mode(&file, mode)?;
         drop(file);
         fs::rename(&tmp, path)?;
@@ -52,19 +60,54 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// The file a path names after following its symlinks (each relative link
+/// read against its own directory). A dangling link names the file to create.
+pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_owned();
+    // The kernel's own limit on links in one lookup (MAXSYMLINKS).
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
+}
+
+/// The group and permission bits of the file at `path`, if it exists.
 #[cfg(unix)]
-fn existing_mode(path: &Path) -> io::Result<Option<u32>> {
-    use std::os::unix::fs::PermissionsExt;
+fn existing_owner_and_mode(path: &Path) -> io::Result<Option<(u32, u32)>> {
+    use std::os::unix::fs::MetadataExt;
     match fs::metadata(path) {
-        Ok(m) => Ok(Some(m.permissions().mode() & 0o7777)),
+        Ok(m) => Ok(Some((m.gid(), m.mode() & 0o7777))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 #[cfg(not(unix))]
-fn existing_mode(_: &Path) -> io::Result<Option<u32>> {
+fn existing_owner_and_mode(_: &Path) -> io::Result<Option<(u32, u32)>> {
     Ok(None)
+}
+
+/// Gives the new file the replaced file's group, so a file shared with a
+/// group stays shared. Only a member of that group may do so; otherwise
+/// the file keeps this user's group (and the mode set next still applies).
+fn keep_group(file: &File, group: u32) {
+    #[cfg(unix)]
+    if let Err(e) = std::os::unix::fs::fchown(file, None, Some(group)) {
+        tracing::warn!("cannot keep the file's group {group}: {e}");
+    }
+    #[cfg(not(unix))]
+    let _ = (file, group);
 }
 
 fn temp_prefix(file_name: &str) -> String {
@@ -75,6 +118,7 @@ fn temp_prefix(file_name: &str) -> String {
 /// process died between creating and renaming them. Files of a process that
 /// still runs are in use and stay. Returns how many were removed.
 pub fn remove_leftovers(path: &Path) -> io::Result<usize> {
+    let path = resolve_links(path)?;
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(0) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let prefix = temp_prefix(&name.to_string_lossy());

@@ -199,6 +199,39 @@ fn a_file_that_does_not_parse_is_reported_and_left_alone() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"half\": ");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_symlinked_sink_is_written_at_its_target_and_stays_a_link() {
+    use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+    let dir = scratch("symlink");
+    std::fs::create_dir_all(dir.join("dotfiles")).unwrap();
+    let target = dir.join("dotfiles/bot.env");
+    std::fs::write(&target, "OTHER=1\nT=old\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // Shared with another group where this user may give it one (root in CI), else its own.
+    let _ = std::os::unix::fs::chown(&target, None, Some(1));
+    let group = std::fs::metadata(&target).unwrap().gid();
+    // A chain, the way dotfile managers build them: relative, then absolute.
+    symlink("dotfiles/bot.env", dir.join("middle.env")).unwrap();
+    let link = dir.join(".env");
+    symlink(dir.join("middle.env"), &link).unwrap();
+
+    write(&sink(SinkFormat::Env, &link, &[("T", Field::AccessToken)]), &values(&Secret::new("new"))).unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "OTHER=1\nT=new\n", "the real file has the token");
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!((meta.mode() & 0o777, meta.gid()), (0o640, group), "mode and group kept");
+    let stray: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().filter(|e| e.path().is_file()).collect();
+    assert!(stray.iter().all(|e| e.file_name() == ".env" || e.file_name() == "middle.env"), "{stray:?}");
+
+    // A dangling link names the file to create.
+    let dangling = dir.join("new-link.env");
+    symlink("dotfiles/created.env", &dangling).unwrap();
+    write(&sink(SinkFormat::Env, &dangling, &[("T", Field::AccessToken)]), &values(&Secret::new("t2"))).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("dotfiles/created.env")).unwrap(), "T=t2\n");
+    assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+}
+
 #[test]
 fn a_parse_error_names_the_place_and_never_copies_the_file() {
     let dir = scratch("broken-secret");

@@ -9,9 +9,8 @@ pub fn set(text: &str, pairs: &[(&str, String)]) -> Result<String, String> {
     } else {
         // Where, never what: the file may hold passwords, and this message
         // reaches the status, the API and the log.
-        serde_json::from_str(text).map_err(|e| {
-            format!("it is not valid JSON (line {}, column {}); fix or remove it", e.line(), e.column())
-        })?
+        serde_json::from_str(text)
+            .map_err(|e| format!("it is not valid JSON (line {}, column {}); fix or remove it", e.line(), e.column()))?
     };
     for (pointer, value) in pairs {
         let mut node = &mut doc;
