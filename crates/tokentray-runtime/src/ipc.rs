@@ -10,7 +10,7 @@ use crate::{AccountStatus, Engine, EngineError, Remedy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +67,10 @@ pub enum Response {
         remedy: Remedy,
     },
 }
+
+/// The longest request line read: real requests are a few dozen bytes, and
+/// a client must not make the server buffer without end.
+pub const MAX_REQUEST_LINE: usize = 16 * 1024;
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("tokentray.sock")
@@ -125,8 +129,17 @@ pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle
 
 async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
     let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(read);
+    loop {
+        let line = match read_request_line(&mut reader).await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(why) => {
+                // The rest of an oversized line cannot be told from the next request: hang up.
+                let _ = send(&mut write, &Response::Error { message: why, remedy: Remedy::Other }).await;
+                break;
+            }
+        };
         let response = match serde_json::from_str::<Request>(&line) {
             Ok(request) => {
                 tracing::info!("control request: {}", describe(&request));
@@ -144,6 +157,23 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
             break;
         }
     }
+}
+
+/// One request line, without its newline; `None` at the end of the stream.
+async fn read_request_line(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Result<Option<String>, String> {
+    let mut bytes = Vec::new();
+    let read = reader.take(MAX_REQUEST_LINE as u64 + 1).read_until(b'\n', &mut bytes).await;
+    match read {
+        Ok(0) => return Ok(None),
+        Ok(_) => {}
+        Err(e) => return Err(format!("cannot read the request: {e}")),
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    } else if bytes.len() > MAX_REQUEST_LINE {
+        return Err(format!("bad request: longer than {MAX_REQUEST_LINE} bytes"));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| "bad request: not UTF-8".to_owned())
 }
 
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> std::io::Result<()> {

@@ -1,0 +1,63 @@
+//! The control socket, tried as a misbehaving local program would: garbage,
+//! unknown requests, invalid UTF-8 and a line without end. Each gets an
+//! error or a closed connection, and the server keeps answering.
+
+mod common;
+
+use common::*;
+use tokentray_runtime::ipc::{self, Host, Request, Response, MAX_REQUEST_LINE};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+
+/// Sends raw bytes on a fresh connection; returns the lines the server answered before it hung up.
+async fn exchange(path: &std::path::Path, bytes: &[u8]) -> Vec<String> {
+    let stream = UnixStream::connect(path).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    // The server may hang up before it has read everything: that is an answer too.
+    let _ = write.write_all(bytes).await;
+    let _ = write.shutdown().await;
+    let mut lines = BufReader::new(read).lines();
+    let mut answers = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        answers.push(line);
+    }
+    answers
+}
+
+fn error_of(line: &str) -> String {
+    match serde_json::from_str::<Response>(line).expect("every answer is a response") {
+        Response::Error { message, .. } => message,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_errors_and_the_socket_keeps_serving() {
+    let w = world("control-abuse", None).await;
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: false }).await.unwrap();
+    let path = ipc::socket_path(&data_dir);
+
+    let answers = exchange(&path, b"not json\n{\"cmd\":\"format_disk\"}\n{\"cmd\":\"token\"}\n").await;
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    for answer in &answers {
+        assert!(error_of(answer).starts_with("bad request"), "{answer}");
+    }
+
+    let answers = exchange(&path, b"\xff\xfe{\"cmd\":\"status\"}\n").await;
+    assert!(error_of(&answers[0]).contains("not UTF-8"), "{answers:?}");
+
+    let mut huge = vec![b'x'; MAX_REQUEST_LINE * 4];
+    huge.push(b'\n');
+    let answers = exchange(&path, &huge).await;
+    assert_eq!(answers.len(), 1, "one error, then the server hangs up: {answers:?}");
+    assert!(error_of(&answers[0]).contains("longer than"), "{answers:?}");
+
+    // Still serving.
+    let Some(Response::Statuses { accounts }) = ipc::request(&data_dir, &Request::Status).await else {
+        panic!("the server answers after the abuse");
+    };
+    assert_eq!(accounts.len(), 2);
+    engine.shutdown();
+}
