@@ -111,6 +111,10 @@ pub struct ApiConfig {
     pub enabled: bool,
     #[serde(default = "default_api_port")]
     pub port: u16,
+    /// Every endpoint but `/metrics` needs the API key (a shared machine,
+    /// where other users must not read even the status).
+    #[serde(default)]
+    pub require_key: bool,
 }
 
 /// The API's port unless the config says otherwise: 127.0.0.1:8421.
@@ -122,7 +126,7 @@ fn default_api_port() -> u16 {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { enabled: true, port: DEFAULT_API_PORT }
+        Self { enabled: true, port: DEFAULT_API_PORT, require_key: false }
     }
 }
 

@@ -3,10 +3,28 @@
 
 use crate::engine::{ENDED_BY_BROKER, LOCK_TIMEOUT};
 use crate::{lock, AccountStatus, Engine, EngineError, EventKind};
+use std::time::Duration;
 use tokentray_adapters::provider::ProviderClient;
-use tokentray_core::{Action, ErrorClass, Event, Lifecycle, State};
+use tokentray_core::{Action, ErrorClass, Event, Lifecycle, Span, State};
 
 impl Engine {
+    /// Takes the account's turn for a refresh asked for from outside (the
+    /// API): `Some(wait)` when the last one was less than `gap` ago.
+    pub(crate) fn claim_manual_refresh(&self, id: &str, gap: Duration) -> Result<Option<Duration>, EngineError> {
+        let now = self.inner.clock.now();
+        self.with_slot(id, |s| {
+            let next =
+                s.manual_refresh_at.map(|at| tokentray_core::add_span(at, Span::from_std(gap).unwrap_or(Span::MAX)));
+            match next.filter(|next| *next > now) {
+                Some(next) => Some((next - now).to_std().unwrap_or(gap)),
+                None => {
+                    s.manual_refresh_at = Some(now);
+                    None
+                }
+            }
+        })
+    }
+
     /// Renews the token now. Concurrent calls for one account share one
     /// provider call, in this process (a gate) and across processes (a lock
     /// file); a caller that waited gets the token the other one stored.

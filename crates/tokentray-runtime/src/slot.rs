@@ -49,6 +49,8 @@ pub(crate) struct Slot {
     pub checks_done: u64,
     /// Why the last check could not tell (the provider unreachable), if it could not.
     pub last_check_unknown: Option<String>,
+    /// When a refresh was last asked for from outside (the API), for its rate limit.
+    pub manual_refresh_at: Option<Instant>,
 }
 
 /// What the account's sinks are written from, read under the lock and
@@ -118,6 +120,7 @@ impl Slot {
             check_gate: Arc::new(tokio::sync::Mutex::new(())),
             checks_done: 0,
             last_check_unknown: None,
+            manual_refresh_at: None,
         }
     }
 

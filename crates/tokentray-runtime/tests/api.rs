@@ -69,8 +69,9 @@ async fn token_status_has_the_dashboards_fields() {
 
 #[tokio::test]
 async fn force_refresh_renews_and_asks_which_account() {
-    let (w, _engine, addr) = setup("api-refresh").await;
-    let post = |path: &str| reqwest::Client::new().post(format!("http://{addr}{path}"));
+    let (w, engine, addr) = setup("api-refresh").await;
+    let key = engine.api_key().await.unwrap();
+    let post = |path: &str| reqwest::Client::new().post(format!("http://{addr}{path}")).bearer_auth(key.expose());
     let (code, s) = json(post("/api/token/force-refresh?account=oauth")).await;
     assert_eq!((code, s["valid"].as_bool()), (200, Some(true)));
     assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 2);
@@ -81,6 +82,64 @@ async fn force_refresh_renews_and_asks_which_account() {
     assert_eq!(code, 409, "{e}");
     let (code, _) = json(get(addr, "/api/token/force-refresh?account=oauth")).await;
     assert_eq!(code, 405);
+}
+
+#[tokio::test]
+async fn a_state_change_needs_the_key_and_comes_at_most_every_30_seconds() {
+    let (w, engine, addr) = setup("api-refresh-abuse").await;
+    let post = |path: &str| reqwest::Client::new().post(format!("http://{addr}{path}"));
+    // Ten cross-site POSTs, as a web page would send them, and ten without the key.
+    for _ in 0..10 {
+        let (code, _) =
+            json(post("/api/token/force-refresh?account=oauth").header("origin", "https://evil.example")).await;
+        assert_eq!(code, 403);
+        let (code, _) = json(post("/api/token/force-refresh?account=oauth")).await;
+        assert_eq!(code, 401);
+    }
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 1, "the login's exchange only: no refresh ran");
+    let key = engine.api_key().await.unwrap();
+    let (code, _) = json(post("/api/token/force-refresh?account=oauth").bearer_auth(key.expose())).await;
+    assert_eq!(code, 200);
+    let r = post("/api/token/force-refresh?account=oauth").bearer_auth(key.expose()).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("try again in"));
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), 2, "one refresh in all");
+}
+
+#[tokio::test]
+async fn requests_from_web_pages_are_refused_everywhere() {
+    let (_w, engine, addr) = setup("api-web-pages").await;
+    let key = engine.api_key().await.unwrap();
+    for path in ["/api/token/status", "/v1/accounts", "/v1/accounts/oauth/token", "/v1/events", "/metrics"] {
+        for (name, value) in
+            [("origin", "https://evil.example"), ("origin", "http://localhost:3000"), ("sec-fetch-site", "cross-site")]
+        {
+            let (code, e) = json(get(addr, path).bearer_auth(key.expose()).header(name, value)).await;
+            assert_eq!(code, 403, "{path} with {name}: {value}");
+            assert!(e["error"].as_str().unwrap().contains("web pages"), "{e}");
+        }
+    }
+    // A user typing the address in the browser (no site behind it) is no page's request.
+    let (code, _) = json(get(addr, "/api/token/status").header("sec-fetch-site", "none")).await;
+    assert_eq!(code, 200);
+}
+
+#[tokio::test]
+async fn require_key_closes_every_read_but_metrics() {
+    let (_w, engine, addr) = setup("api-require-key").await;
+    let mut config = engine.config();
+    config.api.require_key = true;
+    engine.apply_config(config);
+    let key = engine.api_key().await.unwrap();
+    for path in ["/api/token/status", "/v1/accounts", "/v1/events"] {
+        let (code, _) = json(get(addr, path)).await;
+        assert_eq!(code, 401, "{path}");
+    }
+    let (code, _) = json(get(addr, "/v1/accounts").bearer_auth(key.expose())).await;
+    assert_eq!(code, 200);
+    assert_eq!(get(addr, "/metrics").send().await.unwrap().status(), 200, "Prometheus scrapes without a key");
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! The API key: made on first use, kept in the secret store, and required
-//! as a bearer token by the endpoints that hand out or act on a token.
+//! as a bearer token by every endpoint that hands out a token or changes
+//! something (and by all but `/metrics` with `[api] require_key = true`).
 
 use super::Problem;
 use crate::engine::INSTALLATION;
 use crate::{Engine, EngineError};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokentray_adapters::store::SecretItem;
 use tokentray_adapters::Secret;
@@ -41,22 +43,42 @@ impl FromRequestParts<Engine> for ApiKey {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, engine: &Engine) -> Result<Self, Response> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let key = engine.api_key().await.map_err(|e| Problem::from(e).into_response())?;
-        if key.matches(presented) {
-            return Ok(Self);
-        }
-        let mut r = Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
-        )
-        .into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
-        Err(r)
+        authorize(engine, &parts.headers).await.map(|()| Self)
     }
+}
+
+/// With `[api] require_key = true` (a shared machine), every endpoint but
+/// `/metrics` needs the key, reads included.
+pub(super) async fn required_everywhere_if_asked(
+    State(engine): State<Engine>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if engine.config().api.require_key && request.uri().path() != "/metrics" {
+        if let Err(refused) = authorize(&engine, request.headers()).await {
+            return refused;
+        }
+    }
+    next.run(request).await
+}
+
+/// `Ok` when the request carries the API key as its bearer token; else the
+/// 401 to answer with.
+async fn authorize(engine: &Engine, headers: &HeaderMap) -> Result<(), Response> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let key = engine.api_key().await.map_err(|e| Problem::from(e).into_response())?;
+    if key.matches(presented) {
+        return Ok(());
+    }
+    let mut r = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "send `Authorization: Bearer <key>`; `tokentray api-key` prints the key",
+    )
+    .into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+    Err(r)
 }

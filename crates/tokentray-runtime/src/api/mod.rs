@@ -8,15 +8,19 @@
 //! - `GET /v1/events`: Server-Sent Events, resumable with `Last-Event-ID`;
 //! - `GET /metrics`: Prometheus text.
 //!
-//! Requests whose `Host` is not a loopback name are refused (DNS rebinding);
-//! no CORS header is ever sent; every error is JSON with a message.
+//! Requests whose `Host` is not a loopback name are refused (DNS rebinding),
+//! and so is every request a web page sent (an `Origin` header, or
+//! `Sec-Fetch-Site` other than `none`): scripts send neither. No CORS header
+//! is ever sent; every error is JSON with a message. Every endpoint that
+//! changes something needs the API key, and a manual refresh of one account
+//! comes at most every 30 s.
 
 mod events;
 mod key;
 mod metrics;
 mod status;
 
-use key::ApiKey;
+use key::{required_everywhere_if_asked, ApiKey};
 
 use crate::{AccountStatus, Engine, EngineError, Remedy};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
@@ -78,6 +82,9 @@ pub fn router(engine: Engine) -> Router {
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
         })
+        // The last layer runs first: Host, then web pages, then the key.
+        .layer(axum::middleware::from_fn_with_state(engine.clone(), required_everywhere_if_asked))
+        .layer(axum::middleware::from_fn(no_web_pages))
         .layer(axum::middleware::from_fn(loopback_host_only))
         .with_state(engine)
 }
@@ -116,6 +123,27 @@ async fn loopback_host_only(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// A browser adds `Origin` to cross-origin and state-changing requests and
+/// `Sec-Fetch-Site` to every request; a script sends neither. A page on any
+/// site (localhost included) must not drive the API with the user's token.
+async fn no_web_pages(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if headers.contains_key(header::ORIGIN) || fetch_site.is_some_and(|site| site != "none") {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "requests from web pages are refused; the API is for programs on this machine",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// How often one account may be refreshed through the API: each refresh
+/// rewrites the sinks and restarts `exec` children, and a broker counts them
+/// against its rate limit.
+pub const MANUAL_REFRESH_GAP: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) fn account_param(query: &HashMap<String, String>) -> Option<&str> {
     query.get("account").map(String::as_str).filter(|a| !a.is_empty())
 }
@@ -123,7 +151,8 @@ pub(crate) fn account_param(query: &HashMap<String, String>) -> Option<&str> {
 async fn force_refresh(
     State(engine): State<Engine>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, Problem> {
+    _key: ApiKey,
+) -> Result<Response, Problem> {
     let id = match account_param(&query) {
         Some(id) => id.to_owned(),
         None => {
@@ -134,9 +163,17 @@ async fn force_refresh(
             }
         }
     };
+    if let Some(wait) = engine.claim_manual_refresh(&id, MANUAL_REFRESH_GAP)? {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let message =
+            format!("{id} was refreshed less than {}s ago; try again in {seconds}s", MANUAL_REFRESH_GAP.as_secs());
+        let mut r = Problem::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        return Ok(r);
+    }
     // A token only a login renews is checked with the provider instead.
     let status = engine.refresh_or_check(&id).await?;
-    Ok(Json(status::dashboard_view(&status, engine.now())))
+    Ok(Json(status::dashboard_view(&status, engine.now())).into_response())
 }
 
 /// A script that just got a 401/403 from the broker says so: the provider is
