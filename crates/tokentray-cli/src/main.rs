@@ -16,7 +16,14 @@ use cli::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Every command may hold a token in memory: no core file, no ptrace by others.
+    if let Err(e) = tokentray_runtime::process::forbid_core_dumps() {
+        eprintln!("tokentray: cannot turn core dumps off ({e}); continuing");
+    }
     let args = cli::Cli::parse();
+    if matches!(args.command, Some(Command::Daemon)) {
+        tokentray_runtime::process::raise_open_file_limit();
+    }
     if !matches!(args.command, Some(Command::Daemon | Command::Demo)) {
         // One-shot commands say what they did themselves; the log is for trouble.
         let _ = logging::init("warn", None);

@@ -24,6 +24,7 @@ pub mod lock;
 pub mod login;
 mod logout;
 mod notifier;
+pub mod process;
 mod reconfigure;
 mod recover;
 mod refresh;

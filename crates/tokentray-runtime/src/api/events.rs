@@ -2,9 +2,11 @@
 //! has an id; a client that reconnects with `Last-Event-ID` first receives
 //! what it missed. No event carries a token.
 
+use super::server::EventStreams;
+use super::Problem;
 use crate::{Engine, EngineEvent};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde_json::json;
@@ -29,6 +31,8 @@ fn to_sse(e: &EngineEvent) -> Event {
 
 struct Cursor {
     engine: Engine,
+    /// This stream's place under the cap, given back when the client goes.
+    _slot: tokio::sync::OwnedSemaphorePermit,
     live: broadcast::Receiver<crate::EngineEvent>,
     backlog: VecDeque<Event>,
     last: u64,
@@ -36,9 +40,13 @@ struct Cursor {
 
 pub async fn stream(
     State(engine): State<Engine>,
+    Extension(EventStreams(streams)): Extension<EventStreams>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let slot = streams.try_acquire_owned().map_err(|_| {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "too many event streams are open; try again shortly")
+    })?;
     // Subscribe before reading the backlog, so that nothing falls between them.
     let live = engine.subscribe();
     let resume = headers
@@ -62,7 +70,7 @@ pub async fn stream(
             ),
         }
     }
-    let cursor = Cursor { engine, live, backlog, last };
+    let cursor = Cursor { engine, _slot: slot, live, backlog, last };
     let events = stream::unfold(cursor, |mut c| async move {
         loop {
             if let Some(event) = c.backlog.pop_front() {
@@ -95,5 +103,5 @@ pub async fn stream(
             }
         }
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -18,7 +18,11 @@
 mod events;
 mod key;
 mod metrics;
+mod server;
 mod status;
+
+use server::{bounded_body, EventStreams};
+pub use server::{serve, serve_with, ApiLimits};
 
 use key::{required_everywhere_if_asked, ApiKey};
 
@@ -69,7 +73,8 @@ impl From<EngineError> for Problem {
     }
 }
 
-pub fn router(engine: Engine) -> Router {
+fn router(engine: Engine, limits: ApiLimits) -> Router {
+    let streams = EventStreams(std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_event_streams)));
     Router::new()
         .route("/api/token/status", get(status::token_status))
         .route("/api/token/force-refresh", post(force_refresh))
@@ -82,30 +87,13 @@ pub fn router(engine: Engine) -> Router {
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
         })
-        // The last layer runs first: Host, then web pages, then the key.
+        // The last layer runs first: Host, then web pages, then the body's size, then the key.
         .layer(axum::middleware::from_fn_with_state(engine.clone(), required_everywhere_if_asked))
+        .layer(axum::middleware::from_fn(move |request, next| bounded_body(limits.max_body_bytes, request, next)))
+        .layer(axum::Extension(streams))
         .layer(axum::middleware::from_fn(no_web_pages))
         .layer(axum::middleware::from_fn(loopback_host_only))
         .with_state(engine)
-}
-
-/// Binds 127.0.0.1:`port` and serves until the engine shuts down.
-pub async fn serve(engine: Engine, port: u16) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ApiError { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| ApiError { addr, source })?;
-    let mut stopped = engine.stopped();
-    let app = router(engine);
-    let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        });
-        if let Err(e) = served.await {
-            tracing::error!("the local API stopped: {e}");
-        }
-    });
-    tracing::info!("local API on http://{addr}");
-    Ok((addr, task))
 }
 
 /// A page on another site can make the browser send requests to 127.0.0.1
