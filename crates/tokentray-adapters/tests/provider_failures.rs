@@ -148,3 +148,17 @@ fn token_text_is_visible_ascii_of_a_sane_length() {
         assert!(!is_token_text(bad), "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_over_1_mib_is_malformed_and_never_read_whole() {
+    for (id, endpoint) in
+        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
+    {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::HugeBody, Some(1));
+        let e = c.validate(&tokens).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed, "{id}: {e}");
+        assert!(e.to_string().contains("larger than 1024 KiB"), "{id}: {e}");
+        c.validate(&tokens).await.expect("the next answer is read as usual");
+    }
+}

@@ -38,6 +38,8 @@ pub enum Fault {
     /// Answer a token request with a success whose access token holds shell
     /// syntax and a newline (an attacker's or a broken provider's token).
     HostileToken,
+    /// Answer 200 with a JSON body of 2 MiB.
+    HugeBody,
 }
 
 /// The access token [`Fault::HostileToken`] hands out: sourced by a shell
@@ -123,6 +125,7 @@ pub(crate) async fn intercept(
             Flavor::OAuth2 => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
         }),
         Fault::HostileToken => Some(crate::reply::hostile_token(flavor)),
+        Fault::HugeBody => Some(crate::reply::huge()),
         Fault::RateLimit => Some(match flavor {
             Flavor::Kite => kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests"),
             Flavor::Upstox => upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent"),

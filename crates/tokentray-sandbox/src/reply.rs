@@ -44,6 +44,12 @@ pub fn malformed() -> Response {
         .into_response()
 }
 
+/// 200 with a valid JSON body of 2 MiB.
+pub fn huge() -> Response {
+    let padding = "x".repeat(2 * 1024 * 1024);
+    json(StatusCode::OK, json!({"status": "success", "data": {"padding": padding}}))
+}
+
 pub fn redirect(location: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
 }

@@ -45,6 +45,10 @@ pub async fn send_for_status(provider: ProviderKind, request: reqwest::RequestBu
     Ok(Reply { status, body, retry_after })
 }
 
+/// The largest answer read from a provider: real ones are a few kilobytes,
+/// and a broken or hostile server must not fill the memory.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 async fn exchange(
     provider: ProviderKind,
     request: reqwest::RequestBuilder,
@@ -52,8 +56,25 @@ async fn exchange(
     let response = request.send().await.map_err(|e| ProviderError::transport(provider, &e))?;
     let status = response.status().as_u16();
     let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(parse_retry_after);
-    let bytes = response.bytes().await.map_err(|e| ProviderError::transport(provider, &e))?;
-    Ok((status, retry_after, bytes.to_vec()))
+    let too_large = || {
+        ProviderError::malformed(
+            provider,
+            status,
+            format!("the answer is larger than {} KiB", MAX_RESPONSE_BYTES / 1024),
+        )
+    };
+    if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| ProviderError::transport(provider, &e))? {
+        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((status, retry_after, bytes))
 }
 
 /// `Retry-After` (RFC 9110 10.2.3): delay-seconds or an HTTP-date.
