@@ -206,3 +206,30 @@ async fn the_browser_gets_its_page_before_the_callback_server_closes() {
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.contains("Logged in") && reply.contains("You can close this tab"), "{reply}");
 }
+
+#[tokio::test]
+async fn a_localhost_redirect_is_received_on_both_loopbacks() {
+    let w = world_with_host("login-localhost", None, "localhost").await;
+    let engine = w.engine();
+    let (login, url) = start(&engine, "oauth", |o| o).await;
+    // A browser that resolves localhost to ::1 delivers the code there.
+    let callback = callback_url(&url).await.replace("//localhost:", "//[::1]:");
+    let page = reqwest::get(&callback).await.unwrap();
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+    login.await.unwrap().unwrap();
+    assert_eq!(engine.status("oauth").unwrap().state, State::Valid);
+}
+
+#[tokio::test]
+async fn a_localhost_redirect_is_refused_when_another_program_holds_the_other_loopback() {
+    let w = world_with_host("login-localhost-taken", None, "localhost").await;
+    // Another user's program, waiting for a code on [::1].
+    let squatter = std::net::TcpListener::bind(("::1", w.oauth_port)).unwrap();
+    let engine = w.engine();
+    let (tx, _urls) = mpsc::unbounded_channel();
+    let e = engine.login("oauth", options(tx)).await.unwrap_err();
+    assert!(matches!(e, LoginError::LocalhostTaken { .. }), "{e}");
+    assert!(e.to_string().contains("http://127.0.0.1:PORT"), "says what to use instead: {e}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", w.oauth_port)).is_err(), "nothing left listening");
+    drop(squatter);
+}

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokentray_adapters::config::AccountConfig;
@@ -110,18 +110,52 @@ fn peer_allowed(ip: IpAddr) -> bool {
     }
 }
 
-/// Where to listen for `redirect_uri`, if it is a loopback http URL.
-pub fn callback_addr(redirect_uri: &Url) -> Option<SocketAddr> {
+/// Where to listen for `redirect_uri`, if it is a loopback http URL. A
+/// browser may resolve `localhost` to either loopback address, so both are
+/// listened on: a code must not go to whoever sits on the other one.
+pub fn callback_addrs(redirect_uri: &Url) -> Option<Vec<SocketAddr>> {
     if redirect_uri.scheme() != "http" {
         return None;
     }
-    let ip = match redirect_uri.host()? {
-        url::Host::Ipv4(ip) => IpAddr::V4(ip),
-        url::Host::Ipv6(ip) => IpAddr::V6(ip),
-        url::Host::Domain("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    let port = redirect_uri.port_or_known_default().unwrap_or(80);
+    let ips = match redirect_uri.host()? {
+        url::Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
+        url::Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
+        url::Host::Domain(name) if name.eq_ignore_ascii_case("localhost") => {
+            vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+        }
         url::Host::Domain(_) => return None,
     };
-    ip.is_loopback().then(|| SocketAddr::new(ip, redirect_uri.port_or_known_default().unwrap_or(80)))
+    ips.iter().all(IpAddr::is_loopback).then(|| ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+}
+
+/// Binds every address, or none. An IPv6 loopback this machine does not
+/// have is skipped (nobody can listen there either); one that is taken
+/// refuses the login, since its holder would receive the code.
+async fn bind_all(account: &AccountConfig, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, LoginError> {
+    let mut listeners = Vec::with_capacity(addrs.len());
+    for (i, addr) in addrs.iter().enumerate() {
+        match bind(account, *addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(LoginError::Bind { source, .. }) if i > 0 && addr.is_ipv6() && no_ipv6(&source) => {
+                tracing::debug!("no IPv6 loopback here; listening on {} only", addrs[0]);
+            }
+            Err(LoginError::Bind { addr, source, .. }) if addrs.len() > 1 => {
+                return Err(LoginError::LocalhostTaken { account: account.id.clone(), addr, source });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(listeners)
+}
+
+/// The machine has no IPv6 loopback (or no IPv6 at all).
+fn no_ipv6(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    let unsupported = e.raw_os_error() == Some(libc::EAFNOSUPPORT);
+    #[cfg(not(unix))]
+    let unsupported = false;
+    unsupported || e.kind() == std::io::ErrorKind::AddrNotAvailable
 }
 
 async fn bind(account: &AccountConfig, addr: SocketAddr) -> Result<TcpListener, LoginError> {
@@ -151,56 +185,64 @@ async fn bind(account: &AccountConfig, addr: SocketAddr) -> Result<TcpListener, 
 /// The callback server of one login. Closing it lets a response in flight
 /// (the "logged in" page) reach the browser before the port is released.
 pub(super) struct CallbackServer {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl CallbackServer {
-    /// Listens on `addr` (taking the port over from an older login) and
+    /// Listens on `addrs` (taking the port over from an older login) and
     /// passes every callback for `account`'s redirect path to `callbacks`.
     pub(super) async fn open(
         account: &AccountConfig,
-        addr: SocketAddr,
+        addrs: &[SocketAddr],
         callbacks: mpsc::Sender<Callback>,
         cancel: Arc<Notify>,
     ) -> Result<Self, LoginError> {
-        let listener = bind(account, addr).await?;
+        let listeners = bind_all(account, addrs).await?;
         let state = ServerState {
             path: account.redirect_uri.path().to_owned(),
             account: account.id.clone(),
             callbacks,
             cancel,
         };
-        Ok(Self::start(listener, Router::new().fallback(on_request).with_state(state)))
+        Ok(Self::start(listeners, Router::new().fallback(on_request).with_state(state)))
     }
 
-    fn start(listener: TcpListener, app: Router) -> Self {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, service)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
+    fn start(listeners: Vec<TcpListener>, app: Router) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let tasks = listeners
+            .into_iter()
+            .map(|listener| {
+                let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, service)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.changed().await;
+                        })
+                        .await;
                 })
-                .await;
-        });
-        Self { stop: Some(stop), task }
+            })
+            .collect();
+        Self { stop, tasks }
     }
 
     pub(super) async fn close(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.send(true);
         // A browser that keeps its connection open does not hold the port for long.
-        if tokio::time::timeout(Duration::from_secs(2), &mut self.task).await.is_err() {
-            self.task.abort();
+        for task in &mut self.tasks {
+            if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }
 
 impl Drop for CallbackServer {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -210,13 +252,15 @@ mod tests {
 
     #[test]
     fn only_loopback_http_redirects_get_a_callback_server() {
-        let addr = |s: &str| callback_addr(&Url::parse(s).unwrap());
-        assert_eq!(addr("http://127.0.0.1:5010/cb"), Some("127.0.0.1:5010".parse().unwrap()));
-        assert_eq!(addr("http://localhost:5010/cb"), Some("127.0.0.1:5010".parse().unwrap()));
-        assert_eq!(addr("http://[::1]:5010/cb"), Some("[::1]:5010".parse().unwrap()));
-        assert_eq!(addr("https://127.0.0.1:8182"), None);
-        assert_eq!(addr("http://example.com/cb"), None);
-        assert_eq!(addr("http://192.168.1.5:5010/cb"), None);
+        let addrs = |s: &str| callback_addrs(&Url::parse(s).unwrap());
+        let at = |list: &[&str]| Some(list.iter().map(|a| a.parse().unwrap()).collect::<Vec<SocketAddr>>());
+        assert_eq!(addrs("http://127.0.0.1:5010/cb"), at(&["127.0.0.1:5010"]));
+        assert_eq!(addrs("http://localhost:5010/cb"), at(&["127.0.0.1:5010", "[::1]:5010"]), "both loopbacks");
+        assert_eq!(addrs("http://LocalHost:5010/cb"), at(&["127.0.0.1:5010", "[::1]:5010"]));
+        assert_eq!(addrs("http://[::1]:5010/cb"), at(&["[::1]:5010"]));
+        assert_eq!(addrs("https://127.0.0.1:8182"), None);
+        assert_eq!(addrs("http://example.com/cb"), None);
+        assert_eq!(addrs("http://192.168.1.5:5010/cb"), None);
     }
 
     #[test]

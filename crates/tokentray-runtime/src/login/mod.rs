@@ -6,7 +6,7 @@
 mod callback_server;
 mod inbox;
 
-pub use callback_server::callback_addr;
+pub use callback_server::callback_addrs;
 
 use crate::{open_in_browser, AccountStatus, BrowserError, Engine, EngineError};
 use axum::http::StatusCode;
@@ -82,6 +82,12 @@ pub enum LoginError {
     )]
     Bind { account: String, addr: SocketAddr, source: std::io::Error },
     #[error(
+        "{account}: the redirect_uri says localhost, but {addr} is taken ({source}); another program would \
+         receive the login code there. Use http://127.0.0.1:PORT/... as the redirect_uri (here and in the \
+         broker's app settings)"
+    )]
+    LocalhostTaken { account: String, addr: SocketAddr, source: std::io::Error },
+    #[error(
         "{account}: redirect_uri {uri} is not a loopback http:// URL, so TokenTray cannot receive the callback; \
          run `tokentray login {account} --no-browser` and paste the URL the browser lands on"
     )]
@@ -98,7 +104,9 @@ impl LoginError {
         match self {
             Self::Engine(e) => e.remedy(),
             Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) => crate::Remedy::Login,
-            Self::Bind { .. } | Self::NotLoopback { .. } | Self::Browser(_) => crate::Remedy::Other,
+            Self::Bind { .. } | Self::LocalhostTaken { .. } | Self::NotLoopback { .. } | Self::Browser(_) => {
+                crate::Remedy::Other
+            }
         }
     }
 }
@@ -138,8 +146,8 @@ impl Engine {
         // Opened before the exchange, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
         let attempt = client.begin_login();
-        *server = match callback_addr(&account.redirect_uri) {
-            Some(addr) => Some(CallbackServer::open(account, addr, inbox.sender(), cancel.clone()).await?),
+        *server = match callback_addrs(&account.redirect_uri) {
+            Some(addrs) => Some(CallbackServer::open(account, &addrs, inbox.sender(), cancel.clone()).await?),
             None if inbox.takes_pasted_urls() => None,
             None => {
                 return Err(LoginError::NotLoopback {
@@ -264,10 +272,10 @@ mod tests {
             "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:{port}/cb\"\n"
         );
         let account = Config::parse(&text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0);
-        let addr = callback_addr(&account.redirect_uri).unwrap();
+        let addrs = callback_addrs(&account.redirect_uri).unwrap();
         let inbox = Inbox::new(None);
         let sender = inbox.sender();
-        let server = CallbackServer::open(&account, addr, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
+        let server = CallbackServer::open(&account, &addrs, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
 
         let late = tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/cb?status=success")));
         tokentray_testkit::eventually("the callback queued", || sender.capacity() < sender.max_capacity()).await;

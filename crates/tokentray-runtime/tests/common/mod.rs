@@ -27,6 +27,11 @@ pub fn scratch(name: &str) -> PathBuf {
 /// A sandbox with a Kite app and a Schwab-style OAuth2 app (1800 s tokens),
 /// a config pointing at it and api secrets in a plaintext store.
 pub async fn world(name: &str, oauth_ttl: Option<std::time::Duration>) -> World {
+    world_with_host(name, oauth_ttl, "127.0.0.1").await
+}
+
+/// [`world`] with the OAuth2 account's redirect URI on `oauth_host` (`localhost`, say).
+pub async fn world_with_host(name: &str, oauth_ttl: Option<std::time::Duration>, oauth_host: &str) -> World {
     let dir = scratch(name);
     let (kite_port, oauth_port) = (free_port(), free_port());
     let sandbox = Sandbox::start(SandboxConfig {
@@ -38,7 +43,7 @@ pub async fn world(name: &str, oauth_ttl: Option<std::time::Duration>) -> World 
                     Flavor::OAuth2,
                     "oauthid",
                     "oauthsecret",
-                    &format!("http://127.0.0.1:{oauth_port}/cb"),
+                    &format!("http://{oauth_host}:{oauth_port}/cb"),
                     "OA1",
                 )
             },
@@ -65,7 +70,7 @@ login_base = "{base}"
 id = "oauth"
 provider = "schwab"
 api_key = "oauthid"
-redirect_uri = "http://127.0.0.1:{oauth_port}/cb"
+redirect_uri = "http://{oauth_host}:{oauth_port}/cb"
 api_base = "{base}"
 "#
     );
