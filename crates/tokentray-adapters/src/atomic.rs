@@ -12,6 +12,22 @@ use std::path::{Path, PathBuf};
 /// file keeps its mode and group. Missing parent directories are created
 /// with mode 0700.
 pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+    replace(path, bytes, Mode::NewFilesGet(new_mode))
+}
+
+/// Replaces one of TokenTray's own files (state, journal, secrets): 0600
+/// always, whatever mode an older version or a hand left it with.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, Mode::Always(0o600))
+}
+
+enum Mode {
+    /// A new file gets this; an existing one keeps its mode and group.
+    NewFilesGet(u32),
+    Always(u32),
+}
+
+fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     let target = resolve_links(path)?;
     let path = target.as_path();
     let dir = match path.parent() {
@@ -27,7 +43,10 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         crate::random::url_safe(6)
     ));
     let existing = existing_owner_and_mode(path)?;
-    let mode = existing.map_or(new_mode, |(_, mode)| mode);
+    let mode = match mode {
+        Mode::Always(mode) => mode,
+        Mode::NewFilesGet(new_mode) => existing.map_or(new_mode, |(_, mode)| mode),
+    };
     let result = (|| {
         // Private while it is written: a crash leaves no readable copy of a
         // token behind, whatever the target's mode. The mode is set last.
@@ -46,6 +65,34 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// One of TokenTray's own directories (the data directory): created 0700,
+/// or tightened to 0700 if it exists with access for others. Never for a
+/// directory of the user's (a sink's): those keep their mode.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens (creating if missing) one of TokenTray's own files for writing in
+/// place, such as a lock file: 0600, tightened if it was more open.
+pub fn open_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    set_mode(&file, 0o600)?;
+    Ok(file)
 }
 
 /// Creates `dir` and its parents; new directories are private (0700).

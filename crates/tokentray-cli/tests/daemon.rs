@@ -137,3 +137,47 @@ async fn sigterm_waits_for_a_refresh_in_flight() {
     let token = blocking(move || t.run(&["token", "oauth"], "")).await.success();
     assert_eq!(token.stdout().trim(), s.sandbox.live_access_tokens().last().unwrap());
 }
+
+/// Every path under `dir`, directories included, depth first.
+#[cfg(unix)]
+fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        out.push(path.clone());
+        if entry.file_type().unwrap().is_dir() {
+            walk(&path, out);
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_directory_and_everything_in_it_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = std::sync::Arc::new(setup("private").await);
+    let data = s.dir.join("data");
+    // Left open by an older version, or by hand.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("tokentray.log"), "old\n").unwrap();
+    std::fs::set_permissions(data.join("tokentray.log"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    let mut daemon = start_daemon(&s).await;
+    let t = s.clone();
+    blocking(move || t.run(&["refresh", "oauth"], "")).await.success();
+
+    let mode = |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory is tightened");
+    let mut paths = Vec::new();
+    walk(&data, &mut paths);
+    for name in ["tokentray.log", "state.json", "secrets.json", "tokentray.sock", "locks/oauth.lock"] {
+        assert!(paths.contains(&data.join(name)), "{name} is there to check: {paths:?}");
+    }
+    for path in &paths {
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(path), expected, "{}", path.display());
+    }
+    let status = blocking(move || terminate(&mut daemon)).await;
+    assert!(status.success());
+}

@@ -3,7 +3,7 @@
 //! at once: a second refresh would spend a rotated refresh token, or make the
 //! provider invalidate the first one's token.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,11 +29,7 @@ pub async fn acquire(path: &Path, timeout: Duration) -> Result<FileLock, LockErr
         tokentray_adapters::atomic::create_private_dir(dir)
             .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
     }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
+    let file = tokentray_adapters::atomic::open_private(path)
         .map_err(|source| LockError::Open { path: path.to_owned(), source })?;
     let started = std::time::Instant::now();
     loop {

@@ -78,7 +78,7 @@ impl GrantJournal {
         let mut bytes = nonce.to_vec();
         bytes.extend_from_slice(&sealed);
         let path = self.path(account);
-        crate::atomic::write(&path, &bytes, 0o600).map_err(|source| JournalError::Io { path, source })
+        crate::atomic::write_private(&path, &bytes).map_err(|source| JournalError::Io { path, source })
     }
 
     /// The record for `account`, if there is one.

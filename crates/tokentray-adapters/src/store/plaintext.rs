@@ -1,7 +1,7 @@
 use super::{SecretItem, SecretStore, StorageKind, StoreError};
 use crate::Secret;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -35,7 +35,7 @@ impl PlaintextStore {
         if let Some(dir) = lock_path.parent() {
             crate::atomic::create_private_dir(dir).map_err(fail)?;
         }
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(fail)?;
+        let file = crate::atomic::open_private(&lock_path).map_err(fail)?;
         file.lock().map_err(fail)?;
         Ok(Locked { _thread: thread, _file: file })
     }
@@ -52,7 +52,7 @@ impl PlaintextStore {
 
     fn write(&self, map: &BTreeMap<String, Secret>) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec_pretty(map).expect("a map of strings serializes");
-        crate::atomic::write(&self.path, &bytes, 0o600)
+        crate::atomic::write_private(&self.path, &bytes)
             .map_err(|source| StoreError::File { path: self.path.clone(), source })
     }
 }

@@ -68,7 +68,7 @@ impl StateFile {
 
     pub fn save(&self, state: &State) -> Result<(), StateError> {
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-        crate::atomic::write(&self.path, &bytes, 0o600)
+        crate::atomic::write_private(&self.path, &bytes)
             .map_err(|source| StateError::Io { path: self.path.clone(), source })
     }
 }
