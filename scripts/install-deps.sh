@@ -21,6 +21,7 @@ packages=(
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
   webkit2gtk-driver xdotool python3 shellcheck
+  systemd # systemd-analyze checks the service unit
 )
 # The API benchmark drives the server with wrk.
 $with_bench_tools && packages+=(wrk)
