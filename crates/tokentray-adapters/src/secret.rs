@@ -1,13 +1,23 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A secret value (api secret, access or refresh token). Its `Debug` and
 /// `Display` show only a masked prefix, so a secret that reaches a log line or
-/// an error message by mistake is not leaked whole.
+/// an error message by mistake is not leaked whole; its memory is wiped when
+/// it is dropped, so a token no longer in use does not linger in the heap.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -67,6 +77,16 @@ impl fmt::Display for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_wipes_its_bytes_on_drop() {
+        // What `drop` runs, observed before the memory is given back.
+        let mut s = Secret::new("live-token-123456");
+        s.0.zeroize();
+        assert!(s.0.is_empty(), "the bytes are overwritten and the length cleared");
+        fn wipes_on_drop<T: ZeroizeOnDrop>() {}
+        wipes_on_drop::<Secret>();
+    }
 
     #[test]
     fn secrets_print_masked() {
