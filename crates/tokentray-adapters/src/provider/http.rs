@@ -23,8 +23,19 @@ impl Reply {
 /// (a gateway's HTML error page).
 pub async fn send(provider: ProviderKind, request: reqwest::RequestBuilder) -> Result<Reply, ProviderError> {
     let (status, retry_after, bytes) = exchange(provider, request).await?;
+    read_reply(provider, status, retry_after, &bytes)
+}
+
+/// What an answer's status and bytes say, without I/O (so that any bytes at
+/// all can be tried against it): a JSON reply, or the error it amounts to.
+pub fn read_reply(
+    provider: ProviderKind,
+    status: u16,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+) -> Result<Reply, ProviderError> {
     let with_wait = |e: ProviderError| ProviderError { retry_after, ..e };
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(body) => Ok(Reply { status, body, retry_after }),
         Err(_) if status >= 500 || status == 429 => {
             let class = if status == 429 { ErrorClass::RateLimited } else { ErrorClass::Transient };

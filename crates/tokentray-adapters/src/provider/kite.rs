@@ -72,13 +72,16 @@ fn data(reply: Reply) -> Result<Value, ProviderError> {
     }
 }
 
-fn session_grant(
+/// What a session call's answer grants: the exchange's (no previous refresh
+/// token, the login time from the answer) or a renewal's.
+pub(super) fn session_answer(
     c: &ProviderClient,
-    data: &Value,
+    reply: Reply,
     previous_refresh: Option<&Secret>,
     login_at: Option<Instant>,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
+    let data = &data(reply)?;
     let access = required(KITE, 200, data, "access_token")?;
     let refresh =
         text(data, "refresh_token").filter(|r| !r.is_empty()).map(Secret::new).or_else(|| previous_refresh.cloned());
@@ -105,8 +108,8 @@ pub async fn exchange(
     secret: &Secret,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
-    let data = session_call(c, "/session/token", ("request_token", request_token), secret).await?;
-    session_grant(c, &data, None, None, now)
+    let reply = session_call(c, "/session/token", ("request_token", request_token), secret).await?;
+    session_answer(c, reply, None, None, now)
 }
 
 pub async fn refresh(
@@ -116,8 +119,8 @@ pub async fn refresh(
     secret: &Secret,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
-    let data = session_call(c, "/session/refresh_token", ("refresh_token", refresh_token.expose()), secret).await?;
-    session_grant(c, &data, Some(refresh_token), Some(current.login_at), now)
+    let reply = session_call(c, "/session/refresh_token", ("refresh_token", refresh_token.expose()), secret).await?;
+    session_answer(c, reply, Some(refresh_token), Some(current.login_at), now)
 }
 
 /// A session call: the api key, a token (`field`), and their checksum with
@@ -127,7 +130,7 @@ async fn session_call(
     path: &str,
     (field, token): (&str, &str),
     secret: &Secret,
-) -> Result<Value, ProviderError> {
+) -> Result<Reply, ProviderError> {
     let a = c.account();
     let sum = checksum(&a.api_key, token, secret.expose());
     let request = c.http.post(ProviderClient::endpoint(&a.api_base, path)).header(VERSION.0, VERSION.1).form(&[
@@ -135,7 +138,7 @@ async fn session_call(
         (field, token),
         ("checksum", &sum),
     ]);
-    data(send(KITE, request).await?)
+    send(KITE, request).await
 }
 
 fn authorization(a: &AccountConfig, access: &Secret) -> String {
@@ -149,7 +152,11 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
         .get(ProviderClient::endpoint(&a.api_base, "/user/profile"))
         .header(VERSION.0, VERSION.1)
         .header("Authorization", authorization(a, access));
-    Ok(user(&data(send(KITE, request).await?)?))
+    profile_answer(send(KITE, request).await?)
+}
+
+pub(super) fn profile_answer(reply: Reply) -> Result<UserInfo, ProviderError> {
+    Ok(user(&data(reply)?))
 }
 
 pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderError> {

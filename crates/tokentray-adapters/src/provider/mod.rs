@@ -186,6 +186,29 @@ impl ProviderClient {
         checked(self.kind(), grant)
     }
 
+    /// What a token endpoint's answer (its status and raw bytes) grants on a
+    /// login, without I/O: the same reading `exchange` does, so that any
+    /// bytes at all can be tried against it.
+    pub fn read_token_answer(&self, status: u16, body: &[u8], now: Instant) -> Result<Grant, ProviderError> {
+        let reply = http::read_reply(self.kind(), status, None, body)?;
+        let grant = match self.kind() {
+            ProviderKind::Kite => kite::session_answer(self, reply, None, None, now),
+            ProviderKind::Upstox => upstox::token_answer(self, reply, now),
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::token_answer(self, reply, None, now, now),
+        }?;
+        checked(self.kind(), grant)
+    }
+
+    /// What a profile call's answer says about the token, without I/O.
+    pub fn read_profile_answer(&self, status: u16, body: &[u8]) -> Result<UserInfo, ProviderError> {
+        let reply = http::read_reply(self.kind(), status, None, body)?;
+        match self.kind() {
+            ProviderKind::Kite => kite::profile_answer(reply),
+            ProviderKind::Upstox => upstox::profile_answer(reply),
+            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile_answer(self.kind(), reply),
+        }
+    }
+
     /// Whether the provider has a call that tells if a token works (an
     /// OAuth2 provider without a `profile_url` has none).
     pub fn can_validate(&self) -> bool {

@@ -122,8 +122,19 @@ async fn token_grant(
     login_at: Instant,
     now: Instant,
 ) -> Result<Grant, ProviderError> {
+    token_answer(c, send(c.kind(), request).await?, previous_refresh, login_at, now)
+}
+
+/// What the token endpoint's answer grants (an exchange's, or a renewal's
+/// with the refresh token it renewed and the original login time).
+pub(super) fn token_answer(
+    c: &ProviderClient,
+    reply: Reply,
+    previous_refresh: Option<&Secret>,
+    login_at: Instant,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
     let kind = c.kind();
-    let reply = send(kind, request).await?;
     if !reply.is_success() {
         return Err(error(kind, &reply));
     }
@@ -208,7 +219,10 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
         ));
     };
     let request = c.http.get(url).header("Accept", "application/json").bearer_auth(access.expose());
-    let reply = send(kind, request).await?;
+    profile_answer(kind, send(kind, request).await?)
+}
+
+pub(super) fn profile_answer(kind: ProviderKind, reply: Reply) -> Result<UserInfo, ProviderError> {
     if !reply.is_success() {
         return Err(error(kind, &reply));
     }

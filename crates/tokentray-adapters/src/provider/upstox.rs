@@ -67,7 +67,12 @@ pub async fn exchange(c: &ProviderClient, code: &str, secret: &Secret, now: Inst
             ("redirect_uri", a.redirect_uri.as_str()),
             ("grant_type", "authorization_code"),
         ]);
-    let reply = send(UPSTOX, request).await?;
+    token_answer(c, send(UPSTOX, request).await?, now)
+}
+
+/// What the token endpoint's answer grants.
+pub(super) fn token_answer(c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+    let a = c.account();
     if !reply.is_success() {
         return Err(error(&reply));
     }
@@ -91,7 +96,10 @@ pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, Pr
         .get(ProviderClient::endpoint(&c.account().api_base, "/v2/user/profile"))
         .header("Accept", "application/json")
         .bearer_auth(access.expose());
-    let reply = send(UPSTOX, request).await?;
+    profile_answer(send(UPSTOX, request).await?)
+}
+
+pub(super) fn profile_answer(reply: Reply) -> Result<UserInfo, ProviderError> {
     if !reply.is_success() {
         return Err(error(&reply));
     }
