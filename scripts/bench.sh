@@ -16,4 +16,7 @@ for bench in "${benches[@]}"; do
   read -r package name <<<"$bench"
   scripts/with-desktop-session.sh cargo bench --locked -p "$package" --bench "$name"
 done
+# Every parser of outside input, 100,000 cases each: the tallies are the lines starting `fuzz`.
+TOKENTRAY_FUZZ_CASES=100000 cargo test --release --locked -p tokentray-adapters -p tokentray-runtime \
+  --test parsers -- --nocapture --test-threads 1 2>&1 | grep -E '^fuzz |^test result'
 scripts/measure-tray.sh

@@ -183,6 +183,16 @@ async fn provider_errors_in_the_callback_are_reported() {
     assert_eq!(oauth.read_callback(&query, &attempt), Err(CallbackError::Denied("access_denied".into())));
 }
 
+#[test]
+fn pasted_urls_and_queries_are_read() {
+    use tokentray_adapters::provider::pasted_callback_query as pasted_query;
+    let q = pasted_query("http://127.0.0.1:9/cb?code=abc&state=xyz\n").unwrap();
+    assert_eq!((q["code"].as_str(), q["state"].as_str()), ("abc", "xyz"));
+    assert_eq!(pasted_query("?request_token=t&status=success").unwrap()["request_token"], "t");
+    assert!(pasted_query("hello").is_none());
+    assert!(pasted_query("http://127.0.0.1:9/cb").is_none());
+}
+
 // ---------------------------------------------------------------- Upstox
 
 #[tokio::test]

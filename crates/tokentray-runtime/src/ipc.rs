@@ -10,7 +10,7 @@ use crate::{AccountStatus, Engine, EngineError, Remedy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,7 +160,8 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
 }
 
 /// One request line, without its newline; `None` at the end of the stream.
-async fn read_request_line(reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>) -> Result<Option<String>, String> {
+/// Any bytes at all may arrive here.
+pub async fn read_request_line(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<String>, String> {
     let mut bytes = Vec::new();
     let read = reader.take(MAX_REQUEST_LINE as u64 + 1).read_until(b'\n', &mut bytes).await;
     match read {

@@ -48,6 +48,37 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// How many cases each fuzz test tries: `TOKENTRAY_FUZZ_CASES`, else 1,000
+/// (the regular suite). `scripts/bench.sh` runs them with 100,000.
+pub fn fuzz_cases() -> u32 {
+    std::env::var("TOKENTRAY_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000)
+}
+
+/// Feeds `fuzz_cases()` values of `strategy` to `check`, which returns
+/// whether the input was refused (an error with a message) rather than
+/// accepted. A panic anywhere fails the test with the smallest input that
+/// panics. Prints the tally: `fuzz NAME: N cases, 0 panics, R refused`.
+pub fn fuzz<S>(name: &str, strategy: S, check: impl Fn(S::Value) -> bool)
+where
+    S: proptest::strategy::Strategy,
+    S::Value: std::fmt::Debug,
+{
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let cases = fuzz_cases();
+    let config = proptest::test_runner::Config { cases, failure_persistence: None, ..Default::default() };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let refused = AtomicU64::new(0);
+    runner
+        .run(&strategy, |value| {
+            if check(value) {
+                refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("fuzz {name}: {e}"));
+    println!("fuzz {name}: {cases} cases, 0 panics, {} refused with a message", refused.into_inner());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

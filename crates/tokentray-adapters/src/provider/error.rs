@@ -41,8 +41,13 @@ impl ProviderError {
     }
 
     /// An error response, classified by status and the provider's code.
+    /// What the provider wrote is shown to people and logged: it is kept
+    /// to one short line of printable text.
     pub fn from_response(provider: ProviderKind, status: u16, code: Option<String>, message: String) -> Self {
+        let code = code.map(|c| printable(&c, 60)).filter(|c| !c.is_empty());
         let class = classify(provider, status, code.as_deref());
+        let message =
+            Some(printable(&message, 300)).filter(|m| !m.is_empty()).unwrap_or_else(|| "no message".to_owned());
         Self { provider, class, status: Some(status), code, message, retry_after: None }
     }
 
@@ -61,6 +66,17 @@ impl ProviderError {
         // reqwest's message may carry the URL, which may carry a token in its query
         // (Kite's logout): keep only the kind of failure.
         Self::new(provider, ErrorClass::Transient, message)
+    }
+}
+
+/// `text` without control characters (a newline, a terminal escape), trimmed
+/// and cut to `max` characters.
+fn printable(text: &str, max: usize) -> String {
+    let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean = clean.trim();
+    match clean.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &clean[..cut]),
+        None => clean.to_owned(),
     }
 }
 

@@ -11,6 +11,7 @@ mod oauth2;
 mod upstox;
 
 pub use error::ProviderError;
+pub use upstox::jwt_exp;
 
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -240,6 +241,18 @@ impl ProviderClient {
     pub(crate) fn endpoint(base: &Url, path: &str) -> String {
         format!("{}{}", base.as_str().trim_end_matches('/'), path)
     }
+}
+
+/// The callback query of a redirect URL the user pasted (`--no-browser`),
+/// or of a bare `?query`; `None` when the line is neither.
+pub fn pasted_callback_query(line: &str) -> Option<HashMap<String, String>> {
+    let line = line.trim();
+    let query = match Url::parse(line) {
+        Ok(url) => url.query()?.to_owned(),
+        Err(_) => line.strip_prefix('?')?.to_owned(),
+    };
+    let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 /// The longest token TokenTray accepts: JWTs of every provider here are a

@@ -149,14 +149,20 @@ fn render(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(String, String)
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(fail(format!("cannot read it: {e}"))),
     };
-    let pairs: Vec<(&str, String)> = sink.fields.iter().map(|(name, f)| (name.as_str(), values.get(*f))).collect();
-    let next = match sink.format {
-        SinkFormat::Env => env::set(&current, &pairs).map_err(fail)?,
-        SinkFormat::Json => json::set(&current, &pairs).map_err(fail)?,
-        SinkFormat::Toml => toml_file::set(&current, &pairs).map_err(fail)?,
-        SinkFormat::Raw => format!("{}\n", values.access_token.expose()),
-    };
+    let next = rewrite(sink, &current, values).map_err(fail)?;
     Ok((current, next))
+}
+
+/// The text of the sink's file with `values` in it, given what the file
+/// holds now (which may be anything at all: it is the user's file). Pure.
+pub fn rewrite(sink: &SinkConfig, current: &str, values: &SinkValues<'_>) -> Result<String, String> {
+    let pairs: Vec<(&str, String)> = sink.fields.iter().map(|(name, f)| (name.as_str(), values.get(*f))).collect();
+    match sink.format {
+        SinkFormat::Env => env::set(current, &pairs),
+        SinkFormat::Json => json::set(current, &pairs),
+        SinkFormat::Toml => toml_file::set(current, &pairs),
+        SinkFormat::Raw => Ok(format!("{}\n", values.access_token.expose())),
+    }
 }
 
 /// `~/x` is under the home directory; other paths are taken as written.

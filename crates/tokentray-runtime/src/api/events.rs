@@ -29,6 +29,12 @@ fn to_sse(e: &EngineEvent) -> Event {
     Event::default().id(e.id.to_string()).event(e.kind.as_str()).data(data.to_string())
 }
 
+/// The event a resuming client saw last, from its `Last-Event-ID` (any
+/// text a client sends); `None` when it is not an event id.
+pub fn last_event_id(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
 struct Cursor {
     engine: Engine,
     /// This stream's place under the cap, given back when the client goes.
@@ -53,7 +59,7 @@ pub async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .or(query.get("last_event_id").map(String::as_str))
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(last_event_id);
     let mut backlog = VecDeque::new();
     let mut last = 0;
     if let Some(after) = resume {

@@ -21,6 +21,7 @@ mod metrics;
 mod server;
 mod status;
 
+pub use events::last_event_id;
 use server::{bounded_body, EventStreams};
 pub use server::{serve, serve_with, ApiLimits};
 

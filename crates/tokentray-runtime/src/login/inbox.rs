@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
-use url::Url;
 
 /// A callback received, with the way to answer the browser (none for a pasted URL).
 pub(super) struct Callback {
@@ -59,7 +58,7 @@ impl Inbox {
         loop {
             tokio::select! {
                 Some(callback) = self.served.recv() => return Ok(callback),
-                Some(line) = recv_pasted(&mut self.pasted) => match pasted_query(&line) {
+                Some(line) = recv_pasted(&mut self.pasted) => match tokentray_adapters::provider::pasted_callback_query(&line) {
                     Some(query) => return Ok(Callback { query, reply: None }),
                     None => tracing::warn!("that is not the URL the browser landed on; paste the whole address"),
                 },
@@ -92,30 +91,5 @@ async fn recv_pasted(pasted: &mut Option<mpsc::Receiver<String>>) -> Option<Stri
     match pasted {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-/// The query of a pasted redirect URL (or of a bare `?query`).
-fn pasted_query(line: &str) -> Option<HashMap<String, String>> {
-    let line = line.trim();
-    let query = match Url::parse(line) {
-        Ok(url) => url.query()?.to_owned(),
-        Err(_) => line.strip_prefix('?')?.to_owned(),
-    };
-    let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    (!pairs.is_empty()).then_some(pairs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pasted_urls_and_queries_are_read() {
-        let q = pasted_query("http://127.0.0.1:9/cb?code=abc&state=xyz\n").unwrap();
-        assert_eq!((q["code"].as_str(), q["state"].as_str()), ("abc", "xyz"));
-        assert_eq!(pasted_query("?request_token=t&status=success").unwrap()["request_token"], "t");
-        assert!(pasted_query("hello").is_none());
-        assert!(pasted_query("http://127.0.0.1:9/cb").is_none());
     }
 }
