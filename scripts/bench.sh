@@ -8,6 +8,7 @@ benches=(
   "tokentray-core tick"
   "tokentray-runtime login_latency"
   "tokentray-runtime handoff"
+  "tokentray-runtime slow_connections"
   "tokentray-cli daemon_idle"
   "tokentray-cli revocation"
   "tokentray-cli kill_window"
