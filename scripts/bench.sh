@@ -19,5 +19,5 @@ for bench in "${benches[@]}"; do
 done
 # Every parser of outside input, 100,000 cases each: the tallies are the lines starting `fuzz`.
 TOKENTRAY_FUZZ_CASES=100000 cargo test --release --locked -p tokentray-adapters -p tokentray-runtime \
-  --test parsers -- --nocapture --test-threads 1 2>&1 | grep -E '^fuzz |^test result'
+  --test parsers -- --nocapture --test-threads 1 2>&1 | grep -oE 'fuzz .*|^test result.*'
 scripts/measure-tray.sh

@@ -42,7 +42,7 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         std::process::id(),
         crate::random::url_safe(6)
     ));
-    let existing = existing_owner_and_mode(path)?;
+    let existing = existing_file(path)?;
     let mode = match mode {
         Mode::Always(mode) => mode,
         Mode::NewFilesGet(new_mode) => existing.map_or(new_mode, |(_, mode)| mode),
@@ -109,12 +109,20 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// The file a path names after following its symlinks (each relative link
 /// read against its own directory). A dangling link names the file to create.
+/// Only links of this user's (or root's) are followed: another user who can
+/// write the sink's directory (`/tmp`) must not steer the token elsewhere.
 pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     let mut current = path.to_owned();
     // The kernel's own limit on links in one lookup (MAXSYMLINKS).
     for _ in 0..40 {
         match fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
+                if !owned_by_us_or_root(&m) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("{} is a link another user made; TokenTray does not follow it", current.display()),
+                    ));
+                }
                 let link = fs::read_link(&current)?;
                 current = match current.parent() {
                     Some(dir) if link.is_relative() => dir.join(link),
@@ -129,20 +137,75 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
 }
 
-/// The group and permission bits of the file at `path`, if it exists.
+/// The group and permission bits of the regular file at `path`, if there is
+/// one. Anything else there (a FIFO, a device, another user's file) is
+/// refused: its mode is not ours to copy, nor its place ours to take.
 #[cfg(unix)]
-fn existing_owner_and_mode(path: &Path) -> io::Result<Option<(u32, u32)>> {
+fn existing_file(path: &Path) -> io::Result<Option<(u32, u32)>> {
     use std::os::unix::fs::MetadataExt;
-    match fs::metadata(path) {
-        Ok(m) => Ok(Some((m.gid(), m.mode() & 0o7777))),
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file; TokenTray writes only regular files", path.display()),
+        )),
+        Ok(m) if !owned_by_us_or_root(&m) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user; TokenTray writes only files of yours", path.display()),
+        )),
+        // Permission bits only: setuid, setgid and sticky are not copied.
+        Ok(m) => Ok(Some((m.gid(), m.mode() & 0o777))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 #[cfg(not(unix))]
-fn existing_owner_and_mode(_: &Path) -> io::Result<Option<(u32, u32)>> {
+fn existing_file(_: &Path) -> io::Result<Option<(u32, u32)>> {
     Ok(None)
+}
+
+/// Whether this process's user (or root) owns what `m` describes.
+fn owned_by_us_or_root(m: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid cannot fail and touches no memory.
+        let me = unsafe { libc::geteuid() };
+        m.uid() == me || m.uid() == 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        true
+    }
+}
+
+/// The text of the user's file at `path` (following links as [`write`]
+/// does), or `None` when there is none. Only a regular file of at most
+/// `max` bytes is read: a FIFO or a device put there must not hang or
+/// flood the reader.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Option<String>> {
+    use std::io::Read;
+    let path = resolve_links(path)?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    let file = match options.open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "it is not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("it is larger than {max} bytes")));
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    Ok(Some(text))
 }
 
 /// Gives the new file the replaced file's group, so a file shared with a

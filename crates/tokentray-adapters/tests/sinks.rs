@@ -232,6 +232,70 @@ fn a_symlinked_sink_is_written_at_its_target_and_stays_a_link() {
     assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
 }
 
+/// Another local user's traps in a directory both can write (`/tmp`): each
+/// is refused with a message, and nothing of theirs is followed, copied or
+/// read without end. (Run as root in CI, which can hand files to another uid.)
+#[cfg(unix)]
+#[test]
+fn another_users_links_files_and_fifos_are_refused() {
+    use std::os::unix::fs::{lchown, symlink, PermissionsExt};
+    let dir = scratch("traps");
+    let token = Secret::new("the-token");
+    let write_to = |path: &Path| write(&sink(SinkFormat::Env, path, &[("T", Field::AccessToken)]), &values(&token));
+    let nobody = 65534;
+    let as_root = effective_uid() == 0;
+
+    // A link another user made, pointing at a file that user can read.
+    let theirs = dir.join("theirs.env");
+    std::fs::write(&theirs, "").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let link = dir.join("kite.env");
+    symlink(&theirs, &link).unwrap();
+    if as_root {
+        lchown(&link, Some(nobody), Some(nobody)).unwrap();
+        let e = write_to(&link).unwrap_err().to_string();
+        assert!(e.contains("a link another user made"), "{e}");
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "", "the token did not go there");
+
+        // A file another user owns, at the sink's path.
+        let planted = dir.join("planted.env");
+        std::fs::write(&planted, "T=old\n").unwrap();
+        lchown(&planted, Some(nobody), Some(nobody)).unwrap();
+        let e = write_to(&planted).unwrap_err().to_string();
+        assert!(e.contains("belongs to another user"), "{e}");
+    }
+
+    // A FIFO (or a device) at the sink's path: refused at once, not read forever.
+    let fifo = dir.join("fifo.env");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let e = write_to(&fifo).unwrap_err().to_string();
+    assert!(e.contains("not a regular file"), "{e}");
+
+    // A huge file is not read whole.
+    let huge = dir.join("huge.env");
+    std::fs::write(&huge, vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    let e = write_to(&huge).unwrap_err().to_string();
+    assert!(e.contains("larger than"), "{e}");
+
+    // Our own file's setuid bit is not carried over to the new one.
+    let mine = dir.join("mine.env");
+    std::fs::write(&mine, "T=old\n").unwrap();
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o4750)).unwrap();
+    write_to(&mine).unwrap();
+    assert_eq!(std::fs::metadata(&mine).unwrap().permissions().mode() & 0o7777, 0o750);
+}
+
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of a file this process just made is this process's user.
+    let probe = std::env::temp_dir().join(format!("tokentray-euid-{}", std::process::id()));
+    std::fs::write(&probe, "").unwrap();
+    let uid = std::fs::metadata(&probe).unwrap().uid();
+    let _ = std::fs::remove_file(&probe);
+    uid
+}
+
 #[test]
 fn a_parse_error_names_the_place_and_never_copies_the_file() {
     let dir = scratch("broken-secret");

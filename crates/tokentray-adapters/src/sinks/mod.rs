@@ -141,12 +141,14 @@ pub fn is_current(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<bool, Si
     Ok(current == next)
 }
 
+/// The largest sink file read: a `.env` or a settings file is kilobytes.
+pub const MAX_SINK_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The file as it is, and as it would be with `values` in it.
 fn render(sink: &SinkConfig, values: &SinkValues<'_>) -> Result<(String, String), SinkError> {
     let fail = |message: String| SinkError { path: sink.path.clone(), message };
-    let current = match std::fs::read_to_string(&sink.path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let current = match crate::atomic::read_regular(&sink.path, MAX_SINK_FILE_BYTES) {
+        Ok(text) => text.unwrap_or_default(),
         Err(e) => return Err(fail(format!("cannot read it: {e}"))),
     };
     let next = rewrite(sink, &current, values).map_err(fail)?;
