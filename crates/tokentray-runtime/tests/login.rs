@@ -233,3 +233,20 @@ async fn a_localhost_redirect_is_refused_when_another_program_holds_the_other_lo
     assert!(std::net::TcpStream::connect(("127.0.0.1", w.oauth_port)).is_err(), "nothing left listening");
     drop(squatter);
 }
+
+#[tokio::test]
+async fn a_login_is_cancelled_only_with_the_key_left_in_the_data_directory() {
+    let w = world("login-handover", None).await;
+    let engine = w.engine();
+    let (login, url) = start(&engine, "oauth", |o| o).await;
+    // What another user, or a page that rebinds its name to 127.0.0.1, could send: the account's id.
+    let cancel = format!("http://127.0.0.1:{}/.tokentray/cancel", w.oauth_port);
+    let guess = reqwest::Client::new().post(&cancel).header("x-tokentray-cancel", "oauth").send().await.unwrap();
+    assert_eq!(guess.status(), 403);
+    let key_file = w.dir.join("data/locks/login-oauth.handover");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    // The login goes on, and completes.
+    assert_eq!(browse(url).await.status(), 200);
+    login.await.unwrap().unwrap();
+}

@@ -11,17 +11,20 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokentray_adapters::config::AccountConfig;
+use tokentray_adapters::Secret;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Notify};
 use url::Url;
 
 /// The path a newer login (from another process) posts to, to take the port over.
 const CANCEL_PATH: &str = "/.tokentray/cancel";
-/// A custom header: a web page cannot send it without a CORS preflight we never
-/// answer, so only a local program can cancel a login.
+/// Carries the handover key: a random value the running login keeps in the
+/// private data directory, so that only a TokenTray process of this user can
+/// cancel it (not another user, nor a web page that rebinds a name to 127.0.0.1).
 const CANCEL_HEADER: &str = "x-tokentray-cancel";
 
 pub(super) struct Page {
@@ -57,9 +60,9 @@ impl IntoResponse for Page {
 #[derive(Clone)]
 struct ServerState {
     path: String,
-    account: String,
     callbacks: mpsc::Sender<Callback>,
     cancel: Arc<tokio::sync::Notify>,
+    handover_key: Arc<Secret>,
 }
 
 async fn on_request(
@@ -75,7 +78,7 @@ async fn on_request(
             .into_response();
     }
     if uri.path() == CANCEL_PATH && method == axum::http::Method::POST {
-        if headers.get(CANCEL_HEADER).and_then(|v| v.to_str().ok()) == Some(state.account.as_str()) {
+        if headers.get(CANCEL_HEADER).and_then(|v| v.to_str().ok()).is_some_and(|k| state.handover_key.matches(k)) {
             state.cancel.notify_one();
             return StatusCode::NO_CONTENT.into_response();
         }
@@ -132,10 +135,14 @@ pub fn callback_addrs(redirect_uri: &Url) -> Option<Vec<SocketAddr>> {
 /// Binds every address, or none. An IPv6 loopback this machine does not
 /// have is skipped (nobody can listen there either); one that is taken
 /// refuses the login, since its holder would receive the code.
-async fn bind_all(account: &AccountConfig, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, LoginError> {
+async fn bind_all(
+    account: &AccountConfig,
+    addrs: &[SocketAddr],
+    handover: &Path,
+) -> Result<Vec<TcpListener>, LoginError> {
     let mut listeners = Vec::with_capacity(addrs.len());
     for (i, addr) in addrs.iter().enumerate() {
-        match bind(account, *addr).await {
+        match bind(account, *addr, handover).await {
             Ok(listener) => listeners.push(listener),
             Err(LoginError::Bind { source, .. }) if i > 0 && addr.is_ipv6() && no_ipv6(&source) => {
                 tracing::debug!("no IPv6 loopback here; listening on {} only", addrs[0]);
@@ -158,7 +165,7 @@ fn no_ipv6(e: &std::io::Error) -> bool {
     unsupported || e.kind() == std::io::ErrorKind::AddrNotAvailable
 }
 
-async fn bind(account: &AccountConfig, addr: SocketAddr) -> Result<TcpListener, LoginError> {
+async fn bind(account: &AccountConfig, addr: SocketAddr, handover: &Path) -> Result<TcpListener, LoginError> {
     let started = Instant::now();
     let mut asked_to_leave = false;
     loop {
@@ -168,12 +175,14 @@ async fn bind(account: &AccountConfig, addr: SocketAddr) -> Result<TcpListener, 
                 if !asked_to_leave {
                     // Perhaps an older login (another TokenTray process) holds the port: replace it.
                     asked_to_leave = true;
-                    let _ = reqwest::Client::new()
-                        .post(format!("http://{addr}{CANCEL_PATH}"))
-                        .header(CANCEL_HEADER, &account.id)
-                        .timeout(Duration::from_secs(2))
-                        .send()
-                        .await;
+                    if let Ok(key) = std::fs::read_to_string(handover) {
+                        let _ = reqwest::Client::new()
+                            .post(format!("http://{addr}{CANCEL_PATH}"))
+                            .header(CANCEL_HEADER, key.trim())
+                            .timeout(Duration::from_secs(2))
+                            .send()
+                            .await;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -190,20 +199,26 @@ pub(super) struct CallbackServer {
 }
 
 impl CallbackServer {
-    /// Listens on `addrs` (taking the port over from an older login) and
-    /// passes every callback for `account`'s redirect path to `callbacks`.
+    /// Listens on `addrs` (taking the port over from an older login whose
+    /// handover key is in the file `handover`, then leaving its own there)
+    /// and passes every callback for `account`'s redirect path to `callbacks`.
     pub(super) async fn open(
         account: &AccountConfig,
         addrs: &[SocketAddr],
+        handover: &Path,
         callbacks: mpsc::Sender<Callback>,
         cancel: Arc<Notify>,
     ) -> Result<Self, LoginError> {
-        let listeners = bind_all(account, addrs).await?;
+        let listeners = bind_all(account, addrs, handover).await?;
+        let handover_key = Secret::random(32);
+        if let Err(e) = tokentray_adapters::atomic::write_private(handover, handover_key.expose().as_bytes()) {
+            tracing::warn!("cannot leave the login's handover key ({e}); a newer login will wait for this one to end");
+        }
         let state = ServerState {
             path: account.redirect_uri.path().to_owned(),
-            account: account.id.clone(),
             callbacks,
             cancel,
+            handover_key: Arc::new(handover_key),
         };
         Ok(Self::start(listeners, Router::new().fallback(on_request).with_state(state)))
     }

@@ -147,7 +147,10 @@ impl Engine {
         let journal = self.journal().await;
         let attempt = client.begin_login();
         *server = match callback_addrs(&account.redirect_uri) {
-            Some(addrs) => Some(CallbackServer::open(account, &addrs, inbox.sender(), cancel.clone()).await?),
+            Some(addrs) => {
+                let handover = self.lock_path(&format!("login-{}", account.id)).with_extension("handover");
+                Some(CallbackServer::open(account, &addrs, &handover, inbox.sender(), cancel.clone()).await?)
+            }
             None if inbox.takes_pasted_urls() => None,
             None => {
                 return Err(LoginError::NotLoopback {
@@ -275,7 +278,9 @@ mod tests {
         let addrs = callback_addrs(&account.redirect_uri).unwrap();
         let inbox = Inbox::new(None);
         let sender = inbox.sender();
-        let server = CallbackServer::open(&account, &addrs, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
+        let handover = tokentray_testkit::scratch("login-handover").join("a.handover");
+        let server =
+            CallbackServer::open(&account, &addrs, &handover, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
 
         let late = tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/cb?status=success")));
         tokentray_testkit::eventually("the callback queued", || sender.capacity() < sender.max_capacity()).await;
