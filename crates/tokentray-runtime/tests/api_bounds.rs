@@ -120,3 +120,24 @@ async fn a_large_body_is_refused_unread() {
     assert_eq!(r.status(), 413);
     assert_eq!(status_code(addr).await, 200);
 }
+
+#[tokio::test]
+async fn a_client_that_asks_and_never_reads_loses_its_connection() {
+    let limits = ApiLimits { max_connections: 1, write_timeout: Duration::from_millis(300), ..ApiLimits::default() };
+    let (_w, _engine, addr) = setup("bounds-stalled-reader", limits).await;
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    // Pipelined requests whose answers fill the socket buffers, never read.
+    let request = b"GET /api/token/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(20_000);
+    let _ = tokio::time::timeout(Duration::from_secs(5), stalled.write_all(&request)).await;
+    // The only place under the cap comes back once the stalled answer times out.
+    let mut answered = false;
+    for _ in 0..400 {
+        if status_code(addr).await == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(answered, "the stalled connection was closed and its place freed");
+    drop(stalled);
+}

@@ -23,6 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct ApiLimits {
     /// A connection must have sent its request headers within this.
     pub header_read_timeout: Duration,
+    /// An answer the client does not read for this long ends the connection.
+    pub write_timeout: Duration,
     /// Open connections at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// `/v1/events` streams at once; more are answered 503.
@@ -35,6 +37,7 @@ impl Default for ApiLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             max_connections: 2048,
             max_event_streams: 64,
             max_body_bytes: 16 * 1024,
@@ -61,6 +64,8 @@ pub async fn serve_with(
     // Below the open-file limit, so that refusing stays possible when the cap is reached.
     let cap = limits.max_connections.min(crate::process::open_file_limit().saturating_sub(256).max(16));
     let connections = Arc::new(Semaphore::new(cap));
+    // Answering 503 takes a file descriptor for a moment too: past these, a connection is just closed.
+    let refusals = Arc::new(Semaphore::new(64));
     let task = tokio::spawn(async move {
         let stopping = until_stopped(stopped.clone());
         tokio::pin!(stopping);
@@ -70,10 +75,15 @@ pub async fn serve_with(
                     Ok((stream, _)) => match connections.clone().try_acquire_owned() {
                         Ok(permit) => {
                             let (app, stopped) = (app.clone(), stopped.clone());
-                            tokio::spawn(connection(stream, app, permit, limits.header_read_timeout, stopped));
+                            tokio::spawn(connection(stream, app, permit, limits, stopped));
                         }
                         Err(_) => {
-                            tokio::spawn(refuse_busy(stream));
+                            if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                                tokio::spawn(async move {
+                                    refuse_busy(stream).await;
+                                    drop(permit);
+                                });
+                            }
                         }
                     },
                     // Out of file descriptors, say: give the connections in flight a moment to end.
@@ -94,17 +104,103 @@ async fn connection(
     stream: TcpStream,
     app: axum::Router,
     _permit: OwnedSemaphorePermit,
-    header_read_timeout: Duration,
+    limits: ApiLimits,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let served = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+        .header_read_timeout(limits.header_read_timeout)
+        // Requests here are a few hundred bytes; a client must not make us buffer more.
+        .max_buf_size(MAX_READ_BUFFER)
+        .serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+            TowerToHyperService::new(app),
+        );
     tokio::select! {
         _ = served => {}
         // An event stream never ends by itself: a stop ends it.
         _ = until_stopped(stopped) => {}
+    }
+}
+
+/// The most a connection's read buffer holds (hyper's least is 8 KiB).
+const MAX_READ_BUFFER: usize = 16 * 1024;
+
+/// A stream whose writes fail once they have made no progress for `limit`:
+/// a client that asks (pipelining, say) and never reads must not hold a
+/// connection, and its place under the cap, for ever.
+struct WriteDeadline<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteDeadline<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self { inner, limit, stalled: None }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteDeadline<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> WriteDeadline<S> {
+    /// Runs a write-side poll; a pending one arms (or checks) the deadline.
+    fn guard<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        poll: impl FnOnce(std::pin::Pin<&mut S>, &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        use std::task::Poll;
+        match poll(std::pin::Pin::new(&mut self.inner), cx) {
+            Poll::Ready(result) => {
+                self.stalled = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                let limit = self.limit;
+                let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stalled.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client has not read its answer",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteDeadline<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.get_mut().guard(cx, |inner, cx| inner.poll_write(cx, buf))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.get_mut().guard(cx, |inner, cx| inner.poll_flush(cx))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.get_mut().guard(cx, |inner, cx| inner.poll_shutdown(cx))
     }
 }
 
