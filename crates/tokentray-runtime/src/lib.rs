@@ -23,6 +23,7 @@ pub mod ipc;
 pub mod lock;
 pub mod login;
 mod logout;
+mod loopback;
 mod notifier;
 pub mod process;
 mod reconfigure;

@@ -141,3 +141,19 @@ async fn a_client_that_asks_and_never_reads_loses_its_connection() {
     assert!(answered, "the stalled connection was closed and its place freed");
     drop(stalled);
 }
+
+#[tokio::test]
+async fn the_api_answers_on_both_loopbacks_or_not_at_all() {
+    let (_w, _engine, addr) = setup("bounds-loopbacks", ApiLimits::default()).await;
+    let v6 = format!("http://[::1]:{}/api/token/status", addr.port());
+    assert_eq!(reqwest::get(&v6).await.unwrap().status(), 200, "a script asking for localhost may land on [::1]");
+
+    // Another program holding [::1] on the API's port would receive the key of
+    // every script that asks for localhost: the API does not start.
+    let w = world("bounds-loopback-taken", None).await;
+    let port = tokentray_testkit::free_port();
+    let squatter = std::net::TcpListener::bind(("::1", port)).unwrap();
+    let e = serve_with(w.engine(), port, ApiLimits::default()).await.unwrap_err();
+    assert!(e.to_string().contains("[::1]"), "{e}");
+    drop(squatter);
+}

@@ -59,6 +59,15 @@ pub async fn serve_with(
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr).await.map_err(|source| ApiError { addr, source })?;
     let addr = listener.local_addr().map_err(|source| ApiError { addr, source })?;
+    // A script that asks for `localhost` may reach [::1] first: whoever holds
+    // that port there would receive its API key. So it is ours, or no API.
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()));
+    let mut listeners = vec![listener];
+    match TcpListener::bind(v6).await {
+        Ok(listener) => listeners.push(listener),
+        Err(e) if crate::loopback::no_ipv6(&e) => tracing::debug!("no IPv6 loopback here; the API is on {addr} only"),
+        Err(source) => return Err(ApiError { addr: v6, source }),
+    }
     let stopped = engine.stopped();
     let app = router(engine, limits);
     // Below the open-file limit, so that refusing stays possible when the cap is reached.
@@ -66,38 +75,57 @@ pub async fn serve_with(
     let connections = Arc::new(Semaphore::new(cap));
     // Answering 503 takes a file descriptor for a moment too: past these, a connection is just closed.
     let refusals = Arc::new(Semaphore::new(64));
+    let accepting: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            let (app, stopped) = (app.clone(), stopped.clone());
+            accept(listener, app, stopped, connections.clone(), refusals.clone(), limits)
+        })
+        .collect();
     let task = tokio::spawn(async move {
-        let stopping = until_stopped(stopped.clone());
-        tokio::pin!(stopping);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => match connections.clone().try_acquire_owned() {
-                        Ok(permit) => {
-                            let (app, stopped) = (app.clone(), stopped.clone());
-                            tokio::spawn(connection(stream, app, permit, limits, stopped));
-                        }
-                        Err(_) => {
-                            if let Ok(permit) = refusals.clone().try_acquire_owned() {
-                                tokio::spawn(async move {
-                                    refuse_busy(stream).await;
-                                    drop(permit);
-                                });
-                            }
-                        }
-                    },
-                    // Out of file descriptors, say: give the connections in flight a moment to end.
-                    Err(e) => {
-                        tracing::warn!("the local API cannot accept a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                _ = &mut stopping => break,
-            }
-        }
+        futures_util::future::join_all(accepting).await;
     });
     tracing::info!("local API on http://{addr}");
     Ok((addr, task))
+}
+
+/// Takes connections on one listener until the engine stops.
+async fn accept(
+    listener: TcpListener,
+    app: axum::Router,
+    stopped: tokio::sync::watch::Receiver<bool>,
+    connections: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
+    limits: ApiLimits,
+) {
+    let stopping = until_stopped(stopped.clone());
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => match connections.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let (app, stopped) = (app.clone(), stopped.clone());
+                        tokio::spawn(connection(stream, app, permit, limits, stopped));
+                    }
+                    Err(_) => {
+                        if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                            tokio::spawn(async move {
+                                refuse_busy(stream).await;
+                                drop(permit);
+                            });
+                        }
+                    }
+                },
+                // Out of file descriptors, say: give the connections in flight a moment to end.
+                Err(e) => {
+                    tracing::warn!("the local API cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = &mut stopping => break,
+        }
+    }
 }
 
 async fn connection(

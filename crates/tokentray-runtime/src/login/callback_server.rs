@@ -144,7 +144,7 @@ async fn bind_all(
     for (i, addr) in addrs.iter().enumerate() {
         match bind(account, *addr, handover).await {
             Ok(listener) => listeners.push(listener),
-            Err(LoginError::Bind { source, .. }) if i > 0 && addr.is_ipv6() && no_ipv6(&source) => {
+            Err(LoginError::Bind { source, .. }) if i > 0 && addr.is_ipv6() && crate::loopback::no_ipv6(&source) => {
                 tracing::debug!("no IPv6 loopback here; listening on {} only", addrs[0]);
             }
             Err(LoginError::Bind { addr, source, .. }) if addrs.len() > 1 => {
@@ -154,15 +154,6 @@ async fn bind_all(
         }
     }
     Ok(listeners)
-}
-
-/// The machine has no IPv6 loopback (or no IPv6 at all).
-fn no_ipv6(e: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    let unsupported = e.raw_os_error() == Some(libc::EAFNOSUPPORT);
-    #[cfg(not(unix))]
-    let unsupported = false;
-    unsupported || e.kind() == std::io::ErrorKind::AddrNotAvailable
 }
 
 async fn bind(account: &AccountConfig, addr: SocketAddr, handover: &Path) -> Result<TcpListener, LoginError> {
