@@ -69,13 +69,21 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
 
 /// One of TokenTray's own directories (the data directory): created 0700,
 /// or tightened to 0700 if it exists with access for others. Never for a
-/// directory of the user's (a sink's): those keep their mode.
+/// directory of the user's (a sink's): those keep their mode. One another
+/// user owns is refused: they could read or swap everything in it.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     create_private_dir(dir)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir)?.permissions().mode();
+        let meta = fs::symlink_metadata(dir)?;
+        if !meta.is_dir() || !owned_by_us_or_root(&meta) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is not a directory of this user's", dir.display()),
+            ));
+        }
+        let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         }

@@ -80,6 +80,8 @@ fn env_values_read_back_exactly_in_bash_dotenv_and_docker() {
         ("SCHWAB", "I0.b2F1dGgyLmJkYy5zY2h3YWIuY29t.abc@".to_owned()),
         ("B64", "tok/en+1==".to_owned()),
         ("TILDE", "~root".to_owned()),
+        ("INNER_TILDE", "abc~def".to_owned()),
+        ("COLON_TILDE", "a:~root".to_owned()),
         ("SHELL", format!("x$(touch {})`touch {}`", canary.display(), canary.display())),
         ("SPACES", "a b;c|d&e".to_owned()),
     ];
@@ -108,7 +110,7 @@ fn env_values_read_back_exactly_in_bash_dotenv_and_docker() {
             assert_eq!(raw, value, "docker reads {name} back");
         }
     }
-    for plain in ["JWT", "SCHWAB", "B64"] {
+    for plain in ["JWT", "SCHWAB", "B64", "INNER_TILDE"] {
         assert!(!text.contains(&format!("{plain}=\"")) && !text.contains(&format!("{plain}='")), "{plain} unquoted");
     }
     assert!(!canary.exists(), "sourcing the file ran nothing");

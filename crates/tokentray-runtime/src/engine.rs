@@ -89,9 +89,8 @@ impl Engine {
     /// the keyring is first asked when a token is needed.
     pub fn new(config: Config, options: EngineOptions) -> Result<Self, EngineError> {
         // Tokens pass through it (the journal, the state, maybe the secrets): nobody else may look in.
-        if let Err(e) = tokentray_adapters::atomic::ensure_private_dir(&options.data_dir) {
-            tracing::warn!("cannot make the data directory {} private: {e}", options.data_dir.display());
-        }
+        tokentray_adapters::atomic::ensure_private_dir(&options.data_dir)
+            .map_err(|source| EngineError::DataDir { path: options.data_dir.clone(), source })?;
         let state_file = StateFile::in_dir(&options.data_dir);
         let state = state_file.load()?;
         let now = options.clock.now();

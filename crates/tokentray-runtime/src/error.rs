@@ -34,6 +34,10 @@ pub enum EngineError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    #[error(
+        "the data directory {path} cannot be made private ({source}); set TOKENTRAY_DATA_DIR to a directory of yours"
+    )]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// What fixes a failure, as far as the user is concerned. It travels with
@@ -75,7 +79,7 @@ impl EngineError {
             Self::Unavailable { .. } | Self::Store(_) | Self::Lock(_) | Self::Journal(_) | Self::ShuttingDown => {
                 Remedy::Retry
             }
-            Self::UnknownAccount(_) | Self::CannotCheck(_) | Self::State(_) => Remedy::Other,
+            Self::UnknownAccount(_) | Self::CannotCheck(_) | Self::State(_) | Self::DataDir { .. } => Remedy::Other,
         }
     }
 

@@ -181,3 +181,32 @@ async fn logout_revokes_and_forgets() {
     assert!(tokentray_adapters::store::SecretStore::tokens(&store(&w.dir), "kite").unwrap().is_none());
     assert!(engine.tokens("kite").await.is_err());
 }
+
+/// A data directory another user owns could be read or swapped by them:
+/// the engine does not start on it. (Needs root to hand a directory to
+/// another uid, as in CI; elsewhere only the start on an own directory is checked.)
+#[cfg(unix)]
+#[tokio::test]
+async fn a_data_directory_of_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let w = world("engine-foreign-data", None).await;
+    let data = w.dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let me = std::fs::metadata(&w.dir).unwrap().uid();
+    if me == 0 && std::os::unix::fs::chown(&data, Some(65534), Some(65534)).is_ok() {
+        let e = tokentray_runtime::Engine::new(
+            w.config.clone(),
+            tokentray_runtime::EngineOptions {
+                data_dir: data.clone(),
+                store: std::sync::Arc::new(store(&w.dir)),
+                clock: std::sync::Arc::new(tokentray_runtime::SystemClock),
+                notifier: std::sync::Arc::new(tokentray_runtime::LogNotifier),
+            },
+        )
+        .err()
+        .expect("refused");
+        assert!(e.to_string().contains("TOKENTRAY_DATA_DIR"), "{e}");
+        std::os::unix::fs::chown(&data, Some(0), Some(0)).unwrap();
+    }
+    assert!(w.engine().status("kite").is_ok(), "its own directory is fine");
+}

@@ -13,7 +13,11 @@ fn quoted(value: &str, style: Option<char>) -> Result<String, String> {
     if value.chars().any(char::is_control) {
         return Err("a value holds a control character (a newline?), which a .env file cannot carry".to_owned());
     }
-    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/+=@%,".contains(c));
+    // `~` is inert but at the start or after `:` or `=`, where a shell expands it.
+    let tilde_safe = !value.starts_with('~') && !value.contains(":~") && !value.contains("=~");
+    let plain = !value.is_empty()
+        && tilde_safe
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/+=@%,~".contains(c));
     let double_safe = !value.contains(['$', '`', '\\', '"', '!']);
     let single_safe = !value.contains(['\'', '\\']);
     match style {
