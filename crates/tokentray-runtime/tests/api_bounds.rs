@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokentray_runtime::api::{serve_with, ApiLimits};
 use tokentray_runtime::Engine;
+use tokentray_testkit::eventually_async;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -56,15 +57,10 @@ async fn past_the_connection_cap_a_client_is_told_503_and_status_comes_back() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["remedy"], "retry");
     drop(held);
-    let mut answered = false;
-    for _ in 0..200 {
-        if status_code(addr).await == 200 {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(answered, "once the held connections are gone, status answers again");
+    eventually_async("status answering once the held connections are gone", || async {
+        status_code(addr).await == 200
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -93,16 +89,7 @@ async fn past_the_event_stream_cap_a_client_is_told_503() {
     assert_eq!(third.status(), 503);
     assert!(third.text().await.unwrap().contains("too many event streams"));
     drop(first);
-    let mut reopened = false;
-    for _ in 0..200 {
-        let again = open().await.unwrap();
-        if again.status() == 200 {
-            reopened = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(reopened, "a closed stream gives its place back");
+    eventually_async("a closed stream giving its place back", || async { open().await.unwrap().status() == 200 }).await;
     drop(second);
 }
 
@@ -130,15 +117,8 @@ async fn a_client_that_asks_and_never_reads_loses_its_connection() {
     let request = b"GET /api/token/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(20_000);
     let _ = tokio::time::timeout(Duration::from_secs(5), stalled.write_all(&request)).await;
     // The only place under the cap comes back once the stalled answer times out.
-    let mut answered = false;
-    for _ in 0..400 {
-        if status_code(addr).await == 200 {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(answered, "the stalled connection was closed and its place freed");
+    eventually_async("the stalled connection closed and its place freed", || async { status_code(addr).await == 200 })
+        .await;
     drop(stalled);
 }
 

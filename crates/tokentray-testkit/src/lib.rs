@@ -48,6 +48,15 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// [`eventually`] for a condition that must itself be awaited (an HTTP answer).
+pub async fn eventually_async<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 /// How many cases each fuzz test tries: `TOKENTRAY_FUZZ_CASES`, else 1,000
 /// (the regular suite). `scripts/bench.sh` runs them with 100,000.
 pub fn fuzz_cases() -> u32 {
