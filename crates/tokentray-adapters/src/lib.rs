@@ -12,6 +12,7 @@
 //! - [`atomic`], [`paths`]: whole-file replacement; where the config and data live.
 
 pub mod atomic;
+pub mod callback_tls;
 pub mod config;
 pub mod config_edit;
 pub mod duration;

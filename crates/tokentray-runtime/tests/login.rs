@@ -209,7 +209,7 @@ async fn the_browser_gets_its_page_before_the_callback_server_closes() {
 
 #[tokio::test]
 async fn a_localhost_redirect_is_received_on_both_loopbacks() {
-    let w = world_with_host("login-localhost", None, "localhost").await;
+    let w = world_with_origin("login-localhost", None, "http://localhost").await;
     let engine = w.engine();
     let (login, url) = start(&engine, "oauth", |o| o).await;
     // A browser that resolves localhost to ::1 delivers the code there.
@@ -222,7 +222,7 @@ async fn a_localhost_redirect_is_received_on_both_loopbacks() {
 
 #[tokio::test]
 async fn a_localhost_redirect_is_refused_when_another_program_holds_the_other_loopback() {
-    let w = world_with_host("login-localhost-taken", None, "localhost").await;
+    let w = world_with_origin("login-localhost-taken", None, "http://localhost").await;
     // Another user's program, waiting for a code on [::1].
     let squatter = std::net::TcpListener::bind(("::1", w.oauth_port)).unwrap();
     let engine = w.engine();
@@ -249,4 +249,28 @@ async fn a_login_is_cancelled_only_with_the_key_left_in_the_data_directory() {
     // The login goes on, and completes.
     assert_eq!(browse(url).await.status(), 200);
     login.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_https_redirect_is_served_over_tls_with_a_certificate_of_our_own() {
+    let w = world_with_origin("login-https", None, "https://127.0.0.1").await;
+    let engine = w.engine();
+    let (login, url) = start(&engine, "oauth", |o| o).await;
+    // The browser, once it accepted the certificate: it is for 127.0.0.1, made once, kept in the data directory.
+    let pem = std::fs::read(w.dir.join("data/tls/callback-cert.pem")).unwrap();
+    let browser =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
+    let first = format!("https://127.0.0.1:{}/.tokentray/login", w.oauth_port);
+    let page = browser.get(&first).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("certificate") && page.contains(&url.as_str().replace('&', "&amp;")), "{page}");
+    let callback = callback_url(&url).await;
+    assert!(callback.starts_with(&format!("https://127.0.0.1:{}/cb?", w.oauth_port)), "{callback}");
+    let answer = browser.get(&callback).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("Logged in"));
+    login.await.unwrap().unwrap();
+    assert_eq!(engine.status("oauth").unwrap().state, State::Valid);
+    use std::os::unix::fs::PermissionsExt;
+    let key = std::fs::metadata(w.dir.join("data/tls/callback-key.pem")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o777, 0o600, "the key is private");
 }

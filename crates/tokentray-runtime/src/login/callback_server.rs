@@ -9,19 +9,26 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
+use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokentray_adapters::callback_tls::CallbackCertificate;
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::Secret;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio_rustls::TlsAcceptor;
 use url::Url;
 
 /// The path a newer login (from another process) posts to, to take the port over.
 const CANCEL_PATH: &str = "/.tokentray/cancel";
+/// The page an https login opens first: the browser's certificate warning
+/// comes here, explained, and not in the middle of the provider's redirect.
+pub(super) const START_PATH: &str = "/.tokentray/login";
 /// Carries the handover key: a random value the running login keeps in the
 /// private data directory, so that only a TokenTray process of this user can
 /// cancel it (not another user, nor a web page that rebinds a name to 127.0.0.1).
@@ -31,22 +38,31 @@ pub(super) struct Page {
     status: StatusCode,
     title: String,
     text: String,
+    /// Where the page sends the browser on (the provider's login), if anywhere.
+    next: Option<String>,
 }
 
 impl Page {
     pub(super) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
-        Self { status, title: title.to_owned(), text: text.into() }
+        Self { status, title: title.to_owned(), text: text.into(), next: None }
     }
 }
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
-        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
         let colour = if self.status.is_success() { "#2ea043" } else { "#d63031" };
+        let (refresh, link) = match &self.next {
+            Some(url) => (
+                format!("<meta http-equiv=\"refresh\" content=\"3;url={}\">", escape(url)),
+                format!("<p><a href=\"{}\">Continue to the login</a></p>", escape(url)),
+            ),
+            None => (String::new(), String::new()),
+        };
         let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>TokenTray: {t}</title>\
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{refresh}<title>TokenTray: {t}</title>\
              <style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}\
-             h1{{color:{colour}}}</style></head><body><h1>{t}</h1><p>{x}</p></body></html>",
+             h1{{color:{colour}}}</style></head><body><h1>{t}</h1><p>{x}</p>{link}</body></html>",
             t = escape(&self.title),
             x = escape(&self.text),
         );
@@ -63,6 +79,8 @@ struct ServerState {
     callbacks: mpsc::Sender<Callback>,
     cancel: Arc<tokio::sync::Notify>,
     handover_key: Arc<Secret>,
+    /// The provider's login page, for the start page of an https login.
+    authorize: String,
 }
 
 async fn on_request(
@@ -83,6 +101,18 @@ async fn on_request(
             return StatusCode::NO_CONTENT.into_response();
         }
         return StatusCode::FORBIDDEN.into_response();
+    }
+    if uri.path() == START_PATH && method == axum::http::Method::GET {
+        let mut page = Page::new(
+            StatusCode::OK,
+            "Continue to the login",
+            "Your browser warned about this page's certificate: TokenTray made it for 127.0.0.1 on this \
+             computer, because the provider sends the login back here only over https. Nothing leaves this \
+             computer through it. Accept it once (Advanced, then Proceed or Accept the risk), and the login \
+             continues at the provider.",
+        );
+        page.next = Some(state.authorize.clone());
+        return page.into_response();
     }
     if method != axum::http::Method::GET || uri.path() != state.path {
         return Page::new(
@@ -113,11 +143,11 @@ fn peer_allowed(ip: IpAddr) -> bool {
     }
 }
 
-/// Where to listen for `redirect_uri`, if it is a loopback http URL. A
-/// browser may resolve `localhost` to either loopback address, so both are
-/// listened on: a code must not go to whoever sits on the other one.
+/// Where to listen for `redirect_uri`, if it is a loopback http or https
+/// URL. A browser may resolve `localhost` to either loopback address, so
+/// both are listened on: a code must not go to whoever sits on the other one.
 pub fn callback_addrs(redirect_uri: &Url) -> Option<Vec<SocketAddr>> {
-    if redirect_uri.scheme() != "http" {
+    if !matches!(redirect_uri.scheme(), "http" | "https") {
         return None;
     }
     let port = redirect_uri.port_or_known_default().unwrap_or(80);
@@ -197,9 +227,15 @@ impl CallbackServer {
         account: &AccountConfig,
         addrs: &[SocketAddr],
         handover: &Path,
+        tls: Option<&CallbackCertificate>,
+        authorize: &Url,
         callbacks: mpsc::Sender<Callback>,
         cancel: Arc<Notify>,
     ) -> Result<Self, LoginError> {
+        let acceptor = match tls {
+            Some(certificate) => Some(acceptor(certificate).map_err(|e| LoginError::Tls(e.to_string()))?),
+            None => None,
+        };
         let listeners = bind_all(account, addrs, handover).await?;
         let handover_key = Secret::random(32);
         if let Err(e) = tokentray_adapters::atomic::write_private(handover, handover_key.expose().as_bytes()) {
@@ -210,23 +246,29 @@ impl CallbackServer {
             callbacks,
             cancel,
             handover_key: Arc::new(handover_key),
+            authorize: authorize.to_string(),
         };
-        Ok(Self::start(listeners, Router::new().fallback(on_request).with_state(state)))
+        Ok(Self::start(listeners, Router::new().fallback(on_request).with_state(state), acceptor))
     }
 
-    fn start(listeners: Vec<TcpListener>, app: Router) -> Self {
+    fn start(listeners: Vec<TcpListener>, app: Router, tls: Option<TlsAcceptor>) -> Self {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let tasks = listeners
             .into_iter()
             .map(|listener| {
-                let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
-                let mut stopped = stopped.clone();
+                let (app, mut stopped, tls) = (app.clone(), stopped.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let _ = axum::serve(listener, service)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.changed().await;
-                        })
-                        .await;
+                    match tls {
+                        Some(acceptor) => serve_tls(listener, app, acceptor, stopped).await,
+                        None => {
+                            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+                            let _ = axum::serve(listener, service)
+                                .with_graceful_shutdown(async move {
+                                    let _ = stopped.changed().await;
+                                })
+                                .await;
+                        }
+                    }
                 })
             })
             .collect();
@@ -240,6 +282,54 @@ impl CallbackServer {
             if tokio::time::timeout(Duration::from_secs(2), &mut *task).await.is_err() {
                 task.abort();
             }
+        }
+    }
+}
+
+/// The TLS side of [`CallbackCertificate`]: rustls with the ring provider.
+fn acceptor(certificate: &CallbackCertificate) -> Result<TlsAcceptor, Box<dyn std::error::Error>> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(certificate.cert_pem.as_bytes())?];
+    let key = PrivateKeyDer::from_pem_slice(certificate.key_pem.as_bytes())?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves the callback over TLS until the login ends; each connection then
+/// finishes what it is answering (the "logged in" page) and closes.
+async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let (app, acceptor, stopped) = (app.clone(), acceptor.clone(), stopped.clone());
+                tokio::spawn(async move {
+                    // A browser that dropped the handshake after its warning must not hold the task.
+                    let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await else {
+                        return;
+                    };
+                    let app = app.layer(axum::Extension(ConnectInfo(peer)));
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(Duration::from_secs(10))
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), TowerToHyperService::new(app));
+                    tokio::pin!(conn);
+                    let mut stopped = stopped;
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stopped.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
+                        }
+                    }
+                });
+            }
+            _ = stopped.changed() => break,
         }
     }
 }

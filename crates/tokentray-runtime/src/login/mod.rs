@@ -15,6 +15,7 @@ use inbox::{Callback, Inbox};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokentray_adapters::callback_tls::CallbackCertificate;
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::{CallbackError, Grant, ProviderClient};
 use tokentray_adapters::Secret;
@@ -92,6 +93,8 @@ pub enum LoginError {
          run `tokentray login {account} --no-browser` and paste the URL the browser lands on"
     )]
     NotLoopback { account: String, uri: String },
+    #[error("{0}")]
+    Tls(String),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -104,11 +107,23 @@ impl LoginError {
         match self {
             Self::Engine(e) => e.remedy(),
             Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) => crate::Remedy::Login,
-            Self::Bind { .. } | Self::LocalhostTaken { .. } | Self::NotLoopback { .. } | Self::Browser(_) => {
-                crate::Remedy::Other
-            }
+            Self::Bind { .. }
+            | Self::LocalhostTaken { .. }
+            | Self::NotLoopback { .. }
+            | Self::Tls(_)
+            | Self::Browser(_) => crate::Remedy::Other,
         }
     }
+}
+
+/// The first page an https login opens: on the callback's own origin, so
+/// that the certificate the browser accepts there is the one the redirect meets.
+pub fn start_page(redirect_uri: &Url) -> Url {
+    let mut page = redirect_uri.clone();
+    page.set_path(callback_server::START_PATH);
+    page.set_query(None);
+    page.set_fragment(None);
+    page
 }
 
 impl Engine {
@@ -146,10 +161,31 @@ impl Engine {
         // Opened before the exchange, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
         let attempt = client.begin_login();
+        let https = account.redirect_uri.scheme() == "https";
         *server = match callback_addrs(&account.redirect_uri) {
             Some(addrs) => {
                 let handover = self.lock_path(&format!("login-{}", account.id)).with_extension("handover");
-                Some(CallbackServer::open(account, &addrs, &handover, inbox.sender(), cancel.clone()).await?)
+                // Schwab redirects only to https: the callback is served over TLS with a certificate of our own.
+                let certificate = match https {
+                    true => Some(
+                        CallbackCertificate::load_or_make(&self.data_dir().join("tls"))
+                            .map_err(|e| LoginError::Tls(format!("cannot make the callback's certificate: {e}")))?,
+                    ),
+                    false => None,
+                };
+                let (sender, cancel) = (inbox.sender(), cancel.clone());
+                Some(
+                    CallbackServer::open(
+                        account,
+                        &addrs,
+                        &handover,
+                        certificate.as_ref(),
+                        &attempt.url,
+                        sender,
+                        cancel,
+                    )
+                    .await?,
+                )
             }
             None if inbox.takes_pasted_urls() => None,
             None => {
@@ -161,7 +197,13 @@ impl Engine {
         };
         (options.show_url)(&attempt.url);
         if options.open_browser {
-            open_in_browser(attempt.url.as_str())?;
+            // Over https the browser first warns about our certificate: on our page,
+            // which says why, and not in the middle of the provider's redirect.
+            let first = match (https, server.is_some()) {
+                (true, true) => start_page(&account.redirect_uri),
+                _ => attempt.url.clone(),
+            };
+            open_in_browser(first.as_str())?;
         }
         let deadline = tokio::time::Instant::now() + options.timeout;
         loop {
@@ -279,8 +321,17 @@ mod tests {
         let inbox = Inbox::new(None);
         let sender = inbox.sender();
         let handover = tokentray_testkit::scratch("login-handover").join("a.handover");
-        let server =
-            CallbackServer::open(&account, &addrs, &handover, inbox.sender(), Arc::new(Notify::new())).await.unwrap();
+        let server = CallbackServer::open(
+            &account,
+            &addrs,
+            &handover,
+            None,
+            &account.login_base,
+            inbox.sender(),
+            Arc::new(Notify::new()),
+        )
+        .await
+        .unwrap();
 
         let late = tokio::spawn(reqwest::get(format!("http://127.0.0.1:{port}/cb?status=success")));
         tokentray_testkit::eventually("the callback queued", || sender.capacity() < sender.max_capacity()).await;

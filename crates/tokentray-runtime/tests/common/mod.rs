@@ -27,11 +27,12 @@ pub fn scratch(name: &str) -> PathBuf {
 /// A sandbox with a Kite app and a Schwab-style OAuth2 app (1800 s tokens),
 /// a config pointing at it and api secrets in a plaintext store.
 pub async fn world(name: &str, oauth_ttl: Option<std::time::Duration>) -> World {
-    world_with_host(name, oauth_ttl, "127.0.0.1").await
+    world_with_origin(name, oauth_ttl, "http://127.0.0.1").await
 }
 
-/// [`world`] with the OAuth2 account's redirect URI on `oauth_host` (`localhost`, say).
-pub async fn world_with_host(name: &str, oauth_ttl: Option<std::time::Duration>, oauth_host: &str) -> World {
+/// [`world`] with the OAuth2 account's redirect URI at `oauth_origin`
+/// (`http://localhost`, `https://127.0.0.1`), on its own port.
+pub async fn world_with_origin(name: &str, oauth_ttl: Option<std::time::Duration>, oauth_origin: &str) -> World {
     let dir = scratch(name);
     let (kite_port, oauth_port) = (free_port(), free_port());
     let sandbox = Sandbox::start(SandboxConfig {
@@ -39,13 +40,7 @@ pub async fn world_with_host(name: &str, oauth_ttl: Option<std::time::Duration>,
             App::new(Flavor::Kite, "kitekey", "kitesecret", &format!("http://127.0.0.1:{kite_port}/kite/cb"), "AB1234"),
             App {
                 access_ttl: oauth_ttl,
-                ..App::new(
-                    Flavor::OAuth2,
-                    "oauthid",
-                    "oauthsecret",
-                    &format!("http://{oauth_host}:{oauth_port}/cb"),
-                    "OA1",
-                )
+                ..App::new(Flavor::OAuth2, "oauthid", "oauthsecret", &format!("{oauth_origin}:{oauth_port}/cb"), "OA1")
             },
         ],
         ..SandboxConfig::default()
@@ -70,7 +65,7 @@ login_base = "{base}"
 id = "oauth"
 provider = "schwab"
 api_key = "oauthid"
-redirect_uri = "http://{oauth_host}:{oauth_port}/cb"
+redirect_uri = "{oauth_origin}:{oauth_port}/cb"
 api_base = "{base}"
 "#
     );
