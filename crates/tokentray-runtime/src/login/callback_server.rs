@@ -347,14 +347,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_http_redirects_get_a_callback_server() {
+    fn only_loopback_http_and_https_redirects_get_a_callback_server() {
         let addrs = |s: &str| callback_addrs(&Url::parse(s).unwrap());
         let at = |list: &[&str]| Some(list.iter().map(|a| a.parse().unwrap()).collect::<Vec<SocketAddr>>());
         assert_eq!(addrs("http://127.0.0.1:5010/cb"), at(&["127.0.0.1:5010"]));
         assert_eq!(addrs("http://localhost:5010/cb"), at(&["127.0.0.1:5010", "[::1]:5010"]), "both loopbacks");
         assert_eq!(addrs("http://LocalHost:5010/cb"), at(&["127.0.0.1:5010", "[::1]:5010"]));
         assert_eq!(addrs("http://[::1]:5010/cb"), at(&["[::1]:5010"]));
-        assert_eq!(addrs("https://127.0.0.1:8182"), None);
+        assert_eq!(addrs("https://127.0.0.1:8182"), at(&["127.0.0.1:8182"]), "Schwab's https, over TLS");
+        assert_eq!(addrs("ftp://127.0.0.1:21/cb"), None);
         assert_eq!(addrs("http://example.com/cb"), None);
         assert_eq!(addrs("http://192.168.1.5:5010/cb"), None);
     }
