@@ -274,3 +274,19 @@ async fn an_https_redirect_is_served_over_tls_with_a_certificate_of_our_own() {
     let key = std::fs::metadata(w.dir.join("data/tls/callback-key.pem")).unwrap();
     assert_eq!(key.permissions().mode() & 0o777, 0o600, "the key is private");
 }
+
+#[tokio::test]
+async fn a_half_sent_request_to_the_callback_is_closed_by_its_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let w = world("login-slowloris", None).await;
+    let engine = w.engine();
+    let (login, url) = start(&engine, "oauth", |o| o).await;
+    let mut slow = tokio::net::TcpStream::connect(("127.0.0.1", w.oauth_port)).await.unwrap();
+    slow.write_all(b"GET /cb HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the callback server closed the connection (10 s header timeout)");
+    // The login itself is unharmed.
+    assert_eq!(browse(url).await.status(), 200);
+    login.await.unwrap().unwrap();
+}

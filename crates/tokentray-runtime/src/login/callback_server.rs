@@ -256,20 +256,8 @@ impl CallbackServer {
         let tasks = listeners
             .into_iter()
             .map(|listener| {
-                let (app, mut stopped, tls) = (app.clone(), stopped.clone(), tls.clone());
-                tokio::spawn(async move {
-                    match tls {
-                        Some(acceptor) => serve_tls(listener, app, acceptor, stopped).await,
-                        None => {
-                            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-                            let _ = axum::serve(listener, service)
-                                .with_graceful_shutdown(async move {
-                                    let _ = stopped.changed().await;
-                                })
-                                .await;
-                        }
-                    }
-                })
+                let (app, stopped, tls) = (app.clone(), stopped.clone(), tls.clone());
+                tokio::spawn(serve(listener, app, tls, stopped))
             })
             .collect();
         Self { stop, tasks }
@@ -300,36 +288,51 @@ fn acceptor(certificate: &CallbackCertificate) -> Result<TlsAcceptor, Box<dyn st
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Serves the callback over TLS until the login ends; each connection then
-/// finishes what it is answering (the "logged in" page) and closes.
-async fn serve_tls(listener: TcpListener, app: Router, acceptor: TlsAcceptor, mut stopped: watch::Receiver<bool>) {
+/// Serves the callback (over TLS when `tls` is given) until the login ends,
+/// then lets each connection finish what it is answering (the "logged in"
+/// page) and returns once they all closed: the browser gets its page before
+/// the process goes on, or ends.
+async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>, mut stopped: watch::Receiver<bool>) {
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
-                let (app, acceptor, stopped) = (app.clone(), acceptor.clone(), stopped.clone());
-                tokio::spawn(async move {
+                let app = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+                let (tls, stopped) = (tls.clone(), stopped.clone());
+                connections.spawn(async move {
+                    let Some(acceptor) = tls else { return serve_connection(stream, app, stopped).await };
                     // A browser that dropped the handshake after its warning must not hold the task.
-                    let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await else {
-                        return;
-                    };
-                    let app = app.layer(axum::Extension(ConnectInfo(peer)));
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(10))
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), TowerToHyperService::new(app));
-                    tokio::pin!(conn);
-                    let mut stopped = stopped;
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stopped.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
-                        }
+                    if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        serve_connection(stream, app, stopped).await;
                     }
                 });
             }
+            // Connections that ended are let go of as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = stopped.changed() => break,
+        }
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+/// How long a TLS handshake, or a request's headers, may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_connection<S>(stream: S, app: Router, mut stopped: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), TowerToHyperService::new(app));
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stopped.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
         }
     }
 }
