@@ -48,8 +48,7 @@ mod tests {
     #[test]
     fn made_once_then_kept_and_the_key_is_private() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("tokentray-tls-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tokentray_testkit::scratch("tls").join("tls");
         let first = CallbackCertificate::load_or_make(&dir).unwrap();
         assert!(first.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         let again = CallbackCertificate::load_or_make(&dir).unwrap();

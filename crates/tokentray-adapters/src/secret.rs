@@ -7,17 +7,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// `Display` show only a masked prefix, so a secret that reaches a log line or
 /// an error message by mistake is not leaked whole; its memory is wiped when
 /// it is dropped, so a token no longer in use does not linger in the heap.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+// `ZeroizeOnDrop` (derived) is the wipe: the marker and the `Drop` that
+// overwrites the bytes come together, so neither can go without the other.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(transparent)]
 pub struct Secret(String);
-
-impl Drop for Secret {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl ZeroizeOnDrop for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -80,10 +74,11 @@ mod tests {
 
     #[test]
     fn a_secret_wipes_its_bytes_on_drop() {
-        // What `drop` runs, observed before the memory is given back.
+        // What the derived `Drop` runs, observed before the memory is given back.
         let mut s = Secret::new("live-token-123456");
-        s.0.zeroize();
-        assert!(s.0.is_empty(), "the bytes are overwritten and the length cleared");
+        s.zeroize();
+        assert!(s.is_empty(), "the bytes are overwritten and the length cleared");
+        // Only the derive implements this marker, and it brings the `Drop` with it.
         fn wipes_on_drop<T: ZeroizeOnDrop>() {}
         wipes_on_drop::<Secret>();
     }

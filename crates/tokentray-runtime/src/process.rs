@@ -11,20 +11,13 @@ pub fn raise_open_file_limit() -> usize {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit/setrlimit only read and write the struct passed.
         unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-                let wanted = limit.rlim_max.min(65_536);
-                if wanted > limit.rlim_cur {
-                    let raised = libc::rlimit { rlim_cur: wanted, rlim_max: limit.rlim_max };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                        limit.rlim_cur = wanted;
-                    }
-                }
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_max.min(65_536) > limit.rlim_cur {
+                let raised = libc::rlimit { rlim_cur: limit.rlim_max.min(65_536), rlim_max: limit.rlim_max };
+                libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
             }
         }
-        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
     }
-    #[cfg(not(unix))]
-    usize::MAX
+    open_file_limit()
 }
 
 /// The open-file limit in force now.

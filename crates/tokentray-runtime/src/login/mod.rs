@@ -89,7 +89,7 @@ pub enum LoginError {
     )]
     LocalhostTaken { account: String, addr: SocketAddr, source: std::io::Error },
     #[error(
-        "{account}: redirect_uri {uri} is not a loopback http:// URL, so TokenTray cannot receive the callback; \
+        "{account}: redirect_uri {uri} is not a loopback http:// or https:// URL, so TokenTray cannot receive the callback; \
          run `tokentray login {account} --no-browser` and paste the URL the browser lands on"
     )]
     NotLoopback { account: String, uri: String },
