@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use tokentray_core::expiry::{KITE_CUTOFF, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF};
+use tokentray_core::expiry::{FYERS_CUTOFF, KITE_CUTOFF, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF};
 use tokentray_core::{Policy, ProviderKind, RetryPolicy, Span, Thresholds};
 use toml::Spanned;
 use url::Url;
@@ -80,6 +80,7 @@ struct RawAccount {
     #[serde(alias = "client_id")]
     api_key: String,
     redirect_uri: RedirectUri,
+    user_id: Option<String>,
     label: Option<String>,
     api_base: Option<Url>,
     login_base: Option<Url>,
@@ -155,6 +156,9 @@ pub struct AccountConfig {
     pub api_key: String,
     /// As written: providers compare it byte for byte.
     pub redirect_uri: RedirectUri,
+    /// The broker's id of the user (Dhan's client id, which its login needs
+    /// and every login is checked against).
+    pub user_id: Option<String>,
     pub api_base: Url,
     pub login_base: Url,
     pub thresholds: Thresholds,
@@ -240,6 +244,17 @@ impl Config {
             if a.api_key.trim().is_empty() {
                 return Err(at_id("api_key is empty".to_owned()));
             }
+            let user_id = a.user_id.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+            // Neither broker's redirect reliably carries `state`: the client id
+            // is what ties a login to the account (and Dhan's login asks for it).
+            let needs_user_id = match a.provider {
+                ProviderKind::Dhan => Some("your Dhan client id"),
+                ProviderKind::AngelOne => Some("your Angel One client code"),
+                _ => None,
+            };
+            if let (Some(what), None) = (needs_user_id, &user_id) {
+                return Err(at_id(format!("provider `{}` needs user_id = \"<{what}>\"", a.provider)));
+            }
             if !matches!(a.redirect_uri.scheme(), "http" | "https") {
                 return Err(at_id("redirect_uri must be an http:// or https:// URL".to_owned()));
             }
@@ -295,6 +310,7 @@ impl Config {
                 provider: a.provider,
                 api_key: a.api_key.trim().to_owned(),
                 redirect_uri: a.redirect_uri,
+                user_id,
                 api_base,
                 login_base,
                 thresholds,
@@ -330,6 +346,7 @@ impl AccountConfig {
         let cutoff = match self.provider {
             ProviderKind::Kite if self.token_lifetime.is_none() => Some(KITE_CUTOFF),
             ProviderKind::Upstox if self.token_lifetime.is_none() => Some(UPSTOX_CUTOFF),
+            ProviderKind::Fyers if self.token_lifetime.is_none() => Some(FYERS_CUTOFF),
             _ => None,
         };
         Policy {
@@ -338,6 +355,16 @@ impl AccountConfig {
             validate_every: can_validate.then_some(self.validate_every),
             retry: RetryPolicy::default(),
             cutoff,
+        }
+    }
+
+    /// Whether the provider needs the app's secret: a public OAuth2 client
+    /// (PKCE) authenticates with its id alone, and Angel One's publisher
+    /// login with its api key.
+    pub fn needs_secret(&self) -> bool {
+        match self.provider {
+            ProviderKind::AngelOne => false,
+            _ => !self.oauth2.as_ref().is_some_and(|o| o.pkce),
         }
     }
 
@@ -358,6 +385,9 @@ fn default_bases(provider: ProviderKind) -> (Option<Url>, Option<Url>) {
         ProviderKind::Upstox => (url("https://api.upstox.com"), None),
         ProviderKind::Schwab => (url("https://api.schwabapi.com"), None),
         ProviderKind::OAuth2 => (None, None),
+        ProviderKind::Fyers => (url("https://api-t1.fyers.in"), None),
+        ProviderKind::Dhan => (url("https://api.dhan.co"), url("https://auth.dhan.co")),
+        ProviderKind::AngelOne => (url("https://apiconnect.angelone.in"), url("https://smartapi.angelone.in")),
     }
 }
 

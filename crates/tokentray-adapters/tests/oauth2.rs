@@ -18,7 +18,7 @@ use tokentray_sandbox::{Endpoint, Fault};
 async fn schwab_exchanges_with_basic_auth_and_counts_seven_days_from_login() {
     let sb = sandbox().await;
     let schwab = client(&sb, "schwab");
-    let attempt = schwab.begin_login();
+    let attempt = new_attempt(&schwab).await;
     assert_eq!(attempt.url.path(), "/v1/oauth/authorize");
     assert!(attempt.pkce_verifier.is_none(), "Schwab does not use PKCE");
     let now = Utc::now();
@@ -30,7 +30,7 @@ async fn schwab_exchanges_with_basic_auth_and_counts_seven_days_from_login() {
     assert_eq!(sent.header("authorization").unwrap(), format!("Basic {basic}"));
     let form = sent.form();
     assert_eq!(form["grant_type"], "authorization_code");
-    assert_eq!(form["code"], code);
+    assert_eq!(form["code"], code.code.expose());
     assert_eq!(form["redirect_uri"], "http://127.0.0.1:9/schwab/callback");
     assert!(!form.contains_key("client_secret"), "the secret travels only in the header");
 
@@ -47,7 +47,7 @@ async fn schwab_refresh_rotates_and_the_old_refresh_token_dies() {
     let secret = secret_for("schwab");
     let (grant, _) = login(&schwab).await;
     let later = Utc::now();
-    let renewed = schwab.refresh(&grant.tokens, &grant.meta, &secret, later).await.unwrap();
+    let renewed = schwab.refresh(&grant.tokens, &grant.meta, &creds(&secret), later).await.unwrap();
     let form = sb.requests_to("/v1/oauth/token")[1].form();
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], grant.tokens.refresh_token.as_ref().unwrap().expose());
@@ -55,9 +55,9 @@ async fn schwab_refresh_rotates_and_the_old_refresh_token_dies() {
     assert_eq!(renewed.meta.login_at, grant.meta.login_at);
     assert_eq!(renewed.meta.refresh, grant.meta.refresh, "the 7-day limit counts from the login, not the refresh");
 
-    let e = schwab.refresh(&grant.tokens, &grant.meta, &secret, Utc::now()).await.unwrap_err();
+    let e = schwab.refresh(&grant.tokens, &grant.meta, &creds(&secret), Utc::now()).await.unwrap_err();
     assert_eq!((e.status, e.code.as_deref(), e.class), (Some(400), Some("invalid_grant"), ErrorClass::TokenInvalid));
-    schwab.refresh(&renewed.tokens, &renewed.meta, &secret, Utc::now()).await.unwrap();
+    schwab.refresh(&renewed.tokens, &renewed.meta, &creds(&secret), Utc::now()).await.unwrap();
 }
 
 #[tokio::test]
@@ -66,7 +66,7 @@ async fn a_revoked_refresh_token_is_invalid_grant() {
     let schwab = client(&sb, "schwab");
     let (grant, _) = login(&schwab).await;
     sb.revoke_refresh_tokens();
-    let e = schwab.refresh(&grant.tokens, &grant.meta, &secret_for("schwab"), Utc::now()).await.unwrap_err();
+    let e = schwab.refresh(&grant.tokens, &grant.meta, &creds(&secret_for("schwab")), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
@@ -74,7 +74,7 @@ async fn a_revoked_refresh_token_is_invalid_grant() {
 async fn a_wrong_client_secret_is_invalid_client() {
     let sb = sandbox().await;
     let schwab = client(&sb, "schwab");
-    let attempt = schwab.begin_login();
+    let attempt = new_attempt(&schwab).await;
     let code = schwab.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let e = schwab.exchange(&code, &attempt, &Secret::new("wrong"), Utc::now()).await.unwrap_err();
     assert_eq!(
@@ -89,7 +89,7 @@ async fn a_wrong_client_secret_is_invalid_client() {
 async fn oauth2_uses_pkce_s256_and_body_client_auth() {
     let sb = sandbox().await;
     let generic = client(&sb, "generic");
-    let attempt = generic.begin_login();
+    let attempt = new_attempt(&generic).await;
     let q: HashMap<_, _> = attempt.url.query_pairs().into_owned().collect();
     let verifier = attempt.pkce_verifier.clone().expect("PKCE is on by default");
     assert!((43..=128).contains(&verifier.expose().len()));
@@ -119,7 +119,7 @@ async fn oauth2_uses_pkce_s256_and_body_client_auth() {
 async fn oauth2_with_the_wrong_verifier_is_refused() {
     let sb = sandbox().await;
     let generic = client(&sb, "generic");
-    let mut attempt = generic.begin_login();
+    let mut attempt = new_attempt(&generic).await;
     let code = generic.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     attempt.pkce_verifier = Some(Secret::new("an-attacker-does-not-know-the-verifier-0123456789"));
     let e = generic.exchange(&code, &attempt, &secret_for("generic"), Utc::now()).await.unwrap_err();
@@ -137,7 +137,7 @@ async fn oauth2_logout_revokes_both_tokens() {
     assert_eq!(sent[0].form()["token_type_hint"], "refresh_token");
     assert_eq!(sent[1].form()["token"], grant.tokens.access_token.expose());
     assert_eq!(generic.validate(&grant.tokens).await.unwrap_err().class, ErrorClass::TokenInvalid);
-    let e = generic.refresh(&grant.tokens, &grant.meta, &secret_for("generic"), Utc::now()).await.unwrap_err();
+    let e = generic.refresh(&grant.tokens, &grant.meta, &creds(&secret_for("generic")), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 

@@ -133,18 +133,31 @@ const QUERY_KEYS: &[&str] = &[
     "redirect_params",
     "success",
     "login",
+    "auth_code",
+    "s",
+    "message",
+    "tokenId",
+    "auth_token",
+    "feed_token",
+    "refresh_token",
     "",
 ];
 
 #[tokio::test]
 async fn a_login_callback_query_is_read_or_refused_never_panics() {
     let (_sb, clients) = clients().await;
-    let attempts: Vec<_> = clients.iter().map(|c| c.begin_login()).collect();
+    let mut attempts = Vec::new();
+    for c in &clients {
+        attempts.push(new_attempt(c).await);
+    }
     let pairs = prop::collection::hash_map(near(QUERY_KEYS), near(QUERY_KEYS), 0..8);
     let pairs = (pairs, any::<bool>(), near(QUERY_KEYS)).prop_map(|(mut q, with_code, code)| {
         if with_code {
             q.insert("code".to_owned(), code.clone());
-            q.insert("request_token".to_owned(), code);
+            q.insert("request_token".to_owned(), code.clone());
+            q.insert("auth_code".to_owned(), code.clone());
+            q.insert("tokenId".to_owned(), code.clone());
+            q.insert("auth_token".to_owned(), code);
             q.insert("status".to_owned(), "success".to_owned());
         }
         q
@@ -157,7 +170,7 @@ async fn a_login_callback_query_is_read_or_refused_never_panics() {
             }
             match client.read_callback(&query, attempt) {
                 Ok(code) => {
-                    assert!(!code.is_empty());
+                    assert!(!code.code.is_empty());
                     refused = false;
                 }
                 Err(e) => assert!(!e.to_string().is_empty()),
@@ -237,6 +250,22 @@ const ANSWER_WORDS: &[&str] = &[
     "\"invalid_grant\"",
     "\"token_type\"",
     "\"Bearer\"",
+    "\"s\"",
+    "\"ok\"",
+    "\"code\"",
+    "-16",
+    "\"fy_id\"",
+    "\"accessToken\"",
+    "\"expiryTime\"",
+    "\"2026-11-28T09:00:00\"",
+    "\"dhanClientId\"",
+    "\"DH-901\"",
+    "\"jwtToken\"",
+    "\"feedToken\"",
+    "\"refreshToken\"",
+    "\"clientcode\"",
+    "\"AG8001\"",
+    "false",
 ];
 
 #[tokio::test]
@@ -259,6 +288,7 @@ async fn every_provider_answer_is_read_or_refused_never_panics() {
                 Ok(grant) => {
                     assert!(is_token_text(grant.tokens.access_token.expose()));
                     assert!(grant.tokens.refresh_token.iter().all(|r| is_token_text(r.expose())));
+                    assert!(grant.tokens.feed_token.iter().all(|r| is_token_text(r.expose())));
                     assert!(grant.meta.expires_at > now, "a grant always has some life left");
                     refused = false;
                 }
@@ -295,11 +325,15 @@ fn leaf() -> impl Strategy<Value = serde_json::Value> {
 /// JSON in the shapes the providers answer with, filled with any leaves.
 fn answer_shaped() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::json;
-    (leaf(), leaf(), leaf(), leaf(), leaf(), any::<u8>()).prop_map(|(a, b, c, d, e, pick)| match pick % 5 {
+    (leaf(), leaf(), leaf(), leaf(), leaf(), any::<u8>()).prop_map(|(a, b, c, d, e, pick)| match pick % 10 {
         0 => json!({"status": "success", "data": {"access_token": a, "refresh_token": b, "user_id": c, "login_time": d, "user_name": e}}),
         1 => json!({"access_token": a, "refresh_token": b, "expires_in": c, "token_type": d, "user_id": e}),
         2 => json!({"status": "error", "errors": [{"errorCode": a, "message": b, "error_code": c}]}),
         3 => json!({"error": a, "error_description": b, "status": c, "message": d, "error_type": e}),
+        5 => json!({"s": a, "code": b, "message": c, "access_token": d, "refresh_token": e}),
+        6 => json!({"s": "ok", "code": 200, "data": {"fy_id": a, "name": b}, "message": c}),
+        7 => json!({"dhanClientId": a, "accessToken": b, "expiryTime": c, "errorCode": d, "token": e}),
+        8 => json!({"status": a, "success": b, "errorcode": c, "errorCode": d, "data": {"jwtToken": e, "clientcode": e}}),
         _ => json!({"status": "success", "data": {"user_id": a, "user_name": b}, "sub": c, "name": d}),
     })
 }
@@ -342,6 +376,7 @@ fn a_sink_file_of_any_content_is_rewritten_or_refused_never_panics() {
     let values = SinkValues {
         account: "a",
         access_token: &token,
+        feed_token: None,
         api_key: "key",
         user_id: Some("AB 12"),
         expires_at: Some(chrono::Utc::now()),

@@ -18,11 +18,18 @@ async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_adapters:
     (sb, c, grant.tokens)
 }
 
+const PROFILES: [(&str, Endpoint); 6] = [
+    ("kite", Endpoint::KiteProfile),
+    ("upstox", Endpoint::UpstoxProfile),
+    ("schwab", Endpoint::OAuth2Profile),
+    ("fyers", Endpoint::FyersProfile),
+    ("dhan", Endpoint::DhanProfile),
+    ("angelone", Endpoint::AngelProfile),
+];
+
 #[tokio::test]
 async fn server_errors_are_transient_for_every_provider() {
-    for (id, endpoint) in
-        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
-    {
+    for (id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         for code in [500, 502, 503, 504] {
             sb.inject(endpoint, Fault::Status { code }, Some(1));
@@ -35,9 +42,7 @@ async fn server_errors_are_transient_for_every_provider() {
 
 #[tokio::test]
 async fn rate_limits_are_classified_for_every_provider() {
-    for (id, endpoint) in
-        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
-    {
+    for (id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::RateLimit, Some(1));
         assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
@@ -46,9 +51,7 @@ async fn rate_limits_are_classified_for_every_provider() {
 
 #[tokio::test]
 async fn malformed_json_is_malformed() {
-    for (id, endpoint) in
-        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
-    {
+    for (id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::MalformedJson, Some(1));
         assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
@@ -65,7 +68,7 @@ async fn an_invalid_token_answer_is_token_invalid() {
         login_at: Utc::now(),
         refresh: Refreshability::Unbounded,
     };
-    let e = c.refresh(&tokens, &meta, &secret_for("schwab"), Utc::now()).await.unwrap_err();
+    let e = c.refresh(&tokens, &meta, &creds(&secret_for("schwab")), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
 }
 
@@ -115,10 +118,12 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_an_exchange() {
         ("upstox", Endpoint::UpstoxToken),
         ("schwab", Endpoint::OAuth2Token),
         ("generic", Endpoint::OAuth2Token),
+        ("fyers", Endpoint::FyersAuthCode),
+        ("dhan", Endpoint::DhanConsume),
     ] {
         let sb = sandbox().await;
         let c = client(&sb, id);
-        let attempt = c.begin_login();
+        let attempt = new_attempt(&c).await;
         let code = c.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
         sb.inject(endpoint, Fault::HostileToken, Some(1));
         let e = c.exchange(&code, &attempt, &secret_for(id), Utc::now()).await.unwrap_err();
@@ -128,14 +133,38 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_an_exchange() {
 
 #[tokio::test]
 async fn a_token_holding_shell_syntax_is_never_accepted_from_a_refresh() {
-    for (id, endpoint) in [("kite-platform", Endpoint::KiteRefreshToken), ("schwab", Endpoint::OAuth2Token)] {
+    for (id, endpoint) in [
+        ("kite-platform", Endpoint::KiteRefreshToken),
+        ("schwab", Endpoint::OAuth2Token),
+        ("fyers", Endpoint::FyersRefresh),
+        ("dhan", Endpoint::DhanRenew),
+        ("angelone", Endpoint::AngelTokens),
+    ] {
         let sb = sandbox().await;
         let c = client(&sb, id);
         let (grant, _) = login(&c).await;
         sb.inject(endpoint, Fault::HostileToken, Some(1));
-        let e = c.refresh(&grant.tokens, &grant.meta, &secret_for(id), Utc::now()).await.unwrap_err();
+        let e = c.refresh(&grant.tokens, &grant.meta, &creds(&secret_for(id)), Utc::now()).await.unwrap_err();
         assert_refused(&e, id);
     }
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_angel_ones_redirect() {
+    let sb = sandbox().await;
+    let c = client(&sb, "angelone");
+    let attempt = new_attempt(&c).await;
+    let mut query = follow(&attempt.url).await;
+    for field in ["auth_token", "feed_token", "refresh_token"] {
+        let mut hostile = query.clone();
+        hostile.insert(field.to_owned(), tokentray_sandbox::HOSTILE_TOKEN.to_owned());
+        let code = c.read_callback(&hostile, &attempt).unwrap();
+        let e = c.exchange(&code, &attempt, &secret_for("angelone"), Utc::now()).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed, "{field}: {e}");
+        assert!(!e.to_string().contains("touch"), "{field}: the error does not echo the token: {e}");
+    }
+    query.remove("state");
+    assert!(c.read_callback(&query, &attempt).is_ok(), "a redirect without state is read, and checked by the exchange");
 }
 
 #[test]
@@ -151,9 +180,7 @@ fn token_text_is_visible_ascii_of_a_sane_length() {
 
 #[tokio::test]
 async fn an_answer_over_1_mib_is_malformed_and_never_read_whole() {
-    for (id, endpoint) in
-        [("kite", Endpoint::KiteProfile), ("upstox", Endpoint::UpstoxProfile), ("schwab", Endpoint::OAuth2Profile)]
-    {
+    for (id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::HugeBody, Some(1));
         let e = c.validate(&tokens).await.unwrap_err();

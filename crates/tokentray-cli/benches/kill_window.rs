@@ -111,7 +111,7 @@ async fn main() {
     let journal = GrantJournal::open(dir.join("data").join("journal"), &key).unwrap();
     let now: At = chrono::Utc::now();
     let tokens =
-        TokenSet { access_token: Secret::new("a".repeat(1200)), refresh_token: Some(Secret::new("r".repeat(90))) };
+        TokenSet { access_token: Secret::new("a".repeat(1200)), refresh_token: Some(Secret::new("r".repeat(90))), feed_token: None };
     let entry = JournalEntry {
         tokens: tokens.clone(),
         meta: TokenMeta { issued_at: now, expires_at: now, login_at: now, refresh: Refreshability::Unbounded },

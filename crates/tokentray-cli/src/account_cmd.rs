@@ -154,11 +154,15 @@ pub async fn fetch_token(ctx: &Context, id: &str) -> Result<String, CliError> {
     }
 }
 
-pub async fn header(global: &Global, id: &str) -> Result<ExitCode, CliError> {
+pub async fn header(global: &Global, id: &str, with_name: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let account = ctx.account(id)?.clone();
     let token = tokentray_adapters::Secret::new(fetch_token(&ctx, id).await?);
-    println!("{}", tokentray_adapters::provider::authorization_header(account.provider, &account.api_key, &token));
+    let (name, value) = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &token);
+    match with_name {
+        true => println!("{name}: {value}"),
+        false => println!("{value}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

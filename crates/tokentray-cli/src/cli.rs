@@ -72,8 +72,14 @@ pub enum Command {
     /// Print the access token, and nothing else (exit code 4: log in first)
     #[command(after_help = EXIT_CODES)]
     Token { account: String },
-    /// Print the Authorization header value for the provider's API (for curl -H)
-    Header { account: String },
+    /// Print the value of the header the provider's API takes the token in
+    /// (Authorization; Dhan's is access-token)
+    Header {
+        account: String,
+        /// Print `Name: value`, as curl -H takes it
+        #[arg(long)]
+        with_name: bool,
+    },
     /// Run a command with the token in its environment (TOKENTRAY_ACCESS_TOKEN
     /// and the provider's usual names); exits with the command's code
     Exec {
@@ -106,7 +112,16 @@ pub enum Command {
 pub enum SecretAction {
     /// Read the api secret (client secret) without echo, or from standard input
     /// when it is not a terminal, and store it in the keyring
-    Set { account: String },
-    /// Remove the stored api secret
-    Delete { account: String },
+    Set {
+        account: String,
+        /// Store the account's trading PIN instead (Fyers renews tokens only with it)
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Remove the stored api secret (or, with --pin, the PIN)
+    Delete {
+        account: String,
+        #[arg(long)]
+        pin: bool,
+    },
 }

@@ -57,7 +57,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Logout { account } => account_cmd::logout(g, &account).await,
         Command::Token { account } => account_cmd::token(g, &account).await,
         Command::Secret { action } => secret_cmd::run(g, action),
-        Command::Header { account } => account_cmd::header(g, &account).await,
+        Command::Header { account, with_name } => account_cmd::header(g, &account, with_name).await,
         Command::ApiKey => account_cmd::api_key(g).await,
         Command::Exec { account, restart_on_change, grace, command } => {
             exec_cmd::run(g, &account, restart_on_change, grace, command).await

@@ -11,19 +11,28 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
     let ctx = Context::load(global.config.clone())?;
     let store = ctx.secrets();
     match action {
-        SecretAction::Set { account } => {
+        SecretAction::Set { account, pin } => {
             let account = ctx.account(&account)?;
-            let secret = read_secret(&format!("api secret for {} ({}): ", account.id, account.provider))?;
-            store.set(&account.id, SecretItem::ApiSecret, &secret)?;
-            eprintln!("stored the api secret for {} in the {}", account.id, store.kind());
+            let (item, what) = item(pin);
+            let secret = read_secret(&format!("{what} for {} ({}): ", account.id, account.provider))?;
+            store.set(&account.id, item, &secret)?;
+            eprintln!("stored the {what} for {} in the {}", account.id, store.kind());
         }
-        SecretAction::Delete { account } => {
+        SecretAction::Delete { account, pin } => {
             let account = ctx.account(&account)?;
-            store.delete(&account.id, SecretItem::ApiSecret)?;
-            eprintln!("removed the api secret for {} from the {}", account.id, store.kind());
+            let (item, what) = item(pin);
+            store.delete(&account.id, item)?;
+            eprintln!("removed the {what} for {} from the {}", account.id, store.kind());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn item(pin: bool) -> (SecretItem, &'static str) {
+    match pin {
+        true => (SecretItem::Pin, "PIN"),
+        false => (SecretItem::ApiSecret, "api secret"),
+    }
 }
 
 /// Without echo from a terminal; otherwise the whole of standard input, so

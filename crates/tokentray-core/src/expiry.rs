@@ -33,6 +33,12 @@ pub const KITE_CUTOFF: DailyCutoff = DailyCutoff { hour: 6, minute: 0 };
 pub const UPSTOX_CUTOFF: DailyCutoff = DailyCutoff { hour: 3, minute: 30 };
 /// Schwab's refresh token stops working 7 days after the original login.
 pub const SCHWAB_REFRESH_LIMIT: Span = Span::days(7);
+/// Fyers: every access token seen dies at 06:00 IST after its issue
+/// (docs/providers/fyers.md; the JWT's `exp` is read first).
+pub const FYERS_CUTOFF: DailyCutoff = DailyCutoff { hour: 6, minute: 0 };
+/// How long a token whose lifetime cannot be read is assumed to live: the
+/// daily tokens here live about a day, and validation finds out the truth.
+pub const ASSUMED_DAILY_LIFETIME: Span = Span::hours(24);
 
 impl DailyCutoff {
     /// The first cutoff strictly after `t`.
@@ -70,6 +76,31 @@ pub fn upstox_expiry(issued_at: Instant, jwt_exp: Option<i64>) -> Instant {
     jwt_exp
         .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
         .unwrap_or_else(|| UPSTOX_CUTOFF.next_after(issued_at))
+}
+
+/// A Fyers refresh token stops working at 06:00 IST on the 15th day after
+/// the login (the one published sample: issued 18 Feb 10:58, dead 5 Mar 06:00).
+pub fn fyers_refresh_limit(login_at: Instant) -> Instant {
+    FYERS_CUTOFF.next_after(add_span(login_at, Span::days(14)))
+}
+
+/// A token's expiry from its JWT `exp` (Fyers, Angel One, Dhan), when that
+/// can be read and lies after `issued_at` and within a year of it; else `fallback`.
+pub fn jwt_expiry(issued_at: Instant, jwt_exp: Option<i64>, fallback: Instant) -> Instant {
+    jwt_exp
+        .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0))
+        .filter(|&at| at > issued_at && at - issued_at <= Span::seconds(MAX_EXPIRES_IN))
+        .unwrap_or(fallback)
+}
+
+/// Parses an IST wall-clock time without a zone, as Dhan writes it
+/// (`2025-09-23T12:37:23`, or with a space), into an instant.
+pub fn parse_ist_datetime(s: &str) -> Option<Instant> {
+    let s = s.trim();
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(ist)
 }
 
 /// An `expires_in` of zero or less is read as this many seconds: the token
@@ -126,6 +157,33 @@ mod tests {
     fn upstox_jwt_exp_wins_over_the_rule() {
         let issued = ist_datetime(2026, 11, 26, 14, 0);
         assert_eq!(upstox_expiry(issued, Some(1_800_000_000)).timestamp(), 1_800_000_000);
+    }
+
+    #[test]
+    fn a_jwt_exp_is_believed_only_when_it_makes_sense() {
+        let issued = ist_datetime(2026, 11, 26, 9, 0);
+        let fallback = issued + ASSUMED_DAILY_LIFETIME;
+        let exp = ist_datetime(2026, 11, 27, 6, 0);
+        assert_eq!(jwt_expiry(issued, Some(exp.timestamp()), fallback), exp);
+        assert_eq!(jwt_expiry(issued, None, fallback), fallback);
+        assert_eq!(jwt_expiry(issued, Some(issued.timestamp() - 60), fallback), fallback, "already past");
+        assert_eq!(jwt_expiry(issued, Some(i64::MAX), fallback), fallback, "out of the calendar");
+        assert_eq!(jwt_expiry(issued, Some(issued.timestamp() + 5 * 366 * 86_400), fallback), fallback);
+    }
+
+    #[test]
+    fn a_fyers_refresh_token_dies_at_six_on_the_fifteenth_day() {
+        let login = ist_datetime(2026, 2, 18, 10, 58);
+        assert_eq!(fyers_refresh_limit(login), ist_datetime(2026, 3, 5, 6, 0));
+        assert_eq!(fyers_refresh_limit(ist_datetime(2026, 2, 18, 5, 0)), ist_datetime(2026, 3, 4, 6, 0));
+    }
+
+    #[test]
+    fn dhan_times_are_read_as_ist() {
+        let t = parse_ist_datetime("2025-09-23T12:37:23").unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-09-23T07:07:23+00:00");
+        assert_eq!(parse_ist_datetime("2025-09-23 12:37:23.5").unwrap().timestamp(), t.timestamp());
+        assert!(parse_ist_datetime("23/09/2025 12:37").is_none());
     }
 
     #[test]

@@ -363,26 +363,29 @@ impl Lifecycle {
     }
 
     pub fn level(&self, now: Instant) -> Level {
-        let Some(meta) = self.token else {
+        if self.token.is_none() {
             return Level::NoToken;
-        };
+        }
         if self.standing.access_rejected && !self.can_refresh(now) {
             return Level::Expired;
         }
         match self.act_by(now) {
             Some(at) => self.policy.thresholds.level_for(at - now),
-            None if meta.refresh == Refreshability::Unbounded => Level::Green,
-            None => Level::Expired,
+            // No moment to act by: renewal works and has no limit.
+            None => Level::Green,
         }
     }
 
     /// The moment the user must log in: the refresh token's limit while renewal
-    /// works, else the access token's expiry.
+    /// works, else the access token's expiry. A token that renews itself has
+    /// no limit until a renewal fails; then it must succeed before the token
+    /// dies, and the countdown shows how long that leaves.
     pub fn act_by(&self, now: Instant) -> Option<Instant> {
         let meta = self.token?;
         if self.can_refresh(now) {
             match meta.refresh {
                 Refreshability::Until(limit) => Some(limit),
+                Refreshability::WhileValid if self.standing.refresh_failures > 0 => Some(meta.expires_at),
                 _ => None,
             }
         } else {

@@ -10,10 +10,15 @@ pub enum ProviderKind {
     Schwab,
     #[serde(rename = "oauth2")]
     OAuth2,
+    Fyers,
+    Dhan,
+    #[serde(rename = "angelone")]
+    AngelOne,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 4] = [Self::Kite, Self::Upstox, Self::Schwab, Self::OAuth2];
+    pub const ALL: [ProviderKind; 7] =
+        [Self::Kite, Self::Upstox, Self::Schwab, Self::OAuth2, Self::Fyers, Self::Dhan, Self::AngelOne];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -21,6 +26,9 @@ impl ProviderKind {
             Self::Upstox => "upstox",
             Self::Schwab => "schwab",
             Self::OAuth2 => "oauth2",
+            Self::Fyers => "fyers",
+            Self::Dhan => "dhan",
+            Self::AngelOne => "angelone",
         }
     }
 
@@ -31,6 +39,9 @@ impl ProviderKind {
             Self::Upstox => "Upstox",
             Self::Schwab => "Schwab",
             Self::OAuth2 => "OAuth2",
+            Self::Fyers => "Fyers",
+            Self::Dhan => "Dhan",
+            Self::AngelOne => "Angel One",
         }
     }
 }

@@ -11,6 +11,9 @@ pub enum Refreshability {
     Until(Instant),
     /// A refresh token with no known limit.
     Unbounded,
+    /// No refresh token: the live access token renews itself (Dhan's
+    /// `RenewToken`), so renewal works only until it expires.
+    WhileValid,
 }
 
 /// Everything the lifecycle needs to know about a token set. No secret lives here,
@@ -32,6 +35,7 @@ impl TokenMeta {
             Refreshability::NotRefreshable => false,
             Refreshability::Until(limit) => now < limit,
             Refreshability::Unbounded => true,
+            Refreshability::WhileValid => now < self.expires_at,
         }
     }
 

@@ -42,10 +42,11 @@ enum Kind {
     Daily,
     ShortRefreshable,
     Unbounded,
+    SelfRenewing,
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Daily), Just(Kind::ShortRefreshable), Just(Kind::Unbounded)]
+    prop_oneof![Just(Kind::Daily), Just(Kind::ShortRefreshable), Just(Kind::Unbounded), Just(Kind::SelfRenewing)]
 }
 
 fn token(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
@@ -67,6 +68,12 @@ fn token(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
             expires_at: now + Span::minutes(2),
             login_at,
             refresh: Refreshability::Unbounded,
+        },
+        Kind::SelfRenewing => TokenMeta {
+            issued_at: now,
+            expires_at: now + Span::hours(24),
+            login_at,
+            refresh: Refreshability::WhileValid,
         },
     }
 }

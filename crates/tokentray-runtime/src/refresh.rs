@@ -93,10 +93,10 @@ impl Engine {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
         let tokens = self.tokens(id).await?;
-        let secret = self.api_secret(client.account()).await?;
+        let credentials = self.credentials(&client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
-        let grant = client.refresh(&tokens, &meta, &secret, now).await?;
+        let grant = client.refresh(&tokens, &meta, &credentials, now).await?;
         self.journal_record(journal.as_deref(), id, &grant);
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;

@@ -67,8 +67,10 @@ impl SinkInputs {
         SinkValues {
             account: &self.account.id,
             access_token: &self.tokens.access_token,
+            feed_token: self.tokens.feed_token.as_ref(),
             api_key: &self.account.api_key,
-            user_id: self.user_id.as_deref(),
+            // The broker's word first; the configured id (Dhan's client id) until it has spoken.
+            user_id: self.user_id.as_deref().or(self.account.user_id.as_deref()),
             expires_at: self.expires_at,
         }
     }

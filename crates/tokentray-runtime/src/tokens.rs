@@ -4,6 +4,7 @@
 use crate::engine::ENDED_BY_BROKER;
 use crate::{AccountStatus, Engine, EngineError};
 use tokentray_adapters::config::AccountConfig;
+use tokentray_adapters::provider::{Credentials, ProviderClient};
 use tokentray_adapters::store::{SecretItem, TokenSet};
 use tokentray_adapters::Secret;
 use tokentray_core::{ErrorClass, State};
@@ -61,12 +62,29 @@ impl Engine {
         self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await
     }
 
+    /// Stores an account's PIN (Fyers renews only with it).
+    pub async fn set_pin(&self, id: &str, pin: Secret) -> Result<(), EngineError> {
+        self.store_call(id, move |store, id| store.set(id, SecretItem::Pin, &pin)).await
+    }
+
+    /// What renewing `client`'s token takes besides the token: the api
+    /// secret, and the PIN where the provider asks for one (read only then,
+    /// so no other account ever prompts the keyring for it).
+    pub(crate) async fn credentials(&self, client: &ProviderClient) -> Result<Credentials, EngineError> {
+        let secret = self.api_secret(client.account()).await?;
+        let pin = match client.needs_pin() {
+            true => self.store_call(&client.account().id, |store, id| store.get(id, SecretItem::Pin)).await?,
+            false => None,
+        };
+        Ok(Credentials { secret, pin })
+    }
+
     pub(crate) async fn api_secret(&self, account: &AccountConfig) -> Result<Secret, EngineError> {
         let secret = self.store_call(&account.id, |store, id| store.get(id, SecretItem::ApiSecret)).await?;
         match secret {
             Some(s) => Ok(s),
             // A public OAuth2 client (PKCE, no secret) authenticates with its id alone.
-            None if account.oauth2.as_ref().is_some_and(|o| o.pkce) => Ok(Secret::new("")),
+            None if !account.needs_secret() => Ok(Secret::new("")),
             None => Err(EngineError::MissingSecret(account.id.clone())),
         }
     }

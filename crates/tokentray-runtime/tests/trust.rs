@@ -242,7 +242,7 @@ async fn the_redirect_uri_goes_out_as_configured() {
         config.account("oauth").unwrap().clone(),
         tokentray_adapters::provider::http_client(Duration::from_secs(3)),
     );
-    let attempt = client.begin_login();
+    let attempt = client.begin_login(&tokentray_adapters::Secret::new("unused")).await.unwrap();
     let sent: Vec<_> =
         attempt.url.query_pairs().filter(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).collect();
     assert_eq!(sent, vec![bare.clone()], "no `/` added to {bare}");

@@ -17,6 +17,17 @@ pub enum Endpoint {
     OAuth2Token,
     OAuth2Profile,
     OAuth2Revoke,
+    FyersAuthCode,
+    FyersRefresh,
+    FyersProfile,
+    FyersLogout,
+    DhanConsent,
+    DhanConsume,
+    DhanRenew,
+    DhanProfile,
+    AngelTokens,
+    AngelProfile,
+    AngelLogout,
 }
 
 /// How an endpoint misbehaves.
@@ -88,7 +99,10 @@ pub(crate) async fn intercept(
     endpoint: Endpoint,
     flavor: crate::Flavor,
 ) -> Option<axum::response::Response> {
-    use crate::reply::{kite_error, malformed, oauth_error, status_of, upstox_error};
+    use crate::reply::{
+        angel_error, angel_gateway_error, dhan_error, fyers_error, kite_error, malformed, oauth_error, status_of,
+        upstox_error,
+    };
     use crate::Flavor;
     use axum::http::StatusCode;
 
@@ -115,6 +129,9 @@ pub(crate) async fn intercept(
             }
             Flavor::Upstox => upstox_error(status_of(code), "UDAPI100500", "Something went wrong"),
             Flavor::OAuth2 => oauth_error(status_of(code), "server_error", "The server failed"),
+            Flavor::Fyers => fyers_error(status_of(code), -96, "Something went wrong"),
+            Flavor::Dhan => dhan_error(status_of(code), "Internal_Server_Error", "DH-908", "Internal server error"),
+            Flavor::AngelOne => angel_error(status_of(code), "AB2001", "Internal Error, Please try after sometime"),
         }),
         Fault::InvalidToken => Some(match flavor {
             Flavor::Kite => kite_error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired."),
@@ -123,6 +140,20 @@ pub(crate) async fn intercept(
                 oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid")
             }
             Flavor::OAuth2 => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
+            Flavor::Fyers if matches!(endpoint, Endpoint::FyersRefresh) => {
+                fyers_error(StatusCode::BAD_REQUEST, -501, "Please provide valid refresh token")
+            }
+            Flavor::Fyers => fyers_error(StatusCode::UNAUTHORIZED, -16, "Could not authenticate the user"),
+            Flavor::Dhan => dhan_error(
+                StatusCode::UNAUTHORIZED,
+                "Invalid_Authentication",
+                "DH-901",
+                "Client ID or user generated access token is invalid or expired.",
+            ),
+            Flavor::AngelOne if matches!(endpoint, Endpoint::AngelTokens) => {
+                angel_error(StatusCode::OK, "AB8050", "Invalid Refresh Token")
+            }
+            Flavor::AngelOne => angel_gateway_error("AG8001", "Invalid Token"),
         }),
         Fault::HostileToken => Some(crate::reply::hostile_token(flavor)),
         Fault::HugeBody => Some(crate::reply::huge()),
@@ -130,6 +161,9 @@ pub(crate) async fn intercept(
             Flavor::Kite => kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests"),
             Flavor::Upstox => upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent"),
             Flavor::OAuth2 => oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
+            Flavor::Fyers => fyers_error(StatusCode::TOO_MANY_REQUESTS, -353, "API Limit exceeded"),
+            Flavor::Dhan => dhan_error(StatusCode::TOO_MANY_REQUESTS, "Rate_Limit", "DH-904", "Too many requests"),
+            Flavor::AngelOne => angel_error(StatusCode::TOO_MANY_REQUESTS, "", "Access denied because of exceeding access rate"),
         }),
     }
 }

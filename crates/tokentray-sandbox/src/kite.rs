@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -25,22 +25,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 type Params = HashMap<String, String>;
-
-fn ist() -> FixedOffset {
-    FixedOffset::east_opt(5 * 3600 + 1800).expect("IST offset")
-}
-
-/// The first 06:00 IST after `t`: when Kite invalidates every token.
-fn next_six_ist(t: DateTime<Utc>) -> DateTime<Utc> {
-    let local = t.with_timezone(&ist());
-    let six = local.date_naive().and_hms_opt(6, 0, 0).expect("valid time");
-    let today = six.and_local_timezone(ist()).single().expect("fixed offset").to_utc();
-    if today > t {
-        today
-    } else {
-        today + chrono::TimeDelta::days(1)
-    }
-}
 
 pub fn checksum(api_key: &str, token: &str, secret: &str) -> String {
     let digest = Sha256::digest(format!("{api_key}{token}{secret}").as_bytes());
@@ -114,7 +98,7 @@ fn session_data(
         "public_token": random_token(16),
         "refresh_token": refresh,
         "enctoken": random_token(16),
-        "login_time": login.with_timezone(&ist()).format("%Y-%m-%d %H:%M:%S").to_string(),
+        "login_time": login.with_timezone(&crate::ist::offset()).format("%Y-%m-%d %H:%M:%S").to_string(),
     });
     if let (Some(d), serde_json::Value::Object(extra)) = (data.as_object_mut(), session) {
         d.extend(extra);
@@ -123,10 +107,8 @@ fn session_data(
 }
 
 fn issue_access(shared: &AppState, client_id: &str, now: DateTime<Utc>) -> String {
-    let expires = match shared.config.access_ttl_for(client_id) {
-        Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
-        None => next_six_ist(now),
-    };
+    // Kite invalidates every token at 06:00 IST.
+    let expires = crate::ist::expiry(&shared.config, client_id, now, |t| crate::ist::next(t, 6, 0));
     shared.registry.lock().expect("registry lock").issue_access(client_id, expires, random_token(16))
 }
 

@@ -1,7 +1,9 @@
-//! A broker on loopback: speaks the Kite Connect v3, Upstox v2 and OAuth2
-//! (Schwab-style) protocols as their public sources describe them (each
-//! adapter in `tokentray-adapters/src/provider/` names its sources), and refuses what the real APIs refuse (a wrong checksum, a missing
-//! `X-Kite-Version`, a reused code, a bad PKCE verifier).
+//! A broker on loopback: speaks the Kite Connect v3, Upstox v2, OAuth2
+//! (Schwab-style), Fyers v3, Dhan v2 and Angel One SmartAPI protocols as
+//! their public sources describe them (each adapter in
+//! `tokentray-adapters/src/provider/` names its sources, `docs/providers/`
+//! the newer ones), and refuses what the real APIs refuse (a wrong checksum
+//! or `appIdHash`, a missing header, a reused code, a bad PKCE verifier).
 //!
 //! Tests and the demo start it with [`Sandbox::start`]; tests then switch
 //! faults on per endpoint ([`Sandbox::inject`]), expire or revoke tokens, and
@@ -11,8 +13,12 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod angelone;
 mod authorize;
+mod dhan;
 mod fault;
+mod fyers;
+mod ist;
 mod kite;
 mod oauth2;
 mod record;
@@ -166,6 +172,9 @@ fn router(shared: AppState) -> Router {
         .merge(kite::routes())
         .merge(upstox::routes())
         .merge(oauth2::routes())
+        .merge(fyers::routes())
+        .merge(dhan::routes())
+        .merge(angelone::routes())
         .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record::record))
         .with_state(shared)

@@ -28,6 +28,11 @@ impl RecordedRequest {
     pub fn form(&self) -> BTreeMap<String, String> {
         url::form_urlencoded::parse(self.body.as_bytes()).into_owned().collect()
     }
+
+    /// The body read as JSON (`Null` when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 const MAX_BODY: usize = 64 * 1024;

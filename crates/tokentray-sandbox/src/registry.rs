@@ -13,6 +13,10 @@ pub enum Flavor {
     Upstox,
     #[serde(rename = "oauth2")]
     OAuth2,
+    Fyers,
+    Dhan,
+    #[serde(rename = "angelone")]
+    AngelOne,
 }
 
 /// An app registered with the sandbox, as a developer registers one with a broker.
@@ -36,6 +40,9 @@ pub struct App {
     /// This app's access token lifetime, over the sandbox-wide `access_ttl`.
     #[serde(default)]
     pub access_ttl: Option<Duration>,
+    /// Fyers: the user's PIN, which every renewal must carry.
+    #[serde(default)]
+    pub pin: String,
 }
 
 impl App {
@@ -51,6 +58,7 @@ impl App {
             require_pkce: false,
             kite_refresh_token: false,
             access_ttl: None,
+            pin: String::new(),
         }
     }
 }
@@ -123,6 +131,8 @@ pub struct Registry {
     pub codes: HashMap<String, CodeGrant>,
     pub access: HashMap<String, AccessGrant>,
     pub refresh: HashMap<String, RefreshGrant>,
+    /// Dhan's consents, single-use like codes.
+    pub consents: HashMap<String, CodeGrant>,
     /// Issue order of access tokens, for `live_access_tokens`.
     order: Vec<String>,
 }
@@ -168,6 +178,23 @@ impl Registry {
         Ok(grant.clone())
     }
 
+    /// A Dhan consent for `client_id`, good for one login.
+    pub fn issue_consent(&mut self, client_id: &str) -> String {
+        let id = uuid_like();
+        let grant =
+            CodeGrant { client_id: client_id.to_owned(), redirect_uri: None, code_challenge: None, issued_at: Utc::now(), used: false };
+        self.consents.insert(id.clone(), grant);
+        id
+    }
+
+    /// Takes a consent once, for the login page.
+    pub fn take_consent(&mut self, id: &str, ttl: Duration) -> Option<String> {
+        let grant = self.consents.get_mut(id).filter(|g| !g.used)?;
+        grant.used = true;
+        let fresh = Utc::now() - grant.issued_at <= chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::MAX);
+        fresh.then(|| grant.client_id.clone())
+    }
+
     pub fn issue_access(&mut self, client_id: &str, expires_at: DateTime<Utc>, token: String) -> String {
         self.access.insert(token.clone(), AccessGrant { client_id: client_id.to_owned(), expires_at, revoked: false });
         self.order.push(token.clone());
@@ -190,6 +217,17 @@ impl Registry {
         self.access.get(token).map(|g| g.client_id.clone())
     }
 
+    /// A token's refresh grant, if it is live and was issued to `client_id`.
+    pub fn refresh_grant(&self, token: &str, client_id: &str) -> Option<RefreshGrant> {
+        self.refresh.get(token).filter(|g| !g.revoked && g.client_id == client_id).cloned()
+    }
+
+    pub fn revoke_refresh(&mut self, token: &str) {
+        if let Some(g) = self.refresh.get_mut(token) {
+            g.revoked = true;
+        }
+    }
+
     pub fn revoke_access(&mut self, token: &str) -> bool {
         self.access.get_mut(token).map(|g| g.revoked = true).is_some()
     }
@@ -209,7 +247,17 @@ impl Registry {
         self.refresh.values_mut().for_each(|g| g.revoked = true);
     }
 
+    /// Ends every live access token of `client_id` (a broker that allows one token at a time).
+    pub fn revoke_client_access(&mut self, client_id: &str) {
+        self.access.values_mut().filter(|g| g.client_id == client_id).for_each(|g| g.revoked = true);
+    }
+
     pub fn live_access_tokens(&self) -> Vec<String> {
         self.order.iter().filter(|t| self.access_valid(t, None)).cloned().collect()
     }
+}
+
+fn uuid_like() -> String {
+    let hex = crate::reply::random_token(16);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }

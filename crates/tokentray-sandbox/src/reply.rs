@@ -10,6 +10,15 @@ pub fn random_token(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A JWT with these claims: clients read `exp`, nobody checks the signature here.
+pub fn jwt(claims: Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"HS256"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(random_token(16)))
+}
+
 pub fn json(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
@@ -32,6 +41,30 @@ pub fn upstox_error(status: StatusCode, code: &str, message: &str) -> Response {
             "error_code": code, "property_path": null, "invalid_value": null
         }]}),
     )
+}
+
+/// Fyers: `{"s":"error","code":<negative>,"message":..}`.
+pub fn fyers_error(status: StatusCode, code: i64, message: &str) -> Response {
+    json(status, json!({"s": "error", "code": code, "message": message}))
+}
+
+/// Dhan's api.dhan.co shape.
+pub fn dhan_error(status: StatusCode, error_type: &str, code: &str, message: &str) -> Response {
+    json(status, json!({"errorType": error_type, "errorCode": code, "errorMessage": message}))
+}
+
+/// Angel One's API envelope (`status`/`errorcode`).
+pub fn angel_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(status, json!({"status": false, "message": message, "errorcode": code, "data": null}))
+}
+
+/// Angel One's gateway envelope (`success`/`errorCode`), sent with HTTP 200.
+pub fn angel_gateway_error(code: &str, message: &str) -> Response {
+    json(StatusCode::OK, json!({"success": false, "message": message, "errorCode": code, "data": ""}))
+}
+
+pub fn angel_ok(data: Value) -> Response {
+    json(StatusCode::OK, json!({"status": true, "message": "SUCCESS", "errorcode": "", "data": data}))
 }
 
 /// RFC 6749 section 5.2.
@@ -72,5 +105,14 @@ pub fn hostile_token(flavor: crate::Flavor) -> Response {
             StatusCode::OK,
             json!({"access_token": token, "token_type": "Bearer", "expires_in": 1800, "refresh_token": "r-ok"}),
         ),
+        crate::Flavor::Fyers => json(
+            StatusCode::OK,
+            json!({"s": "ok", "code": 200, "message": "", "access_token": token, "refresh_token": "r-ok"}),
+        ),
+        crate::Flavor::Dhan => json(
+            StatusCode::OK,
+            json!({"dhanClientId": "AB1234", "accessToken": token, "expiryTime": "2030-01-01T09:00:00"}),
+        ),
+        crate::Flavor::AngelOne => angel_ok(json!({"jwtToken": token, "refreshToken": "r-ok", "feedToken": "f-ok"})),
     }
 }

@@ -10,9 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Form, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -26,28 +24,12 @@ pub fn routes() -> Router<AppState> {
 
 type Params = HashMap<String, String>;
 
-/// The first 03:30 IST after `t`.
-fn next_cutoff(t: DateTime<Utc>) -> DateTime<Utc> {
-    let ist = FixedOffset::east_opt(5 * 3600 + 1800).expect("IST offset");
-    let local = t.with_timezone(&ist);
-    let cutoff = local.date_naive().and_hms_opt(3, 30, 0).expect("valid time");
-    let today = cutoff.and_local_timezone(ist).single().expect("fixed offset").to_utc();
-    if today > t {
-        today
-    } else {
-        today + chrono::TimeDelta::days(1)
-    }
-}
-
 /// A JWT shaped like Upstox's: clients read `exp`, nobody checks the signature here.
 fn jwt(user_id: &str, issued: DateTime<Utc>, expires: DateTime<Utc>) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","kid":"sandbox","alg":"HS256"}"#);
-    let claims = json!({
+    crate::reply::jwt(json!({
         "sub": user_id, "jti": random_token(8), "isMultiClient": false, "iss": "udapi-gateway-service",
         "iat": issued.timestamp(), "exp": expires.timestamp()
-    });
-    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
-    format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode(random_token(16)))
+    }))
 }
 
 fn bad_client() -> Response {
@@ -106,10 +88,7 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
         return upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100016", "Invalid Credentials");
     }
     let now = Utc::now();
-    let expires = match shared.config.access_ttl_for(&app.client_id) {
-        Some(ttl) => now + chrono::TimeDelta::from_std(ttl).unwrap_or(chrono::TimeDelta::days(1)),
-        None => next_cutoff(now),
-    };
+    let expires = crate::ist::expiry(&shared.config, &app.client_id, now, |t| crate::ist::next(t, 3, 30));
     let access = shared.registry.lock().expect("registry lock").issue_access(
         &app.client_id,
         expires,

@@ -105,6 +105,22 @@ fn classify(provider: ProviderKind, status: u16, code: Option<&str>) -> ErrorCla
         (ProviderKind::Schwab | ProviderKind::OAuth2, Some("temporarily_unavailable" | "server_error")) => {
             Some(ErrorClass::Transient)
         }
+        // docs/providers/dhan.md: the annexure's codes.
+        (ProviderKind::Dhan, Some("DH-901")) => Some(ErrorClass::TokenInvalid),
+        (ProviderKind::Dhan, Some("DH-902")) => Some(ErrorClass::CredentialsWrong),
+        (ProviderKind::Dhan, Some("DH-904")) => Some(ErrorClass::RateLimited),
+        (ProviderKind::Dhan, Some("DH-908" | "DH-909")) => Some(ErrorClass::Transient),
+        // docs/providers/fyers.md: codes recorded live, and Fyers' error sheet.
+        (ProviderKind::Fyers, Some("-8" | "-15" | "-16" | "-17" | "-437" | "-501")) => Some(ErrorClass::TokenInvalid),
+        (ProviderKind::Fyers, Some("-371")) => Some(ErrorClass::CredentialsWrong),
+        (ProviderKind::Fyers, Some("-353" | "-429")) => Some(ErrorClass::RateLimited),
+        (ProviderKind::Fyers, Some("-96")) => Some(ErrorClass::Transient),
+        // docs/providers/angelone.md: the Exceptions table, and codes seen live.
+        (ProviderKind::AngelOne, Some("AG8001" | "AG8002" | "AG8003" | "AB1010" | "AB1011" | "AB8050" | "AB8051")) => {
+            Some(ErrorClass::TokenInvalid)
+        }
+        (ProviderKind::AngelOne, Some("AG8004" | "AB1053")) => Some(ErrorClass::CredentialsWrong),
+        (ProviderKind::AngelOne, Some("AB1004" | "AB2001")) => Some(ErrorClass::Transient),
         _ => None,
     };
     // Without a code we know, only 401 and 403 say "this token is no good";
@@ -143,6 +159,25 @@ mod tests {
             (OAuth2, 404, None, Malformed),
             (Kite, 400, None, Malformed),
             (Upstox, 418, Some("UDAPI999999"), Malformed),
+            (Dhan, 401, Some("DH-901"), TokenInvalid),
+            (Dhan, 200, Some("DH-901"), TokenInvalid),
+            (Dhan, 403, Some("DH-902"), CredentialsWrong),
+            (Dhan, 400, Some("DH-904"), RateLimited),
+            (Dhan, 400, Some("DH-909"), Transient),
+            (Dhan, 400, Some("DH-905"), Malformed),
+            (Fyers, 401, Some("-16"), TokenInvalid),
+            (Fyers, 200, Some("-501"), TokenInvalid),
+            (Fyers, 400, Some("-437"), TokenInvalid),
+            (Fyers, 400, Some("-371"), CredentialsWrong),
+            (Fyers, 200, Some("-353"), RateLimited),
+            (Fyers, 200, Some("-96"), Transient),
+            (Fyers, 400, Some("-441"), Malformed),
+            (AngelOne, 200, Some("AG8001"), TokenInvalid),
+            (AngelOne, 401, Some("AG8002"), TokenInvalid),
+            (AngelOne, 200, Some("AB8051"), TokenInvalid),
+            (AngelOne, 200, Some("AG8004"), CredentialsWrong),
+            (AngelOne, 200, Some("AB1004"), Transient),
+            (AngelOne, 200, Some("AB1007"), Malformed),
         ];
         for (p, status, code, want) in cases {
             assert_eq!(classify(p, status, code), want, "{p} {status} {code:?}");

@@ -92,7 +92,10 @@ pub(super) fn session_answer(
         login_at,
         refresh: if refresh.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable },
     };
-    Ok(Grant { tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh }, meta, user: user(data) })
+    Ok(Grant { tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+        meta,
+        user: user(data),
+    })
 }
 
 fn user(data: &Value) -> UserInfo {

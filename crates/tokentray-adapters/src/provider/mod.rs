@@ -4,13 +4,17 @@
 //! validates and logs out, and turns every answer into a [`Grant`] or a
 //! classified [`ProviderError`].
 
+mod angelone;
+mod dhan;
 mod error;
+mod fyers;
 mod http;
 mod kite;
 mod oauth2;
 mod upstox;
 
 pub use error::ProviderError;
+pub use fyers::app_id_hash;
 pub use upstox::jwt_exp;
 
 use crate::config::AccountConfig;
@@ -38,6 +42,37 @@ pub struct UserInfo {
     pub user_name: Option<String>,
 }
 
+/// What a login callback hands over: the code to exchange, and, where the
+/// provider sends the tokens in the redirect itself (Angel One), those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCode {
+    /// Kite's `request_token`, OAuth's and Fyers' code, Dhan's `tokenId`,
+    /// Angel One's `auth_token` (the access token itself).
+    pub code: Secret,
+    pub refresh_token: Option<Secret>,
+    pub feed_token: Option<Secret>,
+}
+
+impl LoginCode {
+    fn new(code: &str) -> Self {
+        Self { code: Secret::new(code), refresh_token: None, feed_token: None }
+    }
+}
+
+/// What an account needs besides its tokens to renew them: the api secret,
+/// and the trading PIN that Fyers asks for with every renewal.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub secret: Secret,
+    pub pin: Option<Secret>,
+}
+
+impl From<Secret> for Credentials {
+    fn from(secret: Secret) -> Self {
+        Self { secret, pin: None }
+    }
+}
+
 /// A token the provider issued, with everything the lifecycle needs to know.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -57,11 +92,18 @@ pub enum CallbackError {
     Missing(&'static str),
 }
 
-/// The `Authorization` header value the provider's API expects with this token.
-pub fn authorization_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> String {
+/// The header the provider's API takes the token in: its name, and its
+/// value with this token (Kite's `token key:token`, Fyers' `app_id:token`,
+/// Dhan's bare token in `access-token`, a bearer token elsewhere).
+pub fn auth_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> (&'static str, String) {
+    let token = access_token.expose();
     match provider {
-        ProviderKind::Kite => format!("token {api_key}:{}", access_token.expose()),
-        _ => format!("Bearer {}", access_token.expose()),
+        ProviderKind::Kite => ("Authorization", format!("token {api_key}:{token}")),
+        ProviderKind::Fyers => ("Authorization", format!("{api_key}:{token}")),
+        ProviderKind::Dhan => ("access-token", token.to_owned()),
+        ProviderKind::Upstox | ProviderKind::Schwab | ProviderKind::OAuth2 | ProviderKind::AngelOne => {
+            ("Authorization", format!("Bearer {token}"))
+        }
     }
 }
 
@@ -98,28 +140,43 @@ impl ProviderClient {
         self.account.provider
     }
 
-    /// A fresh login attempt with its own `state` (and PKCE verifier).
-    pub fn begin_login(&self) -> LoginAttempt {
+    /// A fresh login attempt with its own `state` (and PKCE verifier). Dhan
+    /// first asks the broker for a consent with the app's key and secret.
+    pub async fn begin_login(&self, secret: &Secret) -> Result<LoginAttempt, ProviderError> {
         let state = crate::random::url_safe(16);
-        match self.kind() {
+        Ok(match self.kind() {
             ProviderKind::Kite => kite::begin_login(&self.account, state),
             ProviderKind::Upstox => upstox::begin_login(&self.account, state),
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::begin_login(&self.account, state),
-        }
+            ProviderKind::Fyers => fyers::begin_login(&self.account, state),
+            ProviderKind::Dhan => dhan::begin_login(self, secret, state).await?,
+            ProviderKind::AngelOne => angelone::begin_login(&self.account, state),
+        })
     }
 
-    /// Checks the redirect's query against the attempt and returns the code to
-    /// exchange (Kite's `request_token`, OAuth's `code`).
+    /// Checks the redirect's query against the attempt and returns what it
+    /// hands over (Kite's `request_token`, OAuth's `code`, ...).
     pub fn read_callback(
         &self,
         query: &HashMap<String, String>,
         attempt: &LoginAttempt,
-    ) -> Result<String, CallbackError> {
-        let state = query.get("state").map(String::as_str).unwrap_or("");
-        if !crate::same_in_constant_time(state, &attempt.state) {
+    ) -> Result<LoginCode, CallbackError> {
+        // Dhan's redirect carries no state, and Angel One's may drop it
+        // (docs/providers/): there, the exchange ties the login to the
+        // account by the client id the broker names. Any state sent must match.
+        let state = query.get("state").map(|s| crate::same_in_constant_time(s, &attempt.state));
+        let state_ok = match self.kind() {
+            ProviderKind::Dhan => true,
+            ProviderKind::AngelOne => state != Some(false),
+            _ => state == Some(true),
+        };
+        if !state_ok {
             return Err(CallbackError::StateMismatch);
         }
         let (code_field, failed) = match self.kind() {
+            ProviderKind::Fyers => fyers::callback_code(query),
+            ProviderKind::Dhan => ("tokenId", None),
+            ProviderKind::AngelOne => return angelone::read_callback(query),
             ProviderKind::Kite => {
                 let status = query.get("status").map(String::as_str);
                 (
@@ -138,21 +195,26 @@ impl ProviderClient {
         if let Some(why) = failed {
             return Err(CallbackError::Denied(why));
         }
-        query.get(code_field).filter(|c| !c.is_empty()).cloned().ok_or(CallbackError::Missing(code_field))
+        query.get(code_field).filter(|c| !c.is_empty()).map(|c| LoginCode::new(c)).ok_or(CallbackError::Missing(code_field))
     }
 
-    /// Exchanges the callback's code for a token set.
+    /// Exchanges the callback's code for a token set (Angel One's redirect
+    /// brings the tokens: they are checked with a profile call instead).
     pub async fn exchange(
         &self,
-        code: &str,
+        login: &LoginCode,
         attempt: &LoginAttempt,
         secret: &Secret,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
+        let code = login.code.expose();
         let grant = match self.kind() {
             ProviderKind::Kite => kite::exchange(self, code, secret, now).await,
             ProviderKind::Upstox => upstox::exchange(self, code, secret, now).await,
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::exchange(self, code, attempt, secret, now).await,
+            ProviderKind::Fyers => fyers::exchange(self, code, secret, now).await,
+            ProviderKind::Dhan => dhan::exchange(self, code, secret, now).await,
+            ProviderKind::AngelOne => angelone::exchange(self, login, now).await,
         }?;
         checked(self.kind(), grant)
     }
@@ -163,26 +225,31 @@ impl ProviderClient {
         &self,
         tokens: &TokenSet,
         current: &TokenMeta,
-        secret: &Secret,
+        credentials: &Credentials,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
-        let Some(refresh_token) = tokens.refresh_token.as_ref().filter(|t| !t.is_empty()) else {
-            return Err(ProviderError::new(
+        let secret = &credentials.secret;
+        let no_refresh_token = || {
+            Err(ProviderError::new(
                 self.kind(),
                 tokentray_core::ErrorClass::TokenInvalid,
                 "this token cannot be refreshed (no refresh token): log in instead",
-            ));
+            ))
         };
-        let grant = match self.kind() {
-            ProviderKind::Kite => kite::refresh(self, refresh_token, current, secret, now).await,
-            ProviderKind::Upstox => Err(ProviderError::new(
+        let refresh_token = tokens.refresh_token.as_ref().filter(|t| !t.is_empty());
+        let grant = match (self.kind(), refresh_token) {
+            // Dhan renews the live access token itself; there is no refresh token.
+            (ProviderKind::Dhan, _) => dhan::renew(self, tokens, current, now).await,
+            (ProviderKind::Upstox, _) => Err(ProviderError::new(
                 ProviderKind::Upstox,
                 tokentray_core::ErrorClass::TokenInvalid,
                 "Upstox tokens cannot be refreshed: log in instead",
             )),
-            ProviderKind::Schwab | ProviderKind::OAuth2 => {
-                oauth2::refresh(self, refresh_token, current, secret, now).await
-            }
+            (_, None) => no_refresh_token(),
+            (ProviderKind::Kite, Some(r)) => kite::refresh(self, r, current, secret, now).await,
+            (ProviderKind::Schwab | ProviderKind::OAuth2, Some(r)) => oauth2::refresh(self, r, current, secret, now).await,
+            (ProviderKind::Fyers, Some(r)) => fyers::refresh(self, r, current, credentials, now).await,
+            (ProviderKind::AngelOne, Some(r)) => angelone::refresh(self, tokens, r, current, now).await,
         }?;
         checked(self.kind(), grant)
     }
@@ -196,6 +263,9 @@ impl ProviderClient {
             ProviderKind::Kite => kite::session_answer(self, reply, None, None, now),
             ProviderKind::Upstox => upstox::token_answer(self, reply, now),
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::token_answer(self, reply, None, now, now),
+            ProviderKind::Fyers => fyers::token_answer(self, reply, None, now, now),
+            ProviderKind::Dhan => dhan::token_answer(self, reply, now, now),
+            ProviderKind::AngelOne => angelone::token_answer(self, reply, None, now, now),
         }?;
         checked(self.kind(), grant)
     }
@@ -207,6 +277,9 @@ impl ProviderClient {
             ProviderKind::Kite => kite::profile_answer(reply),
             ProviderKind::Upstox => upstox::profile_answer(reply),
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile_answer(self.kind(), reply),
+            ProviderKind::Fyers => fyers::profile_answer(reply),
+            ProviderKind::Dhan => dhan::profile_answer(reply),
+            ProviderKind::AngelOne => angelone::profile_answer(reply),
         }
     }
 
@@ -225,6 +298,9 @@ impl ProviderClient {
             ProviderKind::Kite => kite::profile(self, &tokens.access_token).await,
             ProviderKind::Upstox => upstox::profile(self, &tokens.access_token).await,
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile(self, &tokens.access_token).await,
+            ProviderKind::Fyers => fyers::profile(self, &tokens.access_token).await,
+            ProviderKind::Dhan => dhan::profile(self, &tokens.access_token).await,
+            ProviderKind::AngelOne => angelone::profile(self, &tokens.access_token).await,
         }
     }
 
@@ -234,7 +310,16 @@ impl ProviderClient {
             ProviderKind::Kite => kite::logout(self, &tokens.access_token).await,
             ProviderKind::Upstox => upstox::logout(self, &tokens.access_token).await,
             ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::logout(self, tokens, secret).await,
+            ProviderKind::Fyers => fyers::logout(self, &tokens.access_token).await,
+            // Dhan has no logout call: the token dies at its expiry.
+            ProviderKind::Dhan => Ok(()),
+            ProviderKind::AngelOne => angelone::logout(self, &tokens.access_token).await,
         }
+    }
+
+    /// Whether renewing needs the trading PIN (Fyers), a second secret.
+    pub fn needs_pin(&self) -> bool {
+        self.kind() == ProviderKind::Fyers
     }
 
     /// `base` + `path`, keeping any path prefix the base has (a proxy's `/kite`).
@@ -269,7 +354,9 @@ pub fn is_token_text(token: &str) -> bool {
 /// A grant whose tokens are not token text is the provider's error: it is
 /// never stored, served or written to a sink.
 fn checked(provider: ProviderKind, grant: Grant) -> Result<Grant, ProviderError> {
-    let tokens = std::iter::once(&grant.tokens.access_token).chain(grant.tokens.refresh_token.as_ref());
+    let tokens = std::iter::once(&grant.tokens.access_token)
+        .chain(grant.tokens.refresh_token.as_ref())
+        .chain(grant.tokens.feed_token.as_ref());
     if tokens.into_iter().all(|t| is_token_text(t.expose())) {
         return Ok(grant);
     }

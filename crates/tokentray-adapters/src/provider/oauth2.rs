@@ -165,7 +165,7 @@ pub(super) fn token_answer(
         (Some(_), None) => Refreshability::Unbounded,
     };
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh },
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
         meta: TokenMeta {
             issued_at: now,
             expires_at: lifetime_override(a, now).unwrap_or_else(|| oauth2_expiry(now, expires_in)),

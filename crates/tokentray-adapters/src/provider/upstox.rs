@@ -80,7 +80,7 @@ pub(super) fn token_answer(c: &ProviderClient, reply: Reply, now: Instant) -> Re
     let access = required(UPSTOX, reply.status, &reply.body, "access_token")?;
     let expires_at = lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, jwt_exp(access)));
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: None },
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: None, feed_token: None },
         meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh: Refreshability::NotRefreshable },
         user: user(&reply.body),
     })

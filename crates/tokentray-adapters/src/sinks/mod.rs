@@ -34,6 +34,8 @@ pub enum SinkFormat {
 pub enum Field {
     AccessToken,
     ApiKey,
+    /// Angel One's feed token (empty for other providers).
+    FeedToken,
     UserId,
     /// The access token's expiry, RFC 3339.
     ExpiresAt,
@@ -52,6 +54,7 @@ pub struct SinkConfig {
 pub struct SinkValues<'a> {
     pub account: &'a str,
     pub access_token: &'a Secret,
+    pub feed_token: Option<&'a Secret>,
     pub api_key: &'a str,
     pub user_id: Option<&'a str>,
     pub expires_at: Option<Instant>,
@@ -62,6 +65,7 @@ impl SinkValues<'_> {
         match field {
             Field::AccessToken => self.access_token.expose().to_owned(),
             Field::ApiKey => self.api_key.to_owned(),
+            Field::FeedToken => self.feed_token.map(|t| t.expose().to_owned()).unwrap_or_default(),
             Field::UserId => self.user_id.unwrap_or("").to_owned(),
             Field::ExpiresAt => self.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             Field::Account => self.account.to_owned(),
@@ -93,6 +97,14 @@ pub fn provider_env_names(provider: ProviderKind) -> &'static [(&'static str, Fi
         ProviderKind::Upstox => &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
         ProviderKind::Schwab => &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
         ProviderKind::OAuth2 => &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
+        // With the id each SDK takes beside the token (Fyers' app id, Dhan's client id, Angel's api key).
+        ProviderKind::Fyers => &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
+        ProviderKind::Dhan => &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
+        ProviderKind::AngelOne => &[
+            ("ANGELONE_API_KEY", Field::ApiKey),
+            ("ANGELONE_ACCESS_TOKEN", Field::AccessToken),
+            ("ANGELONE_FEED_TOKEN", Field::FeedToken),
+        ],
     }
 }
 

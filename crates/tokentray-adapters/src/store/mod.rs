@@ -26,6 +26,8 @@ pub const SERVICE: &str = "tokentray";
 pub enum SecretItem {
     /// Kite's api_secret, Upstox's client_secret, the OAuth2 client secret.
     ApiSecret,
+    /// The user's trading PIN, for the providers that renew only with it (Fyers).
+    Pin,
     /// The token set, as one entry so that a rotated refresh token and its
     /// access token are replaced together.
     Tokens,
@@ -39,6 +41,7 @@ impl SecretItem {
     pub fn key(self, account: &str) -> String {
         match self {
             Self::ApiSecret => format!("{account}/api_secret"),
+            Self::Pin => format!("{account}/pin"),
             Self::Tokens => format!("{account}/tokens"),
             Self::ApiKey => format!("{account}/api_key"),
             Self::JournalKey => format!("{account}/journal_key"),
@@ -52,6 +55,10 @@ pub struct TokenSet {
     pub access_token: Secret,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<Secret>,
+    /// Angel One's feed token, which its market-data stream needs; it comes
+    /// and goes with the access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_token: Option<Secret>,
 }
 
 impl TokenSet {

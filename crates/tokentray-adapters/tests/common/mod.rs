@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 use tokentray_adapters::config::{AccountConfig, Config};
-use tokentray_adapters::provider::{Grant, LoginAttempt, ProviderClient};
+use tokentray_adapters::provider::{Credentials, Grant, LoginAttempt, ProviderClient};
 use tokentray_adapters::Secret;
 use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
 
@@ -18,6 +18,14 @@ pub const SCHWAB_KEY: &str = "schwab-app-key";
 pub const SCHWAB_SECRET: &str = "schwab-app-secret";
 pub const PKCE_KEY: &str = "generic-client";
 pub const PKCE_SECRET: &str = "generic-secret";
+pub const FYERS_KEY: &str = "XJ12345-100";
+pub const FYERS_SECRET: &str = "fyers-secret";
+pub const FYERS_PIN: &str = "4321";
+pub const DHAN_KEY: &str = "dhan-app-id";
+pub const DHAN_SECRET: &str = "dhan-app-secret";
+pub const DHAN_CLIENT: &str = "1100123456";
+pub const ANGEL_KEY: &str = "angel-api-key";
+pub const ANGEL_CLIENT: &str = "A123456";
 
 fn app(flavor: Flavor, id: &str, secret: &str, path: &str) -> App {
     App::new(flavor, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
@@ -31,6 +39,9 @@ pub fn sandbox_config() -> SandboxConfig {
             app(Flavor::Upstox, UPSTOX_KEY, UPSTOX_SECRET, "upstox/callback"),
             App { require_basic_auth: true, ..app(Flavor::OAuth2, SCHWAB_KEY, SCHWAB_SECRET, "schwab/callback") },
             App { require_pkce: true, ..app(Flavor::OAuth2, PKCE_KEY, PKCE_SECRET, "generic/callback") },
+            App { pin: FYERS_PIN.to_owned(), ..app(Flavor::Fyers, FYERS_KEY, FYERS_SECRET, "fyers/callback") },
+            App { user_id: DHAN_CLIENT.to_owned(), ..app(Flavor::Dhan, DHAN_KEY, DHAN_SECRET, "dhan/callback") },
+            App { user_id: ANGEL_CLIENT.to_owned(), ..app(Flavor::AngelOne, ANGEL_KEY, "", "angel/callback") },
         ],
         ..SandboxConfig::default()
     }
@@ -85,6 +96,31 @@ redirect_uri = "http://127.0.0.1:9/generic/callback"
 [account.oauth2]
 {endpoints}client_auth = "body"
 scopes = ["read", "trade"]
+
+[[account]]
+id = "fyers"
+provider = "fyers"
+api_key = "{FYERS_KEY}"
+redirect_uri = "http://127.0.0.1:9/fyers/callback"
+api_base = "{base}"
+
+[[account]]
+id = "dhan"
+provider = "dhan"
+api_key = "{DHAN_KEY}"
+user_id = "{DHAN_CLIENT}"
+redirect_uri = "http://127.0.0.1:9/dhan/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "angelone"
+provider = "angelone"
+api_key = "{ANGEL_KEY}"
+user_id = "{ANGEL_CLIENT}"
+redirect_uri = "http://127.0.0.1:9/angel/callback"
+api_base = "{base}"
+login_base = "{base}"
 "#
     )
 }
@@ -103,8 +139,23 @@ pub fn secret_for(id: &str) -> Secret {
         "kite" | "kite-platform" => KITE_SECRET,
         "upstox" => UPSTOX_SECRET,
         "schwab" => SCHWAB_SECRET,
+        "fyers" => FYERS_SECRET,
+        "dhan" => DHAN_SECRET,
+        // Angel One's publisher login needs no secret.
+        "angelone" => "",
         _ => PKCE_SECRET,
     })
+}
+
+/// The credentials a renewal takes: the account's secret, and the PIN
+/// (which only Fyers reads).
+pub fn creds(secret: &Secret) -> Credentials {
+    Credentials { secret: secret.clone(), pin: Some(Secret::new(FYERS_PIN)) }
+}
+
+/// A fresh login attempt (Dhan's asks the sandbox for a consent).
+pub async fn new_attempt(client: &ProviderClient) -> LoginAttempt {
+    client.begin_login(&secret_for(&client.account().id)).await.expect("the login starts")
 }
 
 /// Opens the authorize URL as a browser would and returns the query the
@@ -119,7 +170,7 @@ pub async fn follow(url: &url::Url) -> HashMap<String, String> {
 
 /// A whole login: authorize, callback, exchange.
 pub async fn login(client: &ProviderClient) -> (Grant, LoginAttempt) {
-    let attempt = client.begin_login();
+    let attempt = new_attempt(client).await;
     let query = follow(&attempt.url).await;
     let code = client.read_callback(&query, &attempt).expect("callback accepted");
     let grant = client

@@ -197,12 +197,17 @@ async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
     let account = config.account(&id).ok_or_else(|| EngineError::UnknownAccount(id.clone()))?;
     let tokens = engine.current_token(&id).await?;
     let status = engine.status(&id)?;
+    let (header_name, header_value) =
+        tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &tokens.access_token);
     let body = json!({
         "account": id,
         "provider": account.provider,
         "access_token": tokens.access_token.expose(),
         "api_key": account.api_key,
-        "authorization": tokentray_adapters::provider::authorization_header(account.provider, &account.api_key, &tokens.access_token),
+        // The header the provider's API takes the token in (Dhan's is `access-token`).
+        "header_name": header_name,
+        "authorization": header_value,
+        "feed_token": tokens.feed_token.as_ref().map(|t| t.expose()),
         "expires_at": status.expires_at,
     });
     let mut r = Json(body).into_response();

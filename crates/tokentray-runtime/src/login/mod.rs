@@ -160,7 +160,8 @@ impl Engine {
         let account = client.account();
         // Opened before the exchange, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
-        let attempt = client.begin_login();
+        // Dhan's login page exists only once the broker has made a consent for it.
+        let attempt = client.begin_login(secret).await.map_err(|e| LoginError::Engine(e.into()))?;
         let https = account.redirect_uri.scheme() == "https";
         *server = match callback_addrs(&account.redirect_uri) {
             Some(addrs) => {

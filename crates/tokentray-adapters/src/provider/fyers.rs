@@ -1,0 +1,194 @@
+//! Fyers API v3: the auth-code login, the exchange with `appIdHash`, renewal
+//! with the refresh token and the user's PIN, the profile and logout.
+//!
+//! Every fact, with its source (fyers-apiv3 3.2.0 `fyers_apiv3/fyersModel.py`,
+//! FyersDev's Go and C SDKs, answers recorded from the live API):
+//! `docs/providers/fyers.md`.
+
+use super::http::{required, send, text, Reply};
+use super::{lifetime_override, Credentials, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use crate::config::AccountConfig;
+use crate::store::TokenSet;
+use crate::Secret;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tokentray_core::expiry::{fyers_refresh_limit, jwt_expiry, FYERS_CUTOFF};
+use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
+
+const FYERS: ProviderKind = ProviderKind::Fyers;
+const API: &str = "/api/v3";
+
+/// `hex(sha256(app_id + ":" + secret))`, the app id with its `-100` suffix:
+/// what proves the app's identity on the token calls.
+pub fn app_id_hash(app_id: &str, secret: &str) -> String {
+    Sha256::digest(format!("{app_id}:{secret}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn endpoint(a: &AccountConfig, path: &str) -> String {
+    ProviderClient::endpoint(&a.api_base, &format!("{API}{path}"))
+}
+
+pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
+    let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, &format!("{API}/generate-authcode")))
+        .expect("login_base is a valid URL");
+    url.query_pairs_mut()
+        .append_pair("client_id", &account.api_key)
+        .append_pair("redirect_uri", account.redirect_uri.as_str())
+        .append_pair("response_type", "code")
+        .append_pair("state", &state);
+    LoginAttempt { url, state, pkce_verifier: None }
+}
+
+/// The redirect's code is in `auth_code`; `code=200` beside it is a status.
+/// `s` other than `ok` is Fyers refusing the login.
+pub fn callback_code(query: &HashMap<String, String>) -> (&'static str, Option<String>) {
+    let failed = match query.get("s").map(String::as_str) {
+        Some("ok") | None => None,
+        Some(s) => Some(match query.get("message").filter(|m| !m.is_empty()) {
+            Some(m) => format!("s={s}: {m}"),
+            None => format!("s={s}"),
+        }),
+    };
+    ("auth_code", failed)
+}
+
+/// `{"s":"error","code":-16,"message":..}`, whatever the HTTP status.
+fn failed(reply: &Reply) -> bool {
+    !reply.is_success() || text(&reply.body, "s") != Some("ok")
+}
+
+fn error(reply: &Reply) -> ProviderError {
+    let b = &reply.body;
+    let code = match b.get("code") {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let message = text(b, "message").unwrap_or("no message").to_owned();
+    let mut e = ProviderError::from_response(FYERS, reply.status, code, message);
+    e.retry_after = reply.retry_after;
+    // The answer to a wrong PIN is not documented: a refusal that speaks of
+    // the PIN is the user's PIN to fix, not a login.
+    if e.message.to_ascii_lowercase().split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "pin") {
+        e.class = ErrorClass::CredentialsWrong;
+        e.message = format!("{} (set the PIN with `tokentray secret set ACCOUNT --pin`)", e.message);
+    }
+    e
+}
+
+async fn token_call(c: &ProviderClient, path: &str, body: Value) -> Result<Reply, ProviderError> {
+    let request = c
+        .http
+        .post(endpoint(c.account(), path))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(body.to_string());
+    send(FYERS, request).await
+}
+
+pub async fn exchange(c: &ProviderClient, code: &str, secret: &Secret, now: Instant) -> Result<Grant, ProviderError> {
+    let a = c.account();
+    let body = json!({
+        "grant_type": "authorization_code",
+        "appIdHash": app_id_hash(&a.api_key, secret.expose()),
+        "code": code,
+    });
+    token_answer(c, token_call(c, "/validate-authcode", body).await?, None, now, now)
+}
+
+pub async fn refresh(
+    c: &ProviderClient,
+    refresh_token: &Secret,
+    current: &TokenMeta,
+    credentials: &Credentials,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
+    let Some(pin) = credentials.pin.as_ref().filter(|p| !p.is_empty()) else {
+        return Err(ProviderError::new(
+            FYERS,
+            ErrorClass::CredentialsWrong,
+            format!(
+                "Fyers renews a token only with the account's PIN; store it with `tokentray secret set {} --pin`",
+                c.account().id
+            ),
+        ));
+    };
+    let a = c.account();
+    let body = json!({
+        "grant_type": "refresh_token",
+        "appIdHash": app_id_hash(&a.api_key, credentials.secret.expose()),
+        "refresh_token": refresh_token.expose(),
+        "pin": pin.expose(),
+    });
+    let reply = token_call(c, "/validate-refresh-token", body).await?;
+    token_answer(c, reply, Some(refresh_token), current.login_at, now)
+}
+
+/// What a token call's answer grants. A renewal's answer may carry no
+/// refresh token: the one that renewed is kept.
+pub(super) fn token_answer(
+    c: &ProviderClient,
+    reply: Reply,
+    previous_refresh: Option<&Secret>,
+    login_at: Instant,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
+    if failed(&reply) {
+        return Err(error(&reply));
+    }
+    let access = required(FYERS, reply.status, &reply.body, "access_token")?;
+    let refresh = text(&reply.body, "refresh_token")
+        .filter(|r| !r.is_empty())
+        .map(Secret::new)
+        .or_else(|| previous_refresh.cloned());
+    // Every sample token dies at 06:00 IST after its issue: the JWT says so.
+    let rollover = FYERS_CUTOFF.next_after(now);
+    let expires_at =
+        lifetime_override(c.account(), now).unwrap_or_else(|| jwt_expiry(now, super::jwt_exp(access), rollover));
+    let refresh_state = match &refresh {
+        Some(_) => Refreshability::Until(fyers_refresh_limit(login_at)),
+        None => Refreshability::NotRefreshable,
+    };
+    Ok(Grant {
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+        meta: TokenMeta { issued_at: now, expires_at, login_at, refresh: refresh_state },
+        user: UserInfo::default(),
+    })
+}
+
+fn authorized(c: &ProviderClient, request: reqwest::RequestBuilder, access: &Secret) -> reqwest::RequestBuilder {
+    let (name, value) = super::auth_header(FYERS, &c.account().api_key, access);
+    request.header(name, value).header("version", "3").header("Accept", "application/json")
+}
+
+pub async fn profile(c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+    let request = authorized(c, c.http.get(endpoint(c.account(), "/profile")), access);
+    profile_answer(send(FYERS, request).await?)
+}
+
+pub(super) fn profile_answer(reply: Reply) -> Result<UserInfo, ProviderError> {
+    if failed(&reply) {
+        return Err(error(&reply));
+    }
+    let data = reply
+        .body
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| ProviderError::malformed(FYERS, reply.status, "the response has no `data` object"))?;
+    Ok(UserInfo {
+        user_id: text(data, "fy_id").map(str::to_owned),
+        user_name: text(data, "name").or_else(|| text(data, "display_name")).map(str::to_owned),
+    })
+}
+
+pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderError> {
+    let request = authorized(c, c.http.post(endpoint(c.account(), "/logout")), access)
+        .header("Content-Type", "application/json")
+        .body("{}");
+    let reply = send(FYERS, request).await?;
+    if failed(&reply) {
+        return Err(error(&reply));
+    }
+    Ok(())
+}
