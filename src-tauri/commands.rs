@@ -17,6 +17,9 @@ pub struct AccountView {
     #[serde(flatten)]
     pub status: AccountStatus,
     pub api_key: String,
+    /// The client id the config names (Dhan, Angel One), apart from the
+    /// broker's own word in `status.user_id`.
+    pub config_user_id: Option<String>,
     pub redirect_uri: String,
     pub orange_seconds: i64,
     pub red_seconds: i64,
@@ -46,6 +49,7 @@ pub fn accounts(state: State<'_, AppState>) -> Vec<AccountView> {
             let o = a.oauth2.as_ref();
             Some(AccountView {
                 api_key: a.api_key.clone(),
+                config_user_id: a.user_id.clone(),
                 redirect_uri: a.redirect_uri.to_string(),
                 orange_seconds: a.thresholds.orange.num_seconds(),
                 red_seconds: a.thresholds.red.num_seconds(),
@@ -95,12 +99,16 @@ pub async fn save_account(
     draft: AccountDraft,
     replacing: Option<String>,
     api_secret: Option<String>,
+    pin: Option<String>,
 ) -> Result<(), CommandError> {
     let config =
         edit_config(&state, |text, path| config_edit::upsert_account(text, path, &draft, replacing.as_deref()))?;
     let secret = api_secret.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     if let Some(secret) = secret {
         state.engine.set_api_secret(&draft.id, Secret::new(secret)).await?;
+    }
+    if let Some(pin) = pin.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) {
+        state.engine.set_pin(&draft.id, Secret::new(pin)).await?;
     }
     state.engine.apply_config(config);
     Ok(())

@@ -90,6 +90,18 @@ impl Driver {
         v["value"].as_str().map(str::to_owned)
     }
 
+    async fn displayed(&self, css: &str) -> bool {
+        let e = self.find(css).await.unwrap_or_else(|| panic!("no element {css}"));
+        self.call(reqwest::Method::GET, &format!("/element/{e}/displayed"), None).await["value"] == json!(true)
+    }
+
+    /// Chooses `value` in the `<select>` at `css`, as a person's pick does (with its change event).
+    async fn choose(&self, css: &str, value: &str) {
+        let script = "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
+                      s.dispatchEvent(new Event('change'));";
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": [css, value]}))).await;
+    }
+
     async fn click(&self, css: &str) {
         let e = self.find(css).await.unwrap_or_else(|| panic!("no element {css}"));
         self.call(reqwest::Method::POST, &format!("/element/{e}/click"), Some(json!({}))).await;
@@ -140,6 +152,24 @@ async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
     let countdown = driver.wait_for_level("demo-kite", "green").await;
     assert!(countdown.ends_with('m'), "a fresh 6-minute token: {countdown}");
     assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
+
+    // The form shows each provider's own fields, and says what is missing.
+    driver.click("#add").await;
+    assert!(!driver.displayed("#f-user_id").await && !driver.displayed("#f-pin").await, "Kite takes neither");
+    driver.choose("#f-provider", "dhan").await;
+    assert!(driver.displayed("#f-user_id").await, "Dhan asks for the client id");
+    assert!(!driver.displayed("#f-pin").await);
+    driver.choose("#f-provider", "fyers").await;
+    assert!(driver.displayed("#f-pin").await && !driver.displayed("#f-user_id").await, "Fyers asks for the PIN");
+    driver.choose("#f-provider", "angelone").await;
+    for (field, value) in [("#f-id", "angel"), ("#f-api_key", "key"), ("#f-redirect_uri", "https://example.com/cb")] {
+        let e = driver.find(field).await.unwrap();
+        driver.call(reqwest::Method::POST, &format!("/element/{e}/value"), Some(json!({"text": value}))).await;
+    }
+    driver.click("#account-form button[type=submit]").await;
+    let error = driver.text("#form-error").await.unwrap_or_default();
+    assert!(error.contains("client id"), "the form names what to fix: {error:?}");
+    assert_eq!(driver.attribute("#f-user_id", "aria-invalid").await.as_deref(), Some("true"));
 
     driver.call(reqwest::Method::DELETE, "", None).await;
 }

@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, describeError, levelFor, validateDraft } from "./logic.js";
+import { countdownText, describeError, levelFor, NEEDS_CLIENT_ID, NEEDS_PIN, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -116,7 +116,16 @@ function showBanner(text, loginFor = null) {
   banner.hidden = false;
 }
 
-const FIELDS = ["id", "provider", "label", "api_key", "api_secret", "redirect_uri", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"];
+const FIELDS = ["id", "provider", "label", "api_key", "api_secret", "user_id", "pin", "redirect_uri", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"];
+
+/** Shows the fields the chosen provider takes. */
+function showProviderFields() {
+  const provider = $("f-provider").value;
+  const form = $("account-form");
+  form.classList.toggle("oauth2", provider === "oauth2");
+  form.classList.toggle("client-id", NEEDS_CLIENT_ID.includes(provider));
+  form.classList.toggle("pin", NEEDS_PIN.includes(provider));
+}
 
 function formatSeconds(s) {
   if (s % 86400 === 0) return `${s / 86400}d`;
@@ -132,7 +141,8 @@ function openForm(account) {
   const values = account
     ? {
         id: account.id, provider: account.provider, label: account.label === account.id ? "" : account.label,
-        api_key: account.api_key, api_secret: "", redirect_uri: account.redirect_uri,
+        api_key: account.api_key, api_secret: "", pin: "", user_id: account.config_user_id ?? "",
+        redirect_uri: account.redirect_uri,
         orange: formatSeconds(account.orange_seconds), red: formatSeconds(account.red_seconds),
         authorize_url: account.authorize_url ?? "", token_url: account.token_url ?? "",
         profile_url: account.profile_url ?? "", scopes: (account.scopes ?? []).join(" "),
@@ -145,7 +155,7 @@ function openForm(account) {
   }
   $("delete").hidden = !account;
   $("form-error").textContent = "";
-  form.classList.toggle("oauth2", $("f-provider").value === "oauth2");
+  showProviderFields();
   form.hidden = false;
   $("f-id").focus();
 }
@@ -168,14 +178,15 @@ async function saveForm(event) {
     $(`f-${first}`).focus();
     return;
   }
-  const { api_secret, ...draft } = values;
-  for (const k of ["label", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"]) {
+  const { api_secret, pin, ...draft } = values;
+  for (const k of ["label", "user_id", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"]) {
     if (!draft[k].trim()) draft[k] = null;
   }
   try {
-    // The secret goes to the keyring through the backend and is never read back.
-    await invoke("save_account", { draft, replacing: editing, apiSecret: api_secret || null });
+    // The secret and the PIN go to the keyring through the backend and are never read back.
+    await invoke("save_account", { draft, replacing: editing, apiSecret: api_secret || null, pin: pin || null });
     $("f-api_secret").value = "";
+    $("f-pin").value = "";
     closeForm();
     await load();
   } catch (e) {
@@ -218,7 +229,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("cancel").addEventListener("click", closeForm);
   $("delete").addEventListener("click", deleteAccount);
   $("account-form").addEventListener("submit", saveForm);
-  $("f-provider").addEventListener("change", () => $("account-form").classList.toggle("oauth2", $("f-provider").value === "oauth2"));
+  $("f-provider").addEventListener("change", showProviderFields);
   $("edit-thresholds").addEventListener("click", () => {
     $("thresholds-form").hidden = false;
     $("t-orange").focus();

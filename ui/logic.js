@@ -1,7 +1,12 @@
 // The window's pure logic: countdown text, colour and form checks. No DOM, no
 // Tauri, so `node --test ui/` tests it. It mirrors tokentray-core's rules.
 
-export const PROVIDERS = ["kite", "upstox", "schwab", "oauth2"];
+export const PROVIDERS = ["kite", "upstox", "schwab", "fyers", "dhan", "angelone", "oauth2"];
+
+/** The providers whose logins are tied to the account by the broker's client id. */
+export const NEEDS_CLIENT_ID = ["dhan", "angelone"];
+/** The providers that renew a token only with the user's PIN. */
+export const NEEDS_PIN = ["fyers"];
 
 /** `6d 23h`, `2h 14m`, `14m`, `45s`: as the tray and the CLI write it. */
 export function formatCountdown(seconds) {
@@ -80,6 +85,9 @@ export function validateDraft(draft, { existingIds = [], replacing = null } = {}
   else if (id !== replacing && existingIds.includes(id)) errors.id = `An account "${id}" exists already.`;
   if (!PROVIDERS.includes(draft.provider)) errors.provider = "Choose a provider.";
   if (!(draft.api_key ?? "").trim()) errors.api_key = "The api key (client id) from the broker's developer console.";
+  if (NEEDS_CLIENT_ID.includes(draft.provider) && !(draft.user_id ?? "").trim()) {
+    errors.user_id = "Your client id at the broker (Dhan client id, Angel One client code).";
+  }
   if (!isHttpUrl((draft.redirect_uri ?? "").trim())) errors.redirect_uri = "An http:// or https:// URL, as registered with the broker.";
   const orange = draft.orange ? parseDuration(draft.orange) : null;
   const red = draft.red ? parseDuration(draft.red) : null;

@@ -53,6 +53,11 @@ test("the form says what to fix, field by field", () => {
   assert.deepEqual(validateDraft(good, { existingIds: ["kite-main"], replacing: "kite-main" }), {});
   const oauth = validateDraft({ ...good, provider: "oauth2" });
   assert.deepEqual(Object.keys(oauth).sort(), ["authorize_url", "token_url"]);
+  for (const provider of ["dhan", "angelone"]) {
+    assert.match(validateDraft({ ...good, provider }).user_id, /client id/, provider);
+    assert.deepEqual(validateDraft({ ...good, provider, user_id: "1100000001" }), {}, provider);
+  }
+  assert.deepEqual(validateDraft({ ...good, provider: "fyers" }), {}, "the PIN is optional: renewal asks for it");
 });
 
 test("a command's error shows its message and offers a login only when one fixes it", () => {

@@ -368,6 +368,14 @@ impl AccountConfig {
         }
     }
 
+    /// What `tokentray secret set` stores for this account, in the status's words.
+    pub fn credentials_name(&self) -> &'static str {
+        match self.provider {
+            ProviderKind::Fyers => "api secret or PIN",
+            _ => "api secret",
+        }
+    }
+
     /// How long a refresh token works after the login, where the provider says.
     pub fn refresh_limit(&self) -> Option<Span> {
         match self.provider {

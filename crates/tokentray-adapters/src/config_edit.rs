@@ -16,6 +16,9 @@ pub struct AccountDraft {
     pub redirect_uri: String,
     #[serde(default)]
     pub label: Option<String>,
+    /// The broker's client id (Dhan, Angel One).
+    #[serde(default)]
+    pub user_id: Option<String>,
     /// Durations as written in the config (`3h`); empty or `None` inherits.
     #[serde(default)]
     pub orange: Option<String>,
@@ -91,7 +94,10 @@ pub fn upsert_account(
     replacing: Option<&str>,
 ) -> Result<String, EditError> {
     let provider: ProviderKind = serde_json::from_value(serde_json::Value::String(draft.provider.clone()))
-        .map_err(|_| form("provider", format!("`{}` is not one of kite, upstox, schwab, oauth2", draft.provider)))?;
+        .map_err(|_| {
+            let known: Vec<_> = ProviderKind::ALL.iter().map(|p| p.as_str()).collect();
+            form("provider", format!("`{}` is not one of {}", draft.provider, known.join(", ")))
+        })?;
     let mut doc = parse(text, path)?;
     let list = accounts(&mut doc);
     let id_of = |t: &Table| t.get("id").and_then(|v| v.as_str()).map(str::to_owned);
@@ -112,6 +118,7 @@ pub fn upsert_account(
     table["api_key"] = value(draft.api_key.trim());
     table["redirect_uri"] = value(draft.redirect_uri.trim());
     set_or_remove(table, "label", non_empty(&draft.label));
+    set_or_remove(table, "user_id", non_empty(&draft.user_id));
 
     let (orange, red) = (non_empty(&draft.orange), non_empty(&draft.red));
     if orange.is_none() && red.is_none() {

@@ -31,6 +31,20 @@ fn draft(id: &str, provider: &str) -> AccountDraft {
 }
 
 #[test]
+fn a_dhan_account_is_written_with_its_client_id_or_refused_without_it() {
+    let mut d = draft("dhan", "dhan");
+    let e = upsert_account(START, path(), &d, None).unwrap_err();
+    assert!(e.to_string().contains("user_id"), "{e}");
+    d.user_id = Some(" 1100000001 ".into());
+    let text = upsert_account(START, path(), &d, None).unwrap();
+    let c = Config::parse(&text, path()).unwrap();
+    assert_eq!(c.account("dhan").unwrap().user_id.as_deref(), Some("1100000001"));
+    d.provider = "zerodha".into();
+    let e = upsert_account(START, path(), &d, None).unwrap_err();
+    assert!(e.to_string().contains("kite, upstox, schwab, oauth2, fyers, dhan, angelone"), "{e}");
+}
+
+#[test]
 fn adding_an_account_keeps_everything_else() {
     let mut d = draft("upstox", "upstox");
     d.orange = Some("2h".into());

@@ -145,19 +145,35 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The access token: from the running TokenTray if there is one, else here.
-pub async fn fetch_token(ctx: &Context, id: &str) -> Result<String, CliError> {
+/// What a script is handed: the access token, and the feed token where the
+/// provider has one (Angel One). Never the refresh token.
+pub struct Handed {
+    pub access_token: String,
+    pub feed_token: Option<String>,
+}
+
+impl From<&tokentray_adapters::store::TokenSet> for Handed {
+    fn from(t: &tokentray_adapters::store::TokenSet) -> Self {
+        Self {
+            access_token: t.access_token.expose().to_owned(),
+            feed_token: t.feed_token.as_ref().map(|f| f.expose().to_owned()),
+        }
+    }
+}
+
+/// The tokens to hand over: from the running TokenTray if there is one, else here.
+pub async fn fetch_token(ctx: &Context, id: &str) -> Result<Handed, CliError> {
     match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
-        Some(Response::Token { access_token }) => Ok(access_token),
+        Some(Response::Token { access_token, feed_token }) => Ok(Handed { access_token, feed_token }),
         Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
-        _ => Ok(local_engine(ctx).await?.current_token(id).await?.access_token.expose().to_owned()),
+        _ => Ok(Handed::from(&local_engine(ctx).await?.current_token(id).await?)),
     }
 }
 
 pub async fn header(global: &Global, id: &str, with_name: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let account = ctx.account(id)?.clone();
-    let token = tokentray_adapters::Secret::new(fetch_token(&ctx, id).await?);
+    let token = tokentray_adapters::Secret::new(fetch_token(&ctx, id).await?.access_token);
     let (name, value) = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &token);
     match with_name {
         true => println!("{name}: {value}"),
@@ -177,7 +193,7 @@ pub async fn api_key(global: &Global) -> Result<ExitCode, CliError> {
 pub async fn token(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let token = fetch_token(&ctx, id).await?;
+    let token = fetch_token(&ctx, id).await?.access_token;
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,7 @@
 //! ours. With `--restart-on-change` it is restarted (SIGTERM, a grace period,
 //! SIGKILL) whenever a new token arrives, from this process or another.
 
-use crate::account_cmd::fetch_token;
+use crate::account_cmd::{fetch_token, Handed};
 use crate::cli::Global;
 use crate::context::{CliError, Context};
 use std::process::ExitCode;
@@ -14,15 +14,21 @@ use tokentray_runtime::ipc::{self, Request};
 use tokentray_runtime::EventKind;
 use tokio::process::{Child, Command};
 
-fn spawn(command: &[String], account: &AccountConfig, token: &str) -> Result<Child, CliError> {
+fn spawn(command: &[String], account: &AccountConfig, handed: &Handed) -> Result<Child, CliError> {
+    let token = handed.access_token.as_str();
     let mut c = Command::new(&command[0]);
     c.args(&command[1..]).env("TOKENTRAY_ACCOUNT", &account.id).env("TOKENTRAY_ACCESS_TOKEN", token);
     for (name, field) in provider_env_names(account.provider) {
-        match field {
-            Field::AccessToken => c.env(name, token),
-            Field::ApiKey => c.env(name, &account.api_key),
-            _ => &mut c,
+        let value = match field {
+            Field::AccessToken => Some(token),
+            Field::ApiKey => Some(account.api_key.as_str()),
+            Field::UserId => account.user_id.as_deref(),
+            Field::FeedToken => handed.feed_token.as_deref(),
+            Field::ExpiresAt | Field::Account => None,
         };
+        if let Some(value) = value {
+            c.env(name, value);
+        }
     }
     c.spawn().map_err(|source| CliError::Io { context: format!("cannot run `{}`", command[0]), source })
 }
@@ -99,7 +105,7 @@ pub async fn run(
                 event = events.recv(), if restart_on_change => {
                     if matches!(&event, Ok(e) if e.account == id && e.kind == EventKind::TokenChanged) {
                         match engine.tokens(id).await {
-                            Ok(t) if t.access_token.expose() != token => break t.access_token.expose().to_owned(),
+                            Ok(t) if t.access_token.expose() != token.access_token => break Handed::from(&t),
                             _ => {}
                         }
                     }

@@ -48,6 +48,9 @@ pub enum Response {
     },
     Token {
         access_token: String,
+        /// Angel One's feed token, which its market-data stream needs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feed_token: Option<String>,
     },
     Done {
         message: String,
@@ -233,7 +236,10 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             Err(e) => failed(e),
         },
         Request::Token { account } => match engine.current_token(&account).await {
-            Ok(tokens) => Response::Token { access_token: tokens.access_token.expose().to_owned() },
+            Ok(tokens) => Response::Token {
+                access_token: tokens.access_token.expose().to_owned(),
+                feed_token: tokens.feed_token.as_ref().map(|t| t.expose().to_owned()),
+            },
             Err(e) => failed(e),
         },
     }

@@ -19,10 +19,28 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A loopback port nobody listens on right now.
+/// Where [`free_port`] looks: below Linux's ephemeral range (32768 and up),
+/// from which every outgoing connection takes its local port. A port handed
+/// out from that range can be taken by a test's own HTTP client before the
+/// server that was meant to have it binds.
+const PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A loopback port nobody listens on right now, and that no outgoing
+/// connection will take. Each process walks the range from its own place,
+/// and never hands out a port twice.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("loopback is available");
-    listener.local_addr().expect("a bound socket has an address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PORTS.end - PORTS.start;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < span, "no free loopback port left in {PORTS:?}");
+        let port = (PORTS.start + (start + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// How long [`eventually`] waits before it fails the test.
@@ -105,6 +123,9 @@ mod tests {
     #[test]
     fn a_free_port_can_be_bound() {
         std::net::TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+        let (a, b) = (free_port(), free_port());
+        assert_ne!(a, b, "a port is handed out once");
+        assert!(a < 32_768 && b < 32_768, "outside the ephemeral range: {a}, {b}");
     }
 
     #[test]

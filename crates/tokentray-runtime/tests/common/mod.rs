@@ -87,11 +87,20 @@ impl World {
     }
 
     pub fn engine_with(&self, clock: Arc<dyn Clock>) -> Engine {
+        Self::engine_over(&self.config, &self.dir, clock)
+    }
+
+    /// An engine for `config` over the data and plaintext store in `dir`.
+    pub fn engine_for(config: &Config, dir: &Path) -> Engine {
+        Self::engine_over(config, dir, Arc::new(SystemClock))
+    }
+
+    fn engine_over(config: &Config, dir: &Path, clock: Arc<dyn Clock>) -> Engine {
         Engine::new(
-            self.config.clone(),
+            config.clone(),
             EngineOptions {
-                data_dir: self.dir.join("data"),
-                store: Arc::new(store(&self.dir)),
+                data_dir: dir.join("data"),
+                store: Arc::new(store(dir)),
                 clock,
                 notifier: Arc::new(LogNotifier),
             },

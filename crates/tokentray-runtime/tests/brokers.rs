@@ -1,0 +1,234 @@
+//! Fyers, Dhan and Angel One through the whole engine against the sandbox
+//! over loopback: the login through the callback server, the token served,
+//! renewed, checked and logged out, the sinks each provider's scripts read,
+//! and the trust rules (revocation noticed, an outage never read as "log
+//! in", a valid token never dropped).
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::store::{SecretItem, SecretStore};
+use tokentray_adapters::Secret;
+use tokentray_core::{Level, State};
+use tokentray_runtime::{Engine, Remedy};
+use tokentray_sandbox::{App, Endpoint, Fault, Flavor, Sandbox, SandboxConfig};
+
+const IDS: [&str; 3] = ["fyers", "dhan", "angelone"];
+
+struct Brokers {
+    sandbox: Sandbox,
+    dir: PathBuf,
+    config: Config,
+}
+
+/// A sandbox with one app of each, a config with an env sink per account,
+/// and their secrets (and Fyers' PIN) in the plaintext store.
+async fn brokers(name: &str) -> Brokers {
+    let dir = scratch(name);
+    let ports: Vec<u16> = IDS.iter().map(|_| free_port()).collect();
+    let redirect = |i: usize| format!("http://127.0.0.1:{}/cb", ports[i]);
+    let sandbox = Sandbox::start(SandboxConfig {
+        apps: vec![
+            App { pin: "4321".into(), ..App::new(Flavor::Fyers, "FY123-100", "fysecret", &redirect(0), "XF0001") },
+            App::new(Flavor::Dhan, "dhanapp", "dhansecret", &redirect(1), "1100000001"),
+            App::new(Flavor::AngelOne, "angelkey", "", &redirect(2), "A000001"),
+        ],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let (base, sinks) = (sandbox.url(), dir.join("sinks"));
+    let text = format!(
+        r#"
+storage = "plaintext"
+http_timeout = "3s"
+
+[[account]]
+id = "fyers"
+provider = "fyers"
+api_key = "FY123-100"
+redirect_uri = "{}"
+api_base = "{base}"
+[[account.sink]]
+format = "env"
+path = "{sinks}/fyers.env"
+
+[[account]]
+id = "dhan"
+provider = "dhan"
+api_key = "dhanapp"
+user_id = "1100000001"
+redirect_uri = "{}"
+api_base = "{base}"
+login_base = "{base}"
+[[account.sink]]
+format = "env"
+path = "{sinks}/dhan.env"
+
+[[account]]
+id = "angelone"
+provider = "angelone"
+api_key = "angelkey"
+user_id = "A000001"
+redirect_uri = "{}"
+api_base = "{base}"
+login_base = "{base}"
+[[account.sink]]
+format = "env"
+path = "{sinks}/angelone.env"
+"#,
+        redirect(0),
+        redirect(1),
+        redirect(2),
+        sinks = sinks.display(),
+    );
+    std::fs::create_dir_all(&sinks).unwrap();
+    std::fs::write(dir.join("config.toml"), &text).unwrap();
+    let config = Config::load(&dir.join("config.toml")).unwrap();
+    let store = store(&dir);
+    store.set("fyers", SecretItem::ApiSecret, &Secret::new("fysecret")).unwrap();
+    store.set("fyers", SecretItem::Pin, &Secret::new("4321")).unwrap();
+    store.set("dhan", SecretItem::ApiSecret, &Secret::new("dhansecret")).unwrap();
+    Brokers { sandbox, dir, config }
+}
+
+impl Brokers {
+    fn engine(&self) -> Engine {
+        World::engine_for(&self.config, &self.dir)
+    }
+
+    fn sink(&self, id: &str) -> String {
+        std::fs::read_to_string(self.dir.join("sinks").join(format!("{id}.env"))).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn each_broker_logs_in_serves_renews_checks_and_logs_out() {
+    let b = brokers("brokers-cycle").await;
+    let engine = b.engine();
+    for id in IDS {
+        b.sandbox.clear_requests();
+        log_in(&engine, id).await;
+        let s = engine.status(id).unwrap();
+        assert_eq!((s.state, s.level), (State::Valid, Level::Green), "{id}: {}", s.message);
+        let first = engine.current_token(id).await.unwrap();
+        let status = engine.refresh(id).await.unwrap();
+        assert_eq!(status.state, State::Valid, "{id}");
+        let renewed = engine.current_token(id).await.unwrap();
+        assert_ne!(renewed.access_token, first.access_token, "{id}: a new token is served");
+        assert_eq!(engine.check(id).await.unwrap().state, State::Valid, "{id}");
+        assert!(b.sink(id).contains(renewed.access_token.expose()), "{id}: the sink has the new token");
+        engine.logout(id).await.unwrap();
+        assert_eq!(engine.status(id).unwrap().state, State::NoToken, "{id}");
+        let calls: Vec<String> = b.sandbox.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+        eprintln!("{id} cycle: {calls:?}");
+    }
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn each_broker_writes_the_names_its_scripts_read() {
+    let b = brokers("brokers-sinks").await;
+    let engine = b.engine();
+    for id in IDS {
+        log_in(&engine, id).await;
+    }
+    let fyers = engine.current_token("fyers").await.unwrap();
+    assert_eq!(
+        b.sink("fyers"),
+        format!("FYERS_ACCESS_TOKEN={}\nFYERS_APP_ID=FY123-100\n", fyers.access_token.expose())
+    );
+    let dhan = engine.current_token("dhan").await.unwrap();
+    assert_eq!(b.sink("dhan"), format!("DHAN_ACCESS_TOKEN={}\nDHAN_CLIENT_ID=1100000001\n", dhan.access_token.expose()));
+    let angel = engine.current_token("angelone").await.unwrap();
+    let feed = angel.feed_token.as_ref().expect("Angel One's feed token is kept").expose();
+    assert_eq!(
+        b.sink("angelone"),
+        format!("ANGELONE_ACCESS_TOKEN={}\nANGELONE_API_KEY=angelkey\nANGELONE_FEED_TOKEN={feed}\n", angel.access_token.expose())
+    );
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_token_ended_at_the_broker_is_renewed_where_it_can_be_else_noticed_by_a_check() {
+    let b = brokers("brokers-revoked").await;
+    let engine = b.engine();
+    for id in IDS {
+        log_in(&engine, id).await;
+    }
+    let before = engine.current_token("fyers").await.unwrap();
+    // A login elsewhere ends the access tokens.
+    b.sandbox.expire_access_tokens();
+    for id in ["fyers", "angelone"] {
+        assert_eq!(engine.check(id).await.unwrap().state, State::Valid, "{id}: the refresh token renews it");
+    }
+    assert_ne!(engine.current_token("fyers").await.unwrap().access_token, before.access_token);
+    // Dhan renews only a live token: the user must log in.
+    let e = engine.check("dhan").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Login, "dhan: {e}");
+    assert_eq!(engine.current_token("dhan").await.unwrap_err().remedy(), Remedy::Login, "never handed out");
+
+    // With the refresh tokens gone too, only a login helps anywhere.
+    b.sandbox.expire_access_tokens();
+    b.sandbox.revoke_refresh_tokens();
+    for id in ["fyers", "angelone"] {
+        let e = engine.check(id).await.unwrap_err();
+        assert_eq!(e.remedy(), Remedy::Login, "{id}: {e}");
+        let e = engine.current_token(id).await.unwrap_err();
+        assert_eq!(e.remedy(), Remedy::Login, "{id}: a rejected token is never handed out: {e}");
+        assert_eq!(engine.status(id).unwrap().level, Level::Expired, "{id}");
+    }
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn an_outage_is_never_read_as_log_in_and_the_token_is_kept() {
+    let b = brokers("brokers-outage").await;
+    let engine = b.engine();
+    for (id, renew, profile) in [
+        ("fyers", Endpoint::FyersRefresh, Endpoint::FyersProfile),
+        ("dhan", Endpoint::DhanRenew, Endpoint::DhanProfile),
+        ("angelone", Endpoint::AngelTokens, Endpoint::AngelProfile),
+    ] {
+        log_in(&engine, id).await;
+        let token = engine.current_token(id).await.unwrap();
+        for fault in [Fault::Status { code: 503 }, Fault::RateLimit, Fault::MalformedJson] {
+            b.sandbox.inject(renew, fault, Some(1));
+            let e = engine.refresh(id).await.unwrap_err();
+            assert_eq!(e.remedy(), Remedy::Retry, "{id} {fault:?}: {e}");
+            let s = engine.status(id).unwrap();
+            assert_eq!(s.state, State::Valid, "{id} {fault:?}: the token still works: {}", s.message);
+            assert!(s.auto_refresh, "{id} {fault:?}: renewal goes on");
+            assert_eq!(engine.current_token(id).await.unwrap().access_token, token.access_token, "{id}");
+        }
+        b.sandbox.inject(profile, Fault::Status { code: 502 }, Some(1));
+        assert_eq!(engine.check(id).await.unwrap_err().remedy(), Remedy::Retry, "{id}: could not tell");
+        assert_eq!(engine.status(id).unwrap().state, State::Valid, "{id}");
+        // The broker is back: the retry works.
+        engine.refresh(id).await.unwrap();
+    }
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
+    let b = brokers("brokers-pin").await;
+    store(&b.dir).delete("fyers", SecretItem::Pin).unwrap();
+    let engine = b.engine();
+    log_in(&engine, "fyers").await;
+    let token = engine.current_token("fyers").await.unwrap();
+    let e = engine.refresh("fyers").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Secret, "{e}");
+    assert!(e.to_string().contains("tokentray secret set fyers --pin"), "{e}");
+    assert!(b.sandbox.requests_to("/api/v3/validate-refresh-token").is_empty());
+    let s = engine.status("fyers").unwrap();
+    assert_eq!(s.state, State::Valid, "the token still works until its expiry");
+    assert!(s.message.contains("api secret or PIN"), "{}", s.message);
+    assert_eq!(engine.current_token("fyers").await.unwrap().access_token, token.access_token);
+    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
+    engine.login("fyers", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
+    engine.refresh("fyers").await.expect("with the PIN, renewal works");
+    engine.shutdown();
+}
