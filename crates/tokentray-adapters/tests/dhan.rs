@@ -40,8 +40,12 @@ async fn the_redirect_brings_a_token_id_without_state_which_is_exchanged_once() 
     let sb = sandbox().await;
     let dhan = client(&sb, "dhan");
     let attempt = new_attempt(&dhan).await;
-    let back = follow(&attempt.url).await;
+    let location = redirect_location(&attempt.url).await;
+    assert!(location.starts_with("http://127.0.0.1:9/dhan/callback/?tokenId="), "as Dhan's docs write it: {location}");
+    let back: HashMap<String, String> = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
     assert!(!back.contains_key("state"), "Dhan sends no state: {back:?}");
+    let again = reqwest::get(attempt.url.clone()).await.unwrap();
+    assert_eq!(again.status(), 400, "a consent serves one login");
     let code = dhan.read_callback(&back, &attempt).unwrap();
     assert_eq!(code.code.expose(), back["tokenId"]);
     assert_eq!(dhan.read_callback(&HashMap::new(), &attempt), Err(CallbackError::Missing("tokenId")));

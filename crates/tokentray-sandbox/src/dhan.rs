@@ -69,7 +69,12 @@ async fn consent_login(State(shared): State<AppState>, Query(q): Query<Params>) 
         return error_page("This consent is unknown, used or expired: start the login again.");
     };
     let token_id = shared.registry.lock().expect("registry lock").issue_code(&app.client_id, None, None);
-    let approve = with_query(&app.redirect_uri, &[("tokenId", token_id.as_str())]);
+    // As the docs write it: `{redirect_URL}/?tokenId=..`, a `/` added to the registered URL.
+    let slashed = match app.redirect_uri.ends_with('/') {
+        true => app.redirect_uri.clone(),
+        false => format!("{}/", app.redirect_uri),
+    };
+    let approve = with_query(&slashed, &[("tokenId", token_id.as_str())]);
     finish(&shared, "Dhan", &approve, &app.redirect_uri)
 }
 

@@ -161,11 +161,16 @@ pub async fn new_attempt(client: &ProviderClient) -> LoginAttempt {
 /// Opens the authorize URL as a browser would and returns the query the
 /// provider redirected back with.
 pub async fn follow(url: &url::Url) -> HashMap<String, String> {
+    let location = redirect_location(url).await;
+    url::Url::parse(&location).unwrap().query_pairs().into_owned().collect()
+}
+
+/// Where the authorize URL redirects the browser.
+pub async fn redirect_location(url: &url::Url) -> String {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = http.get(url.clone()).send().await.expect("authorize answers");
     assert_eq!(response.status(), 302, "authorize redirects back: {}", response.text().await.unwrap_or_default());
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    url::Url::parse(&location).unwrap().query_pairs().into_owned().collect()
+    response.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// A whole login: authorize, callback, exchange.

@@ -114,7 +114,9 @@ async fn on_request(
         page.next = Some(state.authorize.clone());
         return page.into_response();
     }
-    if method != axum::http::Method::GET || uri.path() != state.path {
+    // Dhan's documented redirect adds a `/` to the registered URL (`{redirect_URL}/?tokenId=`).
+    let is_callback = uri.path() == state.path || uri.path().strip_suffix('/') == Some(state.path.as_str());
+    if method != axum::http::Method::GET || !is_callback {
         return Page::new(
             StatusCode::NOT_FOUND,
             "Not found",
