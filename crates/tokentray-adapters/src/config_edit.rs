@@ -93,8 +93,8 @@ pub fn upsert_account(
     draft: &AccountDraft,
     replacing: Option<&str>,
 ) -> Result<String, EditError> {
-    let provider: ProviderKind = serde_json::from_value(serde_json::Value::String(draft.provider.clone()))
-        .map_err(|_| {
+    let provider: ProviderKind =
+        serde_json::from_value(serde_json::Value::String(draft.provider.clone())).map_err(|_| {
             let known: Vec<_> = ProviderKind::ALL.iter().map(|p| p.as_str()).collect();
             form("provider", format!("`{}` is not one of {}", draft.provider, known.join(", ")))
         })?;

@@ -39,10 +39,11 @@ async fn a_refused_login_says_what_fyers_said() {
     let sb = sandbox().await;
     let fyers = client(&sb, "fyers");
     let attempt = new_attempt(&fyers).await;
-    let query: HashMap<String, String> = [("s", "error"), ("code", "-1"), ("message", "User cancelled"), ("state", &attempt.state)]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let query: HashMap<String, String> =
+        [("s", "error"), ("code", "-1"), ("message", "User cancelled"), ("state", &attempt.state)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
     assert_eq!(fyers.read_callback(&query, &attempt), Err(CallbackError::Denied("s=error: User cancelled".into())));
 }
 
@@ -138,7 +139,10 @@ async fn validation_uses_app_id_colon_token_and_sees_a_dead_token() {
     let sent = &sb.requests_to("/api/v3/profile")[0];
     let token = grant.tokens.access_token.expose();
     assert_eq!(sent.header("authorization"), Some(format!("{FYERS_KEY}:{token}").as_str()));
-    assert_eq!(auth_header(ProviderKind::Fyers, FYERS_KEY, &grant.tokens.access_token).1, format!("{FYERS_KEY}:{token}"));
+    assert_eq!(
+        auth_header(ProviderKind::Fyers, FYERS_KEY, &grant.tokens.access_token).1,
+        format!("{FYERS_KEY}:{token}")
+    );
     assert_eq!(sent.header("version"), Some("3"));
 
     sb.expire_access_tokens();

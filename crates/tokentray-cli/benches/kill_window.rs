@@ -110,8 +110,11 @@ async fn main() {
     let key = keyring.get("tokentray", SecretItem::JournalKey).unwrap().expect("the CLI made the journal key");
     let journal = GrantJournal::open(dir.join("data").join("journal"), &key).unwrap();
     let now: At = chrono::Utc::now();
-    let tokens =
-        TokenSet { access_token: Secret::new("a".repeat(1200)), refresh_token: Some(Secret::new("r".repeat(90))), feed_token: None };
+    let tokens = TokenSet {
+        access_token: Secret::new("a".repeat(1200)),
+        refresh_token: Some(Secret::new("r".repeat(90))),
+        feed_token: None,
+    };
     let entry = JournalEntry {
         tokens: tokens.clone(),
         meta: TokenMeta { issued_at: now, expires_at: now, login_at: now, refresh: Refreshability::Unbounded },

@@ -6,7 +6,12 @@ use tokentray_core::expiry::ist_datetime;
 use tokentray_core::*;
 
 fn dhan_token(issued: Instant, login: Instant) -> TokenMeta {
-    TokenMeta { issued_at: issued, expires_at: issued + Span::hours(24), login_at: login, refresh: Refreshability::WhileValid }
+    TokenMeta {
+        issued_at: issued,
+        expires_at: issued + Span::hours(24),
+        login_at: login,
+        refresh: Refreshability::WhileValid,
+    }
 }
 
 fn outage() -> Failure {

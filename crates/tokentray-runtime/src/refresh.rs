@@ -93,7 +93,7 @@ impl Engine {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
         let tokens = self.tokens(id).await?;
-        let credentials = self.credentials(&client).await?;
+        let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
         let grant = client.refresh(&tokens, &meta, &credentials, now).await?;

@@ -141,12 +141,18 @@ async fn each_broker_writes_the_names_its_scripts_read() {
         format!("FYERS_ACCESS_TOKEN={}\nFYERS_APP_ID=FY123-100\n", fyers.access_token.expose())
     );
     let dhan = engine.current_token("dhan").await.unwrap();
-    assert_eq!(b.sink("dhan"), format!("DHAN_ACCESS_TOKEN={}\nDHAN_CLIENT_ID=1100000001\n", dhan.access_token.expose()));
+    assert_eq!(
+        b.sink("dhan"),
+        format!("DHAN_ACCESS_TOKEN={}\nDHAN_CLIENT_ID=1100000001\n", dhan.access_token.expose())
+    );
     let angel = engine.current_token("angelone").await.unwrap();
     let feed = angel.feed_token.as_ref().expect("Angel One's feed token is kept").expose();
     assert_eq!(
         b.sink("angelone"),
-        format!("ANGELONE_ACCESS_TOKEN={}\nANGELONE_API_KEY=angelkey\nANGELONE_FEED_TOKEN={feed}\n", angel.access_token.expose())
+        format!(
+            "ANGELONE_ACCESS_TOKEN={}\nANGELONE_API_KEY=angelkey\nANGELONE_FEED_TOKEN={feed}\n",
+            angel.access_token.expose()
+        )
     );
     engine.shutdown();
 }

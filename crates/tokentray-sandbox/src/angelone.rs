@@ -34,7 +34,8 @@ fn issue(shared: &AppState, app: &App) -> (String, String, String) {
     let now = Utc::now();
     let expires = crate::ist::expiry(&shared.config, &app.client_id, now, |t| t + chrono::TimeDelta::hours(24));
     // Publisher tokens have been seen with an `exp` three years ahead.
-    let token = jwt(json!({"username": app.user_id, "iat": now.timestamp(), "exp": now.timestamp() + 3 * 365 * 86_400}));
+    let token =
+        jwt(json!({"username": app.user_id, "iat": now.timestamp(), "exp": now.timestamp() + 3 * 365 * 86_400}));
     let mut registry = shared.registry.lock().expect("registry lock");
     let access = registry.issue_access(&app.client_id, expires, token);
     let refresh = registry.issue_refresh(&app.client_id, now);
@@ -46,7 +47,8 @@ async fn publisher_login(State(shared): State<AppState>, Query(q): Query<HashMap
         return error_page("Invalid api_key.");
     };
     let (access, refresh, feed) = issue(&shared, app);
-    let mut approve = vec![("auth_token", access.as_str()), ("feed_token", feed.as_str()), ("refresh_token", refresh.as_str())];
+    let mut approve =
+        vec![("auth_token", access.as_str()), ("feed_token", feed.as_str()), ("refresh_token", refresh.as_str())];
     if let Some(state) = q.get("state") {
         approve.push(("state", state));
     }
@@ -71,7 +73,10 @@ fn checked<'a>(shared: &'a AppState, headers: &HeaderMap) -> Result<&'a App, Res
             return Err(angel_error(StatusCode::BAD_REQUEST, "AB2000", &format!("Invalid or missing header {name}")));
         }
     }
-    shared.config.app(Flavor::AngelOne, get("x-privatekey")).ok_or_else(|| angel_gateway_error("AG8004", "Invalid API Key"))
+    shared
+        .config
+        .app(Flavor::AngelOne, get("x-privatekey"))
+        .ok_or_else(|| angel_gateway_error("AG8004", "Invalid API Key"))
 }
 
 /// The bearer JWT, if it was issued to `app` (live or not, as `live` asks).

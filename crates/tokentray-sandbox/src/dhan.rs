@@ -110,7 +110,8 @@ async fn consume_consent(State(shared): State<AppState>, headers: HeaderMap, Que
         Err(r) => return r,
     };
     let token_id = q.get("tokenId").map(String::as_str).unwrap_or("");
-    let taken = shared.registry.lock().expect("registry lock").take_code(token_id, &app.client_id, shared.config.code_ttl);
+    let taken =
+        shared.registry.lock().expect("registry lock").take_code(token_id, &app.client_id, shared.config.code_ttl);
     if taken.is_err() {
         return dhan_error(StatusCode::BAD_REQUEST, "Input_Exception", "DH-905", "Invalid or expired tokenId");
     }

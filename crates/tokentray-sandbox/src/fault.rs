@@ -163,7 +163,9 @@ pub(crate) async fn intercept(
             Flavor::OAuth2 => oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
             Flavor::Fyers => fyers_error(StatusCode::TOO_MANY_REQUESTS, -353, "API Limit exceeded"),
             Flavor::Dhan => dhan_error(StatusCode::TOO_MANY_REQUESTS, "Rate_Limit", "DH-904", "Too many requests"),
-            Flavor::AngelOne => angel_error(StatusCode::TOO_MANY_REQUESTS, "", "Access denied because of exceeding access rate"),
+            Flavor::AngelOne => {
+                angel_error(StatusCode::TOO_MANY_REQUESTS, "", "Access denied because of exceeding access rate")
+            }
         }),
     }
 }

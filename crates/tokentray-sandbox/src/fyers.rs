@@ -54,10 +54,8 @@ async fn authorize(State(shared): State<AppState>, Query(q): Query<HashMap<Strin
 
 /// The JSON body of a token call, which must be JSON (the SDK sends `json=`).
 fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, Response> {
-    let is_json = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json =
+        headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) if is_json => Ok(v),
         _ => Err(fyers_error(StatusCode::BAD_REQUEST, -50, "Invalid input: the body must be a JSON object")),
@@ -134,7 +132,8 @@ async fn validate_refresh_token(
     else {
         return fyers_error(StatusCode::BAD_REQUEST, -371, "Please provide sha256 hash of appId and app secret");
     };
-    let grant = shared.registry.lock().expect("registry lock").refresh_grant(field(&body, "refresh_token"), &app.client_id);
+    let grant =
+        shared.registry.lock().expect("registry lock").refresh_grant(field(&body, "refresh_token"), &app.client_id);
     let limit = grant.as_ref().map(|g| crate::ist::next(g.login_at + chrono::TimeDelta::days(REFRESH_DAYS), 6, 0));
     if grant.is_none() || limit.is_some_and(|l| l <= Utc::now()) {
         return fyers_error(StatusCode::BAD_REQUEST, -501, "Please provide valid refresh token");

@@ -181,8 +181,13 @@ impl Registry {
     /// A Dhan consent for `client_id`, good for one login.
     pub fn issue_consent(&mut self, client_id: &str) -> String {
         let id = uuid_like();
-        let grant =
-            CodeGrant { client_id: client_id.to_owned(), redirect_uri: None, code_challenge: None, issued_at: Utc::now(), used: false };
+        let grant = CodeGrant {
+            client_id: client_id.to_owned(),
+            redirect_uri: None,
+            code_challenge: None,
+            issued_at: Utc::now(),
+            used: false,
+        };
         self.consents.insert(id.clone(), grant);
         id
     }

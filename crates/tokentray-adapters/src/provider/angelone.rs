@@ -8,7 +8,9 @@
 //! answers): `docs/providers/angelone.md`.
 
 use super::http::{required, send, text, Reply};
-use super::{lifetime_override, CallbackError, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError, UserInfo};
+use super::{
+    lifetime_override, CallbackError, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError, UserInfo,
+};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
@@ -99,7 +101,8 @@ fn expiry(c: &ProviderClient, access: &str, now: Instant) -> Instant {
 }
 
 fn grant(c: &ProviderClient, tokens: TokenSet, login_at: Instant, now: Instant, user: UserInfo) -> Grant {
-    let refresh = if tokens.refresh_token.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable };
+    let refresh =
+        if tokens.refresh_token.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable };
     let meta =
         TokenMeta { issued_at: now, expires_at: expiry(c, tokens.access_token.expose(), now), login_at, refresh };
     Grant { tokens, meta, user }

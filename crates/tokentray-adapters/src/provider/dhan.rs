@@ -84,10 +84,16 @@ pub(super) fn consent_answer(reply: Reply) -> Result<String, ProviderError> {
 }
 
 /// Step 3: the redirect's token id for the access token.
-pub async fn exchange(c: &ProviderClient, token_id: &str, secret: &Secret, now: Instant) -> Result<Grant, ProviderError> {
+pub async fn exchange(
+    c: &ProviderClient,
+    token_id: &str,
+    secret: &Secret,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
     let a = c.account();
-    let request = app_headers(c.http.get(ProviderClient::endpoint(&a.login_base, "/app/consumeApp-consent")), a, secret)
-        .query(&[("tokenId", token_id)]);
+    let request =
+        app_headers(c.http.get(ProviderClient::endpoint(&a.login_base, "/app/consumeApp-consent")), a, secret)
+            .query(&[("tokenId", token_id)]);
     let grant = token_answer(c, send(DHAN, request).await?, now, now).map_err(app_refusal)?;
     // The redirect carries no state: the client id is what ties this token to the account.
     let expected = client_id(a);
@@ -103,7 +109,12 @@ pub async fn exchange(c: &ProviderClient, token_id: &str, secret: &Secret, now: 
 
 /// The answer of `consumeApp-consent`, or of `RenewToken` (whose fields are
 /// undocumented: `accessToken` or `token`, and maybe `expiryTime`).
-pub(super) fn token_answer(c: &ProviderClient, reply: Reply, login_at: Instant, now: Instant) -> Result<Grant, ProviderError> {
+pub(super) fn token_answer(
+    c: &ProviderClient,
+    reply: Reply,
+    login_at: Instant,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
     if !reply.is_success() || text(&reply.body, "errorCode").is_some() {
         return Err(error(&reply));
     }
@@ -133,7 +144,12 @@ fn user(b: &Value) -> UserInfo {
 }
 
 /// `RenewToken`: the live token for a new one with another 24 hours; the old one ends.
-pub async fn renew(c: &ProviderClient, tokens: &TokenSet, current: &TokenMeta, now: Instant) -> Result<Grant, ProviderError> {
+pub async fn renew(
+    c: &ProviderClient,
+    tokens: &TokenSet,
+    current: &TokenMeta,
+    now: Instant,
+) -> Result<Grant, ProviderError> {
     let a = c.account();
     let request = c
         .http

@@ -92,7 +92,8 @@ pub(super) fn session_answer(
         login_at,
         refresh: if refresh.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable },
     };
-    Ok(Grant { tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+    Ok(Grant {
+        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
         meta,
         user: user(data),
     })

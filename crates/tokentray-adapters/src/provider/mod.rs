@@ -195,7 +195,11 @@ impl ProviderClient {
         if let Some(why) = failed {
             return Err(CallbackError::Denied(why));
         }
-        query.get(code_field).filter(|c| !c.is_empty()).map(|c| LoginCode::new(c)).ok_or(CallbackError::Missing(code_field))
+        query
+            .get(code_field)
+            .filter(|c| !c.is_empty())
+            .map(|c| LoginCode::new(c))
+            .ok_or(CallbackError::Missing(code_field))
     }
 
     /// Exchanges the callback's code for a token set (Angel One's redirect
@@ -247,7 +251,9 @@ impl ProviderClient {
             )),
             (_, None) => no_refresh_token(),
             (ProviderKind::Kite, Some(r)) => kite::refresh(self, r, current, secret, now).await,
-            (ProviderKind::Schwab | ProviderKind::OAuth2, Some(r)) => oauth2::refresh(self, r, current, secret, now).await,
+            (ProviderKind::Schwab | ProviderKind::OAuth2, Some(r)) => {
+                oauth2::refresh(self, r, current, secret, now).await
+            }
             (ProviderKind::Fyers, Some(r)) => fyers::refresh(self, r, current, credentials, now).await,
             (ProviderKind::AngelOne, Some(r)) => angelone::refresh(self, tokens, r, current, now).await,
         }?;

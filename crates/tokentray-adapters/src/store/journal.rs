@@ -139,7 +139,11 @@ mod tests {
     fn entry() -> JournalEntry {
         let t = Instant::from_timestamp(1_800_000_000, 0).unwrap();
         JournalEntry {
-            tokens: TokenSet { access_token: Secret::new("access-1"), refresh_token: Some(Secret::new("refresh-2")), feed_token: None },
+            tokens: TokenSet {
+                access_token: Secret::new("access-1"),
+                refresh_token: Some(Secret::new("refresh-2")),
+                feed_token: None,
+            },
             meta: TokenMeta { issued_at: t, expires_at: t, login_at: t, refresh: Refreshability::Unbounded },
             user_id: Some("AB1234".into()),
             user_name: None,
