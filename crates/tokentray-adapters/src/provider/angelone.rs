@@ -17,7 +17,7 @@ use crate::Secret;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use tokentray_core::expiry::{jwt_expiry, ASSUMED_DAILY_LIFETIME};
-use tokentray_core::{add_span, ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
+use tokentray_core::{add_span, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const ANGEL: ProviderKind = ProviderKind::AngelOne;
 
@@ -115,21 +115,8 @@ pub async fn exchange(c: &ProviderClient, login: &LoginCode, now: Instant) -> Re
     if !super::is_token_text(login.code.expose()) {
         return Err(ProviderError::malformed(ANGEL, 200, "the redirect's auth_token is not a token"));
     }
+    // `ProviderClient::exchange` then ties it to the account by the client the profile names.
     let user = profile(c, &login.code).await?;
-    let expected = c.account().user_id.as_deref().expect("the config requires user_id for Angel One");
-    match user.user_id.as_deref() {
-        Some(got) if got.eq_ignore_ascii_case(expected) => {}
-        got => {
-            return Err(ProviderError::new(
-                ANGEL,
-                ErrorClass::CredentialsWrong,
-                format!(
-                    "the login was for Angel One client {}, but this account is for {expected}: nothing was stored",
-                    got.unwrap_or("(none named)")
-                ),
-            ))
-        }
-    }
     let tokens = TokenSet {
         access_token: login.code.clone(),
         refresh_token: login.refresh_token.clone(),

@@ -94,17 +94,9 @@ pub async fn exchange(
     let request =
         app_headers(c.http.get(ProviderClient::endpoint(&a.login_base, "/app/consumeApp-consent")), a, secret)
             .query(&[("tokenId", token_id)]);
-    let grant = token_answer(c, send(DHAN, request).await?, now, now).map_err(app_refusal)?;
-    // The redirect carries no state: the client id is what ties this token to the account.
-    let expected = client_id(a);
-    match grant.user.user_id.as_deref() {
-        Some(got) if got != expected => Err(ProviderError::new(
-            DHAN,
-            ErrorClass::CredentialsWrong,
-            format!("the login was for Dhan client {got}, but this account is for {expected}: nothing was stored"),
-        )),
-        _ => Ok(grant),
-    }
+    // The redirect carries no state: `ProviderClient::exchange` ties the
+    // token to the account by the client id this answer names.
+    token_answer(c, send(DHAN, request).await?, now, now).map_err(app_refusal)
 }
 
 /// The answer of `consumeApp-consent`, or of `RenewToken` (whose fields are

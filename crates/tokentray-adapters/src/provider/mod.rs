@@ -220,7 +220,28 @@ impl ProviderClient {
             ProviderKind::Dhan => dhan::exchange(self, code, secret, now).await,
             ProviderKind::AngelOne => angelone::exchange(self, login, now).await,
         }?;
-        checked(self.kind(), grant)
+        self.for_this_client(checked(self.kind(), grant)?)
+    }
+
+    /// A login whose redirect carries no `state` (Dhan; Angel One may drop
+    /// it) is this account's only if the broker names the configured client.
+    fn for_this_client(&self, grant: Grant) -> Result<Grant, ProviderError> {
+        if !matches!(self.kind(), ProviderKind::Dhan | ProviderKind::AngelOne) {
+            return Ok(grant);
+        }
+        let expected = self.account.user_id.as_deref().unwrap_or_default();
+        match grant.user.user_id.as_deref() {
+            Some(got) if got.eq_ignore_ascii_case(expected) => Ok(grant),
+            got => Err(ProviderError::new(
+                self.kind(),
+                tokentray_core::ErrorClass::CredentialsWrong,
+                format!(
+                    "the login was for {} client {}, but this account is for {expected}: nothing was stored",
+                    self.kind().display_name(),
+                    got.unwrap_or("(none named)")
+                ),
+            )),
+        }
     }
 
     /// Renews the token without the user, where the provider allows it.
