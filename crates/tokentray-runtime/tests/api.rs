@@ -160,6 +160,8 @@ async fn the_token_needs_the_bearer_key() {
     let tokens = engine.tokens("oauth").await.unwrap();
     assert_eq!(body["access_token"], tokens.access_token.expose());
     assert_eq!(body["authorization"], format!("Bearer {}", tokens.access_token.expose()));
+    assert_eq!(body["header_name"], "Authorization");
+    assert!(body.get("feed_token").is_some_and(serde_json::Value::is_null), "only Angel One has one: {body}");
     let (code, e) = json(get(addr, "/v1/accounts/kite/token").bearer_auth(key.expose())).await;
     assert_eq!(code, 409);
     assert!(e["error"].as_str().unwrap().contains("tokentray login kite"));
