@@ -11,52 +11,17 @@ use tokentray_testkit::{free_port, scratch};
 async fn brokers() -> Setup {
     let dir = scratch("e2e-brokers");
     let redirects: Vec<String> = (0..3).map(|_| format!("http://127.0.0.1:{}/cb", free_port())).collect();
-    let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![
-            App { pin: "4321".into(), ..App::new(Flavor::Fyers, "FY123-100", "fysecret", &redirects[0], "XF0001") },
-            App::new(Flavor::Dhan, "dhanapp", "dhansecret", &redirects[1], "1100000001"),
-            App::new(Flavor::AngelOne, "angelkey", "", &redirects[2], "A000001"),
-        ],
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let (base, api_port) = (sandbox.url(), free_port());
-    let config = format!(
-        r#"
-storage = "plaintext"
-http_timeout = "3s"
-
-[api]
-port = {api_port}
-
-[[account]]
-id = "fyers"
-provider = "fyers"
-api_key = "FY123-100"
-redirect_uri = "{}"
-api_base = "{base}"
-
-[[account]]
-id = "dhan"
-provider = "dhan"
-api_key = "dhanapp"
-user_id = "1100000001"
-redirect_uri = "{}"
-api_base = "{base}"
-login_base = "{base}"
-
-[[account]]
-id = "angelone"
-provider = "angelone"
-api_key = "angelkey"
-user_id = "A000001"
-redirect_uri = "{}"
-api_base = "{base}"
-login_base = "{base}"
-"#,
-        redirects[0], redirects[1], redirects[2]
-    );
+    let apps = vec![
+        App { pin: "4321".into(), ..App::new(Flavor::Fyers, "FY123-100", "fysecret", &redirects[0], "XF0001") },
+        App::new(Flavor::Dhan, "dhanapp", "dhansecret", &redirects[1], "1100000001"),
+        App::new(Flavor::AngelOne, "angelkey", "", &redirects[2], "A000001"),
+    ];
+    let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();
+    let api_port = free_port();
+    let mut config = format!("storage = \"plaintext\"\nhttp_timeout = \"3s\"\n\n[api]\nport = {api_port}\n");
+    for (id, app) in ["fyers", "dhan", "angelone"].iter().zip(&apps) {
+        config += &sandbox.account_toml(id, app);
+    }
     std::fs::write(dir.join("config.toml"), config).unwrap();
     let s = Setup { sandbox, dir, api_port };
     s.run(&["secret", "set", "fyers"], "fysecret\n").success();

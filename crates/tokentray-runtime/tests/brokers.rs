@@ -29,61 +29,18 @@ async fn brokers(name: &str) -> Brokers {
     let dir = scratch(name);
     let ports: Vec<u16> = IDS.iter().map(|_| free_port()).collect();
     let redirect = |i: usize| format!("http://127.0.0.1:{}/cb", ports[i]);
-    let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![
-            App { pin: "4321".into(), ..App::new(Flavor::Fyers, "FY123-100", "fysecret", &redirect(0), "XF0001") },
-            App::new(Flavor::Dhan, "dhanapp", "dhansecret", &redirect(1), "1100000001"),
-            App::new(Flavor::AngelOne, "angelkey", "", &redirect(2), "A000001"),
-        ],
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let (base, sinks) = (sandbox.url(), dir.join("sinks"));
-    let text = format!(
-        r#"
-storage = "plaintext"
-http_timeout = "3s"
-
-[[account]]
-id = "fyers"
-provider = "fyers"
-api_key = "FY123-100"
-redirect_uri = "{}"
-api_base = "{base}"
-[[account.sink]]
-format = "env"
-path = "{sinks}/fyers.env"
-
-[[account]]
-id = "dhan"
-provider = "dhan"
-api_key = "dhanapp"
-user_id = "1100000001"
-redirect_uri = "{}"
-api_base = "{base}"
-login_base = "{base}"
-[[account.sink]]
-format = "env"
-path = "{sinks}/dhan.env"
-
-[[account]]
-id = "angelone"
-provider = "angelone"
-api_key = "angelkey"
-user_id = "A000001"
-redirect_uri = "{}"
-api_base = "{base}"
-login_base = "{base}"
-[[account.sink]]
-format = "env"
-path = "{sinks}/angelone.env"
-"#,
-        redirect(0),
-        redirect(1),
-        redirect(2),
-        sinks = sinks.display(),
-    );
+    let apps = vec![
+        App { pin: "4321".into(), ..App::new(Flavor::Fyers, "FY123-100", "fysecret", &redirect(0), "XF0001") },
+        App::new(Flavor::Dhan, "dhanapp", "dhansecret", &redirect(1), "1100000001"),
+        App::new(Flavor::AngelOne, "angelkey", "", &redirect(2), "A000001"),
+    ];
+    let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();
+    let sinks = dir.join("sinks");
+    let mut text = "storage = \"plaintext\"\nhttp_timeout = \"3s\"\n".to_owned();
+    for (id, app) in IDS.iter().zip(&apps) {
+        text += &sandbox.account_toml(id, app);
+        text += &format!("[[account.sink]]\nformat = \"env\"\npath = \"{}/{id}.env\"\n", sinks.display());
+    }
     std::fs::create_dir_all(&sinks).unwrap();
     std::fs::write(dir.join("config.toml"), &text).unwrap();
     let config = Config::load(&dir.join("config.toml")).unwrap();

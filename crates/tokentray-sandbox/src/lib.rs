@@ -113,6 +113,29 @@ impl Sandbox {
         )
     }
 
+    /// The `[[account]]` table that points an account called `id` at `app`
+    /// (an OAuth2 app as a Schwab account), as a user would write it.
+    pub fn account_toml(&self, id: &str, app: &App) -> String {
+        let provider = match app.flavor {
+            Flavor::Kite => "kite",
+            Flavor::Upstox => "upstox",
+            Flavor::OAuth2 => "schwab",
+            Flavor::Fyers => "fyers",
+            Flavor::Dhan => "dhan",
+            Flavor::AngelOne => "angelone",
+        };
+        let base = self.url();
+        let mut toml = format!(
+            "\n[[account]]\nid = \"{id}\"\nprovider = \"{provider}\"\napi_key = \"{}\"\nredirect_uri = \"{}\"\n\
+             api_base = \"{base}\"\nlogin_base = \"{base}\"\n",
+            app.client_id, app.redirect_uri
+        );
+        if matches!(app.flavor, Flavor::Dhan | Flavor::AngelOne) {
+            toml.push_str(&format!("user_id = \"{}\"\n", app.user_id));
+        }
+        toml
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().expect("requests lock").clone()

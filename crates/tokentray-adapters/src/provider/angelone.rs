@@ -7,7 +7,7 @@
 //! angel-one's JavaScript, Java, .NET and Go SDKs, the SmartAPI forum's staff
 //! answers): `docs/providers/angelone.md`.
 
-use super::http::{required, send, text, Reply};
+use super::http::{required, rotated, send, text, Reply};
 use super::{
     lifetime_override, CallbackError, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError, UserInfo,
 };
@@ -166,7 +166,7 @@ pub(super) fn token_answer(
     let optional = |key: &str| text(&data, key).filter(|t| !t.is_empty()).map(Secret::new);
     let tokens = TokenSet {
         access_token: Secret::new(access),
-        refresh_token: optional("refreshToken").or_else(|| previous_refresh.cloned()),
+        refresh_token: rotated(&data, "refreshToken", previous_refresh),
         feed_token: optional("feedToken"),
     };
     Ok(grant(c, tokens, login_at, now, UserInfo::default()))

@@ -5,7 +5,7 @@
 //! FyersDev's Go and C SDKs, answers recorded from the live API):
 //! `docs/providers/fyers.md`.
 
-use super::http::{required, send, text, Reply};
+use super::http::{required, rotated, send, text, Reply};
 use super::{lifetime_override, Credentials, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -138,10 +138,7 @@ pub(super) fn token_answer(
         return Err(error(&reply));
     }
     let access = required(FYERS, reply.status, &reply.body, "access_token")?;
-    let refresh = text(&reply.body, "refresh_token")
-        .filter(|r| !r.is_empty())
-        .map(Secret::new)
-        .or_else(|| previous_refresh.cloned());
+    let refresh = rotated(&reply.body, "refresh_token", previous_refresh);
     // Every sample token dies at 06:00 IST after its issue: the JWT says so.
     let rollover = FYERS_CUTOFF.next_after(now);
     let expires_at =

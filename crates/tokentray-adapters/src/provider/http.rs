@@ -103,6 +103,12 @@ pub fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// The refresh token after an answer: the one it carries (rotated), else
+/// the one that was renewed. An answer without one never forgets ours.
+pub fn rotated(v: &Value, key: &str, previous: Option<&crate::Secret>) -> Option<crate::Secret> {
+    text(v, key).filter(|r| !r.is_empty()).map(crate::Secret::new).or_else(|| previous.cloned())
+}
+
 /// A required string field, or a malformed-response error naming it.
 pub fn required<'a>(provider: ProviderKind, status: u16, v: &'a Value, key: &str) -> Result<&'a str, ProviderError> {
     text(v, key)

@@ -6,7 +6,7 @@
 //! `TokenException` on a dead token); zerodha/kiteconnect-mocks
 //! `generate_session.json` (the session response).
 
-use super::http::{required, send, send_for_status, text, Reply};
+use super::http::{required, rotated, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -83,8 +83,7 @@ pub(super) fn session_answer(
 ) -> Result<Grant, ProviderError> {
     let data = &data(reply)?;
     let access = required(KITE, 200, data, "access_token")?;
-    let refresh =
-        text(data, "refresh_token").filter(|r| !r.is_empty()).map(Secret::new).or_else(|| previous_refresh.cloned());
+    let refresh = rotated(data, "refresh_token", previous_refresh);
     let login_at = login_at.or_else(|| text(data, "login_time").and_then(parse_kite_login_time)).unwrap_or(now);
     let meta = TokenMeta {
         issued_at: now,

@@ -7,7 +7,7 @@
 //! and `docs/auth.rst` (Basic client authentication, the 7-day refresh limit
 //! counted from the login) and tylerebowers/Schwabdev `schwabdev/tokens.py`.
 
-use super::http::{required, send, send_for_status, text, Reply};
+use super::http::{required, rotated, send, send_for_status, text, Reply};
 use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
 use crate::config::{AccountConfig, ClientAuth};
 use crate::store::TokenSet;
@@ -140,10 +140,7 @@ pub(super) fn token_answer(
     }
     let access = required(kind, reply.status, &reply.body, "access_token")?;
     // A rotated refresh token replaces the old one; no refresh_token keeps it.
-    let refresh = text(&reply.body, "refresh_token")
-        .filter(|r| !r.is_empty())
-        .map(Secret::new)
-        .or_else(|| previous_refresh.cloned());
+    let refresh = rotated(&reply.body, "refresh_token", previous_refresh);
     // A grant is never refused over its lifetime: the refresh token in it may
     // have replaced ours already. A lifetime that cannot be read is assumed,
     // and absurd ones are brought into range (`oauth2_expiry`).
