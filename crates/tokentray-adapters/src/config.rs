@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use tokentray_core::expiry::{FYERS_CUTOFF, KITE_CUTOFF, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF};
+use tokentray_core::expiry::{FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF};
 use tokentray_core::{Policy, ProviderKind, RetryPolicy, Span, Thresholds};
 use toml::Spanned;
 use url::Url;
@@ -355,6 +355,8 @@ impl AccountConfig {
             validate_every: can_validate.then_some(self.validate_every),
             retry: RetryPolicy::default(),
             cutoff,
+            // Dhan's renewal ends the token in use: not while bots trade.
+            market_hours: (self.provider == ProviderKind::Dhan).then_some(NSE_HOURS),
         }
     }
 

@@ -55,6 +55,37 @@ impl DailyCutoff {
     }
 }
 
+/// A trading session in IST, during which a renewal that ends the token in
+/// use (Dhan's) would cut off every bot holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketHours {
+    pub opens: DailyCutoff,
+    pub closes: DailyCutoff,
+}
+
+/// NSE's session: pre-open from 09:00, trading until 15:30 IST
+/// (<https://www.nseindia.com/market-data/market-timings>).
+pub const NSE_HOURS: MarketHours =
+    MarketHours { opens: DailyCutoff { hour: 9, minute: 0 }, closes: DailyCutoff { hour: 15, minute: 30 } };
+
+impl MarketHours {
+    /// `t`, or, when it falls in the session, the minute before that day's
+    /// session opens.
+    pub fn outside(self, t: Instant) -> Instant {
+        let local = t.with_timezone(&kolkata());
+        let at = |c: DailyCutoff| {
+            let time = NaiveTime::from_hms_opt(u32::from(c.hour), u32::from(c.minute), 0).expect("valid time of day");
+            ist(local.date_naive().and_time(time))
+        };
+        let (opens, closes) = (at(self.opens), at(self.closes));
+        if opens <= t && t < closes {
+            opens - Span::minutes(1)
+        } else {
+            t
+        }
+    }
+}
+
 fn ist(naive: NaiveDateTime) -> Instant {
     // A fixed offset has no gaps or folds: every local time is exactly one instant.
     kolkata().from_local_datetime(&naive).single().expect("a fixed offset maps one to one").to_utc()
@@ -176,6 +207,17 @@ mod tests {
         let login = ist_datetime(2026, 2, 18, 10, 58);
         assert_eq!(fyers_refresh_limit(login), ist_datetime(2026, 3, 5, 6, 0));
         assert_eq!(fyers_refresh_limit(ist_datetime(2026, 2, 18, 5, 0)), ist_datetime(2026, 3, 4, 6, 0));
+    }
+
+    #[test]
+    fn a_time_in_the_session_moves_before_the_open() {
+        assert_eq!(NSE_HOURS.outside(ist_datetime(2026, 11, 26, 13, 30)), ist_datetime(2026, 11, 26, 8, 59));
+        assert_eq!(NSE_HOURS.outside(ist_datetime(2026, 11, 26, 9, 0)), ist_datetime(2026, 11, 26, 8, 59));
+        for free in
+            [ist_datetime(2026, 11, 26, 8, 59), ist_datetime(2026, 11, 26, 15, 30), ist_datetime(2026, 11, 26, 2, 0)]
+        {
+            assert_eq!(NSE_HOURS.outside(free), free);
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!   refresh token can still work, and retries land before the access token dies.
 
 use crate::backoff::{outage_retry_delay, seed_for};
-use crate::expiry::DailyCutoff;
+use crate::expiry::{DailyCutoff, MarketHours};
 use crate::status::{Standing, State, Status};
 use crate::{
     add_span, ErrorClass, Failure, Instant, Level, Notice, NoticeKind, Refreshability, RetryPolicy, Span, Thresholds,
@@ -41,6 +41,10 @@ pub struct Policy {
     pub retry: RetryPolicy,
     /// The provider's daily invalidation time, after which a token is checked again.
     pub cutoff: Option<DailyCutoff>,
+    /// A token that renews itself ends the one in use (Dhan): renewals are
+    /// kept out of these hours while the token's life allows it.
+    #[serde(default)]
+    pub market_hours: Option<MarketHours>,
 }
 
 impl Default for Policy {
@@ -51,6 +55,7 @@ impl Default for Policy {
             validate_every: Some(Span::hours(1)),
             retry: RetryPolicy::default(),
             cutoff: None,
+            market_hours: None,
         }
     }
 }
@@ -394,7 +399,10 @@ impl Lifecycle {
     }
 
     fn can_refresh(&self, now: Instant) -> bool {
-        !self.standing.refresh_rejected && self.token.is_some_and(|m| m.can_refresh_at(now))
+        // A token that renews itself cannot once the provider has rejected it.
+        let renews_itself_rejected =
+            self.standing.access_rejected && self.token.is_some_and(|m| m.refresh == Refreshability::WhileValid);
+        !self.standing.refresh_rejected && !renews_itself_rejected && self.token.is_some_and(|m| m.can_refresh_at(now))
     }
 
     fn usable(&self, now: Instant, meta: &TokenMeta) -> bool {
@@ -423,7 +431,13 @@ impl Lifecycle {
         // Never sooner than half-way, nor than the minimum gap: a short-lived
         // (or misreported) token must not refresh in a loop.
         let earliest = add_span(meta.issued_at, (lifetime / 2).max(MIN_REFRESH_GAP));
-        Some(add_span(meta.expires_at, -lead).max(earliest))
+        let due = add_span(meta.expires_at, -lead).max(earliest);
+        match (meta.refresh, self.policy.market_hours) {
+            (Refreshability::WhileValid, Some(hours)) => {
+                Some(Some(hours.outside(due)).filter(|&t| t >= earliest).unwrap_or(due))
+            }
+            _ => Some(due),
+        }
     }
 
     fn next_validation(&self, from: Instant, meta: &TokenMeta) -> Option<Instant> {

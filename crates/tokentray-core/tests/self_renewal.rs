@@ -80,3 +80,56 @@ fn a_refused_renewal_keeps_the_live_token_until_its_end() {
     assert_eq!((s.act_by, s.auto_refresh), (Some(login + Span::hours(24)), false));
     assert!(out.iter().any(|a| matches!(a, Action::Notify(n) if matches!(n.kind, NoticeKind::LoginNeeded { .. }))));
 }
+
+#[test]
+fn a_self_renewing_token_the_broker_rejected_needs_a_login_at_once() {
+    let login = ist_datetime(2026, 11, 26, 9, 0);
+    let mut lc = Lifecycle::new("dhan", Policy::default());
+    let mut out = Vec::new();
+    lc.handle(Event::LoggedIn(dhan_token(login, login)), login, &mut out);
+    let later = login + Span::hours(2);
+    lc.poll(later - Span::hours(1), &mut out);
+    out.clear();
+    lc.handle(Event::ValidationFailed(ErrorClass::TokenInvalid.into()), later, &mut out);
+    // Renewal needs a live token: a rejected one cannot be renewed.
+    let s = lc.status(later);
+    assert_eq!((s.state, s.level, s.auto_refresh), (State::NeedsLogin, Level::Expired, false));
+    assert!(out.iter().any(|a| matches!(a, Action::Notify(n) if n.kind == NoticeKind::TokenRejected)), "{out:?}");
+    out.clear();
+    lc.poll(later + Span::minutes(1), &mut out);
+    assert!(!out.contains(&Action::Refresh), "{out:?}");
+}
+
+#[test]
+fn renewals_stay_out_of_market_hours_day_after_day() {
+    let policy = Policy { market_hours: Some(tokentray_core::expiry::NSE_HOURS), ..Policy::default() };
+    let login = ist_datetime(2026, 11, 26, 14, 0);
+    let mut lc = Lifecycle::new("dhan", policy);
+    let mut out = Vec::new();
+    lc.handle(Event::LoggedIn(dhan_token(login, login)), login, &mut out);
+    let mut now = login;
+    for day in 0..60 {
+        // Wake as the engine would, answering validations, until the renewal comes.
+        let due = loop {
+            let wake = lc.next_wake(now).expect("something is scheduled");
+            out.clear();
+            lc.poll(wake, &mut out);
+            now = wake;
+            if out.contains(&Action::Refresh) {
+                break wake;
+            }
+            if out.contains(&Action::Validate) {
+                lc.handle(Event::Validated, wake, &mut out);
+            }
+        };
+        let local = due.with_timezone(&chrono::FixedOffset::east_opt(19_800).unwrap());
+        let minutes = local.format("%H").to_string().parse::<u32>().unwrap() * 60
+            + local.format("%M").to_string().parse::<u32>().unwrap();
+        assert!(
+            !(9 * 60..15 * 60 + 30).contains(&minutes),
+            "day {day}: a renewal at {local} would cut off trading bots"
+        );
+        assert!(due < lc.token().unwrap().expires_at, "day {day}: before the token dies");
+        lc.handle(Event::Refreshed(dhan_token(due, login)), due, &mut out);
+    }
+}
