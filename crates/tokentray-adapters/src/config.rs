@@ -245,6 +245,10 @@ impl Config {
                 return Err(at_id("api_key is empty".to_owned()));
             }
             let user_id = a.user_id.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+            // It goes into request headers (Dhan's `dhanClientId`) and bodies.
+            if user_id.as_ref().is_some_and(|u| u.len() > 64 || !u.bytes().all(|b| b.is_ascii_graphic())) {
+                return Err(at_id("user_id: use the id as the broker writes it: letters and digits, no spaces".to_owned()));
+            }
             // Neither broker's redirect reliably carries `state`: the client id
             // is what ties a login to the account (and Dhan's login asks for it).
             let needs_user_id = match a.provider {
@@ -370,11 +374,15 @@ impl AccountConfig {
         }
     }
 
-    /// What `tokentray secret set` stores for this account, in the status's words.
-    pub fn credentials_name(&self) -> &'static str {
+    /// What the status says when renewal stopped over this account's
+    /// credentials, and how to fix them.
+    pub fn credentials_trouble(&self) -> String {
         match self.provider {
-            ProviderKind::Fyers => "api secret or PIN",
-            _ => "api secret",
+            ProviderKind::Fyers => format!(
+                "the api secret or the PIN is missing or wrong (`tokentray secret set {0}`, `tokentray secret set {0} --pin`)",
+                self.id
+            ),
+            _ => format!("the provider rejected the api secret (`tokentray secret set {}`)", self.id),
         }
     }
 

@@ -47,7 +47,7 @@ async fn the_publisher_login_brings_the_tokens_which_the_profile_confirms() {
     assert_smartapi_headers(&sent[1], code.code.expose());
     assert_eq!(grant.user.user_id.as_deref(), Some(ANGEL_CLIENT));
     assert_eq!(grant.tokens.feed_token, code.feed_token);
-    assert_eq!(grant.meta.refresh, Refreshability::Unbounded);
+    assert_eq!(grant.meta.refresh, Refreshability::Until(now + Span::hours(24)), "a daily login, renewed till then");
     // The JWT says three years; Angel ends tokens after a day.
     let lifetime = grant.meta.expires_at - now;
     assert!(lifetime <= Span::hours(24) && lifetime > Span::hours(23), "{lifetime}");
@@ -86,7 +86,7 @@ async fn a_token_that_angel_does_not_accept_or_that_is_someone_elses_is_not_stor
     );
     let code = angel.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let e = other.exchange(&code, &attempt, &Secret::new(""), Utc::now()).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::CredentialsWrong);
+    assert_eq!(e.class, ErrorClass::TokenInvalid, "log in as the right client");
     assert!(e.message.contains(ANGEL_CLIENT) && e.message.contains("Z999999"), "{e}");
 }
 

@@ -116,6 +116,21 @@ fn a_missing_field_is_named() {
 }
 
 #[test]
+fn dhan_and_angel_one_need_a_plain_client_id() {
+    let account = |provider: &str, user: &str| {
+        format!("[[account]]\nid = \"a\"\nprovider = \"{provider}\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n{user}")
+    };
+    for provider in ["dhan", "angelone"] {
+        let e = error(&account(provider, ""));
+        assert!(e.contains("needs user_id") && e.contains("config.toml:2:"), "{provider}: {e}");
+        let e = error(&account(provider, "user_id = \"11 00\\r\\nX: y\"\n"));
+        assert!(e.contains("user_id: use the id as the broker writes it"), "{provider}: {e}");
+        let ok = Config::parse(&account(provider, "user_id = \" A123 \"\n"), Path::new("config.toml")).unwrap();
+        assert_eq!(ok.accounts[0].user_id.as_deref(), Some("A123"));
+    }
+}
+
+#[test]
 fn a_duplicate_id_points_at_both_lines() {
     let text = "[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n\n\
                 [[account]]\nid = \"a\"\nprovider = \"upstox\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/\"\n";

@@ -83,7 +83,7 @@ async fn a_login_for_another_client_is_refused() {
     let attempt = new_attempt(&real).await;
     let code = real.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
     let e = dhan.exchange(&code, &attempt, &secret_for("dhan"), Utc::now()).await.unwrap_err();
-    assert_eq!(e.class, ErrorClass::CredentialsWrong);
+    assert_eq!(e.class, ErrorClass::TokenInvalid, "log in as the right client");
     assert!(e.message.contains(DHAN_CLIENT) && e.message.contains("nothing was stored"), "{e}");
 }
 
@@ -133,4 +133,22 @@ async fn validation_sends_the_token_in_access_token() {
     assert_eq!((e.code.as_deref(), e.class), (Some("DH-901"), ErrorClass::TokenInvalid));
     dhan.validate(&second.tokens).await.unwrap();
     dhan.logout(&second.tokens, None).await.expect("Dhan has no logout call: the logout is local");
+}
+
+#[tokio::test]
+async fn a_token_answer_is_read_in_every_shape_dhans_clients_read() {
+    let sb = sandbox().await;
+    let dhan = client(&sb, "dhan");
+    let now = Utc::now();
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3OTU5MTQ0Mjl9.c2ln";
+    for body in [
+        serde_json::json!({"dhanClientId": DHAN_CLIENT, "accessToken": jwt, "expiryTime": "2026-11-29T09:00:00"}),
+        serde_json::json!({"token": jwt}),
+        serde_json::json!({"status": "success", "data": {"accessToken": jwt, "dhanClientId": DHAN_CLIENT}}),
+    ] {
+        let grant = dhan.read_token_answer(200, body.to_string().as_bytes(), now).unwrap();
+        assert_eq!(grant.tokens.access_token.expose(), jwt, "{body}");
+    }
+    let e = dhan.read_token_answer(200, br#"{"status":"success","data":{"expiry":"soon"}}"#, now).unwrap_err();
+    assert_eq!(e.class, ErrorClass::Malformed, "no token anywhere: {e}");
 }

@@ -135,7 +135,7 @@ impl Slot {
             state: s.state,
             level: s.level,
             countdown: countdown_text(&s),
-            message: message(&s, self.config.credentials_name(), self.pending_since, now),
+            message: message(&s, &self.config.credentials_trouble(), self.pending_since, now),
             act_by: s.act_by,
             remaining_seconds: s.remaining.map(|r| r.num_seconds()),
             expires_at: s.expires_at,

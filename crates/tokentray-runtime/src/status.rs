@@ -42,12 +42,12 @@ impl AccountStatus {
 }
 
 /// The broker's trouble in the words the tray and status use.
-fn trouble(class: Option<ErrorClass>, credentials: &str) -> String {
+fn trouble(class: Option<ErrorClass>) -> &'static str {
     match class {
-        Some(ErrorClass::RateLimited) => "broker rate limiting".to_owned(),
-        Some(ErrorClass::Malformed) => "broker answering garbage".to_owned(),
-        Some(ErrorClass::CredentialsWrong) => format!("{credentials} rejected"),
-        _ => "broker unreachable".to_owned(),
+        Some(ErrorClass::RateLimited) => "broker rate limiting",
+        Some(ErrorClass::Malformed) => "broker answering garbage",
+        Some(ErrorClass::CredentialsWrong) => "credentials rejected",
+        _ => "broker unreachable",
     }
 }
 
@@ -61,8 +61,8 @@ pub(crate) fn countdown_text(status: &Status) -> String {
     }
 }
 
-/// `credentials` names what `tokentray secret set` stores for the account
-/// ("api secret", or "api secret or PIN" where renewal needs a PIN).
+/// `credentials` says what is wrong with the account's credentials and how
+/// to fix it (`AccountConfig::credentials_trouble`).
 pub(crate) fn message(status: &Status, credentials: &str, pending_save: Option<Instant>, now: Instant) -> String {
     if pending_save.is_some() {
         return "new token not saved yet (the secret store refused it); retrying, and serving it meanwhile".to_owned();
@@ -74,20 +74,20 @@ pub(crate) fn message(status: &Status, credentials: &str, pending_save: Option<I
         }
         State::NeedsLogin => match status.last_error {
             Some(ErrorClass::CredentialsWrong) => {
-                format!("renewal stopped: the provider rejected the {credentials} (`tokentray secret set`)")
+                format!("renewal stopped: {credentials}")
             }
             Some(class) => format!("login needed: {}", class.describe()),
             None => "login needed".to_owned(),
         },
         _ if status.retry_at.is_some() => {
             let wait = status.retry_at.map_or(tokentray_core::Span::zero(), |at| at - now);
-            format!("{}, retrying in {}", trouble(status.last_error, credentials), format_countdown(wait))
+            format!("{}, retrying in {}", trouble(status.last_error), format_countdown(wait))
         }
         State::Refreshing => "refreshing".to_owned(),
         State::Expired if status.auto_refresh => "expired; renewing".to_owned(),
         State::Expired => "expired: log in".to_owned(),
         State::Valid if status.last_error == Some(ErrorClass::CredentialsWrong) => {
-            format!("valid, but renewal stopped: the provider rejected the {credentials} (`tokentray secret set`)")
+            format!("valid, but renewal stopped: {credentials}")
         }
         State::Valid if status.auto_refresh => "valid; renewed automatically".to_owned(),
         State::Valid if status.level >= Level::Orange => "valid; log in before it expires".to_owned(),

@@ -79,6 +79,14 @@ impl Engine {
         Ok(Credentials { secret, pin })
     }
 
+    /// Whether the account renews with a PIN that is not stored.
+    pub(crate) async fn pin_missing(&self, id: &str) -> bool {
+        if !self.client(id).is_ok_and(|c| c.needs_pin()) {
+            return false;
+        }
+        matches!(self.store_call(id, |store, id| store.get(id, SecretItem::Pin)).await, Ok(None))
+    }
+
     pub(crate) async fn api_secret(&self, account: &AccountConfig) -> Result<Secret, EngineError> {
         let secret = self.store_call(&account.id, |store, id| store.get(id, SecretItem::ApiSecret)).await?;
         match secret {

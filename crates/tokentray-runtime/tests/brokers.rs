@@ -180,7 +180,24 @@ async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
     let b = brokers("brokers-pin").await;
     store(&b.dir).delete("fyers", SecretItem::Pin).unwrap();
     let engine = b.engine();
-    log_in(&engine, "fyers").await;
+    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
+    let options = tokentray_runtime::login::LoginOptions {
+        open_browser: false,
+        show_url: Box::new(move |u| {
+            let _ = urls.send(u.clone());
+        }),
+        ..Default::default()
+    };
+    let running = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.login("fyers", options).await })
+    };
+    let page = browse(shown.recv().await.unwrap()).await.text().await.unwrap();
+    assert!(
+        page.contains("renewals need the PIN: store it with `tokentray secret set fyers --pin`"),
+        "said at the login: {page}"
+    );
+    running.await.unwrap().unwrap();
     let token = engine.current_token("fyers").await.unwrap();
     let e = engine.refresh("fyers").await.unwrap_err();
     assert_eq!(e.remedy(), Remedy::Secret, "{e}");
@@ -188,10 +205,47 @@ async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
     assert!(b.sandbox.requests_to("/api/v3/validate-refresh-token").is_empty());
     let s = engine.status("fyers").unwrap();
     assert_eq!(s.state, State::Valid, "the token still works until its expiry");
-    assert!(s.message.contains("api secret or PIN"), "{}", s.message);
+    assert!(s.message.contains("tokentray secret set fyers --pin"), "{}", s.message);
     assert_eq!(engine.current_token("fyers").await.unwrap().access_token, token.access_token);
     engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
     engine.login("fyers", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
     engine.refresh("fyers").await.expect("with the PIN, renewal works");
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_forged_callback_without_state_cannot_end_or_take_over_a_dhan_login() {
+    let b = brokers("brokers-forged").await;
+    let engine = b.engine();
+    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
+    let options = tokentray_runtime::login::LoginOptions {
+        open_browser: false,
+        show_url: Box::new(move |u| {
+            let _ = urls.send(u.clone());
+        }),
+        ..Default::default()
+    };
+    let running = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.login("dhan", options).await })
+    };
+    let authorize = shown.recv().await.expect("the login shows its URL");
+    let callback = b.config.account("dhan").unwrap().redirect_uri.to_string();
+    // A page in the browser, or another program, sends token ids of its own.
+    for forged in ["forged", "x' OR 1=1"] {
+        let url = format!(
+            "{callback}?tokenId={}",
+            url::form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()
+        );
+        let page = reqwest::get(url).await.unwrap();
+        assert_eq!(page.status(), 400, "{forged}");
+        assert!(page.text().await.unwrap().contains("If this was your login"), "{forged}");
+    }
+    assert!(!running.is_finished(), "the login still waits for the real callback");
+    // The real one still completes it.
+    let page = browse(authorize).await;
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap_or_default());
+    running.await.unwrap().expect("the real login completes");
+    assert_eq!(engine.status("dhan").unwrap().state, State::Valid);
     engine.shutdown();
 }

@@ -100,9 +100,13 @@ fn expiry(c: &ProviderClient, access: &str, now: Instant) -> Instant {
     lifetime_override(c.account(), now).unwrap_or_else(|| jwt_expiry(now, super::jwt_exp(access), day).min(day))
 }
 
+/// With a refresh token, renewal works for "the entire session" (staff), and
+/// users log in daily: the countdown runs to a day after the login.
 fn grant(c: &ProviderClient, tokens: TokenSet, login_at: Instant, now: Instant, user: UserInfo) -> Grant {
-    let refresh =
-        if tokens.refresh_token.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable };
+    let refresh = match tokens.refresh_token {
+        Some(_) => Refreshability::Until(add_span(login_at, ASSUMED_DAILY_LIFETIME)),
+        None => Refreshability::NotRefreshable,
+    };
     let meta =
         TokenMeta { issued_at: now, expires_at: expiry(c, tokens.access_token.expose(), now), login_at, refresh };
     Grant { tokens, meta, user }

@@ -99,8 +99,11 @@ pub async fn exchange(
     token_answer(c, send(DHAN, request).await?, now, now).map_err(app_refusal)
 }
 
-/// The answer of `consumeApp-consent`, or of `RenewToken` (whose fields are
-/// undocumented: `accessToken` or `token`, and maybe `expiryTime`).
+/// The answer of `consumeApp-consent`, or of `RenewToken`, whose fields are
+/// undocumented: the token is looked for as `accessToken` or `token`, at the
+/// top or under `data`, as the clients that renew read it. Renewal ends the
+/// old token, so an answer whose token cannot be found is logged by its
+/// field names (never its values) for the next version to read.
 pub(super) fn token_answer(
     c: &ProviderClient,
     reply: Reply,
@@ -110,10 +113,12 @@ pub(super) fn token_answer(
     if !reply.is_success() || text(&reply.body, "errorCode").is_some() {
         return Err(error(&reply));
     }
-    let b = &reply.body;
-    let access = match text(b, "accessToken").or_else(|| text(b, "token")) {
-        Some(t) if !t.is_empty() => t,
-        _ => required(DHAN, reply.status, b, "accessToken")?,
+    let b = reply.body.get("data").filter(|d| token_in(d).is_some()).unwrap_or(&reply.body);
+    let Some(access) = token_in(b) else {
+        let fields: Vec<&str> =
+            reply.body.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        tracing::warn!(provider = %DHAN, ?fields, "a token answer without a token where TokenTray looks for one");
+        return Err(ProviderError::malformed(DHAN, reply.status, "the response has no `accessToken`"));
     };
     let fallback = text(b, "expiryTime")
         .and_then(parse_ist_datetime)
@@ -126,6 +131,11 @@ pub(super) fn token_answer(
         meta: TokenMeta { issued_at: now, expires_at, login_at, refresh: Refreshability::WhileValid },
         user: user(b),
     })
+}
+
+/// Where a Dhan answer may hold its token.
+fn token_in(v: &Value) -> Option<&str> {
+    text(v, "accessToken").or_else(|| text(v, "token")).filter(|t| !t.is_empty())
 }
 
 fn user(b: &Value) -> UserInfo {

@@ -71,7 +71,7 @@ impl ProviderError {
 
 /// `text` without control characters (a newline, a terminal escape), trimmed
 /// and cut to `max` characters.
-fn printable(text: &str, max: usize) -> String {
+pub(super) fn printable(text: &str, max: usize) -> String {
     let clean: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let clean = clean.trim();
     match clean.char_indices().nth(max) {

@@ -232,13 +232,16 @@ impl ProviderClient {
         let expected = self.account.user_id.as_deref().unwrap_or_default();
         match grant.user.user_id.as_deref() {
             Some(got) if got.eq_ignore_ascii_case(expected) => Ok(grant),
+            // A login as someone else: log in again as the configured client
+            // (or correct `user_id`). The broker's words are cleaned for people.
             got => Err(ProviderError::new(
                 self.kind(),
-                tokentray_core::ErrorClass::CredentialsWrong,
+                tokentray_core::ErrorClass::TokenInvalid,
                 format!(
-                    "the login was for {} client {}, but this account is for {expected}: nothing was stored",
+                    "the login was for {} client {}, but this account is for {expected} (its user_id): nothing \
+                     was stored; log in as {expected}, or correct user_id",
                     self.kind().display_name(),
-                    got.unwrap_or("(none named)")
+                    error::printable(got.unwrap_or("(none named)"), 60)
                 ),
             )),
         }

@@ -230,10 +230,28 @@ impl Engine {
                     continue;
                 }
             };
-            // The code is spent: while it is exchanged, a replayed callback is told so.
-            let exchanged = inbox.refusing_replays(client.exchange(&code, &attempt, secret, self.now())).await;
+            // A callback without `state` (Dhan's; Angel One's may lack it) can
+            // come from anyone on this machine or any page in the browser: only
+            // the exchange tells. Callbacks that come meanwhile wait their turn,
+            // and a failed exchange leaves the login waiting for the real one.
+            let unbound = !callback.query.contains_key("state");
+            let exchange = client.exchange(&code, &attempt, secret, self.now());
+            let exchanged = match unbound {
+                true => exchange.await,
+                // The code is spent: while it is exchanged, a replayed callback is told so.
+                false => inbox.refusing_replays(exchange).await,
+            };
             let grant = match exchanged {
                 Ok(grant) => grant,
+                Err(e) if unbound => {
+                    tracing::warn!(account = %account.id, "refused a login callback: {e}");
+                    callback.answer(Page::new(
+                        StatusCode::BAD_REQUEST,
+                        "Refused",
+                        format!("{e}. If this was your login, start it again from TokenTray."),
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
                     return Err(LoginError::Engine(e.into()));
@@ -277,10 +295,19 @@ impl Engine {
             None => None,
         };
         let who = user.map(|u| format!(" as {u}")).unwrap_or_default();
+        // Said now, not at the first renewal before the next market open.
+        let pin_note = match self.pin_missing(id).await {
+            true => {
+                let note = format!("renewals need the PIN: store it with `tokentray secret set {id} --pin`");
+                tracing::warn!(account = id, "{note}");
+                format!(" Note: {note}.")
+            }
+            false => String::new(),
+        };
         callback.answer(Page::new(
             StatusCode::OK,
             "Logged in",
-            format!("{} is logged in{who}. You can close this tab.", account.label),
+            format!("{} is logged in{who}. You can close this tab.{pin_note}", account.label),
         ));
         Ok(LoginOutcome { status: self.status(id)?, callback_to_stored })
     }
