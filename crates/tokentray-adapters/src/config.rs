@@ -247,7 +247,9 @@ impl Config {
             let user_id = a.user_id.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
             // It goes into request headers (Dhan's `dhanClientId`) and bodies.
             if user_id.as_ref().is_some_and(|u| u.len() > 64 || !u.bytes().all(|b| b.is_ascii_graphic())) {
-                return Err(at_id("user_id: use the id as the broker writes it: letters and digits, no spaces".to_owned()));
+                return Err(at_id(
+                    "user_id: use the id as the broker writes it: letters and digits, no spaces".to_owned(),
+                ));
             }
             // Neither broker's redirect reliably carries `state`: the client id
             // is what ties a login to the account (and Dhan's login asks for it).
