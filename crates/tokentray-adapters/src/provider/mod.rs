@@ -257,13 +257,6 @@ impl ProviderClient {
         now: Instant,
     ) -> Result<Grant, ProviderError> {
         let secret = &credentials.secret;
-        let no_refresh_token = || {
-            Err(ProviderError::new(
-                self.kind(),
-                tokentray_core::ErrorClass::TokenInvalid,
-                "this token cannot be refreshed (no refresh token): log in instead",
-            ))
-        };
         let refresh_token = tokens.refresh_token.as_ref().filter(|t| !t.is_empty());
         let grant = match (self.kind(), refresh_token) {
             // Dhan renews the live access token itself; there is no refresh token.
@@ -273,7 +266,11 @@ impl ProviderClient {
                 tokentray_core::ErrorClass::TokenInvalid,
                 "Upstox tokens cannot be refreshed: log in instead",
             )),
-            (_, None) => no_refresh_token(),
+            (_, None) => Err(ProviderError::new(
+                self.kind(),
+                tokentray_core::ErrorClass::TokenInvalid,
+                "this token cannot be refreshed (no refresh token): log in instead",
+            )),
             (ProviderKind::Kite, Some(r)) => kite::refresh(self, r, current, secret, now).await,
             (ProviderKind::Schwab | ProviderKind::OAuth2, Some(r)) => {
                 oauth2::refresh(self, r, current, secret, now).await
