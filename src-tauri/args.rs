@@ -8,6 +8,9 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// Open the window at launch.
     pub show: bool,
+    /// Be the window: a process of its own, talking to the running
+    /// TokenTray's engine over its control socket.
+    pub window: bool,
 }
 
 impl Args {
@@ -18,10 +21,12 @@ impl Args {
             match arg.as_str() {
                 "--demo" => out.demo = true,
                 "--show" => out.show = true,
+                "--window" => out.window = true,
                 "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
                 "-h" | "--help" => {
-                    return Err("usage: tokentray-tray [--demo] [--show] [--config PATH]\n\
-                                The tray app; `tokentray --help` lists the command-line tools."
+                    return Err("usage: tokentray-tray [--demo] [--show] [--window] [--config PATH]\n\
+                                The tray app (with --window, its window, which needs the tray running);\n\
+                                `tokentray --help` lists the command-line tools."
                         .to_owned())
                 }
                 other => return Err(format!("unknown argument `{other}`; try --help")),
@@ -38,7 +43,8 @@ mod tests {
     #[test]
     fn arguments_parse() {
         let a = Args::parse(["--demo", "--config", "/c.toml", "--show"].map(String::from)).unwrap();
-        assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true });
+        assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true, window: false });
+        assert!(Args::parse(["--window".to_owned()]).unwrap().window);
         assert!(Args::parse(["--nope".to_owned()]).unwrap_err().contains("--nope"));
         assert!(Args::parse(["--config".to_owned()]).is_err());
     }

@@ -1,8 +1,17 @@
 fn main() {
     // Listing the app's commands makes tauri-build generate one permission per
     // command; capabilities/default.json grants the window only these.
-    let commands =
-        &["accounts", "settings", "login", "refresh", "logout", "save_account", "delete_account", "save_thresholds"];
+    let commands = &[
+        "accounts",
+        "settings",
+        "login",
+        "refresh",
+        "check",
+        "logout",
+        "save_account",
+        "delete_account",
+        "save_thresholds",
+    ];
     tauri_build::try_build(
         tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )

@@ -1,9 +1,9 @@
-//! The window's commands through Tauri's mock runtime, on a real engine with
-//! the demo's sandbox broker, real files and the plaintext store.
+//! The window's commands through Tauri's mock runtime, forwarded over the
+//! real control socket to a real engine with the demo's sandbox broker,
+//! real files and the plaintext store: as the window process does.
 
-use crate::state::AppState;
+use crate::state::WindowState;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
@@ -17,6 +17,14 @@ struct Fixture {
     _app: App<MockRuntime>,
     webview: WebviewWindow<MockRuntime>,
     dir: std::path::PathBuf,
+    engine: tokentray_runtime::Engine,
+    _demo: Demo,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.engine.shutdown();
+    }
 }
 
 fn fixture(name: &str) -> Fixture {
@@ -25,18 +33,15 @@ fn fixture(name: &str) -> Fixture {
         let demo = Demo::start(&dir).await.unwrap();
         let engine = demo.engine(Arc::new(LogNotifier)).unwrap();
         demo.log_in_everything(&engine).await.unwrap();
+        let host = tokentray_runtime::ipc::Host { show: None, can_log_in: true, demo: true };
+        tokentray_runtime::ipc::serve(engine.clone(), host).await.unwrap();
         (engine, demo)
     });
     // The real context: the capabilities and their ACL apply as in the app.
     let app = mock_builder().invoke_handler(crate::handlers()).build(tauri::generate_context!(test = true)).unwrap();
-    app.manage(AppState {
-        engine,
-        config_path: demo.config.path.clone(),
-        demo: Some(demo),
-        opened_from_tray: AtomicBool::new(false),
-    });
+    app.manage(WindowState { engine_dir: engine.data_dir().to_owned() });
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    Fixture { _app: app, webview, dir }
+    Fixture { _app: app, webview, dir, engine, _demo: demo }
 }
 
 fn call(f: &Fixture, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -79,17 +84,32 @@ fn accounts_carry_status_and_settings_but_no_secret() {
 }
 
 #[test]
-fn refresh_and_logout_act_on_the_engine() {
+fn refresh_check_and_logout_act_on_the_engine() {
     let f = fixture("actions");
     let refreshed = call(&f, "refresh", json!({"account": "demo-oauth"})).unwrap();
     assert_eq!(refreshed["state"], "valid");
-    let e = call(&f, "refresh", json!({"account": "demo-kite"})).unwrap_err();
-    assert!(e["message"].as_str().unwrap().contains("tokentray login demo-kite"), "{e}");
-    assert_eq!(e["remedy"], "login", "the window can offer Log in: {e}");
+    // Kite cannot renew: a refresh asks the broker instead, as the CLI's does.
+    assert_eq!(call(&f, "refresh", json!({"account": "demo-kite"})).unwrap()["state"], "valid");
+    assert_eq!(call(&f, "check", json!({"account": "demo-kite"})).unwrap()["state"], "valid");
     call(&f, "logout", json!({"account": "demo-kite"})).unwrap();
     let accounts = call(&f, "accounts", json!({})).unwrap();
     let kite = accounts.as_array().unwrap().iter().find(|a| a["id"] == "demo-kite").unwrap().clone();
     assert_eq!(kite["state"], "no_token");
+    let e = call(&f, "check", json!({"account": "demo-kite"})).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("tokentray login demo-kite"), "{e}");
+    assert_eq!(e["remedy"], "login", "the window can offer Log in: {e}");
+}
+
+#[test]
+fn without_a_running_engine_the_window_says_so() {
+    let f = fixture("gone");
+    f.engine.shutdown();
+    let socket = tokentray_runtime::ipc::socket_path(f.engine.data_dir());
+    tokentray_testkit::wait_until("the control socket closed", std::time::Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&socket).is_err()
+    });
+    let e = call(&f, "accounts", json!({})).unwrap_err();
+    assert!(e["message"].as_str().unwrap().contains("TokenTray is not running"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The TokenTray desktop app: a tray icon with a countdown, notifications,
 //! one-click logins and a small window, around the engine of
-//! `tokentray-runtime`. No window exists until one is opened.
+//! `tokentray-runtime`. The tray process never creates a web view: the
+//! window is a process of its own (`--window`, `window_app.rs`).
 
 mod args;
 mod command_error;
@@ -9,14 +10,14 @@ pub mod notify;
 mod state;
 pub mod tray;
 pub mod window;
+mod window_app;
 
 pub use args::Args;
 
 use state::AppState;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+use tauri::{AppHandle, Manager, RunEvent, Runtime};
 use tokentray_adapters::config::Config;
 use tokentray_adapters::paths;
 use tokentray_runtime::demo::Demo;
@@ -24,12 +25,20 @@ use tokentray_runtime::ipc::{self, Host, Request};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, SystemClock};
 
-/// Starts the app and blocks until Quit.
+/// Starts the tray (or, with `--window`, the window) and blocks until Quit
+/// (until the window closes).
 pub fn run(args: Args) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .try_init();
+    if args.window {
+        if let Err(e) = window_app::run(&args) {
+            eprintln!("tokentray-tray --window: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // One instance: if a TokenTray already answers here, bring its window
     // forward and leave before any GUI starts (a GTK app torn down in the
     // middle of its start-up can crash on the way out).
@@ -41,7 +50,6 @@ pub fn run(args: Args) {
     }
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
-        .invoke_handler(handlers())
         .setup(move |app| {
             setup(app.handle(), &args)?;
             Ok(())
@@ -50,7 +58,7 @@ pub fn run(args: Args) {
         .expect("the TokenTray app builds");
     app.run(|app, event| {
         if let RunEvent::ExitRequested { api, code, .. } = event {
-            // Closing the window leaves the tray running; only Quit exits.
+            // The tray has no window; only Quit exits.
             if code.is_none() {
                 api.prevent_exit();
             }
@@ -64,12 +72,14 @@ pub fn run(args: Args) {
     });
 }
 
+/// The window's commands (in the window process).
 pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         commands::accounts,
         commands::settings,
         commands::login,
         commands::refresh,
+        commands::check,
         commands::logout,
         commands::save_account,
         commands::delete_account,
@@ -132,21 +142,11 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         }
         Ok::<_, Box<dyn std::error::Error>>((engine, config.path.clone(), demo))
     })?;
-    app.manage(AppState {
-        engine: engine.clone(),
-        config_path: config_path.clone(),
-        demo,
-        opened_from_tray: AtomicBool::new(false),
-    });
+    let on_demo = demo.is_some();
+    app.manage(AppState { engine: engine.clone(), _demo: demo, args: args.clone() });
 
-    let show_handle = app.clone();
-    let host = Host {
-        show: Some(Box::new(move || {
-            let h = show_handle.clone();
-            let _ = show_handle.run_on_main_thread(move || window::open(&h, false));
-        })),
-        can_log_in: true,
-    };
+    let window_args = args.clone();
+    let host = Host { show: Some(Box::new(move || window::open(&window_args))), can_log_in: true, demo: on_demo };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
         ipc::serve(engine.clone(), host).await?;
@@ -167,14 +167,6 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     tray::build(app, &tokentray_runtime::summary::summarize(&engine.statuses()))?;
     tray::spawn_updater(app.clone());
 
-    // The window follows every change; it asks for the accounts again.
-    let emitter = app.clone();
-    let mut events = engine.subscribe();
-    tauri::async_runtime::spawn(async move {
-        while let Ok(event) = events.recv().await {
-            let _ = emitter.emit("accounts-changed", &event);
-        }
-    });
     // "Log in" clicked in a notification.
     let login_app = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -183,7 +175,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         }
     });
     if args.show {
-        window::open(app, false);
+        window::open(args);
     }
     tracing::info!("tray up");
     Ok(())

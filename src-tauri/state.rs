@@ -1,14 +1,19 @@
+use crate::Args;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use tokentray_runtime::demo::Demo;
 use tokentray_runtime::Engine;
 
-/// What the commands, the tray and the window share.
+/// What the tray process's parts share.
 pub struct AppState {
     pub engine: Engine,
-    pub config_path: PathBuf,
-    /// The demo broker, when running on it (dropping it stops the broker).
-    pub demo: Option<Demo>,
-    /// The window was opened from the tray: it hides when it loses focus.
-    pub opened_from_tray: AtomicBool,
+    /// The demo broker, when running on it: held, because dropping it stops the broker.
+    pub _demo: Option<Demo>,
+    /// How the tray was started: the window process is started the same way.
+    pub args: Args,
+}
+
+/// What the window process's commands share: where the running engine's
+/// control socket is.
+pub struct WindowState {
+    pub engine_dir: PathBuf,
 }

@@ -97,7 +97,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             });
         }
         _ => match id {
-            "open" => crate::window::open(app, true),
+            "open" => crate::window::open(&app.state::<AppState>().args),
             "autostart" => {
                 let launcher = app.autolaunch();
                 let result =

@@ -1,42 +1,31 @@
-//! The window is created when first opened and destroyed when closed: a web
-//! view costs ~300 MB, which a tray app should not pay while nobody looks.
+//! The tray never creates a web view: "Open TokenTray" starts the window as
+//! a process of its own (this binary with `--window`), which talks to this
+//! engine over the control socket and ends, with every WebKit child, when it
+//! is closed. A web view costs hundreds of megabytes that a tray running all
+//! day should not keep after one look.
 
-use crate::state::AppState;
-use std::sync::atomic::Ordering;
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use crate::Args;
+use std::process::{Command, Stdio};
 
-pub const LABEL: &str = "main";
-
-pub fn open<R: Runtime>(app: &AppHandle<R>, from_tray: bool) {
-    if let Some(state) = app.try_state::<AppState>() {
-        state.opened_from_tray.store(from_tray, Ordering::Relaxed);
+/// Starts the window process; one that runs already comes forward instead
+/// (it answers the new one, which then leaves).
+pub fn open(args: &Args) {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return tracing::error!("cannot find this program to open the window: {e}"),
+    };
+    let mut command = Command::new(exe);
+    command.arg("--window").stdin(Stdio::null());
+    if args.demo {
+        command.arg("--demo");
     }
-    if let Some(window) = app.get_webview_window(LABEL) {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-        return;
+    if let Some(config) = &args.config {
+        command.arg("--config").arg(config);
     }
-    let built = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
-        .title("TokenTray")
-        .inner_size(780.0, 560.0)
-        .min_inner_size(480.0, 360.0)
-        .build();
-    match built {
-        Ok(window) => {
-            let handle = app.clone();
-            window.on_window_event(move |event| {
-                if let WindowEvent::Focused(false) = event {
-                    let from_tray =
-                        handle.try_state::<AppState>().is_some_and(|s| s.opened_from_tray.load(Ordering::Relaxed));
-                    if from_tray {
-                        if let Some(w) = handle.get_webview_window(LABEL) {
-                            let _ = w.hide();
-                        }
-                    }
-                }
-            });
-            let _ = window.set_focus();
+    match command.spawn() {
+        // Reaped when it ends, so no zombie stays behind the tray.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
         }
         Err(e) => tracing::error!("cannot open the window: {e}"),
     }

@@ -65,6 +65,7 @@ function render() {
     actions.append(
       button("Log in", "login", a.id, waiting),
       button("Refresh now", "refresh", a.id, waiting || !a.auto_refresh),
+      button("Check now", "check", a.id, waiting || a.state === "no_token"),
       button("Log out", "logout", a.id, waiting || a.state === "no_token"),
       button("Edit", "edit", a.id),
     );

@@ -71,7 +71,7 @@ async fn main() {
         },
     )
     .unwrap();
-    let _control = ipc::serve(engine.clone(), Host { show: None, can_log_in: false }).await.unwrap();
+    let _control = ipc::serve(engine.clone(), Host { show: None, can_log_in: false, demo: false }).await.unwrap();
     let (addr, _api) = tokentray_runtime::api::serve(engine.clone(), api_port).await.unwrap();
     let key = engine.api_key().await.unwrap();
 

@@ -25,7 +25,7 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     crate::logging::init("info", Some(&log))
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
-    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false };
+    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false, demo: false };
     let _control = tokentray_runtime::ipc::serve(engine.clone(), host).await?;
     // Put right what a crash left behind before anything else runs.
     engine.recover(true).await?;

@@ -6,10 +6,12 @@
 //! in the private data directory (mode 0600).
 
 use crate::login::LoginOptions;
-use crate::{AccountStatus, Engine, EngineError, Remedy};
+use crate::{AccountStatus, AccountView, Engine, EngineError, Remedy, Settings};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokentray_adapters::config_edit::AccountDraft;
+use tokentray_adapters::Secret;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
@@ -35,6 +37,26 @@ pub enum Request {
     },
     /// Bring the window forward (a second launch of the tray).
     Show,
+    /// What the window shows: every account with its form's settings.
+    Accounts,
+    Settings,
+    /// The window's account form. The api secret and PIN, if given, go to
+    /// the secret store; the socket is the user's alone (0600 in a 0700 directory).
+    SaveAccount {
+        draft: Box<AccountDraft>,
+        replacing: Option<String>,
+        api_secret: Option<String>,
+        pin: Option<String>,
+    },
+    DeleteAccount {
+        account: String,
+    },
+    SaveThresholds {
+        orange: String,
+        red: String,
+    },
+    /// Every change from now on, one `Changed` line each, until the client hangs up.
+    Subscribe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +67,16 @@ pub enum Response {
     },
     Status {
         account: Box<AccountStatus>,
+    },
+    Accounts {
+        accounts: Vec<AccountView>,
+    },
+    Settings {
+        settings: Settings,
+    },
+    /// Something about `account` changed (empty: about no one account).
+    Changed {
+        account: String,
     },
     Token {
         access_token: String,
@@ -85,6 +117,8 @@ pub struct Host {
     pub show: Option<Box<dyn Fn() + Send + Sync>>,
     /// Whether a login may open the browser here.
     pub can_log_in: bool,
+    /// Whether the engine runs on the demo broker.
+    pub demo: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +178,11 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
             }
         };
         let response = match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Subscribe) => {
+                tracing::info!("control request: subscribe");
+                subscribe(&engine, &mut write).await;
+                break;
+            }
             Ok(request) => {
                 tracing::info!("control request: {}", describe(&request));
                 if matches!(request, Request::Login { .. }) && host.can_log_in {
@@ -180,6 +219,30 @@ pub async fn read_request_line(reader: &mut (impl AsyncBufRead + Unpin)) -> Resu
     String::from_utf8(bytes).map(Some).map_err(|_| "bad request: not UTF-8".to_owned())
 }
 
+/// Tells the client of every change until it hangs up or the engine stops.
+async fn subscribe(engine: &Engine, write: &mut tokio::net::unix::OwnedWriteHalf) {
+    let mut events = engine.subscribe();
+    let mut stopped = engine.stopped();
+    // Answered at once, so the client knows it is subscribed before any change.
+    if send(write, &Response::Changed { account: String::new() }).await.is_err() {
+        return;
+    }
+    loop {
+        let account = tokio::select! {
+            event = events.recv() => match event {
+                Ok(e) => e.account,
+                // Fell behind: whatever it missed, a change it is.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => String::new(),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = stopped.changed() => return,
+        };
+        if send(write, &Response::Changed { account }).await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
     let mut text = serde_json::to_string(response).expect("responses serialize");
     text.push('\n');
@@ -195,7 +258,22 @@ fn describe(request: &Request) -> String {
         Request::Logout { account } => format!("logout {account}"),
         Request::Token { account } => format!("token {account}"),
         Request::Check { account } => format!("check {account}"),
+        Request::Accounts => "accounts".to_owned(),
+        Request::Settings => "settings".to_owned(),
+        // Never the secret or the PIN.
+        Request::SaveAccount { draft, .. } => format!("save account {}", draft.id),
+        Request::DeleteAccount { account } => format!("delete account {account}"),
+        Request::SaveThresholds { .. } => "save thresholds".to_owned(),
+        Request::Subscribe => "subscribe".to_owned(),
     }
+}
+
+fn edit_failed(e: crate::EditFailure) -> Response {
+    Response::Error { remedy: e.remedy(), message: e.to_string() }
+}
+
+fn done(what: &str) -> Response {
+    Response::Done { message: what.to_owned() }
 }
 
 fn failed(e: EngineError) -> Response {
@@ -235,6 +313,23 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             Ok(()) => Response::Done { message: format!("{account}: logged out") },
             Err(e) => failed(e),
         },
+        Request::Accounts => Response::Accounts { accounts: engine.account_views() },
+        Request::Settings => Response::Settings { settings: engine.settings(host.demo) },
+        Request::SaveAccount { draft, replacing, api_secret, pin } => {
+            let (secret, pin) = (api_secret.map(Secret::new), pin.map(Secret::new));
+            match engine.save_account(&draft, replacing.as_deref(), secret, pin).await {
+                Ok(()) => done("saved"),
+                Err(e) => edit_failed(e),
+            }
+        }
+        Request::DeleteAccount { account } => {
+            engine.delete_account(&account).map_or_else(edit_failed, |()| done("removed"))
+        }
+        Request::SaveThresholds { orange, red } => {
+            engine.save_thresholds(&orange, &red).map_or_else(edit_failed, |()| done("saved"))
+        }
+        // Served as a stream by `connection`.
+        Request::Subscribe => Response::Unsupported { message: "subscribe on a connection of its own".to_owned() },
         Request::Token { account } => match engine.current_token(&account).await {
             Ok(tokens) => Response::Token {
                 access_token: tokens.access_token.expose().to_owned(),
@@ -265,5 +360,43 @@ pub async fn request_with_progress(data_dir: &Path, request: &Request, progress:
             Response::Started { message } => progress(&message),
             other => return Some(other),
         }
+    }
+}
+
+/// Calls `on_change` with the account of every change the running TokenTray
+/// reports (once at once, with no account, when subscribed), until it goes
+/// away. `false` when none answered.
+pub async fn follow_changes(data_dir: &Path, mut on_change: impl FnMut(&str)) -> bool {
+    let Ok(stream) = UnixStream::connect(socket_path(data_dir)).await else { return false };
+    let (read, mut write) = stream.into_split();
+    let mut text = serde_json::to_string(&Request::Subscribe).expect("requests serialize");
+    text.push('\n');
+    if write.write_all(text.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Ok(Response::Changed { account }) = serde_json::from_str(&line) {
+            on_change(&account);
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_logged_without_its_secrets() {
+        let draft = Box::new(AccountDraft { id: "fyers".into(), ..Default::default() });
+        let request = Request::SaveAccount {
+            draft,
+            replacing: None,
+            api_secret: Some("s3cret".into()),
+            pin: Some("4321".into()),
+        };
+        let logged = describe(&request);
+        assert_eq!(logged, "save account fyers");
     }
 }

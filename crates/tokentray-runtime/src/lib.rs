@@ -35,6 +35,7 @@ mod status;
 pub mod summary;
 mod tokens;
 pub mod watch;
+mod window_view;
 
 pub use browser::{open_in_browser, BrowserError};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -45,3 +46,4 @@ pub use notifier::{LogNotifier, Notifier};
 pub use recover::Recovery;
 pub use slot::Counters;
 pub use status::{AccountStatus, SinkStatus};
+pub use window_view::{AccountView, EditFailure, Settings};

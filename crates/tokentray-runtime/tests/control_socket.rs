@@ -36,7 +36,7 @@ async fn bad_requests_get_errors_and_the_socket_keeps_serving() {
     let w = world("control-abuse", None).await;
     let engine = w.engine();
     let data_dir = w.dir.join("data");
-    let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: false }).await.unwrap();
+    let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: false, demo: false }).await.unwrap();
     let path = ipc::socket_path(&data_dir);
 
     let answers = exchange(&path, b"not json\n{\"cmd\":\"format_disk\"}\n{\"cmd\":\"token\"}\n").await;
@@ -60,4 +60,62 @@ async fn bad_requests_get_errors_and_the_socket_keeps_serving() {
     };
     assert_eq!(accounts.len(), 2);
     engine.shutdown();
+}
+
+#[tokio::test]
+async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
+    let w = world("control-window", None).await;
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: true, demo: false }).await.unwrap();
+
+    let Some(Response::Accounts { accounts }) = ipc::request(&data_dir, &Request::Accounts).await else {
+        panic!("accounts answered");
+    };
+    assert_eq!(accounts.len(), 2);
+    let Some(Response::Settings { settings }) = ipc::request(&data_dir, &Request::Settings).await else {
+        panic!("settings answered");
+    };
+    assert!(!settings.demo && settings.storage_plaintext);
+
+    // A subscriber hears of every change, starting with its own subscription.
+    let (changes_tx, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let follower = tokio::spawn({
+        let data_dir = data_dir.clone();
+        async move { ipc::follow_changes(&data_dir, move |account| drop(changes_tx.send(account.to_owned()))).await }
+    });
+    assert_eq!(changes.recv().await.as_deref(), Some(""), "subscribed");
+    log_in(&engine, "kite").await;
+    assert_eq!(changes.recv().await.as_deref(), Some("kite"));
+
+    // An edit with a secret: saved, applied at once, and the secret never in the config.
+    let draft = Box::new(tokentray_adapters::config_edit::AccountDraft {
+        id: "fyers".into(),
+        provider: "fyers".into(),
+        api_key: "XJ1-100".into(),
+        redirect_uri: "http://127.0.0.1:5999/cb".into(),
+        ..Default::default()
+    });
+    let save = Request::SaveAccount {
+        draft,
+        replacing: None,
+        api_secret: Some("s3cret-value".into()),
+        pin: Some("4321".into()),
+    };
+    assert!(matches!(ipc::request(&data_dir, &save).await, Some(Response::Done { .. })));
+    assert!(engine.config().account("fyers").is_some(), "applied at once");
+    let config = std::fs::read_to_string(w.dir.join("config.toml")).unwrap();
+    assert!(!config.contains("s3cret-value") && !config.contains("4321"), "{config}");
+    let stored = store(&w.dir);
+    use tokentray_adapters::store::{SecretItem, SecretStore};
+    assert_eq!(stored.get("fyers", SecretItem::Pin).unwrap().unwrap().expose(), "4321");
+
+    // A bad edit is refused with its reason, and nothing is written.
+    let bad = Request::SaveThresholds { orange: "1h".into(), red: "2h".into() };
+    let Some(Response::Error { message, .. }) = ipc::request(&data_dir, &bad).await else { panic!("refused") };
+    assert!(message.contains("orange must be longer than red"), "{message}");
+    assert_eq!(std::fs::read_to_string(w.dir.join("config.toml")).unwrap(), config);
+
+    engine.shutdown();
+    assert!(follower.await.unwrap(), "the follower ends when the engine stops");
 }

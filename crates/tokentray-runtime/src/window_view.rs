@@ -1,0 +1,143 @@
+//! What the window shows and edits. The window runs in a process of its own
+//! (a web view costs memory the tray should not keep), so this is served to
+//! it over the control socket: the accounts with the settings its form
+//! edits, and the config edits it asks for, made here, where the engine
+//! applies them at once.
+
+use crate::{AccountStatus, Engine, EngineError, Remedy};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tokentray_adapters::config::Config;
+use tokentray_adapters::config_edit::{self, AccountDraft, EditError};
+use tokentray_adapters::Secret;
+
+/// One account for the window: its status and the settings the form edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    #[serde(flatten)]
+    pub status: AccountStatus,
+    pub api_key: String,
+    /// The client id the config names (Dhan, Angel One), apart from the
+    /// broker's own word in `status.user_id`.
+    pub config_user_id: Option<String>,
+    pub redirect_uri: String,
+    pub orange_seconds: i64,
+    pub red_seconds: i64,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub profile_url: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub config_path: String,
+    pub storage: String,
+    pub storage_plaintext: bool,
+    pub demo: bool,
+}
+
+/// Why an edit from the window was not made. Nothing is written then.
+#[derive(Debug, thiserror::Error)]
+pub enum EditFailure {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("{0}")]
+    File(String),
+}
+
+impl EditFailure {
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            Self::Engine(e) => e.remedy(),
+            Self::Edit(_) | Self::File(_) => Remedy::Other,
+        }
+    }
+}
+
+impl Engine {
+    pub fn account_views(&self) -> Vec<AccountView> {
+        let config = self.config();
+        self.statuses()
+            .into_iter()
+            .filter_map(|status| {
+                let a = config.account(&status.id)?;
+                let o = a.oauth2.as_ref();
+                Some(AccountView {
+                    api_key: a.api_key.clone(),
+                    config_user_id: a.user_id.clone(),
+                    redirect_uri: a.redirect_uri.to_string(),
+                    orange_seconds: a.thresholds.orange.num_seconds(),
+                    red_seconds: a.thresholds.red.num_seconds(),
+                    authorize_url: o.map(|o| o.authorize_url.to_string()),
+                    token_url: o.map(|o| o.token_url.to_string()),
+                    profile_url: o.and_then(|o| o.profile_url.as_ref().map(|u| u.to_string())),
+                    scopes: o.map(|o| o.scopes.clone()).unwrap_or_default(),
+                    status,
+                })
+            })
+            .collect()
+    }
+
+    /// `demo`: whether this engine runs on the demo broker.
+    pub fn settings(&self, demo: bool) -> Settings {
+        let storage = self.storage();
+        Settings {
+            config_path: self.config().path.display().to_string(),
+            storage_plaintext: matches!(storage, tokentray_adapters::store::StorageKind::Plaintext(_)),
+            storage: storage.to_string(),
+            demo,
+        }
+    }
+
+    /// Adds or edits an account. The config file is rewritten atomically,
+    /// keeping its comments; the api secret and PIN (if given) go straight
+    /// to the secret store.
+    pub async fn save_account(
+        &self,
+        draft: &AccountDraft,
+        replacing: Option<&str>,
+        api_secret: Option<Secret>,
+        pin: Option<Secret>,
+    ) -> Result<(), EditFailure> {
+        let config = self.edit_config(|text, path| config_edit::upsert_account(text, path, draft, replacing))?;
+        if let Some(secret) = api_secret.filter(|s| !s.expose().trim().is_empty()) {
+            self.set_api_secret(&draft.id, Secret::new(secret.expose().trim())).await?;
+        }
+        if let Some(pin) = pin.filter(|p| !p.expose().trim().is_empty()) {
+            self.set_pin(&draft.id, Secret::new(pin.expose().trim())).await?;
+        }
+        self.apply_config(config);
+        Ok(())
+    }
+
+    pub fn delete_account(&self, id: &str) -> Result<(), EditFailure> {
+        let config = self.edit_config(|text, path| config_edit::remove_account(text, path, id))?;
+        self.apply_config(config);
+        Ok(())
+    }
+
+    pub fn save_thresholds(&self, orange: &str, red: &str) -> Result<(), EditFailure> {
+        let config = self.edit_config(|text, path| config_edit::set_thresholds(text, path, orange, red))?;
+        self.apply_config(config);
+        Ok(())
+    }
+
+    /// Reads the config file, applies `edit`, and writes the result only if it loads.
+    fn edit_config(&self, edit: impl FnOnce(&str, &Path) -> Result<String, EditError>) -> Result<Config, EditFailure> {
+        let path = self.config().path.clone();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(EditFailure::File(format!("cannot read {}: {e}", path.display()))),
+        };
+        let new_text = edit(&text, &path)?;
+        // `edit` has read the result back already; this is the config to apply.
+        let config = Config::parse(&new_text, &path).map_err(|e| EditFailure::File(e.to_string()))?;
+        tokentray_adapters::atomic::write(&path, new_text.as_bytes(), 0o600)
+            .map_err(|e| EditFailure::File(format!("cannot write {}: {e}", path.display())))?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,96 @@
+//! The window as a process of its own (`tokentray-tray --window`): one web
+//! view, the page's commands forwarded to the running engine over its
+//! control socket, and the engine's changes followed live. Closing the
+//! window ends the process and every WebKit child with it. One window at a
+//! time: a second one brings the first forward and leaves.
+
+use crate::state::WindowState;
+use crate::Args;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tokentray_runtime::ipc::{self, Request};
+
+pub const LABEL: &str = "main";
+
+/// Where the one window answers "show" from a second one.
+fn window_socket(engine_dir: &Path) -> PathBuf {
+    engine_dir.join("window.sock")
+}
+
+/// Runs the window until it is closed.
+pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let (_, _, engine_dir) = crate::locate(args)?;
+    if UnixStream::connect(window_socket(&engine_dir)).and_then(|mut s| s.write_all(b"show\n")).is_ok() {
+        tracing::info!("the window is open already: brought it forward");
+        return Ok(());
+    }
+    if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Status)).is_none() {
+        return Err("TokenTray is not running here: start it (tokentray-tray), and it opens this window".into());
+    }
+    let app = tauri::Builder::default()
+        .invoke_handler(crate::handlers())
+        .setup(move |app| {
+            app.manage(WindowState { engine_dir: engine_dir.clone() });
+            open(app.handle())?;
+            answer_show(app.handle(), &engine_dir)?;
+            follow_engine(app.handle(), engine_dir.clone());
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    // The last window closed ends the process: nothing else lives here.
+    app.run(|_, _| {});
+    Ok(())
+}
+
+fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let window = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+        .title("TokenTray")
+        .inner_size(780.0, 560.0)
+        .min_inner_size(360.0, 360.0)
+        .build()?;
+    window.set_focus()
+}
+
+/// Brings the window forward when a second one asks, on a socket in the
+/// private data directory (0700) that lives as long as this process.
+fn answer_show<R: Runtime>(app: &AppHandle<R>, engine_dir: &Path) -> std::io::Result<()> {
+    let path = window_socket(engine_dir);
+    // Nobody answered on it (checked in `run`): a dead window's leftover.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    let app = app.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            if BufReader::new(stream).read_line(&mut line).is_ok() && line.trim() == "show" {
+                let handle = app.clone();
+                let _ = app.run_on_main_thread(move || {
+                    if let Some(w) = handle.get_webview_window(LABEL) {
+                        let _ = w.show();
+                        let _ = w.unminimize();
+                        let _ = w.set_focus();
+                    }
+                });
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The page reloads its accounts on every change the engine reports; when
+/// the engine goes away (Quit), the window goes with it.
+fn follow_engine<R: Runtime>(app: &AppHandle<R>, engine_dir: PathBuf) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let emitter = app.clone();
+        ipc::follow_changes(&engine_dir, |account| {
+            let _ = emitter.emit("accounts-changed", account);
+        })
+        .await;
+        tracing::info!("the running TokenTray went away: closing the window");
+        let _ = std::fs::remove_file(window_socket(&engine_dir));
+        app.exit(0);
+    });
+}
