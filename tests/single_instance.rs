@@ -1,5 +1,6 @@
 //! One TokenTray per data directory: a second launch of the tray brings the
-//! first one's window forward and leaves, without touching its files.
+//! first one's window (a process of its own) forward and leaves, without
+//! touching its files; one window at a time, gone with the tray.
 //! Run inside the desktop session that `scripts/test.sh` starts.
 
 use std::path::Path;
@@ -57,6 +58,20 @@ fn a_second_launch_shows_the_first_ones_window() {
         "the second launch left the running demo's files alone"
     );
     assert!(first.try_wait().unwrap().is_none(), "the first tray keeps running");
+
+    // One window at a time: another window launch brings that one forward and leaves.
+    let status = launch(&dir, &["--demo", "--window"]).wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(windows_named_tokentray(), 1, "still one window");
+
+    // Quit: the window goes with the engine it shows.
+    let _ = first.kill();
+    let _ = first.wait();
+    let started = Instant::now();
+    while windows_named_tokentray() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the window outlived the tray");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let _ = first.kill();
     let _ = first.wait();
     let _ = std::fs::remove_dir_all(&dir);

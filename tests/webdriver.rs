@@ -1,7 +1,10 @@
-//! The real tray app in a real WebKit engine, driven over WebDriver
-//! (tauri-driver and WebKitWebDriver, under Xvfb): the demo account's row
-//! shows its countdown and colour, and a click on "Log in" completes a login
-//! against the sandbox and turns the row green.
+//! The real window in a real WebKit engine, driven over WebDriver
+//! (tauri-driver and WebKitWebDriver, under Xvfb). The window is a process of
+//! its own (`tokentray-tray --window`) beside the running tray, whose engine
+//! it talks to: the demo account's row shows its countdown and colour, a
+//! click on "Log in" completes a login in the tray's engine and the row
+//! follows live, and closing the window ends its process while the tray,
+//! which never made a web view, runs on.
 //!
 //! Needs `tauri-driver` and `WebKitWebDriver` and a desktop session:
 //! `scripts/test.sh` installs and starts them.
@@ -27,26 +30,70 @@ impl Drop for Driver {
     }
 }
 
+/// A child process killed when the test lets go of it, also on a panic.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The environment every TokenTray process of the test runs in.
+fn tokentray_env(command: &mut Command, data_dir: &std::path::Path) {
+    command
+        .env("TOKENTRAY_DATA_DIR", data_dir)
+        .env("TOKENTRAY_CONFIG", data_dir.join("no-config.toml"))
+        // The "system browser" opens the sandbox's login page and clicks Approve, as a person would.
+        .env("BROWSER", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/approve-browser.sh %s"));
+}
+
+/// The tray on the demo broker, once its control socket answers.
+fn start_tray(data_dir: &std::path::Path) -> Killed {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"));
+    command.arg("--demo").stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("tray.log")).unwrap());
+    tokentray_env(&mut command, data_dir);
+    let tray = Killed(command.spawn().unwrap());
+    let socket = data_dir.join("demo/data/tokentray.sock");
+    tokentray_testkit::wait_until("the tray's engine answers", Duration::from_secs(60), || {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    });
+    tray
+}
+
+/// The processes whose command line holds all of `words`.
+fn processes_with(words: &[&str]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            words.iter().all(|w| args.iter().any(|a| *a == w.as_bytes()))
+        })
+        .collect()
+}
+
 impl Driver {
     async fn start(data_dir: &std::path::Path) -> Driver {
         let port = free_port();
         let native = free_port();
-        let child = Command::new("tauri-driver")
+        let mut command = Command::new("tauri-driver");
+        command
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("TOKENTRAY_DATA_DIR", data_dir)
-            .env("TOKENTRAY_CONFIG", data_dir.join("no-config.toml"))
-            // The "system browser" opens the sandbox's login page and clicks Approve, as a person would.
-            .env("BROWSER", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/approve-browser.sh %s"))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data_dir.join("app.log")).unwrap())
-            .spawn()
-            .expect("tauri-driver is installed (scripts/test.sh installs it)");
+            .stderr(std::fs::File::create(data_dir.join("app.log")).unwrap());
+        tokentray_env(&mut command, data_dir);
+        let child = command.spawn().expect("tauri-driver is installed (scripts/test.sh installs it)");
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let mut driver = Driver { child, base, http, session: String::new() };
+        // The window process, as the tray's "Open TokenTray" starts it.
         let capabilities = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
             "application": env!("CARGO_BIN_EXE_tokentray-tray"),
-            "args": ["--demo", "--show"]
+            "args": ["--window", "--demo"]
         }}}});
         let started = Instant::now();
         let session = loop {
@@ -136,8 +183,10 @@ impl Driver {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
+async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
     let dir = tokentray_testkit::scratch("webdriver");
+    let mut tray = start_tray(&dir);
+    let tray_pid = tray.0.id();
     let driver = Driver::start(&dir).await;
 
     let countdown = driver.wait_for_level("demo-kite", "green").await;
@@ -171,5 +220,21 @@ async fn the_demo_row_counts_down_and_a_click_on_log_in_turns_it_green() {
     assert!(error.contains("client id"), "the form names what to fix: {error:?}");
     assert_eq!(driver.attribute("#f-user_id", "aria-invalid").await.as_deref(), Some("true"));
 
-    driver.call(reqwest::Method::DELETE, "", None).await;
+    // Closing the window ends its process; the tray runs on, with no web view.
+    let window = ["--window", "--demo"];
+    assert_eq!(processes_with(&window).len(), 1, "one window process");
+    // The answer may never come whole: the app ends with its last window.
+    let close = format!("{}/session/{}/window", driver.base, driver.session);
+    let _ = driver.http.delete(close).send().await;
+    tokentray_testkit::wait_until("the window process ended", Duration::from_secs(20), || {
+        processes_with(&window).is_empty()
+    });
+    assert!(tray.0.try_wait().unwrap().is_none(), "the tray still runs");
+    let children = std::fs::read_to_string(format!("/proc/{tray_pid}/task/{tray_pid}/children")).unwrap_or_default();
+    let webkit: Vec<&str> = children
+        .split_whitespace()
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().contains("WebKit"))
+        .collect();
+    assert!(webkit.is_empty(), "the tray never starts WebKit: {webkit:?}");
+    let _ = driver.http.delete(format!("{}/session/{}", driver.base, driver.session)).send().await;
 }
