@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures the release tray app on the demo config, in a private desktop
-# session: time from launch to the tray being up, memory of the app and all
-# its WebKit processes with the window never opened, then open, then closed
-# again, and CPU over 60 idle seconds. Figures go to stdout.
+# session with a tray host (examples/tray_host.rs): time from launch to the
+# tray being up, memory of the app with the window never opened, then open
+# (the window is a process of its own, with its WebKit children), then
+# closed again, the window's open time, and CPU over 60 idle seconds.
+# Figures go to stdout.
 #
 # Memory is RSS summed over the process tree (shared pages counted in each
 # process) and PSS (shared pages split between them), from /proc. The
@@ -10,6 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release --locked -p tokentray-app
+cargo build --release --locked -p tokentray-app --bin tokentray-tray --example tray_host
 
 scripts/with-desktop-session.sh scripts/measure-tray-session.sh
