@@ -71,7 +71,7 @@ fn processes_with(words: &[&str]) -> Vec<u32> {
         .filter(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-            words.iter().all(|w| args.iter().any(|a| *a == w.as_bytes()))
+            words.iter().all(|w| args.contains(&w.as_bytes()))
         })
         .collect()
 }
