@@ -30,7 +30,7 @@ fn polar(x: f64, y: f64) -> (f64, f64) {
 fn ring(share: f64, colour: Rgb) -> Shape {
     Box::new(move |x, y| {
         let (r, turn) = polar(x, y);
-        (19.0..=30.0).contains(&r).then(|| if turn <= share { colour } else { [214, 218, 222] })
+        (19.0..=30.0).contains(&r).then_some(if turn <= share { colour } else { [214, 218, 222] })
     })
 }
 
@@ -73,7 +73,7 @@ fn render(shapes: &[Shape]) -> Vec<u8> {
                 }
             }
             let alpha = hits * 255 / (SUPER * SUPER);
-            let channel = |i: usize| if hits == 0 { 0 } else { (sum[i] / hits) as u8 };
+            let channel = |i: usize| sum[i].checked_div(hits).unwrap_or(0) as u8;
             rgba.extend([channel(0), channel(1), channel(2), alpha as u8]);
         }
     }
