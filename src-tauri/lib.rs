@@ -32,6 +32,10 @@ pub fn run(args: Args) {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .try_init();
+    // The name a tray host shows for the item (and a window manager for the
+    // window): "TokenTray", not the binary's name.
+    #[cfg(target_os = "linux")]
+    glib::set_application_name("TokenTray");
     if args.window {
         if let Err(e) = window_app::run(&args) {
             eprintln!("tokentray-tray --window: {e}");

@@ -79,6 +79,8 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     assert_eq!(centre_pixel(&icon), [46, 160, 67, 255], "the icon is green: {icon}");
     let status: String = item.get("org.kde.StatusNotifierItem", "Status").unwrap();
     assert_eq!(status, "Active");
+    let name: String = item.get("org.kde.StatusNotifierItem", "Title").unwrap();
+    assert_eq!(name, "TokenTray", "the name the host shows for the item");
 
     let menu_path: dbus::Path = item.get("org.kde.StatusNotifierItem", "Menu").unwrap();
     let menu = conn.with_proxy(service.as_str(), menu_path, Duration::from_secs(5));
