@@ -22,9 +22,11 @@ impl Args {
                 "--demo" => out.demo = true,
                 "--show" => out.show = true,
                 "--window" => out.window = true,
+                // Start at login: the tray alone, whatever else is asked.
+                "--background" => out.show = false,
                 "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
                 "-h" | "--help" => {
-                    return Err("usage: tokentray-tray [--demo] [--show] [--window] [--config PATH]\n\
+                    return Err("usage: tokentray-tray [--demo] [--show | --background] [--window] [--config PATH]\n\
                                 The tray app (with --window, its window, which needs the tray running);\n\
                                 `tokentray --help` lists the command-line tools."
                         .to_owned())
@@ -45,6 +47,7 @@ mod tests {
         let a = Args::parse(["--demo", "--config", "/c.toml", "--show"].map(String::from)).unwrap();
         assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true, window: false });
         assert!(Args::parse(["--window".to_owned()]).unwrap().window);
+        assert!(!Args::parse(["--show", "--background"].map(String::from)).unwrap().show, "start at login: no window");
         assert!(Args::parse(["--nope".to_owned()]).unwrap_err().contains("--nope"));
         assert!(Args::parse(["--config".to_owned()]).is_err());
     }

@@ -53,7 +53,11 @@ pub fn run(args: Args) {
         }
     }
     let app = tauri::Builder::default()
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        // Started at login: the tray alone, no window.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--background"]),
+        ))
         .setup(move |app| {
             setup(app.handle(), &args)?;
             Ok(())

@@ -62,12 +62,13 @@ fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<
         let login = MenuItem::with_id(app, format!("login:{}", line.id), "Log in", true, None::<&str>)?;
         let refresh =
             MenuItem::with_id(app, format!("refresh:{}", line.id), "Refresh now", line.can_refresh, None::<&str>)?;
+        let check = MenuItem::with_id(app, format!("check:{}", line.id), "Check now", true, None::<&str>)?;
         accounts.push(Submenu::with_id_and_items(
             app,
             format!("account:{}", line.id),
             &line.text,
             true,
-            &[&login, &refresh],
+            &[&login, &refresh, &check],
         )?);
     }
     let none = MenuItem::with_id(app, "none", "No accounts: open TokenTray to add one", false, None::<&str>)?;
@@ -93,6 +94,16 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = engine.refresh(&account).await {
                     tracing::warn!("refresh from the tray menu failed: {e}");
+                }
+            });
+        }
+        // What the broker says now; the tray and a notification follow.
+        Some(("check", account)) => {
+            let engine = app.state::<AppState>().engine.clone();
+            let account = account.to_owned();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = engine.check(&account).await {
+                    tracing::warn!("check from the tray menu: {e}");
                 }
             });
         }

@@ -91,9 +91,16 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
         strings(&child.0, &mut labels);
     }
     let has = |needle: &str| labels.iter().any(|l| l.contains(needle));
-    for expected in
-        ["Kite (demo): ", "OAuth2 (demo): ", "Log in", "Refresh now", "Open TokenTray", "Start at login", "Quit"]
-    {
+    for expected in [
+        "Kite (demo): ",
+        "OAuth2 (demo): ",
+        "Log in",
+        "Refresh now",
+        "Check now",
+        "Open TokenTray",
+        "Start at login",
+        "Quit",
+    ] {
         assert!(has(expected), "menu label {expected:?} in {labels:?}");
     }
     assert!(labels.iter().any(|l| l.starts_with("Kite (demo): ") && l.ends_with("(valid)")), "{labels:?}");

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 pub const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
-
 /// Registrations received: (the item's bus name, the path it gave).
 pub type Items = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -68,4 +67,3 @@ pub fn watcher() -> Items {
     serving.recv_timeout(Duration::from_secs(10)).expect("the watcher started");
     items
 }
-
