@@ -16,6 +16,7 @@ pub struct Args {
 impl Args {
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut out = Args::default();
+        let mut background = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -23,7 +24,7 @@ impl Args {
                 "--show" => out.show = true,
                 "--window" => out.window = true,
                 // Start at login: the tray alone, whatever else is asked.
-                "--background" => out.show = false,
+                "--background" => background = true,
                 "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
                 "-h" | "--help" => {
                     return Err("usage: tokentray-tray [--demo] [--show | --background] [--window] [--config PATH]\n\
@@ -34,6 +35,7 @@ impl Args {
                 other => return Err(format!("unknown argument `{other}`; try --help")),
             }
         }
+        out.show &= !background;
         Ok(out)
     }
 }
@@ -47,7 +49,9 @@ mod tests {
         let a = Args::parse(["--demo", "--config", "/c.toml", "--show"].map(String::from)).unwrap();
         assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true, window: false });
         assert!(Args::parse(["--window".to_owned()]).unwrap().window);
-        assert!(!Args::parse(["--show", "--background"].map(String::from)).unwrap().show, "start at login: no window");
+        for order in [["--show", "--background"], ["--background", "--show"]] {
+            assert!(!Args::parse(order.map(String::from)).unwrap().show, "start at login: no window");
+        }
         assert!(Args::parse(["--nope".to_owned()]).unwrap_err().contains("--nope"));
         assert!(Args::parse(["--config".to_owned()]).is_err());
     }
