@@ -194,8 +194,17 @@ async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
     assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
     driver.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokentray-window.png")).await;
 
+    // A bar for the share of time left, and the one action that matters as the main button.
+    let share: u32 = driver.attribute("#row-demo-kite .life", "aria-valuenow").await.unwrap().parse().unwrap();
+    assert!((1..=100).contains(&share), "a share of the token's life: {share}");
+    let main = driver.attribute("#row-demo-kite button.primary", "data-action").await;
+    assert_eq!(main.as_deref(), Some("check"), "Kite renews only by a login: a green one is checked");
+    assert!(driver.attribute("#row-demo-kite .countdown", "title").await.unwrap().starts_with("Act by "));
+
     driver.click("#row-demo-kite button[data-action=logout]").await;
     assert_eq!(driver.wait_for_level("demo-kite", "no_token").await, "log in");
+    let main = driver.attribute("#row-demo-kite button.primary", "data-action").await;
+    assert_eq!(main.as_deref(), Some("login"), "logged out: Log in is the main button");
 
     driver.click("#row-demo-kite button[data-action=login]").await;
     let countdown = driver.wait_for_level("demo-kite", "green").await;

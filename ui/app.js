@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, describeError, levelFor, NEEDS_CLIENT_ID, NEEDS_PIN, validateDraft } from "./logic.js";
+import { countdownText, describeError, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -43,6 +43,18 @@ function render() {
 
     const countdown = document.createElement("td");
     countdown.className = "countdown";
+    // Exact on hover; the bar shows the share of the time left at a glance.
+    countdown.title = a.act_by ? `Act by ${new Date(a.act_by).toLocaleString()}` : "Renews by itself";
+    const text = document.createElement("span");
+    text.className = "countdown-text";
+    const life = document.createElement("div");
+    life.className = "life";
+    life.setAttribute("role", "meter");
+    life.setAttribute("aria-label", `${a.label}: time left`);
+    life.setAttribute("aria-valuemin", "0");
+    life.setAttribute("aria-valuemax", "100");
+    life.append(document.createElement("span"));
+    countdown.append(text, life);
 
     const state = document.createElement("td");
     state.className = "state";
@@ -84,7 +96,13 @@ function tick() {
     const level = levelFor(a, now);
     tr.className = `level-${level}`;
     tr.dataset.level = level;
-    tr.querySelector(".countdown").textContent = countdownText(a, now);
+    tr.querySelector(".countdown-text").textContent = countdownText(a, now);
+    const share = Math.round(lifeLeft(a, now) * 100);
+    const life = tr.querySelector(".life");
+    life.setAttribute("aria-valuenow", String(share));
+    life.firstChild.style.width = `${share}%`;
+    const main = mainAction(a, level);
+    for (const b of tr.querySelectorAll("td.actions button")) b.classList.toggle("primary", b.dataset.action === main);
   }
 }
 

@@ -46,6 +46,22 @@ export function levelFor(account, nowMs) {
   return "green";
 }
 
+/** The share (0 to 1) of the time until the user must act that is still left, for the countdown's bar. */
+export function lifeLeft(account, nowMs) {
+  if (account.state === "no_token" || account.state === "needs_login") return 0;
+  if (!account.act_by) return 1;
+  const end = Date.parse(account.act_by);
+  const start = Date.parse(account.login_at ?? account.act_by);
+  if (!(end > start)) return nowMs < end ? 1 : 0;
+  return Math.min(1, Math.max(0, (end - nowMs) / (end - start)));
+}
+
+/** The one action that matters now: a login when it is red or worse, else a renewal, else a check with the broker. */
+export function mainAction(account, level) {
+  if (["no_token", "red", "expired"].includes(level) || account.state === "needs_login") return "login";
+  return account.auto_refresh ? "refresh" : "check";
+}
+
 /**
  * A failed command's error as the window shows it: the engine's message, and
  * whether a login fixes it (then the window offers "Log in").

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { describeError, formatCountdown, countdownText, levelFor, parseDuration, validateDraft } from "./logic.js";
+import { describeError, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, validateDraft } from "./logic.js";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
@@ -64,4 +64,19 @@ test("a command's error shows its message and offers a login only when one fixes
   assert.deepEqual(describeError({ message: "kite: run `tokentray login kite`", remedy: "login" }), { text: "kite: run `tokentray login kite`", offerLogin: true });
   assert.deepEqual(describeError({ message: "broker unreachable", remedy: "retry" }), { text: "broker unreachable", offerLogin: false });
   assert.deepEqual(describeError("command accounts not allowed"), { text: "command accounts not allowed", offerLogin: false });
+});
+
+test("the bar shows the share of the time left, and the main button the one action that matters", () => {
+  const login = Date.parse("2026-11-26T03:45:00Z");
+  const kite = { state: "valid", login_at: "2026-11-26T03:45:00Z", act_by: "2026-11-27T00:30:00Z", auto_refresh: false };
+  const end = Date.parse(kite.act_by);
+  assert.equal(lifeLeft(kite, login), 1);
+  assert.equal(lifeLeft(kite, login + (end - login) / 4), 0.75);
+  assert.equal(lifeLeft(kite, end + 1000), 0);
+  assert.equal(lifeLeft({ state: "valid", act_by: null, auto_refresh: true }, login), 1, "renews by itself: full");
+  assert.equal(lifeLeft({ state: "needs_login", act_by: kite.act_by }, login), 0);
+  assert.equal(mainAction(kite, "green"), "check");
+  assert.equal(mainAction({ ...kite, auto_refresh: true }, "orange"), "refresh");
+  for (const level of ["red", "expired", "no_token"]) assert.equal(mainAction(kite, level), "login", level);
+  assert.equal(mainAction({ ...kite, state: "needs_login" }, "green"), "login");
 });
