@@ -211,6 +211,14 @@ async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
     assert!(countdown.ends_with('m'), "a fresh 6-minute token: {countdown}");
     assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
 
+    // Usable at 360 px wide: nothing wider than the window.
+    let rect = json!({"width": 360, "height": 640});
+    driver.call(reqwest::Method::POST, "/window/rect", Some(rect)).await;
+    let script = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];";
+    let widths = driver.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
+    let (scroll, client) = (widths["value"][0].as_u64().unwrap(), widths["value"][1].as_u64().unwrap());
+    assert!(client <= 400 && scroll <= client, "at {client} px the page is {scroll} px wide");
+
     // The form shows each provider's own fields, and says what is missing.
     driver.click("#add").await;
     assert!(!driver.displayed("#f-user_id").await && !driver.displayed("#f-pin").await, "Kite takes neither");

@@ -32,6 +32,8 @@ function render() {
     const tr = document.createElement("tr");
     tr.id = `row-${a.id}`;
     tr.dataset.account = a.id;
+    // What a narrow window's hidden columns say.
+    tr.title = `User: ${a.user_id ?? "-"}; last checked ${timeOf(a.last_validated)}`;
 
     const name = document.createElement("td");
     name.className = "name";
