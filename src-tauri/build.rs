@@ -3,6 +3,7 @@ fn main() {
     // command; capabilities/default.json grants the window only these.
     let commands = &[
         "accounts",
+        "history",
         "settings",
         "login",
         "refresh",

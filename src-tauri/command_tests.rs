@@ -78,6 +78,7 @@ fn accounts_carry_status_and_settings_but_no_secret() {
     for token in ["access_token", "refresh_token"] {
         assert!(!text.contains(token), "no token field reaches the page");
     }
+    assert!(call(&f, "history", json!({})).unwrap().is_array(), "the timeline's history");
     let settings = call(&f, "settings", json!({})).unwrap();
     assert_eq!(settings["demo"], true);
     assert_eq!(settings["storage_plaintext"], true);

@@ -7,6 +7,7 @@ use crate::command_error::CommandError;
 use crate::state::WindowState;
 use tauri::State;
 use tokentray_adapters::config_edit::AccountDraft;
+use tokentray_runtime::history::HistoryEntry;
 use tokentray_runtime::ipc::{self, Request, Response};
 use tokentray_runtime::{AccountStatus, AccountView, Settings};
 
@@ -35,6 +36,15 @@ fn status(response: Response) -> Result<AccountStatus, CommandError> {
 pub async fn accounts(state: State<'_, WindowState>) -> Result<Vec<AccountView>, CommandError> {
     match ask(&state, Request::Accounts).await? {
         Response::Accounts { accounts } => Ok(accounts),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The last days of every account's history, for the timelines.
+#[tauri::command]
+pub async fn history(state: State<'_, WindowState>) -> Result<Vec<HistoryEntry>, CommandError> {
+    match ask(&state, Request::History).await? {
+        Response::History { entries } => Ok(entries),
         other => Err(unexpected(other)),
     }
 }

@@ -84,6 +84,7 @@ pub fn run(args: Args) {
 pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         commands::accounts,
+        commands::history,
         commands::settings,
         commands::login,
         commands::refresh,

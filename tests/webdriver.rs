@@ -209,6 +209,14 @@ async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
     driver.click("#row-demo-kite button[data-action=login]").await;
     let countdown = driver.wait_for_level("demo-kite", "green").await;
     assert!(countdown.ends_with('m'), "a fresh 6-minute token: {countdown}");
+    // The week's timeline has the logout and the new login, in words too.
+    let started = Instant::now();
+    while driver.find("#row-demo-kite .timeline .seg.level-green").await.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the timeline never showed the login");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let words = driver.attribute("#row-demo-kite .timeline", "aria-label").await.unwrap();
+    assert!(words.starts_with("Kite (demo): Last 7 days: 1 new token"), "{words}");
     assert_eq!(driver.text("#row-demo-kite .state").await.as_deref(), Some("valid"));
 
     // Usable at 360 px wide: nothing wider than the window.

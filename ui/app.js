@@ -1,12 +1,13 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, describeError, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, validateDraft } from "./logic.js";
+import { countdownText, describeError, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
 
 const $ = (id) => document.getElementById(id);
 let accounts = [];
+let history = []; // the last week's events, every account's, oldest first
 let editing = null; // the id being edited, or null when adding
 const busy = new Map(); // account id -> what it is waiting for
 
@@ -41,7 +42,7 @@ function render() {
     const provider = document.createElement("span");
     provider.className = "provider";
     provider.textContent = a.provider;
-    name.append(provider);
+    name.append(provider, timelineOf(a));
 
     const countdown = document.createElement("td");
     countdown.className = "countdown";
@@ -110,7 +111,29 @@ function tick() {
 
 async function load() {
   accounts = await invoke("accounts");
+  history = await invoke("history").catch(() => []);
   render();
+}
+
+/** The account's last week as a strip: each level until the next change, the exact times on hover. */
+function timelineOf(a) {
+  const now = Date.now();
+  const entries = history.filter((e) => e.account === a.id);
+  const strip = document.createElement("div");
+  strip.className = "timeline";
+  strip.setAttribute("role", "img");
+  strip.setAttribute("aria-label", `${a.label}: ${timelineSummary(entries, now)}`);
+  strip.title = timelineSummary(entries, now);
+  const when = (ms) => new Date(ms).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  for (const s of timeline(entries, now)) {
+    const seg = document.createElement("span");
+    seg.className = `seg level-${s.level}`;
+    seg.style.left = `${(s.offset * 100).toFixed(3)}%`;
+    seg.style.width = `${(s.share * 100).toFixed(3)}%`;
+    seg.title = `${when(s.from)} - ${when(s.to)}: ${s.level.replace("_", " ")}`;
+    strip.append(seg);
+  }
+  return strip;
 }
 
 async function act(action, id) {

@@ -62,6 +62,38 @@ export function mainAction(account, level) {
   return account.auto_refresh ? "refresh" : "check";
 }
 
+export const WEEK_MS = 7 * 86400 * 1000;
+
+/**
+ * An account's last `spanMs` from its history, as the timeline draws it:
+ * each entry's level lasts until the next entry (or now); `offset` and
+ * `share` place it in the span (0 to 1). Before the first entry nothing is known.
+ */
+export function timeline(entries, nowMs, spanMs = WEEK_MS) {
+  const start = nowMs - spanMs;
+  const segments = [];
+  entries.forEach((e, i) => {
+    const from = Math.max(start, Date.parse(e.at));
+    const to = i + 1 < entries.length ? Date.parse(entries[i + 1].at) : nowMs;
+    if (!(to > from)) return;
+    const level = e.state === "no_token" || e.state === "needs_login" ? "expired" : (e.level ?? "no_token");
+    segments.push({ from, to, level, offset: (from - start) / spanMs, share: (to - from) / spanMs });
+  });
+  return segments;
+}
+
+/** The timeline in words, for screen readers and the tooltip. */
+export function timelineSummary(entries, nowMs, spanMs = WEEK_MS) {
+  const segments = timeline(entries, nowMs, spanMs);
+  const dead = segments.filter((s) => s.level === "expired");
+  const tokens = entries.filter((e) => e.kind === "token_changed" && Date.parse(e.at) >= nowMs - spanMs).length;
+  const deadMs = dead.reduce((sum, s) => sum + (s.to - s.from), 0);
+  const days = Math.round(spanMs / 86400000);
+  if (segments.length === 0) return `No history in the last ${days} days`;
+  return `Last ${days} days: ${tokens} new token${tokens === 1 ? "" : "s"}; ` +
+    (dead.length === 0 ? "never dead" : `dead ${dead.length} time${dead.length === 1 ? "" : "s"}, ${formatCountdown(deadMs / 1000)} in all`);
+}
+
 /**
  * A failed command's error as the window shows it: the engine's message, and
  * whether a login fixes it (then the window offers "Log in").

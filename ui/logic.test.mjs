@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { describeError, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, validateDraft } from "./logic.js";
+import { describeError, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
@@ -79,4 +79,24 @@ test("the bar shows the share of the time left, and the main button the one acti
   assert.equal(mainAction({ ...kite, auto_refresh: true }, "orange"), "refresh");
   for (const level of ["red", "expired", "no_token"]) assert.equal(mainAction(kite, level), "login", level);
   assert.equal(mainAction({ ...kite, state: "needs_login" }, "green"), "login");
+});
+
+test("the timeline shows each level until the next change, and says so in words", () => {
+  const now = Date.parse("2026-11-28T12:00:00Z");
+  const day = 86400000;
+  const at = (ms) => new Date(ms).toISOString();
+  const entries = [
+    { at: at(now - 8 * day), kind: "token_changed", state: "valid", level: "green" },
+    { at: at(now - 2 * day), kind: "status_changed", state: "expired", level: "expired" },
+    { at: at(now - 2 * day + 13 * 60000), kind: "token_changed", state: "valid", level: "green" },
+    { at: at(now - 3600000), kind: "status_changed", state: "valid", level: "orange" },
+  ];
+  const segments = timeline(entries, now);
+  assert.deepEqual(segments.map((s) => s.level), ["green", "expired", "green", "orange"]);
+  assert.equal(segments[0].offset, 0, "what began before the week is cut at its start");
+  assert.equal(segments[1].to - segments[1].from, 13 * 60000, "dead for 13 minutes");
+  const total = segments.reduce((sum, s) => sum + s.share, 0);
+  assert.ok(Math.abs(total - 1) < 1e-9, "the week is covered to now");
+  assert.equal(timelineSummary(entries, now), "Last 7 days: 1 new token; dead 1 time, 13m in all");
+  assert.equal(timelineSummary([], now), "No history in the last 7 days");
 });

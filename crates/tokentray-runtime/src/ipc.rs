@@ -57,6 +57,8 @@ pub enum Request {
     },
     /// Every change from now on, one `Changed` line each, until the client hangs up.
     Subscribe,
+    /// The last days of every account's history, for the window's timeline.
+    History,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +75,9 @@ pub enum Response {
     },
     Settings {
         settings: Settings,
+    },
+    History {
+        entries: Vec<crate::history::HistoryEntry>,
     },
     /// Something about `account` changed (empty: about no one account).
     Changed {
@@ -265,6 +270,7 @@ fn describe(request: &Request) -> String {
         Request::DeleteAccount { account } => format!("delete account {account}"),
         Request::SaveThresholds { .. } => "save thresholds".to_owned(),
         Request::Subscribe => "subscribe".to_owned(),
+        Request::History => "history".to_owned(),
     }
 }
 
@@ -328,6 +334,7 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
         Request::SaveThresholds { orange, red } => {
             engine.save_thresholds(&orange, &red).map_or_else(edit_failed, |()| done("saved"))
         }
+        Request::History => Response::History { entries: engine.history() },
         // Served as a stream by `connection`.
         Request::Subscribe => Response::Unsupported { message: "subscribe on a connection of its own".to_owned() },
         Request::Token { account } => match engine.current_token(&account).await {

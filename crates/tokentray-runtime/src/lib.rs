@@ -18,6 +18,7 @@ mod engine;
 mod error;
 mod event_log;
 mod events;
+pub mod history;
 mod install;
 pub mod ipc;
 pub mod lock;

@@ -68,6 +68,7 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
     let engine = w.engine();
     let data_dir = w.dir.join("data");
     let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: true, demo: false }).await.unwrap();
+    let _scheduler = engine.spawn_scheduler();
 
     let Some(Response::Accounts { accounts }) = ipc::request(&data_dir, &Request::Accounts).await else {
         panic!("accounts answered");
@@ -87,6 +88,17 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
     assert_eq!(changes.recv().await.as_deref(), Some(""), "subscribed");
     log_in(&engine, "kite").await;
     assert_eq!(changes.recv().await.as_deref(), Some("kite"));
+    // The timeline's history has the login, with the state then, and no token.
+    tokentray_testkit::eventually_async("the login in the history", || async {
+        let Some(Response::History { entries }) = ipc::request(&data_dir, &Request::History).await else {
+            return false;
+        };
+        entries.iter().any(|e| e.account == "kite" && e.kind == "token_changed" && e.state.is_some())
+    })
+    .await;
+    let history = std::fs::read_to_string(data_dir.join("history.jsonl")).unwrap();
+    let token = engine.tokens("kite").await.unwrap();
+    assert!(!history.contains(token.access_token.expose()), "no token in the history");
 
     // An edit with a secret: saved, applied at once, and the secret never in the config.
     let draft = Box::new(tokentray_adapters::config_edit::AccountDraft {

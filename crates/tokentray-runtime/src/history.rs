@@ -1,0 +1,163 @@
+//! What happened to each account over the last days, for the window's
+//! timeline: one JSON line per engine event (its kind, the account's state
+//! and colour then), in `history.jsonl` in the data directory, 0600. Never a
+//! token. Bounded: entries older than `KEEP` are dropped, and the file is
+//! compacted when it passes `MAX_BYTES`.
+
+use crate::{Engine, EngineEvent, EventKind};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tokentray_core::{Instant, Level, Span, State};
+
+/// How far back the history goes.
+pub const KEEP: Span = Span::days(7);
+/// The file's size past which it is compacted (a busy week of 30-minute
+/// Schwab refreshes for ten accounts is about 1 MB).
+pub const MAX_BYTES: u64 = 2 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: Instant,
+    pub account: String,
+    /// `token_changed`, `status_changed`, `token_invalid`, `logged_out`.
+    pub kind: String,
+    pub state: Option<State>,
+    pub level: Option<Level>,
+}
+
+impl HistoryEntry {
+    fn of(event: &EngineEvent) -> Option<Self> {
+        (event.kind != EventKind::ConfigReloaded).then(|| Self {
+            at: event.at,
+            account: event.account.clone(),
+            kind: event.kind.as_str().to_owned(),
+            state: event.snapshot.map(|s| s.state),
+            level: event.snapshot.map(|s| s.level),
+        })
+    }
+}
+
+fn file(data_dir: &Path) -> PathBuf {
+    data_dir.join("history.jsonl")
+}
+
+/// The entries since `since`, oldest first; lines that do not read are skipped.
+pub fn read(data_dir: &Path, since: Instant) -> Vec<HistoryEntry> {
+    let text = std::fs::read_to_string(file(data_dir)).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<HistoryEntry>(l).ok()).filter(|e| e.at >= since).collect()
+}
+
+/// Appends `entry`; compacts the file when it has grown past `MAX_BYTES`.
+pub fn append(data_dir: &Path, entry: &HistoryEntry, now: Instant) -> std::io::Result<()> {
+    let path = file(data_dir);
+    let mut line = serde_json::to_string(entry).expect("entries serialize");
+    line.push('\n');
+    let mut f = tokentray_adapters::atomic::open_private(&path)?;
+    // One write at the end: the engine is the history's one writer.
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0))?;
+    f.write_all(line.as_bytes())?;
+    if f.metadata()?.len() > MAX_BYTES {
+        compact(data_dir, now)?;
+    }
+    Ok(())
+}
+
+/// Keeps what is younger than `KEEP`, and at most half of `MAX_BYTES` of it
+/// (the newest), so that compacting is rare.
+fn compact(data_dir: &Path, now: Instant) -> std::io::Result<()> {
+    let kept: Vec<String> =
+        read(data_dir, now - KEEP).iter().map(|e| serde_json::to_string(e).expect("entries serialize")).collect();
+    let mut total = 0u64;
+    let newest: Vec<&String> = kept
+        .iter()
+        .rev()
+        .take_while(|l| {
+            total += l.len() as u64 + 1;
+            total <= MAX_BYTES / 2
+        })
+        .collect();
+    let text: String = newest.iter().rev().map(|l| format!("{l}\n")).collect();
+    tokentray_adapters::atomic::write_private(&file(data_dir), text.as_bytes())
+}
+
+impl Engine {
+    /// Records every event in the history until the engine stops. The
+    /// process that runs the scheduler runs this: one writer per data directory.
+    pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        let mut events = self.subscribe();
+        let mut stopped = self.stopped();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    event = events.recv() => event,
+                    _ = stopped.changed() => break,
+                };
+                match event {
+                    Ok(event) => {
+                        if let Some(entry) = HistoryEntry::of(&event) {
+                            if let Err(e) = append(engine.data_dir(), &entry, engine.now()) {
+                                tracing::warn!("cannot record the history: {e}");
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("the history missed {n} events");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+
+    /// The last `KEEP` of history, every account's, oldest first.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        read(self.data_dir(), self.now() - KEEP)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: Instant, n: usize) -> HistoryEntry {
+        HistoryEntry {
+            at,
+            account: format!("account-{n}"),
+            kind: "status_changed".into(),
+            state: Some(State::Valid),
+            level: Some(Level::Green),
+        }
+    }
+
+    #[test]
+    fn the_history_keeps_a_week_within_its_size() {
+        let dir = tokentray_testkit::scratch("history");
+        let now = chrono::Utc::now();
+        append(&dir, &entry(now - Span::days(8), 0), now).unwrap();
+        append(&dir, &entry(now - Span::hours(1), 1), now).unwrap();
+        let read_back = read(&dir, now - KEEP);
+        assert_eq!(read_back, vec![entry(now - Span::hours(1), 1)], "older than a week is not shown");
+        // Past the size, a compaction keeps the newest half of the week.
+        let mut n = 2;
+        while std::fs::metadata(file(&dir)).unwrap().len() <= MAX_BYTES - 1024 {
+            append(&dir, &entry(now, n), now).unwrap();
+            n += 1;
+        }
+        for _ in 0..20 {
+            append(&dir, &entry(now, n), now).unwrap();
+            n += 1;
+        }
+        let size = std::fs::metadata(file(&dir)).unwrap().len();
+        assert!(size <= MAX_BYTES / 2 + 4096, "compacted: {size}");
+        let kept = read(&dir, now - KEEP);
+        assert_eq!(kept.last().unwrap().account, format!("account-{}", n - 1), "the newest are kept");
+        assert!(!kept.iter().any(|e| e.account == "account-0"));
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(file(&dir)).unwrap().permissions().mode() & 0o777, 0o600);
+        // A torn or foreign line is skipped, not fatal.
+        std::fs::write(file(&dir), "{\"at\": nonsense\n").unwrap();
+        assert!(read(&dir, now - KEEP).is_empty());
+    }
+}
