@@ -7,8 +7,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Visible ones: GTK keeps hidden windows named after the application too.
 fn windows_named_tokentray() -> usize {
-    let out = Command::new("xdotool").args(["search", "--name", "^TokenTray$"]).output().expect("xdotool runs");
+    let out = Command::new("xdotool")
+        .args(["search", "--onlyvisible", "--name", "^TokenTray$"])
+        .output()
+        .expect("xdotool runs");
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
