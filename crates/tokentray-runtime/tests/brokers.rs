@@ -61,6 +61,27 @@ impl Brokers {
     }
 }
 
+type Login =
+    tokio::task::JoinHandle<Result<tokentray_runtime::login::LoginOutcome, tokentray_runtime::login::LoginError>>;
+
+/// Starts a login for `id` in the background; returns it and the URL it
+/// shows, which the test opens as the browser would (or not).
+async fn start_login(engine: &Engine, id: &'static str) -> (Login, url::Url) {
+    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
+    let options = tokentray_runtime::login::LoginOptions {
+        open_browser: false,
+        show_url: Box::new(move |u| {
+            let _ = urls.send(u.clone());
+        }),
+        ..Default::default()
+    };
+    let running = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.login(id, options).await })
+    };
+    (running, shown.recv().await.expect("the login shows its URL"))
+}
+
 #[tokio::test]
 async fn each_broker_logs_in_serves_renews_checks_and_logs_out() {
     let b = brokers("brokers-cycle").await;
@@ -180,19 +201,8 @@ async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
     let b = brokers("brokers-pin").await;
     store(&b.dir).delete("fyers", SecretItem::Pin).unwrap();
     let engine = b.engine();
-    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
-    let options = tokentray_runtime::login::LoginOptions {
-        open_browser: false,
-        show_url: Box::new(move |u| {
-            let _ = urls.send(u.clone());
-        }),
-        ..Default::default()
-    };
-    let running = {
-        let engine = engine.clone();
-        tokio::spawn(async move { engine.login("fyers", options).await })
-    };
-    let page = browse(shown.recv().await.unwrap()).await.text().await.unwrap();
+    let (running, authorize) = start_login(&engine, "fyers").await;
+    let page = browse(authorize).await.text().await.unwrap();
     assert!(
         page.contains("renewals need the PIN: store it with `tokentray secret set fyers --pin`"),
         "said at the login: {page}"
@@ -217,19 +227,7 @@ async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
 async fn a_forged_callback_without_state_cannot_end_or_take_over_a_dhan_login() {
     let b = brokers("brokers-forged").await;
     let engine = b.engine();
-    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
-    let options = tokentray_runtime::login::LoginOptions {
-        open_browser: false,
-        show_url: Box::new(move |u| {
-            let _ = urls.send(u.clone());
-        }),
-        ..Default::default()
-    };
-    let running = {
-        let engine = engine.clone();
-        tokio::spawn(async move { engine.login("dhan", options).await })
-    };
-    let authorize = shown.recv().await.expect("the login shows its URL");
+    let (running, authorize) = start_login(&engine, "dhan").await;
     let callback = b.config.account("dhan").unwrap().redirect_uri.to_string();
     // A page in the browser, or another program, sends token ids of its own.
     for forged in ["forged", "x' OR 1=1"] {
