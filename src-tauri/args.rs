@@ -11,6 +11,10 @@ pub struct Args {
     /// Be the window: a process of its own, talking to the running
     /// TokenTray's engine over its control socket.
     pub window: bool,
+    /// The window's engine: the directory of the control socket the tray
+    /// that started it serves (so the window never works it out again from
+    /// a config that may have changed since).
+    pub engine_dir: Option<PathBuf>,
 }
 
 impl Args {
@@ -26,6 +30,7 @@ impl Args {
                 // Start at login: the tray alone, whatever else is asked.
                 "--background" => background = true,
                 "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
+                "--engine-dir" => out.engine_dir = Some(args.next().ok_or("--engine-dir needs a path")?.into()),
                 "-h" | "--help" => {
                     return Err("usage: tokentray-tray [--demo] [--show | --background] [--window] [--config PATH]\n\
                                 The tray app (with --window, its window, which needs the tray running);\n\
@@ -47,7 +52,9 @@ mod tests {
     #[test]
     fn arguments_parse() {
         let a = Args::parse(["--demo", "--config", "/c.toml", "--show"].map(String::from)).unwrap();
-        assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true, window: false });
+        assert_eq!(a, Args { demo: true, config: Some("/c.toml".into()), show: true, ..Args::default() });
+        let w = Args::parse(["--window", "--engine-dir", "/d"].map(String::from)).unwrap();
+        assert_eq!(w.engine_dir.as_deref(), Some(std::path::Path::new("/d")));
         assert!(Args::parse(["--window".to_owned()]).unwrap().window);
         for order in [["--show", "--background"], ["--background", "--show"]] {
             assert!(!Args::parse(order.map(String::from)).unwrap().show, "start at login: no window");

@@ -7,6 +7,7 @@ use crate::command_error::CommandError;
 use crate::state::WindowState;
 use tauri::State;
 use tokentray_adapters::config_edit::AccountDraft;
+use tokentray_adapters::Secret;
 use tokentray_runtime::history::HistoryEntry;
 use tokentray_runtime::ipc::{self, Request, Response};
 use tokentray_runtime::{AccountStatus, AccountView, Settings};
@@ -21,8 +22,10 @@ async fn ask(state: &WindowState, request: Request) -> Result<Response, CommandE
     }
 }
 
+/// Named by its kind only: an answer may hold a token.
 fn unexpected(response: Response) -> CommandError {
-    CommandError::other(format!("the running TokenTray answered something else: {response:?}"))
+    let kind = serde_json::to_value(&response).ok().and_then(|v| v["result"].as_str().map(str::to_owned));
+    CommandError::other(format!("the running TokenTray answered `{}`, not what was asked", kind.unwrap_or_default()))
 }
 
 fn status(response: Response) -> Result<AccountStatus, CommandError> {
@@ -89,6 +92,7 @@ pub async fn save_account(
     api_secret: Option<String>,
     pin: Option<String>,
 ) -> Result<(), CommandError> {
+    let (api_secret, pin) = (api_secret.map(Secret::new), pin.map(Secret::new));
     ask(&state, Request::SaveAccount { draft: Box::new(draft), replacing, api_secret, pin }).await.map(drop)
 }
 

@@ -155,7 +155,12 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     app.manage(AppState { engine: engine.clone(), _demo: demo, args: args.clone() });
 
     let window_args = args.clone();
-    let host = Host { show: Some(Box::new(move || window::open(&window_args))), can_log_in: true, demo: on_demo };
+    let window_engine = engine.data_dir().to_owned();
+    let host = Host {
+        show: Some(Box::new(move || window::open(&window_args, &window_engine))),
+        can_log_in: true,
+        demo: on_demo,
+    };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
         ipc::serve(engine.clone(), host).await?;
@@ -184,7 +189,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         }
     });
     if args.show {
-        window::open(args);
+        window::open(args, engine.data_dir());
     }
     tracing::info!("tray up");
     Ok(())

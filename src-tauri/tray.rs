@@ -108,7 +108,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             });
         }
         _ => match id {
-            "open" => crate::window::open(&app.state::<AppState>().args),
+            "open" => {
+                let state = app.state::<AppState>();
+                crate::window::open(&state.args, state.engine.data_dir());
+            }
             "autostart" => {
                 let launcher = app.autolaunch();
                 let result =

@@ -5,17 +5,22 @@
 //! day should not keep after one look.
 
 use crate::Args;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Starts the window process; one that runs already comes forward instead
-/// (it answers the new one, which then leaves).
-pub fn open(args: &Args) {
+/// Starts the window process for the engine serving `engine_dir`; one that
+/// runs already comes forward instead (it answers the new one, which leaves).
+pub fn open(args: &Args, engine_dir: &Path) {
+    // This very program, even when a package upgrade replaced the file since.
+    #[cfg(target_os = "linux")]
+    let exe = std::path::PathBuf::from("/proc/self/exe");
+    #[cfg(not(target_os = "linux"))]
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return tracing::error!("cannot find this program to open the window: {e}"),
     };
     let mut command = Command::new(exe);
-    command.arg("--window").stdin(Stdio::null());
+    command.arg("--window").arg("--engine-dir").arg(engine_dir).stdin(Stdio::null());
     if args.demo {
         command.arg("--demo");
     }

@@ -21,27 +21,56 @@ fn window_socket(engine_dir: &Path) -> PathBuf {
 
 /// Runs the window until it is closed.
 pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let (_, _, engine_dir) = crate::locate(args)?;
-    if UnixStream::connect(window_socket(&engine_dir)).and_then(|mut s| s.write_all(b"show\n")).is_ok() {
-        tracing::info!("the window is open already: brought it forward");
-        return Ok(());
+    let engine_dir = match &args.engine_dir {
+        Some(dir) => dir.clone(),
+        None => crate::locate(args)?.2,
+    };
+    // One window: the first holds this lock for its life; another asks it
+    // to come forward and leaves.
+    let lock = tokentray_adapters::atomic::open_private(&engine_dir.join("window.lock"))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return bring_forward(&engine_dir),
+        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
     }
     if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Status)).is_none() {
         return Err("TokenTray is not running here: start it (tokentray-tray), and it opens this window".into());
     }
+    // Bound before the web view starts: from now on another window finds it.
+    let _ = std::fs::remove_file(window_socket(&engine_dir));
+    let listener = UnixListener::bind(window_socket(&engine_dir))?;
     let app = tauri::Builder::default()
         .invoke_handler(crate::handlers())
         .setup(move |app| {
             app.manage(WindowState { engine_dir: engine_dir.clone() });
             open(app.handle())?;
-            answer_show(app.handle(), &engine_dir)?;
+            answer_show(app.handle(), listener);
             follow_engine(app.handle(), engine_dir.clone());
             Ok(())
         })
         .build(tauri::generate_context!())?;
     // The last window closed ends the process: nothing else lives here.
     app.run(|_, _| {});
+    drop(lock);
     Ok(())
+}
+
+/// Asks the window that holds the lock to come forward; it binds its socket
+/// right after taking the lock, so a moment's wait may be needed.
+fn bring_forward(engine_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
+    loop {
+        match UnixStream::connect(window_socket(engine_dir)).and_then(|mut s| s.write_all(b"show\n")) {
+            Ok(()) => {
+                tracing::info!("the window is open already: brought it forward");
+                return Ok(());
+            }
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => return Err(format!("another window holds the lock but does not answer: {e}").into()),
+        }
+    }
 }
 
 fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -55,11 +84,7 @@ fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 
 /// Brings the window forward when a second one asks, on a socket in the
 /// private data directory (0700) that lives as long as this process.
-fn answer_show<R: Runtime>(app: &AppHandle<R>, engine_dir: &Path) -> std::io::Result<()> {
-    let path = window_socket(engine_dir);
-    // Nobody answered on it (checked in `run`): a dead window's leftover.
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)?;
+fn answer_show<R: Runtime>(app: &AppHandle<R>, listener: UnixListener) {
     let app = app.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -76,7 +101,6 @@ fn answer_show<R: Runtime>(app: &AppHandle<R>, engine_dir: &Path) -> std::io::Re
             }
         }
     });
-    Ok(())
 }
 
 /// The page reloads its accounts on every change the engine reports; when

@@ -32,6 +32,12 @@ impl Drop for Installed {
 
 #[test]
 fn the_package_installs_runs_and_is_removed_cleanly() {
+    // Never replace (and then remove) a TokenTray someone installed here.
+    let present = run("dpkg", &["-s", PACKAGE]);
+    assert!(
+        !present.status.success(),
+        "{PACKAGE} is installed on this machine: this test would replace and remove it; run it on a test machine"
+    );
     let root = env!("CARGO_MANIFEST_DIR");
     let built = Command::new(format!("{root}/scripts/package.sh")).current_dir(root).output().unwrap();
     let deb = ok(built, "scripts/package.sh").lines().last().expect("the package's path").trim().to_owned();

@@ -16,6 +16,22 @@ fn windows_named_tokentray() -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
+/// The window processes the tray of `dir` started (`--window --engine-dir DIR/...`).
+fn window_processes(dir: &Path) -> Vec<u32> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> =
+                cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            args.iter().any(|a| a == "--window") && args.iter().any(|a| a.starts_with(&dir))
+        })
+        .collect()
+}
+
 fn launch(dir: &Path, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_tokentray-tray"))
         .args(args)
@@ -67,6 +83,35 @@ fn a_second_launch_shows_the_first_ones_window() {
     let status = launch(&dir, &["--demo", "--window"]).wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(windows_named_tokentray(), 1, "still one window");
+
+    // Gone, then two opened at once (a double click): one window.
+    for pid in window_processes(&dir) {
+        Command::new("kill").arg(pid.to_string()).status().unwrap();
+    }
+    let started = Instant::now();
+    while windows_named_tokentray() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the window did not close");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (mut a, mut b) = (launch(&dir, &["--demo", "--window"]), launch(&dir, &["--demo", "--window"]));
+    let started = Instant::now();
+    let settled = loop {
+        // One of the two leaves once it has brought the other forward.
+        match (a.try_wait().unwrap(), b.try_wait().unwrap()) {
+            (Some(s), None) | (None, Some(s)) => break s,
+            (Some(_), Some(_)) => panic!("both windows ended"),
+            (None, None) => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "neither window launch left");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(settled.success(), "{settled:?}");
+    let started = Instant::now();
+    while windows_named_tokentray() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(15), "no window appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(windows_named_tokentray(), 1, "two launches at once: one window");
 
     // Quit: the window goes with the engine it shows.
     let _ = first.kill();

@@ -42,10 +42,15 @@ fn file(data_dir: &Path) -> PathBuf {
     data_dir.join("history.jsonl")
 }
 
-/// The entries since `since`, oldest first; lines that do not read are skipped.
+/// The entries since `since`, oldest first; lines that do not read (a torn
+/// write, a stray byte) are skipped, never the whole history with them.
 pub fn read(data_dir: &Path, since: Instant) -> Vec<HistoryEntry> {
-    let text = std::fs::read_to_string(file(data_dir)).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str::<HistoryEntry>(l).ok()).filter(|e| e.at >= since).collect()
+    let bytes = std::fs::read(file(data_dir)).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<HistoryEntry>(l).ok())
+        .filter(|e| e.at >= since)
+        .collect()
 }
 
 /// Appends `entry`; compacts the file when it has grown past `MAX_BYTES`.
@@ -53,9 +58,12 @@ pub fn append(data_dir: &Path, entry: &HistoryEntry, now: Instant) -> std::io::R
     let path = file(data_dir);
     let mut line = serde_json::to_string(entry).expect("entries serialize");
     line.push('\n');
-    let mut f = tokentray_adapters::atomic::open_private(&path)?;
-    // One write at the end: the engine is the history's one writer.
-    std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0))?;
+    // Appended in one write, and never through a link.
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    let mut f = options.open(&path)?;
     f.write_all(line.as_bytes())?;
     if f.metadata()?.len() > MAX_BYTES {
         compact(data_dir, now)?;
@@ -83,7 +91,7 @@ fn compact(data_dir: &Path, now: Instant) -> std::io::Result<()> {
 
 impl Engine {
     /// Records every event in the history until the engine stops. The
-    /// process that runs the scheduler runs this: one writer per data directory.
+    /// process that serves the control socket runs this: one writer per data directory.
     pub(crate) fn spawn_history(&self) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         let mut events = self.subscribe();

@@ -45,8 +45,9 @@ pub enum Request {
     SaveAccount {
         draft: Box<AccountDraft>,
         replacing: Option<String>,
-        api_secret: Option<String>,
-        pin: Option<String>,
+        /// Masked in `Debug`, as every `Secret`.
+        api_secret: Option<Secret>,
+        pin: Option<Secret>,
     },
     DeleteAccount {
         account: String,
@@ -153,6 +154,8 @@ pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     }
     let host = Arc::new(host);
+    // The process that serves the socket is the one engine here: it keeps the history.
+    engine.spawn_history();
     let mut stopped = engine.stopped();
     Ok(tokio::spawn(async move {
         loop {
@@ -185,7 +188,7 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
         let response = match serde_json::from_str::<Request>(&line) {
             Ok(Request::Subscribe) => {
                 tracing::info!("control request: subscribe");
-                subscribe(&engine, &mut write).await;
+                subscribe(&engine, reader, &mut write).await;
                 break;
             }
             Ok(request) => {
@@ -224,27 +227,36 @@ pub async fn read_request_line(reader: &mut (impl AsyncBufRead + Unpin)) -> Resu
     String::from_utf8(bytes).map(Some).map_err(|_| "bad request: not UTF-8".to_owned())
 }
 
-/// Tells the client of every change until it hangs up or the engine stops.
-async fn subscribe(engine: &Engine, write: &mut tokio::net::unix::OwnedWriteHalf) {
+/// How long a subscriber may take to read one change before it is dropped.
+const SUBSCRIBER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tells the client of every change until it hangs up (noticed at once, not
+/// at the next change), stops reading, or the engine stops.
+async fn subscribe(
+    engine: &Engine,
+    mut reader: BufReader<tokio::net::unix::OwnedReadHalf>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) {
     let mut events = engine.subscribe();
     let mut stopped = engine.stopped();
-    // Answered at once, so the client knows it is subscribed before any change.
-    if send(write, &Response::Changed { account: String::new() }).await.is_err() {
-        return;
-    }
+    let mut account = String::new(); // answered at once: the client knows it is subscribed
     loop {
-        let account = tokio::select! {
+        match tokio::time::timeout(SUBSCRIBER_PATIENCE, send(write, &Response::Changed { account })).await {
+            Ok(Ok(())) => {}
+            _ => return,
+        }
+        let mut discard = [0u8; 64];
+        account = tokio::select! {
             event = events.recv() => match event {
                 Ok(e) => e.account,
                 // Fell behind: whatever it missed, a change it is.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => String::new(),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
+            // The client sends nothing more: anything read, or the end, means it is gone.
+            _ = reader.read(&mut discard) => return,
             _ = stopped.changed() => return,
         };
-        if send(write, &Response::Changed { account }).await.is_err() {
-            return;
-        }
     }
 }
 
@@ -322,8 +334,7 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
         Request::Accounts => Response::Accounts { accounts: engine.account_views() },
         Request::Settings => Response::Settings { settings: engine.settings(host.demo) },
         Request::SaveAccount { draft, replacing, api_secret, pin } => {
-            let (secret, pin) = (api_secret.map(Secret::new), pin.map(Secret::new));
-            match engine.save_account(&draft, replacing.as_deref(), secret, pin).await {
+            match engine.save_account(&draft, replacing.as_deref(), api_secret, pin).await {
                 Ok(()) => done("saved"),
                 Err(e) => edit_failed(e),
             }
@@ -397,13 +408,10 @@ mod tests {
     #[test]
     fn a_request_is_logged_without_its_secrets() {
         let draft = Box::new(AccountDraft { id: "fyers".into(), ..Default::default() });
-        let request = Request::SaveAccount {
-            draft,
-            replacing: None,
-            api_secret: Some("s3cret".into()),
-            pin: Some("4321".into()),
-        };
-        let logged = describe(&request);
-        assert_eq!(logged, "save account fyers");
+        let (api_secret, pin) = (Some(Secret::new("s3cret")), Some(Secret::new("4321")));
+        let request = Request::SaveAccount { draft, replacing: None, api_secret, pin };
+        assert_eq!(describe(&request), "save account fyers");
+        let debugged = format!("{request:?}");
+        assert!(!debugged.contains("s3cret") && !debugged.contains("4321"), "{debugged}");
     }
 }

@@ -14,8 +14,6 @@ pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 impl Engine {
     /// Starts the scheduler on the current tokio runtime. It ends on `shutdown`.
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
-        // The process that schedules keeps the history too.
-        self.spawn_history();
         let engine = self.clone();
         tokio::spawn(async move { engine.schedule().await })
     }

@@ -68,7 +68,6 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
     let engine = w.engine();
     let data_dir = w.dir.join("data");
     let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: true, demo: false }).await.unwrap();
-    let _scheduler = engine.spawn_scheduler();
 
     let Some(Response::Accounts { accounts }) = ipc::request(&data_dir, &Request::Accounts).await else {
         panic!("accounts answered");
@@ -111,8 +110,8 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
     let save = Request::SaveAccount {
         draft,
         replacing: None,
-        api_secret: Some("s3cret-value".into()),
-        pin: Some("4321".into()),
+        api_secret: Some(tokentray_adapters::Secret::new("s3cret-value")),
+        pin: Some(tokentray_adapters::Secret::new("4321")),
     };
     assert!(matches!(ipc::request(&data_dir, &save).await, Some(Response::Done { .. })));
     assert!(engine.config().account("fyers").is_some(), "applied at once");
