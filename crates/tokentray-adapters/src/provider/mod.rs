@@ -15,7 +15,6 @@ mod upstox;
 
 pub use error::ProviderError;
 pub use fyers::app_id_hash;
-pub use upstox::jwt_exp;
 
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -365,6 +364,15 @@ pub fn pasted_callback_query(line: &str) -> Option<HashMap<String, String>> {
     };
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     (!pairs.is_empty()).then_some(pairs)
+}
+
+/// The `exp` claim of a JWT, read without verifying it (we are not its audience;
+/// the provider checks the signature, we only want to know when it ends).
+pub fn jwt_exp(token: &str) -> Option<i64> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("exp")?.as_i64()
 }
 
 /// The longest token TokenTray accepts: JWTs of every provider here are a

@@ -11,8 +11,6 @@ use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderErro
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::Value;
 use tokentray_core::expiry::upstox_expiry;
 use tokentray_core::{Instant, ProviderKind, Refreshability, TokenMeta};
@@ -46,14 +44,6 @@ fn error(reply: &Reply) -> ProviderError {
     }
 }
 
-/// The `exp` claim of a JWT, read without verifying it (we are not its audience;
-/// the provider checks the signature, we only want to know when it ends).
-pub fn jwt_exp(token: &str) -> Option<i64> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<Value>(&bytes).ok()?.get("exp")?.as_i64()
-}
-
 pub async fn exchange(c: &ProviderClient, code: &str, secret: &Secret, now: Instant) -> Result<Grant, ProviderError> {
     let a = c.account();
     let request = c
@@ -78,7 +68,7 @@ pub(super) fn token_answer(c: &ProviderClient, reply: Reply, now: Instant) -> Re
     }
     // The token response is flat, not wrapped in `data`.
     let access = required(UPSTOX, reply.status, &reply.body, "access_token")?;
-    let expires_at = lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, jwt_exp(access)));
+    let expires_at = lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, super::jwt_exp(access)));
     Ok(Grant {
         tokens: TokenSet { access_token: Secret::new(access), refresh_token: None, feed_token: None },
         meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh: Refreshability::NotRefreshable },
