@@ -14,6 +14,8 @@
 //!   logout: failures never drop it, however many;
 //! - at most one refresh and one validation are in flight, and each refresh due
 //!   instant yields at most one `Refresh` action;
+//! - a verdict (validated, rejected, failed) counts only for the token it was
+//!   about: a check or renewal of a token since replaced changes nothing;
 //! - after `poll(now)`, either `next_wake(now)` is in the future, a provider call
 //!   is in flight, or only the user can help;
 //! - only the provider saying the token or grant is invalid (or the refresh
@@ -82,9 +84,21 @@ pub enum Event {
         standing: Standing,
     },
     Refreshed(TokenMeta),
-    RefreshFailed(Failure),
-    Validated,
-    ValidationFailed(Failure),
+    /// A renewal of `token` failed. Like the two below, it names the token it
+    /// is about: a verdict on a token no longer held (a login or another
+    /// process replaced it while the call ran) is ignored.
+    RefreshFailed {
+        token: TokenMeta,
+        failure: Failure,
+    },
+    /// The provider accepted `token`, the one the check was sent with.
+    Validated {
+        token: TokenMeta,
+    },
+    ValidationFailed {
+        token: TokenMeta,
+        failure: Failure,
+    },
     LoggedOut,
 }
 
@@ -198,17 +212,27 @@ impl Lifecycle {
                 self.install(meta, now, Some(now));
                 self.notified = notified.min(self.level(now));
             }
-            Event::RefreshFailed(failure) => self.refresh_failed(failure, now, out),
-            Event::Validated => {
+            Event::RefreshFailed { token, failure } => {
+                if self.token == Some(token) {
+                    self.refresh_failed(failure, now, out);
+                }
+            }
+            Event::Validated { token } => {
                 self.validate_in_flight = false;
+                if self.token != Some(token) {
+                    return;
+                }
                 self.validate_failures = 0;
                 self.validated_at = Some(now);
                 if let Some(meta) = self.token {
                     self.validate_due = self.next_validation(now, &meta);
                 }
             }
-            Event::ValidationFailed(failure) => {
+            Event::ValidationFailed { token, failure } => {
                 self.validate_in_flight = false;
+                if self.token != Some(token) {
+                    return;
+                }
                 self.standing.last_error = Some(failure.class);
                 if failure.class == ErrorClass::TokenInvalid {
                     self.standing.access_rejected = true;
@@ -230,6 +254,8 @@ impl Lifecycle {
                 }
             }
             Event::LoggedOut => {
+                // A validation still running reports on a token no longer
+                // held; its verdict is ignored.
                 *self = Self { seed: self.seed, ..Self::new("", self.policy) };
             }
         }
@@ -416,7 +442,8 @@ impl Lifecycle {
         self.login_needed_notified = false;
         self.outage_notified = false;
         self.refresh_due = self.scheduled_refresh(&meta);
-        self.validate_in_flight = false;
+        // A validation of the previous token may still run: the new token's
+        // first one waits for it, so that one check at a time is in flight.
         self.validate_failures = 0;
         self.validated_at = validated_at;
         self.validate_due = self.next_validation(validated_at.unwrap_or(now), &meta);

@@ -41,6 +41,22 @@ fn event(lc: &mut Lifecycle, e: Event, now: Instant) -> Vec<Action> {
     out
 }
 
+/// The provider's verdicts on the token the lifecycle holds now.
+fn validated(lc: &mut Lifecycle, now: Instant) -> Vec<Action> {
+    let token = *lc.token().expect("a token is held");
+    event(lc, Event::Validated { token }, now)
+}
+
+fn validation_failed(lc: &mut Lifecycle, failure: impl Into<Failure>, now: Instant) -> Vec<Action> {
+    let token = *lc.token().expect("a token is held");
+    event(lc, Event::ValidationFailed { token, failure: failure.into() }, now)
+}
+
+fn refresh_failed(lc: &mut Lifecycle, failure: impl Into<Failure>, now: Instant) -> Vec<Action> {
+    let token = *lc.token().expect("a token is held");
+    event(lc, Event::RefreshFailed { token, failure: failure.into() }, now)
+}
+
 fn kinds(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
@@ -65,7 +81,7 @@ fn a_kite_login_counts_down_to_six_and_warns_once_per_level() {
     // Hourly validation while the token lives.
     assert_eq!(lc.next_wake(login), Some(login + Span::hours(1)));
     assert_eq!(kinds(&step(&mut lc, login + Span::hours(1))), ["validate"]);
-    event(&mut lc, Event::Validated, login + Span::hours(1));
+    validated(&mut lc, login + Span::hours(1));
 
     let orange = ist_datetime(2026, 11, 27, 3, 0);
     assert_eq!(lc.level(orange - Span::seconds(1)), Level::Green);
@@ -106,7 +122,7 @@ fn a_token_expected_to_outlive_a_cutoff_is_checked_just_after_it() {
     event(&mut lc, Event::LoggedIn(meta), login);
     assert_eq!(lc.next_wake(login), Some(at(6, 1)));
     assert_eq!(kinds(&step(&mut lc, at(6, 1))), ["validate"]);
-    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid.into()), at(6, 1));
+    let out = validation_failed(&mut lc, ErrorClass::TokenInvalid, at(6, 1));
     assert_eq!(kinds(&out), ["TokenRejected"]);
     let s = lc.status(at(6, 2));
     assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
@@ -154,7 +170,7 @@ fn an_outage_is_retried_with_backoff_and_never_asks_for_a_login() {
     for attempt in 1..=6u32 {
         assert_eq!(kinds(&step(&mut lc, now)), ["refresh"], "attempt {attempt}");
         let class = if attempt % 2 == 0 { ErrorClass::Malformed } else { ErrorClass::Transient };
-        let out = event(&mut lc, Event::RefreshFailed(class.into()), now);
+        let out = refresh_failed(&mut lc, class, now);
         // The user hears of it once, after the third failure, and is not asked to log in.
         assert_eq!(kinds(&out), if attempt == 3 { vec!["RefreshRetrying"] } else { vec![] }, "attempt {attempt}");
         let s = lc.status(now);
@@ -184,7 +200,7 @@ fn retry_after_is_honoured() {
     let due = login + Span::minutes(25);
     step(&mut lc, due);
     let failure = Failure { class: ErrorClass::RateLimited, retry_after: Some(Span::seconds(90)) };
-    event(&mut lc, Event::RefreshFailed(failure), due);
+    refresh_failed(&mut lc, failure, due);
     assert_eq!(lc.next_wake(due), Some(due + Span::seconds(90)));
 }
 
@@ -197,7 +213,7 @@ fn a_refresh_limit_passing_during_an_outage_asks_for_a_login() {
     let limit = login + Span::days(7);
     let due = issued + Span::minutes(25);
     assert!(kinds(&step(&mut lc, due)).contains(&"refresh".to_owned()));
-    let out = event(&mut lc, Event::RefreshFailed(ErrorClass::Transient.into()), limit + Span::seconds(1));
+    let out = refresh_failed(&mut lc, ErrorClass::Transient, limit + Span::seconds(1));
     assert_eq!(kinds(&out), ["LoginNeeded"]);
     let s = lc.status(limit + Span::seconds(1));
     assert!(!s.auto_refresh);
@@ -227,7 +243,7 @@ fn a_three_minute_storm_never_lets_a_schwab_token_die() {
             if out.contains(&Action::Refresh) {
                 assert!(now < expires, "storm from +{start_s}s: the token died at {expires}, refreshed at {now}");
                 if now >= storm_from && now < storm_to {
-                    event(&mut lc, Event::RefreshFailed(ErrorClass::Transient.into()), now);
+                    refresh_failed(&mut lc, ErrorClass::Transient, now);
                 } else {
                     worst_margin = worst_margin.min(expires - now);
                     event(&mut lc, Event::Refreshed(schwab_token(now, login)), now);
@@ -236,7 +252,7 @@ fn a_three_minute_storm_never_lets_a_schwab_token_die() {
                 }
             }
             if out.contains(&Action::Validate) {
-                event(&mut lc, Event::Validated, now);
+                validated(&mut lc, now);
             }
             now = lc.next_wake(now).expect("a Schwab token always has a next wake-up");
         }
@@ -289,7 +305,7 @@ fn a_rejected_refresh_token_asks_for_login_at_once() {
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let due = login + Span::minutes(25);
     step(&mut lc, due);
-    let out = event(&mut lc, Event::RefreshFailed(ErrorClass::TokenInvalid.into()), due);
+    let out = refresh_failed(&mut lc, ErrorClass::TokenInvalid, due);
     assert_eq!(kinds(&out), ["RefreshFailed", "LoginNeeded"]);
     assert_eq!(lc.status(due).last_error, Some(ErrorClass::TokenInvalid));
 }
@@ -300,9 +316,49 @@ fn a_revoked_access_token_is_refreshed_when_a_refresh_token_exists() {
     let login = at(10, 0);
     event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
     let t = login + Span::minutes(5);
-    let out = event(&mut lc, Event::ValidationFailed(ErrorClass::TokenInvalid.into()), t);
+    let out = validation_failed(&mut lc, ErrorClass::TokenInvalid, t);
     assert!(out.is_empty());
     assert_eq!(kinds(&step(&mut lc, t)), ["refresh"]);
+}
+
+#[test]
+fn a_verdict_on_a_token_already_replaced_changes_nothing() {
+    // A renewal lands while a check of the old token runs: the broker ends
+    // the old token (Dhan does, Schwab may), so the check says "invalid".
+    let policy = Policy { validate_every: Some(Span::minutes(20)), ..Policy::default() };
+    let mut lc = Lifecycle::new("schwab", policy);
+    let login = at(10, 0);
+    event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+    let old = *lc.token().unwrap();
+    assert_eq!(kinds(&step(&mut lc, at(10, 20))), ["validate"]);
+    assert_eq!(kinds(&step(&mut lc, at(10, 25))), ["refresh"]);
+    event(&mut lc, Event::Refreshed(schwab_token(at(10, 25), login)), at(10, 25));
+    let fresh = lc.status(at(10, 25));
+
+    // The new token's first check waits for the one in flight.
+    assert!(step(&mut lc, at(10, 45)).is_empty(), "a second check beside the one in flight");
+    let out =
+        event(&mut lc, Event::ValidationFailed { token: old, failure: ErrorClass::TokenInvalid.into() }, at(10, 46));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(lc.status(at(10, 25)), fresh, "the new token is as it was");
+    assert_eq!(lc.status(at(10, 46)).state, State::Valid);
+    assert_eq!(kinds(&step(&mut lc, at(10, 46))), ["validate"]);
+}
+
+#[test]
+fn a_failed_renewal_of_a_token_a_login_replaced_is_ignored() {
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    let login = at(10, 0);
+    event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+    let old = *lc.token().unwrap();
+    assert_eq!(kinds(&step(&mut lc, at(10, 25))), ["refresh"]);
+    // The user logs in again while the renewal runs; the old refresh token is refused.
+    let relogin = at(10, 26);
+    event(&mut lc, Event::LoggedIn(schwab_token(relogin, relogin)), relogin);
+    let out = event(&mut lc, Event::RefreshFailed { token: old, failure: ErrorClass::TokenInvalid.into() }, at(10, 27));
+    assert!(out.is_empty(), "{out:?}");
+    let s = lc.status(at(10, 27));
+    assert_eq!((s.state, s.level, s.auto_refresh, s.last_error), (State::Valid, Level::Green, true, None));
 }
 
 #[test]
@@ -345,7 +401,7 @@ fn a_transient_validation_failure_keeps_the_token_and_checks_again_soon() {
     event(&mut lc, Event::LoggedIn(kite_token(login)), login);
     let t = login + Span::hours(1);
     step(&mut lc, t);
-    event(&mut lc, Event::ValidationFailed(ErrorClass::Transient.into()), t);
+    validation_failed(&mut lc, ErrorClass::Transient, t);
     assert_eq!(lc.status(t).state, State::Valid);
     let next = lc.next_wake(t).unwrap();
     assert!(next - t <= Span::seconds(12), "{}", next - t);

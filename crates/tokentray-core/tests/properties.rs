@@ -49,7 +49,7 @@ fn kind() -> impl Strategy<Value = Kind> {
     prop_oneof![Just(Kind::Daily), Just(Kind::ShortRefreshable), Just(Kind::Unbounded), Just(Kind::SelfRenewing)]
 }
 
-fn token(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
+fn token_for(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
     match kind {
         Kind::Daily => TokenMeta {
             issued_at: now,
@@ -87,48 +87,69 @@ proptest! {
         let mut lc = Lifecycle::new("acct", policy);
         let mut now = ist_datetime(2026, 11, 26, 9, 0);
         let mut out = Vec::new();
-        lc.handle(Event::LoggedIn(token(kind, now, now)), now, &mut out);
+        lc.handle(Event::LoggedIn(token_for(kind, now, now)), now, &mut out);
         let mut expected = lc.token().copied();
         let mut login_at = now;
-        let (mut refresh_pending, mut validate_pending) = (false, false);
+        // The token each call in flight was sent with; a login replaces the
+        // token under a running call, whose verdict then comes in stale.
+        let (mut refresh_pending, mut validate_pending): (Option<TokenMeta>, Option<TokenMeta>) = (None, None);
+        let mut stale_refresh: Option<TokenMeta> = None;
 
         for op in ops {
             out.clear();
+            let before = (lc.token().copied(), lc.status(now));
+            let mut verdict_on = None;
             match op {
                 Op::Advance(s) => now += Span::seconds(s),
                 Op::JumpBack(s) => now -= Span::seconds(s),
                 Op::Suspend(s) => now += Span::seconds(s),
-                Op::FinishRefresh(result) if refresh_pending => {
-                    refresh_pending = false;
+                Op::FinishRefresh(result) if refresh_pending.is_some() => {
+                    let token = refresh_pending.take().expect("pending");
                     match result {
                         None => {
-                            let meta = token(kind, now, login_at);
+                            let meta = token_for(kind, now, login_at);
                             lc.handle(Event::Refreshed(meta), now, &mut out);
                             expected = Some(meta);
                         }
-                        Some(c) => lc.handle(Event::RefreshFailed(c.into()), now, &mut out),
+                        Some(c) => {
+                            verdict_on = Some(token);
+                            lc.handle(Event::RefreshFailed { token, failure: c.into() }, now, &mut out);
+                        }
                     }
                 }
-                Op::FinishValidate(result) if validate_pending => {
-                    validate_pending = false;
-                    let e = result.map_or(Event::Validated, |c| Event::ValidationFailed(c.into()));
+                // A renewal's success is installed under the account's lock,
+                // before any login's: only its failure can come in stale.
+                Op::FinishRefresh(Some(c)) if stale_refresh.is_some() => {
+                    let token = stale_refresh.take().expect("stale");
+                    verdict_on = Some(token);
+                    lc.handle(Event::RefreshFailed { token, failure: c.into() }, now, &mut out);
+                }
+                Op::FinishValidate(result) if validate_pending.is_some() => {
+                    let token = validate_pending.take().expect("pending");
+                    verdict_on = Some(token);
+                    let e = result.map_or(Event::Validated { token }, |c| Event::ValidationFailed { token, failure: c.into() });
                     lc.handle(e, now, &mut out);
                 }
                 Op::FinishRefresh(_) | Op::FinishValidate(_) => {}
                 Op::Login => {
                     login_at = now;
-                    let meta = token(kind, now, now);
+                    let meta = token_for(kind, now, now);
                     lc.handle(Event::LoggedIn(meta), now, &mut out);
                     expected = Some(meta);
-                    refresh_pending = false;
-                    validate_pending = false;
+                    stale_refresh = refresh_pending.take().or(stale_refresh);
                 }
                 Op::Logout => {
                     lc.handle(Event::LoggedOut, now, &mut out);
                     expected = None;
-                    refresh_pending = false;
-                    validate_pending = false;
+                    refresh_pending = None;
+                    stale_refresh = None;
+                    validate_pending = None;
                 }
+            }
+            // A verdict on a token no longer held changes nothing that is shown.
+            if verdict_on.is_some() && verdict_on != before.0 {
+                prop_assert_eq!(&(lc.token().copied(), lc.status(now)), &before, "a stale verdict changed the account");
+                prop_assert!(out.is_empty(), "a stale verdict notified {:?}", out);
             }
             // A token changes only by login, refresh or logout: never by a failure or a clock.
             prop_assert_eq!(lc.token().copied(), expected);
@@ -138,12 +159,12 @@ proptest! {
             for a in &out {
                 match a {
                     Action::Refresh => {
-                        prop_assert!(!refresh_pending, "a second refresh while one is in flight");
-                        refresh_pending = true;
+                        prop_assert!(refresh_pending.is_none(), "a second refresh while one is in flight");
+                        refresh_pending = lc.token().copied();
                     }
                     Action::Validate => {
-                        prop_assert!(!validate_pending, "a second validation while one is in flight");
-                        validate_pending = true;
+                        prop_assert!(validate_pending.is_none(), "a second validation while one is in flight");
+                        validate_pending = lc.token().copied();
                     }
                     Action::Notify(_) => {}
                 }
@@ -158,7 +179,7 @@ proptest! {
             match lc.next_wake(now) {
                 Some(t) => prop_assert!(t > now, "wake {} is not after now {}", t, now),
                 None => prop_assert!(
-                    refresh_pending || validate_pending
+                    refresh_pending.is_some() || validate_pending.is_some()
                         || matches!(state, State::NoToken | State::NeedsLogin | State::Expired),
                     "no wake-up in state {:?}", state
                 ),

@@ -47,7 +47,7 @@ fn a_failed_renewal_counts_down_to_the_tokens_own_end() {
     lc.handle(Event::LoggedIn(dhan_token(login, login)), login, &mut out);
     let due = end - Span::minutes(30);
     lc.poll(due, &mut out);
-    lc.handle(Event::RefreshFailed(outage()), due, &mut out);
+    lc.handle(Event::RefreshFailed { token: *lc.token().unwrap(), failure: outage() }, due, &mut out);
 
     // The broker is down: the token still works, but only a renewal before
     // its end keeps it, so the user sees the time left.
@@ -74,7 +74,11 @@ fn a_refused_renewal_keeps_the_live_token_until_its_end() {
     let due = login + Span::hours(23) + Span::minutes(30);
     lc.poll(due, &mut out);
     out.clear();
-    lc.handle(Event::RefreshFailed(ErrorClass::TokenInvalid.into()), due, &mut out);
+    lc.handle(
+        Event::RefreshFailed { token: *lc.token().unwrap(), failure: ErrorClass::TokenInvalid.into() },
+        due,
+        &mut out,
+    );
     let s = lc.status(due);
     assert_eq!(s.state, State::Valid, "a refused renewal does not end a token the broker still serves");
     assert_eq!((s.act_by, s.auto_refresh), (Some(login + Span::hours(24)), false));
@@ -90,7 +94,11 @@ fn a_self_renewing_token_the_broker_rejected_needs_a_login_at_once() {
     let later = login + Span::hours(2);
     lc.poll(later - Span::hours(1), &mut out);
     out.clear();
-    lc.handle(Event::ValidationFailed(ErrorClass::TokenInvalid.into()), later, &mut out);
+    lc.handle(
+        Event::ValidationFailed { token: *lc.token().unwrap(), failure: ErrorClass::TokenInvalid.into() },
+        later,
+        &mut out,
+    );
     // Renewal needs a live token: a rejected one cannot be renewed.
     let s = lc.status(later);
     assert_eq!((s.state, s.level, s.auto_refresh), (State::NeedsLogin, Level::Expired, false));
@@ -119,7 +127,7 @@ fn renewals_stay_out_of_market_hours_day_after_day() {
                 break wake;
             }
             if out.contains(&Action::Validate) {
-                lc.handle(Event::Validated, wake, &mut out);
+                lc.handle(Event::Validated { token: *lc.token().unwrap() }, wake, &mut out);
             }
         };
         let local = due.with_timezone(&chrono::FixedOffset::east_opt(19_800).unwrap());

@@ -68,10 +68,11 @@ impl Engine {
             }
         })?;
         let theirs = saved.standing;
+        let Some(token) = saved.token else { return Ok(()) };
         let event = if theirs.access_rejected && !ours.access_rejected {
-            Event::ValidationFailed(ErrorClass::TokenInvalid.into())
+            Event::ValidationFailed { token, failure: ErrorClass::TokenInvalid.into() }
         } else if theirs.refresh_rejected && !ours.refresh_rejected {
-            Event::RefreshFailed(theirs.last_error.unwrap_or(ErrorClass::TokenInvalid).into())
+            Event::RefreshFailed { token, failure: theirs.last_error.unwrap_or(ErrorClass::TokenInvalid).into() }
         } else {
             return Ok(());
         };

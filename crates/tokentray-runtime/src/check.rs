@@ -70,7 +70,11 @@ impl Engine {
 
     /// Checks the token with the provider's profile call.
     pub async fn validate(&self, id: &str) -> Result<AccountStatus, EngineError> {
-        let client = self.with_slot(id, |s| s.client.clone())?;
+        // Read before the token itself: if a renewal lands in between, the
+        // verdict is filed under the older token and ignored, never the
+        // other way round.
+        let (client, token) = self.with_slot(id, |s| (s.client.clone(), s.lifecycle.token().copied()))?;
+        let token = token.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
         let outcome = async {
             let tokens = self.tokens(id).await?;
             Ok::<_, EngineError>(client.validate(&tokens).await?)
@@ -80,12 +84,20 @@ impl Engine {
             Ok(user) => {
                 let now = self.inner.clock.now();
                 let mut notices = Vec::new();
-                self.with_slot(id, |s| {
+                let held = self.with_slot(id, |s| {
                     s.counters.validation_ok += 1;
-                    s.lifecycle.handle(Event::Validated, now, &mut notices);
-                    s.user = merge_user(&s.user, user.clone());
-                    s.last_error_message = None;
+                    let held = s.lifecycle.token() == Some(&token);
+                    s.lifecycle.handle(Event::Validated { token }, now, &mut notices);
+                    if held {
+                        s.user = merge_user(&s.user, user.clone());
+                        s.last_error_message = None;
+                    }
+                    held
                 })?;
+                if !held {
+                    // A check of a token since replaced says nothing of the new one.
+                    return self.status(id);
+                }
                 self.dispatch(id, notices);
                 let standing = self.with_slot(id, |s| s.lifecycle.standing())?;
                 self.update_state(id, |st| {
@@ -102,7 +114,10 @@ impl Engine {
             Err(e) => {
                 let failure = e.validation_failure();
                 let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
-                self.record_failure(id, |now, out, lc| lc.handle(Event::ValidationFailed(failure), now, out), &e).await;
+                if !self.record_failure(id, token, Event::ValidationFailed { token, failure }, &e).await {
+                    // The token was replaced while the check ran: the new one is fresh from the broker.
+                    return self.status(id);
+                }
                 Err(e)
             }
         }

@@ -5,7 +5,7 @@ use crate::engine::{ENDED_BY_BROKER, LOCK_TIMEOUT};
 use crate::{lock, AccountStatus, Engine, EngineError, EventKind};
 use std::time::Duration;
 use tokentray_adapters::provider::ProviderClient;
-use tokentray_core::{Action, ErrorClass, Event, Lifecycle, Span, State};
+use tokentray_core::{ErrorClass, Event, Span, State, TokenMeta};
 
 impl Engine {
     /// Takes the account's turn for a refresh asked for from outside (the
@@ -35,10 +35,12 @@ impl Engine {
         let _work = self.inner.work.begin();
         let (gate, generation, client) = self.with_slot(id, |s| (s.gate.clone(), s.generation, s.client.clone()))?;
         let _gate = gate.lock().await;
-        if self.with_slot(id, |s| s.generation)? != generation {
+        let (now_generation, token) = self.with_slot(id, |s| (s.generation, s.lifecycle.token().copied()))?;
+        if now_generation != generation {
             return self.status(id);
         }
-        match self.refresh_locked(id, &client).await {
+        let token = token.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
+        match self.refresh_locked(id, &client, token).await {
             Ok(called_provider) => {
                 if called_provider {
                     self.with_slot(id, |s| s.counters.refresh_ok += 1)?;
@@ -52,8 +54,9 @@ impl Engine {
                 // Nothing the lifecycle did not know, unless it is waiting for this result.
                 let failure = e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
                 if let Some(failure) = failure {
-                    self.record_failure(id, |now, out, lc| lc.handle(Event::RefreshFailed(failure), now, out), &e)
-                        .await;
+                    if !self.record_failure(id, token, Event::RefreshFailed { token, failure }, &e).await {
+                        return self.status(id);
+                    }
                 }
                 Err(e)
             }
@@ -75,9 +78,11 @@ impl Engine {
     /// process stored meanwhile is adopted instead, and a new token is stored
     /// before the lock is released, so a waiting process finds it.
     /// Returns whether the provider was called (not when a token was adopted).
-    async fn refresh_locked(&self, id: &str, client: &ProviderClient) -> Result<bool, EngineError> {
+    async fn refresh_locked(&self, id: &str, client: &ProviderClient, token: TokenMeta) -> Result<bool, EngineError> {
         let _lock = lock::acquire(&self.lock_path(id), LOCK_TIMEOUT).await?;
-        if self.adopt_from_disk(id).await? {
+        // A token stored meanwhile, by another process or a login here, is
+        // as new as a renewal would make it.
+        if self.adopt_from_disk(id).await? || self.with_slot(id, |s| s.lifecycle.token() != Some(&token))? {
             return Ok(false);
         }
         // No new provider refresh while a grant waits to be saved: it would
@@ -87,16 +92,14 @@ impl Engine {
             return Err(EngineError::Unavailable { account: id.to_owned(), why });
         }
         let now = self.inner.clock.now();
-        let meta = self.with_slot(id, |s| s.lifecycle.token().copied())?;
-        let meta = meta.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
-        if !meta.can_refresh_at(now) {
+        if !token.can_refresh_at(now) {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
         let tokens = self.tokens(id).await?;
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
-        let grant = client.refresh(&tokens, &meta, &credentials, now).await?;
+        let grant = client.refresh(&tokens, &token, &credentials, now).await?;
         self.journal_record(journal.as_deref(), id, &grant);
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;
@@ -105,22 +108,23 @@ impl Engine {
         Ok(true)
     }
 
-    pub(crate) async fn record_failure(
-        &self,
-        id: &str,
-        apply: impl FnOnce(tokentray_core::Instant, &mut Vec<Action>, &mut Lifecycle),
-        error: &EngineError,
-    ) {
+    /// Tells the lifecycle that a call about `token` failed, and records why.
+    /// Returns false, recording nothing, when the token has been replaced
+    /// since: the failure says nothing about the token held now.
+    pub(crate) async fn record_failure(&self, id: &str, token: TokenMeta, failed: Event, error: &EngineError) -> bool {
         let now = self.inner.clock.now();
         let mut notices = Vec::new();
         let message = error.to_string();
         let outcome = self.with_slot(id, |s| {
+            let held = s.lifecycle.token() == Some(&token);
             let was_rejected = s.lifecycle.standing().access_rejected;
-            apply(now, &mut notices, &mut s.lifecycle);
-            s.last_error_message = Some(message.clone());
-            (was_rejected, s.lifecycle.standing())
+            s.lifecycle.handle(failed, now, &mut notices);
+            if held {
+                s.last_error_message = Some(message.clone());
+            }
+            held.then(|| (was_rejected, s.lifecycle.standing()))
         });
-        let Ok((was_rejected, standing)) = outcome else { return };
+        let Ok(Some((was_rejected, standing))) = outcome else { return false };
         self.dispatch(id, notices);
         if standing.access_rejected && !was_rejected {
             tracing::warn!(account = id, "{ENDED_BY_BROKER}");
@@ -136,5 +140,6 @@ impl Engine {
             tracing::warn!(account = id, "cannot record the failure in the state file: {e}");
         }
         self.after_change(id);
+        true
     }
 }

@@ -16,12 +16,18 @@ impl Engine {
         if let Some(t) = self.with_slot(id, |s| s.tokens.clone())? {
             return Ok(t);
         }
-        if self.with_slot(id, |s| s.lifecycle.token().is_none())? {
+        let (held, generation) = self.with_slot(id, |s| (s.lifecycle.token().is_some(), s.generation))?;
+        if !held {
             return Err(EngineError::NoToken(id.to_owned()));
         }
         let tokens = self.store_call(id, |store, id| store.tokens(id)).await?;
         let tokens = tokens.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
-        self.with_slot(id, |s| s.tokens = Some(tokens.clone()))?;
+        // A token installed while the store was read is newer than what was read.
+        self.with_slot(id, |s| {
+            if s.generation == generation {
+                s.tokens = Some(tokens.clone());
+            }
+        })?;
         Ok(tokens)
     }
 

@@ -168,6 +168,42 @@ async fn a_token_ended_at_the_broker_is_renewed_where_it_can_be_else_noticed_by_
 }
 
 #[tokio::test]
+async fn a_check_that_crosses_a_renewal_says_nothing_about_the_new_token() {
+    // Dhan ends a token when it renews it: a check of the old token still on
+    // the wire comes back "invalid", about a token no longer held.
+    let b = brokers("brokers-crossed").await;
+    let engine = b.engine();
+    log_in(&engine, "dhan").await;
+    let old = engine.current_token("dhan").await.unwrap();
+    let mut events = engine.subscribe();
+    b.sandbox.inject(Endpoint::DhanProfile, Fault::Held, Some(1));
+    let check = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.check("dhan").await })
+    };
+    b.sandbox.wait_held(1).await;
+    engine.refresh("dhan").await.unwrap();
+    let renewed = engine.current_token("dhan").await.unwrap();
+    assert!(!b.sandbox.live_access_tokens().contains(&old.access_token.expose().to_owned()), "Dhan ended it");
+    b.sandbox.release_held();
+
+    let status = check.await.unwrap().expect("the token held now is good");
+    assert_eq!(
+        (status.state, status.level, status.last_error),
+        (State::Valid, Level::Green, None),
+        "{}",
+        status.message
+    );
+    assert_eq!(engine.current_token("dhan").await.unwrap().access_token, renewed.access_token, "still served");
+    while let Ok(event) = events.try_recv() {
+        assert_ne!(event.kind, tokentray_runtime::EventKind::TokenInvalid, "no script is told the new token died");
+    }
+    // The next check is of the new token, and the broker accepts it.
+    assert_eq!(engine.check("dhan").await.unwrap().state, State::Valid);
+    engine.shutdown();
+}
+
+#[tokio::test]
 async fn an_outage_is_never_read_as_log_in_and_the_token_is_kept() {
     let b = brokers("brokers-outage").await;
     let engine = b.engine();

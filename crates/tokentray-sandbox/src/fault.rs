@@ -40,6 +40,10 @@ pub enum Fault {
     Delay { ms: u64 },
     /// Accept the request and never answer (until the client gives up).
     Hang,
+    /// Hold the request until the test lets it go ([`crate::Sandbox::release_held`]),
+    /// then answer normally: a test makes something happen while a call is
+    /// in flight without guessing how long it takes.
+    Held,
     /// Answer 200 with a body that is not JSON.
     MalformedJson,
     /// Answer with the provider's invalid-token error.
@@ -114,6 +118,11 @@ pub(crate) async fn intercept(
         }
         Fault::Hang => {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
+            None
+        }
+        Fault::Held => {
+            shared.held.send_modify(|n| *n += 1);
+            shared.releases.acquire().await.expect("the release semaphore is never closed").forget();
             None
         }
         Fault::MalformedJson => Some(malformed()),

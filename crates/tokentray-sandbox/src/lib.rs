@@ -44,6 +44,10 @@ pub(crate) struct Shared {
     pub faults: Mutex<fault::FaultBook>,
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub auto_approve: std::sync::atomic::AtomicBool,
+    /// How many requests [`Fault::Held`] has held so far.
+    pub held: tokio::sync::watch::Sender<u32>,
+    /// One permit lets one held request go.
+    pub releases: tokio::sync::Semaphore,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -76,6 +80,8 @@ impl Sandbox {
             registry: Mutex::new(Registry::default()),
             faults: Mutex::new(fault::FaultBook::default()),
             requests: Mutex::new(Vec::new()),
+            held: tokio::sync::watch::Sender::new(0),
+            releases: tokio::sync::Semaphore::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -154,6 +160,17 @@ impl Sandbox {
     /// (`None`: until cleared).
     pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
         self.shared.faults.lock().expect("faults lock").add(endpoint, fault, times);
+    }
+
+    /// Waits until [`Fault::Held`] has held `count` requests in all.
+    pub async fn wait_held(&self, count: u32) {
+        let mut held = self.shared.held.subscribe();
+        held.wait_for(|n| *n >= count).await.expect("the sandbox owns the sender");
+    }
+
+    /// Lets one held request go on.
+    pub fn release_held(&self) {
+        self.shared.releases.add_permits(1);
     }
 
     pub fn clear_faults(&self) {
