@@ -78,8 +78,27 @@ fn token_for(kind: Kind, now: Instant, login_at: Instant) -> TokenMeta {
     }
 }
 
+/// The suite explores the same cases on every run, so that it passes or
+/// fails on the code and not on the dice (a random seed once failed CI on a
+/// case no run before had drawn). Explore further with, e.g.,
+/// `PROPTEST_RNG_SEED=$RANDOM PROPTEST_CASES=100000 cargo test -p tokentray-core --test properties`;
+/// a failure found that way goes into `properties.proptest-regressions`.
+fn config() -> ProptestConfig {
+    let from_env = ProptestConfig::default();
+    let set = |name: &str| std::env::var_os(name).is_some();
+    ProptestConfig {
+        cases: if set("PROPTEST_CASES") { from_env.cases } else { 4096 },
+        rng_seed: if set("PROPTEST_RNG_SEED") {
+            from_env.rng_seed
+        } else {
+            proptest::test_runner::RngSeed::Fixed(0x746f_6b65_6e74_7261)
+        },
+        ..from_env
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn lifecycle_invariants_hold(kind in kind(), ops in proptest::collection::vec(op(), 1..120)) {
