@@ -4,6 +4,7 @@
 //! window is a process of its own (`--window`, `window_app.rs`).
 
 mod args;
+mod autostart;
 mod command_error;
 mod commands;
 pub mod notify;
@@ -52,12 +53,14 @@ pub fn run(args: Args) {
             return;
         }
     }
-    let app = tauri::Builder::default()
-        // Started at login: the tray alone, no window.
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            Some(vec!["--background"]),
-        ))
+    let app = tauri::Builder::default();
+    // Started at login: the tray alone, no window. (Linux: `autostart.rs`.)
+    #[cfg(not(target_os = "linux"))]
+    let app = app.plugin(tauri_plugin_autostart::init(
+        tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+        Some(vec!["--background"]),
+    ));
+    let app = app
         .setup(move |app| {
             setup(app.handle(), &args)?;
             Ok(())

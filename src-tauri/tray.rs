@@ -8,7 +8,6 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
-use tauri_plugin_autostart::ManagerExt;
 use tokentray_runtime::summary::{next_title_change, summarize, AccountLine, TrayLook, TraySummary};
 
 pub const TRAY_ID: &str = "tokentray";
@@ -73,7 +72,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<
     }
     let none = MenuItem::with_id(app, "none", "No accounts: open TokenTray to add one", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open TokenTray", true, None::<&str>)?;
-    let autostart_on = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart_on = crate::autostart::is_enabled(app);
     let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, autostart_on, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let (sep1, sep2) = (PredefinedMenuItem::separator(app)?, PredefinedMenuItem::separator(app)?);
@@ -113,10 +112,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 crate::window::open(&state.args, state.engine.data_dir());
             }
             "autostart" => {
-                let launcher = app.autolaunch();
-                let result =
-                    if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
-                if let Err(e) = result {
+                if let Err(e) = crate::autostart::set(app, !crate::autostart::is_enabled(app)) {
                     tracing::warn!("cannot change start at login: {e}");
                 }
             }

@@ -53,11 +53,14 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
         "/usr/bin/tokentray",
         "/usr/lib/systemd/user/tokentray.service",
         "/usr/share/applications/TokenTray.desktop",
+        "/etc/xdg/autostart/TokenTray.desktop",
     ] {
         assert!(files.lines().any(|l| l == path), "{path} in the package: {files}");
         assert!(Path::new(path).exists(), "{path} installed");
     }
     assert!(files.lines().any(|l| l.starts_with("/usr/share/icons/")), "icons: {files}");
+    let autostart = std::fs::read_to_string("/etc/xdg/autostart/TokenTray.desktop").unwrap();
+    assert!(autostart.contains("Exec=/usr/bin/tokentray-tray --background\n"), "{autostart}");
     let unit = std::fs::read_to_string("/usr/lib/systemd/user/tokentray.service").unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/tokentray daemon"), "{unit}");
 
@@ -76,7 +79,12 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
     drop(installed);
     let listed = run("dpkg", &["-s", PACKAGE]);
     assert!(!listed.status.success(), "removed");
-    for path in ["/usr/bin/tokentray-tray", "/usr/bin/tokentray", "/usr/lib/systemd/user/tokentray.service"] {
+    for path in [
+        "/usr/bin/tokentray-tray",
+        "/usr/bin/tokentray",
+        "/usr/lib/systemd/user/tokentray.service",
+        "/etc/xdg/autostart/TokenTray.desktop",
+    ] {
         assert!(!Path::new(path).exists(), "{path} removed with the package");
     }
 }
