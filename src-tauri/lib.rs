@@ -5,6 +5,7 @@
 
 mod args;
 mod autostart;
+mod clipboard;
 mod command_error;
 mod commands;
 pub mod notify;
@@ -181,6 +182,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     })?;
     app.manage(WatchGuard { _watch: std::sync::Mutex::new(watch) });
 
+    app.manage(clipboard::TokenClipboard::default());
     tray::build(app, &tokentray_runtime::summary::summarize(&engine.statuses()))?;
     tray::spawn_updater(app.clone());
 

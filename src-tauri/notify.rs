@@ -7,6 +7,17 @@ use tokentray_core::{Notice, NoticeKind};
 use tokentray_runtime::Notifier;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// A notification with no action, shown off the caller's thread.
+pub fn show(summary: &str, body: &str) {
+    let mut n = Notification::new();
+    n.appname("TokenTray").summary(summary).body(body).icon("dialog-information").timeout(Timeout::Default);
+    std::thread::spawn(move || {
+        if let Err(e) = n.show() {
+            tracing::warn!("cannot show a notification: {e}");
+        }
+    });
+}
+
 pub struct DesktopNotifier {
     /// Account ids whose "Log in" action was clicked.
     pub logins: UnboundedSender<String>,

@@ -39,7 +39,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Re
     let menu = menu(app, &summary.lines)?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(summary.look))
-        .tooltip("TokenTray")
+        .tooltip(tooltip(&summary.lines))
         .title(&summary.title)
         .menu(&menu)
         .show_menu_on_left_click(true)
@@ -55,6 +55,12 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Re
     Ok(tray)
 }
 
+/// Every account's countdown, for the desktops that show a tray tooltip
+/// (Linux's indicators have none: there the menu's first lines say the same).
+fn tooltip(lines: &[AccountLine]) -> String {
+    std::iter::once("TokenTray").chain(lines.iter().map(|l| l.text.as_str())).collect::<Vec<_>>().join("\n")
+}
+
 fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<Menu<R>> {
     let mut accounts: Vec<Submenu<R>> = Vec::new();
     for line in lines {
@@ -62,12 +68,13 @@ fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<
         let refresh =
             MenuItem::with_id(app, format!("refresh:{}", line.id), "Refresh now", line.can_refresh, None::<&str>)?;
         let check = MenuItem::with_id(app, format!("check:{}", line.id), "Check now", true, None::<&str>)?;
+        let copy = MenuItem::with_id(app, format!("copy:{}", line.id), "Copy token", line.can_copy, None::<&str>)?;
         accounts.push(Submenu::with_id_and_items(
             app,
             format!("account:{}", line.id),
             &line.text,
             true,
-            &[&login, &refresh, &check],
+            &[&login, &refresh, &check, &copy],
         )?);
     }
     let none = MenuItem::with_id(app, "none", "No accounts: open TokenTray to add one", false, None::<&str>)?;
@@ -106,6 +113,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 }
             });
         }
+        Some(("copy", account)) => crate::clipboard::copy_token(app, account.to_owned()),
         _ => match id {
             "open" => {
                 let state = app.state::<AppState>();
@@ -143,6 +151,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
         match menu(app, &summary.lines) {
             Ok(m) => {
                 let _ = tray.set_menu(Some(m));
+                let _ = tray.set_tooltip(Some(tooltip(&summary.lines)));
                 shown.lines = Some(summary.lines);
             }
             Err(e) => tracing::warn!("cannot rebuild the tray menu: {e}"),

@@ -10,6 +10,7 @@ use dbus::arg::{RefArg, Variant};
 use dbus::blocking::Connection;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tokentray_adapters::store::{PlaintextStore, SecretStore};
 
 /// A dbusmenu layout node: id, properties, children.
 type MenuNode = (i32, dbus::arg::PropMap, Vec<Variant<Box<dyn RefArg>>>);
@@ -36,6 +37,30 @@ fn centre_pixel(path: &str) -> [u8; 4] {
     let (w, h) = (info.width as usize, info.height as usize);
     let at = ((h / 2) * w + w / 2) * 4;
     [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
+}
+
+/// A dbusmenu node read from its D-Bus value: id, label, children.
+fn node(arg: &dyn RefArg) -> Option<(i32, String, Vec<&dyn RefArg>)> {
+    let arg = if arg.arg_type() == dbus::arg::ArgType::Variant { arg.as_iter()?.next()? } else { arg };
+    let mut fields = arg.as_iter()?;
+    let id = fields.next()?.as_i64()? as i32;
+    let mut label = String::new();
+    let mut props = fields.next()?.as_iter()?;
+    while let (Some(key), Some(value)) = (props.next(), props.next()) {
+        if key.as_str() == Some("label") {
+            let mut found = Vec::new();
+            strings(value, &mut found);
+            label = found.concat();
+        }
+    }
+    let children = fields.next()?.as_iter()?.collect();
+    Some((id, label, children))
+}
+
+/// The id of the item labelled `item` in the submenu whose label starts with `submenu`.
+fn item_id(layout: &MenuNode, submenu: &str, item: &str) -> Option<i32> {
+    let (_, _, children) = layout.2.iter().filter_map(|c| node(&c.0)).find(|(_, l, _)| l.starts_with(submenu))?;
+    children.into_iter().filter_map(node).find(|(_, l, _)| l == item).map(|(id, _, _)| id)
 }
 
 #[test]
@@ -97,6 +122,7 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
         "Log in",
         "Refresh now",
         "Check now",
+        "Copy token",
         "Open TokenTray",
         "Start at login",
         "Quit",
@@ -106,6 +132,28 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     assert!(labels.iter().any(|l| l.starts_with("Kite (demo): ") && l.ends_with("(valid)")), "{labels:?}");
 
     eprintln!("tray as the host sees it: title {title:?}, icon {icon}, menu {labels:?}");
+
+    // "Copy token": the token a script would get, on the clipboard, cleared again.
+    let copy = item_id(&layout, "Kite (demo): ", "Copy token").expect("Copy token in Kite's submenu");
+    let clicked = (copy, "clicked", Variant(Box::new(0i32) as Box<dyn RefArg>), 0u32);
+    let () = menu.method_call("com.canonical.dbusmenu", "Event", clicked).unwrap();
+    let store = PlaintextStore::new(dir.join("demo").join("data").join("secrets.json"));
+    let token = store.tokens(tokentray_runtime::demo::KITE_ID).unwrap().expect("the demo logged in").access_token;
+    let mut clipboard = arboard::Clipboard::new().expect("the test's display has a clipboard");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while clipboard.get_text().ok().as_deref() != Some(token.expose()) {
+        assert!(Instant::now() < deadline, "the token never reached the clipboard: {:?}", clipboard.get_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let copied = Instant::now();
+    let deadline = copied + Duration::from_secs(90);
+    while clipboard.get_text().ok().as_deref() == Some(token.expose()) {
+        assert!(Instant::now() < deadline, "the copied token was never cleared");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let held = copied.elapsed();
+    assert!(held >= Duration::from_secs(25), "cleared after {held:?}: too soon to paste");
+    eprintln!("the copied token stayed on the clipboard for {held:?}");
     let _ = app.kill();
     let _ = app.wait();
     let _ = std::fs::remove_dir_all(&dir);

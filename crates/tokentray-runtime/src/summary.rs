@@ -34,6 +34,8 @@ pub struct AccountLine {
     /// e.g. `Kite: 2h 14m (valid)`.
     pub text: String,
     pub can_refresh: bool,
+    /// A token a script could be given now (or after a renewal): "Copy token".
+    pub can_copy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,7 @@ pub fn summarize(statuses: &[AccountStatus]) -> TraySummary {
             id: s.id.clone(),
             text: format!("{}: {} ({})", s.label, s.countdown, s.state.as_str().replace('_', " ")),
             can_refresh: s.auto_refresh,
+            can_copy: !s.needs_login(),
         })
         .collect();
     let Some(top) = statuses.iter().max_by_key(|s| urgency(s)) else {
