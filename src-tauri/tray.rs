@@ -8,17 +8,27 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
+use tokentray_adapters::config::TrayIcons;
 use tokentray_runtime::summary::{next_title_change, summarize, AccountLine, TrayLook, TraySummary};
 
 pub const TRAY_ID: &str = "tokentray";
 
-pub fn icon(look: TrayLook) -> Image<'static> {
-    let bytes: &'static [u8] = match look {
-        TrayLook::NoAccounts => include_bytes!("../icons/tray-none.png"),
-        TrayLook::Green => include_bytes!("../icons/tray-green.png"),
-        TrayLook::Orange => include_bytes!("../icons/tray-orange.png"),
-        TrayLook::Red => include_bytes!("../icons/tray-red.png"),
-        TrayLook::ActNow => include_bytes!("../icons/tray-expired.png"),
+pub fn icon(look: TrayLook, style: TrayIcons) -> Image<'static> {
+    macro_rules! set {
+        ($suffix:literal) => {
+            match look {
+                TrayLook::NoAccounts => include_bytes!(concat!("../icons/tray-none", $suffix, ".png")),
+                TrayLook::Green => include_bytes!(concat!("../icons/tray-green", $suffix, ".png")),
+                TrayLook::Orange => include_bytes!(concat!("../icons/tray-orange", $suffix, ".png")),
+                TrayLook::Red => include_bytes!(concat!("../icons/tray-red", $suffix, ".png")),
+                TrayLook::ActNow => include_bytes!(concat!("../icons/tray-expired", $suffix, ".png")),
+            }
+        };
+    }
+    let bytes: &'static [u8] = match style {
+        TrayIcons::Color => set!(""),
+        TrayIcons::Light => set!("-light"),
+        TrayIcons::Dark => set!("-dark"),
     };
     Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
 }
@@ -26,7 +36,7 @@ pub fn icon(look: TrayLook) -> Image<'static> {
 /// What is on screen now, to change only what changed.
 #[derive(Default)]
 pub struct Shown {
-    look: Option<TrayLook>,
+    look: Option<(TrayLook, TrayIcons)>,
     title: Option<String>,
     lines: Option<Vec<AccountLine>>,
 }
@@ -37,8 +47,17 @@ pub struct TrayState {
 
 pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Result<TrayIcon<R>> {
     let menu = menu(app, &summary.lines)?;
+    let engine = &app.state::<AppState>().engine;
+    let style = engine.config().tray.icons;
+    // The icon goes to a file the panel reads. Not the shared default
+    // (`/tmp/tray-icon` without XDG_RUNTIME_DIR): there another user could
+    // swap the colour the trader trusts, and a second TokenTray (the demo
+    // beside the real one) would overwrite this one's.
+    let icon_dir = engine.data_dir().join("tray-icon");
+    tokentray_adapters::atomic::ensure_private_dir(&icon_dir)?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
-        .icon(icon(summary.look))
+        .temp_dir_path(&icon_dir)
+        .icon(icon(summary.look, style))
         .tooltip(tooltip(&summary.lines))
         .title(&summary.title)
         .menu(&menu)
@@ -47,7 +66,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Re
         .build(app)?;
     app.manage(TrayState {
         shown: Mutex::new(Shown {
-            look: Some(summary.look),
+            look: Some((summary.look, style)),
             title: Some(summary.title.clone()),
             lines: Some(summary.lines.clone()),
         }),
@@ -136,12 +155,13 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 /// Brings the tray in line with the engine; changes only what changed.
 pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
-    let summary = summarize(&app.state::<AppState>().engine.statuses());
+    let engine = &app.state::<AppState>().engine;
+    let (summary, style) = (summarize(&engine.statuses()), engine.config().tray.icons);
     let state = app.state::<TrayState>();
     let mut shown = state.shown.lock().expect("tray state lock");
-    if shown.look != Some(summary.look) {
-        let _ = tray.set_icon(Some(icon(summary.look)));
-        shown.look = Some(summary.look);
+    if shown.look != Some((summary.look, style)) {
+        let _ = tray.set_icon(Some(icon(summary.look, style)));
+        shown.look = Some((summary.look, style));
     }
     if shown.title.as_deref() != Some(summary.title.as_str()) {
         let _ = tray.set_title(Some(&summary.title));

@@ -63,29 +63,58 @@ fn item_id(layout: &MenuNode, submenu: &str, item: &str) -> Option<i32> {
     children.into_iter().filter_map(node).find(|(_, l, _)| l == item).map(|(id, _, _)| id)
 }
 
-#[test]
-fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
-    let items = support::watcher();
-    let dir = tokentray_testkit::scratch("tray-dbus");
-    let mut app = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"))
-        .arg("--demo")
-        .env("TOKENTRAY_DATA_DIR", &dir)
-        .env("TOKENTRAY_CONFIG", dir.join("no-config.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+/// The tray app, killed when the test ends, whether it passed or not.
+struct Tray(std::process::Child);
 
+impl Drop for Tray {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The one tray host of this test process, shared by its tests.
+fn host() -> support::Items {
+    static ITEMS: std::sync::OnceLock<support::Items> = std::sync::OnceLock::new();
+    ITEMS.get_or_init(support::watcher).clone()
+}
+
+/// Starts the tray app on `dir` (and `config`, or the demo) and waits until
+/// its indicator registers with the host; returns it and the item's bus name and path.
+fn start_tray(dir: &std::path::Path, config: Option<&std::path::Path>) -> (Tray, String, String) {
+    let items = host();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"));
+    match config {
+        Some(config) => command.env("TOKENTRAY_CONFIG", config),
+        None => command.arg("--demo").env("TOKENTRAY_CONFIG", dir.join("no-config.toml")),
+    };
+    let app = command.env("TOKENTRAY_DATA_DIR", dir).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let app = Tray(app);
+    let pid = app.0.id();
+    let conn = Connection::new_session().unwrap();
+    let bus = conn.with_proxy("org.freedesktop.DBus", "/org/freedesktop/DBus", Duration::from_secs(5));
     let started = Instant::now();
-    let (service, path) = loop {
-        if let Some(item) = items.lock().unwrap().first().cloned() {
-            break item;
+    loop {
+        // Several trays may register with this host: this one is the item whose sender is our child.
+        let registered = items.lock().unwrap().clone();
+        for (service, path) in registered {
+            let owner: Result<(u32,), _> =
+                bus.method_call("org.freedesktop.DBus", "GetConnectionUnixProcessID", (&service,));
+            if owner.is_ok_and(|(p,)| p == pid) {
+                // Some indicators register their bus name, others their object path.
+                let path = if path.starts_with('/') { path } else { "/StatusNotifierItem".to_owned() };
+                return (app, service, path);
+            }
         }
         assert!(started.elapsed() < Duration::from_secs(30), "the tray never registered with the watcher");
         std::thread::sleep(Duration::from_millis(100));
-    };
-    // Some indicators register their bus name, others their object path.
-    let path = if path.starts_with('/') { path } else { "/StatusNotifierItem".to_owned() };
+    }
+}
+
+#[test]
+fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
+    let dir = tokentray_testkit::scratch("tray-dbus");
+    let (_app, service, path) = start_tray(&dir, None);
     let conn = Connection::new_session().unwrap();
     let item = conn.with_proxy(service.as_str(), path.as_str(), Duration::from_secs(5));
     use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
@@ -154,7 +183,44 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     let held = copied.elapsed();
     assert!(held >= Duration::from_secs(25), "cleared after {held:?}: too soon to paste");
     eprintln!("the copied token stayed on the clipboard for {held:?}");
-    let _ = app.kill();
-    let _ = app.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every pixel of a PNG, as RGBA.
+fn pixels(path: &std::path::Path) -> Vec<u8> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(path).expect("the icon file exists")));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().expect("a small icon")];
+    reader.next_frame(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn the_host_shows_the_symbolic_set_and_the_act_now_cross() {
+    // One account with no token: act now. The config asks for light symbolic icons.
+    let dir = tokentray_testkit::scratch("tray-dbus-symbolic");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "storage = \"plaintext\"\n[tray]\nicons = \"light\"\n\n[[account]]\nid = \"kite\"\nprovider = \"kite\"\n\
+         api_key = \"k\"\nredirect_uri = \"http://127.0.0.1:1/cb\"\n",
+    )
+    .unwrap();
+    let (_app, service, path) = start_tray(&dir.join("data"), Some(&config));
+    let conn = Connection::new_session().unwrap();
+    let item = conn.with_proxy(service.as_str(), path.as_str(), Duration::from_secs(5));
+    use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+    let expected = pixels(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("icons/tray-expired-light.png"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let icon: String = item.get("org.kde.StatusNotifierItem", "IconName").unwrap_or_default();
+        if !icon.is_empty() && pixels(std::path::Path::new(&icon)) == expected {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the host never saw the light act-now cross: {icon}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let title: String = item.get("org.kde.StatusNotifierItem", "XAyatanaLabel").unwrap();
+    assert_eq!(title, "kite: log in");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -72,3 +72,28 @@ fn the_ring_fills_with_the_time_left_and_the_urgent_ones_carry_a_mark() {
     assert_eq!(expired.at(centre.0, centre.1)[3], 255, "a cross through the centre");
     assert_eq!(expired.at(three.0, three.1)[3], 0, "and no ring");
 }
+
+#[test]
+fn the_symbolic_sets_are_one_grey_with_the_same_shapes() {
+    let levels = ["none", "green", "orange", "red", "expired"];
+    for style in ["light", "dark"] {
+        let icons: Vec<Icon> = levels.iter().map(|l| load(&format!("tray-{l}-{style}.png"))).collect();
+        // One grey: every visible pixel has the same colour, only its opacity varies.
+        let mut greys = HashSet::new();
+        for icon in &icons {
+            greys.extend(icon.rgba.chunks(4).filter(|p| p[3] >= 128).map(|p| [p[0], p[1], p[2]]));
+        }
+        assert_eq!(greys.len(), 1, "{style}: {greys:?}");
+        // What is drawn solid tells the levels apart, as the coloured set's shapes do.
+        let solid: Vec<Vec<bool>> = icons.iter().map(|i| i.rgba.chunks(4).map(|p| p[3] >= 200).collect()).collect();
+        for (i, a) in solid.iter().enumerate() {
+            for (j, b) in solid.iter().enumerate().skip(i + 1) {
+                let differing = a.iter().zip(b).filter(|(x, y)| x != y).count();
+                assert!(differing > 200, "{style}: {} and {} differ in {differing} pixels", levels[i], levels[j]);
+            }
+        }
+        // The ring's unfilled part is a faint track, not nothing: orange's 9 o'clock.
+        let nine = icons[2].at(7, 32)[3];
+        assert!((40..200).contains(&nine), "{style}: the track's opacity is {nine}");
+    }
+}

@@ -118,6 +118,27 @@ pub struct ApiConfig {
     pub require_key: bool,
 }
 
+/// The tray app's look (`[tray]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrayConfig {
+    #[serde(default)]
+    pub icons: TrayIcons,
+}
+
+/// The tray icon's colours. The shapes say the level in every style.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrayIcons {
+    /// Green, orange and red.
+    #[default]
+    Color,
+    /// One light grey, for dark panels that want symbolic icons.
+    Light,
+    /// One dark grey, for light panels that want symbolic icons.
+    Dark,
+}
+
 /// The API's port unless the config says otherwise: 127.0.0.1:8421.
 pub const DEFAULT_API_PORT: u16 = 8421;
 
@@ -141,6 +162,8 @@ struct RawConfig {
     http_timeout: Option<Span>,
     #[serde(default)]
     api: ApiConfig,
+    #[serde(default)]
+    tray: TrayConfig,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
 }
@@ -178,6 +201,7 @@ pub struct Config {
     pub storage: StorageChoice,
     pub http_timeout: Span,
     pub api: ApiConfig,
+    pub tray: TrayConfig,
     pub accounts: Vec<AccountConfig>,
 }
 
@@ -334,7 +358,7 @@ impl Config {
             }
             accounts.push(account);
         }
-        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, api: raw.api, accounts })
+        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, api: raw.api, tray: raw.tray, accounts })
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {
