@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, describeError, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { countdownText, describeError, entriesFor, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -118,7 +118,7 @@ async function load() {
 /** The account's last week as a strip: each level until the next change, the exact times on hover. */
 function timelineOf(a) {
   const now = Date.now();
-  const entries = history.filter((e) => e.account === a.id);
+  const entries = entriesFor(history, a.id);
   const strip = document.createElement("div");
   strip.className = "timeline";
   strip.setAttribute("role", "img");
@@ -130,7 +130,8 @@ function timelineOf(a) {
     seg.className = `seg level-${s.level}`;
     seg.style.left = `${(s.offset * 100).toFixed(3)}%`;
     seg.style.width = `${(s.share * 100).toFixed(3)}%`;
-    seg.title = `${when(s.from)} - ${when(s.to)}: ${s.level.replace("_", " ")}`;
+    const what = s.level === "off" ? "TokenTray not running" : s.level.replace("_", " ");
+    seg.title = `${when(s.from)} - ${when(s.to)}: ${what}`;
     strip.append(seg);
   }
   return strip;

@@ -65,9 +65,11 @@ export function mainAction(account, level) {
 export const WEEK_MS = 7 * 86400 * 1000;
 
 /**
- * An account's last `spanMs` from its history, as the timeline draws it:
- * each entry's level lasts until the next entry (or now); `offset` and
- * `share` place it in the span (0 to 1). Before the first entry nothing is known.
+ * An account's last `spanMs` from its history (its own entries and the
+ * engine's `stopped` ones), as the timeline draws it: each entry's level
+ * lasts until the next entry (or now); `offset` and `share` place it in the
+ * span (0 to 1). Before the first entry nothing is known, and while
+ * TokenTray was stopped the level is "off": nobody watched.
  */
 export function timeline(entries, nowMs, spanMs = WEEK_MS) {
   const start = nowMs - spanMs;
@@ -76,10 +78,16 @@ export function timeline(entries, nowMs, spanMs = WEEK_MS) {
     const from = Math.max(start, Date.parse(e.at));
     const to = i + 1 < entries.length ? Date.parse(entries[i + 1].at) : nowMs;
     if (!(to > from)) return;
-    const level = e.state === "no_token" || e.state === "needs_login" ? "expired" : (e.level ?? "no_token");
+    const level = e.kind === "stopped" ? "off"
+      : e.state === "no_token" || e.state === "needs_login" ? "expired" : (e.level ?? "no_token");
     segments.push({ from, to, level, offset: (from - start) / spanMs, share: (to - from) / spanMs });
   });
   return segments;
+}
+
+/** The history entries that belong on `accountId`'s timeline. */
+export function entriesFor(history, accountId) {
+  return history.filter((e) => e.account === accountId || (e.account === "" && e.kind === "stopped"));
 }
 
 /** The timeline in words, for screen readers and the tooltip. */
@@ -89,9 +97,11 @@ export function timelineSummary(entries, nowMs, spanMs = WEEK_MS) {
   const tokens = entries.filter((e) => e.kind === "token_changed" && Date.parse(e.at) >= nowMs - spanMs).length;
   const deadMs = dead.reduce((sum, s) => sum + (s.to - s.from), 0);
   const days = Math.round(spanMs / 86400000);
+  const offMs = segments.filter((s) => s.level === "off").reduce((sum, s) => sum + (s.to - s.from), 0);
   if (segments.length === 0) return `No history in the last ${days} days`;
   return `Last ${days} days: ${tokens} new token${tokens === 1 ? "" : "s"}; ` +
-    (dead.length === 0 ? "never dead" : `dead ${dead.length} time${dead.length === 1 ? "" : "s"}, ${formatCountdown(deadMs / 1000)} in all`);
+    (dead.length === 0 ? "never dead" : `dead ${dead.length} time${dead.length === 1 ? "" : "s"}, ${formatCountdown(deadMs / 1000)} in all`) +
+    (offMs > 0 ? `; TokenTray not running ${formatCountdown(offMs / 1000)}` : "");
 }
 
 /**

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { describeError, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { describeError, entriesFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
@@ -99,4 +99,21 @@ test("the timeline shows each level until the next change, and says so in words"
   assert.ok(Math.abs(total - 1) < 1e-9, "the week is covered to now");
   assert.equal(timelineSummary(entries, now), "Last 7 days: 1 new token; dead 1 time, 13m in all");
   assert.equal(timelineSummary([], now), "No history in the last 7 days");
+});
+
+test("while TokenTray was stopped the timeline claims nothing", () => {
+  const now = Date.parse("2026-11-28T12:00:00Z");
+  const hour = 3600000;
+  const at = (ms) => new Date(ms).toISOString();
+  const history = [
+    { at: at(now - 10 * hour), account: "kite", kind: "token_changed", state: "valid", level: "green" },
+    { at: at(now - 9 * hour), account: "other", kind: "status_changed", state: "expired", level: "expired" },
+    { at: at(now - 8 * hour), account: "", kind: "stopped", state: null, level: null },
+    { at: at(now - 5 * hour), account: "kite", kind: "started", state: "needs_login", level: "expired" },
+  ];
+  const entries = entriesFor(history, "kite");
+  assert.deepEqual(entries.map((e) => e.kind), ["token_changed", "stopped", "started"], "another account's entries are not kite's");
+  const segments = timeline(entries, now);
+  assert.deepEqual(segments.map((s) => [s.level, (s.to - s.from) / hour]), [["green", 2], ["off", 3], ["expired", 5]]);
+  assert.equal(timelineSummary(entries, now), "Last 7 days: 1 new token; dead 1 time, 5h 00m in all; TokenTray not running 3h 00m");
 });

@@ -3,6 +3,13 @@
 //! and colour then), in `history.jsonl` in the data directory, 0600. Never a
 //! token. Bounded: entries older than `KEEP` are dropped, and the file is
 //! compacted when it passes `MAX_BYTES`.
+//!
+//! The timeline must not claim what nobody watched: a `stopped` entry (for
+//! every account) marks when the engine stopped, and `started` entries give
+//! each account's state when it came back. A run that ended without saying
+//! so (a crash, a power cut) is found at the next start, and its end placed
+//! at the last minute it was known to run (`history.alive`, touched every
+//! minute).
 
 use crate::{Engine, EngineEvent, EventKind};
 use serde::{Deserialize, Serialize};
@@ -15,12 +22,21 @@ pub const KEEP: Span = Span::days(7);
 /// The file's size past which it is compacted (a busy week of 30-minute
 /// Schwab refreshes for ten accounts is about 1 MB).
 pub const MAX_BYTES: u64 = 2 * 1024 * 1024;
+/// How often the running engine says it is still running.
+pub const ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The kinds that are not engine events: the engine stopped (for every
+/// account: `account` is empty), and an account's state when it started.
+pub const STOPPED: &str = "stopped";
+pub const STARTED: &str = "started";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub at: Instant,
+    /// Empty for what concerns every account (`stopped`).
     pub account: String,
-    /// `token_changed`, `status_changed`, `token_invalid`, `logged_out`.
+    /// `token_changed`, `status_changed`, `token_invalid`, `logged_out`,
+    /// `stopped`, `started`.
     pub kind: String,
     pub state: Option<State>,
     pub level: Option<Level>,
@@ -42,15 +58,61 @@ fn file(data_dir: &Path) -> PathBuf {
     data_dir.join("history.jsonl")
 }
 
+fn alive_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("history.alive")
+}
+
+/// Marks this moment as one the engine was running at.
+fn touch_alive(data_dir: &Path) -> std::io::Result<()> {
+    let f = tokentray_adapters::atomic::open_private(&alive_file(data_dir))?;
+    f.set_modified(std::time::SystemTime::now())
+}
+
+/// The last moment a run was known to be running, if ever recorded.
+fn last_alive(data_dir: &Path) -> Option<Instant> {
+    let modified = std::fs::metadata(alive_file(data_dir)).ok()?.modified().ok()?;
+    Some(Instant::from(modified))
+}
+
+/// Opens the record of a run: closes the one before if it ended without
+/// saying so, then records each account's state now.
+fn mark_start(data_dir: &Path, now: Instant, accounts: &[(String, State, Level)]) -> std::io::Result<()> {
+    if let Some(last) = read(data_dir, now - KEEP).pop() {
+        if last.kind != STOPPED {
+            // Ended unannounced: it ran until the last minute it said so, or at least until its last entry.
+            let at = last_alive(data_dir).map_or(last.at, |alive| alive.max(last.at)).min(now);
+            append(data_dir, &stopped_entry(at), now)?;
+        }
+    }
+    for (account, state, level) in accounts {
+        let entry = HistoryEntry {
+            at: now,
+            account: account.clone(),
+            kind: STARTED.to_owned(),
+            state: Some(*state),
+            level: Some(*level),
+        };
+        append(data_dir, &entry, now)?;
+    }
+    touch_alive(data_dir)
+}
+
+fn stopped_entry(at: Instant) -> HistoryEntry {
+    HistoryEntry { at, account: String::new(), kind: STOPPED.to_owned(), state: None, level: None }
+}
+
 /// The entries since `since`, oldest first; lines that do not read (a torn
 /// write, a stray byte) are skipped, never the whole history with them.
 pub fn read(data_dir: &Path, since: Instant) -> Vec<HistoryEntry> {
     let bytes = std::fs::read(file(data_dir)).unwrap_or_default();
-    String::from_utf8_lossy(&bytes)
+    let mut entries: Vec<HistoryEntry> = String::from_utf8_lossy(&bytes)
         .lines()
         .filter_map(|l| serde_json::from_str::<HistoryEntry>(l).ok())
         .filter(|e| e.at >= since)
-        .collect()
+        .collect();
+    // Written in order but for a wall clock set back; the timeline needs order.
+    entries.sort_by_key(|e| e.at);
+    entries
 }
 
 /// Appends `entry`; compacts the file when it has grown past `MAX_BYTES`.
@@ -96,11 +158,26 @@ impl Engine {
         let engine = self.clone();
         let mut events = self.subscribe();
         let mut stopped = self.stopped();
+        let accounts: Vec<(String, State, Level)> =
+            self.statuses().into_iter().map(|s| (s.id, s.state, s.level)).collect();
+        if let Err(e) = mark_start(self.data_dir(), self.now(), &accounts) {
+            tracing::warn!("cannot record the start in the history: {e}");
+        }
         tokio::spawn(async move {
+            let mut alive = tokio::time::interval(ALIVE_EVERY);
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
-                    _ = stopped.changed() => break,
+                    _ = alive.tick() => {
+                        if let Err(e) = touch_alive(engine.data_dir()) {
+                            tracing::warn!("cannot record that the engine runs: {e}");
+                        }
+                        continue;
+                    }
+                    _ = stopped.changed() => {
+                        let _ = append(engine.data_dir(), &stopped_entry(engine.now()), engine.now());
+                        break;
+                    }
                 };
                 match event {
                     Ok(event) => {
@@ -167,5 +244,28 @@ mod tests {
         // A torn or foreign line is skipped, not fatal.
         std::fs::write(file(&dir), "{\"at\": nonsense\n").unwrap();
         assert!(read(&dir, now - KEEP).is_empty());
+    }
+
+    #[test]
+    fn a_run_that_ended_unannounced_is_closed_at_its_last_known_minute() {
+        let dir = tokentray_testkit::scratch("history-crash");
+        let now = chrono::Utc::now();
+        append(&dir, &entry(now - Span::hours(5), 1), now).unwrap();
+        touch_alive(&dir).unwrap();
+        let alive_at = now - Span::hours(3);
+        let f = std::fs::File::options().write(true).open(alive_file(&dir)).unwrap();
+        f.set_modified(alive_at.into()).unwrap();
+        mark_start(&dir, now, &[("account-1".into(), State::NeedsLogin, Level::Expired)]).unwrap();
+        let entries = read(&dir, now - KEEP);
+        let kinds: Vec<(&str, &str)> = entries.iter().map(|e| (e.kind.as_str(), e.account.as_str())).collect();
+        assert_eq!(kinds, [("status_changed", "account-1"), (STOPPED, ""), (STARTED, "account-1")]);
+        let stopped_at = entries[1].at;
+        assert!((stopped_at - alive_at).num_seconds().abs() <= 1, "stopped at {stopped_at}, alive at {alive_at}");
+        assert_eq!(entries[2].level, Some(Level::Expired));
+
+        // A run that said it stopped is not closed twice.
+        append(&dir, &stopped_entry(now + Span::minutes(1)), now).unwrap();
+        mark_start(&dir, now + Span::minutes(2), &[]).unwrap();
+        assert_eq!(read(&dir, now - KEEP).iter().filter(|e| e.kind == STOPPED).count(), 2);
     }
 }

@@ -92,7 +92,10 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
         let Some(Response::History { entries }) = ipc::request(&data_dir, &Request::History).await else {
             return false;
         };
-        entries.iter().any(|e| e.account == "kite" && e.kind == "token_changed" && e.state.is_some())
+        // The run's start is on record too, with the account's state then (no token).
+        let started = entries.iter().position(|e| e.account == "kite" && e.kind == "started");
+        let login = entries.iter().position(|e| e.account == "kite" && e.kind == "token_changed" && e.state.is_some());
+        matches!((started, login), (Some(s), Some(l)) if s < l)
     })
     .await;
     let history = std::fs::read_to_string(data_dir.join("history.jsonl")).unwrap();
