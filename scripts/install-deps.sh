@@ -22,6 +22,7 @@ packages=(
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
   webkit2gtk-driver xdotool python3 shellcheck
   systemd # systemd-analyze checks the service unit
+  rpm # the package test reads the .rpm it built
 )
 # The API benchmark drives the server with wrk.
 $with_bench_tools && packages+=(wrk)

@@ -15,6 +15,9 @@ pub struct Args {
     /// that started it serves (so the window never works it out again from
     /// a config that may have changed since).
     pub engine_dir: Option<PathBuf>,
+    /// Where the tray icon is on screen, when the desktop says (`x,y,w,h`):
+    /// the window opens beside it as a compact panel.
+    pub near: Option<crate::placement::Rect>,
 }
 
 impl Args {
@@ -31,6 +34,12 @@ impl Args {
                 "--background" => background = true,
                 "--config" => out.config = Some(args.next().ok_or("--config needs a path")?.into()),
                 "--engine-dir" => out.engine_dir = Some(args.next().ok_or("--engine-dir needs a path")?.into()),
+                "--near" => {
+                    let rect = args.next().ok_or("--near needs x,y,width,height")?;
+                    out.near = Some(
+                        crate::placement::Rect::parse(&rect).ok_or(format!("--near {rect}: not x,y,width,height"))?,
+                    );
+                }
                 "-h" | "--help" => {
                     return Err("usage: tokentray-tray [--demo] [--show | --background] [--window] [--config PATH]\n\
                                 The tray app (with --window, its window, which needs the tray running);\n\
@@ -61,5 +70,8 @@ mod tests {
         }
         assert!(Args::parse(["--nope".to_owned()]).unwrap_err().contains("--nope"));
         assert!(Args::parse(["--config".to_owned()]).is_err());
+        let near = Args::parse(["--window", "--near", "10,0,24,24"].map(String::from)).unwrap().near;
+        assert_eq!(near, Some(crate::placement::Rect { x: 10, y: 0, width: 24, height: 24 }));
+        assert!(Args::parse(["--near", "10,0"].map(String::from)).unwrap_err().contains("x,y,width,height"));
     }
 }

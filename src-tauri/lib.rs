@@ -9,6 +9,7 @@ mod clipboard;
 mod command_error;
 mod commands;
 pub mod notify;
+mod placement;
 mod state;
 pub mod tray;
 pub mod window;
@@ -160,8 +161,9 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
 
     let window_args = args.clone();
     let window_engine = engine.data_dir().to_owned();
+    let window_app = app.clone();
     let host = Host {
-        show: Some(Box::new(move || window::open(&window_args, &window_engine))),
+        show: Some(Box::new(move || window::open(&window_args, &window_engine, tray::icon_rect(&window_app)))),
         can_log_in: true,
         demo: on_demo,
     };
@@ -194,7 +196,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         }
     });
     if args.show {
-        window::open(args, engine.data_dir());
+        window::open(args, engine.data_dir(), None);
     }
     tracing::info!("tray up");
     Ok(())

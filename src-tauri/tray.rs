@@ -136,7 +136,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         _ => match id {
             "open" => {
                 let state = app.state::<AppState>();
-                crate::window::open(&state.args, state.engine.data_dir());
+                crate::window::open(&state.args, state.engine.data_dir(), icon_rect(app));
             }
             "autostart" => {
                 if let Err(e) = crate::autostart::set(app, !crate::autostart::is_enabled(app)) {
@@ -150,6 +150,15 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             _ => {}
         },
     }
+}
+
+/// Where the icon is on screen, where the desktop says (not on Linux).
+pub fn icon_rect<R: Runtime>(app: &AppHandle<R>) -> Option<crate::placement::Rect> {
+    let rect = app.tray_by_id(TRAY_ID)?.rect().ok()??;
+    let scale = app.primary_monitor().ok().flatten().map_or(1.0, |m| m.scale_factor());
+    let position = rect.position.to_physical::<i32>(scale);
+    let size = rect.size.to_physical::<u32>(scale);
+    Some(crate::placement::Rect { x: position.x, y: position.y, width: size.width, height: size.height })
 }
 
 /// Brings the tray in line with the engine; changes only what changed.

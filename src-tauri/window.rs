@@ -8,9 +8,10 @@ use crate::Args;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Starts the window process for the engine serving `engine_dir`; one that
+/// Starts the window process for the engine serving `engine_dir`, beside
+/// the tray icon at `near` when the desktop says where that is; one that
 /// runs already comes forward instead (it answers the new one, which leaves).
-pub fn open(args: &Args, engine_dir: &Path) {
+pub fn open(args: &Args, engine_dir: &Path, near: Option<crate::placement::Rect>) {
     // This very program, even when a package upgrade replaced the file since.
     #[cfg(target_os = "linux")]
     let exe = std::path::PathBuf::from("/proc/self/exe");
@@ -23,6 +24,9 @@ pub fn open(args: &Args, engine_dir: &Path) {
     command.arg("--window").arg("--engine-dir").arg(engine_dir).stdin(Stdio::null());
     if args.demo {
         command.arg("--demo");
+    }
+    if let Some(rect) = near {
+        command.arg("--near").arg(rect.to_string());
     }
     if let Some(config) = &args.config {
         command.arg("--config").arg(config);

@@ -4,6 +4,7 @@
 //! window ends the process and every WebKit child with it. One window at a
 //! time: a second one brings the first forward and leaves.
 
+use crate::placement::{self, Rect, PANEL};
 use crate::state::WindowState;
 use crate::Args;
 use std::io::{BufRead, BufReader, Write};
@@ -39,11 +40,12 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // Bound before the web view starts: from now on another window finds it.
     let _ = std::fs::remove_file(window_socket(&engine_dir));
     let listener = UnixListener::bind(window_socket(&engine_dir))?;
+    let near = args.near;
     let app = tauri::Builder::default()
         .invoke_handler(crate::handlers())
         .setup(move |app| {
             app.manage(WindowState { engine_dir: engine_dir.clone() });
-            open(app.handle())?;
+            open(app.handle(), near)?;
             answer_show(app.handle(), listener);
             follow_engine(app.handle(), engine_dir.clone());
             Ok(())
@@ -73,12 +75,30 @@ fn bring_forward(engine_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-fn open<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    let window = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
+/// Opens the window: a compact panel beside the tray icon where the
+/// desktop said where it is, else a window of the usual size that the
+/// window manager places.
+fn open<R: Runtime>(app: &AppHandle<R>, near: Option<Rect>) -> tauri::Result<()> {
+    let builder = WebviewWindowBuilder::new(app, LABEL, WebviewUrl::App("index.html".into()))
         .title("TokenTray")
-        .inner_size(780.0, 560.0)
-        .min_inner_size(360.0, 360.0)
-        .build()?;
+        .min_inner_size(360.0, 360.0);
+    let screen = near.and_then(|icon| {
+        let monitor = app.monitor_from_point(f64::from(icon.x), f64::from(icon.y)).ok().flatten()?;
+        let area = monitor.work_area();
+        let screen = Rect { x: area.position.x, y: area.position.y, width: area.size.width, height: area.size.height };
+        Some((icon, screen, monitor.scale_factor()))
+    });
+    let window = match screen {
+        Some((icon, screen, scale)) => {
+            let (x, y) = placement::beside_tray(icon, PANEL, screen);
+            let size = |pixels: u32| f64::from(pixels) / scale;
+            builder
+                .inner_size(size(PANEL.0), size(PANEL.1))
+                .position(f64::from(x) / scale, f64::from(y) / scale)
+                .build()?
+        }
+        None => builder.inner_size(780.0, 560.0).build()?,
+    };
     window.set_focus()
 }
 

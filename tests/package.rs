@@ -1,6 +1,8 @@
 //! The .deb as a user gets it: built by `scripts/package.sh` (Tauri's
 //! bundler), installed with `dpkg -i`, run from the installed paths, and
-//! removed cleanly. Needs root, as `scripts/test.sh` runs on the test machine.
+//! removed cleanly; the .rpm built beside it holds the same files (read
+//! with `rpm -qlp`: this Debian machine does not install it). Needs root,
+//! as `scripts/test.sh` runs on the test machine.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -40,10 +42,25 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
     );
     let root = env!("CARGO_MANIFEST_DIR");
     let built = Command::new(format!("{root}/scripts/package.sh")).current_dir(root).output().unwrap();
-    let deb = ok(built, "scripts/package.sh").lines().last().expect("the package's path").trim().to_owned();
-    let deb = Path::new(root).join(deb);
-    let size = std::fs::metadata(&deb).unwrap().len();
-    eprintln!("package {} is {:.1} MB", deb.display(), size as f64 / 1e6);
+    let printed = ok(built, "scripts/package.sh");
+    let mut paths = printed.lines().rev().take(2).map(|l| Path::new(root).join(l.trim()));
+    let (rpm, deb) = (paths.next().expect("the .rpm's path"), paths.next().expect("the .deb's path"));
+    assert_eq!(deb.extension().and_then(|e| e.to_str()), Some("deb"), "{printed}");
+    assert_eq!(rpm.extension().and_then(|e| e.to_str()), Some("rpm"), "{printed}");
+    for package in [&deb, &rpm] {
+        let size = std::fs::metadata(package).unwrap().len();
+        eprintln!("package {} is {:.1} MB", package.display(), size as f64 / 1e6);
+    }
+    let rpm_files = ok(run("rpm", &["-qlp", rpm.to_str().unwrap()]), "rpm -qlp");
+    for path in [
+        "/usr/bin/tokentray-tray",
+        "/usr/bin/tokentray",
+        "/usr/lib/systemd/user/tokentray.service",
+        "/usr/share/applications/TokenTray.desktop",
+        "/etc/xdg/autostart/TokenTray.desktop",
+    ] {
+        assert!(rpm_files.lines().any(|l| l == path), "{path} in the .rpm: {rpm_files}");
+    }
 
     let installed = Installed;
     ok(run("dpkg", &["-i", deb.to_str().unwrap()]), "dpkg -i");

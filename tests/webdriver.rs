@@ -77,7 +77,13 @@ fn processes_with(words: &[&str]) -> Vec<u32> {
 }
 
 impl Driver {
+    /// A window on the demo tray's engine.
     async fn start(data_dir: &std::path::Path) -> Driver {
+        Self::start_with(data_dir, &["--window", "--demo"]).await
+    }
+
+    /// A window started with `args`, as the tray's "Open TokenTray" starts it.
+    async fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Driver {
         let port = free_port();
         let native = free_port();
         let mut command = Command::new("tauri-driver");
@@ -93,7 +99,7 @@ impl Driver {
         // The window process, as the tray's "Open TokenTray" starts it.
         let capabilities = json!({"capabilities": {"alwaysMatch": {"tauri:options": {
             "application": env!("CARGO_BIN_EXE_tokentray-tray"),
-            "args": ["--window", "--demo"]
+            "args": args
         }}}});
         let started = Instant::now();
         let session = loop {
@@ -262,4 +268,107 @@ async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
         .collect();
     assert!(webkit.is_empty(), "the tray never starts WebKit: {webkit:?}");
     let _ = driver.http.delete(format!("{}/session/{}", driver.base, driver.session)).send().await;
+}
+
+/// One account in each level, made by real logins against a sandbox broker
+/// in an engine of the test's own, which the window talks to over its
+/// control socket: green, orange, red, ended at the broker, and no token.
+struct Scene {
+    _sandbox: tokentray_sandbox::Sandbox,
+    engine: tokentray_runtime::Engine,
+}
+
+async fn every_level(dir: &std::path::Path) -> Scene {
+    use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+    let port = |_| format!("http://127.0.0.1:{}/cb", free_port());
+    let apps: Vec<App> = [Flavor::Kite, Flavor::Upstox, Flavor::OAuth2, Flavor::Kite, Flavor::Dhan]
+        .into_iter()
+        .enumerate()
+        .map(|(i, flavor)| App::new(flavor, &format!("app{i}"), &format!("secret{i}"), &port(i), &format!("USER{i}")))
+        .collect();
+    let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();
+    let mut text = "storage = \"plaintext\"\n".to_owned();
+    // id, label, and what makes its level: the token's life, or the refresh limit.
+    let accounts = [
+        ("kite", "Zerodha Kite", "token_lifetime = \"8h\"\n"),
+        ("upstox", "Upstox", "token_lifetime = \"2h\"\n"),
+        ("oauth", "OAuth2 broker", ""),
+        ("kite-old", "Kite (other login)", "token_lifetime = \"8h\"\n"),
+        ("dhan", "Dhan", ""),
+    ];
+    for ((id, label, extra), app) in accounts.iter().zip(&apps) {
+        text += &sandbox.account_toml(id, app);
+        text += &format!("label = \"{label}\"\n{extra}");
+        if app.flavor == Flavor::OAuth2 {
+            // A generic OAuth2 broker whose refresh token lasts 40 minutes: under the red threshold.
+            text = text.replace("provider = \"schwab\"", "provider = \"oauth2\"");
+            text += &format!("[account.oauth2]\n{}refresh_limit = \"40m\"\n", sandbox.oauth2_endpoints_toml());
+        }
+    }
+    std::fs::write(dir.join("config.toml"), &text).unwrap();
+    let config = tokentray_adapters::config::Config::load(&dir.join("config.toml")).unwrap();
+    let store = tokentray_adapters::store::PlaintextStore::new(dir.join("data/secrets.json"));
+    for (i, (id, ..)) in accounts.iter().enumerate() {
+        use tokentray_adapters::store::{SecretItem, SecretStore};
+        store.set(id, SecretItem::ApiSecret, &tokentray_adapters::Secret::new(format!("secret{i}"))).unwrap();
+    }
+    let engine = tokentray_runtime::Engine::new(
+        config,
+        tokentray_runtime::EngineOptions {
+            data_dir: dir.join("data"),
+            store: std::sync::Arc::new(store),
+            clock: std::sync::Arc::new(tokentray_runtime::SystemClock),
+            notifier: std::sync::Arc::new(tokentray_runtime::LogNotifier),
+        },
+    )
+    .unwrap();
+    let log_in = |id: &'static str| {
+        let engine = engine.clone();
+        async move { engine.login(id, tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap() }
+    };
+    // A login elsewhere ends this one's token; a check finds out.
+    log_in("kite-old").await;
+    sandbox.expire_access_tokens();
+    assert!(engine.check("kite-old").await.is_err(), "the broker ended it");
+    for id in ["kite", "upstox", "oauth"] {
+        log_in(id).await;
+    }
+    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: true, demo: false };
+    tokentray_runtime::ipc::serve(engine.clone(), host).await.unwrap();
+    engine.spawn_scheduler();
+    Scene { _sandbox: sandbox, engine }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_shows_one_account_in_each_level() {
+    let dir = tokentray_testkit::scratch("webdriver-levels");
+    let scene = every_level(&dir).await;
+    let engine_dir = dir.join("data");
+    let driver = Driver::start_with(&dir, &["--window", "--engine-dir", engine_dir.to_str().unwrap()]).await;
+    for (id, level, action) in [
+        ("kite", "green", "check"),
+        ("upstox", "orange", "check"),
+        ("oauth", "red", "login"),
+        ("kite-old", "expired", "login"),
+        ("dhan", "no_token", "login"),
+    ] {
+        let countdown = driver.wait_for_level(id, level).await;
+        let main = driver.attribute(&format!("#row-{id} button.primary"), "data-action").await;
+        assert_eq!(main.as_deref(), Some(action), "{id} ({level}, {countdown}): the main button");
+    }
+    // Nothing wider than the window at its usual size either: the buttons wrap.
+    let script = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];";
+    let widths = driver.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await;
+    let (scroll, client) = (widths["value"][0].as_i64().unwrap(), widths["value"][1].as_i64().unwrap());
+    assert!(scroll <= client, "the page is {scroll} px wide in a {client} px window");
+    // Tall enough for the picture to hold every row.
+    driver.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": 900, "height": 720}))).await;
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokentray-levels.png");
+    driver.screenshot(&screenshot).await;
+    // `TOKENTRAY_UPDATE_SCREENSHOT=1` refreshes the README's picture from this run.
+    if std::env::var_os("TOKENTRAY_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(&screenshot, concat!(env!("CARGO_MANIFEST_DIR"), "/docs/window.png")).unwrap();
+    }
+    drop(driver);
+    scene.engine.shutdown();
 }
