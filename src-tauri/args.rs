@@ -8,6 +8,9 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// Open the window at launch.
     pub show: bool,
+    /// Started at login (`--background`): the tray alone, and only for a
+    /// user who has a config (the package starts it for every user).
+    pub background: bool,
     /// Be the window: a process of its own, talking to the running
     /// TokenTray's engine over its control socket.
     pub window: bool,
@@ -50,6 +53,7 @@ impl Args {
             }
         }
         out.show &= !background;
+        out.background = background;
         Ok(out)
     }
 }

@@ -8,7 +8,7 @@
 //! the user's entry: with a system entry present, its "off" would be a lie.)
 //! Spec: https://specifications.freedesktop.org/autostart-spec/latest/
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tauri::{AppHandle, Runtime};
 
 /// Whether TokenTray starts at the next login (the menu's tick).
@@ -81,27 +81,35 @@ impl Autostart {
     pub fn set(&self, on: bool) -> std::io::Result<()> {
         let user_entry = self.user_dir.join(ENTRY_NAME);
         let system_entry = self.system_dirs.iter().map(|d| d.join(ENTRY_NAME)).any(|p| p.is_file());
-        if !on && !system_entry {
+        // On with the package's entry, or off without one: no entry of the
+        // user's is wanted (the package's names the installed program, which
+        // an upgrade keeps right).
+        if on == system_entry {
             return match std::fs::remove_file(&user_entry) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             };
         }
+        let text = match on {
+            true => self.entry()?,
+            // Overrides the package's entry: TokenTray does not start at login.
+            false => "[Desktop Entry]\nType=Application\nName=TokenTray\nHidden=true\n".to_owned(),
+        };
         std::fs::create_dir_all(&self.user_dir)?;
-        tokentray_adapters::atomic::write(&user_entry, self.entry(on).as_bytes(), 0o644)
+        tokentray_adapters::atomic::write(&user_entry, text.as_bytes(), 0o644)
     }
 
-    fn entry(&self, on: bool) -> String {
-        let mut text = format!(
+    fn entry(&self) -> std::io::Result<String> {
+        // After an upgrade replaced the file, Linux names the running program "... (deleted)".
+        let exec = self.exec.to_string_lossy();
+        let exec = exec.strip_suffix(" (deleted)").unwrap_or(&exec);
+        let exec = exec_arg(exec).ok_or_else(|| {
+            std::io::Error::other(format!("cannot name {exec} in a desktop entry: it holds control characters"))
+        })?;
+        Ok(format!(
             "[Desktop Entry]\nType=Application\nName=TokenTray\nComment=Keeps broker and OAuth API tokens alive\n\
-             Exec={} --background\nIcon=tokentray-tray\nTerminal=false\nX-GNOME-Autostart-enabled={on}\n",
-            exec_arg(&self.exec)
-        );
-        if !on {
-            // Overrides the system entry: TokenTray does not start at login.
-            text.push_str("Hidden=true\n");
-        }
-        text
+             Exec={exec} --background\nIcon=tokentray-tray\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
+        ))
     }
 }
 
@@ -122,26 +130,30 @@ fn turned_on(text: &str) -> bool {
     true
 }
 
-/// The program as the `Exec` key wants it: quoted, with the spec's escapes.
-fn exec_arg(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
-        return text.into_owned();
+/// The program as the `Exec` key wants it: quoted, with the Exec rules'
+/// escapes, then the string rules' (a backslash is unescaped twice); `None`
+/// for a path no entry can hold.
+fn exec_arg(path: &str) -> Option<String> {
+    if path.chars().any(char::is_control) {
+        return None;
+    }
+    if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+        return Some(path.to_owned());
     }
     let mut quoted = String::from("\"");
-    for c in text.chars() {
+    for c in path.chars() {
         match c {
-            '"' | '`' | '$' | '\\' => {
-                // Escaped once for the Exec rules, and the backslash once more for the string value.
-                quoted.push_str("\\\\");
+            '"' | '`' | '$' => {
+                quoted.push_str(r"\\");
                 quoted.push(c);
             }
+            '\\' => quoted.push_str(r"\\\\"),
             '%' => quoted.push_str("%%"),
             _ => quoted.push(c),
         }
     }
     quoted.push('"');
-    quoted
+    Some(quoted)
 }
 
 #[cfg(test)]
@@ -180,6 +192,7 @@ mod tests {
         assert!(std::fs::read_to_string(user.join(ENTRY_NAME)).unwrap().contains("Hidden=true"));
         a.set(true).unwrap();
         assert!(a.is_enabled());
+        assert!(!user.join(ENTRY_NAME).exists(), "on again: the package's entry, which an upgrade keeps right");
     }
 
     #[test]
@@ -192,7 +205,19 @@ mod tests {
 
     #[test]
     fn an_odd_program_path_is_quoted_as_the_spec_says() {
-        assert_eq!(exec_arg(Path::new("/opt/Token Tray/t$x%")), "\"/opt/Token Tray/t\\\\$x%%\"");
-        assert_eq!(exec_arg(Path::new("/usr/bin/tokentray-tray")), "/usr/bin/tokentray-tray");
+        // In the file: `\\$` (a `\$` for Exec, once the string's `\\` is read) and `\\\\` for one backslash.
+        assert_eq!(exec_arg("/opt/Token Tray/t$x%").unwrap(), r#""/opt/Token Tray/t\\$x%%""#);
+        assert_eq!(exec_arg(r"/opt/a\b").unwrap(), r#""/opt/a\\\\b""#);
+        assert_eq!(exec_arg("/usr/bin/tokentray-tray").unwrap(), "/usr/bin/tokentray-tray");
+        assert_eq!(exec_arg("/opt/x\nHidden=true"), None, "no line of its own smuggled in");
+    }
+
+    #[test]
+    fn after_an_upgrade_the_running_program_is_named_by_its_path() {
+        let root = tokentray_testkit::scratch("autostart-upgrade");
+        let a = Autostart::new(root.join("autostart"), vec![], "/usr/bin/tokentray-tray (deleted)".into());
+        a.set(true).unwrap();
+        let text = std::fs::read_to_string(root.join("autostart").join(ENTRY_NAME)).unwrap();
+        assert!(text.contains("Exec=/usr/bin/tokentray-tray --background\n"), "{text}");
     }
 }

@@ -38,36 +38,59 @@ pub enum CopyError {
 impl TokenClipboard {
     /// Puts `text` on the clipboard; returns the copy's number for [`Self::clear_if`].
     fn put(&self, text: &str) -> Result<u64, arboard::Error> {
-        let mut held = self.inner.lock().expect("clipboard lock");
+        let mut held = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if held.clipboard.is_none() {
             held.clipboard = Some(arboard::Clipboard::new()?);
         }
-        let clipboard = held.clipboard.as_mut().expect("just made");
-        #[cfg(target_os = "linux")]
-        {
-            use arboard::SetExtLinux;
-            clipboard.set().exclude_from_history().text(text)?;
+        let set = secret_text(held.clipboard.as_mut().expect("just made"), text);
+        if set.is_err() {
+            // A display that went away: connect afresh next time.
+            held.clipboard = None;
         }
-        #[cfg(not(target_os = "linux"))]
-        clipboard.set_text(text)?;
+        set?;
         held.copies += 1;
         Ok(held.copies)
     }
 
-    /// Empties the clipboard if copy number `copy` is still the last one and
-    /// the clipboard still holds `text` (the user may have copied something else).
+    /// Overwrites the token if copy number `copy` is still the last one and
+    /// the clipboard still holds `text` (the user may have copied something
+    /// else). Overwritten, not released: a clipboard manager that keeps the
+    /// last text of an owner that lets go would bring the token back.
     fn clear_if(&self, copy: u64, text: &str) {
-        let mut held = self.inner.lock().expect("clipboard lock");
+        let mut held = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if held.copies != copy {
             return;
         }
         let Some(clipboard) = held.clipboard.as_mut() else { return };
         if clipboard.get_text().is_ok_and(|now| now == text) {
-            if let Err(e) = clipboard.clear() {
+            if let Err(e) = secret_text(clipboard, "") {
+                held.clipboard = None;
                 tracing::warn!("cannot clear the copied token from the clipboard: {e}");
             }
         }
     }
+}
+
+/// Sets `text`, kept out of clipboard histories (and Windows' cloud sync)
+/// where the platform has a way to say so.
+fn secret_text(clipboard: &mut arboard::Clipboard, text: &str) -> Result<(), arboard::Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use arboard::SetExtLinux;
+        clipboard.set().exclude_from_history().text(text)
+    }
+    #[cfg(target_os = "windows")]
+    {
+        use arboard::SetExtWindows;
+        clipboard.set().exclude_from_history().exclude_from_cloud().exclude_from_monitoring().text(text)
+    }
+    #[cfg(target_os = "macos")]
+    {
+        use arboard::SetExtApple;
+        clipboard.set().exclude_from_history().text(text)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
+    clipboard.set_text(text)
 }
 
 /// Copies the account's token, says so (or why not) in a notification, and

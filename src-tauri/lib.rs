@@ -46,6 +46,12 @@ pub fn run(args: Args) {
         }
         return;
     }
+    // The package starts TokenTray at every user's login: one who never set
+    // it up gets no demo broker and no notifications about demo accounts.
+    if args.background && !args.demo && matches!(locate(&args), Ok((Source::Demo, _, _))) {
+        tracing::info!("started at login without a config: nothing to look after, so not starting");
+        return;
+    }
     // One instance: if a TokenTray already answers here, bring its window
     // forward and leave before any GUI starts (a GTK app torn down in the
     // middle of its start-up can crash on the way out).

@@ -152,7 +152,14 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     }
 }
 
-/// Where the icon is on screen, where the desktop says (not on Linux).
+/// Where the icon is on screen, where the desktop says (Linux indicators do not).
+#[cfg(target_os = "linux")]
+pub fn icon_rect<R: Runtime>(_app: &AppHandle<R>) -> Option<crate::placement::Rect> {
+    None
+}
+
+/// Where the icon is on screen, where the desktop says (Linux indicators do not).
+#[cfg(not(target_os = "linux"))]
 pub fn icon_rect<R: Runtime>(app: &AppHandle<R>) -> Option<crate::placement::Rect> {
     let rect = app.tray_by_id(TRAY_ID)?.rect().ok()??;
     let scale = app.primary_monitor().ok().flatten().map_or(1.0, |m| m.scale_factor());

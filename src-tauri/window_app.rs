@@ -90,12 +90,9 @@ fn open<R: Runtime>(app: &AppHandle<R>, near: Option<Rect>) -> tauri::Result<()>
     });
     let window = match screen {
         Some((icon, screen, scale)) => {
-            let (x, y) = placement::beside_tray(icon, PANEL, screen);
-            let size = |pixels: u32| f64::from(pixels) / scale;
-            builder
-                .inner_size(size(PANEL.0), size(PANEL.1))
-                .position(f64::from(x) / scale, f64::from(y) / scale)
-                .build()?
+            let physical = |logical: f64| (logical * scale).round() as u32;
+            let (x, y) = placement::beside_tray(icon, (physical(PANEL.0), physical(PANEL.1)), screen);
+            builder.inner_size(PANEL.0, PANEL.1).position(f64::from(x) / scale, f64::from(y) / scale).build()?
         }
         None => builder.inner_size(780.0, 560.0).build()?,
     };

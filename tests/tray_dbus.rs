@@ -163,16 +163,25 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     eprintln!("tray as the host sees it: title {title:?}, icon {icon}, menu {labels:?}");
 
     // "Copy token": the token a script would get, on the clipboard, cleared again.
-    let copy = item_id(&layout, "Kite (demo): ", "Copy token").expect("Copy token in Kite's submenu");
-    let clicked = (copy, "clicked", Variant(Box::new(0i32) as Box<dyn RefArg>), 0u32);
-    let () = menu.method_call("com.canonical.dbusmenu", "Event", clicked).unwrap();
     let store = PlaintextStore::new(dir.join("demo").join("data").join("secrets.json"));
     let token = store.tokens(tokentray_runtime::demo::KITE_ID).unwrap().expect("the demo logged in").access_token;
     let mut clipboard = arboard::Clipboard::new().expect("the test's display has a clipboard");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while clipboard.get_text().ok().as_deref() != Some(token.expose()) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    'copied: loop {
+        // The menu is rebuilt (new ids) when a countdown line changes: read it afresh for each click.
+        let (_, layout): (u32, MenuNode) =
+            menu.method_call("com.canonical.dbusmenu", "GetLayout", (0i32, -1i32, Vec::<String>::new())).unwrap();
+        let copy = item_id(&layout, "Kite (demo): ", "Copy token").expect("Copy token in Kite's submenu");
+        let clicked = (copy, "clicked", Variant(Box::new(0i32) as Box<dyn RefArg>), 0u32);
+        let () = menu.method_call("com.canonical.dbusmenu", "Event", clicked).unwrap();
+        let clicked_at = Instant::now();
+        while clicked_at.elapsed() < Duration::from_secs(3) {
+            if clipboard.get_text().ok().as_deref() == Some(token.expose()) {
+                break 'copied;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         assert!(Instant::now() < deadline, "the token never reached the clipboard: {:?}", clipboard.get_text());
-        std::thread::sleep(Duration::from_millis(100));
     }
     let copied = Instant::now();
     let deadline = copied + Duration::from_secs(90);

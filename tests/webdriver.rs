@@ -362,7 +362,8 @@ async fn the_window_shows_one_account_in_each_level() {
     let (scroll, client) = (widths["value"][0].as_i64().unwrap(), widths["value"][1].as_i64().unwrap());
     assert!(scroll <= client, "the page is {scroll} px wide in a {client} px window");
     // Tall enough for the picture to hold every row.
-    driver.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": 900, "height": 720}))).await;
+    let resized = driver.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": 900, "height": 720}))).await;
+    assert!(resized["value"]["width"].is_number(), "the window took the size: {resized}");
     let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokentray-levels.png");
     driver.screenshot(&screenshot).await;
     // `TOKENTRAY_UPDATE_SCREENSHOT=1` refreshes the README's picture from this run.

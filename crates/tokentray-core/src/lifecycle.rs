@@ -12,10 +12,11 @@
 //! Invariants (checked by the property tests):
 //! - a token is only ever replaced by a newer one or removed by an explicit
 //!   logout: failures never drop it, however many;
-//! - at most one refresh and one validation are in flight, and each refresh due
-//!   instant yields at most one `Refresh` action;
+//! - at most one refresh and one validation of the held token are in flight,
+//!   and each refresh due instant yields at most one `Refresh` action;
 //! - a verdict (validated, rejected, failed) counts only for the token it was
-//!   about: a check or renewal of a token since replaced changes nothing;
+//!   about: a check or renewal of a token since replaced changes nothing,
+//!   not even what is in flight;
 //! - after `poll(now)`, either `next_wake(now)` is in the future, a provider call
 //!   is in flight, or only the user can help;
 //! - only the provider saying the token or grant is invalid (or the refresh
@@ -218,10 +219,10 @@ impl Lifecycle {
                 }
             }
             Event::Validated { token } => {
-                self.validate_in_flight = false;
                 if self.token != Some(token) {
                     return;
                 }
+                self.validate_in_flight = false;
                 self.validate_failures = 0;
                 self.validated_at = Some(now);
                 if let Some(meta) = self.token {
@@ -229,10 +230,10 @@ impl Lifecycle {
                 }
             }
             Event::ValidationFailed { token, failure } => {
-                self.validate_in_flight = false;
                 if self.token != Some(token) {
                     return;
                 }
+                self.validate_in_flight = false;
                 self.standing.last_error = Some(failure.class);
                 if failure.class == ErrorClass::TokenInvalid {
                     self.standing.access_rejected = true;
@@ -254,8 +255,6 @@ impl Lifecycle {
                 }
             }
             Event::LoggedOut => {
-                // A validation still running reports on a token no longer
-                // held; its verdict is ignored.
                 *self = Self { seed: self.seed, ..Self::new("", self.policy) };
             }
         }
@@ -442,8 +441,9 @@ impl Lifecycle {
         self.login_needed_notified = false;
         self.outage_notified = false;
         self.refresh_due = self.scheduled_refresh(&meta);
-        // A validation of the previous token may still run: the new token's
-        // first one waits for it, so that one check at a time is in flight.
+        // Nothing of the new token is being checked. A check of the old one
+        // may still run; its verdict will be about a token no longer held.
+        self.validate_in_flight = false;
         self.validate_failures = 0;
         self.validated_at = validated_at;
         self.validate_due = self.next_validation(validated_at.unwrap_or(now), &meta);

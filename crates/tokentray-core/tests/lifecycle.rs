@@ -335,14 +335,16 @@ fn a_verdict_on_a_token_already_replaced_changes_nothing() {
     event(&mut lc, Event::Refreshed(schwab_token(at(10, 25), login)), at(10, 25));
     let fresh = lc.status(at(10, 25));
 
-    // The new token's first check waits for the one in flight.
-    assert!(step(&mut lc, at(10, 45)).is_empty(), "a second check beside the one in flight");
+    // The new token is checked on its own schedule, and that check is in flight...
+    assert_eq!(kinds(&step(&mut lc, at(10, 45))), ["validate"]);
+    // ...when the old token's verdict comes in: it changes nothing, not even what is in flight.
     let out =
         event(&mut lc, Event::ValidationFailed { token: old, failure: ErrorClass::TokenInvalid.into() }, at(10, 46));
     assert!(out.is_empty(), "{out:?}");
     assert_eq!(lc.status(at(10, 25)), fresh, "the new token is as it was");
     assert_eq!(lc.status(at(10, 46)).state, State::Valid);
-    assert_eq!(kinds(&step(&mut lc, at(10, 46))), ["validate"]);
+    let out = event(&mut lc, Event::Validated { token: old }, at(10, 47));
+    assert!(out.is_empty() && step(&mut lc, at(10, 47)).is_empty(), "no second check of the new token");
 }
 
 #[test]

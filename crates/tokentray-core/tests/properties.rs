@@ -11,6 +11,8 @@ enum Op {
     Suspend(i64),
     FinishRefresh(Option<ErrorClass>),
     FinishValidate(Option<ErrorClass>),
+    /// The verdict of a call about a token since replaced.
+    FinishStale(Option<ErrorClass>),
     Login,
     Logout,
 }
@@ -32,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0i64..3 * 86_400).prop_map(Op::Suspend),
         3 => proptest::option::weighted(0.6, class()).prop_map(Op::FinishRefresh),
         3 => proptest::option::weighted(0.3, class()).prop_map(Op::FinishValidate),
+        2 => proptest::option::weighted(0.5, class()).prop_map(Op::FinishStale),
         1 => Just(Op::Login),
         1 => Just(Op::Logout),
     ]
@@ -112,7 +115,8 @@ proptest! {
         // The token each call in flight was sent with; a login replaces the
         // token under a running call, whose verdict then comes in stale.
         let (mut refresh_pending, mut validate_pending): (Option<TokenMeta>, Option<TokenMeta>) = (None, None);
-        let mut stale_refresh: Option<TokenMeta> = None;
+        // Calls about tokens since replaced: their verdicts may still come.
+        let mut stale: Vec<(bool, TokenMeta)> = Vec::new();
 
         for op in ops {
             out.clear();
@@ -129,6 +133,7 @@ proptest! {
                             let meta = token_for(kind, now, login_at);
                             lc.handle(Event::Refreshed(meta), now, &mut out);
                             expected = Some(meta);
+                            stale.extend(validate_pending.take().map(|t| (false, t)));
                         }
                         Some(c) => {
                             verdict_on = Some(token);
@@ -136,33 +141,38 @@ proptest! {
                         }
                     }
                 }
-                // A renewal's success is installed under the account's lock,
-                // before any login's: only its failure can come in stale.
-                Op::FinishRefresh(Some(c)) if stale_refresh.is_some() => {
-                    let token = stale_refresh.take().expect("stale");
-                    verdict_on = Some(token);
-                    lc.handle(Event::RefreshFailed { token, failure: c.into() }, now, &mut out);
-                }
                 Op::FinishValidate(result) if validate_pending.is_some() => {
                     let token = validate_pending.take().expect("pending");
                     verdict_on = Some(token);
                     let e = result.map_or(Event::Validated { token }, |c| Event::ValidationFailed { token, failure: c.into() });
                     lc.handle(e, now, &mut out);
                 }
-                Op::FinishRefresh(_) | Op::FinishValidate(_) => {}
-                Op::Login => {
-                    login_at = now;
-                    let meta = token_for(kind, now, now);
-                    lc.handle(Event::LoggedIn(meta), now, &mut out);
-                    expected = Some(meta);
-                    stale_refresh = refresh_pending.take().or(stale_refresh);
+                // A renewal's success is installed under the account's lock,
+                // before any login's: only its failure can come in stale.
+                Op::FinishStale(result) if !stale.is_empty() => {
+                    let (is_refresh, token) = stale.remove(0);
+                    verdict_on = Some(token);
+                    let e = match (is_refresh, result) {
+                        (true, c) => Event::RefreshFailed { token, failure: c.unwrap_or(ErrorClass::Transient).into() },
+                        (false, None) => Event::Validated { token },
+                        (false, Some(c)) => Event::ValidationFailed { token, failure: c.into() },
+                    };
+                    lc.handle(e, now, &mut out);
                 }
-                Op::Logout => {
-                    lc.handle(Event::LoggedOut, now, &mut out);
-                    expected = None;
-                    refresh_pending = None;
-                    stale_refresh = None;
-                    validate_pending = None;
+                Op::FinishRefresh(_) | Op::FinishValidate(_) | Op::FinishStale(_) => {}
+                Op::Login | Op::Logout => {
+                    // Whatever is in flight is now about a token no longer held.
+                    stale.extend(refresh_pending.take().map(|t| (true, t)));
+                    stale.extend(validate_pending.take().map(|t| (false, t)));
+                    if matches!(op, Op::Login) {
+                        login_at = now;
+                        let meta = token_for(kind, now, now);
+                        lc.handle(Event::LoggedIn(meta), now, &mut out);
+                        expected = Some(meta);
+                    } else {
+                        lc.handle(Event::LoggedOut, now, &mut out);
+                        expected = None;
+                    }
                 }
             }
             // A verdict on a token no longer held changes nothing that is shown.

@@ -68,6 +68,16 @@ impl Engine {
         }
     }
 
+    /// The answer to a check whose token was replaced while it ran: the new
+    /// token is fresh from the broker, or there is none (a logout).
+    pub(crate) fn replaced_meanwhile(&self, id: &str) -> Result<AccountStatus, EngineError> {
+        let status = self.status(id)?;
+        match status.state {
+            State::NoToken => Err(EngineError::NoToken(id.to_owned())),
+            _ => Ok(status),
+        }
+    }
+
     /// Checks the token with the provider's profile call.
     pub async fn validate(&self, id: &str) -> Result<AccountStatus, EngineError> {
         // Read before the token itself: if a renewal lands in between, the
@@ -95,8 +105,8 @@ impl Engine {
                     held
                 })?;
                 if !held {
-                    // A check of a token since replaced says nothing of the new one.
-                    return self.status(id);
+                    tracing::debug!(account = id, "a check of a token since replaced said it works");
+                    return self.replaced_meanwhile(id);
                 }
                 self.dispatch(id, notices);
                 let standing = self.with_slot(id, |s| s.lifecycle.standing())?;
@@ -115,8 +125,8 @@ impl Engine {
                 let failure = e.validation_failure();
                 let _ = self.with_slot(id, |s| s.counters.validation_failed += 1);
                 if !self.record_failure(id, token, Event::ValidationFailed { token, failure }, &e).await {
-                    // The token was replaced while the check ran: the new one is fresh from the broker.
-                    return self.status(id);
+                    tracing::debug!(account = id, "a check of a token since replaced failed: {e}");
+                    return self.replaced_meanwhile(id);
                 }
                 Err(e)
             }

@@ -62,10 +62,10 @@ fn alive_file(data_dir: &Path) -> PathBuf {
     data_dir.join("history.alive")
 }
 
-/// Marks this moment as one the engine was running at.
-fn touch_alive(data_dir: &Path) -> std::io::Result<()> {
+/// Marks `now` as a moment the engine was running at.
+fn touch_alive(data_dir: &Path, now: Instant) -> std::io::Result<()> {
     let f = tokentray_adapters::atomic::open_private(&alive_file(data_dir))?;
-    f.set_modified(std::time::SystemTime::now())
+    f.set_modified(now.into())
 }
 
 /// The last moment a run was known to be running, if ever recorded.
@@ -94,7 +94,7 @@ fn mark_start(data_dir: &Path, now: Instant, accounts: &[(String, State, Level)]
         };
         append(data_dir, &entry, now)?;
     }
-    touch_alive(data_dir)
+    touch_alive(data_dir, now)
 }
 
 fn stopped_entry(at: Instant) -> HistoryEntry {
@@ -163,30 +163,39 @@ impl Engine {
         if let Err(e) = mark_start(self.data_dir(), self.now(), &accounts) {
             tracing::warn!("cannot record the start in the history: {e}");
         }
+        // A stop waits for this task's last entries, as for any write in flight.
+        let work = self.inner.work.begin();
         tokio::spawn(async move {
+            let _work = work;
             let mut alive = tokio::time::interval(ALIVE_EVERY);
+            let record = |event: &EngineEvent| {
+                if let Some(entry) = HistoryEntry::of(event) {
+                    if let Err(e) = append(engine.data_dir(), &entry, engine.now()) {
+                        tracing::warn!("cannot record the history: {e}");
+                    }
+                }
+            };
             loop {
                 let event = tokio::select! {
                     event = events.recv() => event,
                     _ = alive.tick() => {
-                        if let Err(e) = touch_alive(engine.data_dir()) {
+                        if let Err(e) = touch_alive(engine.data_dir(), engine.now()) {
                             tracing::warn!("cannot record that the engine runs: {e}");
                         }
                         continue;
                     }
                     _ = stopped.changed() => {
+                        // What happened up to the stop, then the stop itself.
+                        while let Ok(event) = events.try_recv() {
+                            record(&event);
+                        }
                         let _ = append(engine.data_dir(), &stopped_entry(engine.now()), engine.now());
+                        let _ = touch_alive(engine.data_dir(), engine.now());
                         break;
                     }
                 };
                 match event {
-                    Ok(event) => {
-                        if let Some(entry) = HistoryEntry::of(&event) {
-                            if let Err(e) = append(engine.data_dir(), &entry, engine.now()) {
-                                tracing::warn!("cannot record the history: {e}");
-                            }
-                        }
-                    }
+                    Ok(event) => record(&event),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!("the history missed {n} events");
                     }
@@ -251,7 +260,7 @@ mod tests {
         let dir = tokentray_testkit::scratch("history-crash");
         let now = chrono::Utc::now();
         append(&dir, &entry(now - Span::hours(5), 1), now).unwrap();
-        touch_alive(&dir).unwrap();
+        touch_alive(&dir, now).unwrap();
         let alive_at = now - Span::hours(3);
         let f = std::fs::File::options().write(true).open(alive_file(&dir)).unwrap();
         f.set_modified(alive_at.into()).unwrap();

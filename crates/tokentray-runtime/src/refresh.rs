@@ -55,7 +55,8 @@ impl Engine {
                 let failure = e.refresh_failure().or_else(|| in_flight.then_some(ErrorClass::TokenInvalid.into()));
                 if let Some(failure) = failure {
                     if !self.record_failure(id, token, Event::RefreshFailed { token, failure }, &e).await {
-                        return self.status(id);
+                        tracing::debug!(account = id, "a renewal of a token since replaced failed: {e}");
+                        return self.replaced_meanwhile(id);
                     }
                 }
                 Err(e)

@@ -13,22 +13,30 @@ impl Engine {
     /// The account's tokens, from memory or the secret store. Does not check
     /// expiry: callers decide from `status` whether the token is usable.
     pub async fn tokens(&self, id: &str) -> Result<TokenSet, EngineError> {
-        if let Some(t) = self.with_slot(id, |s| s.tokens.clone())? {
-            return Ok(t);
-        }
-        let (held, generation) = self.with_slot(id, |s| (s.lifecycle.token().is_some(), s.generation))?;
-        if !held {
-            return Err(EngineError::NoToken(id.to_owned()));
-        }
-        let tokens = self.store_call(id, |store, id| store.tokens(id)).await?;
-        let tokens = tokens.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
-        // A token installed while the store was read is newer than what was read.
-        self.with_slot(id, |s| {
-            if s.generation == generation {
-                s.tokens = Some(tokens.clone());
+        loop {
+            let (cached, held, generation) =
+                self.with_slot(id, |s| (s.tokens.clone(), s.lifecycle.token().is_some(), s.generation))?;
+            if let Some(t) = cached {
+                return Ok(t);
             }
-        })?;
-        Ok(tokens)
+            if !held {
+                return Err(EngineError::NoToken(id.to_owned()));
+            }
+            let tokens = self.store_call(id, |store, id| store.tokens(id)).await?;
+            let tokens = tokens.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
+            // A token installed (or a logout made) while the store was read
+            // is newer than what was read: look again.
+            let kept = self.with_slot(id, |s| {
+                let current = s.generation == generation;
+                if current {
+                    s.tokens = Some(tokens.clone());
+                }
+                current
+            })?;
+            if kept {
+                return Ok(tokens);
+            }
+        }
     }
 
     /// A token a script can use now: the stored one while it is valid, else a
