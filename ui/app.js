@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { countdownText, describeError, entriesFor, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { alertsLine, countdownText, describeError, entriesFor, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -113,6 +113,8 @@ async function load() {
   accounts = await invoke("accounts");
   history = await invoke("history").catch(() => []);
   render();
+  const settings = await invoke("settings").catch(() => null);
+  $("alerts").textContent = alertsLine(settings?.alerts);
 }
 
 /** The account's last week as a strip: each level until the next change, the exact times on hover. */

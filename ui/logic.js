@@ -75,8 +75,9 @@ export function timeline(entries, nowMs, spanMs = WEEK_MS) {
   const start = nowMs - spanMs;
   const segments = [];
   entries.forEach((e, i) => {
-    const from = Math.max(start, Date.parse(e.at));
-    const to = i + 1 < entries.length ? Date.parse(entries[i + 1].at) : nowMs;
+    // Cut at now: an entry stamped ahead (a clock set forward, then back) claims no future.
+    const from = Math.max(start, Math.min(nowMs, Date.parse(e.at)));
+    const to = Math.min(nowMs, i + 1 < entries.length ? Date.parse(entries[i + 1].at) : nowMs);
     if (!(to > from)) return;
     const level = e.kind === "stopped" ? "off"
       : e.state === "no_token" || e.state === "needs_login" ? "expired" : (e.level ?? "no_token");
@@ -113,6 +114,12 @@ export function describeError(e) {
     return { text: e.message, offerLogin: e.remedy === "login" };
   }
   return { text: String(e), offerLogin: false };
+}
+
+/** Each alert's last result in one line for the footer; empty without alerts. */
+export function alertsLine(outcomes) {
+  if (!Array.isArray(outcomes) || outcomes.length === 0) return "";
+  return "Alerts: " + outcomes.map((o) => o.delivered ? `${o.name} sent (${o.event})` : `${o.name} NOT SENT: ${o.error ?? "unknown"}`).join(" · ");
 }
 
 /** `90s`, `45m`, `3h`, `1h30m`, `7d` in seconds, or null when it does not read. */

@@ -1,6 +1,6 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { describeError, entriesFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { alertsLine, describeError, entriesFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
@@ -116,4 +116,16 @@ test("while TokenTray was stopped the timeline claims nothing", () => {
   const segments = timeline(entries, now);
   assert.deepEqual(segments.map((s) => [s.level, (s.to - s.from) / hour]), [["green", 2], ["off", 3], ["expired", 5]]);
   assert.equal(timelineSummary(entries, now), "Last 7 days: 1 new token; dead 1 time, 5h 00m in all; TokenTray not running 3h 00m");
+});
+
+test("the footer says how each alert's last sending went", () => {
+  assert.equal(alertsLine([]), "");
+  assert.equal(alertsLine(undefined), "");
+  assert.equal(
+    alertsLine([
+      { name: "phone", event: "red", delivered: true, error: null },
+      { name: "bot", event: "red", delivered: false, error: "HTTP 401: Unauthorized; set the bot token with `tokentray secret set --alert bot`" },
+    ]),
+    "Alerts: phone sent (red) · bot NOT SENT: HTTP 401: Unauthorized; set the bot token with `tokentray secret set --alert bot`",
+  );
 });

@@ -164,6 +164,8 @@ struct RawConfig {
     api: ApiConfig,
     #[serde(default)]
     tray: TrayConfig,
+    #[serde(default, rename = "alert")]
+    alerts: Vec<Spanned<crate::alert_config::RawAlert>>,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
 }
@@ -203,6 +205,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub tray: TrayConfig,
     pub accounts: Vec<AccountConfig>,
+    /// Where warnings go besides the desktop (`[[alert]]`).
+    pub alerts: Vec<crate::alert_config::AlertConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -358,7 +362,19 @@ impl Config {
             }
             accounts.push(account);
         }
-        Ok(Config { path: path.to_owned(), storage: raw.storage, http_timeout, api: raw.api, tray: raw.tray, accounts })
+        let ids: std::collections::HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+        let spans: Vec<Range<usize>> = raw.alerts.iter().map(|a| a.span()).collect();
+        let alerts = crate::alert_config::resolve(raw.alerts.into_iter().map(Spanned::into_inner).collect(), &ids)
+            .map_err(|(i, m)| invalid(spans.get(i).cloned(), m))?;
+        Ok(Config {
+            path: path.to_owned(),
+            storage: raw.storage,
+            http_timeout,
+            api: raw.api,
+            tray: raw.tray,
+            accounts,
+            alerts,
+        })
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {

@@ -11,6 +11,7 @@
 //! - [`sinks`]: the files the user's scripts read the token from.
 //! - [`atomic`], [`paths`]: whole-file replacement; where the config and data live.
 
+pub mod alert_config;
 pub mod atomic;
 pub mod callback_tls;
 pub mod config;

@@ -102,6 +102,11 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// The alerts of the config (`[[alert]]`)
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
     /// Run the engine without a GUI: refresh, validate and warn on schedule
     Daemon,
     /// Try TokenTray on a built-in sandbox broker with two demo accounts
@@ -113,15 +118,29 @@ pub enum SecretAction {
     /// Read the api secret (client secret) without echo, or from standard input
     /// when it is not a terminal, and store it in the keyring
     Set {
+        /// The account (with --alert, the alert's name)
         account: String,
         /// Store the account's trading PIN instead (Fyers renews tokens only with it)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "alert")]
         pin: bool,
+        /// Store an alert's secret instead: a Telegram bot token, an ntfy
+        /// access token, or a webhook's signing key
+        #[arg(long)]
+        alert: bool,
     },
-    /// Remove the stored api secret (or, with --pin, the PIN)
+    /// Remove the stored api secret (or, with --pin, the PIN; with --alert, an alert's secret)
     Delete {
         account: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "alert")]
         pin: bool,
+        #[arg(long)]
+        alert: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertAction {
+    /// Send a test message to every alert (or the one named) and say how each went
+    /// (exit 0 when all arrived, 1 when one did not)
+    Test { name: Option<String> },
 }

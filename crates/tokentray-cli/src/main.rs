@@ -1,6 +1,7 @@
 //! `tokentray`: the command line for people and scripts, and the headless engine.
 
 mod account_cmd;
+mod alert_cmd;
 mod cli;
 mod context;
 mod daemon_cmd;
@@ -62,6 +63,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Exec { account, restart_on_change, grace, command } => {
             exec_cmd::run(g, &account, restart_on_change, grace, command).await
         }
+        Command::Alert { action: cli::AlertAction::Test { name } } => alert_cmd::test(g, name.as_deref()).await,
         Command::Daemon => daemon_cmd::run(g).await,
         Command::Demo => demo_cmd::run().await,
     }

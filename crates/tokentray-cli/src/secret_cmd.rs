@@ -11,14 +11,25 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
     let ctx = Context::load(global.config.clone())?;
     let store = ctx.secrets();
     match action {
-        SecretAction::Set { account, pin } => {
+        SecretAction::Set { account: name, alert: true, .. } => {
+            let alert = alert_named(&ctx, &name)?;
+            let secret = read_secret(&format!("secret for the {} alert {}: ", alert.channel.kind(), alert.name))?;
+            store.set(&alert.name, SecretItem::AlertSecret, &secret)?;
+            eprintln!("stored the secret for the alert {} in the {}", alert.name, store.kind());
+        }
+        SecretAction::Delete { account: name, alert: true, .. } => {
+            let alert = alert_named(&ctx, &name)?;
+            store.delete(&alert.name, SecretItem::AlertSecret)?;
+            eprintln!("removed the secret for the alert {} from the {}", alert.name, store.kind());
+        }
+        SecretAction::Set { account, pin, .. } => {
             let account = ctx.account(&account)?;
             let (item, what) = item(pin);
             let secret = read_secret(&format!("{what} for {} ({}): ", account.id, account.provider))?;
             store.set(&account.id, item, &secret)?;
             eprintln!("stored the {what} for {} in the {}", account.id, store.kind());
         }
-        SecretAction::Delete { account, pin } => {
+        SecretAction::Delete { account, pin, .. } => {
             let account = ctx.account(&account)?;
             let (item, what) = item(pin);
             store.delete(&account.id, item)?;
@@ -26,6 +37,20 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn alert_named<'a>(
+    ctx: &'a Context,
+    name: &str,
+) -> Result<&'a tokentray_adapters::alert_config::AlertConfig, CliError> {
+    ctx.config.alerts.iter().find(|a| a.name == name).ok_or_else(|| {
+        let names: Vec<&str> = ctx.config.alerts.iter().map(|a| a.name.as_str()).collect();
+        CliError::Usage(format!(
+            "no alert is named `{name}` in {}{}",
+            ctx.config.path.display(),
+            if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) }
+        ))
+    })
 }
 
 fn item(pin: bool) -> (SecretItem, &'static str) {

@@ -19,6 +19,8 @@ pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
             "storage": storage_name(&storage),
             "storage_plaintext": matches!(storage, StorageKind::Plaintext(_)),
             "accounts": statuses,
+            // Each alert's last sending, whichever process sent it.
+            "alerts": engine.alert_outcomes(),
         });
         println!("{}", serde_json::to_string_pretty(&body).expect("status serializes"));
     } else {

@@ -102,3 +102,43 @@ fn without_a_desktop_the_bare_command_points_to_daemon_and_demo() {
     assert!(stderr.contains("tokentray daemon") && stderr.contains("tokentray demo"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_alerts_secret_and_a_test_message_from_the_command_line() {
+    let dir = scratch("alerts");
+    let log = dir.join("alert.json");
+    let writer = dir.join("alert.sh");
+    std::fs::write(&writer, format!("#!/bin/sh\ncat > '{}'\n", log.display())).unwrap();
+    std::fs::set_permissions(&writer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let alerts = format!(
+        "\n[[alert]]\nname = \"log\"\ntype = \"command\"\ncommand = [\"{}\"]\n\
+         [[alert]]\nname = \"broken\"\ntype = \"command\"\ncommand = [\"/bin/false\"]\n",
+        writer.display()
+    );
+    std::fs::write(dir.join("config.toml"), format!("{CONFIG}{alerts}")).unwrap();
+
+    let out = tokentray(&dir, &["secret", "set", "--alert", "log"], "signing-key\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read_to_string(dir.join("data/secrets.json")).unwrap().contains("\"alert.log/secret\""));
+    let out = tokentray(&dir, &["secret", "set", "--alert", "nope"], "x\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no alert is named `nope`"), "{out:?}");
+
+    // One arrives, one does not: exit 1, and each line says how it went.
+    let out = tokentray(&dir, &["alert", "test"], "");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("log ") && l.ends_with(" sent")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("broken ") && l.contains("NOT SENT: /bin/false exited")), "{stdout}");
+    let sent: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert_eq!(sent["test"], true);
+    let out = tokentray(&dir, &["alert", "test", "log"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // `status --json` shows each alert's last result.
+    let out = tokentray(&dir, &["status", "--json"], "");
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let broken = status["alerts"].as_array().unwrap().iter().find(|a| a["name"] == "broken").unwrap().clone();
+    assert_eq!(broken["delivered"], false, "{status}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -8,6 +8,8 @@
 //! `reconfigure.rs`, `scheduler.rs` (`tick`), `login/`, `recover.rs` and
 //! `api/key.rs`.
 
+use crate::alerts::message::AlertMessage;
+use crate::alerts::{AlertOutcome, Alerts};
 use crate::drain::Drain;
 use crate::event_log::EventLog;
 use crate::events::Snapshot;
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tokentray_adapters::alert_config::AlertEvent;
 use tokentray_adapters::config::Config;
 use tokentray_adapters::provider::{http_client, ProviderClient};
 use tokentray_adapters::store::journal::GrantJournal;
@@ -74,6 +77,8 @@ pub(crate) struct Inner {
     pub work: Arc<Drain>,
     /// The one account this engine works for, if it works for one only (`exec`).
     pub focus: Mutex<Option<String>>,
+    /// Where notices go besides the notifier (`[[alert]]`; rebuilt with the config).
+    pub alerts: Mutex<Arc<Alerts>>,
 }
 
 /// Installation-wide secrets (the API key, the journal key) are filed under
@@ -101,6 +106,7 @@ impl Engine {
             accounts.insert(account.id.clone(), Slot::restore(account.clone(), &http, &saved, now));
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let alerts = Alerts::new(config.alerts.clone(), options.store.clone(), http.clone(), &options.data_dir);
         Ok(Self {
             inner: Arc::new(Inner {
                 clock: options.clock,
@@ -118,6 +124,7 @@ impl Engine {
                 journal: tokio::sync::OnceCell::new(),
                 work: Arc::new(Drain::default()),
                 focus: Mutex::new(None),
+                alerts: Mutex::new(Arc::new(alerts)),
             }),
         })
     }
@@ -235,8 +242,60 @@ impl Engine {
         for action in actions {
             if let Action::Notify(notice) = action {
                 self.inner.notifier.notify(&account, &notice);
+                self.alert(&account, &notice);
             }
         }
+    }
+
+    /// Sends `notice` to the alerts that want it, in the background.
+    fn alert(&self, account: &tokentray_adapters::config::AccountConfig, notice: &tokentray_core::Notice) {
+        let alerts = lock(&self.inner.alerts).clone();
+        let Some(event) = AlertEvent::of(&notice.kind) else { return };
+        if alerts.configs().is_empty() {
+            return;
+        }
+        let Ok(status) = self.status(&account.id) else { return };
+        let message = AlertMessage {
+            account: account.id.clone(),
+            label: account.label.clone(),
+            provider: account.provider.as_str().to_owned(),
+            event,
+            level: status.level,
+            // A dead or rejected token's expiry is no moment to act by: now is.
+            act_by: status.act_by.filter(|_| status.level != tokentray_core::Level::Expired),
+            title: notice.summary(&account.label),
+            message: notice.body(),
+            at: self.inner.clock.now(),
+            test: false,
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return tracing::warn!(account = %account.id, "no async runtime to send alerts from: not sent");
+        }
+        alerts.send(&message);
+    }
+
+    /// Sends a test message to every alert (or the one named), one try
+    /// each; `None` when no alert has that name.
+    pub async fn test_alerts(&self, name: Option<&str>) -> Option<Vec<AlertOutcome>> {
+        let alerts = lock(&self.inner.alerts).clone();
+        let message = AlertMessage {
+            account: String::new(),
+            label: "TokenTray".to_owned(),
+            provider: String::new(),
+            event: AlertEvent::LoginDone,
+            level: tokentray_core::Level::Green,
+            act_by: None,
+            title: "TokenTray: test alert".to_owned(),
+            message: "A test from `tokentray alert test`: this alert reaches you. No account is in trouble.".to_owned(),
+            at: self.inner.clock.now(),
+            test: true,
+        };
+        alerts.test(name, &message).await
+    }
+
+    /// Every alert's last result, whichever process sent it.
+    pub fn alert_outcomes(&self) -> Vec<AlertOutcome> {
+        crate::alerts::outcomes(&self.inner.data_dir)
     }
 
     /// Publishes a status change if the state or colour moved, and lets the

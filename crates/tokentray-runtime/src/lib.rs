@@ -8,6 +8,7 @@
 //! edits and picks up tokens another process stored.
 
 mod adopt;
+pub mod alerts;
 pub mod api;
 mod browser;
 mod check;

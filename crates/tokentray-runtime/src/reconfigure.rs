@@ -39,6 +39,9 @@ impl Engine {
                 }
             }
         }
+        let alerts =
+            crate::alerts::Alerts::new(config.alerts.clone(), self.inner.store.clone(), http, &self.inner.data_dir);
+        *lock(&self.inner.alerts) = std::sync::Arc::new(alerts);
         *lock(&self.inner.config) = config;
         self.publish("", EventKind::ConfigReloaded);
         self.inner.wake.notify_one();

@@ -35,6 +35,9 @@ pub struct Settings {
     pub storage: String,
     pub storage_plaintext: bool,
     pub demo: bool,
+    /// Each alert's last result.
+    #[serde(default)]
+    pub alerts: Vec<crate::alerts::AlertOutcome>,
 }
 
 /// Why an edit from the window was not made. Nothing is written then.
@@ -89,6 +92,7 @@ impl Engine {
             storage_plaintext: matches!(storage, tokentray_adapters::store::StorageKind::Plaintext(_)),
             storage: storage.to_string(),
             demo,
+            alerts: self.alert_outcomes(),
         }
     }
 

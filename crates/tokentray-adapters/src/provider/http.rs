@@ -74,22 +74,30 @@ async fn exchange(
             format!("the answer is larger than {} KiB", MAX_RESPONSE_BYTES / 1024),
         )
     };
-    if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
-        return Err(too_large());
-    }
     let mut response = response;
+    let bytes =
+        read_bounded(&mut response, MAX_RESPONSE_BYTES).await.map_err(|e| ProviderError::transport(provider, &e))?;
+    Ok((status, retry_after, bytes.ok_or_else(too_large)?))
+}
+
+/// The body, unless it is larger than `max` bytes (`None`): a broken or
+/// hostile server must not fill the memory.
+pub async fn read_bounded(response: &mut reqwest::Response, max: usize) -> reqwest::Result<Option<Vec<u8>>> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Ok(None);
+    }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| ProviderError::transport(provider, &e))? {
-        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large());
+    while let Some(chunk) = response.chunk().await? {
+        if bytes.len() + chunk.len() > max {
+            return Ok(None);
         }
         bytes.extend_from_slice(&chunk);
     }
-    Ok((status, retry_after, bytes))
+    Ok(Some(bytes))
 }
 
 /// `Retry-After` (RFC 9110 10.2.3): delay-seconds or an HTTP-date.
-fn parse_retry_after(value: &reqwest::header::HeaderValue) -> Option<Duration> {
+pub fn parse_retry_after(value: &reqwest::header::HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));

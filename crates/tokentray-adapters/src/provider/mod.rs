@@ -15,6 +15,7 @@ mod upstox;
 
 pub use error::ProviderError;
 pub use fyers::app_id_hash;
+pub use http::{parse_retry_after, read_bounded};
 
 use crate::config::AccountConfig;
 use crate::store::TokenSet;

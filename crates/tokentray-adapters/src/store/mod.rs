@@ -35,6 +35,9 @@ pub enum SecretItem {
     ApiKey,
     /// The key that encrypts the grant journal (one per installation).
     JournalKey,
+    /// An alert's secret (filed under the alert's name): a Telegram bot
+    /// token, an ntfy access token, a webhook's signing key.
+    AlertSecret,
 }
 
 impl SecretItem {
@@ -45,6 +48,7 @@ impl SecretItem {
             Self::Tokens => format!("{account}/tokens"),
             Self::ApiKey => format!("{account}/api_key"),
             Self::JournalKey => format!("{account}/journal_key"),
+            Self::AlertSecret => format!("alert.{account}/secret"),
         }
     }
 }
