@@ -60,6 +60,9 @@ pub enum AlertEvent {
     TokenRevoked,
     RefreshFailing,
     LoginDone,
+    /// `tokentray alert test`; never chosen in a config.
+    #[serde(skip_deserializing)]
+    Test,
 }
 
 impl AlertEvent {
@@ -77,13 +80,15 @@ impl AlertEvent {
     pub const DEFAULT: [AlertEvent; 6] =
         [Self::Orange, Self::Red, Self::Expired, Self::LoginNeeded, Self::TokenRevoked, Self::RefreshFailing];
 
-    /// The event a notice is, if alerts care about it.
+    /// The event a notice is, if alerts care about it. A renewal that
+    /// failed for good is followed by "login needed": one alert, not two.
     pub fn of(kind: &NoticeKind) -> Option<Self> {
         Some(match kind {
             NoticeKind::Orange { .. } => Self::Orange,
             NoticeKind::Red { .. } => Self::Red,
             NoticeKind::Expired => Self::Expired,
-            NoticeKind::RefreshFailed { .. } | NoticeKind::LoginNeeded { .. } => Self::LoginNeeded,
+            NoticeKind::RefreshFailed { .. } => return None,
+            NoticeKind::LoginNeeded { .. } => Self::LoginNeeded,
             NoticeKind::TokenRejected => Self::TokenRevoked,
             NoticeKind::RefreshRetrying { .. } | NoticeKind::NotSaved => Self::RefreshFailing,
             NoticeKind::LoginSucceeded => Self::LoginDone,
@@ -99,6 +104,7 @@ impl AlertEvent {
             Self::TokenRevoked => "token_revoked",
             Self::RefreshFailing => "refresh_failing",
             Self::LoginDone => "login_done",
+            Self::Test => "test",
         }
     }
 }
@@ -167,6 +173,9 @@ fn resolve_one(
                 only(&["url"])?;
                 let url = a.url.clone().ok_or(format!("{at}: a {} alert needs `url = \"https://...\"`", a.kind))?;
                 web_url(&url).map_err(|e| format!("{at}: url {e}"))?;
+                if a.kind == "ntfy" && url.path_segments().and_then(|mut s| s.next_back()).is_none_or(str::is_empty) {
+                    return Err(format!("{at}: url needs the topic: https://ntfy.sh/<your-topic>"));
+                }
                 if a.kind == "webhook" {
                     Channel::Webhook { url }
                 } else {
@@ -183,6 +192,7 @@ fn resolve_one(
                     return Err(format!("{at}: chat_id `{chat_id}` is not a chat id"));
                 }
                 let api_base = a.api_base.clone().unwrap_or_else(|| Url::parse(TELEGRAM_API).expect("a URL"));
+                web_url(&api_base).map_err(|e| format!("{at}: api_base {e}"))?;
                 // The bot token travels in the URL's path: never over plain http to another machine.
                 if api_base.scheme() != "https" && !is_loopback(&api_base) {
                     return Err(format!("{at}: api_base must be https (http only on 127.0.0.1 or localhost)"));
@@ -227,11 +237,17 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// An http(s) address with nothing in it that could carry a secret unseen
+/// (a user and password, a query, a fragment): those would travel in the
+/// clear or show up in error messages.
 fn web_url(url: &Url) -> Result<(), String> {
-    match url.scheme() {
-        "https" | "http" if url.host().is_some() => Ok(()),
-        _ => Err(format!("`{url}` is not an http(s) address")),
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+        return Err(format!("`{}://{}` is not an http(s) address", url.scheme(), url.host_str().unwrap_or("")));
     }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err("must have no user, password, `?query` or `#fragment`: secrets go in the keyring".to_owned());
+    }
+    Ok(())
 }
 
 /// Whether a secret may travel to `url`: over https, or to this machine.
@@ -274,6 +290,10 @@ mod tests {
             ("type = \"sms\"", "type `sms` is not one of webhook, ntfy, telegram, command"),
             ("type = \"webhook\"", "needs `url"),
             ("type = \"webhook\"\nurl = \"ftp://x/y\"", "not an http(s) address"),
+            ("type = \"webhook\"\nurl = \"https://me:pw@example.com/h\"", "no user, password"),
+            ("type = \"ntfy\"\nurl = \"https://ntfy.sh/t?auth=x\"", "no user, password"),
+            ("type = \"ntfy\"\nurl = \"https://ntfy.sh/\"", "needs the topic"),
+            ("type = \"ntfy\"\nurl = \"https://ntfy.sh/t\"\nevents = [\"test\"]", "test"),
             ("type = \"telegram\"", "needs `chat_id`"),
             ("type = \"telegram\"\nchat_id = \"1\"\napi_base = \"http://bots.example\"", "api_base must be https"),
             ("type = \"command\"\ncommand = [\"notify.sh\"]", "must be an absolute path"),

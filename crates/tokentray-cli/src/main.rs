@@ -37,7 +37,13 @@ fn main() -> ExitCode {
         .max_blocking_threads(2)
         .build()
         .expect("tokio runtime builds");
-    match runtime.block_on(run(args)) {
+    let result = runtime.block_on(async {
+        let result = run(args).await;
+        // A login, check or refresh that noticed something tells the phone before exiting.
+        tokentray_runtime::alerts::settle(std::time::Duration::from_secs(15)).await;
+        result
+    });
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("tokentray: {e}");

@@ -244,6 +244,8 @@ impl Lifecycle {
                         }
                     } else if !self.login_needed_notified {
                         self.login_needed_notified = true;
+                        // This is the act-now notice: no "expired" follows for this token.
+                        self.notified = Level::Expired;
                         out.push(notify(NoticeKind::TokenRejected));
                     }
                 } else {

@@ -167,7 +167,11 @@ impl Engine {
     /// flight finish (up to `limit`). Returns whether they all did.
     pub async fn stop(&self, limit: Duration) -> bool {
         self.shutdown();
-        self.inner.work.wait(limit).await
+        let started = std::time::Instant::now();
+        let done = self.inner.work.wait(limit).await;
+        // What the last work noticed still reaches the phone, within the limit.
+        crate::alerts::settle(limit.saturating_sub(started.elapsed())).await;
+        done
     }
 
     /// Has the scheduler work for `id` alone: `exec` shares its stderr with
@@ -255,6 +259,7 @@ impl Engine {
             return;
         }
         let Ok(status) = self.status(&account.id) else { return };
+        let token_issued = self.with_slot(&account.id, |s| s.lifecycle.token().map(|m| m.issued_at)).ok().flatten();
         let message = AlertMessage {
             account: account.id.clone(),
             label: account.label.clone(),
@@ -267,6 +272,7 @@ impl Engine {
             message: notice.body(),
             at: self.inner.clock.now(),
             test: false,
+            token_issued,
         };
         if tokio::runtime::Handle::try_current().is_err() {
             return tracing::warn!(account = %account.id, "no async runtime to send alerts from: not sent");
@@ -282,13 +288,14 @@ impl Engine {
             account: String::new(),
             label: "TokenTray".to_owned(),
             provider: String::new(),
-            event: AlertEvent::LoginDone,
+            event: AlertEvent::Test,
             level: tokentray_core::Level::Green,
             act_by: None,
             title: "TokenTray: test alert".to_owned(),
             message: "A test from `tokentray alert test`: this alert reaches you. No account is in trouble.".to_owned(),
             at: self.inner.clock.now(),
             test: true,
+            token_issued: None,
         };
         alerts.test(name, &message).await
     }

@@ -41,6 +41,7 @@ impl Engine {
         }
         let alerts =
             crate::alerts::Alerts::new(config.alerts.clone(), self.inner.store.clone(), http, &self.inner.data_dir);
+        lock(&self.inner.alerts).retire();
         *lock(&self.inner.alerts) = std::sync::Arc::new(alerts);
         *lock(&self.inner.config) = config;
         self.publish("", EventKind::ConfigReloaded);

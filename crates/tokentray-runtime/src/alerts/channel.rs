@@ -34,6 +34,8 @@ impl AlertError {
 
 /// The most of a service's answer kept for an error message.
 const ANSWER_SHOWN: usize = 200;
+/// The most of a command's standard error read (the first line is kept).
+const STDERR_KEPT: u64 = 4 * 1024;
 /// The most of a service's answer read at all (they are a few hundred bytes).
 const MAX_ANSWER: usize = 64 * 1024;
 
@@ -58,16 +60,16 @@ async fn webhook(
     http: &reqwest::Client,
 ) -> Result<(), AlertError> {
     let body = serde_json::to_vec(message).expect("messages serialize");
+    let timestamp = chrono::Utc::now().timestamp().to_string();
     let mut request = http
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header("X-TokenTray-Event", message.event.as_str());
-    // The key itself never travels: only the signature does.
+        .header("X-TokenTray-Event", message.event.as_str())
+        .header("X-TokenTray-Timestamp", &timestamp);
+    // The key itself never travels: only the signature does. It covers the
+    // time too, so that a receiver can refuse a request replayed later.
     if let Some(key) = key {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
-        mac.update(&body);
-        let signature = hex(&mac.finalize().into_bytes());
-        request = request.header("X-TokenTray-Signature-256", format!("sha256={signature}"));
+        request = request.header("X-TokenTray-Signature-256", format!("sha256={}", signature(key, &timestamp, &body)));
     }
     answer(request.body(body).send().await).await.map(drop)
 }
@@ -82,9 +84,12 @@ async fn ntfy(
     // which carries any title or label (headers would need ASCII).
     let mut root = url.clone();
     let topic = url.path_segments().and_then(|mut s| s.next_back()).filter(|t| !t.is_empty()).map(str::to_owned);
-    let topic =
-        topic.ok_or_else(|| AlertError::Refused(format!("{url} names no topic (https://ntfy.sh/your-topic)")))?;
-    root.path_segments_mut().map_err(|()| AlertError::Refused(format!("{url} is not a topic URL")))?.pop();
+    // The topic is a secret of sorts on a public server: errors name the server only.
+    let server = url.host_str().unwrap_or_default().to_owned();
+    let topic = topic.ok_or_else(|| AlertError::Refused(format!("the ntfy address on {server} names no topic")))?;
+    root.path_segments_mut()
+        .map_err(|()| AlertError::Refused(format!("the ntfy address on {server} is no topic URL")))?
+        .pop();
     let root = Url::parse(&format!("{}/", root.as_str().trim_end_matches('/'))).expect("a URL");
     let body = serde_json::json!({
         "topic": topic,
@@ -96,7 +101,9 @@ async fn ntfy(
     let mut request = http.post(root).json(&body);
     if let Some(token) = token {
         if !secret_may_go_to(url) {
-            return Err(AlertError::Refused(format!("the access token would travel unencrypted to {url}: use https")));
+            return Err(AlertError::Refused(format!(
+                "the access token would travel unencrypted to {server}: use https"
+            )));
         }
         request = request.bearer_auth(token.expose());
     }
@@ -113,11 +120,8 @@ async fn telegram(
     let token = bot_token.ok_or_else(|| AlertError::Refused("no bot token is set".to_owned()))?;
     let url = format!("{}/bot{}/sendMessage", api_base.as_str().trim_end_matches('/'), token.expose());
     let body = serde_json::json!({ "chat_id": chat_id, "text": message.text() });
-    let text = answer(http.post(url).json(&body).send().await).await?;
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v) if v["ok"] == serde_json::Value::Bool(true) => Ok(()),
-        _ => Err(AlertError::failed(format!("Telegram answered: {}", shown(&text)))),
-    }
+    // Any 2xx is Telegram's acceptance: trying again would send it twice.
+    answer(http.post(url).json(&body).send().await).await.map(drop)
 }
 
 async fn command(
@@ -126,38 +130,58 @@ async fn command(
     timeout: Duration,
     message: &AlertMessage,
 ) -> Result<(), AlertError> {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
+        // A group of its own: a timeout stops whatever it started too.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| AlertError::Refused(format!("cannot run {}: {e}", program.display())))?;
-    let mut stdin = child.stdin.take().expect("piped");
+    let group = child.id().and_then(|id| i32::try_from(id).ok());
+    let (mut stdin, stderr) = (child.stdin.take().expect("piped"), child.stderr.take().expect("piped"));
     let json = serde_json::to_vec(message).expect("messages serialize");
+    // The first few KiB of what it says, read beside it (a chatty program
+    // never fills the memory, nor blocks on a full pipe).
+    let said = tokio::spawn(async move {
+        let mut first = Vec::new();
+        let _ = stderr.take(STDERR_KEPT).read_to_end(&mut first).await;
+        String::from_utf8_lossy(&first).into_owned()
+    });
     let run = async {
         // A program that does not read its input still gets to run and answer.
         let _ = stdin.write_all(&json).await;
         drop(stdin);
-        child.wait_with_output().await
+        // Its exit, not its output's end: something it left running in the
+        // background may hold standard error open for long.
+        child.wait().await
     };
-    // Past its time it is killed (`kill_on_drop`), not left running.
-    match tokio::time::timeout(timeout, run).await {
-        Err(_) => Err(AlertError::failed(format!(
-            "{} did not finish within {}s and was stopped",
-            program.display(),
-            timeout.as_secs()
-        ))),
-        Ok(Err(e)) => Err(AlertError::failed(format!("{}: {e}", program.display()))),
-        Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let first = stderr.lines().next().unwrap_or("").to_owned();
-            Err(AlertError::failed(format!("{} exited with {}: {}", program.display(), out.status, shown(&first))))
+    let status = match tokio::time::timeout(timeout, run).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(AlertError::failed(format!("{}: {e}", program.display()))),
+        Err(_) => {
+            if let Some(group) = group {
+                // SAFETY: kill(2) on the group this spawn made; no memory is touched.
+                unsafe { libc::kill(-group, libc::SIGKILL) };
+            }
+            // A program that hangs once hangs again: not retried.
+            return Err(AlertError::Refused(format!(
+                "{} did not finish within {}s and was stopped",
+                program.display(),
+                timeout.as_secs()
+            )));
         }
+    };
+    if status.success() {
+        return Ok(());
     }
+    let said =
+        tokio::time::timeout(Duration::from_millis(200), said).await.ok().and_then(Result::ok).unwrap_or_default();
+    let first = said.lines().next().unwrap_or("").to_owned();
+    Err(AlertError::failed(format!("{} exited with {status}: {}", program.display(), shown(&first))))
 }
 
 /// A service's answer: its body on success; else what failed, and whether
@@ -184,6 +208,15 @@ async fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<String, Aler
     } else {
         Err(AlertError::Refused(why))
     }
+}
+
+/// HMAC-SHA256 of `timestamp.body` with the alert's key, in hex.
+pub fn signature(key: &Secret, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length");
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    hex(&mac.finalize().into_bytes())
 }
 
 /// A bounded, one-line excerpt of what a service or program said.

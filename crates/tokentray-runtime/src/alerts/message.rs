@@ -24,12 +24,19 @@ pub struct AlertMessage {
     pub at: Instant,
     /// Sent by `tokentray alert test`: no account is in trouble.
     pub test: bool,
+    /// When the token it is about was issued: an event is sent once per
+    /// token (not a secret, but of no use to a receiver).
+    #[serde(skip)]
+    pub token_issued: Option<Instant>,
 }
 
 impl AlertMessage {
     /// The sentence, and the moment to act by when there is one.
     pub fn body(&self) -> String {
-        let act_by = self.act_by.map(|t| format!(" Act by {}.", t.format("%a %d %b %H:%M UTC"))).unwrap_or_default();
+        let act_by = self
+            .act_by
+            .map(|t| format!(" Act by {}.", t.with_timezone(&chrono::Local).format("%a %d %b %H:%M (UTC%:z)")))
+            .unwrap_or_default();
         format!("{}{act_by}", self.message)
     }
 
@@ -44,7 +51,7 @@ impl AlertMessage {
             AlertEvent::Expired | AlertEvent::LoginNeeded | AlertEvent::TokenRevoked => 5,
             AlertEvent::Red => 4,
             AlertEvent::Orange | AlertEvent::RefreshFailing => 3,
-            AlertEvent::LoginDone => 2,
+            AlertEvent::LoginDone | AlertEvent::Test => 2,
         }
     }
 
@@ -54,7 +61,7 @@ impl AlertMessage {
             AlertEvent::Expired | AlertEvent::LoginNeeded | AlertEvent::TokenRevoked => "rotating_light",
             AlertEvent::Red | AlertEvent::Orange => "warning",
             AlertEvent::RefreshFailing => "hourglass",
-            AlertEvent::LoginDone => "white_check_mark",
+            AlertEvent::LoginDone | AlertEvent::Test => "white_check_mark",
         };
         vec![emoji, self.event.as_str()]
     }
