@@ -126,6 +126,8 @@ fn a_token_expected_to_outlive_a_cutoff_is_checked_just_after_it() {
     assert_eq!(kinds(&out), ["TokenRejected"]);
     let s = lc.status(at(6, 2));
     assert_eq!((s.state, s.level), (State::NeedsLogin, Level::Expired));
+    // The rejection was the act-now notice: no "expired" follows for this token.
+    assert!(step(&mut lc, at(6, 2)).is_empty());
 }
 
 #[test]
