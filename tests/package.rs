@@ -9,6 +9,15 @@ use std::process::{Command, Output};
 
 const PACKAGE: &str = "token-tray";
 
+/// What both packages install (besides the icons).
+const FILES: [&str; 5] = [
+    "/usr/bin/tokentray-tray",
+    "/usr/bin/tokentray",
+    "/usr/lib/systemd/user/tokentray.service",
+    "/usr/share/applications/TokenTray.desktop",
+    "/etc/xdg/autostart/TokenTray.desktop",
+];
+
 fn run(program: &str, args: &[&str]) -> Output {
     Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} runs: {e}"))
 }
@@ -52,26 +61,14 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
         eprintln!("package {} is {:.1} MB", package.display(), size as f64 / 1e6);
     }
     let rpm_files = ok(run("rpm", &["-qlp", rpm.to_str().unwrap()]), "rpm -qlp");
-    for path in [
-        "/usr/bin/tokentray-tray",
-        "/usr/bin/tokentray",
-        "/usr/lib/systemd/user/tokentray.service",
-        "/usr/share/applications/TokenTray.desktop",
-        "/etc/xdg/autostart/TokenTray.desktop",
-    ] {
+    for path in FILES {
         assert!(rpm_files.lines().any(|l| l == path), "{path} in the .rpm: {rpm_files}");
     }
 
     let installed = Installed;
     ok(run("dpkg", &["-i", deb.to_str().unwrap()]), "dpkg -i");
     let files = ok(run("dpkg", &["-L", PACKAGE]), "dpkg -L");
-    for path in [
-        "/usr/bin/tokentray-tray",
-        "/usr/bin/tokentray",
-        "/usr/lib/systemd/user/tokentray.service",
-        "/usr/share/applications/TokenTray.desktop",
-        "/etc/xdg/autostart/TokenTray.desktop",
-    ] {
+    for path in FILES {
         assert!(files.lines().any(|l| l == path), "{path} in the package: {files}");
         assert!(Path::new(path).exists(), "{path} installed");
     }
@@ -96,12 +93,7 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
     drop(installed);
     let listed = run("dpkg", &["-s", PACKAGE]);
     assert!(!listed.status.success(), "removed");
-    for path in [
-        "/usr/bin/tokentray-tray",
-        "/usr/bin/tokentray",
-        "/usr/lib/systemd/user/tokentray.service",
-        "/etc/xdg/autostart/TokenTray.desktop",
-    ] {
+    for path in FILES {
         assert!(!Path::new(path).exists(), "{path} removed with the package");
     }
 }

@@ -101,6 +101,14 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.expect("a request arrives").expect("open")
 }
 
+/// An executable shell script in `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
 /// The world's config with `alerts` added, and the alerts' secrets stored.
 fn with_alerts(world: &World, alerts: &str) -> Config {
     let mut text = std::fs::read_to_string(&world.config.path).unwrap();
@@ -127,10 +135,8 @@ async fn outcome(dir: &std::path::Path, name: &str, event: &str) -> AlertOutcome
 async fn every_channel_gets_the_event_as_its_service_documents_it_and_never_a_token() {
     let w = world("alerts-channels", None).await;
     let (base, _services, mut rx) = stand_ins().await;
-    let script = w.dir.join("alert.sh");
     let got = w.dir.join("command-got.json");
-    std::fs::write(&script, format!("#!/bin/sh\ncat > '{}'\n", got.display())).unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = script(&w.dir, "alert.sh", &format!("cat > '{}'", got.display()));
     let events = r#"events = ["login_done", "token_revoked"]"#;
     let config = with_alerts(
         &w,
@@ -339,10 +345,8 @@ events = ["login_done"]
 async fn a_command_that_hangs_is_stopped_and_a_test_message_reaches_each_alert() {
     let w = world("alerts-command", None).await;
     let (base, _services, mut rx) = stand_ins().await;
-    let hang = w.dir.join("hang.sh");
     let pid_file = w.dir.join("hang.pid");
-    std::fs::write(&hang, format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 600\n", pid_file.display())).unwrap();
-    std::fs::set_permissions(&hang, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hang = script(&w.dir, "hang.sh", &format!("echo $$ > '{}'\nexec sleep 600", pid_file.display()));
     let config = with_alerts(
         &w,
         &format!(
