@@ -24,6 +24,25 @@ pub struct DesktopNotifier {
 }
 
 impl Notifier for DesktopNotifier {
+    /// Several accounts that need a login at one moment (a laptop that
+    /// slept through the morning's cutoff) make one notification, not a
+    /// stack; the tray's menu has each one's "Log in".
+    fn notify_all(&self, notices: &[(AccountConfig, Notice)]) {
+        let (logins, others): (Vec<_>, Vec<_>) = notices.iter().partition(|(_, n)| n.wants_login());
+        for (account, notice) in others {
+            self.notify(account, notice);
+        }
+        match logins.as_slice() {
+            [] => {}
+            [(account, notice)] => self.notify(account, notice),
+            _ => {
+                let lines: Vec<String> = logins.iter().map(|(a, n)| n.summary(&a.label)).collect();
+                tracing::info!("notify: {} accounts need a login: {}", logins.len(), lines.join("; "));
+                show(&format!("{} accounts need a login", logins.len()), &lines.join("\n"));
+            }
+        }
+    }
+
     fn notify(&self, account: &AccountConfig, notice: &Notice) {
         let summary = notice.summary(&account.label);
         let body = notice.body();

@@ -242,12 +242,26 @@ impl Engine {
     }
 
     pub(crate) fn dispatch(&self, id: &str, actions: Vec<Action>) {
-        let Ok(account) = self.with_slot(id, |s| s.config.clone()) else { return };
-        for action in actions {
-            if let Action::Notify(notice) = action {
-                self.inner.notifier.notify(&account, &notice);
-                self.alert(&account, &notice);
+        self.dispatch_all(vec![(id.to_owned(), actions)]);
+    }
+
+    /// The notices of several accounts that came due at one moment, told
+    /// together (the notifier may merge them); each alert still gets its own.
+    pub(crate) fn dispatch_all(&self, due: Vec<(String, Vec<Action>)>) {
+        let mut notices = Vec::new();
+        for (id, actions) in due {
+            let Ok(account) = self.with_slot(&id, |s| s.config.clone()) else { continue };
+            for action in actions {
+                if let Action::Notify(notice) = action {
+                    self.alert(&account, &notice);
+                    notices.push((account.clone(), notice));
+                }
             }
+        }
+        match notices.as_slice() {
+            [] => {}
+            [(account, notice)] => self.inner.notifier.notify(account, notice),
+            _ => self.inner.notifier.notify_all(&notices),
         }
     }
 

@@ -5,6 +5,15 @@ use tokentray_core::Notice;
 /// headless daemon writes them to its log.
 pub trait Notifier: Send + Sync + 'static {
     fn notify(&self, account: &AccountConfig, notice: &Notice);
+
+    /// Notices that came due at one moment (after a resume from suspend,
+    /// several accounts at once): a desktop may merge them into one
+    /// notification rather than a stack. Each by itself unless overridden.
+    fn notify_all(&self, notices: &[(AccountConfig, Notice)]) {
+        for (account, notice) in notices {
+            self.notify(account, notice);
+        }
+    }
 }
 
 /// Notices as log lines (the daemon's log, or stderr).

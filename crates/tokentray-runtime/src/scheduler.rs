@@ -56,6 +56,7 @@ impl Engine {
                 }
             }
         }
+        let mut all_notices = Vec::new();
         for (id, actions) in due {
             let mut notices = Vec::new();
             for action in actions {
@@ -81,9 +82,12 @@ impl Engine {
                     notice @ Action::Notify(_) => notices.push(notice),
                 }
             }
-            self.dispatch(&id, notices);
             self.after_change(&id);
+            all_notices.push((id, notices));
         }
+        // Told together: after a resume, three accounts due at once are one
+        // notification on the desktop, not three.
+        self.dispatch_all(all_notices);
         wake
     }
 }

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use std::time::Duration;
+use tokentray_adapters::store::SecretStore;
 use tokentray_core::{Level, Span, State};
 use tokentray_runtime::{Clock, EventKind, ManualClock};
 use tokentray_sandbox::{Endpoint, Fault};
@@ -209,4 +210,76 @@ async fn a_data_directory_of_another_user_is_refused() {
         std::os::unix::fs::chown(&data, Some(0), Some(0)).unwrap();
     }
     assert!(w.engine().status("kite").is_ok(), "its own directory is fine");
+}
+
+/// Notices as they reach the desktop: each call, one or several at once.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<Vec<(String, String)>>>);
+
+impl tokentray_runtime::Notifier for Recorded {
+    fn notify(&self, account: &tokentray_adapters::config::AccountConfig, notice: &tokentray_core::Notice) {
+        self.0.lock().unwrap().push(vec![(account.id.clone(), notice.summary(&account.label))]);
+    }
+
+    fn notify_all(&self, notices: &[(tokentray_adapters::config::AccountConfig, tokentray_core::Notice)]) {
+        let batch = notices.iter().map(|(a, n)| (a.id.clone(), n.summary(&a.label))).collect();
+        self.0.lock().unwrap().push(batch);
+    }
+}
+
+#[tokio::test]
+async fn accounts_due_at_one_moment_after_a_resume_are_told_together() {
+    let w = world("resume-together", None).await;
+    // A second Kite login on the same app: two tokens that die at 06:00 IST.
+    let mut text = std::fs::read_to_string(&w.config.path).unwrap();
+    text += &format!(
+        "\n[[account]]\nid = \"kite2\"\nprovider = \"kite\"\napi_key = \"kitekey\"\n\
+         redirect_uri = \"http://127.0.0.1:{}/kite/cb\"\napi_base = \"{}\"\nlogin_base = \"{}\"\n",
+        w.kite_port,
+        w.sandbox.url(),
+        w.sandbox.url()
+    );
+    std::fs::write(&w.config.path, text).unwrap();
+    let config = tokentray_adapters::config::Config::load(&w.config.path).unwrap();
+    store(&w.dir)
+        .set("kite2", tokentray_adapters::store::SecretItem::ApiSecret, &tokentray_adapters::Secret::new("kitesecret"))
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let recorded = Arc::new(Recorded::default());
+    let engine = tokentray_runtime::Engine::new(
+        config,
+        tokentray_runtime::EngineOptions {
+            data_dir: w.dir.join("data"),
+            store: Arc::new(store(&w.dir)),
+            clock: clock.clone(),
+            notifier: recorded.clone(),
+        },
+    )
+    .unwrap();
+    log_in(&engine, "kite").await;
+    log_in(&engine, "kite2").await;
+    recorded.0.lock().unwrap().clear();
+
+    // The laptop slept through the night: both tokens died at 06:00 IST.
+    let _scheduler = engine.spawn_scheduler();
+    clock.set(tokentray_core::expiry::KITE_CUTOFF.next_after(chrono::Utc::now()) + Span::hours(2));
+    engine.wake();
+    let together = || {
+        recorded
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|batch| batch.len() == 2 && batch.iter().all(|(_, summary)| summary.ends_with("token expired")))
+    };
+    let waited = tokio::time::timeout(Duration::from_secs(20), async {
+        while !together() {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    });
+    waited.await.unwrap_or_else(|_| panic!("one call with both expiries: {:?}", recorded.0.lock().unwrap()));
+    let calls = recorded.0.lock().unwrap().clone();
+    let alone = calls.iter().filter(|b| b.len() == 1 && b[0].1.ends_with("token expired")).count();
+    assert_eq!(alone, 0, "no account told apart from the other: {calls:?}");
+    engine.shutdown();
 }
