@@ -11,6 +11,10 @@ use tokentray_core::Action;
 /// often is what notices a resume or a clock jump in time.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// Calls to one broker that come due at one moment (a resume from suspend,
+/// a start) go this far apart: never a burst at one broker.
+pub const BROKER_SPACING: Duration = Duration::from_secs(1);
+
 impl Engine {
     /// Starts the scheduler on the current tokio runtime. It ends on `shutdown`.
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
@@ -57,23 +61,32 @@ impl Engine {
             }
         }
         let mut all_notices = Vec::new();
+        // How many calls this tick has sent each broker (by its API's host) so far.
+        let mut per_broker: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
         for (id, actions) in due {
             let mut notices = Vec::new();
+            let broker =
+                self.with_slot(&id, |s| s.config.api_base.host_str().unwrap_or("").to_owned()).unwrap_or_default();
             for action in actions {
+                let mut after = || {
+                    let n = per_broker.entry(broker.clone()).or_default();
+                    *n += 1;
+                    BROKER_SPACING * (*n - 1)
+                };
                 match action {
                     Action::Refresh => {
-                        let engine = self.clone();
-                        let id = id.clone();
+                        let (engine, id, after) = (self.clone(), id.clone(), after());
                         tokio::spawn(async move {
+                            tokio::time::sleep(after).await;
                             if let Err(e) = engine.refresh(&id).await {
                                 tracing::warn!(account = %id, "refresh failed: {e}");
                             }
                         });
                     }
                     Action::Validate => {
-                        let engine = self.clone();
-                        let id = id.clone();
+                        let (engine, id, after) = (self.clone(), id.clone(), after());
                         tokio::spawn(async move {
+                            tokio::time::sleep(after).await;
                             if let Err(e) = engine.validate(&id).await {
                                 tracing::warn!(account = %id, "validation failed: {e}");
                             }

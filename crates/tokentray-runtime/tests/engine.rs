@@ -259,6 +259,7 @@ async fn accounts_due_at_one_moment_after_a_resume_are_told_together() {
     log_in(&engine, "kite").await;
     log_in(&engine, "kite2").await;
     recorded.0.lock().unwrap().clear();
+    w.sandbox.clear_requests();
 
     // The laptop slept through the night: both tokens died at 06:00 IST.
     let _scheduler = engine.spawn_scheduler();
@@ -281,5 +282,48 @@ async fn accounts_due_at_one_moment_after_a_resume_are_told_together() {
     let calls = recorded.0.lock().unwrap().clone();
     let alone = calls.iter().filter(|b| b.len() == 1 && b[0].1.ends_with("token expired")).count();
     assert_eq!(alone, 0, "no account told apart from the other: {calls:?}");
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn calls_to_one_broker_after_a_resume_go_one_after_the_other() {
+    let w = world("resume-spaced", None).await;
+    // A second Schwab-style login on the same app.
+    let mut text = std::fs::read_to_string(&w.config.path).unwrap();
+    text += &format!(
+        "\n[[account]]\nid = \"oauth2\"\nprovider = \"schwab\"\napi_key = \"oauthid\"\n\
+         redirect_uri = \"http://127.0.0.1:{}/cb\"\napi_base = \"{}\"\n",
+        w.oauth_port,
+        w.sandbox.url()
+    );
+    std::fs::write(&w.config.path, text).unwrap();
+    let config = tokentray_adapters::config::Config::load(&w.config.path).unwrap();
+    let secret = tokentray_adapters::Secret::new("oauthsecret");
+    store(&w.dir).set("oauth2", tokentray_adapters::store::SecretItem::ApiSecret, &secret).unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let engine = tokentray_runtime::Engine::new(
+        config,
+        tokentray_runtime::EngineOptions {
+            data_dir: w.dir.join("data"),
+            store: Arc::new(store(&w.dir)),
+            clock: clock.clone(),
+            notifier: Arc::new(tokentray_runtime::LogNotifier),
+        },
+    )
+    .unwrap();
+    log_in(&engine, "oauth").await;
+    log_in(&engine, "oauth2").await;
+    w.sandbox.clear_requests();
+
+    // Two hours asleep: both 30-minute tokens are dead, their refresh tokens are not.
+    let _scheduler = engine.spawn_scheduler();
+    clock.advance(Span::hours(2));
+    engine.wake();
+    eventually("both renewed", || w.sandbox.requests_to("/v1/oauth/token").len() == 2).await;
+    let calls = w.sandbox.requests_to("/v1/oauth/token");
+    let apart = calls[1].arrived - calls[0].arrived;
+    assert!(apart >= Duration::from_millis(900), "calls to one broker only {apart:?} apart");
+    // (The sandbox ends the first login's grant when the second logs in as the same user: only the
+    // spacing is this test's business.)
     engine.shutdown();
 }

@@ -17,6 +17,9 @@ pub struct RecordedRequest {
     /// Header names in lower case; a repeated header keeps its last value.
     pub headers: BTreeMap<String, String>,
     pub body: String,
+    /// When it arrived.
+    #[serde(skip)]
+    pub arrived: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -41,6 +44,7 @@ pub async fn record(State(shared): State<AppState>, request: Request, next: Next
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let recorded = RecordedRequest {
+        arrived: std::time::Instant::now(),
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect(),
