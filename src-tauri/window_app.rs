@@ -40,6 +40,8 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // Bound before the web view starts: from now on another window finds it.
     let _ = std::fs::remove_file(window_socket(&engine_dir));
     let listener = UnixListener::bind(window_socket(&engine_dir))?;
+    // 0600 like everything in the data directory (which is 0700 as well).
+    std::fs::set_permissions(window_socket(&engine_dir), std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let near = args.near;
     let app = tauri::Builder::default()
         .invoke_handler(crate::handlers())
