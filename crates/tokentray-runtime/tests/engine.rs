@@ -227,35 +227,45 @@ impl tokentray_runtime::Notifier for Recorded {
     }
 }
 
+/// The world's config with a second login on one of its apps (`account`, a
+/// TOML table's lines without the id), its api secret stored, and an engine on
+/// it with `clock` and `notifier`.
+fn with_second_account(
+    w: &World,
+    id: &str,
+    account: &str,
+    secret: &str,
+    clock: Arc<ManualClock>,
+    notifier: Arc<dyn tokentray_runtime::Notifier>,
+) -> tokentray_runtime::Engine {
+    let mut text = std::fs::read_to_string(&w.config.path).unwrap();
+    text += &format!("\n[[account]]\nid = \"{id}\"\n{account}");
+    std::fs::write(&w.config.path, text).unwrap();
+    let config = tokentray_adapters::config::Config::load(&w.config.path).unwrap();
+    let secret = tokentray_adapters::Secret::new(secret);
+    store(&w.dir).set(id, tokentray_adapters::store::SecretItem::ApiSecret, &secret).unwrap();
+    let options = tokentray_runtime::EngineOptions {
+        data_dir: w.dir.join("data"),
+        store: Arc::new(store(&w.dir)),
+        clock,
+        notifier,
+    };
+    tokentray_runtime::Engine::new(config, options).unwrap()
+}
+
 #[tokio::test]
 async fn accounts_due_at_one_moment_after_a_resume_are_told_together() {
     let w = world("resume-together", None).await;
     // A second Kite login on the same app: two tokens that die at 06:00 IST.
-    let mut text = std::fs::read_to_string(&w.config.path).unwrap();
-    text += &format!(
-        "\n[[account]]\nid = \"kite2\"\nprovider = \"kite\"\napi_key = \"kitekey\"\n\
-         redirect_uri = \"http://127.0.0.1:{}/kite/cb\"\napi_base = \"{}\"\nlogin_base = \"{}\"\n",
-        w.kite_port,
-        w.sandbox.url(),
-        w.sandbox.url()
-    );
-    std::fs::write(&w.config.path, text).unwrap();
-    let config = tokentray_adapters::config::Config::load(&w.config.path).unwrap();
-    store(&w.dir)
-        .set("kite2", tokentray_adapters::store::SecretItem::ApiSecret, &tokentray_adapters::Secret::new("kitesecret"))
-        .unwrap();
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let recorded = Arc::new(Recorded::default());
-    let engine = tokentray_runtime::Engine::new(
-        config,
-        tokentray_runtime::EngineOptions {
-            data_dir: w.dir.join("data"),
-            store: Arc::new(store(&w.dir)),
-            clock: clock.clone(),
-            notifier: recorded.clone(),
-        },
-    )
-    .unwrap();
+    let base = w.sandbox.url();
+    let kite2 = format!(
+        "provider = \"kite\"\napi_key = \"kitekey\"\nredirect_uri = \"http://127.0.0.1:{}/kite/cb\"\n\
+         api_base = \"{base}\"\nlogin_base = \"{base}\"\n",
+        w.kite_port
+    );
+    let engine = with_second_account(&w, "kite2", &kite2, "kitesecret", clock.clone(), recorded.clone());
     log_in(&engine, "kite").await;
     log_in(&engine, "kite2").await;
     recorded.0.lock().unwrap().clear();
@@ -289,28 +299,14 @@ async fn accounts_due_at_one_moment_after_a_resume_are_told_together() {
 async fn calls_to_one_broker_after_a_resume_go_one_after_the_other() {
     let w = world("resume-spaced", None).await;
     // A second Schwab-style login on the same app.
-    let mut text = std::fs::read_to_string(&w.config.path).unwrap();
-    text += &format!(
-        "\n[[account]]\nid = \"oauth2\"\nprovider = \"schwab\"\napi_key = \"oauthid\"\n\
-         redirect_uri = \"http://127.0.0.1:{}/cb\"\napi_base = \"{}\"\n",
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let oauth2 = format!(
+        "provider = \"schwab\"\napi_key = \"oauthid\"\nredirect_uri = \"http://127.0.0.1:{}/cb\"\napi_base = \"{}\"\n",
         w.oauth_port,
         w.sandbox.url()
     );
-    std::fs::write(&w.config.path, text).unwrap();
-    let config = tokentray_adapters::config::Config::load(&w.config.path).unwrap();
-    let secret = tokentray_adapters::Secret::new("oauthsecret");
-    store(&w.dir).set("oauth2", tokentray_adapters::store::SecretItem::ApiSecret, &secret).unwrap();
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let engine = tokentray_runtime::Engine::new(
-        config,
-        tokentray_runtime::EngineOptions {
-            data_dir: w.dir.join("data"),
-            store: Arc::new(store(&w.dir)),
-            clock: clock.clone(),
-            notifier: Arc::new(tokentray_runtime::LogNotifier),
-        },
-    )
-    .unwrap();
+    let notifier = Arc::new(tokentray_runtime::LogNotifier);
+    let engine = with_second_account(&w, "oauth2", &oauth2, "oauthsecret", clock.clone(), notifier);
     log_in(&engine, "oauth").await;
     log_in(&engine, "oauth2").await;
     w.sandbox.clear_requests();
