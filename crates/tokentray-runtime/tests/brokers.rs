@@ -293,3 +293,39 @@ async fn a_forged_callback_without_state_cannot_end_or_take_over_a_dhan_login() 
     assert_eq!(engine.status("dhan").unwrap().state, State::Valid);
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn each_brokers_renewed_grant_survives_a_refusing_store_and_a_crash() {
+    use std::sync::atomic::Ordering;
+    let b = brokers("brokers-nothing-lost").await;
+    let (engine, refuse, seen) = refusing_engine(&b.config, &b.dir);
+    for id in IDS {
+        log_in(&engine, id).await;
+    }
+    refuse.store(true, Ordering::SeqCst);
+    let mut newest = Vec::new();
+    for id in IDS {
+        let stored = store(&b.dir).tokens(id).unwrap().unwrap();
+        // Each renewal ends the old grant at the broker (Dhan ends the token,
+        // Fyers and Angel One hand out new ones): only the new one counts now.
+        engine.refresh(id).await.unwrap();
+        let served = engine.current_token(id).await.unwrap();
+        assert_ne!(served, stored, "{id}: the renewed token is served although the store refused it");
+        assert!(b.dir.join(format!("data/journal/{id}.grant")).exists(), "{id}: the journal keeps the grant");
+        newest.push(served);
+    }
+    assert!(seen.0.lock().unwrap().iter().any(|n| n.contains("not saved")), "the user was told");
+    // The process dies with the store still refusing: the journal alone has
+    // the renewed grants.
+    engine.shutdown();
+    drop(engine);
+    let next = b.engine();
+    assert_eq!(next.recover(false).await.unwrap().grants_replayed, IDS.len());
+    for (id, token) in IDS.iter().zip(&newest) {
+        assert_eq!(&store(&b.dir).tokens(id).unwrap().unwrap(), token, "{id}: the renewed grant survived");
+        assert_eq!(&next.current_token(id).await.unwrap(), token, "{id}");
+        assert_eq!(next.check(id).await.unwrap().state, State::Valid, "{id}: the broker still takes it");
+        next.refresh(id).await.unwrap_or_else(|e| panic!("{id}: its renewal grant is the live one: {e}"));
+    }
+    next.shutdown();
+}

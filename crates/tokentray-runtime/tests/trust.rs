@@ -17,62 +17,6 @@ use tokentray_core::{Level, State};
 use tokentray_runtime::{Engine, EngineOptions, EventKind, Remedy, SystemClock};
 use tokentray_sandbox::{Endpoint, Fault};
 
-/// The real plaintext store, made to refuse token writes while `refuse` is
-/// set: a keyring that is locked, full or gone at the worst moment.
-struct RefusingStore {
-    inner: tokentray_adapters::store::PlaintextStore,
-    refuse: Arc<AtomicBool>,
-}
-
-impl SecretStore for RefusingStore {
-    fn get(&self, account: &str, item: SecretItem) -> Result<Option<Secret>, StoreError> {
-        self.inner.get(account, item)
-    }
-    fn set(&self, account: &str, item: SecretItem, value: &Secret) -> Result<(), StoreError> {
-        if item == SecretItem::Tokens && self.refuse.load(Ordering::SeqCst) {
-            return Err(StoreError::Refused("the collection is locked".into()));
-        }
-        self.inner.set(account, item, value)
-    }
-    fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError> {
-        self.inner.delete(account, item)
-    }
-    fn kind(&self) -> StorageKind {
-        self.inner.kind()
-    }
-}
-
-/// The notices the user would see, as their titles.
-#[derive(Default)]
-struct Seen(std::sync::Mutex<Vec<String>>);
-
-impl tokentray_runtime::Notifier for Seen {
-    fn notify(&self, account: &tokentray_adapters::config::AccountConfig, notice: &tokentray_core::Notice) {
-        self.0.lock().unwrap().push(notice.summary(&account.id));
-    }
-}
-
-fn refusing_engine(w: &World) -> (Engine, Arc<AtomicBool>) {
-    let (engine, refuse, _) = refusing_engine_seen(w);
-    (engine, refuse)
-}
-
-fn refusing_engine_seen(w: &World) -> (Engine, Arc<AtomicBool>, Arc<Seen>) {
-    let refuse = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Seen::default());
-    let engine = Engine::new(
-        w.config.clone(),
-        EngineOptions {
-            data_dir: w.dir.join("data"),
-            store: Arc::new(RefusingStore { inner: store(&w.dir), refuse: refuse.clone() }),
-            clock: Arc::new(SystemClock),
-            notifier: seen.clone(),
-        },
-    )
-    .unwrap();
-    (engine, refuse, seen)
-}
-
 #[tokio::test]
 async fn a_token_revoked_at_the_broker_is_known_as_soon_as_a_script_reports_it() {
     let w = world("trust-revoked", None).await;
@@ -162,7 +106,7 @@ async fn garbage_429_and_5xx_are_retried_and_only_invalid_grant_asks_for_a_login
 #[tokio::test]
 async fn a_grant_the_store_refuses_is_served_kept_and_saved_later() {
     let w = world("trust-pending", None).await;
-    let (engine, refuse, seen) = refusing_engine_seen(&w);
+    let (engine, refuse, seen) = refusing_engine(&w.config, &w.dir);
     log_in(&engine, "oauth").await;
     let state = StateFile::in_dir(&w.dir.join("data"));
     let old_meta = state.load().unwrap().accounts["oauth"].token.unwrap();
@@ -193,7 +137,7 @@ async fn a_grant_the_store_refuses_is_served_kept_and_saved_later() {
 #[tokio::test]
 async fn a_grant_a_crash_left_in_the_journal_is_stored_at_the_next_start() {
     let w = world("trust-journal", None).await;
-    let (engine, refuse) = refusing_engine(&w);
+    let (engine, refuse, _) = refusing_engine(&w.config, &w.dir);
     log_in(&engine, "oauth").await;
     refuse.store(true, Ordering::SeqCst);
     engine.refresh("oauth").await.unwrap();

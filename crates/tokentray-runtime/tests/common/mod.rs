@@ -1,6 +1,10 @@
 //! An engine over real files and a real sandbox on loopback.
 #![allow(dead_code)]
 
+mod refusing;
+#[allow(unused_imports)]
+pub use refusing::{refusing_engine, Seen};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokentray_adapters::config::Config;
