@@ -7,14 +7,13 @@
 mod common;
 
 use common::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokentray_adapters::store::state::StateFile;
-use tokentray_adapters::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
-use tokentray_adapters::Secret;
+use tokentray_adapters::store::{SecretStore, TokenSet};
 use tokentray_core::{Level, State};
-use tokentray_runtime::{Engine, EngineOptions, EventKind, Remedy, SystemClock};
+use tokentray_runtime::{EventKind, Remedy};
 use tokentray_sandbox::{Endpoint, Fault};
 
 #[tokio::test]
