@@ -8,12 +8,15 @@
 //! carries the [`Action`]s out.
 
 mod backoff;
+pub mod calendar;
 mod countdown;
 mod error_class;
 pub mod expiry;
 mod lifecycle;
 mod notice;
 mod provider;
+mod quiet;
+mod reminder;
 mod status;
 mod token;
 
@@ -23,6 +26,8 @@ pub use error_class::{ErrorClass, Failure};
 pub use lifecycle::{Action, Event, Lifecycle, Policy, MIN_REFRESH_GAP};
 pub use notice::{Notice, NoticeKind};
 pub use provider::ProviderKind;
+pub use quiet::{hold_until, silence_end, QuietHours, Stakes};
+pub use reminder::{Reminder, ReminderPlan};
 pub use status::{Standing, State, Status};
 pub use token::{Refreshability, TokenMeta};
 

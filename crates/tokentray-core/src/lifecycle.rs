@@ -425,6 +425,21 @@ impl Lifecycle {
         }
     }
 
+    /// Whether the held token works until `t` without the user: renewal
+    /// carries it there, or it lives that long.
+    pub fn lasts_until(&self, t: Instant, now: Instant) -> bool {
+        self.token.is_some() && self.level(now) != Level::Expired && self.act_by(now).is_none_or(|at| at >= t)
+    }
+
+    /// Whether a login now would move the act-by moment. Not for a daily
+    /// token that cannot be renewed, before its provider's cutoff: a new
+    /// token would die at the same cutoff.
+    pub fn login_helps(&self, now: Instant) -> bool {
+        let Some(meta) = self.token else { return true };
+        let dies_at_cutoff = self.policy.cutoff.is_some_and(|c| meta.expires_at <= c.next_after(now));
+        self.can_refresh(now) || !(dies_at_cutoff && now < meta.expires_at)
+    }
+
     fn can_refresh(&self, now: Instant) -> bool {
         // A token that renews itself cannot once the provider has rejected it.
         let renews_itself_rejected =

@@ -39,6 +39,13 @@ pub enum NoticeKind {
         remaining: Option<Span>,
     },
     LoginSucceeded,
+    /// A trading day's reminder: the market opens in `opens_in` and the
+    /// account has no token that lasts its session.
+    LoginBeforeOpen {
+        opens_in: Span,
+    },
+    /// The market has opened and the account still has no such token.
+    MarketOpen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +67,8 @@ impl Notice {
             NoticeKind::NotSaved => format!("{account}: new token not saved"),
             NoticeKind::LoginNeeded { .. } => format!("{account}: login needed"),
             NoticeKind::LoginSucceeded => format!("{account}: logged in"),
+            NoticeKind::LoginBeforeOpen { .. } => format!("{account}: log in before the market opens"),
+            NoticeKind::MarketOpen => format!("{account}: market open, log in"),
         }
     }
 
@@ -93,6 +102,15 @@ impl Notice {
             }
             NoticeKind::LoginNeeded { remaining: None } => "Log in to get a new token.".to_owned(),
             NoticeKind::LoginSucceeded => "A new token is stored and handed on.".to_owned(),
+            NoticeKind::LoginBeforeOpen { opens_in } => format!(
+                "The market opens in {}, and this account has no token that lasts the session.",
+                format_countdown(opens_in)
+            ),
+            NoticeKind::MarketOpen => {
+                "The market is open, and this account has no token that lasts the session. Scripts using it \
+                 will fail."
+                    .to_owned()
+            }
         }
     }
 
