@@ -33,14 +33,20 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         let _work = self.inner.work.begin();
-        let (gate, generation, client) = self.with_slot(id, |s| (s.gate.clone(), s.generation, s.client.clone()))?;
+        let (gate, generation, attempts, client) =
+            self.with_slot(id, |s| (s.gate.clone(), s.generation, s.refresh_attempts, s.client.clone()))?;
         let _gate = gate.lock().await;
-        let (now_generation, token) = self.with_slot(id, |s| (s.generation, s.lifecycle.token().copied()))?;
-        if now_generation != generation {
+        let (now_generation, now_attempts, token) =
+            self.with_slot(id, |s| (s.generation, s.refresh_attempts, s.lifecycle.token().copied()))?;
+        // Another caller's attempt ended while this one waited: its result
+        // is this one's. A second call would spend an outage's retry.
+        if now_generation != generation || now_attempts != attempts {
             return self.status(id);
         }
         let token = token.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
-        match self.refresh_locked(id, &client, token).await {
+        let result = self.refresh_locked(id, &client, token).await;
+        self.with_slot(id, |s| s.refresh_attempts += 1)?;
+        match result {
             Ok(called_provider) => {
                 if called_provider {
                     self.with_slot(id, |s| s.counters.refresh_ok += 1)?;

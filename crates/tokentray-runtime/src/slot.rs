@@ -31,6 +31,9 @@ pub(crate) struct Slot {
     pub last_error_message: Option<String>,
     /// Bumped whenever the token is replaced; single-flight refreshes compare it.
     pub generation: u64,
+    /// Renewal attempts finished, whatever their result: a caller that
+    /// waited for another's attempt takes its result instead of calling again.
+    pub refresh_attempts: u64,
     /// One refresh at a time per account in this process.
     pub gate: Arc<tokio::sync::Mutex<()>>,
     /// What was last published, to publish only changes.
@@ -112,6 +115,7 @@ impl Slot {
             user: UserInfo { user_id: saved.user_id.clone(), user_name: saved.user_name.clone() },
             last_error_message: saved.last_error_message.clone(),
             generation: 0,
+            refresh_attempts: 0,
             gate: Arc::new(tokio::sync::Mutex::new(())),
             shown,
             login: None,

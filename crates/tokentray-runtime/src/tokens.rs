@@ -55,6 +55,10 @@ impl Engine {
                 return Err(EngineError::Unavailable { account: id.to_owned(), why: status.message });
             }
             status = self.refresh(id).await?;
+            // A renewal that ended in an outage while this call waited for it.
+            if !usable(&status) && status.auto_refresh {
+                return Err(EngineError::Unavailable { account: id.to_owned(), why: status.message });
+            }
         }
         if !usable(&status) {
             let why = match status.state {

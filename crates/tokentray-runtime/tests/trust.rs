@@ -235,3 +235,36 @@ async fn past_the_schwab_refresh_limit_the_last_token_counts_down_in_red() {
         assert!(s.message.contains("log in before it expires"), "{who}: {}", s.message);
     }
 }
+
+/// A script asking for a dead token while a renewal is on the wire waits for
+/// that renewal: when it fails in an outage, the script hears "retrying",
+/// and the broker sees one call, not two (a second would spend a retry).
+#[tokio::test]
+async fn a_token_call_during_a_renewal_shares_its_outage_and_spends_no_retry() {
+    use tokentray_core::Span;
+    let w = world("trust-shared-outage", None).await;
+    let clock = Arc::new(tokentray_runtime::ManualClock::new(chrono::Utc::now()));
+    let engine = w.engine_with(clock.clone());
+    log_in(&engine, "oauth").await;
+    clock.advance(Span::hours(1));
+    let before = w.sandbox.requests_to("/v1/oauth/token").len();
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::HeldThenStatus { code: 503 }, Some(1));
+    let renewal = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.refresh("oauth").await }
+    });
+    w.sandbox.wait_held(1).await;
+    let script = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.current_token("oauth").await }
+    });
+    // The test runs on one thread: one yield lets the script's call run up
+    // to the gate the renewal holds, where it waits.
+    tokio::task::yield_now().await;
+    w.sandbox.release_held();
+    assert_eq!(renewal.await.unwrap().unwrap_err().remedy(), Remedy::Retry);
+    let e = script.await.unwrap().unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Retry, "an outage, not a login: {e}");
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), before + 1, "one call to the broker");
+    engine.shutdown();
+}

@@ -44,6 +44,9 @@ pub enum Fault {
     /// then answer normally: a test makes something happen while a call is
     /// in flight without guessing how long it takes.
     Held,
+    /// Like [`Fault::Held`], then answer as [`Fault::Status`] with `code`:
+    /// a failing call the test knows is in flight.
+    HeldThenStatus { code: u16 },
     /// Answer 200 with a body that is not JSON.
     MalformedJson,
     /// Answer with the provider's invalid-token error.
@@ -96,6 +99,12 @@ impl FaultBook {
     }
 }
 
+/// Holds a request until the test releases it.
+async fn hold(shared: &crate::AppState) {
+    shared.held.send_modify(|n| *n += 1);
+    shared.releases.acquire().await.expect("the release semaphore is never closed").forget();
+}
+
 /// Applies the pending fault for `endpoint`, if any: `Some` is the response to
 /// send instead of the real one; a delay sleeps and then lets the request through.
 pub(crate) async fn intercept(
@@ -110,7 +119,11 @@ pub(crate) async fn intercept(
     use crate::Flavor;
     use axum::http::StatusCode;
 
-    let fault = shared.faults.lock().expect("faults lock").take(endpoint)?;
+    let mut fault = shared.faults.lock().expect("faults lock").take(endpoint)?;
+    if let Fault::HeldThenStatus { code } = fault {
+        hold(shared).await;
+        fault = Fault::Status { code };
+    }
     match fault {
         Fault::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -120,9 +133,8 @@ pub(crate) async fn intercept(
             tokio::time::sleep(Duration::from_secs(3_600)).await;
             None
         }
-        Fault::Held => {
-            shared.held.send_modify(|n| *n += 1);
-            shared.releases.acquire().await.expect("the release semaphore is never closed").forget();
+        Fault::Held | Fault::HeldThenStatus { .. } => {
+            hold(shared).await;
             None
         }
         Fault::MalformedJson => Some(malformed()),
