@@ -60,13 +60,15 @@ pub enum AlertEvent {
     TokenRevoked,
     RefreshFailing,
     LoginDone,
+    /// A trading day's reminder: log in before the open, or at it.
+    MarketReminder,
     /// `tokentray alert test`; never chosen in a config.
     #[serde(skip_deserializing)]
     Test,
 }
 
 impl AlertEvent {
-    pub const ALL: [AlertEvent; 7] = [
+    pub const ALL: [AlertEvent; 8] = [
         Self::Orange,
         Self::Red,
         Self::Expired,
@@ -74,11 +76,19 @@ impl AlertEvent {
         Self::TokenRevoked,
         Self::RefreshFailing,
         Self::LoginDone,
+        Self::MarketReminder,
     ];
 
     /// Without `events = [...]`: every warning; a login done is news only on request.
-    pub const DEFAULT: [AlertEvent; 6] =
-        [Self::Orange, Self::Red, Self::Expired, Self::LoginNeeded, Self::TokenRevoked, Self::RefreshFailing];
+    pub const DEFAULT: [AlertEvent; 7] = [
+        Self::Orange,
+        Self::Red,
+        Self::Expired,
+        Self::LoginNeeded,
+        Self::TokenRevoked,
+        Self::RefreshFailing,
+        Self::MarketReminder,
+    ];
 
     /// The event a notice is, if alerts care about it. A renewal that
     /// failed for good is followed by "login needed": one alert, not two.
@@ -87,11 +97,16 @@ impl AlertEvent {
             NoticeKind::Orange { .. } => Self::Orange,
             NoticeKind::Red { .. } => Self::Red,
             NoticeKind::Expired => Self::Expired,
+            // Wrong credentials have no "login needed" after them: this is the alert.
+            NoticeKind::RefreshFailed { class: tokentray_core::ErrorClass::CredentialsWrong, .. } => {
+                Self::RefreshFailing
+            }
             NoticeKind::RefreshFailed { .. } => return None,
             NoticeKind::LoginNeeded { .. } => Self::LoginNeeded,
             NoticeKind::TokenRejected => Self::TokenRevoked,
             NoticeKind::RefreshRetrying { .. } | NoticeKind::NotSaved => Self::RefreshFailing,
             NoticeKind::LoginSucceeded => Self::LoginDone,
+            NoticeKind::LoginBeforeOpen { .. } | NoticeKind::MarketOpen => Self::MarketReminder,
         })
     }
 
@@ -104,6 +119,7 @@ impl AlertEvent {
             Self::TokenRevoked => "token_revoked",
             Self::RefreshFailing => "refresh_failing",
             Self::LoginDone => "login_done",
+            Self::MarketReminder => "market_reminder",
             Self::Test => "test",
         }
     }

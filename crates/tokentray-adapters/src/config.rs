@@ -418,6 +418,21 @@ impl AccountConfig {
 
     /// What the status says when renewal stopped over this account's
     /// credentials, and how to fix them.
+    /// What to do when the provider refuses the app's credentials.
+    pub fn credentials_fix(&self) -> String {
+        match self.provider {
+            ProviderKind::Fyers => format!(
+                "check api_key in the config, then store the right api secret and PIN with `tokentray secret set {0}` \
+                 and `tokentray secret set {0} --pin`",
+                self.id
+            ),
+            _ => format!(
+                "check api_key in the config, then store the right api secret with `tokentray secret set {}`",
+                self.id
+            ),
+        }
+    }
+
     pub fn credentials_trouble(&self) -> String {
         match self.provider {
             ProviderKind::Fyers => format!(

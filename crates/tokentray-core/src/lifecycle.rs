@@ -272,7 +272,11 @@ impl Lifecycle {
             self.standing.retry_at = None;
             self.refresh_due = None;
             out.push(notify(NoticeKind::RefreshFailed { attempts: failures, class: failure.class }));
-            self.login_needed(now, out);
+            // Wrong credentials are fixed with the right secret, not a login:
+            // the notice above says which.
+            if failure.class == ErrorClass::TokenInvalid {
+                self.login_needed(now, out);
+            }
         } else if self.can_refresh(now) {
             // An outage: keep trying for as long as the refresh token can work.
             let at = add_span(now, self.retry_delay(failures, failure, now));

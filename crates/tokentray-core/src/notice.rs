@@ -81,6 +81,11 @@ impl Notice {
                 "Less than the red threshold is left. Scripts using this account will fail when it expires.".to_owned()
             }
             NoticeKind::Expired => "Scripts using this account are failing now. Log in to get a new token.".to_owned(),
+            NoticeKind::RefreshFailed { attempts, class: ErrorClass::CredentialsWrong } => format!(
+                "{attempts} attempt(s) failed: {}. A login does not fix this: store the right secret with \
+                 `tokentray secret set`.",
+                ErrorClass::CredentialsWrong.describe()
+            ),
             NoticeKind::RefreshFailed { attempts, class } => {
                 format!("{attempts} attempt(s) failed: {}.", class.describe())
             }
@@ -116,7 +121,13 @@ impl Notice {
 
     /// Whether a "Log in" action makes sense on this notification.
     pub fn wants_login(&self) -> bool {
-        !matches!(self.kind, NoticeKind::LoginSucceeded | NoticeKind::RefreshRetrying { .. } | NoticeKind::NotSaved)
+        !matches!(
+            self.kind,
+            NoticeKind::LoginSucceeded
+                | NoticeKind::RefreshRetrying { .. }
+                | NoticeKind::NotSaved
+                | NoticeKind::RefreshFailed { class: ErrorClass::CredentialsWrong, .. }
+        )
     }
 }
 

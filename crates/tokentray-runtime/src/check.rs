@@ -22,6 +22,12 @@ impl Engine {
             return self.last_check_outcome(id);
         }
         if !self.client(id)?.can_validate() {
+            // No call to check with, but a renewal answers the question: a
+            // new token works, or the provider says the grant is dead.
+            if self.status(id)?.auto_refresh {
+                drop(_gate);
+                return self.refresh(id).await;
+            }
             return Err(EngineError::CannotCheck(id.to_owned()));
         }
         if self.status(id)?.state == State::NoToken {

@@ -1,4 +1,5 @@
 use serde::{Deserialize, Serialize};
+use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::ProviderError;
 use tokentray_adapters::store::journal::JournalError;
 use tokentray_adapters::store::state::StateError;
@@ -26,6 +27,9 @@ pub enum EngineError {
     ShuttingDown,
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The provider refused the app's credentials: the message names the fix.
+    #[error("{account}: {source}; {fix}")]
+    CredentialsRejected { account: String, fix: String, source: ProviderError },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -70,7 +74,7 @@ impl EngineError {
     pub fn remedy(&self) -> Remedy {
         match self {
             Self::NoToken(_) | Self::NotRefreshable(_) | Self::LoginNeeded { .. } => Remedy::Login,
-            Self::MissingSecret(_) => Remedy::Secret,
+            Self::MissingSecret(_) | Self::CredentialsRejected { .. } => Remedy::Secret,
             Self::Provider(e) => match e.class {
                 ErrorClass::TokenInvalid => Remedy::Login,
                 ErrorClass::CredentialsWrong => Remedy::Secret,
@@ -83,9 +87,20 @@ impl EngineError {
         }
     }
 
+    /// A provider's error for `account`, naming the fix when it is the
+    /// app's credentials (a login would not help).
+    pub(crate) fn from_provider(account: &AccountConfig, e: ProviderError) -> Self {
+        match e.class {
+            ErrorClass::CredentialsWrong => {
+                Self::CredentialsRejected { account: account.id.clone(), fix: account.credentials_fix(), source: e }
+            }
+            _ => Self::Provider(e),
+        }
+    }
+
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
-            Self::Provider(e) => Some(e.class),
+            Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => Some(e.class),
             _ => None,
         }
     }
@@ -94,7 +109,7 @@ impl EngineError {
     /// good as an invalid one; what is not the provider's word is an outage.
     pub(crate) fn validation_failure(&self) -> Failure {
         match self {
-            Self::Provider(e) => e.failure(),
+            Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => e.failure(),
             Self::NoToken(_) => ErrorClass::TokenInvalid.into(),
             _ => ErrorClass::Transient.into(),
         }
@@ -104,7 +119,7 @@ impl EngineError {
     /// failure is not the provider's word on the token (an unknown account).
     pub(crate) fn refresh_failure(&self) -> Option<Failure> {
         match self {
-            Self::Provider(e) => Some(e.failure()),
+            Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => Some(e.failure()),
             Self::MissingSecret(_) => Some(ErrorClass::CredentialsWrong.into()),
             Self::Store(_) | Self::State(_) | Self::Lock(_) | Self::Journal(_) | Self::Unavailable { .. } => {
                 Some(ErrorClass::Transient.into())

@@ -106,7 +106,10 @@ impl Engine {
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
-        let grant = client.refresh(&tokens, &token, &credentials, now).await?;
+        let grant = client
+            .refresh(&tokens, &token, &credentials, now)
+            .await
+            .map_err(|e| EngineError::from_provider(client.account(), e))?;
         self.journal_record(journal.as_deref(), id, &grant);
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;

@@ -268,3 +268,58 @@ async fn a_token_call_during_a_renewal_shares_its_outage_and_spends_no_retry() {
     assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), before + 1, "one call to the broker");
     engine.shutdown();
 }
+
+/// A wrong api secret is fixed with `secret set`, not a login: the error and
+/// the notice say so, and nothing asks the user to log in.
+#[tokio::test]
+async fn a_rejected_api_secret_names_its_fix_and_never_asks_for_a_login() {
+    use tokentray_adapters::store::SecretItem;
+    let w = world("trust-wrong-secret", None).await;
+    let first = w.engine();
+    log_in(&first, "oauth").await;
+    first.shutdown();
+    store(&w.dir).set("oauth", SecretItem::ApiSecret, &tokentray_adapters::Secret::new("wrong")).unwrap();
+    let (engine, _, seen) = refusing_engine(&w.config, &w.dir);
+    let e = engine.refresh("oauth").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Secret, "{e}");
+    assert!(e.to_string().contains("`tokentray secret set oauth`"), "{e}");
+    let s = engine.status("oauth").unwrap();
+    assert_eq!(s.state, State::Valid, "the token still works: {}", s.message);
+    assert!(s.message.contains("tokentray secret set oauth"), "{}", s.message);
+    let told = seen.0.lock().unwrap().clone();
+    assert_eq!(told, ["oauth: refresh failed"], "no \"login needed\": a login would not fix it");
+    engine.shutdown();
+}
+
+/// A provider with no call to check a token with (OAuth2 without
+/// `profile_url`) is checked by a renewal: a script's report gets a working
+/// token, or "log in" when the provider says the grant is dead.
+#[tokio::test]
+async fn a_check_without_a_profile_call_renews_instead() {
+    use tokentray_adapters::config::Config;
+    let w = world("trust-check-by-renewal", None).await;
+    let endpoints: String = w
+        .sandbox
+        .oauth2_endpoints_toml()
+        .lines()
+        .filter(|l| !l.starts_with("profile_url"))
+        .map(|l| l.to_owned() + "\n")
+        .collect();
+    let text = std::fs::read_to_string(w.dir.join("config.toml"))
+        .unwrap()
+        .replace("provider = \"schwab\"", "provider = \"oauth2\"")
+        + "[account.oauth2]\n"
+        + &endpoints;
+    std::fs::write(w.dir.join("config.toml"), text).unwrap();
+    let config = Config::load(&w.dir.join("config.toml")).unwrap();
+    let engine = World::engine_for(&config, &w.dir);
+    log_in(&engine, "oauth").await;
+    let old = engine.current_token("oauth").await.unwrap();
+    let status = engine.check("oauth").await.unwrap();
+    assert_eq!(status.state, State::Valid);
+    assert_ne!(engine.current_token("oauth").await.unwrap().access_token, old.access_token, "renewed");
+    w.sandbox.inject(Endpoint::OAuth2Token, Fault::InvalidToken, Some(1));
+    let e = engine.check("oauth").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Login, "{e}");
+    engine.shutdown();
+}

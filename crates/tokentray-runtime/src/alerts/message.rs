@@ -49,7 +49,7 @@ impl AlertMessage {
     pub fn priority(&self) -> u8 {
         match self.event {
             AlertEvent::Expired | AlertEvent::LoginNeeded | AlertEvent::TokenRevoked => 5,
-            AlertEvent::Red => 4,
+            AlertEvent::Red | AlertEvent::MarketReminder => 4,
             AlertEvent::Orange | AlertEvent::RefreshFailing => 3,
             AlertEvent::LoginDone | AlertEvent::Test => 2,
         }
@@ -60,6 +60,7 @@ impl AlertMessage {
         let emoji = match self.event {
             AlertEvent::Expired | AlertEvent::LoginNeeded | AlertEvent::TokenRevoked => "rotating_light",
             AlertEvent::Red | AlertEvent::Orange => "warning",
+            AlertEvent::MarketReminder => "alarm_clock",
             AlertEvent::RefreshFailing => "hourglass",
             AlertEvent::LoginDone | AlertEvent::Test => "white_check_mark",
         };

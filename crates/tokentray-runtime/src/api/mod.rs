@@ -68,6 +68,7 @@ impl From<EngineError> for Problem {
             (EngineError::UnknownAccount(_), _) => StatusCode::NOT_FOUND,
             (_, Remedy::Login | Remedy::Secret) => StatusCode::CONFLICT,
             (_, Remedy::Retry) => StatusCode::SERVICE_UNAVAILABLE,
+            (EngineError::CannotCheck(_), _) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Problem(status, e.to_string(), Some(remedy))
