@@ -26,9 +26,12 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
     let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false, demo: false };
-    let _control = tokentray_runtime::ipc::serve(engine.clone(), host).await?;
-    // Put right what a crash left behind before anything else runs.
+    // The socket is claimed first (one daemon per data directory), and
+    // answers only once what a crash left behind is put right: a request
+    // must never renew with a refresh token the journal has replaced.
+    let claimed = tokentray_runtime::ipc::claim(&engine).await?;
     engine.recover(true).await?;
+    let _control = tokentray_runtime::ipc::serve_claimed(claimed, engine.clone(), host);
     let scheduler = engine.spawn_scheduler();
     let api = ctx.config.api;
     if api.enabled {

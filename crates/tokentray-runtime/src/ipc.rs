@@ -140,6 +140,20 @@ pub enum IpcError {
 /// Serves the control socket until the engine shuts down. Fails if another
 /// process already serves it; a socket left behind by a dead process is replaced.
 pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle<()>, IpcError> {
+    let claimed = claim(&engine).await?;
+    Ok(serve_claimed(claimed, engine, host))
+}
+
+/// The socket, bound and not yet answering: the one engine of this data
+/// directory is this process's. Requests that come before
+/// [`serve_claimed`] wait for it (a start-up's recovery runs first).
+pub struct Claimed {
+    listener: UnixListener,
+    path: std::path::PathBuf,
+}
+
+/// Binds the control socket, or says which TokenTray already runs.
+pub async fn claim(engine: &Engine) -> Result<Claimed, IpcError> {
     let path = socket_path(engine.data_dir());
     let io = |source| IpcError::Io { path: path.clone(), source };
     tokentray_adapters::atomic::create_private_dir(engine.data_dir()).map_err(io)?;
@@ -153,11 +167,17 @@ pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     }
+    Ok(Claimed { listener, path })
+}
+
+/// Answers the claimed socket until the engine stops.
+pub fn serve_claimed(claimed: Claimed, engine: Engine, host: Host) -> tokio::task::JoinHandle<()> {
+    let Claimed { listener, path } = claimed;
     let host = Arc::new(host);
     // The process that serves the socket is the one engine here: it keeps the history.
     engine.spawn_history();
     let mut stopped = engine.stopped();
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -169,7 +189,7 @@ pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle
             }
         }
         let _ = std::fs::remove_file(&path);
-    }))
+    })
 }
 
 async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
@@ -191,14 +211,15 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
                 subscribe(&engine, reader, &mut write).await;
                 break;
             }
+            Ok(Request::Login { account }) if host.can_log_in => {
+                tracing::info!("control request: login {account}");
+                match log_in_telling(&engine, &account, &mut write).await {
+                    Some(response) => response,
+                    None => break,
+                }
+            }
             Ok(request) => {
                 tracing::info!("control request: {}", describe(&request));
-                if matches!(request, Request::Login { .. }) && host.can_log_in {
-                    let started = Response::Started { message: "the running TokenTray opened the browser".to_owned() };
-                    if send(&mut write, &started).await.is_err() {
-                        break;
-                    }
-                }
                 handle(&engine, &host, request).await
             }
             Err(e) => Response::Error { message: format!("bad request: {e}"), remedy: Remedy::Other },
@@ -207,6 +228,39 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
             break;
         }
     }
+}
+
+/// Runs a login for a client, telling it "opened the browser" once that is
+/// true (a login that fails before, on a missing secret, never says it).
+/// `None` when the client went away.
+async fn log_in_telling(
+    engine: &Engine,
+    account: &str,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Option<Response> {
+    let (opened, mut told) = tokio::sync::mpsc::unbounded_channel();
+    let options = LoginOptions {
+        show_url: Box::new(move |_| {
+            let _ = opened.send(());
+        }),
+        ..LoginOptions::default()
+    };
+    let login = engine.login(account, options);
+    tokio::pin!(login);
+    let result = loop {
+        tokio::select! {
+            result = &mut login => break result,
+            Some(()) = told.recv() => {
+                let started = Response::Started { message: "the running TokenTray opened the browser".to_owned() };
+                send(write, &started).await.ok()?;
+            }
+        }
+    };
+    Some(match result {
+        Ok(outcome) => Response::Status { account: Box::new(outcome.status) },
+        Err(crate::login::LoginError::Engine(e)) => failed(e),
+        Err(e) => Response::Error { message: e.to_string(), remedy: e.remedy() },
+    })
 }
 
 /// One request line, without its newline; `None` at the end of the stream.
@@ -308,14 +362,6 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             }
             None => Response::Unsupported { message: "the running TokenTray is the headless daemon".to_owned() },
         },
-        Request::Login { account } if host.can_log_in => {
-            let options = LoginOptions::default();
-            match engine.login(&account, options).await {
-                Ok(outcome) => Response::Status { account: Box::new(outcome.status) },
-                Err(crate::login::LoginError::Engine(e)) => failed(e),
-                Err(e) => Response::Error { message: e.to_string(), remedy: e.remedy() },
-            }
-        }
         Request::Login { .. } => {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
         }

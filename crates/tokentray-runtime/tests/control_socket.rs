@@ -133,3 +133,46 @@ async fn the_window_process_gets_accounts_settings_edits_and_live_changes() {
     engine.shutdown();
     assert!(follower.await.unwrap(), "the follower ends when the engine stops");
 }
+
+#[tokio::test]
+async fn a_login_handed_over_that_fails_first_never_claims_the_browser_opened() {
+    use tokentray_adapters::store::{SecretItem, SecretStore};
+    let w = world("control-login-claim", None).await;
+    store(&w.dir).delete("kite", SecretItem::ApiSecret).unwrap();
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let _server = ipc::serve(engine.clone(), Host { show: None, can_log_in: true, demo: false }).await.unwrap();
+    let said = std::sync::Mutex::new(Vec::new());
+    let answer = ipc::request_with_progress(&data_dir, &Request::Login { account: "kite".into() }, |m| {
+        said.lock().unwrap().push(m.to_owned())
+    })
+    .await;
+    let Some(Response::Error { remedy, message }) = answer else { panic!("an error: {answer:?}") };
+    assert_eq!(remedy, tokentray_runtime::Remedy::Secret, "{message}");
+    assert!(said.lock().unwrap().is_empty(), "no \"opened the browser\" before the error: {said:?}");
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_claimed_socket_answers_only_once_served() {
+    let w = world("control-claimed", None).await;
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let claimed = ipc::claim(&engine).await.unwrap();
+    assert!(matches!(ipc::claim(&w.engine()).await, Err(ipc::IpcError::AlreadyRunning(_))), "one engine per data dir");
+    let asked = tokio::spawn({
+        let data_dir = data_dir.clone();
+        async move { ipc::request(&data_dir, &Request::Status).await }
+    });
+    // What start-up recovery would be doing now: the request waits meanwhile.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), async {
+        while !asked.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(early.is_err(), "no answer before the engine serves");
+    let _server = ipc::serve_claimed(claimed, engine.clone(), Host { show: None, can_log_in: false, demo: false });
+    assert!(matches!(asked.await.unwrap(), Some(Response::Statuses { .. })), "answered once served");
+    engine.shutdown();
+}

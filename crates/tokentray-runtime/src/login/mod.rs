@@ -196,7 +196,6 @@ impl Engine {
                 })
             }
         };
-        (options.show_url)(&attempt.url);
         if options.open_browser {
             // Over https the browser first warns about our certificate: on our page,
             // which says why, and not in the middle of the provider's redirect.
@@ -206,6 +205,8 @@ impl Engine {
             };
             open_in_browser(first.as_str())?;
         }
+        // Shown once the browser has it: "opened" is then true.
+        (options.show_url)(&attempt.url);
         let deadline = tokio::time::Instant::now() + options.timeout;
         loop {
             let mut callback = inbox.next(&account.id, deadline, options.timeout, cancel).await?;
@@ -253,8 +254,9 @@ impl Engine {
                     continue;
                 }
                 Err(e) => {
+                    let e = EngineError::from_provider(account, e);
                     callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
-                    return Err(LoginError::Engine(e.into()));
+                    return Err(LoginError::Engine(e));
                 }
             };
             self.journal_record(journal.as_deref(), &account.id, &grant);
