@@ -34,6 +34,8 @@ pub fn run(args: Args) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TOKENTRAY_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: autostarted, stderr is the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     // The name a tray host shows for the item (and a window manager for the
     // window): "TokenTray", not the binary's name.
@@ -175,9 +177,11 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
-        ipc::serve(engine.clone(), host).await?;
-        // Only the one running engine puts right what a crash left behind.
+        // Only the one running engine puts right what a crash left behind,
+        // and its socket answers once that is done.
+        let claimed = ipc::claim(&engine).await?;
         engine.recover(true).await?;
+        ipc::serve_claimed(claimed, engine.clone(), host);
         engine.spawn_scheduler();
         if api.enabled {
             if let Err(e) = tokentray_runtime::api::serve(engine.clone(), api.port).await {
@@ -201,6 +205,19 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
             start_login(&login_app, account);
         }
     });
+    // The session ending (SIGTERM) is a Quit: refreshes and writes in flight finish first.
+    #[cfg(unix)]
+    {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut term) = signal(SignalKind::terminate()) {
+                term.recv().await;
+                tracing::info!("SIGTERM: stopping as Quit does");
+                app.exit(0);
+            }
+        });
+    }
     if args.show {
         window::open(args, engine.data_dir(), None);
     }

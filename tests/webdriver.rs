@@ -31,15 +31,6 @@ impl Drop for Driver {
 }
 
 /// A child process killed when the test lets go of it, also on a panic.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The environment every TokenTray process of the test runs in.
 fn tokentray_env(command: &mut Command, data_dir: &std::path::Path) {
     command
@@ -50,11 +41,11 @@ fn tokentray_env(command: &mut Command, data_dir: &std::path::Path) {
 }
 
 /// The tray on the demo broker, once its control socket answers.
-fn start_tray(data_dir: &std::path::Path) -> Killed {
+fn start_tray(data_dir: &std::path::Path) -> tokentray_testkit::KilledOnDrop {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"));
     command.arg("--demo").stdout(Stdio::null()).stderr(std::fs::File::create(data_dir.join("tray.log")).unwrap());
     tokentray_env(&mut command, data_dir);
-    let tray = Killed(command.spawn().unwrap());
+    let tray = tokentray_testkit::KilledOnDrop(command.spawn().unwrap());
     let socket = data_dir.join("demo/data/tokentray.sock");
     tokentray_testkit::wait_until("the tray's engine answers", Duration::from_secs(60), || {
         std::os::unix::net::UnixStream::connect(&socket).is_ok()
@@ -268,6 +259,17 @@ async fn the_window_process_follows_the_trays_engine_and_leaves_when_closed() {
         .collect();
     assert!(webkit.is_empty(), "the tray never starts WebKit: {webkit:?}");
     let _ = driver.http.delete(format!("{}/session/{}", driver.base, driver.session)).send().await;
+    // The session's end stops it as Quit does.
+    let _ = std::process::Command::new("kill").args(["-TERM", &tray_pid.to_string()]).status();
+    tokentray_testkit::wait_until("the tray stopped on SIGTERM", Duration::from_secs(30), || {
+        tray.0.try_wait().unwrap().is_some()
+    });
+    assert_eq!(tray.0.wait().unwrap().code(), Some(0), "SIGTERM is a clean stop");
+    // Its log went to a file, as an autostarted tray's goes to the journal: no colour codes.
+    let log = std::fs::read_to_string(dir.join("tray.log")).unwrap();
+    assert!(log.contains("SIGTERM: stopping as Quit does"), "{log}");
+    assert!(log.contains("INFO"), "the tray logged: {log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes off a terminal: {log}");
 }
 
 /// One account in each level, made by real logins against a sandbox broker

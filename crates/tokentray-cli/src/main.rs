@@ -26,8 +26,9 @@ fn main() -> ExitCode {
         tokentray_runtime::process::raise_open_file_limit();
     }
     if !matches!(args.command, Some(Command::Daemon | Command::Demo)) {
-        // One-shot commands say what they did themselves; the log is for trouble.
-        let _ = logging::init("warn", None);
+        // One-shot commands say what they did, and what went wrong, themselves:
+        // the engine's warnings would say it again. `TOKENTRAY_LOG=warn` shows them.
+        let _ = logging::init("error", None);
     }
     // One thread is plenty for an I/O-bound engine, and keeps the daemon small;
     // secret-store calls (D-Bus, files) queue on two blocking threads rather

@@ -249,7 +249,9 @@ impl Engine {
     /// together (the notifier may merge them); each alert still gets its own.
     pub(crate) fn dispatch_all(&self, due: Vec<(String, Vec<Action>)>) {
         let mut notices = Vec::new();
-        for (id, actions) in due {
+        // An engine focused on one account (`exec`) tells of nothing else.
+        let focus = lock(&self.inner.focus).clone();
+        for (id, actions) in due.into_iter().filter(|(id, _)| focus.as_ref().is_none_or(|f| f == id)) {
             let Ok(account) = self.with_slot(&id, |s| s.config.clone()) else { continue };
             for action in actions {
                 if let Action::Notify(notice) = action {
