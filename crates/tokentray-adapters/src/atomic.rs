@@ -240,6 +240,19 @@ pub fn remove_leftovers(path: &Path) -> io::Result<usize> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(0) };
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     let prefix = temp_prefix(&name.to_string_lossy());
+    sweep(dir, |file_name| file_name.strip_prefix(&prefix))
+}
+
+/// Removes the temporary files of every write into `dir` (a directory
+/// TokenTray owns) that a dead process left behind.
+pub fn remove_leftovers_in(dir: &Path) -> io::Result<usize> {
+    sweep(dir, |file_name| file_name.strip_prefix('.')?.rsplit_once(".tmp-").map(|(_, rest)| rest))
+}
+
+/// Removes the files in `dir` that `temp_rest` recognises as temporary (it
+/// returns the part after `.tmp-`: the writer's pid, a dash, a counter)
+/// whose writer no longer runs.
+fn sweep(dir: &Path, temp_rest: impl Fn(&str) -> Option<&str>) -> io::Result<usize> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -248,9 +261,10 @@ pub fn remove_leftovers(path: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(process_is_running) {
+        let Some(rest) = file_name.to_str().and_then(&temp_rest) else { continue };
+        // A name without a writer's pid is not one of ours.
+        let Some(pid) = rest.split_once('-').and_then(|(p, _)| p.parse::<u32>().ok()) else { continue };
+        if process_is_running(pid) {
             continue;
         }
         if fs::remove_file(entry.path()).is_ok() {
@@ -346,6 +360,11 @@ mod tests {
         }
         assert_eq!(remove_leftovers(&path).unwrap(), 1);
         assert!(!dead.exists() && live.exists() && other.exists() && path.exists());
+        // In a directory of TokenTray's own, every file's leftovers go.
+        let user_file = dir.join(".profile.tmp-notes");
+        fs::write(&user_file, "not ours").unwrap();
+        assert_eq!(remove_leftovers_in(&dir).unwrap(), 1);
+        assert!(!other.exists() && live.exists() && path.exists() && user_file.exists());
         fs::remove_dir_all(dir).unwrap();
     }
 }

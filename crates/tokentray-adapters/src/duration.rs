@@ -25,7 +25,8 @@ pub fn parse(text: &str) -> Result<Span, String> {
             's' => Span::try_seconds(n),
             _ => return Err(format!("`{text}`: unknown unit `{c}` (use d, h, m or s)")),
         };
-        total += part.ok_or_else(|| format!("`{text}` is too long"))?;
+        let too_long = || format!("`{text}` is too long");
+        total = part.and_then(|p| total.checked_add(&p)).ok_or_else(too_long)?;
     }
     if !digits.is_empty() {
         return Err(format!("`{text}`: the last number has no unit (use d, h, m or s)"));
@@ -78,5 +79,13 @@ mod tests {
         assert!(parse("h").is_err());
         assert_eq!(parse_std("1d"), Ok(std::time::Duration::from_secs(86_400)));
         assert!(parse_std("0s").unwrap_err().contains("longer than zero"));
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_not_panicked_on() {
+        let huge = format!("{}s{}s", i64::MAX / 1000, i64::MAX / 1000);
+        assert!(parse(&huge).unwrap_err().contains("too long"), "two parts that overflow when added");
+        assert!(parse("106751991167300d").unwrap_err().contains("too long"));
+        assert!(parse("99999999999999999999s").is_err(), "a number too big for i64");
     }
 }

@@ -78,13 +78,18 @@ impl Engine {
     }
 
     fn remove_leftovers(&self) -> usize {
+        use tokentray_adapters::atomic;
         let data = self.data_dir();
-        let mut paths = vec![data.join("state.json"), data.join("secrets.json")];
-        for account in &self.config().accounts {
-            paths.push(data.join("journal").join(format!("{}.grant", account.id)));
-            paths.extend(account.sinks.iter().map(|s| s.path.clone()));
-        }
-        paths.iter().map(|p| tokentray_adapters::atomic::remove_leftovers(p).unwrap_or(0)).sum()
+        // Everything TokenTray writes in its own directories, whatever the file.
+        let own: usize = [data.to_path_buf(), data.join("journal"), data.join("tls"), data.join("locks")]
+            .iter()
+            .map(|dir| atomic::remove_leftovers_in(dir).unwrap_or(0))
+            .sum();
+        // Elsewhere, only what it writes there: the config (the window's edits) and the sinks.
+        let config = self.config();
+        let theirs = std::iter::once(config.path.clone())
+            .chain(config.accounts.iter().flat_map(|a| a.sinks.iter().map(|s| s.path.clone()).collect::<Vec<_>>()));
+        own + theirs.map(|p| atomic::remove_leftovers(&p).unwrap_or(0)).sum::<usize>()
     }
 
     async fn rewrite_stale_sinks(&self) -> usize {

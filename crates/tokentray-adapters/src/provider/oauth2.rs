@@ -158,7 +158,7 @@ pub(super) fn token_answer(
     let a = c.account();
     let refresh_state = match (&refresh, a.refresh_limit()) {
         (None, _) => Refreshability::NotRefreshable,
-        (Some(_), Some(limit)) => Refreshability::Until(login_at + limit),
+        (Some(_), Some(limit)) => Refreshability::Until(tokentray_core::add_span(login_at, limit)),
         (Some(_), None) => Refreshability::Unbounded,
     };
     Ok(Grant {

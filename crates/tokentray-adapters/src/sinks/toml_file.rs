@@ -17,7 +17,13 @@ pub fn set(text: &str, pairs: &[(&str, String)]) -> Result<String, String> {
             table =
                 item.as_table_mut().ok_or_else(|| format!("`{key}` goes through `{part}`, which is not a table"))?;
         }
-        table[parts[parts.len() - 1]] = value(v.as_str());
+        let leaf = parts[parts.len() - 1];
+        let mut new = value(v.as_str());
+        // The old value's surroundings (a comment after it on its line) stay.
+        if let (Some(old), Some(new)) = (table.get(leaf).and_then(Item::as_value), new.as_value_mut()) {
+            *new.decor_mut() = old.decor().clone();
+        }
+        table[leaf] = new;
     }
     Ok(doc.to_string())
 }
@@ -29,6 +35,9 @@ mod tests {
         let text = "# Streamlit secrets\n[upstox]\napi_key = \"k\" # from the console\naccess_token = \"old\"\n";
         let out = super::set(text, &[("upstox.access_token", "new".into())]).unwrap();
         assert_eq!(out, "# Streamlit secrets\n[upstox]\napi_key = \"k\" # from the console\naccess_token = \"new\"\n");
+        let commented = "[kite]\ntoken = \"old\" # rotated by TokenTray\nuser = \"AB\"\n";
+        let out = super::set(commented, &[("kite.token", "new".into())]).unwrap();
+        assert_eq!(out, "[kite]\ntoken = \"new\" # rotated by TokenTray\nuser = \"AB\"\n", "the token's own comment");
         let out = super::set("", &[("kite.token", "t".into())]).unwrap();
         assert_eq!(out, "[kite]\ntoken = \"t\"\n");
     }
