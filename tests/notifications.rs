@@ -18,12 +18,15 @@ fn account() -> tokentray_adapters::config::AccountConfig {
 #[test]
 fn each_notice_arrives_once_with_its_action() {
     let log = std::env::temp_dir().join(format!("tokentray-notify-{}.log", std::process::id()));
-    let mut monitor = Command::new("dbus-monitor")
-        .args(["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dbus-monitor runs in the test session");
+    // Killed even when the test fails half-way.
+    let monitor = tokentray_testkit::KilledOnDrop(
+        Command::new("dbus-monitor")
+            .args(["--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor runs in the test session"),
+    );
     // It drops its bus name once it monitors: from then on it sees every call.
     wait_until("dbus-monitor monitoring", Duration::from_secs(10), || {
         std::fs::read_to_string(&log).is_ok_and(|s| s.contains("NameLost"))
@@ -39,8 +42,7 @@ fn each_notice_arrives_once_with_its_action() {
     wait_until("three notifications", Duration::from_secs(10), || calls_seen() >= 3);
     // A duplicate would follow the third within moments; this window proves there is none.
     std::thread::sleep(Duration::from_secs(1));
-    let _ = monitor.kill();
-    let _ = monitor.wait();
+    drop(monitor);
     let seen = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
 

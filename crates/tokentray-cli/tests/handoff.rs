@@ -18,13 +18,16 @@ async fn exec_restarts_the_command_when_the_daemon_gets_a_new_token() {
     let seen = s.dir.join("tokens.txt");
     let script = format!("echo \"$SCHWAB_ACCESS_TOKEN $TOKENTRAY_ACCOUNT\" >> {}; exec sleep 100", seen.display());
     let t = s.clone();
+    // Killed even when the test fails half-way.
     let mut exec = blocking(move || {
-        t.command(&["exec", "oauth", "--restart-on-change", "--grace", "2s", "--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        Running(
+            t.command(&["exec", "oauth", "--restart-on-change", "--grace", "2s", "--", "sh", "-c", &script])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
     })
     .await;
     let t = seen.clone();

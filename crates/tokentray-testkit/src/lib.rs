@@ -118,6 +118,17 @@ where
     println!("fuzz {name}: {cases} cases, 0 panics, {} refused with a message", refused.into_inner());
 }
 
+/// A child process killed and reaped when dropped: a test that fails half-way
+/// leaves nothing running.
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
