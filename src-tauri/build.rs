@@ -6,6 +6,7 @@ fn main() {
         "history",
         "settings",
         "login",
+        "paste_login",
         "refresh",
         "check",
         "logout",

@@ -67,6 +67,14 @@ pub async fn login(state: State<'_, WindowState>, account: String) -> Result<Acc
     status(ask(&state, Request::Login { account }).await?)
 }
 
+/// The address the browser landed on, for a login whose redirect no
+/// loopback server receives (Angel One's): the running login checks it.
+#[tauri::command]
+pub async fn paste_login(state: State<'_, WindowState>, account: String, url: String) -> Result<(), CommandError> {
+    let url = tokentray_adapters::Secret::new(url.trim());
+    ask(&state, Request::PasteRedirect { account, url }).await.map(drop)
+}
+
 #[tauri::command]
 pub async fn refresh(state: State<'_, WindowState>, account: String) -> Result<AccountStatus, CommandError> {
     status(ask(&state, Request::Refresh { account }).await?)

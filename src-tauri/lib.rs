@@ -100,6 +100,7 @@ pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
         commands::history,
         commands::settings,
         commands::login,
+        commands::paste_login,
         commands::refresh,
         commands::check,
         commands::logout,
@@ -233,12 +234,24 @@ struct WatchGuard {
 /// A login started from the tray or a notification: the browser opens, the
 /// window and tray follow through engine events.
 pub fn start_login<R: Runtime>(app: &AppHandle<R>, account: String) {
-    let engine = app.state::<AppState>().engine.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = engine.login(&account, LoginOptions::default()).await {
-            tracing::warn!("login failed: {e}");
+    let state = app.state::<AppState>();
+    let engine = state.engine.clone();
+    // A redirect no loopback server receives (Angel One's) comes back pasted
+    // into the window's field, so the window opens beside the browser.
+    let pasted = engine.config().account(&account).is_some_and(|a| !tokentray_runtime::login::served_on_loopback(a));
+    let options = LoginOptions { paste_from_window: true, ..LoginOptions::default() };
+    let login = tauri::async_runtime::spawn({
+        let engine = engine.clone();
+        async move {
+            if let Err(e) = engine.login(&account, options).await {
+                tracing::warn!("login failed: {e}");
+            }
         }
     });
+    if pasted {
+        window::open(&state.args, engine.data_dir(), tray::icon_rect(app));
+    }
+    drop(login);
 }
 
 #[cfg(test)]

@@ -375,3 +375,72 @@ async fn the_window_shows_one_account_in_each_level() {
     drop(driver);
     scene.engine.shutdown();
 }
+
+/// Angel One's redirect goes to the user's own https page, which no loopback
+/// server receives: Log in opens the browser and the window asks for the
+/// address it lands on. The pasted address completes the login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_angel_one_login_is_finished_by_pasting_the_address_into_the_window() {
+    use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+    let dir = tokentray_testkit::scratch("webdriver-paste");
+    let opened = dir.join("opened-urls.txt");
+    // The engine below runs in this process: its "browser" only notes the URL.
+    // (Set before anything here reads the environment; the other tests pass theirs to their children.)
+    std::env::set_var(
+        "BROWSER",
+        format!("{} {} %s", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/record-browser.sh"), opened.display()),
+    );
+    let app = App::new(Flavor::AngelOne, "angelkey", "", "https://trader.example.com/angel/cb", "A000001");
+    let sandbox = Sandbox::start(SandboxConfig { apps: vec![app.clone()], ..SandboxConfig::default() }).await.unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("storage = \"plaintext\"\n{}", sandbox.account_toml("angel", &app)),
+    )
+    .unwrap();
+    let config = tokentray_adapters::config::Config::load(&dir.join("config.toml")).unwrap();
+    let engine = tokentray_runtime::Engine::new(
+        config,
+        tokentray_runtime::EngineOptions {
+            data_dir: dir.join("data"),
+            store: std::sync::Arc::new(tokentray_adapters::store::PlaintextStore::new(dir.join("data/secrets.json"))),
+            clock: std::sync::Arc::new(tokentray_runtime::SystemClock),
+            notifier: std::sync::Arc::new(tokentray_runtime::LogNotifier),
+        },
+    )
+    .unwrap();
+    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: true, demo: false };
+    tokentray_runtime::ipc::serve(engine.clone(), host).await.unwrap();
+    let engine_dir = dir.join("data");
+    let driver = Driver::start_with(&dir, &["--window", "--engine-dir", engine_dir.to_str().unwrap()]).await;
+    driver.wait_for_level("angel", "no_token").await;
+    driver.click("#row-angel button[data-action=login]").await;
+    let authorize = {
+        let opened = opened.clone();
+        tokio::task::spawn_blocking(move || {
+            tokentray_testkit::wait_until("the browser opened", Duration::from_secs(20), || {
+                std::fs::read_to_string(&opened).is_ok_and(|s| s.contains("http"))
+            });
+            std::fs::read_to_string(&opened).unwrap().trim().to_owned()
+        })
+        .await
+        .unwrap()
+    };
+    tokentray_testkit::eventually_async("the paste field shown", || async { driver.displayed("#paste-form").await })
+        .await;
+    // What the person does in the browser: log in at Angel, land on their page.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let landed = http.get(&authorize).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    assert!(landed.starts_with("https://trader.example.com/angel/cb?"), "{landed}");
+    let field = driver.find("#p-url").await.unwrap();
+    driver.call(reqwest::Method::POST, &format!("/element/{field}/value"), Some(json!({"text": landed}))).await;
+    driver.click("#paste-form button[type=submit]").await;
+    // Valid, whatever colour the hour gives a daily token.
+    tokentray_testkit::eventually_async("the login completed", || async {
+        driver.text("#row-angel .state").await.is_some_and(|s| s.starts_with("valid"))
+    })
+    .await;
+    tokentray_testkit::eventually_async("the paste field gone", || async { !driver.displayed("#paste-form").await })
+        .await;
+    drop(driver);
+    engine.shutdown();
+}

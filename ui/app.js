@@ -10,6 +10,8 @@ let accounts = [];
 let history = []; // the last week's events, every account's, oldest first
 let editing = null; // the id being edited, or null when adding
 const busy = new Map(); // account id -> what it is waiting for
+let pasting = null; // the account the paste form is for, while it shows
+const wantsPaste = new Set(); // accounts whose login, started here, waits for a pasted address
 
 function timeOf(iso) {
   return iso ? new Date(iso).toLocaleTimeString() : "-";
@@ -87,7 +89,41 @@ function render() {
     tr.append(name, countdown, state, user, checked, actions);
     rows.append(tr);
   }
+  showPasteForm(accounts.find((a) => a.awaiting_paste || wantsPaste.has(a.id)));
   tick();
+}
+
+/** The field for the address a login's browser lands on, when no loopback server receives it (Angel One). */
+function showPasteForm(account) {
+  const form = $("paste-form");
+  if (!account) {
+    form.hidden = true;
+    pasting = null;
+    return;
+  }
+  if (pasting !== account.id) {
+    pasting = account.id;
+    $("paste-title").textContent = `Finish the ${account.label} login`;
+    $("p-url").value = "";
+    $("paste-error").textContent = "";
+  }
+  form.hidden = false;
+}
+
+async function submitPaste(event) {
+  event.preventDefault();
+  const url = $("p-url").value.trim();
+  if (!url) {
+    $("paste-error").textContent = "Paste the address the browser landed on.";
+    return;
+  }
+  try {
+    await invoke("paste_login", { account: pasting, url });
+    $("paste-error").textContent = "";
+    $("p-url").value = "";
+  } catch (e) {
+    $("paste-error").textContent = describeError(e).text;
+  }
 }
 
 /** Countdown and colour, from the act-by instant and this machine's clock. */
@@ -141,7 +177,9 @@ function timelineOf(a) {
 
 async function act(action, id) {
   if (action === "edit") return openForm(accounts.find((a) => a.id === id));
-  busy.set(id, action === "login" ? "waiting for the browser…" : `${action}…`);
+  const byPaste = action === "login" && accounts.find((a) => a.id === id)?.login_by_paste;
+  busy.set(id, action !== "login" ? `${action}…` : byPaste ? "waiting for the address you paste…" : "waiting for the browser…");
+  if (byPaste) wantsPaste.add(id);
   render();
   try {
     await invoke(action, { account: id });
@@ -151,6 +189,7 @@ async function act(action, id) {
     showBanner(text, offerLogin && action !== "login" ? id : null);
   } finally {
     busy.delete(id);
+    wantsPaste.delete(id);
     await load();
   }
 }
@@ -283,6 +322,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("thresholds-cancel").addEventListener("click", () => ($("thresholds-form").hidden = true));
   $("thresholds-form").addEventListener("submit", saveThresholds);
+  $("paste-form").addEventListener("submit", submitPaste);
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && !$("account-form").hidden) closeForm();
     // Ctrl+W closes the window, as in other desktop apps; the tray stays.

@@ -51,6 +51,8 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
                 eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
             }
         }),
+        // Pasted here, on standard input, with --no-browser.
+        paste_from_window: false,
     };
     let outcome = engine.login(id, options).await?;
     logged_in(id, &outcome.status)

@@ -23,6 +23,8 @@ pub enum EngineError {
     Unavailable { account: String, why: String },
     #[error("{0}: this provider has no call to check a token with (set `profile_url` in [account.oauth2])")]
     CannotCheck(String),
+    #[error("{0}: no login is waiting for a pasted address; click Log in first")]
+    NoLoginWaiting(String),
     #[error("TokenTray is stopping; try again when it runs")]
     ShuttingDown,
     #[error(transparent)]
@@ -73,7 +75,9 @@ impl Remedy {
 impl EngineError {
     pub fn remedy(&self) -> Remedy {
         match self {
-            Self::NoToken(_) | Self::NotRefreshable(_) | Self::LoginNeeded { .. } => Remedy::Login,
+            Self::NoToken(_) | Self::NotRefreshable(_) | Self::LoginNeeded { .. } | Self::NoLoginWaiting(_) => {
+                Remedy::Login
+            }
             Self::MissingSecret(_) | Self::CredentialsRejected { .. } => Remedy::Secret,
             Self::Provider(e) => match e.class {
                 ErrorClass::TokenInvalid => Remedy::Login,

@@ -60,6 +60,12 @@ pub enum Request {
     Subscribe,
     /// The last days of every account's history, for the window's timeline.
     History,
+    /// The address the browser landed on, for a login that waits for it.
+    /// Never logged: it carries the login's code or tokens.
+    PasteRedirect {
+        account: String,
+        url: Secret,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +249,7 @@ async fn log_in_telling(
         show_url: Box::new(move |_| {
             let _ = opened.send(());
         }),
+        paste_from_window: true,
         ..LoginOptions::default()
     };
     let login = engine.login(account, options);
@@ -337,6 +344,7 @@ fn describe(request: &Request) -> String {
         Request::SaveThresholds { .. } => "save thresholds".to_owned(),
         Request::Subscribe => "subscribe".to_owned(),
         Request::History => "history".to_owned(),
+        Request::PasteRedirect { account, .. } => format!("paste the login's address for {account}"),
     }
 }
 
@@ -365,6 +373,11 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
         Request::Login { .. } => {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
         }
+        Request::PasteRedirect { account, url } => match engine.paste_redirect(&account, url.expose().to_owned()).await
+        {
+            Ok(()) => done("handed to the login"),
+            Err(e) => failed(e),
+        },
         Request::Check { account } => match engine.check(&account).await {
             Ok(status) => Response::Status { account: Box::new(status) },
             Err(e) => failed(e),

@@ -40,6 +40,8 @@ pub(crate) struct Slot {
     pub shown: (State, Level),
     /// The login in progress; a newer login signals it to give up.
     pub login: Option<Arc<Notify>>,
+    /// Where that login takes a pasted address, when it waits for one.
+    pub paste: Option<tokio::sync::mpsc::Sender<String>>,
     pub sinks: Vec<SinkStatus>,
     pub counters: Counters,
     /// A grant the secret store refused, served from memory and kept in the
@@ -119,6 +121,7 @@ impl Slot {
             gate: Arc::new(tokio::sync::Mutex::new(())),
             shown,
             login: None,
+            paste: None,
             sinks: saved.sinks.clone(),
             counters: Counters::default(),
             pending: None,

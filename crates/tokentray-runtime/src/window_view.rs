@@ -27,6 +27,11 @@ pub struct AccountView {
     pub token_url: Option<String>,
     pub profile_url: Option<String>,
     pub scopes: Vec<String>,
+    /// The login comes back as an address the user pastes (no loopback
+    /// server can receive its redirect).
+    pub login_by_paste: bool,
+    /// A login waits for that address now.
+    pub awaiting_paste: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +83,8 @@ impl Engine {
                     token_url: o.map(|o| o.token_url.to_string()),
                     profile_url: o.and_then(|o| o.profile_url.as_ref().map(|u| u.to_string())),
                     scopes: o.map(|o| o.scopes.clone()).unwrap_or_default(),
+                    login_by_paste: !crate::login::served_on_loopback(a),
+                    awaiting_paste: self.with_slot(&status.id, |s| s.paste.is_some()).unwrap_or(false),
                     status,
                 })
             })

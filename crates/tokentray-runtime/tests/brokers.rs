@@ -329,3 +329,43 @@ async fn each_brokers_renewed_grant_survives_a_refusing_store_and_a_crash() {
     }
     next.shutdown();
 }
+
+/// Angel One redirects only to an https page on the user's own server, which
+/// no loopback server of TokenTray's receives: a login from the tray or the
+/// window opens the browser and takes the address it lands on, pasted into
+/// the window. A wrong paste is refused and the login keeps waiting.
+#[tokio::test]
+async fn an_angel_one_login_from_the_window_takes_the_pasted_address() {
+    let dir = scratch("brokers-angel-paste");
+    let app = App::new(Flavor::AngelOne, "angelkey", "", "https://trader.example.com/angel/cb", "A000001");
+    let sandbox = Sandbox::start(SandboxConfig { apps: vec![app.clone()], ..SandboxConfig::default() }).await.unwrap();
+    let text = format!("storage = \"plaintext\"\nhttp_timeout = \"3s\"\n{}", sandbox.account_toml("angel", &app));
+    std::fs::write(dir.join("config.toml"), &text).unwrap();
+    let config = Config::load(&dir.join("config.toml")).unwrap();
+    let engine = World::engine_for(&config, &dir);
+    let e = engine.paste_redirect("angel", "https://trader.example.com/angel/cb?x=1".into()).await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Login, "no login waits yet: {e}");
+
+    let (urls, mut shown) = tokio::sync::mpsc::unbounded_channel();
+    let options = tokentray_runtime::login::LoginOptions {
+        open_browser: false,
+        paste_from_window: true,
+        show_url: Box::new(move |u| drop(urls.send(u.clone()))),
+        ..Default::default()
+    };
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.login("angel", options).await }
+    });
+    let authorize = shown.recv().await.expect("the login shows its URL");
+    let view = engine.account_views().into_iter().find(|a| a.status.id == "angel").unwrap();
+    assert!(view.login_by_paste && view.awaiting_paste, "the window shows the paste field");
+    // A page the user copied by mistake, then the real one.
+    engine.paste_redirect("angel", "https://trader.example.com/angel/cb?auth_token=forged".into()).await.unwrap();
+    engine.paste_redirect("angel", callback_url(&authorize).await).await.unwrap();
+    running.await.unwrap().expect("the pasted address completes the login");
+    assert_eq!(engine.status("angel").unwrap().state, State::Valid);
+    let view = engine.account_views().into_iter().find(|a| a.status.id == "angel").unwrap();
+    assert!(!view.awaiting_paste, "nothing waits any more");
+    engine.shutdown();
+}

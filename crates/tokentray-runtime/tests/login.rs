@@ -19,6 +19,7 @@ fn options(urls: mpsc::UnboundedSender<url::Url>) -> LoginOptions {
         show_url: Box::new(move |u| {
             let _ = urls.send(u.clone());
         }),
+        ..LoginOptions::default()
     }
 }
 

@@ -33,11 +33,21 @@ pub struct LoginOptions {
     pub pasted: Option<mpsc::Receiver<String>>,
     /// Shows the authorize URL to the user (printed, or put in the window).
     pub show_url: Box<dyn Fn(&Url) + Send + Sync>,
+    /// Where no loopback server can receive the redirect (Angel One's https
+    /// page on a server of the user's), take the address the browser lands
+    /// on from [`Engine::paste_redirect`] (the window's paste field).
+    pub paste_from_window: bool,
 }
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        Self { open_browser: true, timeout: DEFAULT_TIMEOUT, pasted: None, show_url: Box::new(|_| {}) }
+        Self {
+            open_browser: true,
+            timeout: DEFAULT_TIMEOUT,
+            pasted: None,
+            show_url: Box::new(|_| {}),
+            paste_from_window: false,
+        }
     }
 }
 
@@ -59,6 +69,12 @@ impl LoginOptions {
             ..Self::default()
         }
     }
+}
+
+/// Whether a login of `account` is received by a loopback server of
+/// TokenTray's; otherwise the address the browser lands on is pasted.
+pub fn served_on_loopback(account: &AccountConfig) -> bool {
+    callback_addrs(&account.redirect_uri).is_some()
 }
 
 /// A completed login.
@@ -133,7 +149,12 @@ impl Engine {
         let client = self.client(id)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
-        let pasted = options.pasted.take();
+        let mut pasted = options.pasted.take();
+        if pasted.is_none() && options.paste_from_window && !served_on_loopback(client.account()) {
+            let (sender, receiver) = mpsc::channel(4);
+            self.with_slot(id, |s| s.paste = Some(sender))?;
+            pasted = Some(receiver);
+        }
         let mut server = None;
         // The inbox ends with `run_login`, before the server closes: a
         // callback still queued, or arriving now, is told the login is over.
@@ -327,8 +348,18 @@ impl Engine {
         let _ = self.with_slot(id, |s| {
             if s.login.as_ref().is_some_and(|l| Arc::ptr_eq(l, mine)) {
                 s.login = None;
+                s.paste = None;
             }
         });
+    }
+
+    /// Hands the address the browser landed on to the login of `id` that
+    /// waits for it (the window's paste field). The login checks it as it
+    /// checks any callback: a wrong or forged one is refused there.
+    pub async fn paste_redirect(&self, id: &str, url: String) -> Result<(), EngineError> {
+        let sender =
+            self.with_slot(id, |s| s.paste.clone())?.ok_or_else(|| EngineError::NoLoginWaiting(id.to_owned()))?;
+        sender.send(url).await.map_err(|_| EngineError::NoLoginWaiting(id.to_owned()))
     }
 }
 
