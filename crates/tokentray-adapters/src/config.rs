@@ -5,6 +5,7 @@
 //! and no half-read config is ever returned.
 
 use crate::duration;
+use crate::market_config::AccountMarket;
 use crate::redirect_uri::RedirectUri;
 use crate::sinks::{default_fields, expand_home, Field, SinkConfig, SinkFormat};
 use serde::Deserialize;
@@ -12,8 +13,9 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use tokentray_core::calendar::Calendar;
 use tokentray_core::expiry::{FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF};
-use tokentray_core::{Policy, ProviderKind, RetryPolicy, Span, Thresholds};
+use tokentray_core::{Policy, ProviderKind, QuietHours, RetryPolicy, Span, Thresholds};
 use toml::Spanned;
 use url::Url;
 
@@ -92,6 +94,10 @@ struct RawAccount {
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     token_lifetime: Option<Span>,
     oauth2: Option<Spanned<OAuth2Options>>,
+    /// The exchange whose trading days it follows (`"none"`: no market).
+    exchange: Option<String>,
+    /// The pre-market reminder's time in the exchange's zone (`"off"`: none).
+    remind_at: Option<String>,
     #[serde(default, rename = "sink")]
     sinks: Vec<Spanned<RawSink>>,
 }
@@ -166,6 +172,8 @@ struct RawConfig {
     tray: TrayConfig,
     #[serde(default, rename = "alert")]
     alerts: Vec<Spanned<crate::alert_config::RawAlert>>,
+    market: Option<Spanned<crate::market_config::RawMarket>>,
+    notifications: Option<Spanned<crate::market_config::RawNotifications>>,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
 }
@@ -195,6 +203,8 @@ pub struct AccountConfig {
     pub oauth2: Option<OAuth2Options>,
     /// Files every new token is written to.
     pub sinks: Vec<SinkConfig>,
+    /// The exchange it follows and when it is reminded before the open.
+    pub market: AccountMarket,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +217,10 @@ pub struct Config {
     pub accounts: Vec<AccountConfig>,
     /// Where warnings go besides the desktop (`[[alert]]`).
     pub alerts: Vec<crate::alert_config::AlertConfig>,
+    /// Trading days and sessions: the shipped calendar and the user's file.
+    pub calendar: Calendar,
+    /// When notices wait (`[notifications] quiet_hours`).
+    pub quiet_hours: Option<QuietHours>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +268,9 @@ impl Config {
             None => Thresholds::default(),
         };
         let http_timeout = raw.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        let calendar = crate::market_config::calendar(raw.market.as_ref().map(Spanned::get_ref), path)?;
+        let quiet_hours = crate::market_config::quiet_hours(raw.notifications.as_ref().map(Spanned::get_ref))
+            .map_err(|m| invalid(raw.notifications.as_ref().map(Spanned::span), format!("[notifications] {m}")))?;
 
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -333,6 +350,13 @@ impl Config {
                     fields: sink.fields.clone().unwrap_or_default(),
                 });
             }
+            let market = crate::market_config::account_market(
+                a.provider,
+                a.exchange.as_deref(),
+                a.remind_at.as_deref(),
+                &calendar,
+            )
+            .map_err(at_id)?;
             let (api_default, login_default) = default_bases(a.provider);
             let api_base = a.api_base.or(api_default).unwrap_or_else(|| {
                 oauth2.as_ref().map(|o| o.token_url.clone()).expect("oauth2 accounts have a token_url")
@@ -353,6 +377,7 @@ impl Config {
                 token_lifetime: a.token_lifetime,
                 oauth2,
                 sinks,
+                market,
             };
             let defaults: Vec<_> = account.sinks.iter().map(|s| default_fields(s.format, &account)).collect();
             for (sink, fields) in account.sinks.iter_mut().zip(defaults) {
@@ -374,6 +399,8 @@ impl Config {
             tray: raw.tray,
             accounts,
             alerts,
+            calendar,
+            quiet_hours,
         })
     }
 

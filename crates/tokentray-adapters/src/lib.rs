@@ -13,10 +13,12 @@
 
 pub mod alert_config;
 pub mod atomic;
+pub mod calendar_file;
 pub mod callback_tls;
 pub mod config;
 pub mod config_edit;
 pub mod duration;
+pub mod market_config;
 pub mod paths;
 pub mod provider;
 mod random;

@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub focus: Mutex<Option<String>>,
     /// Where notices go besides the notifier (`[[alert]]`; rebuilt with the config).
     pub alerts: Mutex<Arc<Alerts>>,
+    /// The snooze, and the notices quiet hours or the snooze hold.
+    pub silence: Mutex<crate::silence::Silence>,
 }
 
 /// Installation-wide secrets (the API key, the journal key) are filed under
@@ -103,7 +105,8 @@ impl Engine {
         let mut accounts = BTreeMap::new();
         for account in &config.accounts {
             let saved = state.accounts.get(&account.id).cloned().unwrap_or_default();
-            accounts.insert(account.id.clone(), Slot::restore(account.clone(), &http, &saved, now));
+            let reminder = account.market.plan(&config.calendar).map(tokentray_core::Reminder::new);
+            accounts.insert(account.id.clone(), Slot::restore(account.clone(), reminder, &http, &saved, now));
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let alerts = Alerts::new(config.alerts.clone(), options.store.clone(), http.clone(), &options.data_dir);
@@ -125,6 +128,7 @@ impl Engine {
                 work: Arc::new(Drain::default()),
                 focus: Mutex::new(None),
                 alerts: Mutex::new(Arc::new(alerts)),
+                silence: Mutex::new(crate::silence::Silence::default()),
             }),
         })
     }
@@ -247,7 +251,9 @@ impl Engine {
 
     /// The notices of several accounts that came due at one moment, told
     /// together (the notifier may merge them); each alert still gets its own.
+    /// Quiet hours and a snooze hold what can wait (`silence.rs`).
     pub(crate) fn dispatch_all(&self, due: Vec<(String, Vec<Action>)>) {
+        let now = self.inner.clock.now();
         let mut notices = Vec::new();
         // An engine focused on one account (`exec`) tells of nothing else.
         let focus = lock(&self.inner.focus).clone();
@@ -255,10 +261,19 @@ impl Engine {
             let Ok(account) = self.with_slot(&id, |s| s.config.clone()) else { continue };
             for action in actions {
                 if let Action::Notify(notice) = action {
-                    self.alert(&account, &notice);
-                    notices.push((account.clone(), notice));
+                    if !self.held_back(&id, &notice, now) {
+                        notices.push((account.clone(), notice));
+                    }
                 }
             }
+        }
+        self.deliver(notices);
+    }
+
+    /// Tells the user now: the notifier (which may merge them) and each alert.
+    pub(crate) fn deliver(&self, notices: Vec<(tokentray_adapters::config::AccountConfig, tokentray_core::Notice)>) {
+        for (account, notice) in &notices {
+            self.alert(account, notice);
         }
         match notices.as_slice() {
             [] => {}

@@ -32,6 +32,7 @@ mod reconfigure;
 mod recover;
 mod refresh;
 mod scheduler;
+mod silence;
 mod slot;
 mod status;
 pub mod summary;

@@ -25,16 +25,23 @@ impl Engine {
             let mut slots = self.slots();
             slots.retain(|id, _| config.account(id).is_some());
             for account in &config.accounts {
+                let plan = account.market.plan(&config.calendar);
                 match slots.get_mut(&account.id) {
-                    Some(slot) if slot.config == *account && !timeout_changed => {}
                     Some(slot) => {
-                        slot.client = ProviderClient::new(account.clone(), http.clone());
-                        slot.lifecycle.set_policy(account.policy(), now);
-                        slot.config = account.clone();
+                        if slot.config != *account || timeout_changed {
+                            slot.client = ProviderClient::new(account.clone(), http.clone());
+                            slot.lifecycle.set_policy(account.policy(), now);
+                            slot.config = account.clone();
+                        }
+                        // An unchanged plan keeps what it has reminded of today.
+                        if slot.reminder.as_ref().map(|r| r.plan()) != plan.as_ref() {
+                            slot.reminder = plan.map(tokentray_core::Reminder::new);
+                        }
                     }
                     None => {
                         let st = saved.accounts.get(&account.id).cloned().unwrap_or_default();
-                        slots.insert(account.id.clone(), Slot::restore(account.clone(), &http, &st, now));
+                        let reminder = plan.map(tokentray_core::Reminder::new);
+                        slots.insert(account.id.clone(), Slot::restore(account.clone(), reminder, &http, &st, now));
                     }
                 }
             }

@@ -18,6 +18,7 @@ pub const BROKER_SPACING: Duration = Duration::from_secs(1);
 impl Engine {
     /// Starts the scheduler on the current tokio runtime. It ends on `shutdown`.
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
+        lock(&self.inner.silence).holds = true;
         let engine = self.clone();
         tokio::spawn(async move { engine.schedule().await })
     }
@@ -41,8 +42,10 @@ impl Engine {
         tracing::debug!("scheduler stopped");
     }
 
-    /// Runs what the lifecycles say is due now; returns the earliest next wake.
-    pub(crate) fn tick(&self) -> Option<tokentray_core::Instant> {
+    /// Runs what the lifecycles and reminders say is due now; returns the
+    /// earliest next wake. The scheduler's one step: a simulation with an
+    /// injected clock drives it from wake to wake.
+    pub fn tick(&self) -> Option<tokentray_core::Instant> {
         let now = self.inner.clock.now();
         let mut due = Vec::new();
         let mut wake: Option<tokentray_core::Instant> = None;
@@ -52,10 +55,17 @@ impl Engine {
             for (id, slot) in slots.iter_mut().filter(|(id, _)| focus.as_ref().is_none_or(|f| f == *id)) {
                 let mut out = Vec::new();
                 slot.lifecycle.poll(now, &mut out);
+                if let Some(reminder) = slot.reminder.as_mut() {
+                    let mut notices = Vec::new();
+                    let lifecycle = &slot.lifecycle;
+                    reminder.poll(now, |close| lifecycle.lasts_until(close, now), &mut notices);
+                    out.extend(notices.into_iter().map(Action::Notify));
+                }
                 if !out.is_empty() {
                     due.push((id.clone(), out));
                 }
-                if let Some(w) = slot.lifecycle.next_wake(now) {
+                let wakes = [slot.lifecycle.next_wake(now), slot.reminder.as_ref().and_then(|r| r.next_wake(now))];
+                for w in wakes.into_iter().flatten() {
                     wake = Some(wake.map_or(w, |x| x.min(w)));
                 }
             }
@@ -101,6 +111,10 @@ impl Engine {
         // Told together: after a resume, three accounts due at once are one
         // notification on the desktop, not three.
         self.dispatch_all(all_notices);
+        // What quiet hours or a snooze held, once they end.
+        if let Some(w) = self.release_held(now) {
+            wake = Some(wake.map_or(w, |x| x.min(w)));
+        }
         wake
     }
 }

@@ -9,7 +9,7 @@ use tokentray_adapters::provider::{Grant, ProviderClient, UserInfo};
 use tokentray_adapters::sinks::SinkValues;
 use tokentray_adapters::store::state::AccountState;
 use tokentray_adapters::store::TokenSet;
-use tokentray_core::{Event, Instant, Level, Lifecycle, State};
+use tokentray_core::{Event, Instant, Level, Lifecycle, Reminder, State};
 use tokio::sync::Notify;
 
 /// Outcome counts, for `/metrics`.
@@ -25,6 +25,8 @@ pub(crate) struct Slot {
     pub config: AccountConfig,
     pub client: ProviderClient,
     pub lifecycle: Lifecycle,
+    /// The pre-market reminder, for an account on an exchange's calendar.
+    pub reminder: Option<Reminder>,
     /// The secrets, once read: the keyring is asked once per process, not per use.
     pub tokens: Option<TokenSet>,
     pub user: UserInfo,
@@ -99,6 +101,7 @@ impl Slot {
 
     pub(crate) fn restore(
         account: AccountConfig,
+        reminder: Option<Reminder>,
         http: &reqwest::Client,
         saved: &AccountState,
         now: tokentray_core::Instant,
@@ -113,6 +116,7 @@ impl Slot {
             client: ProviderClient::new(account.clone(), http.clone()),
             config: account,
             lifecycle,
+            reminder,
             tokens: None,
             user: UserInfo { user_id: saved.user_id.clone(), user_name: saved.user_name.clone() },
             last_error_message: saved.last_error_message.clone(),

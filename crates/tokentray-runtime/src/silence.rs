@@ -1,0 +1,136 @@
+//! Quiet hours and the snooze in the running engine. A notice that may wait
+//! (`tokentray_core::hold_until` decides) is held, the newest one per
+//! account, and told when the silence ends, if the token it was about is
+//! still the one held; one that cannot wait goes out at once.
+
+use crate::engine::lock;
+use crate::Engine;
+use std::collections::BTreeMap;
+use tokentray_core::{add_span, hold_until, silence_end, Instant, Notice, NoticeKind, Span, Stakes, TokenMeta};
+
+#[derive(Debug, Default)]
+pub(crate) struct Silence {
+    /// Only an engine that runs on (its scheduler started) holds notices:
+    /// a one-shot command would exit with them unsaid.
+    pub(crate) holds: bool,
+    snoozed_until: Option<Instant>,
+    held: BTreeMap<String, Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    notice: Notice,
+    /// The token it was about: a login or renewal since makes it stale.
+    token: Option<TokenMeta>,
+    until: Instant,
+}
+
+impl Engine {
+    /// Holds `notice` if the silence now lets it wait; true when held.
+    pub(crate) fn held_back(&self, id: &str, notice: &Notice, now: Instant) -> bool {
+        if !lock(&self.inner.silence).holds {
+            return false;
+        }
+        let Some(end) = self.silence_ends(now) else { return false };
+        let Some((stakes, token)) = self.stakes(id, now) else { return false };
+        let Some(until) = hold_until(&notice.kind, &stakes, end) else { return false };
+        tracing::info!(account = id, until = %until, "held until the quiet ends: {}", notice.summary(id));
+        lock(&self.inner.silence).held.insert(id.to_owned(), Held { notice: notice.clone(), token, until });
+        true
+    }
+
+    /// Tells what was held and may go now; returns when the next may.
+    pub(crate) fn release_held(&self, now: Instant) -> Option<Instant> {
+        let due: Vec<(String, Held)> = {
+            let mut silence = lock(&self.inner.silence);
+            let ids: Vec<String> =
+                silence.held.iter().filter(|(_, h)| h.until <= now).map(|(id, _)| id.clone()).collect();
+            ids.into_iter().filter_map(|id| silence.held.remove(&id).map(|h| (id, h))).collect()
+        };
+        let mut notices = Vec::new();
+        for (id, held) in due {
+            let Ok((account, token, act_by)) =
+                self.with_slot(&id, |s| (s.config.clone(), s.lifecycle.token().copied(), s.lifecycle.act_by(now)))
+            else {
+                continue;
+            };
+            if token != held.token {
+                continue;
+            }
+            let mut notice = held.notice;
+            // Said as it is now, not as it was when it was held.
+            let left = act_by.map_or(Span::zero(), |at| (at - now).max(Span::zero()));
+            match &mut notice.kind {
+                NoticeKind::Orange { remaining } | NoticeKind::Red { remaining } => *remaining = left,
+                _ => {}
+            }
+            // A snooze taken meanwhile may hold it longer.
+            if !self.held_back(&id, &notice, now) {
+                notices.push((account, notice));
+            }
+        }
+        self.deliver(notices);
+        lock(&self.inner.silence).held.values().map(|h| h.until).min()
+    }
+
+    /// Snoozes notices for `span` from now, or resumes them (`None`).
+    /// Returns when the snooze ends.
+    pub fn snooze(&self, span: Option<Span>) -> Option<Instant> {
+        let now = self.inner.clock.now();
+        let until = span.map(|s| add_span(now, s));
+        let quiet_end = silence_end(self.config().quiet_hours.as_ref(), None, now).unwrap_or(now);
+        {
+            let mut silence = lock(&self.inner.silence);
+            silence.snoozed_until = until;
+            if until.is_none() {
+                // Resumed: what the snooze held goes now, or when quiet hours end.
+                for held in silence.held.values_mut() {
+                    held.until = held.until.min(quiet_end);
+                }
+            }
+        }
+        match until {
+            Some(at) => tracing::info!("notifications snoozed until {at}"),
+            None => tracing::info!("notifications resumed"),
+        }
+        self.inner.wake.notify_one();
+        until
+    }
+
+    /// Until when notices wait, if they do now: the snooze, quiet hours, or both.
+    pub fn silenced_until(&self) -> Option<Instant> {
+        self.silence_ends(self.inner.clock.now())
+    }
+
+    /// Until when the snooze runs, if one does.
+    pub fn snoozed_until(&self) -> Option<Instant> {
+        let now = self.inner.clock.now();
+        lock(&self.inner.silence).snoozed_until.filter(|&t| t > now)
+    }
+
+    fn silence_ends(&self, now: Instant) -> Option<Instant> {
+        let quiet = lock(&self.inner.config).quiet_hours;
+        let snoozed = lock(&self.inner.silence).snoozed_until;
+        silence_end(quiet.as_ref(), snoozed, now)
+    }
+
+    /// What is at stake for `id` now, and the token a notice would be about.
+    fn stakes(&self, id: &str, now: Instant) -> Option<(Stakes, Option<TokenMeta>)> {
+        let exchange = {
+            let config = lock(&self.inner.config);
+            let name = config.account(id)?.market.exchange.clone();
+            name.and_then(|n| config.calendar.exchange(&n))
+        };
+        let session = exchange.as_ref().and_then(|e| e.session_at_or_after(now));
+        self.with_slot(id, |s| {
+            let stakes = Stakes {
+                act_by: s.lifecycle.act_by(now),
+                login_helps: s.lifecycle.login_helps(now),
+                needed_now: exchange.is_none() || session.is_some_and(|x| x.opens <= now),
+                next_open: session.map(|x| x.opens.max(now)),
+            };
+            (stakes, s.lifecycle.token().copied())
+        })
+        .ok()
+    }
+}
