@@ -142,8 +142,8 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
         app.exit(0);
         return Ok(());
     }
-    let (logins_tx, mut logins) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let notifier = Arc::new(notify::DesktopNotifier { logins: logins_tx });
+    let (clicks_tx, mut clicks) = tokio::sync::mpsc::unbounded_channel();
+    let notifier = Arc::new(notify::DesktopNotifier { clicks: clicks_tx });
 
     let (engine, config_path, demo) = tauri::async_runtime::block_on(async {
         let (config, store, demo): (Config, Arc<dyn tokentray_adapters::store::SecretStore>, _) = match source {
@@ -199,11 +199,14 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     tray::build(app, &tokentray_runtime::summary::summarize(&engine.statuses()))?;
     tray::spawn_updater(app.clone());
 
-    // "Log in" clicked in a notification.
-    let login_app = app.clone();
+    // "Log in" or "Snooze 1 h" clicked in a notification.
+    let click_app = app.clone();
     tauri::async_runtime::spawn(async move {
-        while let Some(account) = logins.recv().await {
-            start_login(&login_app, account);
+        while let Some(clicked) = clicks.recv().await {
+            match clicked {
+                notify::Clicked::Login(account) => start_login(&click_app, account),
+                notify::Clicked::Snooze => tray::snooze(&click_app, Some(tray::SNOOZE)),
+            }
         }
     });
     // The session ending (SIGTERM) is a Quit: refreshes and writes in flight finish first.

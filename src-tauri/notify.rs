@@ -1,5 +1,6 @@
 //! Desktop notifications through the freedesktop notification service (or the
-//! platform's), with a "Log in" action where the server supports actions.
+//! platform's), with "Log in" and "Snooze 1 h" actions where the server
+//! supports actions.
 
 use notify_rust::{Notification, Timeout};
 use tokentray_adapters::config::AccountConfig;
@@ -18,9 +19,17 @@ pub fn show(summary: &str, body: &str) {
     });
 }
 
+/// An action clicked in a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clicked {
+    /// "Log in" on this account's notification.
+    Login(String),
+    /// "Snooze 1 h": what can wait is held for an hour.
+    Snooze,
+}
+
 pub struct DesktopNotifier {
-    /// Account ids whose "Log in" action was clicked.
-    pub logins: UnboundedSender<String>,
+    pub clicks: UnboundedSender<Clicked>,
 }
 
 impl Notifier for DesktopNotifier {
@@ -58,19 +67,26 @@ impl Notifier for DesktopNotifier {
         if wants_login {
             n.action("login", "Log in");
         }
-        let logins = self.logins.clone();
+        // Good news needs no silencing; every warning can be snoozed.
+        let snoozable = notice.kind != NoticeKind::LoginSucceeded;
+        if snoozable {
+            n.action("snooze", "Snooze 1 h");
+        }
+        let clicks = self.clicks.clone();
         let id = account.id.clone();
         // Showing talks D-Bus and waiting for an action blocks: off the engine's threads.
         std::thread::spawn(move || match n.show() {
-            Ok(handle) if wants_login => {
+            Ok(handle) if wants_login || snoozable => {
                 #[cfg(all(unix, not(target_os = "macos")))]
                 handle.wait_for_action(|action| {
-                    if action == "login" {
-                        let _ = logins.send(id);
-                    }
+                    let _ = match action {
+                        "login" => clicks.send(Clicked::Login(id)),
+                        "snooze" => clicks.send(Clicked::Snooze),
+                        _ => Ok(()),
+                    };
                 });
                 #[cfg(not(all(unix, not(target_os = "macos"))))]
-                let _ = (handle, logins, id);
+                let _ = (handle, clicks, id);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!("cannot show a notification: {e}"),

@@ -39,15 +39,21 @@ pub struct Shown {
     look: Option<(TrayLook, TrayIcons)>,
     title: Option<String>,
     lines: Option<Vec<AccountLine>>,
+    /// The snooze the menu shows.
+    snoozed: Option<Option<tokentray_core::Instant>>,
 }
+
+/// How long "Snooze" holds what can wait.
+pub const SNOOZE: tokentray_core::Span = tokentray_core::Span::hours(1);
 
 pub struct TrayState {
     pub shown: Mutex<Shown>,
 }
 
 pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Result<TrayIcon<R>> {
-    let menu = menu(app, &summary.lines)?;
     let engine = &app.state::<AppState>().engine;
+    let snoozed = engine.snoozed_until();
+    let menu = menu(app, &summary.lines, snoozed)?;
     let style = engine.config().tray.icons;
     // The icon goes to a file the panel reads. Not the shared default
     // (`/tmp/tray-icon` without XDG_RUNTIME_DIR): there another user could
@@ -69,6 +75,7 @@ pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Re
             look: Some((summary.look, style)),
             title: Some(summary.title.clone()),
             lines: Some(summary.lines.clone()),
+            snoozed: Some(snoozed),
         }),
     });
     Ok(tray)
@@ -80,7 +87,11 @@ fn tooltip(lines: &[AccountLine]) -> String {
     std::iter::once("TokenTray").chain(lines.iter().map(|l| l.text.as_str())).collect::<Vec<_>>().join("\n")
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<Menu<R>> {
+fn menu<R: Runtime>(
+    app: &AppHandle<R>,
+    lines: &[AccountLine],
+    snoozed: Option<tokentray_core::Instant>,
+) -> tauri::Result<Menu<R>> {
     let mut accounts: Vec<Submenu<R>> = Vec::new();
     for line in lines {
         let login = MenuItem::with_id(app, format!("login:{}", line.id), "Log in", true, None::<&str>)?;
@@ -98,6 +109,19 @@ fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<
     }
     let none = MenuItem::with_id(app, "none", "No accounts: open TokenTray to add one", false, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open TokenTray", true, None::<&str>)?;
+    let snooze = match snoozed {
+        Some(until) => {
+            let until = until.with_timezone(&chrono::Local).format("%H:%M");
+            MenuItem::with_id(
+                app,
+                "resume",
+                format!("Resume notifications (snoozed until {until})"),
+                true,
+                None::<&str>,
+            )?
+        }
+        None => MenuItem::with_id(app, "snooze", "Snooze notifications 1 h", true, None::<&str>)?,
+    };
     let autostart_on = crate::autostart::is_enabled(app);
     let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, autostart_on, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
@@ -106,7 +130,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>, lines: &[AccountLine]) -> tauri::Result<
     if lines.is_empty() {
         items.push(&none);
     }
-    items.extend([&sep1 as &dyn IsMenuItem<R>, &open, &autostart, &sep2, &quit]);
+    items.extend([&sep1 as &dyn IsMenuItem<R>, &open, &snooze, &autostart, &sep2, &quit]);
     Menu::with_items(app, &items)
 }
 
@@ -138,6 +162,8 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 let state = app.state::<AppState>();
                 crate::window::open(&state.args, state.engine.data_dir(), icon_rect(app));
             }
+            "snooze" => snooze(app, Some(SNOOZE)),
+            "resume" => snooze(app, None),
             "autostart" => {
                 if let Err(e) = crate::autostart::set(app, !crate::autostart::is_enabled(app)) {
                     tracing::warn!("cannot change start at login: {e}");
@@ -183,16 +209,30 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
         let _ = tray.set_title(Some(&summary.title));
         shown.title = Some(summary.title.clone());
     }
-    if shown.lines.as_deref() != Some(summary.lines.as_slice()) {
-        match menu(app, &summary.lines) {
+    let snoozed = engine.snoozed_until();
+    if shown.lines.as_deref() != Some(summary.lines.as_slice()) || shown.snoozed != Some(snoozed) {
+        match menu(app, &summary.lines, snoozed) {
             Ok(m) => {
                 let _ = tray.set_menu(Some(m));
                 let _ = tray.set_tooltip(Some(tooltip(&summary.lines)));
                 shown.lines = Some(summary.lines);
+                shown.snoozed = Some(snoozed);
             }
             Err(e) => tracing::warn!("cannot rebuild the tray menu: {e}"),
         }
     }
+}
+
+/// Snoozes what can wait for `span`, or resumes (`None`); the menu says which.
+pub fn snooze<R: Runtime>(app: &AppHandle<R>, span: Option<tokentray_core::Span>) {
+    let engine = app.state::<AppState>().engine.clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = engine.snooze(span).await {
+            tracing::warn!("cannot snooze: {e}");
+        }
+        refresh(&app);
+    });
 }
 
 /// Keeps the tray current: on every engine event, and when the title's text changes.

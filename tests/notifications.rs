@@ -32,8 +32,8 @@ fn each_notice_arrives_once_with_its_action() {
         std::fs::read_to_string(&log).is_ok_and(|s| s.contains("NameLost"))
     });
 
-    let (tx, _logins) = tokio::sync::mpsc::unbounded_channel();
-    let notifier = DesktopNotifier { logins: tx };
+    let (tx, _clicks) = tokio::sync::mpsc::unbounded_channel();
+    let notifier = DesktopNotifier { clicks: tx };
     let a = account();
     notifier.notify(&a, &Notice { kind: NoticeKind::Orange { remaining: Span::minutes(134) } });
     notifier.notify(&a, &Notice { kind: NoticeKind::RefreshFailed { attempts: 3, class: ErrorClass::Transient } });
@@ -57,8 +57,10 @@ fn each_notice_arrives_once_with_its_action() {
     assert!(orange.contains("string \"TokenTray\""), "app name: {orange}");
     assert!(orange.contains("Log in before it expires"), "body: {orange}");
     assert!(orange.contains("string \"login\"") && orange.contains("string \"Log in\""), "the Log in action: {orange}");
+    assert!(orange.contains("string \"snooze\"") && orange.contains("string \"Snooze 1 h\""), "snooze: {orange}");
     let failed = find("Kite: refresh failed");
     assert!(failed.contains("3 attempt(s) failed"), "{failed}");
     let ok = find("Kite: logged in");
     assert!(!ok.contains("string \"login\""), "no Log in action on success: {ok}");
+    assert!(!ok.contains("string \"snooze\""), "nothing to snooze in good news: {ok}");
 }

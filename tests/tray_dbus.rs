@@ -63,6 +63,25 @@ fn item_id(layout: &MenuNode, submenu: &str, item: &str) -> Option<i32> {
     children.into_iter().filter_map(node).find(|(_, l, _)| l == item).map(|(id, _, _)| id)
 }
 
+/// The id of the top-level item whose label starts with `label`.
+fn top_item_id(layout: &MenuNode, label: &str) -> Option<i32> {
+    layout.2.iter().filter_map(|c| node(&c.0)).find(|(_, l, _)| l.starts_with(label)).map(|(id, _, _)| id)
+}
+
+/// Clicks the top-level item labelled `label` (read afresh: ids change when
+/// the menu is rebuilt), then waits for one labelled `then`.
+fn click_until(menu: &dbus::blocking::Proxy<'_, &Connection>, label: &str, then: &str) {
+    let layout = || -> MenuNode {
+        menu.method_call("com.canonical.dbusmenu", "GetLayout", (0i32, -1i32, Vec::<String>::new()))
+            .map(|(_, l): (u32, MenuNode)| l)
+            .unwrap()
+    };
+    let id = top_item_id(&layout(), label).unwrap_or_else(|| panic!("no menu item {label:?}"));
+    let clicked = (id, "clicked", Variant(Box::new(0i32) as Box<dyn RefArg>), 0u32);
+    let () = menu.method_call("com.canonical.dbusmenu", "Event", clicked).unwrap();
+    tokentray_testkit::wait_until(then, Duration::from_secs(15), || top_item_id(&layout(), then).is_some());
+}
+
 /// The tray app, killed when the test ends, whether it passed or not.
 struct Tray(std::process::Child);
 
@@ -161,6 +180,13 @@ fn the_tray_shows_the_most_urgent_countdown_and_a_menu_per_account() {
     assert!(labels.iter().any(|l| l.starts_with("Kite (demo): ") && l.ends_with("(valid)")), "{labels:?}");
 
     eprintln!("tray as the host sees it: title {title:?}, icon {icon}, menu {labels:?}");
+
+    // "Snooze notifications 1 h": held for an hour, kept in the state file, and resumed.
+    let state_file = dir.join("demo").join("data").join("state.json");
+    click_until(&menu, "Snooze notifications 1 h", "Resume notifications (snoozed until ");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    assert!(state["snoozed_until"].is_string(), "every process knows: {state}");
+    click_until(&menu, "Resume notifications", "Snooze notifications 1 h");
 
     // "Copy token": the token a script would get, on the clipboard, cleared again.
     let store = PlaintextStore::new(dir.join("demo").join("data").join("secrets.json"));

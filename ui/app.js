@@ -151,6 +151,8 @@ async function load() {
   render();
   const settings = await invoke("settings").catch(() => null);
   $("alerts").textContent = alertsLine(settings?.alerts);
+  const held = settings?.silenced_until;
+  $("silence").textContent = held ? `Notifications that can wait are held until ${new Date(held).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}` : "";
 }
 
 /** The account's last week as a strip: each level until the next change, the exact times on hover. */

@@ -102,6 +102,13 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// Hold notifications and alerts that can wait, in the running tray or
+    /// daemon, for DURATION (default 1h); `off` resumes them. What cannot
+    /// wait (a red warning a login can still act on) is still told.
+    Snooze {
+        #[arg(default_value = "1h")]
+        duration: String,
+    },
     /// The alerts of the config (`[[alert]]`)
     Alert {
         #[command(subcommand)]

@@ -37,6 +37,9 @@ pub enum CliError {
     Remote { message: String, remedy: Remedy },
     #[error("{0}")]
     Usage(String),
+    /// Nothing runs to do it (a snooze needs the running tray or daemon).
+    #[error("{0}")]
+    NotRunning(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }

@@ -9,6 +9,7 @@ mod demo_cmd;
 mod exec_cmd;
 mod logging;
 mod secret_cmd;
+mod snooze_cmd;
 mod status_cmd;
 mod tray;
 
@@ -71,6 +72,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
             exec_cmd::run(g, &account, restart_on_change, grace, command).await
         }
         Command::Alert { action: cli::AlertAction::Test { name } } => alert_cmd::test(g, name.as_deref()).await,
+        Command::Snooze { duration } => snooze_cmd::snooze(g, &duration).await,
         Command::Daemon => daemon_cmd::run(g).await,
         Command::Demo => demo_cmd::run().await,
     }

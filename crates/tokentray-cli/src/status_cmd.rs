@@ -14,6 +14,7 @@ pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
     let engine = ctx.engine()?;
     let statuses = engine.statuses();
     let storage = engine.storage();
+    let calendar = engine.calendar_gaps();
     if json {
         let body = serde_json::json!({
             "storage": storage_name(&storage),
@@ -21,10 +22,21 @@ pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
             "accounts": statuses,
             // Each alert's last sending, whichever process sent it.
             "alerts": engine.alert_outcomes(),
+            // Until when notifications and alerts that can wait are held (a snooze, quiet hours).
+            "silenced_until": engine.silenced_until(),
+            "snoozed_until": engine.snoozed_until(),
+            // Exchanges whose holidays this year or next are not listed.
+            "calendar_gaps": calendar,
         });
         println!("{}", serde_json::to_string_pretty(&body).expect("status serializes"));
     } else {
         print!("{}", table(&statuses, &storage));
+        if let Some(until) = engine.silenced_until() {
+            println!("notifications that can wait are held until {}", until.with_timezone(&Local).format("%a %H:%M"));
+        }
+        for gap in calendar {
+            println!("calendar: {gap}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -181,3 +181,39 @@ async fn the_data_directory_and_everything_in_it_are_private() {
     let status = blocking(move || terminate(&mut daemon)).await;
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snooze_holds_the_running_daemons_notices_and_status_says_until_when() {
+    let s = std::sync::Arc::new(setup("snooze").await);
+    let t = s.clone();
+    let alone = blocking(move || t.run(&["snooze"], "")).await;
+    assert_eq!(alone.status.code(), Some(1), "nothing runs to snooze: {}", alone.stderr());
+    assert!(alone.stderr().contains("start the tray or `tokentray daemon`"), "{}", alone.stderr());
+    let t = s.clone();
+    let bad = blocking(move || t.run(&["snooze", "soon"], "")).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr());
+    assert!(bad.stderr().contains("`off` to resume"), "{}", bad.stderr());
+
+    let mut daemon = start_daemon(&s).await;
+    let t = s.clone();
+    let snoozed = blocking(move || t.run(&["snooze", "90m"], "")).await.success();
+    assert!(snoozed.stderr().contains("notifications snoozed until"), "{}", snoozed.stderr());
+    let t = s.clone();
+    let status = blocking(move || t.run(&["status", "--json"], "")).await.success();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    let until: chrono::DateTime<chrono::Utc> = json["snoozed_until"].as_str().unwrap().parse().unwrap();
+    let left = until - chrono::Utc::now();
+    assert!(left > chrono::TimeDelta::minutes(85) && left <= chrono::TimeDelta::minutes(90), "{left}");
+    assert_eq!(json["silenced_until"], json["snoozed_until"]);
+    let t = s.clone();
+    let text = blocking(move || t.run(&["status"], "")).await.success();
+    assert!(text.stdout().contains("notifications that can wait are held until"), "{}", text.stdout());
+    let t = s.clone();
+    let resumed = blocking(move || t.run(&["snooze", "off"], "")).await.success();
+    assert!(resumed.stderr().contains("notifications resumed"), "{}", resumed.stderr());
+    let t = s.clone();
+    let status = blocking(move || t.run(&["status", "--json"], "")).await.success();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
+    assert!(json["snoozed_until"].is_null(), "{json}");
+    blocking(move || terminate(&mut daemon)).await;
+}

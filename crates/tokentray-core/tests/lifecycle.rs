@@ -464,3 +464,23 @@ fn without_a_profile_call_the_clock_is_all_there_is() {
     assert!(step(&mut lc, login).is_empty());
     assert_eq!(lc.next_wake(login), Some(login + Span::minutes(25)));
 }
+
+#[test]
+fn a_login_helps_unless_a_new_daily_token_would_die_at_the_same_cutoff() {
+    // Logged in yesterday at 10:00: the token dies at 06:00 today.
+    let mut lc = Lifecycle::new("kite", kite_policy());
+    let login = ist_datetime(2026, 11, 25, 10, 0);
+    event(&mut lc, Event::LoggedIn(kite_token(login)), login);
+    assert!(!lc.login_helps(at(5, 0)), "at 05:00 a new token would die at 06:00 too");
+    assert!(lc.login_helps(at(6, 30)), "after the cutoff a login brings a day's token");
+    assert!(lc.lasts_until(at(5, 30), at(5, 0)) && !lc.lasts_until(at(15, 30), at(5, 0)));
+    // A Schwab grant: a login always renews the 7-day limit.
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    event(&mut lc, Event::LoggedIn(schwab_token(at(9, 0), at(9, 0))), at(9, 0));
+    assert!(lc.login_helps(at(9, 10)));
+    assert!(lc.lasts_until(at(9, 0) + Span::days(6), at(9, 10)), "renewal carries it to the limit");
+    assert!(!lc.lasts_until(at(9, 0) + Span::days(8), at(9, 10)));
+    // No token: a login is the only way.
+    assert!(Lifecycle::new("none", kite_policy()).login_helps(at(5, 0)));
+    assert!(!Lifecycle::new("none", kite_policy()).lasts_until(at(9, 0), at(5, 0)));
+}

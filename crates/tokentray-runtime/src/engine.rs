@@ -128,7 +128,7 @@ impl Engine {
                 work: Arc::new(Drain::default()),
                 focus: Mutex::new(None),
                 alerts: Mutex::new(Arc::new(alerts)),
-                silence: Mutex::new(crate::silence::Silence::default()),
+                silence: Mutex::new(crate::silence::Silence::snoozed_until(state.snoozed_until)),
             }),
         })
     }
@@ -238,9 +238,17 @@ impl Engine {
     /// Read-modify-write of one account's entry in the state file, under a
     /// lock shared with every other TokenTray process.
     pub(crate) async fn update_state(&self, id: &str, f: impl FnOnce(&mut AccountState)) -> Result<(), EngineError> {
+        self.update_state_file(|state| f(state.accounts.entry(id.to_owned()).or_default())).await
+    }
+
+    /// The state file's read-modify-write, under its lock.
+    pub(crate) async fn update_state_file(
+        &self,
+        f: impl FnOnce(&mut tokentray_adapters::store::state::State),
+    ) -> Result<(), EngineError> {
         let _lock = lock::acquire(&self.inner.data_dir.join("locks").join("state.lock"), LOCK_TIMEOUT).await?;
         let mut state = self.inner.state_file.load()?;
-        f(state.accounts.entry(id.to_owned()).or_default());
+        f(&mut state);
         self.inner.state_file.save(&state)?;
         Ok(())
     }

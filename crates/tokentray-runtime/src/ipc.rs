@@ -60,6 +60,10 @@ pub enum Request {
     Subscribe,
     /// The last days of every account's history, for the window's timeline.
     History,
+    /// Snooze notifications for this many seconds; `None` resumes them.
+    Snooze {
+        seconds: Option<u64>,
+    },
     /// The address the browser landed on, for a login that waits for it.
     /// Never logged: it carries the login's code or tokens.
     PasteRedirect {
@@ -345,6 +349,8 @@ fn describe(request: &Request) -> String {
         Request::Subscribe => "subscribe".to_owned(),
         Request::History => "history".to_owned(),
         Request::PasteRedirect { account, .. } => format!("paste the login's address for {account}"),
+        Request::Snooze { seconds: Some(s) } => format!("snooze {s}s"),
+        Request::Snooze { seconds: None } => "resume notifications".to_owned(),
     }
 }
 
@@ -372,6 +378,17 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
         },
         Request::Login { .. } => {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
+        }
+        Request::Snooze { seconds } => {
+            let span = seconds.map(|s| tokentray_core::Span::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000)));
+            match engine.snooze(span).await {
+                Ok(Some(until)) => done(&format!(
+                    "notifications snoozed until {}",
+                    until.with_timezone(&chrono::Local).format("%H:%M")
+                )),
+                Ok(None) => done("notifications resumed"),
+                Err(e) => failed(e),
+            }
         }
         Request::PasteRedirect { account, url } => match engine.paste_redirect(&account, url.expose().to_owned()).await
         {

@@ -17,6 +17,13 @@ pub(crate) struct Silence {
     held: BTreeMap<String, Held>,
 }
 
+impl Silence {
+    /// As the state file left it.
+    pub(crate) fn snoozed_until(until: Option<Instant>) -> Self {
+        Self { snoozed_until: until, ..Self::default() }
+    }
+}
+
 #[derive(Debug)]
 struct Held {
     notice: Notice,
@@ -74,10 +81,12 @@ impl Engine {
     }
 
     /// Snoozes notices for `span` from now, or resumes them (`None`).
-    /// Returns when the snooze ends.
-    pub fn snooze(&self, span: Option<Span>) -> Option<Instant> {
+    /// Returns when the snooze ends. Kept in the state file, so `status`
+    /// and a restart know it.
+    pub async fn snooze(&self, span: Option<Span>) -> Result<Option<Instant>, crate::EngineError> {
         let now = self.inner.clock.now();
         let until = span.map(|s| add_span(now, s));
+        self.update_state_file(|st| st.snoozed_until = until).await?;
         let quiet_end = silence_end(self.config().quiet_hours.as_ref(), None, now).unwrap_or(now);
         {
             let mut silence = lock(&self.inner.silence);
@@ -94,7 +103,7 @@ impl Engine {
             None => tracing::info!("notifications resumed"),
         }
         self.inner.wake.notify_one();
-        until
+        Ok(until)
     }
 
     /// Until when notices wait, if they do now: the snooze, quiet hours, or both.
@@ -106,6 +115,31 @@ impl Engine {
     pub fn snoozed_until(&self) -> Option<Instant> {
         let now = self.inner.clock.now();
         lock(&self.inner.silence).snoozed_until.filter(|&t| t > now)
+    }
+
+    /// What the calendar does not know for the exchanges the accounts
+    /// follow: a year (this one, or the next within 30 days of it) whose
+    /// holidays are not listed, so reminders come on every weekday then.
+    pub fn calendar_gaps(&self) -> Vec<String> {
+        let now = self.inner.clock.now();
+        let config = lock(&self.inner.config);
+        let mut names: Vec<&str> = config.accounts.iter().filter_map(|a| a.market.exchange.as_deref()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let years = [now, add_span(now, Span::days(30))].map(|t| chrono::Datelike::year(&t));
+        let mut gaps = Vec::new();
+        for exchange in names.into_iter().filter_map(|n| config.calendar.exchange(n)) {
+            for year in years.into_iter().collect::<std::collections::BTreeSet<_>>() {
+                if !exchange.lists(year) {
+                    gaps.push(format!(
+                        "{}'s holidays for {year} are not listed: reminders come on every weekday then; \
+                         add them in your calendar file ([market] calendar)",
+                        exchange.name
+                    ));
+                }
+            }
+        }
+        gaps
     }
 
     fn silence_ends(&self, now: Instant) -> Option<Instant> {

@@ -43,6 +43,9 @@ pub struct Settings {
     /// Each alert's last result.
     #[serde(default)]
     pub alerts: Vec<crate::alerts::AlertOutcome>,
+    /// Until when notices that can wait are held (a snooze, quiet hours).
+    #[serde(default)]
+    pub silenced_until: Option<tokentray_core::Instant>,
 }
 
 /// Why an edit from the window was not made. Nothing is written then.
@@ -100,6 +103,7 @@ impl Engine {
             storage: storage.to_string(),
             demo,
             alerts: self.alert_outcomes(),
+            silenced_until: self.silenced_until(),
         }
     }
 

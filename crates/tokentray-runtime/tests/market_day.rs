@@ -196,13 +196,13 @@ async fn a_snooze_holds_warnings_until_it_ends_or_is_resumed() {
     log_in(&engine, "oauth").await;
     let monday = |h, m| ist(2026, 11, 23, h, m);
     run_until(&engine, &clock, monday(8, 55));
-    assert_eq!(engine.snooze(Some(Span::hours(1))), Some(monday(9, 55)));
+    assert_eq!(engine.snooze(Some(Span::hours(1))).await.unwrap(), Some(monday(9, 55)));
     assert_eq!(engine.silenced_until(), Some(monday(9, 55)));
     run_until(&engine, &clock, monday(10, 50));
     // Red at 11:00 acts by 12:00, after this snooze's end: it may wait.
-    engine.snooze(Some(Span::hours(1)));
+    engine.snooze(Some(Span::hours(1))).await.unwrap();
     run_until(&engine, &clock, monday(11, 10));
-    assert_eq!(engine.snooze(None), None, "resumed");
+    assert_eq!(engine.snooze(None).await.unwrap(), None, "resumed");
     run_until(&engine, &clock, monday(11, 20));
     assert_eq!(
         told_to(&told, "oauth", monday(0, 0)),

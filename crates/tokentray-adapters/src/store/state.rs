@@ -34,6 +34,10 @@ pub struct AccountState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub accounts: BTreeMap<String, AccountState>,
+    /// Notifications snoozed until then (the tray's "Snooze 1 h",
+    /// `tokentray snooze`): every process, and a restart, knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]

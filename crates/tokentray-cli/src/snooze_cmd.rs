@@ -1,0 +1,33 @@
+//! `tokentray snooze [DURATION|off]`: the running tray's or daemon's "Snooze
+//! 1 h", from a terminal. Only a running engine tells anything, so there is
+//! nothing to snooze without one.
+
+use crate::cli::Global;
+use crate::context::{CliError, Context};
+use std::process::ExitCode;
+use tokentray_runtime::ipc::{self, Request, Response};
+
+pub async fn snooze(global: &Global, duration: &str) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    let seconds = match duration.trim() {
+        "off" | "0" => None,
+        text => {
+            let span = tokentray_adapters::duration::parse_positive(text).map_err(|m| {
+                CliError::Usage(format!("{m}; write a duration like `1h` or `30m`, or `off` to resume"))
+            })?;
+            Some(u64::try_from(span.num_seconds()).unwrap_or(u64::MAX))
+        }
+    };
+    match ipc::request(&ctx.data_dir, &Request::Snooze { seconds }).await {
+        Some(Response::Done { message }) => {
+            eprintln!("{message}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
+        Some(other) => Err(CliError::NotRunning(format!("the running TokenTray answered {other:?}"))),
+        None => Err(CliError::NotRunning(
+            "no TokenTray runs here, and only a running one tells anything: start the tray or `tokentray daemon`"
+                .to_owned(),
+        )),
+    }
+}
