@@ -445,6 +445,20 @@ impl AccountConfig {
 
     /// What the status says when renewal stopped over this account's
     /// credentials, and how to fix them.
+    /// How many refusals of the same credentials in a row TokenTray tries
+    /// before it stops, short of any broker lock-out. No broker documents a
+    /// lock-out for its API's credentials (Zerodha's five wrong passwords or
+    /// 2FA entries concern its web login, support.zerodha.com; Kite's
+    /// forum warns that an app hammering the API may be blocked); Fyers'
+    /// PIN, which its renewal carries, is a trading PIN whose wrong-entry
+    /// limit Fyers does not publish, so it is tried once.
+    pub fn credential_tries(&self) -> u32 {
+        match self.provider {
+            ProviderKind::Fyers => 1,
+            _ => 3,
+        }
+    }
+
     /// What to do when the provider refuses the app's credentials.
     pub fn credentials_fix(&self) -> String {
         match self.provider {

@@ -65,7 +65,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Check { account } => account_cmd::check(g, &account).await,
         Command::Logout { account } => account_cmd::logout(g, &account).await,
         Command::Token { account } => account_cmd::token(g, &account).await,
-        Command::Secret { action } => secret_cmd::run(g, action),
+        Command::Secret { action } => secret_cmd::run(g, action).await,
         Command::Header { account, with_name } => account_cmd::header(g, &account, with_name).await,
         Command::ApiKey => account_cmd::api_key(g).await,
         Command::Exec { account, restart_on_change, grace, command } => {

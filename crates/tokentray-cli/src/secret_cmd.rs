@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tokentray_adapters::store::SecretItem;
 use tokentray_adapters::Secret;
 
-pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> {
+pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let store = ctx.secrets();
     match action {
@@ -27,6 +27,8 @@ pub fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> 
             let (item, what) = item(pin);
             let secret = read_secret(&format!("{what} for {} ({}): ", account.id, account.provider))?;
             store.set(&account.id, item, &secret)?;
+            // New credentials may be tried again, by every process.
+            ctx.engine()?.credentials_changed(&account.id).await?;
             eprintln!("stored the {what} for {} in the {}", account.id, store.kind());
         }
         SecretAction::Delete { account, pin, .. } => {

@@ -40,6 +40,9 @@ redirect_uri = "http://127.0.0.1:5010/cb"
 fn secret_set_reads_stdin_and_stores_it() {
     let dir = scratch("set");
     std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
+    // The broker had refused the old secret three times: TokenTray had stopped trying it.
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/state.json"), r#"{"accounts": {"kite": {"credentials_rejected": 3}}}"#).unwrap();
     let out = tokentray(&dir, &["secret", "set", "kite"], "my-api-secret\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -47,6 +50,8 @@ fn secret_set_reads_stdin_and_stores_it() {
     assert!(!stderr.contains("my-api-secret"));
     let stored = std::fs::read_to_string(dir.join("data/secrets.json")).unwrap();
     assert!(stored.contains("\"kite/api_secret\": \"my-api-secret\""), "{stored}");
+    let state = std::fs::read_to_string(dir.join("data/state.json")).unwrap();
+    assert!(!state.contains("credentials_rejected"), "the new secret will be tried: {state}");
 
     let out = tokentray(&dir, &["secret", "delete", "kite"], "");
     assert!(out.status.success());

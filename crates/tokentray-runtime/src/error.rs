@@ -29,6 +29,12 @@ pub enum EngineError {
     ShuttingDown,
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// Credentials the provider refused too often are not tried again.
+    #[error(
+        "{account}: not tried again: the broker refused these credentials {rejected} times in a row, and more \
+         could lock the account; {fix}"
+    )]
+    StoppedBeforeLockout { account: String, rejected: u32, fix: String },
     /// The provider refused the app's credentials: the message names the fix.
     #[error("{account}: {source}; {fix}")]
     CredentialsRejected { account: String, fix: String, source: ProviderError },
@@ -78,7 +84,9 @@ impl EngineError {
             Self::NoToken(_) | Self::NotRefreshable(_) | Self::LoginNeeded { .. } | Self::NoLoginWaiting(_) => {
                 Remedy::Login
             }
-            Self::MissingSecret(_) | Self::CredentialsRejected { .. } => Remedy::Secret,
+            Self::MissingSecret(_) | Self::CredentialsRejected { .. } | Self::StoppedBeforeLockout { .. } => {
+                Remedy::Secret
+            }
             Self::Provider(e) => match e.class {
                 ErrorClass::TokenInvalid => Remedy::Login,
                 ErrorClass::CredentialsWrong => Remedy::Secret,
@@ -124,7 +132,7 @@ impl EngineError {
     pub(crate) fn refresh_failure(&self) -> Option<Failure> {
         match self {
             Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => Some(e.failure()),
-            Self::MissingSecret(_) => Some(ErrorClass::CredentialsWrong.into()),
+            Self::MissingSecret(_) | Self::StoppedBeforeLockout { .. } => Some(ErrorClass::CredentialsWrong.into()),
             Self::Store(_) | Self::State(_) | Self::Lock(_) | Self::Journal(_) | Self::Unavailable { .. } => {
                 Some(ErrorClass::Transient.into())
             }

@@ -23,6 +23,7 @@ pub mod history;
 mod install;
 pub mod ipc;
 pub mod lock;
+mod lockout;
 pub mod login;
 mod logout;
 mod loopback;

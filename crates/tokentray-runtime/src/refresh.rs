@@ -102,14 +102,19 @@ impl Engine {
         if !token.can_refresh_at(now) {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
+        self.guard_credentials(client.account())?;
         let tokens = self.tokens(id).await?;
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
-        let grant = client
-            .refresh(&tokens, &token, &credentials, now)
-            .await
-            .map_err(|e| EngineError::from_provider(client.account(), e))?;
+        let grant = match client.refresh(&tokens, &token, &credentials, now).await {
+            Ok(grant) => grant,
+            Err(e) => {
+                let e = EngineError::from_provider(client.account(), e);
+                self.count_if_rejected(id, &e).await;
+                return Err(e);
+            }
+        };
         self.journal_record(journal.as_deref(), id, &grant);
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;

@@ -77,12 +77,14 @@ impl Engine {
 
     /// Stores an account's api secret (from the window's form).
     pub async fn set_api_secret(&self, id: &str, secret: Secret) -> Result<(), EngineError> {
-        self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await
+        self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await?;
+        self.credentials_changed(id).await
     }
 
     /// Stores an account's PIN (Fyers renews only with it).
     pub async fn set_pin(&self, id: &str, pin: Secret) -> Result<(), EngineError> {
-        self.store_call(id, move |store, id| store.set(id, SecretItem::Pin, &pin)).await
+        self.store_call(id, move |store, id| store.set(id, SecretItem::Pin, &pin)).await?;
+        self.credentials_changed(id).await
     }
 
     /// What renewing `client`'s token takes besides the token: the api

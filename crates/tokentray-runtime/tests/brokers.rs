@@ -369,3 +369,22 @@ async fn an_angel_one_login_from_the_window_takes_the_pasted_address() {
     assert!(!view.awaiting_paste, "nothing waits any more");
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn a_wrong_fyers_pin_is_tried_once_then_not_again_until_a_new_one() {
+    let b = brokers("brokers-wrong-pin").await;
+    let engine = b.engine();
+    log_in(&engine, "fyers").await;
+    engine.set_pin("fyers", Secret::new("0000")).await.unwrap();
+    let renewals = || b.sandbox.requests_to("/api/v3/validate-refresh-token").len();
+    let e = engine.refresh("fyers").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Secret, "{e}");
+    assert_eq!(renewals(), 1);
+    // Fyers does not publish how many wrong PINs lock the account: one is all it gets.
+    let e = engine.refresh("fyers").await.unwrap_err();
+    assert!(e.to_string().contains("not tried again") && e.to_string().contains("--pin"), "{e}");
+    assert_eq!(renewals(), 1, "the wrong PIN went to Fyers once");
+    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
+    engine.refresh("fyers").await.expect("the right PIN is tried");
+    engine.shutdown();
+}

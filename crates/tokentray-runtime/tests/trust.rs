@@ -323,3 +323,39 @@ async fn a_check_without_a_profile_call_renews_instead() {
     assert_eq!(e.remedy(), Remedy::Login, "{e}");
     engine.shutdown();
 }
+
+/// Credentials the broker keeps refusing are not tried again, by any
+/// process or path, before the broker could lock the account; storing new
+/// ones lets TokenTray try again.
+#[tokio::test]
+async fn refused_credentials_stop_before_a_lock_out_and_new_ones_are_tried() {
+    use tokentray_adapters::store::SecretItem;
+    let w = world("trust-lockout", None).await;
+    let first = w.engine();
+    log_in(&first, "oauth").await;
+    first.shutdown();
+    store(&w.dir).set("oauth", SecretItem::ApiSecret, &tokentray_adapters::Secret::new("wrong")).unwrap();
+    let engine = w.engine();
+    let calls = || w.sandbox.requests_to("/v1/oauth/token").len();
+    let before = calls();
+    let tries = w.config.account("oauth").unwrap().credential_tries();
+    for _ in 0..tries {
+        let e = engine.refresh("oauth").await.unwrap_err();
+        assert!(e.to_string().contains("rejected the api key or secret"), "{e}");
+    }
+    assert_eq!(calls(), before + tries as usize, "each try reached the broker");
+    let e = engine.refresh("oauth").await.unwrap_err();
+    assert_eq!(e.remedy(), Remedy::Secret, "{e}");
+    assert!(e.to_string().contains("not tried again") && e.to_string().contains("tokentray secret set oauth"), "{e}");
+    let e = engine.login("oauth", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap_err();
+    assert!(e.to_string().contains("not tried again"), "a login would only add a refusal: {e}");
+    let other = w.engine();
+    assert!(other.refresh("oauth").await.unwrap_err().to_string().contains("not tried again"), "every process");
+    assert_eq!(calls(), before + tries as usize, "nothing more reached the broker");
+    assert_eq!(engine.status("oauth").unwrap().state, State::Valid, "the token still works meanwhile");
+    // The right secret, stored through the window or `secret set`: tried again.
+    engine.set_api_secret("oauth", tokentray_adapters::Secret::new("oauthsecret")).await.unwrap();
+    engine.refresh("oauth").await.expect("the new secret is tried, and works");
+    other.shutdown();
+    engine.shutdown();
+}

@@ -29,6 +29,15 @@ pub struct AccountState {
     /// How the last write to each of the account's sinks went.
     #[serde(default)]
     pub sinks: Vec<SinkStatus>,
+    /// How many times in a row the provider refused the account's
+    /// credentials (api secret, PIN); at the provider's limit TokenTray
+    /// stops trying them, before the broker locks the account.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credentials_rejected: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

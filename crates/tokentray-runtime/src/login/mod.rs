@@ -147,6 +147,8 @@ impl Engine {
     /// says what to do. A newer login for the same account replaces this one.
     pub async fn login(&self, id: &str, mut options: LoginOptions) -> Result<LoginOutcome, LoginError> {
         let client = self.client(id)?;
+        // Before the browser opens: a login that cannot be exchanged would only add a refusal.
+        self.guard_credentials(client.account())?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
         let mut pasted = options.pasted.take();
@@ -276,6 +278,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let e = EngineError::from_provider(account, e);
+                    self.count_if_rejected(&account.id, &e).await;
                     callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
                     return Err(LoginError::Engine(e));
                 }
