@@ -9,6 +9,7 @@ benches=(
   "tokentray-runtime login_latency"
   "tokentray-runtime handoff"
   "tokentray-runtime slow_connections"
+  "tokentray-runtime alert_latency"
   "tokentray-cli daemon_idle"
   "tokentray-cli revocation"
   "tokentray-cli kill_window"

@@ -123,7 +123,8 @@ fn the_state_file_round_trips_and_holds_no_secret() {
             last_error_message: Some("schwab: cannot connect".into()),
             pending_save: None,
             sinks: Vec::new(),
-            credentials_rejected: 1,
+            renewals_refused: 1,
+            logins_refused: 0,
         },
     );
     file.save(&state).unwrap();

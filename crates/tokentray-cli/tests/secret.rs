@@ -42,7 +42,11 @@ fn secret_set_reads_stdin_and_stores_it() {
     std::fs::write(dir.join("config.toml"), CONFIG).unwrap();
     // The broker had refused the old secret three times: TokenTray had stopped trying it.
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::write(dir.join("data/state.json"), r#"{"accounts": {"kite": {"credentials_rejected": 3}}}"#).unwrap();
+    std::fs::write(
+        dir.join("data/state.json"),
+        r#"{"accounts": {"kite": {"renewals_refused": 3, "logins_refused": 3}}}"#,
+    )
+    .unwrap();
     let out = tokentray(&dir, &["secret", "set", "kite"], "my-api-secret\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -51,7 +55,7 @@ fn secret_set_reads_stdin_and_stores_it() {
     let stored = std::fs::read_to_string(dir.join("data/secrets.json")).unwrap();
     assert!(stored.contains("\"kite/api_secret\": \"my-api-secret\""), "{stored}");
     let state = std::fs::read_to_string(dir.join("data/state.json")).unwrap();
-    assert!(!state.contains("credentials_rejected"), "the new secret will be tried: {state}");
+    assert!(!state.contains("_refused"), "the new secret will be tried: {state}");
 
     let out = tokentray(&dir, &["secret", "delete", "kite"], "");
     assert!(out.status.success());

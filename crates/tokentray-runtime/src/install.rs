@@ -86,8 +86,6 @@ impl Engine {
             st.standing = standing;
             st.last_error_message = None;
             st.pending_save = None;
-            // The credentials worked: the count towards a lock-out starts again.
-            st.credentials_rejected = 0;
         })
         .await?;
         if let Some(journal) = self.inner.journal.get() {

@@ -1,20 +1,37 @@
-//! Stopping before a broker locks the account. Each time the provider
-//! refuses an account's credentials (the api secret, Fyers' PIN) the state
-//! file counts it, so every process knows; at the provider's limit
-//! (`AccountConfig::credential_tries`) TokenTray stops using them, whoever
-//! asks (the scheduler, "Refresh now", `tokentray refresh`, a login), and
-//! says what to fix. New credentials, or a login or renewal that works,
-//! start the count again.
+//! Stopping before a broker locks the account. Each time the broker itself
+//! refuses an account's credentials (the api secret, Fyers' PIN), the state
+//! file counts it, per use (renewals, logins' exchanges), so every process
+//! knows; at the provider's limit (`AccountConfig::credential_tries`)
+//! TokenTray stops using them there, whoever asks (the scheduler, "Refresh
+//! now", `tokentray refresh`, a login), and says what to fix. A refusal made
+//! here (no PIN stored) reached no broker and is not counted. New
+//! credentials, a changed api key, or a login or renewal that works, start
+//! the counts again.
 
 use crate::{Engine, EngineError};
 use tokentray_adapters::config::AccountConfig;
+use tokentray_adapters::store::state::AccountState;
+
+/// Where credentials are used: a renewal, or a login's exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    Renewal,
+    Login,
+}
+
+fn count(st: &mut AccountState, used: Use) -> &mut u32 {
+    match used {
+        Use::Renewal => &mut st.renewals_refused,
+        Use::Login => &mut st.logins_refused,
+    }
+}
 
 impl Engine {
-    /// Refuses to call the provider with credentials it has refused too often.
-    pub(crate) fn guard_credentials(&self, account: &AccountConfig) -> Result<(), EngineError> {
-        let rejected = self.inner.state_file.load()?.accounts.get(&account.id).map_or(0, |s| s.credentials_rejected);
-        let limit = account.credential_tries();
-        if rejected >= limit {
+    /// Refuses to send the broker credentials it has refused too often here.
+    pub(crate) fn guard_credentials(&self, account: &AccountConfig, used: Use) -> Result<(), EngineError> {
+        let mut saved = self.inner.state_file.load()?.accounts.remove(&account.id).unwrap_or_default();
+        let rejected = *count(&mut saved, used);
+        if rejected >= account.credential_tries() {
             return Err(EngineError::StoppedBeforeLockout {
                 account: account.id.clone(),
                 rejected,
@@ -24,20 +41,44 @@ impl Engine {
         Ok(())
     }
 
-    /// Counts `error` towards the limit when it is the provider refusing the credentials.
-    pub(crate) async fn count_if_rejected(&self, id: &str, error: &EngineError) {
-        if !matches!(error, EngineError::CredentialsRejected { .. }) {
+    /// Counts `error` towards the limit when it is the broker refusing the credentials.
+    pub(crate) async fn count_if_rejected(&self, id: &str, used: Use, error: &EngineError) {
+        // A refusal without an HTTP status was made here (no PIN stored): no broker saw it.
+        let EngineError::CredentialsRejected { source, .. } = error else { return };
+        if source.status.is_none() {
             return;
         }
-        if let Err(e) =
-            self.update_state(id, |st| st.credentials_rejected = st.credentials_rejected.saturating_add(1)).await
-        {
-            tracing::warn!(account = id, "cannot count the rejected credentials: {e}");
+        let counted = self.update_state(id, |st| {
+            let n = count(st, used);
+            *n = n.saturating_add(1);
+        });
+        if let Err(e) = counted.await {
+            tracing::warn!(account = id, "cannot count the refused credentials: {e}");
         }
     }
 
-    /// New credentials were stored: they may be tried again.
+    /// The broker took the credentials `used`: their count starts again. A
+    /// login proves the api secret a renewal uses too, but not Fyers' PIN,
+    /// which only a renewal carries.
+    pub(crate) async fn credentials_worked(&self, account: &AccountConfig, used: Use) {
+        let renewal_proven = used == Use::Renewal || account.provider != tokentray_core::ProviderKind::Fyers;
+        let reset = self.update_state(&account.id, |st| {
+            st.logins_refused = 0;
+            if renewal_proven {
+                st.renewals_refused = 0;
+            }
+        });
+        if let Err(e) = reset.await {
+            tracing::warn!(account = %account.id, "cannot reset the refused-credentials count: {e}");
+        }
+    }
+
+    /// New credentials were stored (or the api key changed): they may be tried again.
     pub async fn credentials_changed(&self, id: &str) -> Result<(), EngineError> {
-        self.update_state(id, |st| st.credentials_rejected = 0).await
+        self.update_state(id, |st| {
+            st.renewals_refused = 0;
+            st.logins_refused = 0;
+        })
+        .await
     }
 }

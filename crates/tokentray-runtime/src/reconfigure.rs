@@ -21,6 +21,7 @@ impl Engine {
             }
             http.clone()
         };
+        let mut key_changed = Vec::new();
         {
             let mut slots = self.slots();
             slots.retain(|id, _| config.account(id).is_some());
@@ -28,6 +29,9 @@ impl Engine {
                 let plan = account.market.plan(&config.calendar);
                 match slots.get_mut(&account.id) {
                     Some(slot) => {
+                        if slot.config.api_key != account.api_key {
+                            key_changed.push(account.id.clone());
+                        }
                         if slot.config != *account || timeout_changed {
                             slot.client = ProviderClient::new(account.clone(), http.clone());
                             slot.lifecycle.set_policy(account.policy(), now);
@@ -51,6 +55,17 @@ impl Engine {
         lock(&self.inner.alerts).retire();
         *lock(&self.inner.alerts) = std::sync::Arc::new(alerts);
         *lock(&self.inner.config) = config;
+        // Another api key: the credentials the broker refused are not these.
+        if let (false, Ok(runtime)) = (key_changed.is_empty(), tokio::runtime::Handle::try_current()) {
+            let engine = self.clone();
+            runtime.spawn(async move {
+                for id in key_changed {
+                    if let Err(e) = engine.credentials_changed(&id).await {
+                        tracing::warn!(account = %id, "cannot reset the refused-credentials count: {e}");
+                    }
+                }
+            });
+        }
         self.publish("", EventKind::ConfigReloaded);
         self.inner.wake.notify_one();
     }

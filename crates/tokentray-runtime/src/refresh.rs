@@ -102,7 +102,7 @@ impl Engine {
         if !token.can_refresh_at(now) {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
-        self.guard_credentials(client.account())?;
+        self.guard_credentials(client.account(), crate::lockout::Use::Renewal)?;
         let tokens = self.tokens(id).await?;
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
@@ -111,11 +111,12 @@ impl Engine {
             Ok(grant) => grant,
             Err(e) => {
                 let e = EngineError::from_provider(client.account(), e);
-                self.count_if_rejected(id, &e).await;
+                self.count_if_rejected(id, crate::lockout::Use::Renewal, &e).await;
                 return Err(e);
             }
         };
         self.journal_record(journal.as_deref(), id, &grant);
+        self.credentials_worked(client.account(), crate::lockout::Use::Renewal).await;
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
         self.install(id, grant, Event::Refreshed).await?;
         // Logged once the new token is the one served, so the line means "in use".

@@ -347,12 +347,26 @@ async fn refused_credentials_stop_before_a_lock_out_and_new_ones_are_tried() {
     let e = engine.refresh("oauth").await.unwrap_err();
     assert_eq!(e.remedy(), Remedy::Secret, "{e}");
     assert!(e.to_string().contains("not tried again") && e.to_string().contains("tokentray secret set oauth"), "{e}");
-    let e = engine.login("oauth", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap_err();
-    assert!(e.to_string().contains("not tried again"), "a login would only add a refusal: {e}");
     let other = w.engine();
     assert!(other.refresh("oauth").await.unwrap_err().to_string().contains("not tried again"), "every process");
     assert_eq!(calls(), before + tries as usize, "nothing more reached the broker");
+    // Logins' exchanges are counted apart, and stopped the same way.
+    let log_in = || engine.login("oauth", tokentray_runtime::login::LoginOptions::following_redirects());
+    for _ in 0..tries {
+        assert!(log_in().await.unwrap_err().to_string().contains("rejected the api key or secret"));
+    }
+    let e = log_in().await.unwrap_err();
+    assert!(e.to_string().contains("not tried again"), "{e}");
+    assert_eq!(calls(), before + 2 * tries as usize, "the last login never reached the broker");
     assert_eq!(engine.status("oauth").unwrap().state, State::Valid, "the token still works meanwhile");
+    // Another api key in the config: the refused credentials are not these.
+    let state = || std::fs::read_to_string(w.dir.join("data/state.json")).unwrap();
+    assert!(state().contains("renewals_refused"), "{}", state());
+    let mut other_key = w.config.clone();
+    other_key.accounts.iter_mut().find(|a| a.id == "oauth").unwrap().api_key = "another".into();
+    engine.apply_config(other_key);
+    eventually("the counts start again", || !state().contains("_refused")).await;
+    engine.apply_config(w.config.clone());
     // The right secret, stored through the window or `secret set`: tried again.
     engine.set_api_secret("oauth", tokentray_adapters::Secret::new("oauthsecret")).await.unwrap();
     engine.refresh("oauth").await.expect("the new secret is tried, and works");

@@ -69,8 +69,10 @@ fn error(reply: &Reply) -> ProviderError {
     let mut e = ProviderError::from_response(FYERS, reply.status, code, message);
     e.retry_after = reply.retry_after;
     // The answer to a wrong PIN is not documented: a refusal that speaks of
-    // the PIN is the user's PIN to fix, not a login.
-    if e.message.to_ascii_lowercase().split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "pin") {
+    // the PIN is the user's PIN to fix, not a login. An outage (5xx, 429)
+    // stays an outage whatever its words.
+    let outage = reply.status >= 500 || reply.status == 429 || e.class == ErrorClass::RateLimited;
+    if !outage && e.message.to_ascii_lowercase().split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w == "pin") {
         e.class = ErrorClass::CredentialsWrong;
         e.message = format!("{} (set the PIN with `tokentray secret set ACCOUNT --pin`)", e.message);
     }
@@ -188,4 +190,24 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         return Err(error(&reply));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, code: i64, message: &str) -> Reply {
+        Reply { status, body: json!({"s": "error", "code": code, "message": message}), retry_after: None }
+    }
+
+    #[test]
+    fn a_refusal_that_speaks_of_the_pin_is_the_pins_but_an_outage_stays_an_outage() {
+        assert_eq!(error(&reply(400, -502, "Please provide valid pin")).class, ErrorClass::CredentialsWrong);
+        assert_eq!(error(&reply(200, -502, "Invalid PIN.")).class, ErrorClass::CredentialsWrong);
+        for status in [500, 502, 503, 429] {
+            let e = error(&reply(status, -1, "pin service unavailable"));
+            assert_ne!(e.class, ErrorClass::CredentialsWrong, "{status}: {e}");
+        }
+        assert_ne!(error(&reply(400, -502, "spinning up")).class, ErrorClass::CredentialsWrong, "a word, not a part");
+    }
 }

@@ -29,11 +29,14 @@ pub struct AccountState {
     /// How the last write to each of the account's sinks went.
     #[serde(default)]
     pub sinks: Vec<SinkStatus>,
-    /// How many times in a row the provider refused the account's
-    /// credentials (api secret, PIN); at the provider's limit TokenTray
-    /// stops trying them, before the broker locks the account.
+    /// How many times in a row the broker refused the account's
+    /// credentials in a renewal (api secret, Fyers' PIN), and in a login's
+    /// exchange (api secret); at the provider's limit TokenTray stops
+    /// trying them there, before the broker locks the account.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub credentials_rejected: u32,
+    pub renewals_refused: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub logins_refused: u32,
 }
 
 fn is_zero(n: &u32) -> bool {

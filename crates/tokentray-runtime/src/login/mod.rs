@@ -148,7 +148,7 @@ impl Engine {
     pub async fn login(&self, id: &str, mut options: LoginOptions) -> Result<LoginOutcome, LoginError> {
         let client = self.client(id)?;
         // Before the browser opens: a login that cannot be exchanged would only add a refusal.
-        self.guard_credentials(client.account())?;
+        self.guard_credentials(client.account(), crate::lockout::Use::Login)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
         let mut pasted = options.pasted.take();
@@ -278,7 +278,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let e = EngineError::from_provider(account, e);
-                    self.count_if_rejected(&account.id, &e).await;
+                    self.count_if_rejected(&account.id, crate::lockout::Use::Login, &e).await;
                     callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
                     return Err(LoginError::Engine(e));
                 }
@@ -335,6 +335,7 @@ impl Engine {
             "Logged in",
             format!("{} is logged in{who}. You can close this tab.{pin_note}", account.label),
         ));
+        self.credentials_worked(account, crate::lockout::Use::Login).await;
         Ok(LoginOutcome { status: self.status(id)?, callback_to_stored })
     }
 
