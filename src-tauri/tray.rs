@@ -111,7 +111,7 @@ fn menu<R: Runtime>(
     let open = MenuItem::with_id(app, "open", "Open TokenTray", true, None::<&str>)?;
     let snooze = match snoozed {
         Some(until) => {
-            let until = until.with_timezone(&chrono::Local).format("%H:%M");
+            let until = tokentray_runtime::when(until);
             MenuItem::with_id(
                 app,
                 "resume",

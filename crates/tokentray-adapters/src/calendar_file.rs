@@ -15,6 +15,9 @@ use tokentray_core::calendar::{Calendar, Exchange};
 use toml::value::Datetime;
 use toml::Spanned;
 
+/// A calendar of many exchanges and years is a few kilobytes.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The calendar shipped with TokenTray.
 pub const BUILT_IN: &str = include_str!("../data/calendar.toml");
 
@@ -70,7 +73,11 @@ fn by_name(exchanges: Vec<Exchange>) -> BTreeMap<String, Exchange> {
 
 /// The shipped calendar with the user's file at `path` read over it.
 pub fn with_user_file(path: &Path) -> Result<Calendar, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let unreadable = |source| ConfigError::Read { path: path.to_owned(), source };
+    // A regular file of sane size: a FIFO or a device named here must not hang the start.
+    let text = crate::atomic::read_regular(path, MAX_FILE_BYTES)
+        .map_err(unreadable)?
+        .ok_or_else(|| unreadable(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file")))?;
     Ok(Calendar::new(read(&text, path, by_name(shipped()))?))
 }
 
@@ -199,6 +206,17 @@ closes = "16:30"
         assert_eq!(nse.holidays.len(), 17, "added to the shipped ones");
         assert!(nse.lists(2026) && nse.lists(2027));
         assert_eq!(c.exchange("LSE").unwrap().zone, chrono_tz::Europe::London);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_user_file_that_is_not_a_regular_file_is_refused_at_once() {
+        let dir = tokentray_testkit::scratch("calendar-fifo");
+        let fifo = dir.join("calendar.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = with_user_file(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(with_user_file(&dir.join("missing.toml")).unwrap_err().is_missing_file());
     }
 
     #[test]

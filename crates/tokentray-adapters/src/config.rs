@@ -443,8 +443,6 @@ impl AccountConfig {
         }
     }
 
-    /// What the status says when renewal stopped over this account's
-    /// credentials, and how to fix them.
     /// How many refusals of the same credentials in a row TokenTray tries
     /// before it stops, short of any broker lock-out. No broker documents a
     /// lock-out for its API's credentials (Zerodha's five wrong passwords or
@@ -474,6 +472,8 @@ impl AccountConfig {
         }
     }
 
+    /// What the status says when renewal stopped over this account's
+    /// credentials, and how to fix them.
     pub fn credentials_trouble(&self) -> String {
         match self.provider {
             ProviderKind::Fyers => format!(

@@ -28,8 +28,14 @@ fn main() -> ExitCode {
     }
     if !matches!(args.command, Some(Command::Daemon | Command::Demo)) {
         // One-shot commands say what they did, and what went wrong, themselves:
-        // the engine's warnings would say it again. `TOKENTRAY_LOG=warn` shows them.
-        let _ = logging::init("error", None);
+        // the engine's warnings would say it again (`TOKENTRAY_LOG=warn` shows
+        // them). `exec` runs on, and its account's warnings are its own to
+        // tell; a login waiting for a pasted address says why it refused one.
+        let level = match args.command {
+            Some(Command::Exec { .. } | Command::Login { .. }) => "warn",
+            _ => "error",
+        };
+        let _ = logging::init(level, None);
     }
     // One thread is plenty for an I/O-bound engine, and keeps the daemon small;
     // secret-store calls (D-Bus, files) queue on two blocking threads rather

@@ -15,6 +15,11 @@ pub async fn snooze(global: &Global, duration: &str) -> Result<ExitCode, CliErro
             let span = tokentray_adapters::duration::parse_positive(text).map_err(|m| {
                 CliError::Usage(format!("{m}; write a duration like `1h` or `30m`, or `off` to resume"))
             })?;
+            if span > tokentray_runtime::MAX_SNOOZE {
+                return Err(CliError::Usage(format!(
+                    "`{text}` is longer than a snooze goes (7d); for nightly silence set quiet_hours under [notifications]"
+                )));
+            }
             Some(u64::try_from(span.num_seconds()).unwrap_or(u64::MAX))
         }
     };

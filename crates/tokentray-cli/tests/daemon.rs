@@ -193,6 +193,10 @@ async fn snooze_holds_the_running_daemons_notices_and_status_says_until_when() {
     let bad = blocking(move || t.run(&["snooze", "soon"], "")).await;
     assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr());
     assert!(bad.stderr().contains("`off` to resume"), "{}", bad.stderr());
+    let t = s.clone();
+    let long = blocking(move || t.run(&["snooze", "100000000d"], "")).await;
+    assert_eq!(long.status.code(), Some(2), "{}", long.stderr());
+    assert!(long.stderr().contains("longer than a snooze goes"), "{}", long.stderr());
 
     let mut daemon = start_daemon(&s).await;
     let t = s.clone();

@@ -25,6 +25,12 @@ pub struct QuietHours {
 impl QuietHours {
     /// The end of the quiet period `t` falls in, if it falls in one.
     pub fn end_if_inside(&self, t: Instant) -> Option<Instant> {
+        // At the calendar's ends a zone's local time does not exist: no quiet there.
+        if t.checked_add_signed(chrono::TimeDelta::days(2)).is_none()
+            || t.checked_sub_signed(chrono::TimeDelta::days(2)).is_none()
+        {
+            return None;
+        }
         let local = t.with_timezone(&self.zone);
         let (date, time) = (local.date_naive(), local.time());
         let end_day = if self.from < self.to {
@@ -111,6 +117,14 @@ mod tests {
         let nap = QuietHours { from: time(13, 0), to: time(14, 0), ..q };
         assert_eq!(nap.end_if_inside(ist(24, 13, 30)), Some(ist(24, 14, 0)));
         assert_eq!(nap.end_if_inside(ist(24, 14, 30)), None);
+    }
+
+    #[test]
+    fn the_ends_of_the_calendar_do_not_panic() {
+        let q = night();
+        assert_eq!(q.end_if_inside(Instant::MAX_UTC), None);
+        assert_eq!(q.end_if_inside(Instant::MIN_UTC), None);
+        assert_eq!(silence_end(Some(&q), Some(Instant::MAX_UTC), ist(24, 3, 0)), Some(Instant::MAX_UTC));
     }
 
     #[test]

@@ -41,6 +41,7 @@ fn message() -> AlertMessage {
         test: false,
         // A new token each time: an event about one token is sent once.
         token_issued: Some(chrono::Utc::now()),
+        occasion: String::new(),
     }
 }
 

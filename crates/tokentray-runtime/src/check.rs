@@ -26,6 +26,15 @@ impl Engine {
             // new token works, or the provider says the grant is dead.
             if self.status(id)?.auto_refresh {
                 drop(_gate);
+                // At most one such renewal every 30 s: a script reporting every
+                // 401 must not rotate the refresh token on each.
+                if self.claim_manual_refresh(id, crate::api::MANUAL_REFRESH_GAP)?.is_some() {
+                    let status = self.status(id)?;
+                    return match status.state {
+                        State::Valid | State::Refreshing => Ok(status),
+                        _ => Err(EngineError::Unavailable { account: id.to_owned(), why: status.message }),
+                    };
+                }
                 return self.refresh(id).await;
             }
             return Err(EngineError::CannotCheck(id.to_owned()));

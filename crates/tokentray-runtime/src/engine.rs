@@ -28,7 +28,7 @@ use tokentray_adapters::store::journal::GrantJournal;
 use tokentray_adapters::store::state::{AccountState, StateFile};
 use tokentray_adapters::store::{SecretStore, StorageKind};
 use tokentray_adapters::Secret;
-use tokentray_core::Action;
+use tokentray_core::{Action, NoticeKind};
 use tokio::sync::{broadcast, Notify};
 
 /// Why a login is needed when the broker refused a token that should work.
@@ -128,7 +128,7 @@ impl Engine {
                 work: Arc::new(Drain::default()),
                 focus: Mutex::new(None),
                 alerts: Mutex::new(Arc::new(alerts)),
-                silence: Mutex::new(crate::silence::Silence::snoozed_until(state.snoozed_until)),
+                silence: Mutex::new(crate::silence::Silence::snoozed_until(state.snoozed_until, now)),
             }),
         })
     }
@@ -299,6 +299,13 @@ impl Engine {
         }
         let Ok(status) = self.status(&account.id) else { return };
         let token_issued = self.with_slot(&account.id, |s| s.lifecycle.token().map(|m| m.issued_at)).ok().flatten();
+        let now = self.inner.clock.now();
+        // Reminders come every trading day, twice, whatever the token: each is its own event.
+        let occasion = match notice.kind {
+            NoticeKind::LoginBeforeOpen { .. } => format!("{} before the open", now.date_naive()),
+            NoticeKind::MarketOpen => format!("{} at the open", now.date_naive()),
+            _ => String::new(),
+        };
         let message = AlertMessage {
             account: account.id.clone(),
             label: account.label.clone(),
@@ -309,9 +316,10 @@ impl Engine {
             act_by: status.act_by.filter(|_| status.level != tokentray_core::Level::Expired),
             title: notice.summary(&account.label),
             message: notice.body(),
-            at: self.inner.clock.now(),
+            at: now,
             test: false,
             token_issued,
+            occasion,
         };
         if tokio::runtime::Handle::try_current().is_err() {
             return tracing::warn!(account = %account.id, "no async runtime to send alerts from: not sent");
@@ -335,6 +343,7 @@ impl Engine {
             at: self.inner.clock.now(),
             test: true,
             token_issued: None,
+            occasion: String::new(),
         };
         alerts.test(name, &message).await
     }

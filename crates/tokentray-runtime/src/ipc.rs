@@ -223,7 +223,7 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
             }
             Ok(Request::Login { account }) if host.can_log_in => {
                 tracing::info!("control request: login {account}");
-                match log_in_telling(&engine, &account, &mut write).await {
+                match log_in_telling(&engine, &host, &account, &mut write).await {
                     Some(response) => response,
                     None => break,
                 }
@@ -245,9 +245,12 @@ async fn connection(engine: Engine, host: Arc<Host>, stream: UnixStream) {
 /// `None` when the client went away.
 async fn log_in_telling(
     engine: &Engine,
+    host: &Host,
     account: &str,
     write: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Option<Response> {
+    // A redirect no loopback server receives comes back through the window's paste field.
+    let pasted = engine.config().account(account).is_some_and(|a| !crate::login::served_on_loopback(a));
     let (opened, mut told) = tokio::sync::mpsc::unbounded_channel();
     let options = LoginOptions {
         show_url: Box::new(move |_| {
@@ -262,8 +265,14 @@ async fn log_in_telling(
         tokio::select! {
             result = &mut login => break result,
             Some(()) = told.recv() => {
-                let started = Response::Started { message: "the running TokenTray opened the browser".to_owned() };
-                send(write, &started).await.ok()?;
+                let message = match (pasted, &host.show) {
+                    (true, Some(show)) => {
+                        show();
+                        "the running TokenTray opened the browser; paste the address it lands on into TokenTray's window"
+                    }
+                    _ => "the running TokenTray opened the browser",
+                };
+                send(write, &Response::Started { message: message.to_owned() }).await.ok()?;
             }
         }
     };
@@ -380,19 +389,20 @@ async fn handle(engine: &Engine, host: &Host, request: Request) -> Response {
             Response::Unsupported { message: "the running TokenTray daemon cannot open a browser".to_owned() }
         }
         Request::Snooze { seconds } => {
-            let span = seconds.map(|s| tokentray_core::Span::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000)));
+            // Out of range is as long as a snooze goes (the engine caps it).
+            let span = seconds.map(|s| {
+                i64::try_from(s).ok().and_then(tokentray_core::Span::try_seconds).unwrap_or(crate::MAX_SNOOZE)
+            });
             match engine.snooze(span).await {
-                Ok(Some(until)) => done(&format!(
-                    "notifications snoozed until {}",
-                    until.with_timezone(&chrono::Local).format("%H:%M")
-                )),
+                Ok(Some(until)) => done(&format!("notifications snoozed until {}", crate::when(until))),
                 Ok(None) => done("notifications resumed"),
                 Err(e) => failed(e),
             }
         }
         Request::PasteRedirect { account, url } => match engine.paste_redirect(&account, url.expose().to_owned()).await
         {
-            Ok(()) => done("handed to the login"),
+            Ok(Ok(())) => done("logged in"),
+            Ok(Err(why)) => Response::Error { message: why, remedy: Remedy::Other },
             Err(e) => failed(e),
         },
         Request::Check { account } => match engine.check(&account).await {

@@ -48,6 +48,7 @@ pub use error::{EngineError, Remedy};
 pub use events::{EngineEvent, EventKind, Snapshot};
 pub use notifier::{LogNotifier, Notifier};
 pub use recover::Recovery;
+pub use silence::{when, MAX_SNOOZE};
 pub use slot::Counters;
 pub use status::{AccountStatus, SinkStatus};
 pub use window_view::{AccountView, EditFailure, Settings};

@@ -8,6 +8,20 @@ use crate::Engine;
 use std::collections::BTreeMap;
 use tokentray_core::{add_span, hold_until, silence_end, Instant, Notice, NoticeKind, Span, Stakes, TokenMeta};
 
+/// A moment for people, in this machine's time zone: the time alone today,
+/// with the day otherwise (a snooze until tomorrow must not read as today).
+pub fn when(t: Instant) -> String {
+    let local = t.with_timezone(&chrono::Local);
+    if local.date_naive() == chrono::Local::now().date_naive() {
+        local.format("%H:%M").to_string()
+    } else {
+        local.format("%a %d %b %H:%M").to_string()
+    }
+}
+
+/// The longest snooze: past it, notices go out again by themselves.
+pub const MAX_SNOOZE: Span = Span::days(7);
+
 #[derive(Debug, Default)]
 pub(crate) struct Silence {
     /// Only an engine that runs on (its scheduler started) holds notices:
@@ -19,7 +33,9 @@ pub(crate) struct Silence {
 
 impl Silence {
     /// As the state file left it.
-    pub(crate) fn snoozed_until(until: Option<Instant>) -> Self {
+    pub(crate) fn snoozed_until(until: Option<Instant>, now: Instant) -> Self {
+        // A state file written by hand or by another version: a week at most.
+        let until = until.map(|t| t.min(add_span(now, MAX_SNOOZE)));
         Self { snoozed_until: until, ..Self::default() }
     }
 }
@@ -66,9 +82,13 @@ impl Engine {
             }
             let mut notice = held.notice;
             // Said as it is now, not as it was when it was held.
-            let left = act_by.map_or(Span::zero(), |at| (at - now).max(Span::zero()));
+            let until = |t: Option<Instant>| t.map_or(Span::zero(), |at| (at - now).max(Span::zero()));
             match &mut notice.kind {
-                NoticeKind::Orange { remaining } | NoticeKind::Red { remaining } => *remaining = left,
+                NoticeKind::Orange { remaining } | NoticeKind::Red { remaining } => *remaining = until(act_by),
+                NoticeKind::LoginNeeded { remaining: Some(left) } => *left = until(token.map(|m| m.expires_at)),
+                NoticeKind::LoginBeforeOpen { opens_in } => {
+                    *opens_in = until(self.stakes(&id, now).and_then(|(s, _)| s.next_open));
+                }
                 _ => {}
             }
             // A snooze taken meanwhile may hold it longer.
@@ -85,7 +105,8 @@ impl Engine {
     /// and a restart know it.
     pub async fn snooze(&self, span: Option<Span>) -> Result<Option<Instant>, crate::EngineError> {
         let now = self.inner.clock.now();
-        let until = span.map(|s| add_span(now, s));
+        // A snooze is for a while: a week at most, whatever was asked.
+        let until = span.map(|s| add_span(now, s.clamp(Span::zero(), MAX_SNOOZE)));
         self.update_state_file(|st| st.snoozed_until = until).await?;
         let quiet_end = silence_end(self.config().quiet_hours.as_ref(), None, now).unwrap_or(now);
         {

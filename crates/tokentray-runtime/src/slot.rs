@@ -43,7 +43,7 @@ pub(crate) struct Slot {
     /// The login in progress; a newer login signals it to give up.
     pub login: Option<Arc<Notify>>,
     /// Where that login takes a pasted address, when it waits for one.
-    pub paste: Option<tokio::sync::mpsc::Sender<String>>,
+    pub paste: Option<tokio::sync::mpsc::Sender<crate::login::Pasted>>,
     pub sinks: Vec<SinkStatus>,
     pub counters: Counters,
     /// A grant the secret store refused, served from memory and kept in the

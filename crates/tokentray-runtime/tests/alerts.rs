@@ -401,6 +401,7 @@ async fn an_event_about_a_token_is_sent_once_even_by_another_process() {
         label: "Kite".into(),
         provider: "kite".into(),
         event: AlertEvent::Red,
+        occasion: String::new(),
         level: tokentray_core::Level::Red,
         act_by: None,
         title: "Kite: log in within 45m".into(),
@@ -411,7 +412,7 @@ async fn an_event_about_a_token_is_sent_once_even_by_another_process() {
     };
     // Two processes (two `Alerts` on one data directory), the same event about the same token.
     let first = Arc::new(Alerts::new(vec![hook.clone()], store.clone(), reqwest::Client::new(), &dir));
-    let second = Arc::new(Alerts::new(vec![hook], store, reqwest::Client::new(), &dir));
+    let second = Arc::new(Alerts::new(vec![hook], store.clone(), reqwest::Client::new(), &dir));
     first.send(&red(Some(issued)));
     next(&mut rx).await;
     tokentray_runtime::alerts::settle(Duration::from_secs(30)).await;
@@ -421,4 +422,25 @@ async fn an_event_about_a_token_is_sent_once_even_by_another_process() {
     // A new token's red is news.
     second.send(&red(Some(issued + chrono::Duration::hours(1))));
     assert!(next(&mut rx).await.body.contains("\"event\":\"red\""));
+    // So is each day's reminder, before the open and at it, about the same (or no) token.
+    let reminder = |occasion: &str| AlertMessage {
+        event: AlertEvent::MarketReminder,
+        title: "Kite: log in before the market opens".into(),
+        occasion: occasion.into(),
+        ..red(None)
+    };
+    let hook = AlertConfig {
+        name: "hook".into(),
+        channel: Channel::Webhook { url: format!("{base}/hooks/tokentray").parse().unwrap() },
+        events: vec![AlertEvent::MarketReminder],
+        accounts: None,
+    };
+    let third = Arc::new(Alerts::new(vec![hook], store, reqwest::Client::new(), &dir));
+    for occasion in ["2026-11-23 before the open", "2026-11-23 at the open", "2026-11-25 before the open"] {
+        third.send(&reminder(occasion));
+        assert!(next(&mut rx).await.body.contains("\"event\":\"market_reminder\""), "{occasion}");
+    }
+    third.send(&reminder("2026-11-25 before the open"));
+    tokentray_runtime::alerts::settle(Duration::from_secs(30)).await;
+    assert!(rx.try_recv().is_err(), "each reminder once");
 }

@@ -364,9 +364,13 @@ async fn an_angel_one_login_from_the_window_takes_the_pasted_address() {
     let authorize = shown.recv().await.expect("the login shows its URL");
     let view = engine.account_views().into_iter().find(|a| a.status.id == "angel").unwrap();
     assert!(view.login_by_paste && view.awaiting_paste, "the window shows the paste field");
-    // A page the user copied by mistake, then the real one.
-    engine.paste_redirect("angel", "https://trader.example.com/angel/cb?auth_token=forged".into()).await.unwrap();
-    engine.paste_redirect("angel", callback_url(&authorize).await).await.unwrap();
+    // Not an address at all, a page the user copied by mistake, then the real one: each told how it went.
+    let said = engine.paste_redirect("angel", "my login".into()).await.unwrap().unwrap_err();
+    assert!(said.contains("paste the whole address"), "{said}");
+    let forged = "https://trader.example.com/angel/cb?auth_token=forged&feed_token=x&refresh_token=y";
+    let said = engine.paste_redirect("angel", forged.into()).await.unwrap().unwrap_err();
+    assert!(said.starts_with("Refused"), "{said}");
+    engine.paste_redirect("angel", callback_url(&authorize).await).await.unwrap().expect("logged in");
     running.await.unwrap().expect("the pasted address completes the login");
     assert_eq!(engine.status("angel").unwrap().state, State::Valid);
     let view = engine.account_views().into_iter().find(|a| a.status.id == "angel").unwrap();

@@ -17,12 +17,14 @@ use tokentray_runtime::{Engine, EngineOptions, ManualClock};
 struct Told {
     clock: Arc<ManualClock>,
     seen: Mutex<Vec<(Instant, String, String)>>,
+    bodies: Mutex<Vec<String>>,
 }
 
 impl tokentray_runtime::Notifier for Told {
     fn notify(&self, account: &AccountConfig, notice: &Notice) {
         use tokentray_runtime::Clock;
         self.seen.lock().unwrap().push((self.clock.now(), account.id.clone(), notice.summary(&account.id)));
+        self.bodies.lock().unwrap().push(notice.body());
     }
 }
 
@@ -36,7 +38,7 @@ fn engine_at(name: &str, start: Instant, toml: &str) -> (Engine, Arc<ManualClock
     std::fs::write(dir.join("config.toml"), toml).unwrap();
     let config = Config::load(&dir.join("config.toml")).unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let told = Arc::new(Told { clock: clock.clone(), seen: Mutex::new(Vec::new()) });
+    let told = Arc::new(Told { clock: clock.clone(), seen: Mutex::new(Vec::new()), bodies: Mutex::new(Vec::new()) });
     let options = EngineOptions {
         data_dir: dir.join("data"),
         store: Arc::new(store(&dir)),
@@ -119,7 +121,7 @@ fn world_engine(
     std::fs::write(&w.config.path, format!("{text}{tables}")).unwrap();
     let config = Config::load(&w.config.path).unwrap();
     let clock = Arc::new(ManualClock::new(start));
-    let told = Arc::new(Told { clock: clock.clone(), seen: Mutex::new(Vec::new()) });
+    let told = Arc::new(Told { clock: clock.clone(), seen: Mutex::new(Vec::new()), bodies: Mutex::new(Vec::new()) });
     let options = EngineOptions {
         data_dir: w.dir.join("data"),
         store: Arc::new(store(&w.dir)),
@@ -203,6 +205,10 @@ async fn a_snooze_holds_warnings_until_it_ends_or_is_resumed() {
     engine.snooze(Some(Span::hours(1))).await.unwrap();
     run_until(&engine, &clock, monday(11, 10));
     assert_eq!(engine.snooze(None).await.unwrap(), None, "resumed");
+    // A century is a week: past it, notices go out by themselves.
+    let week = engine.snooze(Some(Span::days(36_500))).await.unwrap();
+    assert_eq!(week, Some(monday(11, 10) + Span::days(7)));
+    engine.snooze(None).await.unwrap();
     run_until(&engine, &clock, monday(11, 20));
     assert_eq!(
         told_to(&told, "oauth", monday(0, 0)),
@@ -212,5 +218,21 @@ async fn a_snooze_holds_warnings_until_it_ends_or_is_resumed() {
             ("Mon 11:10".to_owned(), "oauth: log in within 50m".to_owned()),
         ]
     );
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_reminder_held_by_quiet_hours_says_the_time_left_when_told() {
+    let w = world("market-held-reminder", None).await;
+    let tables = "[notifications]\nquiet_hours = \"22:00-09:00\"\ntime_zone = \"Asia/Kolkata\"\n";
+    let monday = |h, m| ist(2026, 11, 23, h, m);
+    let (engine, clock, told) = world_engine(&w, tables, "", "", monday(8, 0));
+    let _scheduler = engine.spawn_scheduler();
+    run_until(&engine, &clock, monday(9, 5));
+    let seen = told_to(&told, "kite", monday(0, 0));
+    // The 08:45 reminder could wait: the market opens at 09:15, after the quiet's end.
+    assert_eq!(seen, [("Mon 09:00".to_owned(), "kite: log in before the market opens".to_owned())]);
+    let bodies = told.bodies.lock().unwrap().clone();
+    assert!(bodies.iter().any(|b| b.contains("The market opens in 15m")), "{bodies:?}");
     engine.shutdown();
 }

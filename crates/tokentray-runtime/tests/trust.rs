@@ -317,10 +317,21 @@ async fn a_check_without_a_profile_call_renews_instead() {
     let old = engine.current_token("oauth").await.unwrap();
     let status = engine.check("oauth").await.unwrap();
     assert_eq!(status.state, State::Valid);
-    assert_ne!(engine.current_token("oauth").await.unwrap().access_token, old.access_token, "renewed");
+    let renewed = engine.current_token("oauth").await.unwrap();
+    assert_ne!(renewed.access_token, old.access_token, "renewed");
+    // A burst of reports (a script reporting every 401) renews once in 30 s.
+    let calls = w.sandbox.requests_to("/v1/oauth/token").len();
+    for _ in 0..5 {
+        assert_eq!(engine.check("oauth").await.unwrap().state, State::Valid);
+    }
+    assert_eq!(w.sandbox.requests_to("/v1/oauth/token").len(), calls, "no renewal per report");
+    assert_eq!(engine.current_token("oauth").await.unwrap(), renewed);
+    // Past the gap, a grant the provider ended says "log in".
+    let later = World::engine_for(&config, &w.dir);
     w.sandbox.inject(Endpoint::OAuth2Token, Fault::InvalidToken, Some(1));
-    let e = engine.check("oauth").await.unwrap_err();
+    let e = later.check("oauth").await.unwrap_err();
     assert_eq!(e.remedy(), Remedy::Login, "{e}");
+    later.shutdown();
     engine.shutdown();
 }
 

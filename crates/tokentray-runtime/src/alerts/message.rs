@@ -28,6 +28,10 @@ pub struct AlertMessage {
     /// token (not a secret, but of no use to a receiver).
     #[serde(skip)]
     pub token_issued: Option<Instant>,
+    /// What else makes an event a new one: a reminder's day and moment
+    /// (before the open, at it), each of which is sent once.
+    #[serde(skip)]
+    pub occasion: String,
 }
 
 impl AlertMessage {

@@ -234,7 +234,8 @@ impl Alerts {
     /// its result says it failed).
     async fn first_time(&self, alert: &AlertConfig, message: &AlertMessage) -> bool {
         let issued = message.token_issued.map(|t| t.to_rfc3339()).unwrap_or_default();
-        let key = format!("{}|{}|{}|{issued}", alert.name, message.account, message.event.as_str());
+        let key =
+            format!("{}|{}|{}|{issued}|{}", alert.name, message.account, message.event.as_str(), message.occasion);
         let now = message.at;
         self.update(move |record| {
             record.sent.retain(|_, at| *at > now - REMEMBER);

@@ -46,6 +46,15 @@ impl Page {
     pub(super) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
         Self { status, title: title.to_owned(), text: text.into(), next: None }
     }
+
+    /// What the page says, for a pasted address's answer in the window:
+    /// `Ok` when the login took it.
+    pub(super) fn outcome(&self) -> Result<(), String> {
+        match self.status.is_success() {
+            true => Ok(()),
+            false => Err(format!("{}: {}", self.title, self.text)),
+        }
+    }
 }
 
 impl IntoResponse for Page {

@@ -25,14 +25,21 @@ impl Callback {
     }
 }
 
+/// An address the user pasted, and where to tell how the login took it
+/// (the window's paste field; none for a terminal's standard input).
+pub(crate) struct Pasted {
+    pub(super) line: String,
+    pub(super) reply: Option<oneshot::Sender<Page>>,
+}
+
 pub(super) struct Inbox {
     sender: mpsc::Sender<Callback>,
     served: mpsc::Receiver<Callback>,
-    pasted: Option<mpsc::Receiver<String>>,
+    pasted: Option<mpsc::Receiver<Pasted>>,
 }
 
 impl Inbox {
-    pub fn new(pasted: Option<mpsc::Receiver<String>>) -> Self {
+    pub fn new(pasted: Option<mpsc::Receiver<Pasted>>) -> Self {
         let (sender, served) = mpsc::channel(8);
         Self { sender, served, pasted }
     }
@@ -58,9 +65,14 @@ impl Inbox {
         loop {
             tokio::select! {
                 Some(callback) = self.served.recv() => return Ok(callback),
-                Some(line) = recv_pasted(&mut self.pasted) => match tokentray_adapters::provider::pasted_callback_query(&line) {
-                    Some(query) => return Ok(Callback { query, reply: None }),
-                    None => tracing::warn!("that is not the URL the browser landed on; paste the whole address"),
+                Some(pasted) = recv_pasted(&mut self.pasted) => match tokentray_adapters::provider::pasted_callback_query(&pasted.line) {
+                    Some(query) => return Ok(Callback { query, reply: pasted.reply }),
+                    None => {
+                        let why = "that is not the address the browser landed on; paste the whole address";
+                        tracing::warn!("{why}");
+                        let mut refused = Callback { query: HashMap::new(), reply: pasted.reply };
+                        refused.answer(Page::new(StatusCode::BAD_REQUEST, "Not a login address", why));
+                    }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(LoginError::TimedOut { account: account.to_owned(), waited });
@@ -87,7 +99,7 @@ impl Inbox {
     }
 }
 
-async fn recv_pasted(pasted: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+async fn recv_pasted(pasted: &mut Option<mpsc::Receiver<Pasted>>) -> Option<Pasted> {
     match pasted {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

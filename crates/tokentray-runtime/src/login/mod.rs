@@ -11,6 +11,7 @@ pub use callback_server::callback_addrs;
 use crate::{open_in_browser, AccountStatus, BrowserError, Engine, EngineError};
 use axum::http::StatusCode;
 use callback_server::{CallbackServer, Page};
+pub(crate) use inbox::Pasted;
 use inbox::{Callback, Inbox};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -151,12 +152,28 @@ impl Engine {
         self.guard_credentials(client.account(), crate::lockout::Use::Login)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
-        let mut pasted = options.pasted.take();
-        if pasted.is_none() && options.paste_from_window && !served_on_loopback(client.account()) {
-            let (sender, receiver) = mpsc::channel(4);
-            self.with_slot(id, |s| s.paste = Some(sender))?;
-            pasted = Some(receiver);
-        }
+        let pasted = match options.pasted.take() {
+            // A terminal's lines, with nobody to answer but the log.
+            Some(mut lines) => {
+                let (sender, receiver) = mpsc::channel(4);
+                tokio::spawn(async move {
+                    while let Some(line) = lines.recv().await {
+                        if sender.send(Pasted { line, reply: None }).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                Some(receiver)
+            }
+            None if options.paste_from_window && !served_on_loopback(client.account()) => {
+                let (sender, receiver) = mpsc::channel(4);
+                self.with_slot(id, |s| s.paste = Some(sender))?;
+                // A window already open shows its paste field.
+                self.publish(id, crate::EventKind::StatusChanged);
+                Some(receiver)
+            }
+            None => None,
+        };
         let mut server = None;
         // The inbox ends with `run_login`, before the server closes: a
         // callback still queued, or arriving now, is told the login is over.
@@ -359,11 +376,17 @@ impl Engine {
 
     /// Hands the address the browser landed on to the login of `id` that
     /// waits for it (the window's paste field). The login checks it as it
-    /// checks any callback: a wrong or forged one is refused there.
-    pub async fn paste_redirect(&self, id: &str, url: String) -> Result<(), EngineError> {
-        let sender =
-            self.with_slot(id, |s| s.paste.clone())?.ok_or_else(|| EngineError::NoLoginWaiting(id.to_owned()))?;
-        sender.send(url).await.map_err(|_| EngineError::NoLoginWaiting(id.to_owned()))
+    /// checks any callback: a wrong or forged one is refused there. Returns
+    /// how the login took it: logged in, or why not (a wrong address,
+    /// another attempt's, a refused exchange), for the window to say.
+    pub async fn paste_redirect(&self, id: &str, url: String) -> Result<Result<(), String>, EngineError> {
+        let waiting = || EngineError::NoLoginWaiting(id.to_owned());
+        let sender = self.with_slot(id, |s| s.paste.clone())?.ok_or_else(waiting)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        sender.send(Pasted { line: url, reply: Some(reply) }).await.map_err(|_| waiting())?;
+        // No answer: the login ended meanwhile (a newer one, a timeout).
+        let page = answer.await.map_err(|_| waiting())?;
+        Ok(page.outcome())
     }
 }
 
