@@ -80,15 +80,9 @@ impl AlertEvent {
     ];
 
     /// Without `events = [...]`: every warning; a login done is news only on request.
-    pub const DEFAULT: [AlertEvent; 7] = [
-        Self::Orange,
-        Self::Red,
-        Self::Expired,
-        Self::LoginNeeded,
-        Self::TokenRevoked,
-        Self::RefreshFailing,
-        Self::MarketReminder,
-    ];
+    pub fn defaults() -> Vec<AlertEvent> {
+        Self::ALL.into_iter().filter(|e| *e != Self::LoginDone).collect()
+    }
 
     /// The event a notice is, if alerts care about it. A renewal that
     /// failed for good is followed by "login needed": one alert, not two.
@@ -233,7 +227,7 @@ fn resolve_one(
                 return Err(format!("{at}: type `{other}` is not one of webhook, ntfy, telegram, command"));
             }
         };
-        let events = a.events.clone().unwrap_or_else(|| AlertEvent::DEFAULT.to_vec());
+        let events = a.events.clone().unwrap_or_else(AlertEvent::defaults);
         if events.is_empty() {
             return Err(format!("{at}: `events = []` would never send: leave it out for every warning"));
         }
@@ -292,7 +286,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.alerts[0].name, "ntfy");
-        assert_eq!(c.alerts[0].events, super::AlertEvent::DEFAULT.to_vec(), "every warning, not login_done");
+        assert_eq!(c.alerts[0].events, super::AlertEvent::defaults(), "every warning, not login_done");
         assert!(
             matches!(&c.alerts[1].channel, super::Channel::Telegram { api_base, .. } if api_base.as_str() == "https://api.telegram.org/")
         );

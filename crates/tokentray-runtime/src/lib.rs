@@ -11,6 +11,7 @@ mod adopt;
 pub mod alerts;
 pub mod api;
 mod browser;
+mod calendar_gaps;
 mod check;
 mod clock;
 pub mod demo;

@@ -138,31 +138,6 @@ impl Engine {
         lock(&self.inner.silence).snoozed_until.filter(|&t| t > now)
     }
 
-    /// What the calendar does not know for the exchanges the accounts
-    /// follow: a year (this one, or the next within 30 days of it) whose
-    /// holidays are not listed, so reminders come on every weekday then.
-    pub fn calendar_gaps(&self) -> Vec<String> {
-        let now = self.inner.clock.now();
-        let config = lock(&self.inner.config);
-        let mut names: Vec<&str> = config.accounts.iter().filter_map(|a| a.market.exchange.as_deref()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let years = [now, add_span(now, Span::days(30))].map(|t| chrono::Datelike::year(&t));
-        let mut gaps = Vec::new();
-        for exchange in names.into_iter().filter_map(|n| config.calendar.exchange(n)) {
-            for year in years.into_iter().collect::<std::collections::BTreeSet<_>>() {
-                if !exchange.lists(year) {
-                    gaps.push(format!(
-                        "{}'s holidays for {year} are not listed: reminders come on every weekday then; \
-                         add them in your calendar file ([market] calendar)",
-                        exchange.name
-                    ));
-                }
-            }
-        }
-        gaps
-    }
-
     fn silence_ends(&self, now: Instant) -> Option<Instant> {
         let quiet = lock(&self.inner.config).quiet_hours;
         let snoozed = lock(&self.inner.silence).snoozed_until;
