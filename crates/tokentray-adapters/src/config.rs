@@ -28,6 +28,9 @@ pub enum StorageChoice {
     Keyring,
     /// A 0600 file in the data directory: only for headless servers with no keyring.
     Plaintext,
+    /// HashiCorp Vault or OpenBao (KV version 2), shared by several
+    /// machines: `[vault]` says where and how.
+    Vault,
 }
 
 /// How an OAuth2 client proves who it is at the token endpoint (RFC 6749 2.3.1).
@@ -174,6 +177,7 @@ struct RawConfig {
     alerts: Vec<Spanned<crate::alert_config::RawAlert>>,
     market: Option<Spanned<crate::market_config::RawMarket>>,
     notifications: Option<Spanned<crate::market_config::RawNotifications>>,
+    vault: Option<Spanned<crate::vault_config::RawVault>>,
     #[serde(default, rename = "account")]
     accounts: Vec<RawAccount>,
 }
@@ -221,6 +225,8 @@ pub struct Config {
     pub calendar: Calendar,
     /// When notices wait (`[notifications] quiet_hours`).
     pub quiet_hours: Option<QuietHours>,
+    /// The shared store, with `storage = "vault"`.
+    pub vault: Option<crate::vault_config::VaultConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +277,30 @@ impl Config {
         let calendar = crate::market_config::calendar(raw.market.as_ref().map(Spanned::get_ref), path)?;
         let quiet_hours = crate::market_config::quiet_hours(raw.notifications.as_ref().map(Spanned::get_ref))
             .map_err(|m| invalid(raw.notifications.as_ref().map(Spanned::span), format!("[notifications] {m}")))?;
+        let vault = match (raw.storage, raw.vault) {
+            (StorageChoice::Vault, Some(v)) => {
+                let span = v.span();
+                Some(
+                    crate::vault_config::resolve(v.into_inner(), http_timeout)
+                        .map_err(|m| invalid(Some(span), format!("[vault] {m}")))?,
+                )
+            }
+            (StorageChoice::Vault, None) => {
+                return Err(invalid(
+                    None,
+                    "storage = \"vault\" needs a [vault] table with at least address = \"https://...\"".to_owned(),
+                ))
+            }
+            (_, Some(v)) => {
+                return Err(invalid(
+                    Some(v.span()),
+                    "[vault] is used only with storage = \"vault\" at the top of the file: add that, or remove \
+                     the table"
+                        .to_owned(),
+                ))
+            }
+            (_, None) => None,
+        };
 
         let mut seen: HashMap<String, Range<usize>> = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.accounts.len());
@@ -401,6 +431,7 @@ impl Config {
             alerts,
             calendar,
             quiet_hours,
+            vault,
         })
     }
 

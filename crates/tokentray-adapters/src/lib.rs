@@ -26,5 +26,7 @@ pub mod redirect_uri;
 mod secret;
 pub mod sinks;
 pub mod store;
+pub mod vault;
+pub mod vault_config;
 
 pub use secret::{same_in_constant_time, Secret};

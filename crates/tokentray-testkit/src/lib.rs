@@ -118,6 +118,8 @@ where
     println!("fuzz {name}: {cases} cases, 0 panics, {} refused with a message", refused.into_inner());
 }
 
+pub mod openbao;
+
 /// A child process killed and reaped when dropped: a test that fails half-way
 /// leaves nothing running.
 pub struct KilledOnDrop(pub std::process::Child);

@@ -13,10 +13,12 @@ pub mod state;
 pub use keyring_store::KeyringStore;
 pub use plaintext::PlaintextStore;
 
-use crate::config::StorageChoice;
+use crate::config::{Config, StorageChoice};
+use crate::vault_config::LocalSecrets;
 use crate::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The keyring service name every entry is filed under.
 pub const SERVICE: &str = "tokentray";
@@ -38,6 +40,10 @@ pub enum SecretItem {
     /// An alert's secret (filed under the alert's name): a Telegram bot
     /// token, an ntfy access token, a webhook's signing key.
     AlertSecret,
+    /// The Vault token this machine signs in with (`storage = "vault"`).
+    VaultToken,
+    /// The AppRole secret id this machine signs in with.
+    VaultSecretId,
 }
 
 impl SecretItem {
@@ -49,6 +55,8 @@ impl SecretItem {
             Self::ApiKey => format!("{account}/api_key"),
             Self::JournalKey => format!("{account}/journal_key"),
             Self::AlertSecret => format!("alert.{account}/secret"),
+            Self::VaultToken => format!("{account}/vault_token"),
+            Self::VaultSecretId => format!("{account}/vault_secret_id"),
         }
     }
 }
@@ -80,6 +88,11 @@ impl TokenSet {
 pub enum StorageKind {
     Keyring,
     Plaintext(PathBuf),
+    /// Vault or OpenBao at `address`, under `location` (`mount/prefix`).
+    Vault {
+        address: String,
+        location: String,
+    },
 }
 
 impl std::fmt::Display for StorageKind {
@@ -87,6 +100,7 @@ impl std::fmt::Display for StorageKind {
         match self {
             Self::Keyring => f.write_str("OS keyring"),
             Self::Plaintext(p) => write!(f, "PLAINTEXT file {} (opted in; not encrypted)", p.display()),
+            Self::Vault { address, location } => write!(f, "Vault at {address}, {location} (shared)"),
         }
     }
 }
@@ -106,6 +120,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("secrets file {path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Vault(String),
 }
 
 /// A place for secrets. Implementations are blocking: keyring calls go over
@@ -117,6 +133,12 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, account: &str, item: SecretItem) -> Result<(), StoreError>;
     fn kind(&self) -> StorageKind;
 
+    /// The shared store's client, when secrets live in Vault: the engine
+    /// then takes a lease before renewing and follows other machines' tokens.
+    fn shared(&self) -> Option<crate::vault::VaultClient> {
+        None
+    }
+
     fn tokens(&self, account: &str) -> Result<Option<TokenSet>, StoreError> {
         self.get(account, SecretItem::Tokens)?.map(|s| TokenSet::from_secret(&s)).transpose()
     }
@@ -126,10 +148,25 @@ pub trait SecretStore: Send + Sync {
     }
 }
 
-/// The store the config asks for.
-pub fn open(choice: StorageChoice, data_dir: &Path) -> Box<dyn SecretStore> {
-    match choice {
-        StorageChoice::Keyring => Box::new(KeyringStore::new(SERVICE)),
-        StorageChoice::Plaintext => Box::new(PlaintextStore::new(data_dir.join("secrets.json"))),
+/// The store the config asks for. Only Vault's can fail to open (its CA file).
+pub fn open(config: &Config, data_dir: &Path) -> Result<Box<dyn SecretStore>, StoreError> {
+    let local = |choice: StorageChoice| -> Box<dyn SecretStore> {
+        match choice {
+            StorageChoice::Plaintext => Box::new(PlaintextStore::new(data_dir.join("secrets.json"))),
+            StorageChoice::Keyring | StorageChoice::Vault => Box::new(KeyringStore::new(SERVICE)),
+        }
+    };
+    match (config.storage, &config.vault) {
+        (StorageChoice::Vault, Some(vault)) => {
+            let own = match vault.local_secrets {
+                LocalSecrets::Keyring => StorageChoice::Keyring,
+                LocalSecrets::Plaintext => StorageChoice::Plaintext,
+            };
+            let own: Arc<dyn SecretStore> = Arc::from(local(own));
+            let timeout = config.http_timeout.to_std().unwrap_or(std::time::Duration::from_secs(15));
+            let client = crate::vault::VaultClient::new(vault.clone(), own.clone(), timeout, true)?;
+            Ok(Box::new(crate::vault::VaultStore::new(client, own, timeout)?))
+        }
+        (choice, _) => Ok(local(choice)),
     }
 }

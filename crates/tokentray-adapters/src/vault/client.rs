@@ -1,0 +1,447 @@
+//! A small typed client for what TokenTray asks of Vault (and OpenBao,
+//! which keeps Vault's API): KV version 2 reads, check-and-set writes and
+//! metadata, the token's own lookup and renewal, and the AppRole login.
+//!
+//! Written on the HTTP stack every provider call already uses rather than
+//! with `vaultrs`: these are seven endpoints, and `vaultrs` would bring a
+//! second HTTP layer (`rustify`) and its own reqwest version into the tree.
+//! The API is documented at openbao.org/api-docs (secret/kv/kv-v2,
+//! auth/token, auth/approle), the same as developer.hashicorp.com/vault/api-docs.
+
+use crate::store::{SecretItem, SecretStore, StoreError};
+use crate::vault_config::{VaultAuth, VaultConfig};
+use crate::Secret;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The installation-wide owner the local store files Vault's credentials under.
+const INSTALLATION: &str = "tokentray";
+/// A KV answer larger than this is not one TokenTray wrote.
+const MAX_ANSWER: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("Vault at {address} cannot be reached ({why}); TokenTray keeps serving the last token and tries again")]
+    Unreachable { address: String, why: String },
+    #[error("Vault answered {status} for {path} ({why}); TokenTray keeps serving the last token and tries again")]
+    Unavailable { status: u16, path: String, why: String },
+    #[error(
+        "Vault refused access to {path} (403: {why}). Check the token, and give it a policy allowing create, read, \
+         update and delete on {mount}/data/{prefix}/* and read and delete on {mount}/metadata/{prefix}/*"
+    )]
+    Denied { path: String, why: String, mount: String, prefix: String },
+    #[error(
+        "no Vault token: set the environment variable {env} for TokenTray, or store one on this machine with \
+         `tokentray secret set --vault-token`"
+    )]
+    NoToken { env: String },
+    #[error(
+        "no AppRole secret id: write it to a 0600 file named by secret_id_file in [vault], or store it on this \
+         machine with `tokentray secret set --vault-secret-id`"
+    )]
+    NoSecretId,
+    #[error("the AppRole secret id file {path}: {why}")]
+    SecretIdFile { path: String, why: String },
+    #[error("the AppRole login at {path} was refused ({why}); check role_id in [vault] and the secret id")]
+    LoginRefused { path: String, why: String },
+    #[error("{path} changed since it was read (another machine wrote it); read it again")]
+    CasMismatch { path: String },
+    #[error(
+        "Vault's answer for {path} is not what a KV version 2 engine answers ({why}); is `{mount}` a KV version 2 \
+         mount (`bao secrets enable -version=2 -path={mount} kv`)?"
+    )]
+    Garbage { path: String, why: String, mount: String },
+    #[error("the CA file for [vault] {path}: {why}")]
+    Ca { path: String, why: String },
+    #[error("this machine's own secret store: {0}")]
+    Local(String),
+}
+
+impl VaultError {
+    /// Whether trying again later may work without anybody changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Unavailable { .. } | Self::CasMismatch { .. })
+    }
+}
+
+impl From<VaultError> for StoreError {
+    fn from(e: VaultError) -> Self {
+        StoreError::Vault(e.to_string())
+    }
+}
+
+/// A version of a KV entry as read: its data and its version number.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub data: serde_json::Map<String, Value>,
+    pub version: u64,
+}
+
+/// What Vault says of the token TokenTray uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenStanding {
+    /// Seconds left; `None` for a token that never expires (a root token).
+    pub ttl: Option<u64>,
+    /// The ttl it was issued with.
+    pub creation_ttl: Option<u64>,
+    pub renewable: bool,
+}
+
+/// The client; cheap to clone (all clones share the token in use).
+#[derive(Clone)]
+pub struct VaultClient {
+    config: Arc<VaultConfig>,
+    http: reqwest::Client,
+    /// This machine's own secret store: the Vault token or AppRole secret id.
+    local: Arc<dyn SecretStore>,
+    token: Arc<Mutex<Option<Secret>>>,
+}
+
+impl std::fmt::Debug for VaultClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultClient").field("address", &self.config.address.as_str()).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl VaultClient {
+    /// A client over its own HTTP client (its CA may differ from the
+    /// providers'); `pooled: false` keeps no connection between calls, for
+    /// use from short-lived runtimes.
+    pub fn new(
+        config: VaultConfig,
+        local: Arc<dyn SecretStore>,
+        timeout: Duration,
+        pooled: bool,
+    ) -> Result<Self, VaultError> {
+        let http = http_client(&config, timeout, pooled)?;
+        Ok(Self { config: Arc::new(config), http, local, token: Arc::new(Mutex::new(None)) })
+    }
+
+    /// The same client over a connection-less HTTP client, sharing the token.
+    pub fn unpooled(&self, timeout: Duration) -> Result<Self, VaultError> {
+        Ok(Self { http: http_client(&self.config, timeout, false)?, ..self.clone() })
+    }
+
+    pub fn config(&self) -> &VaultConfig {
+        &self.config
+    }
+
+    /// `mount/prefix`, for status lines and the README's templates.
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.config.mount, self.config.prefix)
+    }
+
+    fn url(&self, api_path: &str) -> String {
+        format!("{}v1/{api_path}", ensure_slash(self.config.address.as_str()))
+    }
+
+    fn data_path(&self, path: &str) -> String {
+        format!("{}/data/{}/{path}", self.config.mount, self.config.prefix)
+    }
+
+    fn metadata_path(&self, path: &str) -> String {
+        format!("{}/metadata/{}/{path}", self.config.mount, self.config.prefix)
+    }
+
+    /// Reads the newest version of `path` (under the prefix); `None` if there is none.
+    pub async fn read(&self, path: &str) -> Result<Option<Versioned>, VaultError> {
+        let api = self.data_path(path);
+        let (status, body) = self.call(Method::GET, &api, None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let garbage = |why: &str| self.garbage(&api, why);
+                let version = body
+                    .pointer("/data/metadata/version")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| garbage("no data.metadata.version"))?;
+                match body.pointer("/data/data") {
+                    Some(Value::Object(data)) => Ok(Some(Versioned { data: data.clone(), version })),
+                    // A deleted version reads as null data.
+                    Some(Value::Null) => Ok(None),
+                    _ => Err(garbage("no data.data object")),
+                }
+            }
+            s => Err(self.failure(s, &api, &body)),
+        }
+    }
+
+    /// Writes `data` as the next version of `path`. With `cas`, only if the
+    /// newest version is still `cas` (0: only if there is none); returns the
+    /// version written.
+    pub async fn write(
+        &self,
+        path: &str,
+        data: &serde_json::Map<String, Value>,
+        cas: Option<u64>,
+    ) -> Result<u64, VaultError> {
+        let api = self.data_path(path);
+        let mut body = json!({ "data": data });
+        if let Some(cas) = cas {
+            body["options"] = json!({ "cas": cas });
+        }
+        let (status, answer) = self.call(Method::POST, &api, Some(body)).await?;
+        if status.is_success() {
+            return answer
+                .pointer("/data/version")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| self.garbage(&api, "no data.version in the write's answer"));
+        }
+        // Vault answers a check-and-set mismatch with 400 and says so.
+        if status == StatusCode::BAD_REQUEST && errors_of(&answer).contains("check-and-set") {
+            return Err(VaultError::CasMismatch { path: api });
+        }
+        Err(self.failure(status, &api, &answer))
+    }
+
+    /// The newest version number of `path`, from its metadata (a cheap
+    /// read that carries no secret); `None` if there is none.
+    pub async fn version(&self, path: &str) -> Result<Option<u64>, VaultError> {
+        let api = self.metadata_path(path);
+        let (status, body) = self.call(Method::GET, &api, None).await?;
+        match status {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => body
+                .pointer("/data/current_version")
+                .and_then(Value::as_u64)
+                .map(Some)
+                .ok_or_else(|| self.garbage(&api, "no data.current_version")),
+            s => Err(self.failure(s, &api, &body)),
+        }
+    }
+
+    /// Removes `path` with every version it had (a logout leaves no old token readable).
+    pub async fn destroy(&self, path: &str) -> Result<(), VaultError> {
+        let api = self.metadata_path(path);
+        let (status, body) = self.call(Method::DELETE, &api, None).await?;
+        match status {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            s => Err(self.failure(s, &api, &body)),
+        }
+    }
+
+    /// What Vault says of the token in use (`auth/token/lookup-self`).
+    pub async fn token_standing(&self) -> Result<TokenStanding, VaultError> {
+        let api = "auth/token/lookup-self";
+        let (status, body) = self.call(Method::GET, api, None).await?;
+        if !status.is_success() {
+            return Err(self.failure(status, api, &body));
+        }
+        let ttl = body.pointer("/data/ttl").and_then(Value::as_u64);
+        let creation_ttl = body.pointer("/data/creation_ttl").and_then(Value::as_u64);
+        Ok(TokenStanding {
+            // Vault reports a token that never expires with ttl 0.
+            ttl: ttl.filter(|t| *t > 0),
+            creation_ttl: creation_ttl.filter(|t| *t > 0),
+            renewable: body.pointer("/data/renewable").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+
+    /// Renews the token in use (`auth/token/renew-self`); returns its new ttl in seconds.
+    pub async fn renew_token(&self) -> Result<u64, VaultError> {
+        let api = "auth/token/renew-self";
+        let (status, body) = self.call(Method::POST, api, Some(json!({}))).await?;
+        if !status.is_success() {
+            return Err(self.failure(status, api, &body));
+        }
+        Ok(body.pointer("/auth/lease_duration").and_then(Value::as_u64).unwrap_or(0))
+    }
+
+    /// One request, signed in. A token that came from an AppRole login and
+    /// expired is replaced by a new login once.
+    async fn call(&self, method: Method, api: &str, body: Option<Value>) -> Result<(StatusCode, Value), VaultError> {
+        let mut relogged = false;
+        loop {
+            let token = self.token().await?;
+            let (status, answer) = self.send(method.clone(), api, body.as_ref(), Some(&token)).await?;
+            let from_login = matches!(self.config.auth, VaultAuth::AppRole { .. });
+            if status == StatusCode::FORBIDDEN && from_login && !relogged {
+                relogged = true;
+                let mut held = lock(&self.token);
+                if held.as_ref().is_some_and(|t| t.expose() == token.expose()) {
+                    *held = None;
+                }
+                continue;
+            }
+            return Ok((status, answer));
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        api: &str,
+        body: Option<&Value>,
+        token: Option<&Secret>,
+    ) -> Result<(StatusCode, Value), VaultError> {
+        let mut request = self.http.request(method, self.url(api)).header("X-Vault-Request", "true");
+        if let Some(token) = token {
+            request = request.header("X-Vault-Token", token.expose());
+        }
+        if let Some(ns) = &self.config.namespace {
+            request = request.header("X-Vault-Namespace", ns);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let unreachable = |e: reqwest::Error| VaultError::Unreachable {
+            address: self.config.address.to_string(),
+            // Without the URL: nothing secret is in it, but the address is said already.
+            why: e.without_url().to_string(),
+        };
+        let mut response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let bytes = crate::provider::read_bounded(&mut response, MAX_ANSWER)
+            .await
+            .map_err(unreachable)?
+            .ok_or_else(|| self.garbage(api, "an answer over 1 MiB"))?;
+        if bytes.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok((status, v)),
+            // A proxy's HTML error page: say the status, not the page.
+            Err(_) if !status.is_success() => Ok((status, Value::Null)),
+            Err(e) => Err(self.garbage(api, &format!("not JSON: {e}"))),
+        }
+    }
+
+    /// The token to send: cached, else from the environment, this
+    /// machine's store, or an AppRole login.
+    async fn token(&self) -> Result<Secret, VaultError> {
+        if let Some(t) = lock(&self.token).clone() {
+            return Ok(t);
+        }
+        let token = match &self.config.auth {
+            VaultAuth::Token { env } => match std::env::var(env).ok().filter(|t| !t.trim().is_empty()) {
+                Some(t) => Secret::new(t.trim()),
+                None => self.local(SecretItem::VaultToken).await?.ok_or(VaultError::NoToken { env: env.clone() })?,
+            },
+            VaultAuth::AppRole { mount, role_id, secret_id_file } => {
+                let secret_id = match secret_id_file {
+                    Some(path) => read_secret_id_file(path)?,
+                    None => self.local(SecretItem::VaultSecretId).await?.ok_or(VaultError::NoSecretId)?,
+                };
+                self.approle_login(mount, role_id, &secret_id).await?
+            }
+        };
+        *lock(&self.token) = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn local(&self, item: SecretItem) -> Result<Option<Secret>, VaultError> {
+        let local = self.local.clone();
+        let read = move || local.get(INSTALLATION, item);
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::spawn_blocking(read).await.map_err(|e| VaultError::Local(e.to_string()))?,
+            Err(_) => read(),
+        };
+        result.map_err(|e| VaultError::Local(e.to_string()))
+    }
+
+    async fn approle_login(&self, mount: &str, role_id: &str, secret_id: &Secret) -> Result<Secret, VaultError> {
+        let api = format!("auth/{mount}/login");
+        let body = json!({ "role_id": role_id, "secret_id": secret_id.expose() });
+        let (status, answer) = self.send(Method::POST, &api, Some(&body), None).await?;
+        if status.is_success() {
+            return answer
+                .pointer("/auth/client_token")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(Secret::new)
+                .ok_or_else(|| self.garbage(&api, "no auth.client_token"));
+        }
+        match self.failure(status, &api, &answer) {
+            VaultError::Denied { why, .. } => Err(VaultError::LoginRefused { path: api, why }),
+            // An AppRole login answers 400 for a wrong role or secret id.
+            VaultError::Unavailable { status: 400, why, .. } => Err(VaultError::LoginRefused { path: api, why }),
+            other => Err(other),
+        }
+    }
+
+    fn garbage(&self, api: &str, why: &str) -> VaultError {
+        VaultError::Garbage { path: api.to_owned(), why: why.to_owned(), mount: self.config.mount.clone() }
+    }
+
+    fn failure(&self, status: StatusCode, api: &str, body: &Value) -> VaultError {
+        let why = match errors_of(body) {
+            e if e.is_empty() => status.canonical_reason().unwrap_or("no reason given").to_owned(),
+            e => e,
+        };
+        match status {
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => VaultError::Denied {
+                path: api.to_owned(),
+                why,
+                mount: self.config.mount.clone(),
+                prefix: self.config.prefix.clone(),
+            },
+            _ => VaultError::Unavailable { status: status.as_u16(), path: api.to_owned(), why },
+        }
+    }
+}
+
+/// Vault's `{"errors": [...]}`, joined, at most 300 characters (a hostile
+/// server's text goes into a log line).
+fn errors_of(body: &Value) -> String {
+    let joined = body
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errors| errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
+        .unwrap_or_default();
+    joined.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+fn ensure_slash(address: &str) -> String {
+    match address.ends_with('/') {
+        true => address.to_owned(),
+        false => format!("{address}/"),
+    }
+}
+
+fn http_client(config: &VaultConfig, timeout: Duration, pooled: bool) -> Result<reqwest::Client, VaultError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
+        // Vault answers directly; a redirect would carry the token elsewhere.
+        .redirect(reqwest::redirect::Policy::none());
+    if !pooled {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    if let Some(path) = &config.ca_cert {
+        let ca = |why: String| VaultError::Ca { path: path.display().to_string(), why };
+        let pem = crate::atomic::read_regular(path, 1 << 20)
+            .map_err(|e| ca(e.to_string()))?
+            .ok_or_else(|| ca("no such file".to_owned()))?;
+        let cert =
+            reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| ca(format!("not a PEM certificate: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| VaultError::Unreachable { address: config.address.to_string(), why: e.to_string() })
+}
+
+/// The secret id from its file: the file must be private (0600) and small.
+fn read_secret_id_file(path: &std::path::Path) -> Result<Secret, VaultError> {
+    let fail = |why: String| VaultError::SecretIdFile { path: path.display().to_string(), why };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(fail(format!("others may read it (mode {:o}); run `chmod 600` on it", mode & 0o777)));
+        }
+    }
+    let text = crate::atomic::read_regular(path, 4096)
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("no such file".to_owned()))?;
+    let id = text.trim();
+    if id.is_empty() {
+        return Err(fail("it is empty".to_owned()));
+    }
+    Ok(Secret::new(id))
+}

@@ -1,0 +1,25 @@
+//! HashiCorp Vault / OpenBao as the store several machines share
+//! (`storage = "vault"`): the client, the record an account's tokens and
+//! refresh lease live in, and the [`VaultStore`] the engine's secret calls use.
+//!
+//! Layout under `<mount>/<prefix>/` (KV version 2):
+//! - `accounts/<id>/tokens`: the token set, its expiry and the refresh lease
+//!   ([`TokenRecord`]), written only with check-and-set;
+//! - `accounts/<id>/api_secret`, `accounts/<id>/pin`: `{"value": "..."}`;
+//! - `alerts/<name>`: an alert's secret, `{"value": "..."}`.
+//!
+//! This machine's own keys (the local API key, the journal key, the Vault
+//! token or AppRole secret id) stay in its local store.
+
+mod client;
+mod record;
+mod store;
+
+pub use client::{TokenStanding, VaultClient, VaultError, Versioned};
+pub use record::{Lease, TokenRecord};
+pub use store::VaultStore;
+
+/// The KV path of an account's token record, under the prefix.
+pub fn tokens_path(account: &str) -> String {
+    format!("accounts/{account}/tokens")
+}
