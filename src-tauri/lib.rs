@@ -112,7 +112,7 @@ pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
 
 /// Where the app runs from: the user's config, or the demo when there is none.
 enum Source {
-    Config(Config),
+    Config(Box<Config>),
     Demo,
 }
 
@@ -121,7 +121,7 @@ fn locate(args: &Args) -> Result<(Source, PathBuf, PathBuf), Box<dyn std::error:
     let config_path = paths::config_file(args.config.clone())?;
     let source = match Config::load(&config_path) {
         _ if args.demo => Source::Demo,
-        Ok(config) => Source::Config(config),
+        Ok(config) => Source::Config(Box::new(config)),
         Err(e) if e.is_missing_file() => Source::Demo,
         Err(e) => return Err(Box::new(e)),
     };
@@ -148,8 +148,8 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     let (engine, config_path, demo) = tauri::async_runtime::block_on(async {
         let (config, store, demo): (Config, Arc<dyn tokentray_adapters::store::SecretStore>, _) = match source {
             Source::Config(config) => {
-                let store = tokentray_adapters::store::open(config.storage, &data_dir);
-                (config, Arc::from(store), None)
+                let store = tokentray_adapters::store::open(&config, &data_dir)?;
+                (*config, Arc::from(store), None)
             }
             Source::Demo => {
                 let demo = Demo::start(&data_dir.join("demo")).await?;

@@ -45,9 +45,7 @@ fn client(dir: &Path, address: &str, extra: &str) -> VaultClient {
 }
 
 fn record(access: &str) -> serde_json::Map<String, serde_json::Value> {
-    let mut r = TokenRecord::default();
-    r.access_token = Some(Secret::new(access));
-    r.to_map()
+    TokenRecord { access_token: Some(Secret::new(access)), ..TokenRecord::default() }.to_map()
 }
 
 #[test]
@@ -79,9 +77,8 @@ fn secrets_live_in_vault_and_this_machines_keys_stay_local() {
     // even after another machine wrote (it reads again).
     let tokens = TokenSet { access_token: Secret::new("A1"), refresh_token: Some(Secret::new("R1")), feed_token: None };
     store.set_tokens("schwab", &tokens).unwrap();
-    let mut other = TokenRecord::default();
-    other.user_id = Some("U1".to_owned());
-    other.access_token = Some(Secret::new("A0"));
+    let other =
+        TokenRecord { user_id: Some("U1".to_owned()), access_token: Some(Secret::new("A0")), ..TokenRecord::default() };
     let body = serde_json::json!({ "data": other.to_map() }).to_string();
     assert_eq!(bao.post("/v1/secret/data/tokentray/accounts/schwab/tokens", &body).0, 200);
     store.set_tokens("schwab", &tokens).unwrap();
@@ -183,6 +180,9 @@ async fn approle_signs_in_with_a_private_secret_id_file_and_signs_in_again_when_
     assert!(!e.to_string().contains(&secret_id), "the secret id is never said");
 }
 
+/// What a case's error must look like.
+type Expected = fn(&VaultError) -> bool;
+
 /// A raw HTTP/1.1 answer, for [`fake_vault`].
 fn http(status: &str, body: &str) -> &'static str {
     Box::leak(format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_boxed_str())
@@ -214,7 +214,7 @@ async fn outages_and_garbage_are_told_apart_and_never_panic() {
     let dir = scratch("vault-hostile");
     std::env::set_var("TT_VAULT_FAKE", "some-token");
     let extra = "token_env = \"TT_VAULT_FAKE\"";
-    let cases: [(&'static str, fn(&VaultError) -> bool); 5] = [
+    let cases: [(&'static str, Expected); 5] = [
         (http("503 Service Unavailable", r#"{"errors":["Vault is sealed"]}"#), |e| {
             matches!(e, VaultError::Unavailable { status: 503, .. }) && e.is_transient()
         }),

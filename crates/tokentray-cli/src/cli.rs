@@ -126,7 +126,8 @@ pub enum SecretAction {
     /// when it is not a terminal, and store it in the keyring
     Set {
         /// The account (with --alert, the alert's name)
-        account: String,
+        #[arg(required_unless_present_any = ["vault_token", "vault_secret_id"])]
+        account: Option<String>,
         /// Store the account's trading PIN instead (Fyers renews tokens only with it)
         #[arg(long, conflicts_with = "alert")]
         pin: bool,
@@ -134,6 +135,13 @@ pub enum SecretAction {
         /// access token, or a webhook's signing key
         #[arg(long)]
         alert: bool,
+        /// Store the Vault token this machine signs in to Vault with (in
+        /// this machine's own store, never in Vault), for `storage = "vault"`
+        #[arg(long, conflicts_with_all = ["account", "pin", "alert", "vault_secret_id"])]
+        vault_token: bool,
+        /// Store the AppRole secret id this machine signs in to Vault with
+        #[arg(long, conflicts_with_all = ["account", "pin", "alert"])]
+        vault_secret_id: bool,
     },
     /// Remove the stored api secret (or, with --pin, the PIN; with --alert, an alert's secret)
     Delete {

@@ -85,8 +85,8 @@ impl Context {
         })
     }
 
-    pub fn secrets(&self) -> Box<dyn SecretStore> {
-        store::open(self.config.storage, &self.data_dir)
+    pub fn secrets(&self) -> Result<Box<dyn SecretStore>, CliError> {
+        Ok(store::open(&self.config, &self.data_dir)?)
     }
 
     pub fn engine(&self) -> Result<Engine, CliError> {
@@ -94,7 +94,7 @@ impl Context {
             self.config.clone(),
             EngineOptions {
                 data_dir: self.data_dir.clone(),
-                store: Arc::from(self.secrets()),
+                store: Arc::from(self.secrets()?),
                 clock: Arc::new(SystemClock),
                 notifier: Arc::new(LogNotifier),
             },

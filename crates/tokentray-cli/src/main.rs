@@ -64,7 +64,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
     let g = &args.global;
     let Some(command) = args.command else { return tray::launch(g, args.demo) };
     match command {
-        Command::Status { json } => status_cmd::status(g, json),
+        Command::Status { json } => status_cmd::status(g, json).await,
         Command::Accounts => status_cmd::accounts(g),
         Command::Login { account, no_browser, timeout } => account_cmd::login(g, &account, no_browser, timeout).await,
         Command::Refresh { account } => account_cmd::refresh(g, &account).await,

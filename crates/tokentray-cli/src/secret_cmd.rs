@@ -9,9 +9,25 @@ use tokentray_adapters::Secret;
 
 pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
-    let store = ctx.secrets();
+    let store = ctx.secrets()?;
     match action {
-        SecretAction::Set { account: name, alert: true, .. } => {
+        SecretAction::Set { vault_token, vault_secret_id, .. } if vault_token || vault_secret_id => {
+            let Some(vault) = &ctx.config.vault else {
+                return Err(CliError::Usage(format!(
+                    "{} has no [vault] table with storage = \"vault\": there is no Vault to sign in to",
+                    ctx.config.path.display()
+                )));
+            };
+            let (item, what) = match vault_token {
+                true => (SecretItem::VaultToken, "Vault token"),
+                false => (SecretItem::VaultSecretId, "AppRole secret id"),
+            };
+            let secret = read_secret(&format!("{what} for {}: ", vault.address))?;
+            // Filed with this machine's own keys: the store passes it to the local one.
+            store.set("tokentray", item, &secret)?;
+            eprintln!("stored the {what} in this machine's {}", local_store_name(vault.local_secrets));
+        }
+        SecretAction::Set { account: Some(name), alert: true, .. } => {
             let alert = alert_named(&ctx, &name)?;
             let secret = read_secret(&format!("secret for the {} alert {}: ", alert.channel.kind(), alert.name))?;
             store.set(&alert.name, SecretItem::AlertSecret, &secret)?;
@@ -23,7 +39,7 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
             eprintln!("removed the secret for the alert {} from the {}", alert.name, store.kind());
         }
         SecretAction::Set { account, pin, .. } => {
-            let account = ctx.account(&account)?;
+            let account = ctx.account(account.as_deref().unwrap_or_default())?;
             let (item, what) = item(pin);
             let secret = read_secret(&format!("{what} for {} ({}): ", account.id, account.provider))?;
             store.set(&account.id, item, &secret)?;
@@ -53,6 +69,13 @@ fn alert_named<'a>(
             if names.is_empty() { String::new() } else { format!(" (it has: {})", names.join(", ")) }
         ))
     })
+}
+
+fn local_store_name(local: tokentray_adapters::vault_config::LocalSecrets) -> &'static str {
+    match local {
+        tokentray_adapters::vault_config::LocalSecrets::Keyring => "OS keyring",
+        tokentray_adapters::vault_config::LocalSecrets::Plaintext => "plaintext secrets file",
+    }
 }
 
 fn item(pin: bool) -> (SecretItem, &'static str) {

@@ -1,5 +1,6 @@
 //! `tokentray status` and `tokentray accounts`: read from the config and the
-//! state file only, so they never need the keyring.
+//! state file only, so they never need the keyring. With Vault as the
+//! store, `status` also asks Vault about its own token.
 
 use crate::cli::Global;
 use crate::context::{CliError, Context};
@@ -9,12 +10,13 @@ use std::process::ExitCode;
 use tokentray_adapters::store::StorageKind;
 use tokentray_runtime::AccountStatus;
 
-pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
+pub async fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let engine = ctx.engine()?;
     let statuses = engine.statuses();
     let storage = engine.storage();
     let calendar = engine.calendar_gaps();
+    let vault = engine.shared_status().await;
     if json {
         let body = serde_json::json!({
             "storage": storage_name(&storage),
@@ -27,6 +29,8 @@ pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
             "snoozed_until": engine.snoozed_until(),
             // Exchanges whose holidays this year or next are not listed.
             "calendar_gaps": calendar,
+            // The shared store, with `storage = "vault"`: reachable, and its token's time left.
+            "vault": vault,
         });
         println!("{}", serde_json::to_string_pretty(&body).expect("status serializes"));
     } else {
@@ -36,6 +40,19 @@ pub fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
         }
         for gap in calendar {
             println!("calendar: {gap}");
+        }
+        if let Some(v) = vault {
+            match (&v.failing, &v.token_left) {
+                (Some(why), _) => println!("vault: {why}"),
+                (None, Some(left)) => println!(
+                    "vault: reachable; its token has {left} left{}",
+                    if v.token_renewable == Some(true) { " and is renewed before it ends" } else { "" }
+                ),
+                (None, None) => println!("vault: reachable; its token does not expire"),
+            }
+            if let Some(warning) = v.warning {
+                println!("WARNING: {warning}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -81,6 +81,8 @@ pub(crate) struct Inner {
     pub alerts: Mutex<Arc<Alerts>>,
     /// The snooze, and the notices quiet hours or the snooze hold.
     pub silence: Mutex<crate::silence::Silence>,
+    /// The store several machines share, with `storage = "vault"`.
+    pub shared: Option<crate::shared::Shared>,
 }
 
 /// Installation-wide secrets (the API key, the journal key) are filed under
@@ -110,6 +112,7 @@ impl Engine {
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let alerts = Alerts::new(config.alerts.clone(), options.store.clone(), http.clone(), &options.data_dir);
+        let shared = options.store.shared().map(crate::shared::Shared::new);
         Ok(Self {
             inner: Arc::new(Inner {
                 clock: options.clock,
@@ -129,6 +132,7 @@ impl Engine {
                 focus: Mutex::new(None),
                 alerts: Mutex::new(Arc::new(alerts)),
                 silence: Mutex::new(crate::silence::Silence::snoozed_until(state.snoozed_until, now)),
+                shared,
             }),
         })
     }

@@ -4,6 +4,7 @@
 //! the journal, and the save is retried.
 
 use crate::engine::INSTALLATION;
+use crate::shared::Saved;
 use crate::slot::merge_user;
 use crate::{Engine, EngineError, EventKind};
 use std::sync::Arc;
@@ -27,8 +28,12 @@ impl Engine {
         event: fn(tokentray_core::TokenMeta) -> Event,
     ) -> Result<(), EngineError> {
         let _work = self.inner.work.begin();
-        let tokens = grant.tokens.clone();
-        let saved = self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await;
+        let origin = crate::shared::Origin::of(&event(grant.meta));
+        let saved = match self.save_grant(id, &grant, origin).await {
+            Ok(Saved::Stored) => Ok(()),
+            Ok(Saved::Refused { newer }) => return self.refused_in_shared_store(id, &grant, newer).await,
+            Err(e) => Err(e),
+        };
         let now = self.inner.clock.now();
         let mut notices = Vec::new();
         let user = self.with_slot(id, |s| {
@@ -94,15 +99,74 @@ impl Engine {
         Ok(())
     }
 
+    /// Saves the grant's tokens: in Vault as a record with its expiry
+    /// (under this daemon's lease for a renewal), else in the secret store.
+    async fn save_grant(&self, id: &str, grant: &Grant, origin: crate::shared::Origin) -> Result<Saved, EngineError> {
+        if self.shared().is_some() {
+            return self.store_shared(id, grant, origin).await;
+        }
+        let tokens = grant.tokens.clone();
+        self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await.map(|()| Saved::Stored)
+    }
+
+    /// Vault refused the grant: another machine stored a newer token (which
+    /// is served instead), or this renewal's lease was taken over. The grant
+    /// stays in the journal unless the token that won is newer.
+    async fn refused_in_shared_store(
+        &self,
+        id: &str,
+        grant: &Grant,
+        newer: Option<Box<tokentray_adapters::vault::TokenRecord>>,
+    ) -> Result<(), EngineError> {
+        match newer {
+            Some(record) => {
+                let version = self.shared().map_or(0, |s| s.seen(id));
+                self.adopt_record(id, *record, version).await?;
+                // Vault's newer token replaced this grant: its journal record is done.
+                if let Some(journal) = self.inner.journal.get() {
+                    if journal.read(id).ok().flatten().is_some_and(|e| e.meta == grant.meta) {
+                        journal.clear(id)?;
+                    }
+                }
+                Ok(())
+            }
+            None => Err(EngineError::Unavailable {
+                account: id.to_owned(),
+                why: "another machine took this renewal over (its lease had expired); its token is served when it is \
+                      stored"
+                    .to_owned(),
+            }),
+        }
+    }
+
     /// Tries once to save the grant the store refused; returns whether it is saved now.
     pub(crate) async fn save_pending(&self, id: &str) -> bool {
         let Ok(Some((grant, generation))) = self.with_slot(id, |s| s.pending.clone().map(|g| (g, s.generation))) else {
             return true;
         };
-        let tokens = grant.tokens.clone();
-        if let Err(e) = self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await {
-            tracing::warn!(account = id, "the new token still cannot be saved: {e}");
-            return false;
+        // A pending renewal keeps its lease, if it still has it.
+        let origin = match self.shared().is_some_and(|s| s.holds_lease(id)) {
+            true => crate::shared::Origin::Renewal,
+            false => crate::shared::Origin::Login,
+        };
+        match self.save_grant(id, &grant, origin).await {
+            Ok(Saved::Stored) => {}
+            Ok(Saved::Refused { newer }) => {
+                let _ = self.with_slot(id, |s| {
+                    if s.generation == generation {
+                        s.pending = None;
+                        s.pending_since = None;
+                    }
+                });
+                if let Err(e) = self.refused_in_shared_store(id, &grant, newer).await {
+                    tracing::warn!(account = id, "{e}");
+                }
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(account = id, "the new token still cannot be saved: {e}");
+                return false;
+            }
         }
         let user = self.with_slot(id, |s| {
             if s.generation == generation {

