@@ -217,6 +217,24 @@ async fn a_renewal_on_one_machine_reaches_the_others_and_a_login_anywhere_too() 
     blocking(move || t.b().run(&["login", "oauth"], "").success()).await;
     let t = c.clone();
     let daemons = blocking(move || t.machines.iter().map(Machine::daemon).collect::<Vec<_>>()).await;
+    // A bot on C run by `exec`, restarted with each new token.
+    let seen = c.c().dir.join("tokens-seen.txt");
+    let script = format!("echo \"$TOKENTRAY_ACCESS_TOKEN\" >> '{}'; exec sleep 600", seen.display());
+    let _bot = Running(
+        c.c()
+            .command(&["exec", "oauth", "--restart-on-change", "--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let bot_has = |token: String| {
+        let seen = seen.clone();
+        move || std::fs::read_to_string(&seen).is_ok_and(|t| t.lines().last() == Some(token.as_str()))
+    };
+    let check = bot_has(c.live());
+    blocking(move || wait_until("the bot started with the token", Duration::from_secs(10), check)).await;
     let mut latencies = Vec::new();
     for _ in 0..3 {
         let before = c.refresh_calls().len();
@@ -234,8 +252,22 @@ async fn a_renewal_on_one_machine_reaches_the_others_and_a_login_anywhere_too() 
     }
     println!("refresh on A to C's sink: {latencies:?}");
     let live = c.live();
+    let (t, l) = (c.clone(), live.clone());
+    blocking(move || t.all_sinks_hold(&l, Duration::from_secs(10))).await;
+    let check = bot_has(live);
+    blocking(move || wait_until("the bot restarted with the new token", Duration::from_secs(10), check)).await;
+
+    // A logout on A: the token is dead at the broker, and no machine serves it.
     let t = c.clone();
-    blocking(move || t.all_sinks_hold(&live, Duration::from_secs(10))).await;
+    blocking(move || t.a().run(&["logout", "oauth"], "").success()).await;
+    let t = c.clone();
+    blocking(move || {
+        wait_until("B follows the logout", Duration::from_secs(10), || {
+            t.b().run(&["token", "oauth"], "").status.code() == Some(4)
+        })
+    })
+    .await;
+    assert!(c.b().log().contains("another machine logged this account out"), "{}", c.b().log());
 
     // A login on C (the desktop) reaches the servers.
     let t = c.clone();

@@ -17,6 +17,14 @@ impl Engine {
             }
         }
         self.store_call(id, |store, id| store.delete(id, SecretItem::Tokens)).await?;
+        // The other machines follow the logout (they would serve a dead token).
+        self.record_logout_shared(id).await;
+        self.forget_token(id).await
+    }
+
+    /// Forgets the token here, without the provider or the store: after a
+    /// logout here or on another machine sharing the store.
+    pub(crate) async fn forget_token(&self, id: &str) -> Result<(), EngineError> {
         if let Some(journal) = self.inner.journal.get() {
             journal.clear(id)?;
         }

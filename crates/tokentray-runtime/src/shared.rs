@@ -182,9 +182,9 @@ impl Engine {
                 Some(v) => (parse_record(id, v.data)?, v.version),
                 None => (TokenRecord::default(), 0),
             };
-            // Another machine stored a token after ours (Vault's versions
-            // order the machines' writes; their clocks may disagree).
-            if record.grant().is_some_and(|g| g.meta != *ours) {
+            // Another machine stored a token after ours, or logged it out
+            // (Vault's versions order the machines' writes; their clocks may disagree).
+            if record.grant().is_some_and(|g| g.meta != *ours) || record.is_logout() {
                 self.adopt_record(id, record, version).await?;
                 return Ok(LeaseOutcome::Adopted);
             }
@@ -327,6 +327,9 @@ impl Engine {
         if let Some(shared) = self.shared() {
             lock(&shared.seen).insert(id.to_owned(), version);
         }
+        if record.is_logout() {
+            return self.follow_logout(id, &record).await;
+        }
         let Some(grant) = record.grant() else { return Ok(false) };
         // The record is newer by Vault's order unless it is our own token; a
         // grant of ours that Vault has not taken yet is not given up for it.
@@ -375,6 +378,33 @@ impl Engine {
         self.publish(id, EventKind::TokenChanged);
         self.after_change(id);
         Ok(true)
+    }
+
+    /// Another machine logged the account out: its token is dead at the
+    /// broker, so it is forgotten here too (a grant not yet in Vault is kept).
+    async fn follow_logout(&self, id: &str, record: &TokenRecord) -> Result<bool, EngineError> {
+        let (held, pending) = self.with_slot(id, |s| (s.lifecycle.token().is_some(), s.pending.is_some()))?;
+        if !held || pending {
+            return Ok(false);
+        }
+        let by = record.logged_out_by.as_deref().unwrap_or("?");
+        tracing::info!(account = id, by, "another machine logged this account out; forgetting the token here too");
+        self.forget_token(id).await?;
+        Ok(true)
+    }
+
+    /// After a logout here: a record that says so, for the other machines.
+    /// A login another machine stored meanwhile is left alone (check-and-set).
+    pub(crate) async fn record_logout_shared(&self, id: &str) {
+        let Some(shared) = self.shared() else { return };
+        let record = TokenRecord::logged_out(&shared.holder, chrono::Utc::now());
+        match shared.client.write(&tokens_path(id), &record.to_map(), Some(0)).await {
+            Ok(version) => {
+                lock(&shared.seen).insert(id.to_owned(), version);
+            }
+            Err(VaultError::CasMismatch { .. }) => {}
+            Err(e) => tracing::warn!(account = id, "the other machines will not hear of this logout: {e}"),
+        }
     }
 
     /// Reads every account's record once and serves the newer tokens (a

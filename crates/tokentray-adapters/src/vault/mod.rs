@@ -4,7 +4,8 @@
 //!
 //! Layout under `<mount>/<prefix>/` (KV version 2):
 //! - `accounts/<id>/tokens`: the token set, its expiry and the refresh lease
-//!   ([`TokenRecord`]), written only with check-and-set;
+//!   ([`TokenRecord`]), written only with check-and-set; after a logout, a
+//!   record without a token that says who logged out;
 //! - `accounts/<id>/api_secret`, `accounts/<id>/pin`: `{"value": "..."}`;
 //! - `alerts/<name>`: an alert's secret, `{"value": "..."}`.
 //!

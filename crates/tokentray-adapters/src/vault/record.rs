@@ -47,6 +47,12 @@ pub struct TokenRecord {
     /// Which daemon stored the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_by: Option<String>,
+    /// A logout on one machine, which the others follow: the record then
+    /// holds no token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_out_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_out_at: Option<Instant>,
 }
 
 impl TokenRecord {
@@ -91,6 +97,18 @@ impl TokenRecord {
         self.user_name = grant.user.user_name.clone();
         self.lease = None;
         self.stored_by = Some(by.to_owned());
+        self.logged_out_by = None;
+        self.logged_out_at = None;
+    }
+
+    /// The record a logout leaves: no token, and who logged out when.
+    pub fn logged_out(by: &str, at: Instant) -> Self {
+        Self { logged_out_by: Some(by.to_owned()), logged_out_at: Some(at), ..Self::default() }
+    }
+
+    /// Whether it says the token was logged out (rather than never stored).
+    pub fn is_logout(&self) -> bool {
+        self.access_token.is_none() && self.logged_out_at.is_some()
     }
 
     /// When the token it holds was issued.
