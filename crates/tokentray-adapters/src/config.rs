@@ -557,6 +557,10 @@ fn id_problem(id: &str) -> Option<String> {
     if id.len() > 64 {
         return Some(format!("`{id}` is longer than 64 characters"));
     }
+    // It names files and store paths: never the directory itself or its parent.
+    if id == "." || id == ".." {
+        return Some(format!("`{id}` is not a name; use letters or digits too"));
+    }
     id.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .map(|c| format!("`{id}` contains `{c}`; use letters, digits, `-`, `_` and `.`"))

@@ -111,8 +111,12 @@ fn path_problem(what: &str, value: &str) -> Option<String> {
 
 /// Resolves the table; `http_timeout` bounds each provider call, which a lease must outlast.
 pub(crate) fn resolve(raw: RawVault, http_timeout: Span) -> Result<VaultConfig, String> {
+    // Errors never repeat the address as written: it might carry a password.
     let address = Url::parse(raw.address.trim())
-        .map_err(|e| format!("address = {:?}: {e}; write it as https://vault.example.com:8200", raw.address))?;
+        .map_err(|e| format!("address: {e}; write it as https://vault.example.com:8200"))?;
+    if !address.username().is_empty() || address.password().is_some() {
+        return Err("address: write no user or password in it; TokenTray signs in with auth".to_owned());
+    }
     let loopback = match address.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -130,7 +134,7 @@ pub(crate) fn resolve(raw: RawVault, http_timeout: Span) -> Result<VaultConfig, 
         }
         other => return Err(format!("address = \"{address}\": the scheme must be https, not {other}")),
     }
-    if address.host().is_none() || address.query().is_some() || !address.username().is_empty() {
+    if address.host().is_none() || address.query().is_some() || address.fragment().is_some() || address.path() != "/" {
         return Err(format!("address = \"{address}\": write only scheme, host and port"));
     }
     if let Some(m) = path_problem("mount", &raw.mount).or_else(|| path_problem("prefix", &raw.prefix)) {
@@ -159,7 +163,8 @@ pub(crate) fn resolve(raw: RawVault, http_timeout: Span) -> Result<VaultConfig, 
             if let Some(m) = path_problem("approle_mount", &raw.approle_mount) {
                 return Err(m);
             }
-            VaultAuth::AppRole { mount: raw.approle_mount, role_id, secret_id_file: raw.secret_id_file }
+            let secret_id_file = raw.secret_id_file.map(|p| crate::sinks::expand_home(&p));
+            VaultAuth::AppRole { mount: raw.approle_mount, role_id, secret_id_file }
         }
         other => return Err(format!("auth = {other:?}: write \"token\" or \"approle\"")),
     };

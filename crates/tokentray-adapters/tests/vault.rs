@@ -113,7 +113,20 @@ async fn check_and_set_refuses_a_stale_version_and_metadata_follows_writes() {
     assert_eq!(c.version(&path).await.unwrap(), Some(v2));
     let read = c.read(&path).await.unwrap().unwrap();
     assert_eq!(read.version, v2);
+    assert!(!format!("{read:?}").contains("A2"), "Debug never prints the data: {read:?}");
     assert_eq!(TokenRecord::from_map(read.data).unwrap().access_token.unwrap().expose(), "A2");
+
+    // Someone deletes the newest version (`kv delete`): it reads as empty,
+    // with the number a check-and-set write must name to go on.
+    assert_eq!(bao.request("DELETE", "/v1/secret/data/tokentray/accounts/schwab/tokens", None).0, 204);
+    let read = c.read(&path).await.unwrap().expect("a deleted version still has its number");
+    assert_eq!((read.version, read.data.len()), (v2, 0));
+    let v3 = c.write(&path, &record("A3"), Some(v2)).await.unwrap();
+    // Old versions can be destroyed (a logout leaves no old token readable).
+    c.destroy_versions(&path, &[v1, v2]).await.unwrap();
+    let (status, _) = bao.get(&format!("/v1/secret/data/tokentray/accounts/schwab/tokens?version={v1}"));
+    assert_eq!(status, 404, "version {v1} destroyed");
+    assert_eq!(c.read(&path).await.unwrap().unwrap().version, v3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,6 +278,12 @@ fn the_vault_table_refuses_what_would_leak_or_break() {
     assert!(e.contains("[vault] table"), "{e}");
     let e = err("[vault]\naddress = \"https://vault.example.com\"\n");
     assert!(e.contains("only with storage = \"vault\""), "{e}");
+    let e = err(&config_text("https://vault.example.com/v1", ""));
+    assert!(e.contains("only scheme, host and port"), "a path would go before /v1/: {e}");
+    let e = err(&config_text("https://user:pw@vault.example.com", ""));
+    assert!(e.contains("no user or password") && !e.contains("pw"), "{e}");
+    let e = err(&config_text("https://vault.example.com", "").replace("id = \"schwab\"", "id = \"..\""));
+    assert!(e.contains("not a name"), "{e}");
     let e = err(&config_text("https://vault.example.com", "tls = true"));
     assert!(e.contains("tls"), "an unknown key is named: {e}");
     // Loopback may be plain http (a local agent or a dev server).

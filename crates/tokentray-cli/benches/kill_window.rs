@@ -120,6 +120,7 @@ async fn main() {
         meta: TokenMeta { issued_at: now, expires_at: now, login_at: now, refresh: Refreshability::Unbounded },
         user_id: None,
         user_name: None,
+        replaces: None,
     };
     let (mut journaled, mut stored) = (Vec::new(), Vec::new());
     for _ in 0..101 {

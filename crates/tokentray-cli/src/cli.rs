@@ -123,7 +123,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SecretAction {
     /// Read the api secret (client secret) without echo, or from standard input
-    /// when it is not a terminal, and store it in the keyring
+    /// when it is not a terminal, and store it in the secret store (the
+    /// keyring; Vault, for every machine, with `storage = "vault"`)
     Set {
         /// The account (with --alert, the alert's name)
         #[arg(required_unless_present_any = ["vault_token", "vault_secret_id"])]

@@ -18,6 +18,15 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
                     ctx.config.path.display()
                 )));
             };
+            let approle = matches!(vault.auth, tokentray_adapters::vault_config::VaultAuth::AppRole { .. });
+            if vault_token == approle {
+                let uses = if approle {
+                    "auth = \"approle\": store --vault-secret-id"
+                } else {
+                    "a token: store --vault-token"
+                };
+                return Err(CliError::Usage(format!("[vault] in {} signs in with {uses}", ctx.config.path.display())));
+            }
             let (item, what) = match vault_token {
                 true => (SecretItem::VaultToken, "Vault token"),
                 false => (SecretItem::VaultSecretId, "AppRole secret id"),

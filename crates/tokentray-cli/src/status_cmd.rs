@@ -1,6 +1,7 @@
 //! `tokentray status` and `tokentray accounts`: read from the config and the
 //! state file only, so they never need the keyring. With Vault as the
-//! store, `status` also asks Vault about its own token.
+//! store, `status` also asks Vault about its own token (signing in with
+//! this machine's Vault credential).
 
 use crate::cli::Global;
 use crate::context::{CliError, Context};

@@ -5,161 +5,13 @@
 
 mod common;
 
+use common::cluster::{cluster, cluster_keeping_refresh_tokens, Cluster, Machine};
 use common::{blocking, Checked, Running};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokentray_sandbox::{App, Endpoint, Fault, Sandbox, SandboxConfig};
-use tokentray_testkit::openbao::OpenBao;
-use tokentray_testkit::{free_port, scratch, wait_until};
-
-struct Cluster {
-    sandbox: Sandbox,
-    bao: OpenBao,
-    machines: Vec<Machine>,
-}
-
-struct Machine {
-    name: &'static str,
-    dir: PathBuf,
-    vault_token: String,
-}
-
-const TOKEN_PATH: &str = "/v1/oauth/token";
-
-impl Machine {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_tokentray"));
-        c.args(args)
-            .env("TOKENTRAY_CONFIG", self.dir.join("config.toml"))
-            .env("TOKENTRAY_DATA_DIR", self.dir.join("data"))
-            .env("VAULT_TOKEN", &self.vault_token)
-            .env("BROWSER", "curl -s -o /dev/null -L %s")
-            .env_remove("TOKENTRAY_LOG");
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child =
-            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        child.wait_with_output().unwrap()
-    }
-
-    /// Starts the daemon and waits for its readiness line.
-    fn daemon(&self) -> Running {
-        let before = self.log().matches("daemon started").count();
-        let daemon = Running(
-            self.command(&["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
-        );
-        wait_until(&format!("daemon {} up", self.name), Duration::from_secs(20), || {
-            self.log().matches("daemon started").count() > before
-        });
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("data/tokentray.log")).unwrap_or_default()
-    }
-
-    /// The token the bot's `.env` holds.
-    fn sink(&self) -> Option<String> {
-        let text = std::fs::read_to_string(self.dir.join("bot.env")).ok()?;
-        text.lines().find_map(|l| l.strip_prefix("SCHWAB_ACCESS_TOKEN=")).map(|v| v.trim_matches('"').to_owned())
-    }
-}
-
-async fn cluster(name: &str, access_ttl: Option<Duration>) -> Arc<Cluster> {
-    let oauth_port = free_port();
-    let redirect = format!("http://127.0.0.1:{oauth_port}/cb");
-    let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![App {
-            access_ttl,
-            ..App::new(tokentray_sandbox::Flavor::OAuth2, "oauthid", "oauthsecret", &redirect, "OA1")
-        }],
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let bao = blocking(OpenBao::start).await;
-    let base = sandbox.url();
-    let mut machines = Vec::new();
-    for name_of in ["a", "b", "c"] {
-        let dir = scratch(&format!("vault-{name}-{name_of}"));
-        let config = format!(
-            r#"
-storage = "vault"
-http_timeout = "3s"
-
-[vault]
-address = "{address}"
-lease = "5s"
-poll = "1s"
-local_secrets = "plaintext"
-
-[api]
-enabled = false
-
-[[account]]
-id = "oauth"
-provider = "schwab"
-api_key = "oauthid"
-redirect_uri = "{redirect}"
-api_base = "{base}"
-
-[[account.sink]]
-format = "env"
-path = "{sink}"
-"#,
-            address = bao.address,
-            sink = dir.join("bot.env").display()
-        );
-        std::fs::write(dir.join("config.toml"), config).unwrap();
-        machines.push(Machine { name: name_of, dir, vault_token: bao.root_token.clone() });
-    }
-    let c = Arc::new(Cluster { sandbox, bao, machines });
-    // The api secret is stored once, in Vault, for every machine.
-    let t = c.clone();
-    blocking(move || t.machines[0].run(&["secret", "set", "oauth"], "oauthsecret\n").success()).await;
-    c
-}
-
-impl Cluster {
-    fn a(&self) -> &Machine {
-        &self.machines[0]
-    }
-    fn b(&self) -> &Machine {
-        &self.machines[1]
-    }
-    fn c(&self) -> &Machine {
-        &self.machines[2]
-    }
-
-    /// The refresh grants the broker received, and the refresh token each presented.
-    fn refresh_calls(&self) -> Vec<String> {
-        self.sandbox
-            .requests_to(TOKEN_PATH)
-            .iter()
-            .filter(|r| r.form()["grant_type"] == "refresh_token")
-            .map(|r| r.form()["refresh_token"].clone())
-            .collect()
-    }
-
-    fn live(&self) -> String {
-        self.sandbox.live_access_tokens().last().unwrap().clone()
-    }
-
-    /// Waits until every machine's sink holds `token`.
-    fn all_sinks_hold(&self, token: &str, within: Duration) {
-        for m in &self.machines {
-            wait_until(&format!("machine {}'s sink holds the new token", m.name), within, || {
-                m.sink().as_deref() == Some(token)
-            });
-        }
-    }
-}
+use tokentray_sandbox::{Endpoint, Fault};
+use tokentray_testkit::wait_until;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_daemons_share_one_token_and_each_renewal_is_one_provider_call() {
@@ -365,24 +217,23 @@ async fn a_vault_outage_keeps_serving_the_last_token_and_recovers() {
     let live = c.live();
     let t = c.clone();
     blocking(move || wait_until("B follows", Duration::from_secs(70), || t.b().sink().as_deref() == Some(&live))).await;
-    assert!(c.b().log().contains("Vault answers again"), "{}", c.b().log());
+    let t = c.clone();
+    blocking(move || {
+        wait_until("B says Vault answers again", Duration::from_secs(10), || {
+            t.b().log().contains("Vault answers again")
+        })
+    })
+    .await;
     drop(daemons);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_stored_under_a_lease_taken_over_is_refused() {
-    let c = cluster("fence", None).await;
-    let t = c.clone();
-    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
-    let t = c.clone();
-    let daemon = blocking(move || t.a().daemon()).await;
-    let first = c.live();
-
+/// Holds A's renewal at the broker, then has "another machine" take its
+/// lease over in Vault (as it would once A's lease expired).
+async fn renewal_taken_over(c: &Arc<Cluster>) -> std::thread::JoinHandle<std::process::Output> {
     c.sandbox.inject(Endpoint::OAuth2Token, Fault::Held, Some(1));
     let t = c.clone();
     let asked = std::thread::spawn(move || t.a().run(&["refresh", "oauth"], ""));
     c.sandbox.wait_held(1).await;
-    // Another machine takes the lease over (as it would once A's expired).
     let path = "/v1/secret/data/tokentray/accounts/oauth/tokens";
     let (_, body) = c.bao.get(path);
     let mut record: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -396,20 +247,71 @@ async fn a_token_stored_under_a_lease_taken_over_is_refused() {
     });
     let write = serde_json::json!({ "options": { "cas": version }, "data": data });
     assert_eq!(c.bao.post(path, &write.to_string()).0, 200);
+    asked
+}
 
-    // A's broker call answers: its token is refused in Vault.
-    c.sandbox.release_held();
+fn journal_entries(m: &Machine) -> usize {
+    std::fs::read_dir(m.dir.join("data/journal")).map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_whose_lease_was_taken_over_is_refused_when_a_newer_token_was_stored() {
+    let c = cluster_keeping_refresh_tokens("fence").await;
     let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemon = blocking(move || t.a().daemon()).await;
+    let asked = renewal_taken_over(&c).await;
+    // The new holder renews (the broker keeps refresh tokens here, so both
+    // renewals work) and stores its token first.
+    let winner = c.renew_as_another_machine().await;
+    // A's broker call answers: its token is refused in Vault, and A serves the winner's.
+    c.sandbox.release_held();
     let out = blocking(move || asked.join().unwrap()).await;
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr());
-    assert!(out.stderr().contains("another machine took this renewal over"), "{}", out.stderr());
-    assert!(t.a().log().contains("stale fencing number"), "{}", t.a().log());
-    let (_, body) = c.bao.get(path);
-    assert!(body.contains(&first) && body.contains("other-machine/1/x"), "Vault keeps the winner's record: {body}");
-    // The refused grant is not forgotten: this machine's journal keeps it.
-    let journal = std::fs::read_dir(c.a().dir.join("data/journal")).unwrap().count();
-    assert_eq!(journal, 1, "the refused grant is in A's journal");
+    assert!(out.status.success(), "{}", out.stderr());
+    assert!(
+        c.a().log().contains("another machine stored a token after the one this renewal replaced"),
+        "{}",
+        c.a().log()
+    );
+    let (_, body) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
+    assert!(body.contains(&winner), "Vault keeps the winner's token: {body}");
+    let t = c.clone();
+    blocking(move || {
+        wait_until("A serves the winner's token", Duration::from_secs(10), || t.a().sink().as_deref() == Some(&winner))
+    })
+    .await;
+    assert_eq!(journal_entries(c.a()), 0, "the refused grant's journal record is done with");
     drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_whose_lease_was_taken_over_is_kept_when_the_new_holder_stores_nothing() {
+    let c = cluster("fence-kept", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemon = blocking(move || t.a().daemon()).await;
+    let first = c.live();
+    let asked = renewal_taken_over(&c).await;
+    // The broker answered A (and spent the old refresh token): the new holder
+    // stores nothing within its lease, so A's token must not be forgotten.
+    c.sandbox.release_held();
+    let out = blocking(move || asked.join().unwrap()).await;
+    assert!(out.status.success(), "{}", out.stderr());
+    let renewed = c.live();
+    assert_ne!(renewed, first);
+    assert!(c.a().log().contains("a stale fencing number"), "{}", c.a().log());
+    let (_, body) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
+    assert!(body.contains(&renewed), "Vault holds A's renewal: {body}");
+    assert_eq!(journal_entries(c.a()), 0);
+    // B, starting now, serves it, and renews with its refresh token.
+    let t = c.clone();
+    let b = blocking(move || t.b().daemon()).await;
+    assert_eq!(c.b().sink().as_deref(), Some(renewed.as_str()));
+    let t = c.clone();
+    blocking(move || t.b().run(&["refresh", "oauth"], "").success()).await;
+    drop((daemon, b));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,5 +352,61 @@ async fn the_vault_token_is_renewed_before_it_ends_and_one_that_cannot_be_is_war
         vault_token: token_of(r#"{"ttl":"2h","renewable":false,"policies":["root"]}"#),
     };
     let out = blocking(move || dying.run(&["status"], "").success().stdout()).await;
-    assert!(out.contains("WARNING: the Vault token expires in 2h") && out.contains("cannot be renewed"), "{out}");
+    assert!(out.contains("WARNING: the Vault token ends in ") && out.contains("cannot be renewed"), "{out}");
+    // A renewable one whose max ttl ends within a day, too: renewals cannot pass it.
+    let capped = Machine {
+        name: "c",
+        dir: c.c().dir.clone(),
+        vault_token: token_of(r#"{"ttl":"1h","explicit_max_ttl":"3h","renewable":true,"policies":["root"]}"#),
+    };
+    let out = blocking(move || capped.run(&["status"], "").success().stdout()).await;
+    assert!(out.contains("WARNING: the Vault token ends in "), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_that_fails_on_one_machine_is_not_tried_again_by_the_others() {
+    let c = cluster("failed", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    let t = c.clone();
+    let daemons = blocking(move || [t.a().daemon(), t.b().daemon()]).await;
+
+    // The broker fails A's renewal while B waits for A's lease: B takes A's answer.
+    c.sandbox.inject(Endpoint::OAuth2Token, Fault::HeldThenStatus { code: 503 }, Some(1));
+    let t = c.clone();
+    let on_a = std::thread::spawn(move || t.a().run(&["refresh", "oauth"], ""));
+    c.sandbox.wait_held(1).await;
+    let t = c.clone();
+    let on_b = std::thread::spawn(move || t.b().run(&["refresh", "oauth"], ""));
+    let t = c.clone();
+    blocking(move || {
+        wait_until("B waits for A's lease", Duration::from_secs(10), || t.b().log().contains("waiting for it"))
+    })
+    .await;
+    c.sandbox.release_held();
+    let (a, b) = blocking(move || (on_a.join().unwrap(), on_b.join().unwrap())).await;
+    assert_eq!(a.status.code(), Some(1), "an outage: retry ({})", a.stderr());
+    assert_eq!(b.status.code(), Some(1), "{}", b.stderr());
+    assert!(b.stderr().contains("the renewal on") && b.stderr().contains("failed"), "{}", b.stderr());
+    assert_eq!(c.refresh_calls().len(), 1, "one call to the broker for both");
+
+    // Wrong credentials, refused on A: B does not send them again at once.
+    let t = c.clone();
+    blocking(move || t.a().run(&["secret", "set", "oauth"], "not-the-secret\n").success()).await;
+    let t = c.clone();
+    let a = blocking(move || t.a().run(&["refresh", "oauth"], "")).await;
+    assert_eq!(a.status.code(), Some(5), "{}", a.stderr());
+    let t = c.clone();
+    let b = blocking(move || t.b().run(&["refresh", "oauth"], "")).await;
+    assert_eq!(b.status.code(), Some(5), "B is told to fix the secret too: {}", b.stderr());
+    assert!(b.stderr().contains("the renewal on"), "{}", b.stderr());
+    assert_eq!(c.refresh_calls().len(), 2);
+    let (_, record) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
+    assert!(record.contains("\"refusals\":1") && record.contains("\"failed\""), "{record}");
+    // The right secret, stored from any machine, starts every machine's count again.
+    let t = c.clone();
+    blocking(move || t.a().run(&["secret", "set", "oauth"], "oauthsecret\n").success()).await;
+    let (_, record) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
+    assert!(record.contains("\"refusals\":0") && !record.contains("\"failed\""), "{record}");
+    drop(daemons);
 }

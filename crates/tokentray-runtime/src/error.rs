@@ -29,6 +29,10 @@ pub enum EngineError {
     ShuttingDown,
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The renewal another machine sharing Vault just made for this token
+    /// failed: its answer is this one's (no second call to the broker).
+    #[error("{account}: the renewal on {by} failed: {message}")]
+    FailedElsewhere { account: String, by: String, class: ErrorClass, message: String },
     /// Credentials the provider refused too often are not tried again.
     #[error(
         "{account}: not tried again: the broker refused these credentials {rejected} times in a row, and more \
@@ -87,7 +91,7 @@ impl EngineError {
             Self::MissingSecret(_) | Self::CredentialsRejected { .. } | Self::StoppedBeforeLockout { .. } => {
                 Remedy::Secret
             }
-            Self::Provider(e) => match e.class {
+            Self::Provider(ProviderError { class, .. }) | Self::FailedElsewhere { class, .. } => match class {
                 ErrorClass::TokenInvalid => Remedy::Login,
                 ErrorClass::CredentialsWrong => Remedy::Secret,
                 _ => Remedy::Retry,
@@ -113,6 +117,7 @@ impl EngineError {
     pub fn class(&self) -> Option<ErrorClass> {
         match self {
             Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => Some(e.class),
+            Self::FailedElsewhere { class, .. } => Some(*class),
             _ => None,
         }
     }
@@ -132,6 +137,7 @@ impl EngineError {
     pub(crate) fn refresh_failure(&self) -> Option<Failure> {
         match self {
             Self::Provider(e) | Self::CredentialsRejected { source: e, .. } => Some(e.failure()),
+            Self::FailedElsewhere { class, .. } => Some((*class).into()),
             Self::MissingSecret(_) | Self::StoppedBeforeLockout { .. } => Some(ErrorClass::CredentialsWrong.into()),
             Self::Store(_) | Self::State(_) | Self::Lock(_) | Self::Journal(_) | Self::Unavailable { .. } => {
                 Some(ErrorClass::Transient.into())

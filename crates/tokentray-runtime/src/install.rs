@@ -31,7 +31,7 @@ impl Engine {
         let origin = crate::shared::Origin::of(&event(grant.meta));
         let saved = match self.save_grant(id, &grant, origin).await {
             Ok(Saved::Stored) => Ok(()),
-            Ok(Saved::Refused { newer }) => return self.refused_in_shared_store(id, &grant, newer).await,
+            Ok(Saved::Refused(record)) => return self.refused_in_shared_store(id, &grant, record).await,
             Err(e) => Err(e),
         };
         let now = self.inner.clock.now();
@@ -103,40 +103,30 @@ impl Engine {
     /// (under this daemon's lease for a renewal), else in the secret store.
     async fn save_grant(&self, id: &str, grant: &Grant, origin: crate::shared::Origin) -> Result<Saved, EngineError> {
         if self.shared().is_some() {
-            return self.store_shared(id, grant, origin).await;
+            let account = self.with_slot(id, |s| s.config.clone())?;
+            return self.store_shared(id, &account, grant, origin).await;
         }
         let tokens = grant.tokens.clone();
         self.store_call(id, move |store, id| store.set_tokens(id, &tokens)).await.map(|()| Saved::Stored)
     }
 
-    /// Vault refused the grant: another machine stored a newer token (which
-    /// is served instead), or this renewal's lease was taken over. The grant
-    /// stays in the journal unless the token that won is newer.
+    /// Vault refused the grant: another machine stored a token after the
+    /// one it replaced (or logged out), which is served instead; the
+    /// grant's journal record is done with.
     async fn refused_in_shared_store(
         &self,
         id: &str,
         grant: &Grant,
-        newer: Option<Box<tokentray_adapters::vault::TokenRecord>>,
+        record: Box<tokentray_adapters::vault::TokenRecord>,
     ) -> Result<(), EngineError> {
-        match newer {
-            Some(record) => {
-                let version = self.shared().map_or(0, |s| s.seen(id));
-                self.adopt_record(id, *record, version).await?;
-                // Vault's newer token replaced this grant: its journal record is done.
-                if let Some(journal) = self.inner.journal.get() {
-                    if journal.read(id).ok().flatten().is_some_and(|e| e.meta == grant.meta) {
-                        journal.clear(id)?;
-                    }
-                }
-                Ok(())
+        let version = self.shared().map_or(0, |s| s.seen(id));
+        self.adopt_record(id, *record, version).await?;
+        if let Some(journal) = self.inner.journal.get() {
+            if journal.read(id).ok().flatten().is_some_and(|e| e.meta == grant.meta) {
+                journal.clear(id)?;
             }
-            None => Err(EngineError::Unavailable {
-                account: id.to_owned(),
-                why: "another machine took this renewal over (its lease had expired); its token is served when it is \
-                      stored"
-                    .to_owned(),
-            }),
         }
+        Ok(())
     }
 
     /// Tries once to save the grant the store refused; returns whether it is saved now.
@@ -151,14 +141,14 @@ impl Engine {
         };
         match self.save_grant(id, &grant, origin).await {
             Ok(Saved::Stored) => {}
-            Ok(Saved::Refused { newer }) => {
+            Ok(Saved::Refused(record)) => {
                 let _ = self.with_slot(id, |s| {
                     if s.generation == generation {
                         s.pending = None;
                         s.pending_since = None;
                     }
                 });
-                if let Err(e) = self.refused_in_shared_store(id, &grant, newer).await {
+                if let Err(e) = self.refused_in_shared_store(id, &grant, record).await {
                     tracing::warn!(account = id, "{e}");
                 }
                 return true;
@@ -239,13 +229,20 @@ impl Engine {
     /// Makes a grant durable before anything else happens to it. Runs on the
     /// calling thread on purpose: a hop to a blocking thread would widen the
     /// window in which a kill loses a rotated refresh token.
-    pub(crate) fn journal_record(&self, journal: Option<&GrantJournal>, id: &str, grant: &Grant) {
+    pub(crate) fn journal_record(
+        &self,
+        journal: Option<&GrantJournal>,
+        id: &str,
+        grant: &Grant,
+        replaces: Option<tokentray_core::TokenMeta>,
+    ) {
         let Some(journal) = journal else { return };
         let entry = JournalEntry {
             tokens: grant.tokens.clone(),
             meta: grant.meta,
             user_id: grant.user.user_id.clone(),
             user_name: grant.user.user_name.clone(),
+            replaces,
         };
         if let Err(e) = journal.record(id, &entry) {
             tracing::warn!(account = id, "cannot write the grant journal ({e}); storing the token directly");

@@ -79,6 +79,8 @@ impl Engine {
             st.renewals_refused = 0;
             st.logins_refused = 0;
         })
-        .await
+        .await?;
+        // And for every machine sharing Vault.
+        self.reset_shared_refusals(id).await
     }
 }

@@ -16,9 +16,14 @@ impl Engine {
                 tracing::warn!(account = id, "the provider logout failed ({e}); forgetting the token here anyway");
             }
         }
-        self.store_call(id, |store, id| store.delete(id, SecretItem::Tokens)).await?;
-        // The other machines follow the logout (they would serve a dead token).
-        self.record_logout_shared(id).await;
+        match self.shared() {
+            // The other machines follow the logout (they would serve a dead token).
+            Some(_) => {
+                let token = self.with_slot(id, |s| s.lifecycle.token().copied())?;
+                self.record_logout_shared(id, token).await;
+            }
+            None => self.store_call(id, |store, id| store.delete(id, SecretItem::Tokens)).await?,
+        }
         self.forget_token(id).await
     }
 

@@ -13,6 +13,13 @@ impl Engine {
     pub fn apply_config(&self, config: Config) {
         let now = self.inner.clock.now();
         let saved = self.inner.state_file.load().unwrap_or_default();
+        let old = self.config();
+        // The secret store is opened once, at the start.
+        if (old.storage, &old.vault) != (config.storage, &config.vault) {
+            tracing::warn!(
+                "the storage settings changed: restart TokenTray to use them (it keeps the store it started with)"
+            );
+        }
         let timeout_changed = config.http_timeout != self.config().http_timeout;
         let http = {
             let mut http = lock(&self.inner.http);

@@ -72,6 +72,10 @@ impl Engine {
                 meta: entry.meta,
                 user: UserInfo { user_id: entry.user_id, user_name: entry.user_name },
             };
+            // With Vault, a replayed renewal is stored only over the token it replaced.
+            if let (Some(shared), Some(parent)) = (self.shared(), entry.replaces) {
+                shared.expect_parent(&id, parent);
+            }
             let restored = |meta| Event::Restored { meta, validated_at: None, standing: Standing::default() };
             self.install(&id, grant, restored).await?;
             replayed += 1;

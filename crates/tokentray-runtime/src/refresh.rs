@@ -103,41 +103,36 @@ impl Engine {
             return Err(EngineError::NotRefreshable(id.to_owned()));
         }
         self.guard_credentials(client.account(), crate::lockout::Use::Renewal)?;
-        // Across machines: the lease in Vault, or the token another machine stored meanwhile.
-        if let crate::shared::LeaseOutcome::Adopted = self.take_lease(id, &token).await? {
-            return Ok(false);
-        }
-        let result = self.call_provider_and_install(id, client, token, now).await;
-        if result.is_err() {
-            self.release_lease(id).await;
-        }
-        result
-    }
-
-    /// The provider call and the new token's install, under the locks and lease.
-    async fn call_provider_and_install(
-        &self,
-        id: &str,
-        client: &ProviderClient,
-        token: TokenMeta,
-        now: tokentray_core::Instant,
-    ) -> Result<bool, EngineError> {
+        // Read before the lease is taken: the lease then covers the provider call only.
         let tokens = self.tokens(id).await?;
         let credentials = self.credentials(client).await?;
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
+        // Across machines: the lease in Vault, or the token another machine stored meanwhile.
+        if let crate::shared::LeaseOutcome::Adopted = self.take_lease(id, client.account(), &token).await? {
+            return Ok(false);
+        }
         let grant = match client.refresh(&tokens, &token, &credentials, now).await {
             Ok(grant) => grant,
             Err(e) => {
                 let e = EngineError::from_provider(client.account(), e);
                 self.count_if_rejected(id, crate::lockout::Use::Renewal, &e).await;
+                self.release_lease(id, Some(&e)).await;
+                // A refresh token spent by another machine's renewal: Vault has its token.
+                if e.class() == Some(ErrorClass::TokenInvalid) && self.adopt_if_renewed_elsewhere(id, &token).await {
+                    return Ok(false);
+                }
                 return Err(e);
             }
         };
-        self.journal_record(journal.as_deref(), id, &grant);
+        self.journal_record(journal.as_deref(), id, &grant, Some(token));
         self.credentials_worked(client.account(), crate::lockout::Use::Renewal).await;
         let (token, meta) = (grant.tokens.access_token.clone(), grant.meta);
-        self.install(id, grant, Event::Refreshed).await?;
+        let installed = self.install(id, grant, Event::Refreshed).await;
+        if let Err(e) = installed {
+            self.release_lease(id, None).await;
+            return Err(e);
+        }
         // Logged once the new token is the one served, so the line means "in use"
         // (Vault may have refused it for a newer one another machine stored).
         if self.with_slot(id, |s| s.lifecycle.token() == Some(&meta))? {

@@ -30,6 +30,10 @@ pub struct JournalEntry {
     pub meta: TokenMeta,
     pub user_id: Option<String>,
     pub user_name: Option<String>,
+    /// The token a renewal replaced (`None` for a login): with a shared
+    /// store, a replayed renewal is stored only over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<TokenMeta>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +151,7 @@ mod tests {
             meta: TokenMeta { issued_at: t, expires_at: t, login_at: t, refresh: Refreshability::Unbounded },
             user_id: Some("AB1234".into()),
             user_name: None,
+            replaces: None,
         }
     }
 

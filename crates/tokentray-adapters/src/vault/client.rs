@@ -72,11 +72,20 @@ impl From<VaultError> for StoreError {
     }
 }
 
-/// A version of a KV entry as read: its data and its version number.
-#[derive(Debug, Clone)]
+/// A version of a KV entry as read: its data and its version number. The
+/// data of a deleted version is empty, and its number still the one a
+/// check-and-set write must name.
+#[derive(Clone)]
 pub struct Versioned {
     pub data: serde_json::Map<String, Value>,
     pub version: u64,
+}
+
+/// The data holds tokens: only the version and the keys are printed.
+impl std::fmt::Debug for Versioned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Versioned").field("version", &self.version).field("keys", &self.data.keys()).finish()
+    }
 }
 
 /// What Vault says of the token TokenTray uses.
@@ -87,7 +96,13 @@ pub struct TokenStanding {
     /// The ttl it was issued with.
     pub creation_ttl: Option<u64>,
     pub renewable: bool,
+    /// Seconds until renewals can take it no further (its explicit max ttl),
+    /// if it has one.
+    pub max_left: Option<u64>,
 }
+
+/// Longer than any token lives: larger figures from a server are cut to it.
+const TEN_YEARS: u64 = 10 * 365 * 86_400;
 
 /// The client; cheap to clone (all clones share the token in use).
 #[derive(Clone)]
@@ -153,8 +168,13 @@ impl VaultClient {
     pub async fn read(&self, path: &str) -> Result<Option<Versioned>, VaultError> {
         let api = self.data_path(path);
         let (status, body) = self.call(Method::GET, &api, None).await?;
+        let deleted = |version: u64| Ok(Some(Versioned { data: serde_json::Map::new(), version }));
         match status {
-            StatusCode::NOT_FOUND => Ok(None),
+            // Nothing, or a deleted newest version (its number is in the metadata).
+            StatusCode::NOT_FOUND => match self.version(path).await? {
+                Some(version) => deleted(version),
+                None => Ok(None),
+            },
             s if s.is_success() => {
                 let garbage = |why: &str| self.garbage(&api, why);
                 let version = body
@@ -163,8 +183,7 @@ impl VaultClient {
                     .ok_or_else(|| garbage("no data.metadata.version"))?;
                 match body.pointer("/data/data") {
                     Some(Value::Object(data)) => Ok(Some(Versioned { data: data.clone(), version })),
-                    // A deleted version reads as null data.
-                    Some(Value::Null) => Ok(None),
+                    Some(Value::Null) => deleted(version),
                     _ => Err(garbage("no data.data object")),
                 }
             }
@@ -200,6 +219,20 @@ impl VaultClient {
         Err(self.failure(status, &api, &answer))
     }
 
+    /// Writes `data` as the next version of `path` with check-and-set on the
+    /// version it replaces (a mount may require it), reading again while
+    /// another machine writes first: for entries whose last write wins.
+    pub async fn replace(&self, path: &str, data: &serde_json::Map<String, Value>) -> Result<u64, VaultError> {
+        let mut tries = 0;
+        loop {
+            let current = self.version(path).await?.unwrap_or(0);
+            match self.write(path, data, Some(current)).await {
+                Err(VaultError::CasMismatch { .. }) if tries < 5 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
     /// The newest version number of `path`, from its metadata (a cheap
     /// read that carries no secret); `None` if there is none.
     pub async fn version(&self, path: &str) -> Result<Option<u64>, VaultError> {
@@ -216,7 +249,21 @@ impl VaultClient {
         }
     }
 
-    /// Removes `path` with every version it had (a logout leaves no old token readable).
+    /// Destroys the data of `versions` of `path` (they stay as numbers, so a
+    /// check-and-set write after them stays ordered): old tokens unreadable.
+    pub async fn destroy_versions(&self, path: &str, versions: &[u64]) -> Result<(), VaultError> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let api = format!("{}/destroy/{}/{path}", self.config.mount, self.config.prefix);
+        let (status, body) = self.call(Method::POST, &api, Some(json!({ "versions": versions }))).await?;
+        match status {
+            s if s.is_success() => Ok(()),
+            s => Err(self.failure(s, &api, &body)),
+        }
+    }
+
+    /// Removes `path` with every version it had.
     pub async fn destroy(&self, path: &str) -> Result<(), VaultError> {
         let api = self.metadata_path(path);
         let (status, body) = self.call(Method::DELETE, &api, None).await?;
@@ -233,13 +280,21 @@ impl VaultClient {
         if !status.is_success() {
             return Err(self.failure(status, api, &body));
         }
-        let ttl = body.pointer("/data/ttl").and_then(Value::as_u64);
-        let creation_ttl = body.pointer("/data/creation_ttl").and_then(Value::as_u64);
+        let seconds = |key: &str| body.pointer(key).and_then(Value::as_u64).map(|t| t.min(TEN_YEARS));
+        let ttl = seconds("/data/ttl").ok_or_else(|| self.garbage(api, "no data.ttl"))?;
+        // The explicit max ttl counts from the token's issue time.
+        let max_left = seconds("/data/explicit_max_ttl").filter(|t| *t > 0).and_then(|max| {
+            let issued = body.pointer("/data/issue_time").and_then(Value::as_str)?;
+            let issued = chrono::DateTime::parse_from_rfc3339(issued).ok()?.to_utc();
+            let ends = issued + chrono::TimeDelta::seconds(max as i64);
+            Some((ends - chrono::Utc::now()).num_seconds().max(0) as u64)
+        });
         Ok(TokenStanding {
             // Vault reports a token that never expires with ttl 0.
-            ttl: ttl.filter(|t| *t > 0),
-            creation_ttl: creation_ttl.filter(|t| *t > 0),
+            ttl: Some(ttl).filter(|t| *t > 0),
+            creation_ttl: seconds("/data/creation_ttl").filter(|t| *t > 0),
             renewable: body.pointer("/data/renewable").and_then(Value::as_bool).unwrap_or(false),
+            max_left,
         })
     }
 
@@ -253,24 +308,31 @@ impl VaultClient {
         Ok(body.pointer("/auth/lease_duration").and_then(Value::as_u64).unwrap_or(0))
     }
 
-    /// One request, signed in. A token that came from an AppRole login and
-    /// expired is replaced by a new login once.
+    /// One request, signed in. On a 403 whose token itself no longer works
+    /// (it expired, or was revoked), the token is read again (a new one in
+    /// the environment or this machine's store; a new AppRole login) and
+    /// the request tried once more; a 403 of a working token is the policy's.
     async fn call(&self, method: Method, api: &str, body: Option<Value>) -> Result<(StatusCode, Value), VaultError> {
-        let mut relogged = false;
-        loop {
-            let token = self.token().await?;
-            let (status, answer) = self.send(method.clone(), api, body.as_ref(), Some(&token)).await?;
-            let from_login = matches!(self.config.auth, VaultAuth::AppRole { .. });
-            if status == StatusCode::FORBIDDEN && from_login && !relogged {
-                relogged = true;
-                let mut held = lock(&self.token);
-                if held.as_ref().is_some_and(|t| t.expose() == token.expose()) {
-                    *held = None;
-                }
-                continue;
-            }
+        let token = self.token().await?;
+        let (status, answer) = self.send(method.clone(), api, body.as_ref(), Some(&token)).await?;
+        if status != StatusCode::FORBIDDEN || api == "auth/token/lookup-self" {
             return Ok((status, answer));
         }
+        let (alive, _) = self.send(Method::GET, "auth/token/lookup-self", None, Some(&token)).await?;
+        if alive.is_success() {
+            return Ok((status, answer));
+        }
+        {
+            let mut held = lock(&self.token);
+            if held.as_ref().is_some_and(|t| t.expose() == token.expose()) {
+                *held = None;
+            }
+        }
+        let fresh = self.token().await?;
+        if fresh.expose() == token.expose() {
+            return Ok((status, answer));
+        }
+        self.send(method, api, body.as_ref(), Some(&fresh)).await
     }
 
     async fn send(

@@ -6,6 +6,8 @@
 //! - `accounts/<id>/tokens`: the token set, its expiry and the refresh lease
 //!   ([`TokenRecord`]), written only with check-and-set; after a logout, a
 //!   record without a token that says who logged out;
+//! - `accounts/<id>/access`: a copy of the access token for bots (no
+//!   refresh token), written after each new token;
 //! - `accounts/<id>/api_secret`, `accounts/<id>/pin`: `{"value": "..."}`;
 //! - `alerts/<name>`: an alert's secret, `{"value": "..."}`.
 //!
@@ -17,10 +19,15 @@ mod record;
 mod store;
 
 pub use client::{TokenStanding, VaultClient, VaultError, Versioned};
-pub use record::{Lease, TokenRecord};
+pub use record::{AccessCopy, FailedRenewal, Lease, TokenRecord};
 pub use store::VaultStore;
 
 /// The KV path of an account's token record, under the prefix.
 pub fn tokens_path(account: &str) -> String {
     format!("accounts/{account}/tokens")
+}
+
+/// The KV path of the copy of an account's access token that bots read.
+pub fn access_path(account: &str) -> String {
+    format!("accounts/{account}/access")
 }

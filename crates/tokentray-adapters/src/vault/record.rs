@@ -4,11 +4,25 @@
 //! also proves its writer still holds the lease: a takeover writes a new
 //! version, and the old holder's write then fails (the version is the fence).
 
+use crate::config::AccountConfig;
 use crate::provider::{Grant, UserInfo};
 use crate::store::TokenSet;
 use crate::Secret;
 use serde::{Deserialize, Serialize};
-use tokentray_core::{Instant, TokenMeta};
+use tokentray_core::{ErrorClass, Instant, TokenMeta};
+
+/// A renewal that failed on some machine: the others take its result
+/// instead of calling the broker again for the same token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRenewal {
+    pub by: String,
+    /// The fence of the lease it was tried under.
+    pub fence: u64,
+    pub class: ErrorClass,
+    /// What went wrong, in words (never a secret).
+    pub message: String,
+    pub at: Instant,
+}
 
 /// The right to renew an account's token until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +32,36 @@ pub struct Lease {
     /// The record's fencing number when the lease was taken.
     pub fence: u64,
     pub expires_at: Instant,
+}
+
+/// `accounts/<id>/access`: what a bot may read (no refresh token, so a
+/// bot's Vault credential cannot renew behind TokenTray's back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessCopy {
+    pub access_token: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_token: Option<Secret>,
+    pub expires_at: Instant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+impl AccessCopy {
+    pub fn of(grant: &Grant) -> Self {
+        Self {
+            access_token: grant.tokens.access_token.clone(),
+            feed_token: grant.tokens.feed_token.clone(),
+            expires_at: grant.meta.expires_at,
+            user_id: grant.user.user_id.clone(),
+        }
+    }
+
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self).expect("an access copy serializes") {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!("a struct serializes to an object"),
+        }
+    }
 }
 
 /// `accounts/<id>/tokens`. The token fields are at the top level so that
@@ -47,6 +91,19 @@ pub struct TokenRecord {
     /// Which daemon stored the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_by: Option<String>,
+    /// The provider and client (api key) the token belongs to: machines
+    /// that name different apps with one account id never share tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The last renewal of this token that failed, for the other machines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedRenewal>,
+    /// The broker's refusals of the credentials in a row, whichever
+    /// machine heard them: every machine stops at the provider's limit.
+    #[serde(default)]
+    pub refusals: u32,
     /// A logout on one machine, which the others follow: the record then
     /// holds no token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,8 +143,13 @@ impl TokenRecord {
         })
     }
 
-    /// Puts `grant` in, keeping the fence; the lease ends with the store.
-    pub fn store(&mut self, grant: &Grant, by: &str) {
+    /// Puts `grant` in, keeping the fence; the lease ends with the store,
+    /// and a grant proves the credentials.
+    pub fn store(&mut self, grant: &Grant, account: &AccountConfig, by: &str) {
+        self.provider = Some(account.provider.as_str().to_owned());
+        self.client_id = Some(account.api_key.clone());
+        self.failed = None;
+        self.refusals = 0;
         self.access_token = Some(grant.tokens.access_token.clone());
         self.refresh_token = grant.tokens.refresh_token.clone();
         self.feed_token = grant.tokens.feed_token.clone();
@@ -109,6 +171,18 @@ impl TokenRecord {
     /// Whether it says the token was logged out (rather than never stored).
     pub fn is_logout(&self) -> bool {
         self.access_token.is_none() && self.logged_out_at.is_some()
+    }
+
+    /// Whether it belongs to `account`'s provider and app (a record from
+    /// before they were written belongs to anyone).
+    pub fn belongs_to(&self, account: &AccountConfig) -> bool {
+        self.provider.as_deref().is_none_or(|p| p == account.provider.as_str())
+            && self.client_id.as_deref().is_none_or(|c| c == account.api_key)
+    }
+
+    /// The token it holds, by its meta (what the machines compare).
+    pub fn token_meta(&self) -> Option<TokenMeta> {
+        self.access_token.as_ref().and(self.meta)
     }
 
     /// When the token it holds was issued.

@@ -96,9 +96,7 @@ impl SecretStore for VaultStore {
         if item != SecretItem::Tokens {
             let data = json!({ "value": value.expose() });
             let Value::Object(data) = data else { unreachable!() };
-            return self
-                .run(|c| Box::pin(async move { c.write(&path, &data, None).await.map(drop) }))?
-                .map_err(Into::into);
+            return self.run(|c| Box::pin(async move { c.replace(&path, &data).await.map(drop) }))?.map_err(Into::into);
         }
         // The token set alone (the engine stores grants with their expiry):
         // the rest of the record is kept, and another machine's write is

@@ -3,6 +3,8 @@
 //! a user runs it, and child processes killed even when a test panics.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

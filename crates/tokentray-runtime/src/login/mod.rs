@@ -300,7 +300,7 @@ impl Engine {
                     return Err(LoginError::Engine(e));
                 }
             };
-            self.journal_record(journal.as_deref(), &account.id, &grant);
+            self.journal_record(journal.as_deref(), &account.id, &grant, None);
             return self.finish_login(account, grant, arrived, callback).await;
         }
     }
