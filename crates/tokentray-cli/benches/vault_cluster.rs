@@ -3,8 +3,9 @@
 //! sandbox broker that rotates refresh tokens. Prints:
 //!
 //! 1. From a renewal asked of daemon A (`tokentray refresh` handed to it)
-//!    to daemon C's sink holding the new token, 100 times, p50 and p99;
-//!    the baseline is A's own sink in the same rounds.
+//!    to daemon C's sink holding the new token, 100 times (each round
+//!    starting at another point of C's 1 s poll), p50 and p99; the
+//!    baseline is A's own sink in the same rounds.
 //! 2. Renewals that all three daemons see come due at once (4-second
 //!    tokens), until 100 were made: provider calls per renewal, and
 //!    whether any refresh token was presented twice (the broker would
@@ -49,10 +50,14 @@ async fn propagation() {
     let c = cluster("bench-follow", None).await;
     let daemons = start_all(&c).await;
     let (mut own, mut other) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
+    for round in 0..ROUNDS {
         let before = c.refresh_calls().len();
         let t = c.clone();
         let (a_sink, c_sink) = blocking(move || {
+            // Each round starts at another point of C's poll interval, spread
+            // evenly over it (a round starting just after C looked would
+            // otherwise always wait a whole interval).
+            std::thread::sleep(Duration::from_millis((round as u64 * 37 % 100) * 10));
             let started = Instant::now();
             t.a().run(&["refresh", "oauth"], "").success();
             let live = t.live();
