@@ -291,3 +291,38 @@ fn the_vault_table_refuses_what_would_leak_or_break() {
     let c = Config::load(&path).unwrap();
     assert_eq!(c.vault.unwrap().lease, chrono::TimeDelta::seconds(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_trusted_through_its_ca_only_and_a_namespace_keeps_its_own_records() {
+    let bao = tokio::task::spawn_blocking(OpenBao::start_tls).await.unwrap();
+    let dir = scratch("vault-tls");
+    std::env::set_var("TT_VAULT_TLS", &bao.root_token);
+    let ca = bao.ca_cert.clone().unwrap();
+    let (status, body) = bao.request("POST", "/v1/sys/namespaces/desk", Some("{}"));
+    assert_eq!(status, 200, "{body}");
+    let mount = r#"{"type":"kv","options":{"version":"2"}}"#;
+    assert_eq!(bao.request_in(Some("desk"), "POST", "/v1/sys/mounts/secret", Some(mount)).0, 204);
+
+    // Without the CA the server's certificate is not trusted, and nothing is sent.
+    let c = client(&dir, &bao.address, "token_env = \"TT_VAULT_TLS\"");
+    let e = c.read(&tokens_path("schwab")).await.unwrap_err();
+    assert!(matches!(e, VaultError::Unreachable { .. }), "{e:?}");
+
+    let extra = format!("token_env = \"TT_VAULT_TLS\"\nca_cert = \"{}\"\nnamespace = \"desk\"", ca.display());
+    let c = client(&dir, &bao.address, &extra);
+    c.write(&tokens_path("schwab"), &record("in-desk"), Some(0)).await.unwrap();
+    let (status, body) = bao.request_in(Some("desk"), "GET", "/v1/secret/data/tokentray/accounts/schwab/tokens", None);
+    assert!(status == 200 && body.contains("in-desk"), "in the namespace: {body}");
+    let (status, _) = bao.request("GET", "/v1/secret/data/tokentray/accounts/schwab/tokens", None);
+    assert_eq!(status, 404, "not in the root namespace");
+
+    // A CA file that is not one is said, with the file.
+    let bad = dir.join("not-a-ca.pem");
+    std::fs::write(&bad, "hello").unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config_text(&bao.address, &format!("ca_cert = \"{}\"", bad.display()))).unwrap();
+    let config = Config::load(&path).unwrap();
+    let local: Arc<dyn SecretStore> = Arc::new(PlaintextStore::new(dir.join("data/secrets.json")));
+    let e = VaultClient::new(config.vault.unwrap(), local, Duration::from_secs(3), true).unwrap_err();
+    assert!(e.to_string().contains("not-a-ca.pem"), "{e}");
+}

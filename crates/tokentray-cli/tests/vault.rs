@@ -410,3 +410,31 @@ async fn a_renewal_that_fails_on_one_machine_is_not_tried_again_by_the_others() 
     assert!(record.contains("\"refusals\":0") && !record.contains("\"failed\""), "{record}");
     drop(daemons);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_vault_does_not_hold_is_not_shown_and_a_policy_gap_is_named() {
+    let c = cluster("gaps", None).await;
+    let t = c.clone();
+    blocking(move || t.a().run(&["login", "oauth"], "").success()).await;
+    // The record goes (as after a switch from the keyring, whose tokens stay
+    // there): this machine's state file still says "valid".
+    assert_eq!(c.bao.request("DELETE", "/v1/secret/metadata/tokentray/accounts/oauth/tokens", None).0, 204);
+    let t = c.clone();
+    let out = blocking(move || t.a().run(&["token", "oauth"], "")).await;
+    assert_eq!(out.status.code(), Some(4), "log in, not a stale token: {}", out.stderr());
+    let t = c.clone();
+    let status = blocking(move || t.a().run(&["status", "--json"], "").success().stdout()).await;
+    assert!(status.contains("\"state\": \"no_token\""), "{status}");
+
+    // A Vault token whose policy does not reach the records: status says so.
+    let (code, answer) = c.bao.post("/v1/auth/token/create", r#"{"policies":["default"]}"#);
+    assert_eq!(code, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let weak = Machine {
+        name: "b",
+        dir: c.b().dir.clone(),
+        vault_token: v["auth"]["client_token"].as_str().unwrap().to_owned(),
+    };
+    let out = blocking(move || weak.run(&["status"], "").success().stdout()).await;
+    assert!(out.contains("Vault refused access") && out.contains("secret/data/tokentray/*"), "{out}");
+}

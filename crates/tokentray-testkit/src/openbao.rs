@@ -9,11 +9,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub struct OpenBao {
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://` with [`OpenBao::start_tls`].
     pub address: String,
     pub port: u16,
     /// The dev server's root token.
     pub root_token: String,
+    /// The CA of a TLS server's certificate (made by the server).
+    pub ca_cert: Option<PathBuf>,
     child: KilledOnDrop,
 }
 
@@ -48,6 +50,16 @@ fn binary() -> PathBuf {
 impl OpenBao {
     /// Starts the server and returns once it answers `sys/health` unsealed.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// The same over TLS, with a certificate for 127.0.0.1 signed by a CA
+    /// of the server's own making ([`OpenBao::ca_cert`]).
+    pub fn start_tls() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(tls: bool) -> Self {
         // The server also listens on the next port (its cluster port): take both.
         let port = loop {
             let (port, next) = (free_port(), free_port());
@@ -59,21 +71,35 @@ impl OpenBao {
         // Its output, for a test that fails to reach it.
         let log = std::env::temp_dir().join(format!("tokentray-openbao-{port}.log"));
         let out = std::fs::File::create(&log).expect("the OpenBao log file");
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+            format!("-dev-root-token-id={root_token}"),
+            "-dev-no-store-token".to_owned(),
+        ];
+        let tls_dir = std::env::temp_dir().join(format!("tokentray-openbao-{port}-tls"));
+        if tls {
+            let _ = std::fs::remove_dir_all(&tls_dir);
+            std::fs::create_dir_all(&tls_dir).expect("the TLS directory");
+            args.extend(["-dev-tls".to_owned(), format!("-dev-tls-cert-dir={}", tls_dir.display())]);
+        }
         let child = Command::new(binary())
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-                &format!("-dev-root-token-id={root_token}"),
-                "-dev-no-store-token",
-            ])
+            .args(&args)
             .env("HOME", std::env::temp_dir())
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("the log file"))
             .stderr(out)
             .spawn()
             .expect("`bao` starts");
-        let bao = Self { address: format!("http://127.0.0.1:{port}"), port, root_token, child: KilledOnDrop(child) };
+        let scheme = if tls { "https" } else { "http" };
+        let bao = Self {
+            address: format!("{scheme}://127.0.0.1:{port}"),
+            port,
+            root_token,
+            ca_cert: tls.then(|| tls_dir.join("vault-ca.pem")),
+            child: KilledOnDrop(child),
+        };
         let what = format!("OpenBao answering unsealed (its log: {})", log.display());
         wait_until(&what, Duration::from_secs(30), || bao.get("/v1/sys/health").0 == 200);
         bao
@@ -97,8 +123,43 @@ impl OpenBao {
         assert!(ok, "kill {sig} OpenBao");
     }
 
-    /// A request with the root token over a plain socket: status and body.
+    /// A request with the root token: status and body.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.request_in(None, method, path, body)
+    }
+
+    /// A request in a namespace (none: the root one).
+    pub fn request_in(&self, namespace: Option<&str>, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        if self.ca_cert.is_some() || namespace.is_some() {
+            return self.curl(namespace, method, path, body);
+        }
+        self.plain(method, path, body)
+    }
+
+    /// Over curl, which speaks TLS (the tests' own dependency list has no TLS client here).
+    fn curl(&self, namespace: Option<&str>, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-m", "10", "-X", method, "-w", "\n%{http_code}", "-H"])
+            .arg(format!("X-Vault-Token: {}", self.root_token));
+        if let Some(ca) = &self.ca_cert {
+            c.arg("--cacert").arg(ca);
+        }
+        if let Some(ns) = namespace {
+            c.arg("-H").arg(format!("X-Vault-Namespace: {ns}"));
+        }
+        if let Some(body) = body {
+            c.args(["-H", "Content-Type: application/json", "--data-binary", body]);
+        }
+        let Ok(out) = c.arg(format!("{}{path}", self.address)).output() else { return (0, String::new()) };
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        match text.rsplit_once('\n') {
+            Some((body, code)) => (code.trim().parse().unwrap_or(0), body.to_owned()),
+            None => (text.trim().parse().unwrap_or(0), String::new()),
+        }
+    }
+
+    /// Over a plain socket.
+    fn plain(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { return (0, String::new()) };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let body = body.unwrap_or("");

@@ -111,7 +111,8 @@ pub enum StoreError {
         "no OS keyring is reachable ({0}). On a desktop, make sure a Secret Service \
          (GNOME Keyring, KWallet, KeePassXC) is running and unlocked. On a headless server, \
          start one (`gnome-keyring-daemon --unlock` in a D-Bus session), or opt in to a \
-         plaintext file store with `storage = \"plaintext\"` at the top of the config"
+         plaintext file store with `storage = \"plaintext\"` at the top of the config (with \
+         `storage = \"vault\"`: `local_secrets = \"plaintext\"` in [vault])"
     )]
     Unreachable(String),
     #[error("the keyring refused the request: {0}")]

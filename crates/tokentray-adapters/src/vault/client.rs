@@ -480,9 +480,14 @@ fn http_client(config: &VaultConfig, timeout: Duration, pooled: bool) -> Result<
         let pem = crate::atomic::read_regular(path, 1 << 20)
             .map_err(|e| ca(e.to_string()))?
             .ok_or_else(|| ca("no such file".to_owned()))?;
-        let cert =
-            reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| ca(format!("not a PEM certificate: {e}")))?;
-        builder = builder.add_root_certificate(cert);
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| ca(format!("not a PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(ca("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned()));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
     }
     builder.build().map_err(|e| VaultError::Unreachable { address: config.address.to_string(), why: e.to_string() })
 }

@@ -145,7 +145,10 @@ impl Engine {
                     shared.ok();
                     self.adopt_record(&id, parse_record(&id, v.data), v.version).await?;
                 }
-                Ok(None) => shared.ok(),
+                Ok(None) => {
+                    shared.ok();
+                    self.forget_unshared(&id).await?;
+                }
                 Err(e) if e.is_transient() => {
                     shared.failed(&e);
                     break;
@@ -155,6 +158,21 @@ impl Engine {
                     tracing::warn!(account = %id, "{e}");
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Vault has no record of the account, yet this machine shows a token:
+    /// one from before the switch to Vault, whose secrets stayed in the
+    /// keyring. Nothing can serve it now; saying "valid" would be wrong.
+    async fn forget_unshared(&self, id: &str) -> Result<(), EngineError> {
+        let (held, pending) = self.with_slot(id, |s| (s.lifecycle.token().is_some(), s.pending.is_some()))?;
+        if held && !pending {
+            tracing::warn!(
+                account = id,
+                "Vault holds no token for this account (the storage changed?): log in once from any machine"
+            );
+            self.forget_token(id).await?;
         }
         Ok(())
     }

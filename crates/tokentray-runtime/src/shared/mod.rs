@@ -125,6 +125,20 @@ impl Shared {
     }
 }
 
+/// How long the Vault token can last: renewals end at its max ttl.
+fn lasts(t: &TokenStanding) -> Option<u64> {
+    t.ttl?;
+    match t.renewable {
+        true => t.max_left,
+        false => t.ttl,
+    }
+}
+
+/// Whether the Vault token ends within a day, whatever renewals do.
+fn ends_soon(t: &TokenStanding) -> bool {
+    lasts(t).is_some_and(|left| left < TOKEN_WARN_BEFORE)
+}
+
 fn hostname() -> String {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
@@ -184,7 +198,12 @@ impl Engine {
                 }
             }
         }
-        lock(&shared.health).token = Some(standing);
+        let was = lock(&shared.health).token.replace(standing);
+        if ends_soon(&standing) && !was.as_ref().is_some_and(ends_soon) {
+            tracing::warn!(
+                "the Vault token ends within a day and cannot be renewed past that: give TokenTray a new one"
+            );
+        }
         standing.ttl
     }
 
@@ -200,22 +219,22 @@ impl Engine {
                 }
                 Err(e) => shared.failed(&e),
             }
+            // The token works; whether its policy lets it at the records is another matter.
+            let first = self.slots().keys().next().cloned();
+            let failing = lock(&shared.health).failing.is_some();
+            if let (Some(id), false) = (first, failing) {
+                if let Err(e) = shared.client.version(&tokentray_adapters::vault::tokens_path(&id)).await {
+                    shared.failed(&e);
+                }
+            }
         }
         let health = lock(&shared.health).clone();
         let text = |secs: u64| tokentray_core::format_countdown(Span::seconds(secs as i64));
-        let warning = health.token.and_then(|t| {
-            let ends = t.ttl?;
-            // Renewals end at the max ttl: what is left then is what counts.
-            let lasts = match t.renewable {
-                true => t.max_left?,
-                false => ends,
-            };
-            (lasts < TOKEN_WARN_BEFORE).then(|| {
-                format!(
-                    "the Vault token ends in {} and cannot be renewed past that: give TokenTray a new one before then",
-                    text(lasts)
-                )
-            })
+        let warning = health.token.filter(ends_soon).and_then(|t| lasts(&t)).map(|left| {
+            format!(
+                "the Vault token ends in {} and cannot be renewed past that: give TokenTray a new one before then",
+                text(left)
+            )
         });
         Some(SharedStatus {
             address: shared.client.config().address.to_string(),
