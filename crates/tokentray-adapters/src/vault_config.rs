@@ -168,12 +168,14 @@ pub(crate) fn resolve(raw: RawVault, http_timeout: Span) -> Result<VaultConfig, 
         }
         other => return Err(format!("auth = {other:?}: write \"token\" or \"approle\"")),
     };
-    let lease = raw.lease.unwrap_or(DEFAULT_LEASE);
-    // A holder must finish the provider call, and store its answer, within its lease.
-    if lease < http_timeout + Span::seconds(2) {
+    // A holder must finish the provider call and store its answer (a read
+    // and a write in Vault) within its lease: three calls' time at most.
+    let floor = http_timeout * 3;
+    let lease = raw.lease.unwrap_or(DEFAULT_LEASE.max(floor));
+    if lease < floor {
         return Err(format!(
-            "lease = \"{}s\": make it at least 2 s longer than http_timeout ({}s), so a renewal finishes \
-             within its lease",
+            "lease = \"{}s\": make it at least three times http_timeout ({}s), so a renewal is called and \
+             stored within its lease",
             lease.num_seconds(),
             http_timeout.num_seconds()
         ));

@@ -71,7 +71,11 @@ fn secrets_live_in_vault_and_this_machines_keys_stay_local() {
     store.set("tokentray", SecretItem::JournalKey, &Secret::new("local-key")).unwrap();
     let local = PlaintextStore::new(dir.join("data/secrets.json"));
     assert_eq!(local.get("tokentray", SecretItem::JournalKey).unwrap().unwrap().expose(), "local-key");
-    assert_eq!(bao.get("/v1/secret/metadata/tokentray?list=true").1.matches("journal").count(), 0);
+    // Everything under the prefix, listed: the api secret only.
+    let list = |path: &str| bao.request("LIST", &format!("/v1/secret/metadata/tokentray/{path}"), None).1;
+    assert!(list("").contains(r#""keys":["accounts/"]"#), "{}", list(""));
+    assert!(list("accounts/").contains(r#""keys":["schwab/"]"#), "{}", list("accounts/"));
+    assert!(list("accounts/schwab/").contains(r#""keys":["api_secret"]"#), "{}", list("accounts/schwab/"));
 
     // A token set written alone keeps the rest of the record and lands
     // even after another machine wrote (it reads again).
@@ -268,7 +272,7 @@ fn the_vault_table_refuses_what_would_leak_or_break() {
     assert!(e.contains("use https") && e.contains("config.toml:"), "{e}");
     let e = err(&config_text("https://vault.example.com", "prefix = \"../sys\""));
     assert!(e.contains("prefix") && e.contains("segments"), "{e}");
-    let e = err(&config_text("https://vault.example.com", "lease = \"4s\""));
+    let e = err(&config_text("https://vault.example.com", "lease = \"8s\""));
     assert!(e.contains("lease") && e.contains("http_timeout"), "{e}");
     let e = err(&config_text("https://vault.example.com", "auth = \"approle\""));
     assert!(e.contains("role_id"), "{e}");

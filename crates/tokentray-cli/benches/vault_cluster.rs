@@ -12,7 +12,7 @@
 //!    refuse the second).
 //! 3. Killing the lease holder (SIGKILL, with the command that asked it)
 //!    while the broker holds its call: the time until another daemon has
-//!    renewed and C's sink holds the token, 5 times (lease 5 s).
+//!    renewed and C's sink holds the token, 5 times (lease 6 s).
 //!
 //! `cargo bench -p tokentray-cli --bench vault_cluster` (about 6 minutes).
 
@@ -146,7 +146,7 @@ async fn holder_killed() {
         daemons = killed.1;
         c.sandbox.clear_faults();
     }
-    println!("lease holder killed mid-renewal, {KILLS} times (lease 5 s), until C's sink holds the new token:");
+    println!("lease holder killed mid-renewal, {KILLS} times (lease 6 s), until C's sink holds the new token:");
     println!(
         "  median {:.2} s, min {:.2} s, max {:.2} s",
         percentile(&recoveries, 0.5) / 1e3,

@@ -134,8 +134,8 @@ impl Engine {
         let Ok(Some((grant, generation))) = self.with_slot(id, |s| s.pending.clone().map(|g| (g, s.generation))) else {
             return true;
         };
-        // A pending renewal keeps its lease, if it still has it.
-        let origin = match self.shared().is_some_and(|s| s.holds_lease(id)) {
+        // A pending renewal is stored as one: only over the token it renewed.
+        let origin = match self.shared().is_some_and(|s| s.renews_with(id, &grant.meta)) {
             true => crate::shared::Origin::Renewal,
             false => crate::shared::Origin::Login,
         };

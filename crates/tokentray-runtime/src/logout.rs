@@ -30,6 +30,9 @@ impl Engine {
     /// Forgets the token here, without the provider or the store: after a
     /// logout here or on another machine sharing the store.
     pub(crate) async fn forget_token(&self, id: &str) -> Result<(), EngineError> {
+        if let Some(shared) = self.shared() {
+            shared.forget_renewal(id);
+        }
         if let Some(journal) = self.inner.journal.get() {
             journal.clear(id)?;
         }

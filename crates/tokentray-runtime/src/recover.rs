@@ -62,7 +62,10 @@ impl Engine {
                 }
             };
             let stored = self.with_slot(&id, |s| s.lifecycle.token().copied())?;
-            if stored.is_some_and(|m| m.issued_at >= entry.meta.issued_at) {
+            // With Vault, a replayed renewal is judged by what Vault holds
+            // (the token it replaced), never by comparing machines' clocks.
+            let judged_by_vault = self.shared().is_some() && entry.replaces.is_some();
+            if !judged_by_vault && stored.is_some_and(|m| m.issued_at >= entry.meta.issued_at) {
                 journal.clear(&id)?;
                 continue;
             }

@@ -109,30 +109,35 @@ impl Engine {
         // Opened before the call, so the grant is on disk within a millisecond of its arrival.
         let journal = self.journal().await;
         // Across machines: the lease in Vault, or the token another machine stored meanwhile.
-        if let crate::shared::LeaseOutcome::Adopted = self.take_lease(id, client.account(), &token).await? {
-            return Ok(false);
-        }
+        let took_over = match self.take_lease(id, client.account(), &token).await? {
+            crate::shared::LeaseOutcome::Adopted => return Ok(false),
+            crate::shared::LeaseOutcome::Held { took_over } => took_over,
+        };
         let grant = match client.refresh(&tokens, &token, &credentials, now).await {
             Ok(grant) => grant,
             Err(e) => {
                 let e = EngineError::from_provider(client.account(), e);
-                self.count_if_rejected(id, crate::lockout::Use::Renewal, &e).await;
-                self.release_lease(id, Some(&e)).await;
-                // A refresh token spent by another machine's renewal: Vault has its token.
-                if e.class() == Some(ErrorClass::TokenInvalid) && self.adopt_if_renewed_elsewhere(id, &token).await {
+                // A refresh token spent by another machine's renewal (after a
+                // takeover, the old holder's, which may still be storing it):
+                // Vault then has its token, and nobody needs to log in.
+                if e.class() == Some(ErrorClass::TokenInvalid)
+                    && self.adopt_if_renewed_elsewhere(id, &token, took_over).await
+                {
+                    self.release_lease(id, None).await;
                     return Ok(false);
                 }
+                // The lease first: the others wait on it. The local count after.
+                self.release_lease(id, Some(&e)).await;
+                self.count_if_rejected(id, crate::lockout::Use::Renewal, &e).await;
                 return Err(e);
             }
         };
         self.journal_record(journal.as_deref(), id, &grant, Some(token));
-        self.credentials_worked(client.account(), crate::lockout::Use::Renewal).await;
         let (token, meta) = (grant.tokens.access_token.clone(), grant.meta);
-        let installed = self.install(id, grant, Event::Refreshed).await;
-        if let Err(e) = installed {
-            self.release_lease(id, None).await;
-            return Err(e);
-        }
+        // Once the broker answered, the lease is not given back: the grant is
+        // stored under it (or retried), or the lease expires.
+        self.install(id, grant, Event::Refreshed).await?;
+        self.credentials_worked(client.account(), crate::lockout::Use::Renewal).await;
         // Logged once the new token is the one served, so the line means "in use"
         // (Vault may have refused it for a newer one another machine stored).
         if self.with_slot(id, |s| s.lifecycle.token() == Some(&meta))? {

@@ -87,8 +87,14 @@ impl Engine {
                 match action {
                     Action::Refresh => {
                         let (engine, id, after) = (self.clone(), id.clone(), after());
+                        // The token this renewal is for: one another machine (or
+                        // process) replaced meanwhile is as new as a renewal makes it.
+                        let due = self.with_slot(&id, |s| s.lifecycle.token().copied()).ok().flatten();
                         tokio::spawn(async move {
                             tokio::time::sleep(after).await;
+                            if engine.with_slot(&id, |s| s.lifecycle.token().copied()).ok().flatten() != due {
+                                return;
+                            }
                             if let Err(e) = engine.refresh(&id).await {
                                 tracing::warn!(account = %id, "refresh failed: {e}");
                             }

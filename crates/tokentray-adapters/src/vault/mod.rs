@@ -19,7 +19,7 @@ mod record;
 mod store;
 
 pub use client::{TokenStanding, VaultClient, VaultError, Versioned};
-pub use record::{AccessCopy, FailedRenewal, Lease, TokenRecord};
+pub use record::{said, AccessCopy, FailedRenewal, Lease, TokenRecord};
 pub use store::VaultStore;
 
 /// The KV path of an account's token record, under the prefix.

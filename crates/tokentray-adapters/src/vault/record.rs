@@ -44,15 +44,19 @@ pub struct AccessCopy {
     pub expires_at: Instant,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The token record's version it copies: a late write of an older one is skipped.
+    #[serde(default)]
+    pub record_version: u64,
 }
 
 impl AccessCopy {
-    pub fn of(grant: &Grant) -> Self {
+    pub fn of(grant: &Grant, record_version: u64) -> Self {
         Self {
             access_token: grant.tokens.access_token.clone(),
             feed_token: grant.tokens.feed_token.clone(),
             expires_at: grant.meta.expires_at,
             user_id: grant.user.user_id.clone(),
+            record_version,
         }
     }
 
@@ -112,6 +116,12 @@ pub struct TokenRecord {
     pub logged_out_at: Option<Instant>,
 }
 
+/// Text from a record (another machine's words) as it may go into a log
+/// line or an error: no control characters, at most 300 characters.
+pub fn said(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
 impl TokenRecord {
     pub fn from_map(data: serde_json::Map<String, serde_json::Value>) -> Result<Self, serde_json::Error> {
         serde_json::from_value(serde_json::Value::Object(data))
@@ -143,13 +153,16 @@ impl TokenRecord {
         })
     }
 
-    /// Puts `grant` in, keeping the fence; the lease ends with the store,
-    /// and a grant proves the credentials.
-    pub fn store(&mut self, grant: &Grant, account: &AccountConfig, by: &str) {
+    /// Puts `grant` in, keeping the fence; the lease ends with the store.
+    /// A renewal proves the credentials it used; a login proves the api
+    /// secret, but not Fyers' PIN, which only a renewal carries.
+    pub fn store(&mut self, grant: &Grant, account: &AccountConfig, by: &str, renewal: bool) {
         self.provider = Some(account.provider.as_str().to_owned());
         self.client_id = Some(account.api_key.clone());
         self.failed = None;
-        self.refusals = 0;
+        if renewal || account.provider != tokentray_core::ProviderKind::Fyers {
+            self.refusals = 0;
+        }
         self.access_token = Some(grant.tokens.access_token.clone());
         self.refresh_token = grant.tokens.refresh_token.clone();
         self.feed_token = grant.tokens.feed_token.clone();

@@ -100,11 +100,11 @@ async fn cluster_of(name: &str, access_ttl: Option<Duration>, rotate_refresh_tok
         let config = format!(
             r#"
 storage = "vault"
-http_timeout = "3s"
+http_timeout = "2s"
 
 [vault]
 address = "{address}"
-lease = "5s"
+lease = "6s"
 poll = "1s"
 local_secrets = "plaintext"
 

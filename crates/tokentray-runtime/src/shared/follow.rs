@@ -8,7 +8,7 @@ use crate::engine::lock;
 use crate::{Engine, EngineError, EventKind};
 use std::time::Duration;
 use tokentray_adapters::store::state::AccountState;
-use tokentray_adapters::vault::{access_path, tokens_path, TokenRecord, VaultError};
+use tokentray_adapters::vault::{access_path, said, tokens_path, TokenRecord, VaultError};
 use tokentray_core::{Event, Standing, TokenMeta};
 
 /// The longest wait between two looks at Vault while it fails.
@@ -27,6 +27,10 @@ impl Engine {
             return Ok(false);
         }
         if let Some(shared) = shared {
+            // Read before a write this process made since: the newer one stands.
+            if version < shared.seen(id) {
+                return Ok(false);
+            }
             shared.saw(id, version);
         }
         if !record.belongs_to(&account) {
@@ -62,13 +66,16 @@ impl Engine {
                 user_name: user.user_name,
                 last_validated: Some(meta.issued_at),
                 sinks: std::mem::take(&mut st.sinks),
+                // Another machine's token proves nothing about the credentials here.
+                renewals_refused: st.renewals_refused,
+                logins_refused: st.logins_refused,
                 ..AccountState::default()
             };
         })
         .await?;
         tracing::info!(
             account = id,
-            by = record.stored_by.as_deref().unwrap_or("?"),
+            by = %said(record.stored_by.as_deref().unwrap_or("?")),
             "picked up the token another machine stored in Vault"
         );
         self.write_sinks(id).await;
@@ -88,7 +95,7 @@ impl Engine {
         if ours.is_none() {
             return Ok(false);
         }
-        let by = record.logged_out_by.as_deref().unwrap_or("?");
+        let by = said(record.logged_out_by.as_deref().unwrap_or("?"));
         tracing::info!(account = id, by, "another machine logged this account out; forgetting the token here too");
         self.forget_token(id).await?;
         Ok(true)
@@ -110,15 +117,21 @@ impl Engine {
                 Some(v) => (parse_record(id, v.data), v.version),
                 None => (TokenRecord::default(), 0),
             };
-            if record.token_meta().is_some_and(|m| Some(m) != logged_out) {
-                return tracing::info!(account = id, "another machine stored a token since: Vault keeps it");
+            // A renewal of the session logged out (same login) is ended too;
+            // a login another machine made since is kept.
+            let same_session = |m: TokenMeta| logged_out.is_some_and(|l| l == m || l.login_at == m.login_at);
+            if record.token_meta().is_some_and(|m| !same_session(m)) {
+                return tracing::info!(account = id, "another machine logged in since: Vault keeps its token");
             }
             let mut marker = TokenRecord::logged_out(&shared.holder, chrono::Utc::now());
             (marker.fence, marker.provider, marker.client_id) = (record.fence, record.provider, record.client_id);
+            // A logout proves no credentials: refusals counted stay counted.
+            marker.refusals = record.refusals;
             match shared.client.write(&path, &marker.to_map(), Some(version)).await {
                 Ok(written) => {
                     shared.saw(id, written);
-                    let old: Vec<u64> = (1..written).collect();
+                    // The versions a KV engine keeps (10 by default): earlier ones are gone.
+                    let old: Vec<u64> = (written.saturating_sub(20).max(1)..written).collect();
                     if let Err(e) = shared.client.destroy_versions(&path, &old).await {
                         tracing::warn!(account = id, "the old versions of the token record are not destroyed: {e}");
                     }
@@ -215,18 +228,20 @@ impl Engine {
         let focus = lock(&self.inner.focus).clone();
         let ids: Vec<String> =
             self.slots().keys().filter(|id| focus.as_ref().is_none_or(|f| f == *id)).cloned().collect();
-        let mut reachable = true;
+        let (mut reachable, mut refused) = (true, false);
         for id in ids {
-            match self.follow_account(shared, &id).await {
-                Ok(()) => shared.ok(),
-                Err(e) => {
-                    shared.failed(&e);
-                    if e.is_transient() {
-                        reachable = false;
-                        break;
-                    }
+            if let Err(e) = self.follow_account(shared, &id).await {
+                shared.failed(&e);
+                refused = true;
+                if e.is_transient() {
+                    reachable = false;
+                    break;
                 }
             }
+        }
+        // Healthy only when every account could be followed (no flapping).
+        if !refused {
+            shared.ok();
         }
         reachable
     }

@@ -3,7 +3,7 @@
 //! expiry and a new fence into the account's record; the others wait, then
 //! adopt what it stored, or take its failure as theirs. A lease is judged
 //! expired by this machine's monotonic clock (held past `lease` since it
-//! was first seen), never by another machine's wall clock alone.
+//! was first seen), never by another machine's wall clock.
 //!
 //! A renewal's token is stored only while the record still holds the token
 //! it renewed: a token someone stored meanwhile (a login, a takeover's
@@ -18,7 +18,9 @@ use crate::{Engine, EngineError};
 use std::time::{Duration, Instant};
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::Grant;
-use tokentray_adapters::vault::{access_path, tokens_path, AccessCopy, FailedRenewal, Lease, TokenRecord, VaultError};
+use tokentray_adapters::vault::{
+    access_path, said, tokens_path, AccessCopy, FailedRenewal, Lease, TokenRecord, VaultError,
+};
 use tokentray_core::{Event, TokenMeta};
 
 /// How often a daemon waiting for another's lease reads the record.
@@ -30,8 +32,9 @@ const FAILURE_FRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// What taking the lease came to.
 pub(crate) enum LeaseOutcome {
-    /// Ours: call the provider.
-    Held,
+    /// Ours: call the provider. `took_over`: from a holder whose lease
+    /// expired, which may still store what it got.
+    Held { took_over: bool },
     /// Another machine stored a newer token (or logged out) meanwhile; it is served now.
     Adopted,
 }
@@ -73,17 +76,14 @@ struct Sighting {
 }
 
 impl Sighting {
-    /// Whether `lease` still binds: seen for less than the configured lease,
-    /// and not ended by its own clock longer ago than a lease (a holder long
-    /// dead, whatever the clocks' skew).
+    /// Whether `lease` still binds: seen held for less than the configured
+    /// lease, by this machine's clock (the holder's wall clock may be off).
     fn binds(sighting: &mut Option<Sighting>, lease: &Lease, shared: &Shared) -> bool {
         let fresh = !sighting.as_ref().is_some_and(|s| s.holder == lease.holder && s.fence == lease.fence);
         if fresh {
             *sighting = Some(Sighting { holder: lease.holder.clone(), fence: lease.fence, since: Instant::now() });
         }
-        let seen_for = sighting.as_ref().map_or(Duration::ZERO, |s| s.since.elapsed());
-        let long_dead = tokentray_core::add_span(lease.expires_at, shared.lease) < chrono::Utc::now();
-        seen_for < shared.lease_std() && !long_dead
+        sighting.as_ref().is_some_and(|s| s.since.elapsed() < shared.lease_std())
     }
 }
 
@@ -97,12 +97,13 @@ impl Engine {
         account: &AccountConfig,
         ours: &TokenMeta,
     ) -> Result<LeaseOutcome, EngineError> {
-        let Some(shared) = self.shared() else { return Ok(LeaseOutcome::Held) };
+        let Some(shared) = self.shared() else { return Ok(LeaseOutcome::Held { took_over: false }) };
         let path = tokens_path(id);
         let started = Instant::now();
         let patience = LOCK_TIMEOUT.max(shared.lease_std() + Duration::from_secs(5));
         let mut sighting: Option<Sighting> = None;
         let mut told = false;
+        let mut took_over = false;
         loop {
             let read = shared.client.read(&path).await.inspect_err(|e| shared.failed(e)).map_err(store_error)?;
             shared.ok();
@@ -131,32 +132,37 @@ impl Engine {
                     if started.elapsed() > patience {
                         let why = format!(
                             "{} has held the renewal in Vault for over {}s; is it stuck?",
-                            lease.holder,
+                            said(&lease.holder),
                             patience.as_secs()
                         );
                         return Err(EngineError::Unavailable { account: id.to_owned(), why });
                     }
                     if !told {
-                        tracing::info!(account = id, holder = %lease.holder, "another machine is renewing this token; waiting for it");
+                        tracing::info!(account = id, holder = %said(&lease.holder), "another machine is renewing this token; waiting for it");
                         told = true;
                     }
                     tokio::time::sleep(LEASE_POLL).await;
                     continue;
                 }
-                tracing::warn!(account = id, holder = %lease.holder, fence = lease.fence, "taking over a lease that expired (its holder stopped mid-renewal?)");
+                tracing::warn!(account = id, holder = %said(&lease.holder), fence = lease.fence, "taking over a lease that expired (its holder stopped mid-renewal?)");
+                took_over = true;
             }
-            // The renewal another machine just tried failed: its answer is ours.
+            // The renewal another machine just tried failed: its answer is
+            // ours (if this machine waited for it, or it is seconds old by
+            // either side's clock: a clock far off only costs a call).
+            let now = chrono::Utc::now();
             if let Some(failed) = record.failed.as_ref().filter(|f| {
                 record.lease.is_none()
                     && f.by != shared.holder
                     && (sighting.as_ref().is_some_and(|s| s.fence == f.fence)
-                        || f.at + FAILURE_FRESH > chrono::Utc::now())
+                        || (tokentray_core::add_span(f.at, FAILURE_FRESH) > now
+                            && f.at < tokentray_core::add_span(now, FAILURE_FRESH)))
             }) {
                 return Err(EngineError::FailedElsewhere {
                     account: id.to_owned(),
-                    by: failed.by.clone(),
+                    by: said(&failed.by),
                     class: failed.class,
-                    message: failed.message.clone(),
+                    message: said(&failed.message),
                 });
             }
             record.fence = record.fence.saturating_add(1);
@@ -167,9 +173,9 @@ impl Engine {
             });
             match shared.client.write(&path, &record.to_map(), Some(version)).await {
                 Ok(written) => {
-                    lock(&shared.held).insert(id.to_owned(), Held { parent: *ours, fence: record.fence });
+                    lock(&shared.held).insert(id.to_owned(), Held { parent: *ours, fence: record.fence, grant: None });
                     shared.saw(id, written);
-                    return Ok(LeaseOutcome::Held);
+                    return Ok(LeaseOutcome::Held { took_over });
                 }
                 Err(VaultError::CasMismatch { .. }) if started.elapsed() < patience => {
                     tokio::time::sleep(CAS_PAUSE).await;
@@ -240,14 +246,23 @@ impl Engine {
 
     /// After the broker called this renewal's refresh token spent: whether
     /// another machine's renewal spent it (its token is then served here).
-    pub(crate) async fn adopt_if_renewed_elsewhere(&self, id: &str, renewed: &TokenMeta) -> bool {
+    /// After a takeover, the holder whose lease expired may still be storing
+    /// its token: it is waited for, up to a lease.
+    pub(crate) async fn adopt_if_renewed_elsewhere(&self, id: &str, renewed: &TokenMeta, took_over: bool) -> bool {
         let Some(shared) = self.shared() else { return false };
-        let Ok(Some(read)) = shared.client.read(&tokens_path(id)).await else { return false };
-        let record = parse_record(id, read.data);
-        if record.token_meta().is_none_or(|m| m == *renewed) {
-            return false;
+        let until = Instant::now() + if took_over { shared.lease_std() } else { Duration::ZERO };
+        loop {
+            if let Ok(Some(read)) = shared.client.read(&tokens_path(id)).await {
+                let record = parse_record(id, read.data);
+                if record.token_meta().is_some_and(|m| m != *renewed) {
+                    return self.adopt_record(id, record, read.version).await.unwrap_or(false);
+                }
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(LEASE_POLL).await;
         }
-        self.adopt_record(id, record, read.version).await.unwrap_or(false)
     }
 
     /// Stores a new grant in Vault by its origin (see the file's comment).
@@ -262,8 +277,15 @@ impl Engine {
         let path = tokens_path(id);
         // The token it must replace: a renewal's (or a replayed renewal's) parent.
         let held = match origin {
-            Origin::Renewal | Origin::Replay => lock(&shared.held).get(id).copied(),
-            Origin::Login => None,
+            Origin::Renewal | Origin::Replay => lock(&shared.held).get_mut(id).map(|h| {
+                // Its save, if it fails, is retried as this renewal's.
+                h.grant = Some(grant.meta);
+                *h
+            }),
+            Origin::Login => {
+                shared.forget_renewal(id);
+                None
+            }
         };
         let started = Instant::now();
         let patience = LOCK_TIMEOUT.max(shared.lease_std() * 2 + Duration::from_secs(5));
@@ -279,7 +301,7 @@ impl Engine {
             let theirs = record.token_meta();
             // Stored already (an answer lost on the way back).
             if theirs == Some(grant.meta) {
-                lock(&shared.held).remove(id);
+                shared.done_with(id, grant);
                 shared.saw(id, version);
                 return Ok(Saved::Stored);
             }
@@ -290,8 +312,8 @@ impl Engine {
                 (_, None) => record.is_logout() || theirs.is_some_and(|m| m.issued_at >= grant.meta.issued_at),
             };
             if superseded {
-                lock(&shared.held).remove(id);
-                let by = record.stored_by.as_deref().or(record.logged_out_by.as_deref()).unwrap_or("?");
+                shared.done_with(id, grant);
+                let by = said(record.stored_by.as_deref().or(record.logged_out_by.as_deref()).unwrap_or("?"));
                 tracing::warn!(account = id, by, "another machine stored a token after the one this renewal replaced: Vault keeps that one, which is served here");
                 return Ok(Saved::Refused(Box::new(record)));
             }
@@ -306,24 +328,24 @@ impl Engine {
                             account: id.to_owned(),
                             why: format!(
                                 "{} holds this renewal's lease; the token is kept to store later",
-                                lease.holder
+                                said(&lease.holder)
                             ),
                         });
                     }
                     if !told {
-                        tracing::warn!(account = id, taken_over_by = %lease.holder, fence = lease.fence, ours = held.fence, "this renewal's lease was taken over (a stale fencing number): waiting for what the new holder stores");
+                        tracing::warn!(account = id, taken_over_by = %said(&lease.holder), fence = lease.fence, ours = held.fence, "this renewal's lease was taken over (a stale fencing number): waiting for what the new holder stores");
                         told = true;
                     }
                     tokio::time::sleep(LEASE_POLL).await;
                     continue;
                 }
             }
-            record.store(grant, account, &shared.holder);
+            record.store(grant, account, &shared.holder, held.is_some());
             match shared.client.write(&path, &record.to_map(), Some(version)).await {
                 Ok(written) => {
-                    lock(&shared.held).remove(id);
+                    shared.done_with(id, grant);
                     shared.saw(id, written);
-                    self.write_access_copy(id, grant).await;
+                    self.write_access_copy(id, grant, written).await;
                     return Ok(Saved::Stored);
                 }
                 Err(VaultError::CasMismatch { .. }) if started.elapsed() < patience => {
@@ -338,10 +360,18 @@ impl Engine {
         }
     }
 
-    /// The copy bots read (no refresh token). A failure only delays it to the next token.
-    async fn write_access_copy(&self, id: &str, grant: &Grant) {
+    /// The copy bots read (no refresh token), unless a newer one is there
+    /// already. A failure only delays it to the next token.
+    async fn write_access_copy(&self, id: &str, grant: &Grant, record_version: u64) {
         let Some(shared) = self.shared() else { return };
-        if let Err(e) = shared.client.replace(&access_path(id), &AccessCopy::of(grant).to_map()).await {
+        let path = access_path(id);
+        if let Ok(Some(current)) = shared.client.read(&path).await {
+            let newer = current.data.get("record_version").and_then(serde_json::Value::as_u64);
+            if newer.is_some_and(|v| v > record_version) {
+                return;
+            }
+        }
+        if let Err(e) = shared.client.replace(&path, &AccessCopy::of(grant, record_version).to_map()).await {
             tracing::warn!(account = id, "the bots' copy of the new token is not in Vault: {e}");
         }
     }

@@ -15,6 +15,7 @@ use crate::{Engine, EngineError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokentray_adapters::provider::Grant;
 use tokentray_adapters::store::StoreError;
 use tokentray_adapters::vault::{TokenRecord, TokenStanding, VaultClient, VaultError};
 use tokentray_core::{Span, TokenMeta};
@@ -39,11 +40,13 @@ pub(crate) struct Shared {
     health: Mutex<Health>,
 }
 
-/// A renewal of `parent` under the lease with fence `fence`.
+/// A renewal of `parent` under the lease with fence `fence`, and its
+/// grant once the broker gave it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Held {
     pub parent: TokenMeta,
     pub fence: u64,
+    pub grant: Option<TokenMeta>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -89,15 +92,30 @@ impl Shared {
         self.lease.to_std().unwrap_or(Duration::from_secs(30))
     }
 
-    /// Whether this daemon holds `id`'s lease (a renewal's save still to retry).
-    pub fn holds_lease(&self, id: &str) -> bool {
-        lock(&self.held).contains_key(id)
+    /// Whether `grant` is the renewal this daemon holds `id`'s lease for
+    /// (its save, if refused, is retried as a renewal).
+    pub fn renews_with(&self, id: &str, grant: &TokenMeta) -> bool {
+        lock(&self.held).get(id).is_some_and(|h| h.grant == Some(*grant))
     }
 
     /// Takes the renewal of `parent` this daemon replays from its journal:
     /// it is stored only over that token, as a renewal is.
     pub fn expect_parent(&self, id: &str, parent: TokenMeta) {
-        lock(&self.held).insert(id.to_owned(), Held { parent, fence: 0 });
+        lock(&self.held).insert(id.to_owned(), Held { parent, fence: 0, grant: None });
+    }
+
+    /// The renewal that gave `grant` is over (stored or refused): its entry
+    /// goes, and nobody else's.
+    fn done_with(&self, id: &str, grant: &Grant) {
+        let mut held = lock(&self.held);
+        if held.get(id).is_some_and(|h| h.grant.is_none_or(|g| g == grant.meta)) {
+            held.remove(id);
+        }
+    }
+
+    /// Forgets any renewal of `id` (a login or a logout replaced its token).
+    pub fn forget_renewal(&self, id: &str) {
+        lock(&self.held).remove(id);
     }
 
     /// The record version last seen for `id`.
