@@ -13,6 +13,7 @@ benches=(
   "tokentray-cli daemon_idle"
   "tokentray-cli revocation"
   "tokentray-cli kill_window"
+  "tokentray-cli vault_cluster"
 )
 for bench in "${benches[@]}"; do
   read -r package name <<<"$bench"
