@@ -21,7 +21,6 @@ mod common;
 
 use common::cluster::{cluster, Cluster};
 use common::{blocking, Checked, Running};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokentray_sandbox::{Endpoint, Fault};
@@ -115,15 +114,7 @@ async fn holder_killed() {
     let mut recoveries = Vec::new();
     for round in 0..KILLS {
         c.sandbox.inject(Endpoint::OAuth2Token, Fault::Held, Some(1));
-        let mut asked = Running(
-            c.a()
-                .command(&["refresh", "oauth"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
+        let mut asked = c.a().spawn_quiet(&["refresh", "oauth"]);
         // Held calls are counted in all; the dead holders' calls stay held.
         c.sandbox.wait_held(round as u32 + 1).await;
         let t = c.clone();

@@ -6,8 +6,7 @@
 mod common;
 
 use common::cluster::{cluster, cluster_keeping_refresh_tokens, Cluster, Machine};
-use common::{blocking, Checked, Running};
-use std::process::Stdio;
+use common::{blocking, Checked};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokentray_sandbox::{Endpoint, Fault};
@@ -79,15 +78,7 @@ async fn a_renewal_on_one_machine_reaches_the_others_and_a_login_anywhere_too() 
     // A bot on C run by `exec`, restarted with each new token.
     let seen = c.c().dir.join("tokens-seen.txt");
     let script = format!("echo \"$TOKENTRAY_ACCESS_TOKEN\" >> '{}'; exec sleep 600", seen.display());
-    let _bot = Running(
-        c.c()
-            .command(&["exec", "oauth", "--restart-on-change", "--", "sh", "-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _bot = c.c().spawn_quiet(&["exec", "oauth", "--restart-on-change", "--", "sh", "-c", &script]);
     let bot_has = |token: String| {
         let seen = seen.clone();
         move || std::fs::read_to_string(&seen).is_ok_and(|t| t.lines().last() == Some(token.as_str()))
@@ -151,15 +142,7 @@ async fn killing_the_lease_holder_mid_renewal_loses_no_token() {
 
     // A takes the lease and calls the broker, which holds the call; A dies.
     c.sandbox.inject(Endpoint::OAuth2Token, Fault::Held, Some(1));
-    let mut asked = Running(
-        c.a()
-            .command(&["refresh", "oauth"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut asked = c.a().spawn_quiet(&["refresh", "oauth"]);
     c.sandbox.wait_held(1).await;
     let (_, record) = c.bao.get("/v1/secret/data/tokentray/accounts/oauth/tokens");
     assert!(record.contains("\"lease\"") && record.contains("\"fence\":"), "A holds the lease: {record}");

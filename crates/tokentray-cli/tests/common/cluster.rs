@@ -46,12 +46,15 @@ impl Machine {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs a command in the background, its output unread, killed when dropped.
+    pub fn spawn_quiet(&self, args: &[&str]) -> Running {
+        Running(self.command(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    }
+
     /// Starts the daemon and waits for its readiness line.
     pub fn daemon(&self) -> Running {
         let before = self.log().matches("daemon started").count();
-        let daemon = Running(
-            self.command(&["daemon"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
-        );
+        let daemon = self.spawn_quiet(&["daemon"]);
         wait_until(&format!("daemon {} up", self.name), Duration::from_secs(20), || {
             self.log().matches("daemon started").count() > before
         });

@@ -105,12 +105,7 @@ impl Engine {
         let mut told = false;
         let mut took_over = false;
         loop {
-            let read = shared.client.read(&path).await.inspect_err(|e| shared.failed(e)).map_err(store_error)?;
-            shared.ok();
-            let (mut record, version) = match read {
-                Some(v) => (parse_record(id, v.data), v.version),
-                None => (TokenRecord::default(), 0),
-            };
+            let (mut record, version) = read_record(shared, id, &path).await?;
             if !record.belongs_to(account) {
                 return Err(foreign(id, account, &record));
             }
@@ -292,12 +287,7 @@ impl Engine {
         let mut sighting: Option<Sighting> = None;
         let mut told = false;
         loop {
-            let read = shared.client.read(&path).await.inspect_err(|e| shared.failed(e)).map_err(store_error)?;
-            shared.ok();
-            let (mut record, version) = match read {
-                Some(v) => (parse_record(id, v.data), v.version),
-                None => (TokenRecord::default(), 0),
-            };
+            let (mut record, version) = read_record(shared, id, &path).await?;
             let theirs = record.token_meta();
             // Stored already (an answer lost on the way back).
             if theirs == Some(grant.meta) {
@@ -375,6 +365,16 @@ impl Engine {
             tracing::warn!(account = id, "the bots' copy of the new token is not in Vault: {e}");
         }
     }
+}
+
+/// The account's record and its version (0: none yet), noting Vault's health.
+async fn read_record(shared: &Shared, id: &str, path: &str) -> Result<(TokenRecord, u64), EngineError> {
+    let read = shared.client.read(path).await.inspect_err(|e| shared.failed(e)).map_err(store_error)?;
+    shared.ok();
+    Ok(match read {
+        Some(v) => (parse_record(id, v.data), v.version),
+        None => (TokenRecord::default(), 0),
+    })
 }
 
 /// A record of another provider or app under the same account id.
