@@ -31,7 +31,9 @@ impl Engine {
         let origin = crate::shared::Origin::of(&event(grant.meta));
         let saved = match self.save_grant(id, &grant, origin).await {
             Ok(Saved::Stored) => Ok(()),
-            Ok(Saved::Refused(record)) => return self.refused_in_shared_store(id, &grant, record).await,
+            Ok(Saved::Refused(record, version)) => {
+                return self.refused_in_shared_store(id, &grant, *record, version).await
+            }
             Err(e) => Err(e),
         };
         let now = self.inner.clock.now();
@@ -117,10 +119,10 @@ impl Engine {
         &self,
         id: &str,
         grant: &Grant,
-        record: Box<tokentray_adapters::vault::TokenRecord>,
+        record: tokentray_adapters::vault::TokenRecord,
+        version: u64,
     ) -> Result<(), EngineError> {
-        let version = self.shared().map_or(0, |s| s.seen(id));
-        self.adopt_record(id, *record, version).await?;
+        self.adopt_record(id, record, version).await?;
         if let Some(journal) = self.inner.journal.get() {
             if journal.read(id).ok().flatten().is_some_and(|e| e.meta == grant.meta) {
                 journal.clear(id)?;
@@ -141,14 +143,14 @@ impl Engine {
         };
         match self.save_grant(id, &grant, origin).await {
             Ok(Saved::Stored) => {}
-            Ok(Saved::Refused(record)) => {
+            Ok(Saved::Refused(record, version)) => {
                 let _ = self.with_slot(id, |s| {
                     if s.generation == generation {
                         s.pending = None;
                         s.pending_since = None;
                     }
                 });
-                if let Err(e) = self.refused_in_shared_store(id, &grant, record).await {
+                if let Err(e) = self.refused_in_shared_store(id, &grant, *record, version).await {
                     tracing::warn!(account = id, "{e}");
                 }
                 return true;

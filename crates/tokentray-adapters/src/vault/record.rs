@@ -1,8 +1,7 @@
 //! The token record: one KV entry per account holding the token set, what
 //! every machine needs to serve it, and the lease of the one machine that
-//! may renew it now. One entry, so a check-and-set write of a new token
-//! also proves its writer still holds the lease: a takeover writes a new
-//! version, and the old holder's write then fails (the version is the fence).
+//! may renew it now. One entry, so a check-and-set write of a new token is
+//! made against exactly the token (and lease) it was read with.
 
 use crate::config::AccountConfig;
 use crate::provider::{Grant, UserInfo};
@@ -87,7 +86,7 @@ pub struct TokenRecord {
     pub user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
-    /// Raised by every lease taken: a token stored under an older one is refused.
+    /// Raised by every lease taken, so a holder sees its lease was taken over.
     #[serde(default)]
     pub fence: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,14 +144,6 @@ impl TokenRecord {
         Some(Grant { tokens, meta: self.meta?, user })
     }
 
-    pub fn tokens(&self) -> Option<TokenSet> {
-        Some(TokenSet {
-            access_token: self.access_token.clone()?,
-            refresh_token: self.refresh_token.clone(),
-            feed_token: self.feed_token.clone(),
-        })
-    }
-
     /// Puts `grant` in, keeping the fence; the lease ends with the store.
     /// A renewal proves the credentials it used; a login proves the api
     /// secret, but not Fyers' PIN, which only a renewal carries.
@@ -196,15 +187,5 @@ impl TokenRecord {
     /// The token it holds, by its meta (what the machines compare).
     pub fn token_meta(&self) -> Option<TokenMeta> {
         self.access_token.as_ref().and(self.meta)
-    }
-
-    /// When the token it holds was issued.
-    pub fn issued_at(&self) -> Option<Instant> {
-        self.access_token.as_ref().and(self.meta.map(|m| m.issued_at))
-    }
-
-    /// The lease, if someone other than `me` holds it at `now`.
-    pub fn held_by_other(&self, me: &str, now: Instant) -> Option<&Lease> {
-        self.lease.as_ref().filter(|l| l.holder != me && l.expires_at > now)
     }
 }

@@ -29,10 +29,6 @@ impl VaultStore {
         Ok(Self { detached: client.unpooled(timeout)?, client, local })
     }
 
-    pub fn client(&self) -> &VaultClient {
-        &self.client
-    }
-
     /// Runs `f` on a thread with a runtime of its own, whatever the caller's context.
     fn run<R: Send>(
         &self,

@@ -64,8 +64,9 @@ impl Origin {
 /// What storing a grant came to.
 pub(crate) enum Saved {
     Stored,
-    /// Refused: the record holds a token someone stored meanwhile, served instead.
-    Refused(Box<TokenRecord>),
+    /// Refused: the record (at its version) holds a token someone stored
+    /// meanwhile, served instead.
+    Refused(Box<TokenRecord>, u64),
 }
 
 /// A lease seen while waiting, and since when (this machine's clock).
@@ -305,7 +306,7 @@ impl Engine {
                 shared.done_with(id, grant);
                 let by = said(record.stored_by.as_deref().or(record.logged_out_by.as_deref()).unwrap_or("?"));
                 tracing::warn!(account = id, by, "another machine stored a token after the one this renewal replaced: Vault keeps that one, which is served here");
-                return Ok(Saved::Refused(Box::new(record)));
+                return Ok(Saved::Refused(Box::new(record), version));
             }
             // The lease was taken over and its holder is still renewing: its outcome decides.
             if let (Some(held), Some(lease)) = (held, record.lease.as_ref()) {
