@@ -1,7 +1,7 @@
 //! A stand-in for a desktop's tray host, for `scripts/measure-tray.sh`: it
 //! takes the tray's registration, as a panel would, until it is killed.
 
-#[path = "../tests/support/watcher.rs"]
+#[path = "../tests/app/support/watcher.rs"]
 mod support;
 
 fn main() {

@@ -33,8 +33,8 @@ fn fixture(name: &str) -> Fixture {
         let demo = Demo::start(&dir).await.unwrap();
         let engine = demo.engine(Arc::new(LogNotifier)).unwrap();
         demo.log_in_everything(&engine).await.unwrap();
-        let host = tokentray_runtime::ipc::Host { show: None, can_log_in: true, demo: true };
-        tokentray_runtime::ipc::serve(engine.clone(), host).await.unwrap();
+        let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: true };
+        tokentray_runtime::control::serve(engine.clone(), host).await.unwrap();
         (engine, demo)
     });
     // The real context: the capabilities and their ACL apply as in the app.
@@ -105,9 +105,8 @@ fn refresh_check_and_logout_act_on_the_engine() {
 fn without_a_running_engine_the_window_says_so() {
     let f = fixture("gone");
     f.engine.shutdown();
-    let socket = tokentray_runtime::ipc::socket_path(f.engine.data_dir());
-    tokentray_testkit::wait_until("the control socket closed", std::time::Duration::from_secs(10), || {
-        std::os::unix::net::UnixStream::connect(&socket).is_err()
+    tokentray_testkit::wait_until("the control channel closed", std::time::Duration::from_secs(10), || {
+        !tauri::async_runtime::block_on(tokentray_runtime::control::is_running(f.engine.data_dir()))
     });
     let e = call(&f, "accounts", json!({})).unwrap_err();
     assert!(e["message"].as_str().unwrap().contains("TokenTray is not running"), "{e}");

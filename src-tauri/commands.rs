@@ -1,93 +1,82 @@
 //! What the window's page may call, each granted in
 //! `capabilities/default.json`. The window runs in a process of its own: each
 //! command is a request to the running TokenTray's engine over its control
-//! socket, and fails with a `CommandError` that keeps the engine's remedy.
+//! channel, answered with the reply its type is paired with, and fails with
+//! a `CommandError` that keeps the engine's remedy.
 
 use crate::command_error::CommandError;
 use crate::state::WindowState;
 use tauri::State;
-use tokentray_adapters::config_edit::AccountDraft;
+use tokentray_adapters::config::edit::AccountDraft;
 use tokentray_adapters::Secret;
+use tokentray_runtime::control::{self, call, Call, LoginProgress};
 use tokentray_runtime::history::HistoryEntry;
-use tokentray_runtime::ipc::{self, Request, Response};
+use tokentray_runtime::login::PasteOutcome;
 use tokentray_runtime::{AccountStatus, AccountView, Settings};
 
-/// The engine's answer to `request`, or why there is none.
-async fn ask(state: &WindowState, request: Request) -> Result<Response, CommandError> {
-    match ipc::request(&state.engine_dir, &request).await {
-        Some(Response::Error { message, remedy }) => Err(CommandError { message, remedy }),
-        Some(Response::Unsupported { message }) => Err(CommandError::other(message)),
-        Some(response) => Ok(response),
-        None => Err(CommandError::other("TokenTray is not running: start it again from the applications menu")),
-    }
-}
-
-/// Named by its kind only: an answer may hold a token.
-fn unexpected(response: Response) -> CommandError {
-    let kind = serde_json::to_value(&response).ok().and_then(|v| v["result"].as_str().map(str::to_owned));
-    CommandError::other(format!("the running TokenTray answered `{}`, not what was asked", kind.unwrap_or_default()))
-}
-
-fn status(response: Response) -> Result<AccountStatus, CommandError> {
-    match response {
-        Response::Status { account } => Ok(*account),
-        other => Err(unexpected(other)),
-    }
+/// The engine's reply to `request`, or why there is none.
+async fn ask<C: Call>(state: &WindowState, request: C) -> Result<C::Reply, CommandError> {
+    control::ask(&state.engine_dir, request).await.map_err(CommandError::from)
 }
 
 #[tauri::command]
 pub async fn accounts(state: State<'_, WindowState>) -> Result<Vec<AccountView>, CommandError> {
-    match ask(&state, Request::Accounts).await? {
-        Response::Accounts { accounts } => Ok(accounts),
-        other => Err(unexpected(other)),
-    }
+    ask(&state, call::Accounts {}).await
 }
 
 /// The last days of every account's history, for the timelines.
 #[tauri::command]
 pub async fn history(state: State<'_, WindowState>) -> Result<Vec<HistoryEntry>, CommandError> {
-    match ask(&state, Request::History).await? {
-        Response::History { entries } => Ok(entries),
-        other => Err(unexpected(other)),
-    }
+    ask(&state, call::History {}).await
 }
 
 #[tauri::command]
 pub async fn settings(state: State<'_, WindowState>) -> Result<Settings, CommandError> {
-    match ask(&state, Request::Settings).await? {
-        Response::Settings { settings } => Ok(settings),
-        other => Err(unexpected(other)),
-    }
+    ask(&state, call::Settings {}).await
 }
 
-/// Opens the browser at the provider (from the engine's process); returns
-/// when the token is stored.
+/// Logs in through the engine's process, which opens the browser (or, were
+/// it a daemon, has this window open it); returns when the token is stored.
 #[tauri::command]
 pub async fn login(state: State<'_, WindowState>, account: String) -> Result<AccountStatus, CommandError> {
-    status(ask(&state, Request::Login { account }).await?)
+    let request =
+        call::Login { account, no_browser: false, timeout_secs: tokentray_runtime::login::DEFAULT_TIMEOUT.as_secs() };
+    let progress = |step: &LoginProgress| {
+        if let LoginProgress::OpenBrowser { url, .. } = step {
+            if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {
+                tracing::warn!("{e}");
+            }
+        }
+    };
+    // Pasted addresses come through `paste_login`, as the tray's own logins take them.
+    let (_paste, pasted) = tokio::sync::mpsc::channel(1);
+    control::log_in(&state.engine_dir, request, progress, pasted).await.map_err(CommandError::from)
 }
 
 /// The address the browser landed on, for a login whose redirect no
 /// loopback server receives (Angel One's): the running login checks it.
 #[tauri::command]
 pub async fn paste_login(state: State<'_, WindowState>, account: String, url: String) -> Result<(), CommandError> {
-    let url = tokentray_adapters::Secret::new(url.trim());
-    ask(&state, Request::PasteRedirect { account, url }).await.map(drop)
+    let url = Secret::new(url.trim());
+    match ask(&state, call::PasteRedirect { account, url }).await? {
+        PasteOutcome::LoggedIn => Ok(()),
+        refused => Err(CommandError::other(refused.refusal().unwrap_or_default())),
+    }
 }
 
 #[tauri::command]
 pub async fn refresh(state: State<'_, WindowState>, account: String) -> Result<AccountStatus, CommandError> {
-    status(ask(&state, Request::Refresh { account }).await?)
+    ask(&state, call::Refresh { account }).await
 }
 
 #[tauri::command]
 pub async fn check(state: State<'_, WindowState>, account: String) -> Result<AccountStatus, CommandError> {
-    status(ask(&state, Request::Check { account }).await?)
+    ask(&state, call::Check { account }).await
 }
 
 #[tauri::command]
 pub async fn logout(state: State<'_, WindowState>, account: String) -> Result<(), CommandError> {
-    ask(&state, Request::Logout { account }).await.map(drop)
+    ask(&state, call::Logout { account }).await
 }
 
 /// Adds or edits an account: the engine rewrites the config file keeping
@@ -101,15 +90,15 @@ pub async fn save_account(
     pin: Option<String>,
 ) -> Result<(), CommandError> {
     let (api_secret, pin) = (api_secret.map(Secret::new), pin.map(Secret::new));
-    ask(&state, Request::SaveAccount { draft: Box::new(draft), replacing, api_secret, pin }).await.map(drop)
+    ask(&state, call::SaveAccount { draft: Box::new(draft), replacing, api_secret, pin }).await
 }
 
 #[tauri::command]
 pub async fn delete_account(state: State<'_, WindowState>, account: String) -> Result<(), CommandError> {
-    ask(&state, Request::DeleteAccount { account }).await.map(drop)
+    ask(&state, call::DeleteAccount { account }).await
 }
 
 #[tauri::command]
 pub async fn save_thresholds(state: State<'_, WindowState>, orange: String, red: String) -> Result<(), CommandError> {
-    ask(&state, Request::SaveThresholds { orange, red }).await.map(drop)
+    ask(&state, call::SaveThresholds { orange, red }).await
 }

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use tauri::{AppHandle, Manager, RunEvent, Runtime};
 use tokentray_adapters::config::Config;
 use tokentray_adapters::paths;
+use tokentray_runtime::control::{self, call, ClientError, Host};
 use tokentray_runtime::demo::Demo;
-use tokentray_runtime::ipc::{self, Host, Request};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, SystemClock};
 
@@ -58,8 +58,7 @@ pub fn run(args: Args) {
     // forward and leave before any GUI starts (a GTK app torn down in the
     // middle of its start-up can crash on the way out).
     if let Ok((_, _, engine_dir)) = locate(&args) {
-        if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Show)).is_some() {
-            tracing::info!("TokenTray is already running: brought its window forward");
+        if already_running(&engine_dir) {
             return;
         }
     }
@@ -110,6 +109,20 @@ pub fn handlers<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send +
     ]
 }
 
+/// Whether a TokenTray already answers for `engine_dir`; if so, it was
+/// asked to bring its window forward.
+fn already_running(engine_dir: &std::path::Path) -> bool {
+    match tauri::async_runtime::block_on(control::ask(engine_dir, call::Show {})) {
+        Ok(control::Shown::Window) => tracing::info!("TokenTray is already running: brought its window forward"),
+        Ok(control::Shown::Headless) => {
+            tracing::info!("the TokenTray daemon runs on this data directory: stop it first")
+        }
+        Err(ClientError::NotRunning) => return false,
+        Err(e) => tracing::warn!("a TokenTray answers on this data directory already: {e}"),
+    }
+    true
+}
+
 /// Where the app runs from: the user's config, or the demo when there is none.
 enum Source {
     Config(Box<Config>),
@@ -137,8 +150,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     let (source, data_dir, engine_dir) = locate(args)?;
     // One instance, checked again: another TokenTray may have started since
     // `run` looked (before the demo would reset its files).
-    if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Show)).is_some() {
-        tracing::info!("TokenTray is already running: brought its window forward");
+    if already_running(&engine_dir) {
         app.exit(0);
         return Ok(());
     }
@@ -173,16 +185,16 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     let window_app = app.clone();
     let host = Host {
         show: Some(Box::new(move || window::open(&window_args, &window_engine, tray::icon_rect(&window_app)))),
-        can_log_in: true,
+        opens_browser: true,
         demo: on_demo,
     };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {
         // Only the one running engine puts right what a crash left behind,
         // and its socket answers once that is done.
-        let claimed = ipc::claim(&engine).await?;
+        let claimed = control::claim(&engine).await?;
         engine.recover(true).await?;
-        ipc::serve_claimed(claimed, engine.clone(), host);
+        control::serve_claimed(claimed, engine.clone(), host);
         engine.spawn_scheduler();
         if api.enabled {
             if let Err(e) = tokentray_runtime::api::serve(engine.clone(), api.port).await {

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tokentray_runtime::ipc::{self, Request};
+use tokentray_runtime::control;
 
 pub const LABEL: &str = "main";
 
@@ -34,7 +34,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Err(std::fs::TryLockError::WouldBlock) => return bring_forward(&engine_dir),
         Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
     }
-    if tauri::async_runtime::block_on(ipc::request(&engine_dir, &Request::Status)).is_none() {
+    if !tauri::async_runtime::block_on(control::is_running(&engine_dir)) {
         return Err("TokenTray is not running here: start it (tokentray-tray), and it opens this window".into());
     }
     // Bound before the web view starts: from now on another window finds it.
@@ -128,10 +128,13 @@ fn follow_engine<R: Runtime>(app: &AppHandle<R>, engine_dir: PathBuf) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let emitter = app.clone();
-        ipc::follow_changes(&engine_dir, |account| {
+        let followed = control::follow_changes(&engine_dir, |account| {
             let _ = emitter.emit("accounts-changed", account);
         })
         .await;
+        if let Err(e) = followed {
+            tracing::warn!("cannot follow the running TokenTray: {e}");
+        }
         tracing::info!("the running TokenTray went away: closing the window");
         let _ = std::fs::remove_file(window_socket(&engine_dir));
         app.exit(0);

@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { alertsLine, countdownText, describeError, entriesFor, levelFor, lifeLeft, mainAction, NEEDS_CLIENT_ID, NEEDS_PIN, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { alertsLine, countdownText, describeError, entriesFor, fieldsFor, levelFor, lifeLeft, mainAction, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -12,6 +12,7 @@ let editing = null; // the id being edited, or null when adding
 const busy = new Map(); // account id -> what it is waiting for
 let pasting = null; // the account the paste form is for, while it shows
 const wantsPaste = new Set(); // accounts whose login, started here, waits for a pasted address
+let providers = []; // what the engine describes: the form's choices and the fields each takes
 
 function timeOf(iso) {
   return iso ? new Date(iso).toLocaleTimeString() : "-";
@@ -206,13 +207,24 @@ function showBanner(text, loginFor = null) {
 
 const FIELDS = ["id", "provider", "label", "api_key", "api_secret", "user_id", "pin", "redirect_uri", "orange", "red", "authorize_url", "token_url", "profile_url", "scopes"];
 
+/** The form's provider choices, as the engine describes them. */
+function fillProviders() {
+  $("f-provider").replaceChildren(...providers.map((p) => {
+    const option = document.createElement("option");
+    option.value = p.id;
+    option.textContent = p.name;
+    return option;
+  }));
+}
+
 /** Shows the fields the chosen provider takes. */
 function showProviderFields() {
-  const provider = $("f-provider").value;
+  const fields = fieldsFor(providers, $("f-provider").value);
   const form = $("account-form");
-  form.classList.toggle("oauth2", provider === "oauth2");
-  form.classList.toggle("client-id", NEEDS_CLIENT_ID.includes(provider));
-  form.classList.toggle("pin", NEEDS_PIN.includes(provider));
+  form.classList.toggle("oauth2", fields.endpoints);
+  form.classList.toggle("client-id", Boolean(fields.clientId));
+  form.classList.toggle("pin", fields.pin);
+  $("f-user_id").placeholder = fields.clientId ?? "your client id at the broker";
 }
 
 function formatSeconds(s) {
@@ -235,7 +247,7 @@ function openForm(account) {
         authorize_url: account.authorize_url ?? "", token_url: account.token_url ?? "",
         profile_url: account.profile_url ?? "", scopes: (account.scopes ?? []).join(" "),
       }
-    : { provider: "kite" };
+    : { provider: providers[0]?.id ?? "" };
   for (const f of FIELDS) {
     const input = $(`f-${f}`);
     input.value = values[f] ?? "";
@@ -256,7 +268,7 @@ function closeForm() {
 async function saveForm(event) {
   event.preventDefault();
   const values = Object.fromEntries(FIELDS.map((f) => [f, $(`f-${f}`).value]));
-  const errors = validateDraft(values, { existingIds: accounts.map((a) => a.id), replacing: editing });
+  const errors = validateDraft(values, { providers, existingIds: accounts.map((a) => a.id), replacing: editing });
   for (const f of FIELDS) {
     $(`f-${f}`).setAttribute("aria-invalid", f in errors ? "true" : "false");
   }
@@ -332,6 +344,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
 
   const settings = await invoke("settings");
+  providers = settings.providers ?? [];
+  fillProviders();
   $("storage").textContent = `Secrets: ${settings.storage}`;
   $("config-path").textContent = `Config: ${settings.config_path}`;
   if (settings.demo) showBanner("Demo: two accounts on the built-in sandbox broker. Watch demo-kite turn orange, red, then expire; then log in.");

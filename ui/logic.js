@@ -1,12 +1,14 @@
 // The window's pure logic: countdown text, colour and form checks. No DOM, no
-// Tauri, so `node --test ui/` tests it. It mirrors tokentray-core's rules.
+// Tauri, so `node --test ui/` tests it. Its countdown and colours follow
+// tokentray-core's rules, checked against the same vectors
+// (tests/vectors/countdown.json); the providers and what each asks for come
+// from the engine (`settings.providers`), never from a list of its own.
 
-export const PROVIDERS = ["kite", "upstox", "schwab", "fyers", "dhan", "angelone", "oauth2"];
-
-/** The providers whose logins are tied to the account by the broker's client id. */
-export const NEEDS_CLIENT_ID = ["dhan", "angelone"];
-/** The providers that renew a token only with the user's PIN. */
-export const NEEDS_PIN = ["fyers"];
+/** What the form asks for `providerId`: its client id (and how it is called), the PIN, OAuth2 endpoints. */
+export function fieldsFor(providers, providerId) {
+  const p = (providers ?? []).find((x) => x.id === providerId);
+  return { clientId: p?.user_id ?? null, pin: Boolean(p?.pin), endpoints: Boolean(p?.endpoints) };
+}
 
 /** `6d 23h`, `2h 14m`, `14m`, `45s`: as the tray and the CLI write it. */
 export function formatCountdown(seconds) {
@@ -142,16 +144,17 @@ function isHttpUrl(text) {
 }
 
 /** Field name -> what to fix, for the account form. Empty when it can be saved. */
-export function validateDraft(draft, { existingIds = [], replacing = null } = {}) {
+export function validateDraft(draft, { providers = [], existingIds = [], replacing = null } = {}) {
   const errors = {};
   const id = (draft.id ?? "").trim();
   if (!id) errors.id = "Give the account an id, e.g. kite-main.";
   else if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) errors.id = "Use letters, digits, '-', '_' and '.' (64 at most).";
   else if (id !== replacing && existingIds.includes(id)) errors.id = `An account "${id}" exists already.`;
-  if (!PROVIDERS.includes(draft.provider)) errors.provider = "Choose a provider.";
+  const fields = fieldsFor(providers, draft.provider);
+  if (!providers.some((p) => p.id === draft.provider)) errors.provider = "Choose a provider.";
   if (!(draft.api_key ?? "").trim()) errors.api_key = "The api key (client id) from the broker's developer console.";
-  if (NEEDS_CLIENT_ID.includes(draft.provider) && !(draft.user_id ?? "").trim()) {
-    errors.user_id = "Your client id at the broker (Dhan client id, Angel One client code).";
+  if (fields.clientId && !(draft.user_id ?? "").trim()) {
+    errors.user_id = `The client id the broker knows you by (${fields.clientId}): it ties each login to the account.`;
   }
   if (!isHttpUrl((draft.redirect_uri ?? "").trim())) errors.redirect_uri = "An http:// or https:// URL, as registered with the broker.";
   const orange = draft.orange ? parseDuration(draft.orange) : null;
@@ -159,7 +162,7 @@ export function validateDraft(draft, { existingIds = [], replacing = null } = {}
   if (draft.orange && orange === null) errors.orange = "Write a duration like 3h or 90m.";
   if (draft.red && red === null) errors.red = "Write a duration like 1h or 30m.";
   if (orange !== null && red !== null && orange <= red) errors.orange = "Orange must be longer than red: it warns first.";
-  if (draft.provider === "oauth2") {
+  if (fields.endpoints) {
     if (!isHttpUrl((draft.authorize_url ?? "").trim())) errors.authorize_url = "The provider's authorize URL.";
     if (!isHttpUrl((draft.token_url ?? "").trim())) errors.token_url = "The provider's token URL.";
     if (draft.profile_url && !isHttpUrl(draft.profile_url.trim())) errors.profile_url = "An http(s) URL, or leave it empty.";

@@ -1,18 +1,20 @@
 import test from "node:test";
 import assert from "node:assert/strict";
-import { alertsLine, describeError, entriesFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { readFileSync } from "node:fs";
+import { alertsLine, describeError, entriesFor, fieldsFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
+
+// The same vectors tokentray-core's and tokentray-runtime's tests check: the
+// countdown's rules, and the providers as the engine describes them.
+const vectors = (name) => JSON.parse(readFileSync(new URL(`../tests/vectors/${name}.json`, import.meta.url), "utf8"));
+const countdown = vectors("countdown");
+const providers = vectors("providers");
 
 const now = Date.parse("2026-11-26T10:00:00Z");
 const at = (seconds) => new Date(now + seconds * 1000).toISOString();
 const account = (over) => ({ state: "valid", level: "green", act_by: at(4 * 3600), orange_seconds: 3 * 3600, red_seconds: 3600, ...over });
 
-test("countdown text matches the tray's", () => {
-  assert.equal(formatCountdown(8040), "2h 14m");
-  assert.equal(formatCountdown(3600 + 300), "1h 05m");
-  assert.equal(formatCountdown(6 * 86400 + 23 * 3600 + 59), "6d 23h");
-  assert.equal(formatCountdown(14 * 60 + 59), "14m");
-  assert.equal(formatCountdown(45), "45s");
-  assert.equal(formatCountdown(-3), "0s");
+test("countdown text matches the tray's (the core's vectors)", () => {
+  for (const [seconds, text] of countdown.text) assert.equal(formatCountdown(seconds), text, `${seconds}s`);
 });
 
 test("the countdown says what to do when there is nothing to count", () => {
@@ -23,12 +25,11 @@ test("the countdown says what to do when there is nothing to count", () => {
   assert.equal(countdownText(account({ act_by: at(8040) }), now), "2h 14m");
 });
 
-test("colours follow the thresholds, which belong to the more urgent side", () => {
-  assert.equal(levelFor(account({ act_by: at(3 * 3600 + 1) }), now), "green");
-  assert.equal(levelFor(account({ act_by: at(3 * 3600) }), now), "orange");
-  assert.equal(levelFor(account({ act_by: at(3601) }), now), "orange");
-  assert.equal(levelFor(account({ act_by: at(3600) }), now), "red");
-  assert.equal(levelFor(account({ act_by: at(0) }), now), "expired");
+test("colours follow the thresholds, which belong to the more urgent side (the core's vectors)", () => {
+  const { orange, red, cases } = countdown.levels;
+  for (const [left, level] of cases) {
+    assert.equal(levelFor(account({ act_by: at(left), orange_seconds: orange, red_seconds: red }), now), level, `${left}s left`);
+  }
   assert.equal(levelFor(account({ state: "needs_login" }), now), "expired");
   assert.equal(levelFor(account({ state: "no_token", act_by: null }), now), "no_token");
   assert.equal(levelFor(account({ act_by: null }), now), "green");
@@ -45,19 +46,25 @@ test("durations read as in the config", () => {
 
 test("the form says what to fix, field by field", () => {
   const good = { id: "kite-main", provider: "kite", api_key: "abc", redirect_uri: "http://127.0.0.1:5010/cb" };
-  assert.deepEqual(validateDraft(good), {});
-  const bad = validateDraft({ id: "my account", provider: "zerodha", api_key: " ", redirect_uri: "127.0.0.1:5010", orange: "1h", red: "2h" });
+  const check = (draft, options = {}) => validateDraft(draft, { providers, ...options });
+  assert.deepEqual(check(good), {});
+  const bad = check({ id: "my account", provider: "zerodha", api_key: " ", redirect_uri: "127.0.0.1:5010", orange: "1h", red: "2h" });
   assert.deepEqual(Object.keys(bad).sort(), ["api_key", "id", "orange", "provider", "redirect_uri"]);
   assert.match(bad.orange, /longer than red/);
-  assert.match(validateDraft(good, { existingIds: ["kite-main"] }).id, /exists already/);
-  assert.deepEqual(validateDraft(good, { existingIds: ["kite-main"], replacing: "kite-main" }), {});
-  const oauth = validateDraft({ ...good, provider: "oauth2" });
+  assert.match(check(good, { existingIds: ["kite-main"] }).id, /exists already/);
+  assert.deepEqual(check(good, { existingIds: ["kite-main"], replacing: "kite-main" }), {});
+  const oauth = check({ ...good, provider: "oauth2" });
   assert.deepEqual(Object.keys(oauth).sort(), ["authorize_url", "token_url"]);
-  for (const provider of ["dhan", "angelone"]) {
-    assert.match(validateDraft({ ...good, provider }).user_id, /client id/, provider);
-    assert.deepEqual(validateDraft({ ...good, provider, user_id: "1100000001" }), {}, provider);
+  // Whatever asks for a client id says what it is called, for each provider that does.
+  const withClientId = providers.filter((p) => p.user_id);
+  assert.deepEqual(withClientId.map((p) => p.id), ["dhan", "angelone"]);
+  for (const p of withClientId) {
+    assert.ok(check({ ...good, provider: p.id }).user_id.includes(p.user_id), p.id);
+    assert.deepEqual(check({ ...good, provider: p.id, user_id: "1100000001" }), {}, p.id);
   }
-  assert.deepEqual(validateDraft({ ...good, provider: "fyers" }), {}, "the PIN is optional: renewal asks for it");
+  assert.deepEqual(check({ ...good, provider: "fyers" }), {}, "the PIN is optional: renewal asks for it");
+  assert.deepEqual(fieldsFor(providers, "fyers"), { clientId: null, pin: true, endpoints: false });
+  assert.equal(validateDraft(good).provider, "Choose a provider.", "no providers from the engine: none to choose");
 });
 
 test("a command's error shows its message and offers a login only when one fixes it", () => {

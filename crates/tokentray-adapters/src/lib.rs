@@ -1,25 +1,25 @@
 //! TokenTray's adapters: everything that touches the outside world, each
 //! behind a small surface so tests use real loopback servers, real files and
-//! the real keyring. They decide nothing: the decisions (when to refresh,
-//! what to show) are `tokentray-core`'s, and `tokentray-runtime`'s `Engine`
-//! is the one place that calls both.
+//! the real keyring. The decisions about a token's life (when to refresh,
+//! what to show) are `tokentray-core`'s; what is decided here is how to
+//! read and check the config (its defaults come from the core's provider
+//! descriptions), how each protocol speaks, and how files are written.
 //!
-//! - [`config`], [`config_edit`]: the TOML file that lists accounts (no secrets).
-//! - [`provider`]: the Kite, Upstox, Schwab and OAuth2 protocols over HTTP.
+//! - [`config`]: the TOML file that lists accounts (no secrets), a resolver
+//!   per section, and the window's edits to it.
+//! - [`provider`]: each broker's protocol over HTTP.
 //! - [`store`]: secrets in the OS keyring (or an opted-in 0600 file), the
 //!   grant journal, and the non-secret state file.
+//! - [`vault`]: Vault or OpenBao as the store several machines share.
 //! - [`sinks`]: the files the user's scripts read the token from.
 //! - [`atomic`], [`paths`]: whole-file replacement; where the config and data live.
 
-pub mod alert_config;
 pub mod atomic;
-pub mod calendar_file;
 pub mod callback_tls;
 pub mod config;
-pub mod config_edit;
 pub mod duration;
-pub mod market_config;
 pub mod paths;
+mod position;
 pub mod provider;
 mod random;
 pub mod redirect_uri;
@@ -27,6 +27,5 @@ mod secret;
 pub mod sinks;
 pub mod store;
 pub mod vault;
-pub mod vault_config;
 
 pub use secret::{same_in_constant_time, Secret};

@@ -2,7 +2,7 @@
 //! config file; `TOKENTRAY_DATA_DIR` moves the data directory (state, logs,
 //! locks, the opted-in plaintext secrets).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const CONFIG_ENV: &str = "TOKENTRAY_CONFIG";
 pub const DATA_DIR_ENV: &str = "TOKENTRAY_DATA_DIR";
@@ -34,4 +34,12 @@ pub fn data_dir() -> Result<PathBuf, NoHome> {
         return Ok(PathBuf::from(p));
     }
     dirs::data_dir().map(|d| d.join("tokentray")).ok_or(NoHome { what: "data", env: DATA_DIR_ENV })
+}
+
+/// `~/x` is under the home directory; other paths are taken as written.
+pub fn expand_home(path: &Path) -> PathBuf {
+    match path.strip_prefix("~") {
+        Ok(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| path.to_owned()),
+        Err(_) => path.to_owned(),
+    }
 }

@@ -13,7 +13,7 @@ use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
 use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
-use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 
 const ACCOUNTS: usize = 100;
 const WINDOW: Duration = Duration::from_secs(60);
@@ -113,7 +113,7 @@ async fn main() {
     let apps = (0..ACCOUNTS)
         .map(|i| {
             App::new(
-                if i % 2 == 0 { Flavor::Kite } else { Flavor::OAuth2 },
+                if i % 2 == 0 { ProviderKind::Kite } else { ProviderKind::Schwab },
                 &format!("app{i}"),
                 &format!("secret{i}"),
                 &redirect,

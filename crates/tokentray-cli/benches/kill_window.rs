@@ -21,7 +21,7 @@ use tokentray_adapters::Secret;
 use tokentray_core::{Instant as At, Refreshability, TokenMeta};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
-use tokentray_sandbox::{App, Endpoint, Fault, Flavor, Sandbox, SandboxConfig};
+use tokentray_sandbox::{App, Endpoint, Fault, ProviderKind, Sandbox, SandboxConfig};
 
 const KILLS: u64 = 30;
 /// How long the sandbox holds the refresh answer: the kill is aimed past it.
@@ -64,7 +64,7 @@ async fn main() {
     let port = tokentray_testkit::free_port();
     let redirect = format!("http://127.0.0.1:{port}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![App::new(Flavor::OAuth2, "killid", "killsecret", &redirect, "K1")],
+        apps: vec![App::new(ProviderKind::Schwab, "killid", "killsecret", &redirect, "K1")],
         ..SandboxConfig::default()
     })
     .await

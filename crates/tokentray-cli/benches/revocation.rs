@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use tokentray_adapters::config::Config;
 use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
 use tokentray_adapters::Secret;
-use tokentray_runtime::ipc::{self, Host};
+use tokentray_runtime::control::{self, Host};
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
-use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 use tokentray_testkit::{free_port, scratch};
 
 const ROUNDS: usize = 51;
@@ -47,7 +47,7 @@ async fn main() {
     let (callback, api_port) = (free_port(), free_port());
     let redirect = format!("http://127.0.0.1:{callback}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![App::new(Flavor::Kite, "kitekey", "kitesecret", &redirect, "AB1234")],
+        apps: vec![App::new(ProviderKind::Kite, "kitekey", "kitesecret", &redirect, "AB1234")],
         ..SandboxConfig::default()
     })
     .await
@@ -71,7 +71,8 @@ async fn main() {
         },
     )
     .unwrap();
-    let _control = ipc::serve(engine.clone(), Host { show: None, can_log_in: false, demo: false }).await.unwrap();
+    let _control =
+        control::serve(engine.clone(), Host { show: None, opens_browser: false, demo: false }).await.unwrap();
     let (addr, _api) = tokentray_runtime::api::serve(engine.clone(), api_port).await.unwrap();
     let key = engine.api_key().await.unwrap();
 

@@ -16,7 +16,7 @@
 //!
 //! `cargo bench -p tokentray-cli --bench vault_cluster` (about 6 minutes).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/cli/common/mod.rs"]
 mod common;
 
 use common::cluster::{cluster, Cluster};

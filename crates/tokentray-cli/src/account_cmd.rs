@@ -1,6 +1,8 @@
-//! `login`, `refresh`, `logout`, `token`: one account, one action, in this
-//! process. Locks in the data directory keep them from colliding with a
-//! running daemon or tray, which picks up the result from the state file.
+//! `login`, `refresh`, `check`, `logout`, `token`: one account, one action.
+//! When a tray or daemon runs, the action is handed to its engine, which
+//! answers from then on with what it did. When none runs, this process
+//! does it, then tells any engine that started meanwhile (`Adopt`), so
+//! that once a command returns every running TokenTray answers from it.
 
 use crate::cli::Global;
 use crate::context::{CliError, Context};
@@ -8,54 +10,114 @@ use chrono::Local;
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokentray_runtime::ipc::{self, Request, Response};
-use tokentray_runtime::login::LoginOptions;
+use tokentray_adapters::Secret;
+use tokentray_runtime::control::{self, call, ClientError, HandedToken, LoginProgress};
+use tokentray_runtime::login::{LoginOptions, Pasted};
 use tokentray_runtime::AccountStatus;
+use tokio::sync::mpsc;
 
 pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duration) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    if !no_browser {
-        // Only once the running TokenTray says it opened the browser is that what happens.
-        let request = Request::Login { account: id.to_owned() };
-        let answer = ipc::request_with_progress(&ctx.data_dir, &request, |message| {
-            eprintln!("{id}: {message}; complete the login there");
-        })
-        .await;
-        if let Some(status) = from_remote(answer)? {
-            return logged_in(id, &status);
+    let request = call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1) };
+    let (paste, pasted) = mpsc::channel(4);
+    let mut paste = Some(paste);
+    let progress = |step: &LoginProgress| match step {
+        LoginProgress::BrowserOpened { paste_in_window } => {
+            let then = match paste_in_window {
+                true => "; paste the address it lands on into TokenTray's window",
+                false => "",
+            };
+            eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
         }
-    }
-    let engine = ctx.engine()?;
-    engine.recover(false).await?;
-    let pasted = no_browser.then(|| {
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
-                if tx.blocking_send(line).is_err() {
-                    break;
+        LoginProgress::OpenBrowser { url, paste: paste_here } => {
+            eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
+            if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {
+                eprintln!("{e}");
+            }
+            if *paste_here {
+                eprintln!("Then paste here the whole address the browser lands on:");
+                if let Some(paste) = paste.take() {
+                    read_pasted_lines(paste);
                 }
             }
-        });
-        rx
-    });
+        }
+        LoginProgress::ShowUrl { url } => {
+            show_url(url);
+            if let Some(paste) = paste.take() {
+                read_pasted_lines(paste);
+            }
+        }
+        LoginProgress::PasteRefused { why } => eprintln!("{id}: {why}"),
+    };
+    match control::log_in(&ctx.data_dir, request, progress, pasted).await {
+        Ok(status) => return logged_in(id, &status),
+        Err(ClientError::NotRunning) => {}
+        Err(e) => return Err(CliError::Remote(e)),
+    }
+    let engine = local_engine(&ctx).await?;
+    let (paste, pasted) = mpsc::channel(4);
     let options = LoginOptions {
         open_browser: !no_browser,
         timeout,
-        pasted,
+        pasted: Some(answered(pasted, id)),
         show_url: Box::new(move |url| {
             if no_browser {
-                eprintln!("Open this URL in a browser and log in:\n\n  {url}\n");
-                eprintln!("Then paste here the whole URL the browser lands on (or let it reach this machine):");
+                show_url(&url.authorize);
+                read_pasted_lines(paste.clone());
             } else {
-                eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
+                eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {}", url.authorize);
+                if url.paste {
+                    eprintln!("Then paste here the whole address the browser lands on:");
+                    read_pasted_lines(paste.clone());
+                }
             }
         }),
-        // Pasted here, on standard input, with --no-browser.
+        // Pasted here, on standard input.
         paste_from_window: false,
+        abandoned: None,
     };
     let outcome = engine.login(id, options).await?;
+    announce(&ctx, id, false).await;
     logged_in(id, &outcome.status)
+}
+
+fn show_url(url: &impl std::fmt::Display) {
+    eprintln!("Open this URL in a browser and log in:\n\n  {url}\n");
+    eprintln!("Then paste here the whole URL the browser lands on (or let it reach this machine):");
+}
+
+/// Reads standard input's lines into `paste` on a thread of their own
+/// (a terminal blocks), until the login ends.
+fn read_pasted_lines(paste: mpsc::Sender<Secret>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if paste.blocking_send(Secret::new(line.trim())).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Pasted lines for this process's own login, each outcome said on stderr.
+fn answered(mut lines: mpsc::Receiver<Secret>, id: &str) -> mpsc::Receiver<Pasted> {
+    let (sender, pasted) = mpsc::channel(4);
+    let id = id.to_owned();
+    tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            let (reply, outcome) = tokio::sync::oneshot::channel();
+            if sender.send(Pasted { line: line.expose().to_owned(), reply: Some(reply) }).await.is_err() {
+                break;
+            }
+            if let Some(why) = outcome.await.ok().and_then(|o| o.refusal()) {
+                eprintln!("{id}: {why}");
+            }
+        }
+    });
+    pasted
 }
 
 fn logged_in(id: &str, s: &AccountStatus) -> Result<ExitCode, CliError> {
@@ -65,17 +127,26 @@ fn logged_in(id: &str, s: &AccountStatus) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Hands `request` to the running tray or daemon. `None`: nobody is running
-/// (or it cannot do this), so this process does the work itself.
-async fn handed_over(ctx: &Context, request: Request) -> Result<Option<AccountStatus>, CliError> {
-    from_remote(ipc::request(&ctx.data_dir, &request).await)
+/// Hands `request` to the running tray or daemon: `None` when nothing runs
+/// here, so this process does the work itself.
+pub(crate) async fn handed_over<C: control::Call>(ctx: &Context, request: C) -> Result<Option<C::Reply>, CliError> {
+    match control::ask(&ctx.data_dir, request).await {
+        Ok(reply) => Ok(Some(reply)),
+        Err(ClientError::NotRunning) => Ok(None),
+        Err(e) => Err(CliError::Remote(e)),
+    }
 }
 
-fn from_remote(answer: Option<Response>) -> Result<Option<AccountStatus>, CliError> {
-    match answer {
-        Some(Response::Status { account }) => Ok(Some(*account)),
-        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
-        _ => Ok(None),
+/// Tells an engine that started while this process did the work itself to
+/// take it from the files, and waits until it has: once this command
+/// returns, it answers from the new truth.
+pub(crate) async fn announce(ctx: &Context, id: &str, new_credentials: bool) {
+    let adopt = call::Adopt { account: id.to_owned(), new_credentials };
+    match control::ask(&ctx.data_dir, adopt).await {
+        Ok(_) | Err(ClientError::NotRunning) => {}
+        Err(e) => eprintln!(
+            "tokentray: the TokenTray that started meanwhile did not take this yet ({e}); it will from the files"
+        ),
     }
 }
 
@@ -109,18 +180,20 @@ async fn ask(global: &Global, id: &str, what: Ask) -> Result<ExitCode, CliError>
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
     let account = id.to_owned();
-    let request = match what {
-        Ask::Refresh => Request::Refresh { account },
-        Ask::Check => Request::Check { account },
+    let handed = match what {
+        Ask::Refresh => handed_over(&ctx, call::Refresh { account }).await?,
+        Ask::Check => handed_over(&ctx, call::Check { account }).await?,
     };
-    let s = match handed_over(&ctx, request).await? {
+    let s = match handed {
         Some(s) => s,
         None => {
             let engine = local_engine(&ctx).await?;
-            match what {
+            let s = match what {
                 Ask::Refresh => engine.refresh_or_check(id).await?,
                 Ask::Check => engine.check(id).await?,
-            }
+            };
+            announce(&ctx, id, false).await;
+            s
         }
     };
     report(id, &s);
@@ -138,44 +211,26 @@ fn report(id: &str, s: &AccountStatus) {
 pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    match ipc::request(&ctx.data_dir, &Request::Logout { account: id.to_owned() }).await {
-        Some(Response::Done { .. }) => {}
-        Some(Response::Error { message, remedy }) => return Err(CliError::Remote { message, remedy }),
-        _ => local_engine(&ctx).await?.logout(id).await?,
+    if handed_over(&ctx, call::Logout { account: id.to_owned() }).await?.is_none() {
+        local_engine(&ctx).await?.logout(id).await?;
+        announce(&ctx, id, false).await;
     }
     eprintln!("{id}: logged out");
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a script is handed: the access token, and the feed token where the
-/// provider has one (Angel One). Never the refresh token.
-pub struct Handed {
-    pub access_token: String,
-    pub feed_token: Option<String>,
-}
-
-impl From<&tokentray_adapters::store::TokenSet> for Handed {
-    fn from(t: &tokentray_adapters::store::TokenSet) -> Self {
-        Self {
-            access_token: t.access_token.expose().to_owned(),
-            feed_token: t.feed_token.as_ref().map(|f| f.expose().to_owned()),
-        }
-    }
-}
-
 /// The tokens to hand over: from the running TokenTray if there is one, else here.
-pub async fn fetch_token(ctx: &Context, id: &str) -> Result<Handed, CliError> {
-    match ipc::request(&ctx.data_dir, &Request::Token { account: id.to_owned() }).await {
-        Some(Response::Token { access_token, feed_token }) => Ok(Handed { access_token, feed_token }),
-        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
-        _ => Ok(Handed::from(&local_engine(ctx).await?.current_token(id).await?)),
+pub async fn fetch_token(ctx: &Context, id: &str) -> Result<HandedToken, CliError> {
+    match handed_over(ctx, call::Token { account: id.to_owned() }).await? {
+        Some(handed) => Ok(handed),
+        None => Ok(HandedToken::from(&local_engine(ctx).await?.current_token(id).await?)),
     }
 }
 
 pub async fn header(global: &Global, id: &str, with_name: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let account = ctx.account(id)?.clone();
-    let token = tokentray_adapters::Secret::new(fetch_token(&ctx, id).await?.access_token);
+    let token = fetch_token(&ctx, id).await?.access_token;
     let (name, value) = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &token);
     match with_name {
         true => println!("{name}: {value}"),
@@ -196,6 +251,6 @@ pub async fn token(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
     let token = fetch_token(&ctx, id).await?.access_token;
-    println!("{token}");
+    println!("{}", token.expose());
     Ok(ExitCode::SUCCESS)
 }

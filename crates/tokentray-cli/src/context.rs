@@ -6,11 +6,11 @@ use std::sync::Arc;
 use tokentray_adapters::config::{AccountConfig, Config, ConfigError};
 use tokentray_adapters::paths;
 use tokentray_adapters::store::{self, SecretStore, StoreError};
+use tokentray_runtime::control::{ClientError, ServeError};
 use tokentray_runtime::demo::DemoError;
-use tokentray_runtime::ipc::IpcError;
 use tokentray_runtime::login::LoginError;
 use tokentray_runtime::watch::WatchError;
-use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, Remedy, SystemClock};
+use tokentray_runtime::{Engine, EngineError, EngineOptions, LogNotifier, SystemClock};
 
 /// A failed command, with the exit code scripts can test.
 #[derive(Debug, thiserror::Error)]
@@ -28,13 +28,14 @@ pub enum CliError {
     #[error("no account `{id}` in {}; {}", path.display(), known(known_ids))]
     UnknownAccount { id: String, path: PathBuf, known_ids: Vec<String> },
     #[error(transparent)]
-    Control(#[from] IpcError),
+    Control(#[from] ServeError),
+    /// The running TokenTray went away, answered garbage, or said no.
+    #[error(transparent)]
+    Remote(ClientError),
     #[error(transparent)]
     Watch(#[from] WatchError),
     #[error("cannot start the demo: {0}")]
     Demo(#[from] DemoError),
-    #[error("{message} (reported by the running TokenTray)")]
-    Remote { message: String, remedy: Remedy },
     #[error("{0}")]
     Usage(String),
     /// Nothing runs to do it (a snooze needs the running tray or daemon).
@@ -58,9 +59,10 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) => 2,
-            Self::Control(IpcError::AlreadyRunning(_)) => 3,
-            Self::Engine(e) | Self::Login(LoginError::Engine(e)) => e.remedy().exit_code(),
-            Self::Remote { remedy, .. } => remedy.exit_code(),
+            Self::Control(ServeError::AlreadyRunning(_)) => 3,
+            Self::Engine(e) => e.remedy().exit_code(),
+            Self::Login(e) => e.remedy().exit_code(),
+            Self::Remote(e) => e.remedy().exit_code(),
             _ => 1,
         }
     }

@@ -25,13 +25,13 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     crate::logging::init("info", Some(&log))
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
-    let host = tokentray_runtime::ipc::Host { show: None, can_log_in: false, demo: false };
+    let host = tokentray_runtime::control::Host { show: None, opens_browser: false, demo: false };
     // The socket is claimed first (one daemon per data directory), and
     // answers only once what a crash left behind is put right: a request
     // must never renew with a refresh token the journal has replaced.
-    let claimed = tokentray_runtime::ipc::claim(&engine).await?;
+    let claimed = tokentray_runtime::control::claim(&engine).await?;
     engine.recover(true).await?;
-    let _control = tokentray_runtime::ipc::serve_claimed(claimed, engine.clone(), host);
+    let _control = tokentray_runtime::control::serve_claimed(claimed, engine.clone(), host);
     let scheduler = engine.spawn_scheduler();
     let api = ctx.config.api;
     if api.enabled {

@@ -50,7 +50,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
                 let engine = engine.clone();
                 tokio::spawn(async move {
                     let options = LoginOptions {
-                        show_url: Box::new(|url| eprintln!("Opening the browser; if nothing opens, visit:\n  {url}")),
+                        show_url: Box::new(|url| eprintln!("Opening the browser; if nothing opens, visit:\n  {}", url.authorize)),
                         ..LoginOptions::default()
                     };
                     if let Err(e) = engine.login(KITE_ID, options).await {

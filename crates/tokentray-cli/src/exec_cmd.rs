@@ -3,27 +3,27 @@
 //! ours. With `--restart-on-change` it is restarted (SIGTERM, a grace period,
 //! SIGKILL) whenever a new token arrives, from this process or another.
 
-use crate::account_cmd::{fetch_token, Handed};
+use crate::account_cmd::fetch_token;
 use crate::cli::Global;
 use crate::context::{CliError, Context};
 use std::process::ExitCode;
 use std::time::Duration;
 use tokentray_adapters::config::AccountConfig;
-use tokentray_adapters::sinks::{provider_env_names, Field};
-use tokentray_runtime::ipc::{self, Request};
+use tokentray_adapters::sinks::Field;
+use tokentray_runtime::control::{self, HandedToken};
 use tokentray_runtime::EventKind;
 use tokio::process::{Child, Command};
 
-fn spawn(command: &[String], account: &AccountConfig, handed: &Handed) -> Result<Child, CliError> {
-    let token = handed.access_token.as_str();
+fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> Result<Child, CliError> {
+    let token = handed.access_token.expose();
     let mut c = Command::new(&command[0]);
     c.args(&command[1..]).env("TOKENTRAY_ACCOUNT", &account.id).env("TOKENTRAY_ACCESS_TOKEN", token);
-    for (name, field) in provider_env_names(account.provider) {
+    for (name, field) in account.provider.describe().env {
         let value = match field {
             Field::AccessToken => Some(token),
             Field::ApiKey => Some(account.api_key.as_str()),
             Field::UserId => account.user_id.as_deref(),
-            Field::FeedToken => handed.feed_token.as_deref(),
+            Field::FeedToken => handed.feed_token.as_ref().map(|t| t.expose()),
             Field::ExpiresAt | Field::Account => None,
         };
         if let Some(value) = value {
@@ -81,7 +81,7 @@ pub async fn run(
     // TokenTray runs to do it.
     let (_watch, _scheduler) = if restart_on_change {
         let watch = tokentray_runtime::watch::watch(&engine, &ctx.config.path, Box::new(|_| {}))?;
-        let alone = ipc::request(&ctx.data_dir, &Request::Status).await.is_none();
+        let alone = !control::is_running(&ctx.data_dir).await;
         (Some(watch), alone.then(|| engine.spawn_scheduler()))
     } else {
         (None, None)
@@ -105,7 +105,7 @@ pub async fn run(
                 event = events.recv(), if restart_on_change => {
                     if matches!(&event, Ok(e) if e.account == id && e.kind == EventKind::TokenChanged) {
                         match engine.tokens(id).await {
-                            Ok(t) if t.access_token.expose() != token.access_token => break Handed::from(&t),
+                            Ok(t) if t.access_token != token.access_token => break HandedToken::from(&t),
                             _ => {}
                         }
                     }

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 use tokentray_adapters::store::SecretItem;
 use tokentray_adapters::Secret;
+use tokentray_runtime::control::{call, AccountSecret};
 
 pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
@@ -18,7 +19,7 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
                     ctx.config.path.display()
                 )));
             };
-            let approle = matches!(vault.auth, tokentray_adapters::vault_config::VaultAuth::AppRole { .. });
+            let approle = matches!(vault.auth, tokentray_adapters::config::vault::VaultAuth::AppRole { .. });
             if vault_token == approle {
                 let uses = if approle {
                     "auth = \"approle\": store --vault-secret-id"
@@ -51,15 +52,20 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
             let account = ctx.account(account.as_deref().unwrap_or_default())?;
             let (item, what) = item(pin);
             let secret = read_secret(&format!("{what} for {} ({}): ", account.id, account.provider))?;
-            store.set(&account.id, item, &secret)?;
-            // New credentials may be tried again, by every process.
-            ctx.engine()?.credentials_changed(&account.id).await?;
+            // The running engine stores it and tries the new credentials; or this process does.
+            let set = call::SetSecret { account: account.id.clone(), item, secret: secret.clone() };
+            if crate::account_cmd::handed_over(&ctx, set).await?.is_none() {
+                store.set(&account.id, item.into(), &secret)?;
+                // New credentials may be tried again, by every process.
+                ctx.engine()?.credentials_changed(&account.id).await?;
+                crate::account_cmd::announce(&ctx, &account.id, true).await;
+            }
             eprintln!("stored the {what} for {} in the {}", account.id, store.kind());
         }
         SecretAction::Delete { account, pin, .. } => {
             let account = ctx.account(&account)?;
             let (item, what) = item(pin);
-            store.delete(&account.id, item)?;
+            store.delete(&account.id, item.into())?;
             eprintln!("removed the {what} for {} from the {}", account.id, store.kind());
         }
     }
@@ -69,7 +75,7 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
 fn alert_named<'a>(
     ctx: &'a Context,
     name: &str,
-) -> Result<&'a tokentray_adapters::alert_config::AlertConfig, CliError> {
+) -> Result<&'a tokentray_adapters::config::alerts::AlertConfig, CliError> {
     ctx.config.alerts.iter().find(|a| a.name == name).ok_or_else(|| {
         let names: Vec<&str> = ctx.config.alerts.iter().map(|a| a.name.as_str()).collect();
         CliError::Usage(format!(
@@ -80,18 +86,16 @@ fn alert_named<'a>(
     })
 }
 
-fn local_store_name(local: tokentray_adapters::vault_config::LocalSecrets) -> &'static str {
+fn local_store_name(local: tokentray_adapters::config::vault::LocalSecrets) -> &'static str {
     match local {
-        tokentray_adapters::vault_config::LocalSecrets::Keyring => "OS keyring",
-        tokentray_adapters::vault_config::LocalSecrets::Plaintext => "plaintext secrets file",
+        tokentray_adapters::config::vault::LocalSecrets::Keyring => "OS keyring",
+        tokentray_adapters::config::vault::LocalSecrets::Plaintext => "plaintext secrets file",
     }
 }
 
-fn item(pin: bool) -> (SecretItem, &'static str) {
-    match pin {
-        true => (SecretItem::Pin, "PIN"),
-        false => (SecretItem::ApiSecret, "api secret"),
-    }
+fn item(pin: bool) -> (AccountSecret, &'static str) {
+    let item = if pin { AccountSecret::Pin } else { AccountSecret::ApiSecret };
+    (item, item.name())
 }
 
 /// Without echo from a terminal; otherwise the whole of standard input, so

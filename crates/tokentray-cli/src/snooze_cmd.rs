@@ -5,7 +5,7 @@
 use crate::cli::Global;
 use crate::context::{CliError, Context};
 use std::process::ExitCode;
-use tokentray_runtime::ipc::{self, Request, Response};
+use tokentray_runtime::control::call;
 
 pub async fn snooze(global: &Global, duration: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
@@ -23,16 +23,15 @@ pub async fn snooze(global: &Global, duration: &str) -> Result<ExitCode, CliErro
             Some(u64::try_from(span.num_seconds()).unwrap_or(u64::MAX))
         }
     };
-    match ipc::request(&ctx.data_dir, &Request::Snooze { seconds }).await {
-        Some(Response::Done { message }) => {
-            eprintln!("{message}");
-            Ok(ExitCode::SUCCESS)
+    match crate::account_cmd::handed_over(&ctx, call::Snooze { seconds }).await? {
+        Some(Some(until)) => eprintln!("notifications snoozed until {}", tokentray_runtime::when(until)),
+        Some(None) => eprintln!("notifications resumed"),
+        None => {
+            return Err(CliError::NotRunning(
+                "no TokenTray runs here, and only a running one tells anything: start the tray or `tokentray daemon`"
+                    .to_owned(),
+            ))
         }
-        Some(Response::Error { message, remedy }) => Err(CliError::Remote { message, remedy }),
-        Some(other) => Err(CliError::NotRunning(format!("the running TokenTray answered {other:?}"))),
-        None => Err(CliError::NotRunning(
-            "no TokenTray runs here, and only a running one tells anything: start the tray or `tokentray daemon`"
-                .to_owned(),
-        )),
     }
+    Ok(ExitCode::SUCCESS)
 }

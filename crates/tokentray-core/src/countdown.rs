@@ -91,14 +91,34 @@ mod tests {
         }
     }
 
+    /// The vectors the window's logic is checked against too (`ui/logic.test.mjs`).
+    fn vectors() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../../tests/vectors/countdown.json")).expect("the vectors are JSON")
+    }
+
     #[test]
     fn countdown_text_uses_two_units_at_most() {
-        assert_eq!(format_countdown(Span::seconds(8_040)), "2h 14m");
-        assert_eq!(format_countdown(Span::seconds(3_600 + 5 * 60)), "1h 05m");
-        assert_eq!(format_countdown(Span::seconds(6 * 86_400 + 23 * 3_600 + 59)), "6d 23h");
-        assert_eq!(format_countdown(Span::seconds(14 * 60 + 59)), "14m");
-        assert_eq!(format_countdown(Span::seconds(45)), "45s");
-        assert_eq!(format_countdown(Span::seconds(-5)), "0s");
+        let vectors = vectors();
+        let cases = vectors["text"].as_array().expect("text cases");
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let (seconds, text) = (case[0].as_i64().unwrap(), case[1].as_str().unwrap());
+            assert_eq!(format_countdown(Span::seconds(seconds)), text, "{seconds}s");
+        }
+    }
+
+    #[test]
+    fn the_vectors_levels_are_the_cores() {
+        let vectors = vectors();
+        let levels = &vectors["levels"];
+        let t = Thresholds {
+            orange: Span::seconds(levels["orange"].as_i64().unwrap()),
+            red: Span::seconds(levels["red"].as_i64().unwrap()),
+        };
+        for case in levels["cases"].as_array().expect("level cases") {
+            let (left, level) = (case[0].as_i64().unwrap(), case[1].as_str().unwrap());
+            assert_eq!(t.level_for(Span::seconds(left)).as_str(), level, "{left}s left");
+        }
     }
 
     #[test]

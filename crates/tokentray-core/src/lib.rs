@@ -14,7 +14,7 @@ mod error_class;
 pub mod expiry;
 mod lifecycle;
 mod notice;
-mod provider;
+pub mod provider;
 mod quiet;
 mod reminder;
 mod status;

@@ -101,6 +101,9 @@ pub enum Event {
         failure: Failure,
     },
     LoggedOut,
+    /// New credentials (api secret, PIN) were stored: what the provider
+    /// refused was the old ones.
+    CredentialsChanged,
 }
 
 /// What the engine should do now.
@@ -258,6 +261,18 @@ impl Lifecycle {
             }
             Event::LoggedOut => {
                 *self = Self { seed: self.seed, ..Self::new("", self.policy) };
+            }
+            Event::CredentialsChanged => {
+                // Renewal stopped for the old credentials goes on with the new
+                // ones, on its schedule (now, if that has passed).
+                if self.standing.refresh_rejected && self.standing.last_error == Some(ErrorClass::CredentialsWrong) {
+                    self.standing = Standing { access_rejected: self.standing.access_rejected, ..Standing::default() };
+                    self.login_needed_notified = self.standing.access_rejected;
+                    self.outage_notified = false;
+                    if !self.refresh_in_flight {
+                        self.refresh_due = self.token.and_then(|meta| self.scheduled_refresh(&meta));
+                    }
+                }
             }
         }
     }

@@ -1,53 +1,398 @@
-use serde::{Deserialize, Serialize};
+//! Every provider TokenTray speaks, each described once: its names, when
+//! its tokens die, whether and how they renew, what it can check, the
+//! exchange its users trade on, the header its API takes, the names
+//! scripts read its values under, and the shape of its login. The config's
+//! defaults, the lifecycle's policy, the error words, the sinks' names and
+//! the window's form are derived from these descriptions; the protocol
+//! itself is each provider's adapter file (`tokentray-adapters`), its
+//! emulation the sandbox's, and its facts with their sources are in
+//! `docs/providers/`.
+
+use crate::expiry::{
+    DailyCutoff, MarketHours, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,
+};
+use crate::Span;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-/// The protocols TokenTray speaks. Each has its own login, exchange and expiry rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The protocols TokenTray speaks; [`ProviderKind::describe`] says the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     Kite,
     Upstox,
     Schwab,
-    #[serde(rename = "oauth2")]
-    OAuth2,
     Fyers,
     Dhan,
-    #[serde(rename = "angelone")]
     AngelOne,
+    /// Any other OAuth2 provider, its endpoints in the account's config.
+    OAuth2,
 }
 
-impl ProviderKind {
-    pub const ALL: [ProviderKind; 7] =
-        [Self::Kite, Self::Upstox, Self::Schwab, Self::OAuth2, Self::Fyers, Self::Dhan, Self::AngelOne];
+/// How a provider's tokens are renewed without the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Renewal {
+    /// Never: only a login makes a new token.
+    LoginOnly,
+    /// With the refresh token a login gave, when it gave one.
+    RefreshToken,
+    /// The live access token renews itself, until it dies.
+    ItselfWhileValid,
+}
 
+/// Whether the provider has a call that tells if a token works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Always,
+    /// Only with a `profile_url` in the account's `[account.oauth2]`.
+    WithProfileUrl,
+}
+
+/// Whether the app's api secret is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretNeed {
+    Always,
+    /// Not for a public client with PKCE.
+    UnlessPkce,
+    /// Never (Angel One's publisher login takes the api key alone).
+    Never,
+}
+
+/// What the login's redirect carries of the `state` TokenTray sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateEcho {
+    /// Always, unchanged: a redirect without it is refused.
+    Always,
+    /// Sometimes: when present it must match.
+    Sometimes,
+    /// Never: the login is tied to the account by the client id the broker names.
+    Never,
+}
+
+/// A value a sink writes or `exec` puts in the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    AccessToken,
+    ApiKey,
+    /// Angel One's feed token (empty for other providers).
+    FeedToken,
+    UserId,
+    /// The access token's expiry, RFC 3339.
+    ExpiresAt,
+    Account,
+}
+
+/// The header the provider's API takes the token in: its name, and its
+/// value with `{api_key}` and `{access_token}` in their places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AuthHeader {
+    pub name: &'static str,
+    pub value: &'static str,
+}
+
+impl AuthHeader {
+    pub fn value_with(&self, api_key: &str, access_token: &str) -> String {
+        self.value.replace("{api_key}", api_key).replace("{access_token}", access_token)
+    }
+}
+
+/// One provider, as TokenTray knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Description {
+    pub kind: ProviderKind,
+    /// In the config, the API and the window: `provider = "kite"`.
+    pub id: &'static str,
+    /// Short, in notifications and the tray title.
+    pub name: &'static str,
+    /// In the window's list of providers.
+    pub long_name: &'static str,
+    /// Where its API and login live, unless the config says otherwise
+    /// (`None`: the config must say, as for a generic OAuth2 provider).
+    pub api_base: Option<&'static str>,
+    pub login_base: Option<&'static str>,
+    /// Its endpoints are the account's own (`[account.oauth2]`).
+    pub endpoints_in_config: bool,
+    /// The time of day (IST) at which it ends every token, if it does.
+    pub cutoff: Option<DailyCutoff>,
+    /// How long a refresh token works after the login, where fixed.
+    pub refresh_limit: Option<Span>,
+    pub renewal: Renewal,
+    /// Hours renewals keep out of: a renewal that ends the token in use
+    /// must not cut off the bots while they trade.
+    pub renewal_off_hours: Option<MarketHours>,
+    pub checks: Check,
+    /// The exchange whose trading days its users follow by default.
+    pub exchange: Option<&'static str>,
+    pub secret: SecretNeed,
+    /// Renewals carry the user's trading PIN, a second secret a login does not prove.
+    pub pin: bool,
+    /// The account's `user_id` is required, named so for the user: the
+    /// login is tied to the account by the client id the broker names.
+    pub user_id: Option<&'static str>,
+    /// Refusals of the same credentials in a row before TokenTray stops,
+    /// short of any lock-out at the broker.
+    pub credential_tries: u32,
+    pub state: StateEcho,
+    pub header: AuthHeader,
+    /// The environment names scripts read its values under (`.env` sinks, `exec`).
+    pub env: &'static [(&'static str, Field)],
+    /// Where its facts come from.
+    pub sources: &'static str,
+}
+
+const BEARER: AuthHeader = AuthHeader { name: "Authorization", value: "Bearer {access_token}" };
+
+/// Every provider, in `ProviderKind` order (a test checks it).
+pub static PROVIDERS: [Description; 7] = [
+    Description {
+        kind: ProviderKind::Kite,
+        id: "kite",
+        name: "Kite",
+        long_name: "Zerodha Kite",
+        api_base: Some("https://api.kite.trade"),
+        login_base: Some("https://kite.zerodha.com"),
+        endpoints_in_config: false,
+        cutoff: Some(KITE_CUTOFF),
+        refresh_limit: None,
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        // Zerodha's five wrong tries concern its web login (support.zerodha.com);
+        // none is documented for the API's credentials.
+        credential_tries: 3,
+        state: StateEcho::Always,
+        header: AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" },
+        env: &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "Kite Connect v3 docs (kite.trade/docs/connect/v3/user/), pykiteconnect",
+    },
+    Description {
+        kind: ProviderKind::Upstox,
+        id: "upstox",
+        name: "Upstox",
+        long_name: "Upstox",
+        api_base: Some("https://api.upstox.com"),
+        login_base: None,
+        endpoints_in_config: false,
+        cutoff: Some(UPSTOX_CUTOFF),
+        refresh_limit: None,
+        renewal: Renewal::LoginOnly,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Always,
+        header: BEARER,
+        env: &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "Upstox API docs (upstox.com/developer/api-documentation/get-token)",
+    },
+    Description {
+        kind: ProviderKind::Schwab,
+        id: "schwab",
+        name: "Schwab",
+        long_name: "Charles Schwab",
+        api_base: Some("https://api.schwabapi.com"),
+        login_base: None,
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: Some(SCHWAB_REFRESH_LIMIT),
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NYSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Always,
+        header: BEARER,
+        env: &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "Schwab Trader API docs; alexgolec/schwab-py docs/auth.rst",
+    },
+    Description {
+        kind: ProviderKind::Fyers,
+        id: "fyers",
+        name: "Fyers",
+        long_name: "Fyers",
+        api_base: Some("https://api-t1.fyers.in"),
+        login_base: None,
+        endpoints_in_config: false,
+        cutoff: Some(FYERS_CUTOFF),
+        refresh_limit: None,
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        secret: SecretNeed::Always,
+        pin: true,
+        user_id: None,
+        // The PIN is a trading PIN whose wrong-entry limit Fyers does not publish: once.
+        credential_tries: 1,
+        state: StateEcho::Always,
+        header: AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" },
+        env: &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "docs/providers/fyers.md",
+    },
+    Description {
+        kind: ProviderKind::Dhan,
+        id: "dhan",
+        name: "Dhan",
+        long_name: "Dhan",
+        api_base: Some("https://api.dhan.co"),
+        login_base: Some("https://auth.dhan.co"),
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::ItselfWhileValid,
+        // Its renewal ends the token in use: not while bots trade.
+        renewal_off_hours: Some(NSE_HOURS),
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: Some("your Dhan client id"),
+        credential_tries: 3,
+        state: StateEcho::Never,
+        header: AuthHeader { name: "access-token", value: "{access_token}" },
+        env: &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "docs/providers/dhan.md",
+    },
+    Description {
+        kind: ProviderKind::AngelOne,
+        id: "angelone",
+        name: "Angel One",
+        long_name: "Angel One",
+        api_base: Some("https://apiconnect.angelone.in"),
+        login_base: Some("https://smartapi.angelone.in"),
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        secret: SecretNeed::Never,
+        pin: false,
+        user_id: Some("your Angel One client code"),
+        credential_tries: 3,
+        state: StateEcho::Sometimes,
+        header: BEARER,
+        env: &[
+            ("ANGELONE_API_KEY", Field::ApiKey),
+            ("ANGELONE_ACCESS_TOKEN", Field::AccessToken),
+            ("ANGELONE_FEED_TOKEN", Field::FeedToken),
+        ],
+        sources: "docs/providers/angelone.md",
+    },
+    Description {
+        kind: ProviderKind::OAuth2,
+        id: "oauth2",
+        name: "OAuth2",
+        long_name: "Other OAuth2",
+        api_base: None,
+        login_base: None,
+        endpoints_in_config: true,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::WithProfileUrl,
+        exchange: None,
+        secret: SecretNeed::UnlessPkce,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Always,
+        header: BEARER,
+        env: &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
+        sources: "RFC 6749, RFC 7636 (PKCE), RFC 7009 (revocation)",
+    },
+];
+
+impl ProviderKind {
+    /// Every provider, in order.
+    pub fn all() -> impl Iterator<Item = ProviderKind> {
+        PROVIDERS.iter().map(|d| d.kind)
+    }
+
+    pub fn describe(self) -> &'static Description {
+        &PROVIDERS[self as usize]
+    }
+
+    /// The id the config, the API and the window use.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Kite => "kite",
-            Self::Upstox => "upstox",
-            Self::Schwab => "schwab",
-            Self::OAuth2 => "oauth2",
-            Self::Fyers => "fyers",
-            Self::Dhan => "dhan",
-            Self::AngelOne => "angelone",
-        }
+        self.describe().id
     }
 
     /// A name for people: notifications and the tray title.
     pub fn display_name(self) -> &'static str {
-        match self {
-            Self::Kite => "Kite",
-            Self::Upstox => "Upstox",
-            Self::Schwab => "Schwab",
-            Self::OAuth2 => "OAuth2",
-            Self::Fyers => "Fyers",
-            Self::Dhan => "Dhan",
-            Self::AngelOne => "Angel One",
-        }
+        self.describe().name
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        PROVIDERS.iter().find(|d| d.id == id).map(|d| d.kind)
     }
 }
 
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProviderKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        Self::from_id(&id).ok_or_else(|| {
+            let known: Vec<&str> = PROVIDERS.iter().map(|p| p.id).collect();
+            serde::de::Error::custom(format!("unknown provider `{id}`, expected one of {}", known.join(", ")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_in_kind_order_with_unique_ids() {
+        for (i, d) in PROVIDERS.iter().enumerate() {
+            assert_eq!(d.kind as usize, i, "{} is out of place", d.id);
+            assert_eq!(ProviderKind::from_id(d.id), Some(d.kind));
+            assert_eq!(serde_json::to_value(d.kind).unwrap(), d.id);
+        }
+        let mut ids: Vec<&str> = PROVIDERS.iter().map(|d| d.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), PROVIDERS.len());
+    }
+
+    #[test]
+    fn an_unknown_provider_names_the_known_ones() {
+        let e = serde_json::from_value::<ProviderKind>(serde_json::json!("zerodha")).unwrap_err().to_string();
+        assert!(e.contains("unknown provider `zerodha`") && e.contains("kite, upstox"), "{e}");
+    }
+
+    #[test]
+    fn headers_put_the_token_in_its_place() {
+        let kite = ProviderKind::Kite.describe().header;
+        assert_eq!((kite.name, kite.value_with("key", "tok").as_str()), ("Authorization", "token key:tok"));
+        assert_eq!(ProviderKind::Dhan.describe().header.value_with("k", "tok"), "tok");
     }
 }

@@ -11,7 +11,7 @@
 use axum::routing::post;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokentray_adapters::alert_config::{AlertConfig, AlertEvent, Channel};
+use tokentray_adapters::config::alerts::{AlertConfig, AlertEvent, Channel};
 use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
 use tokentray_adapters::Secret;
 use tokentray_core::Level;

@@ -20,7 +20,7 @@ use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
 use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
-use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 
 const REFRESHES: usize = 201;
 
@@ -115,7 +115,7 @@ fn main() {
         let port = tokentray_testkit::free_port();
         let redirect = format!("http://127.0.0.1:{port}/cb");
         let sandbox = Sandbox::start(SandboxConfig {
-            apps: vec![App::new(Flavor::OAuth2, "bench", "bench-secret", &redirect, "B1")],
+            apps: vec![App::new(ProviderKind::Schwab, "bench", "bench-secret", &redirect, "B1")],
             rotate_refresh_tokens: true,
             ..SandboxConfig::default()
         })

@@ -14,24 +14,24 @@ use tokentray_adapters::store::{KeyringStore, PlaintextStore, SecretItem, Secret
 use tokentray_adapters::Secret;
 use tokentray_runtime::login::LoginOptions;
 use tokentray_runtime::{Engine, EngineOptions, LogNotifier, SystemClock};
-use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig};
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 
 const LOGINS: usize = 101;
 
 /// Each provider's sandbox app and the config lines beyond id, key and redirect.
-const PROVIDERS: [(&str, Flavor, &str); 6] = [
-    ("kite", Flavor::Kite, "login_base = \"{base}\"\n"),
-    ("upstox", Flavor::Upstox, ""),
-    ("schwab", Flavor::OAuth2, ""),
-    ("fyers", Flavor::Fyers, ""),
-    ("dhan", Flavor::Dhan, "login_base = \"{base}\"\nuser_id = \"B1\"\n"),
-    ("angelone", Flavor::AngelOne, "login_base = \"{base}\"\nuser_id = \"B1\"\n"),
+const PROVIDERS: [(&str, ProviderKind, &str); 6] = [
+    ("kite", ProviderKind::Kite, "login_base = \"{base}\"\n"),
+    ("upstox", ProviderKind::Upstox, ""),
+    ("schwab", ProviderKind::Schwab, ""),
+    ("fyers", ProviderKind::Fyers, ""),
+    ("dhan", ProviderKind::Dhan, "login_base = \"{base}\"\nuser_id = \"B1\"\n"),
+    ("angelone", ProviderKind::AngelOne, "login_base = \"{base}\"\nuser_id = \"B1\"\n"),
 ];
 
 async fn measure(
     store: Arc<dyn SecretStore>,
     label: &str,
-    (provider, flavor, extra): (&str, Flavor, &str),
+    (provider, flavor, extra): (&str, ProviderKind, &str),
 ) -> Vec<Duration> {
     let dir = tokentray_testkit::scratch(&format!("bench-login-{label}-{provider}"));
     let port = tokentray_testkit::free_port();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokentray_adapters::config::{Config, ConfigError};
 use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore};
 use tokentray_adapters::Secret;
-use tokentray_sandbox::{App, Flavor, Sandbox, SandboxConfig, SandboxError};
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig, SandboxError};
 
 pub const KITE_ID: &str = "demo-kite";
 pub const OAUTH_ID: &str = "demo-oauth";
@@ -60,11 +60,11 @@ impl Demo {
             apps: vec![
                 App {
                     access_ttl: Some(Duration::from_secs(6 * 60)),
-                    ..App::new(Flavor::Kite, KITE_ID, KITE_SECRET, &kite_redirect, "DEMO01")
+                    ..App::new(ProviderKind::Kite, KITE_ID, KITE_SECRET, &kite_redirect, "DEMO01")
                 },
                 App {
                     access_ttl: Some(Duration::from_secs(120)),
-                    ..App::new(Flavor::OAuth2, OAUTH_ID, OAUTH_SECRET, &oauth_redirect, "DEMO02")
+                    ..App::new(ProviderKind::Schwab, OAUTH_ID, OAUTH_SECRET, &oauth_redirect, "DEMO02")
                 },
             ],
             refresh_ttl: Duration::from_secs(10 * 60),

@@ -1,57 +1,39 @@
 //! TokenTray's runtime: the imperative shell around `tokentray-core`.
 //!
 //! [`Engine`] owns every account's lifecycle and carries out what the core
-//! decides: it sleeps until the next due action, refreshes and validates over
-//! HTTP, stores tokens, notifies, and publishes [`EngineEvent`]s for the tray,
-//! the local API and the CLI. Logins run through [`login`]; two processes never
-//! refresh one account at once thanks to [`lock`]; [`watch`] applies config
-//! edits and picks up tokens another process stored.
+//! decides. Its code is grouped into rooms, each a folder:
+//!
+//! - `engine/`: the engine's state and what every room reaches it through
+//!   (slots, the state file, events, the scheduler, config changes, file
+//!   watching);
+//! - `tokens/`: renewing and storing tokens;
+//! - `shared/`: several machines on one Vault;
+//! - `login/`: one-click logins (callback server, pasted addresses, the browser);
+//! - `notices/`: what the user is told and when (notifier, alerts, quiet
+//!   hours and the snooze, history);
+//! - `surfaces/`: what other programs see (the local API, the control
+//!   channel, the window's view, the tray's summary);
+//! - `plumbing/`: file locks, the mutex helper, work in flight, the clock,
+//!   process settings, loopbacks.
 
-mod adopt;
-pub mod alerts;
-pub mod api;
-mod browser;
-mod calendar_gaps;
-mod check;
-mod clock;
 pub mod demo;
-mod drain;
 mod engine;
-mod error;
-mod event_log;
-mod events;
-pub mod history;
-mod install;
-pub mod ipc;
-pub mod lock;
-mod lockout;
 pub mod login;
-mod logout;
-mod loopback;
-mod notifier;
-pub mod process;
-mod reconfigure;
-mod recover;
-mod refresh;
-mod scheduler;
+mod notices;
+mod plumbing;
 mod shared;
-pub use shared::SharedStatus;
-mod silence;
-mod slot;
-mod status;
-pub mod summary;
+mod surfaces;
 mod tokens;
-pub mod watch;
-mod window_view;
 
-pub use browser::{open_in_browser, BrowserError};
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{Engine, EngineOptions};
-pub use error::{EngineError, Remedy};
-pub use events::{EngineEvent, EventKind, Snapshot};
-pub use notifier::{LogNotifier, Notifier};
-pub use recover::Recovery;
-pub use silence::{when, MAX_SNOOZE};
-pub use slot::Counters;
-pub use status::{AccountStatus, SinkStatus};
-pub use window_view::{AccountView, EditFailure, Settings};
+pub use engine::watch;
+pub use engine::{AccountStatus, Counters, Engine, EngineError, EngineEvent, EngineOptions, EventKind, Remedy};
+pub use engine::{SinkStatus, Snapshot};
+pub use login::browser::{open_in_browser, BrowserError};
+pub use notices::{alerts, history};
+pub use notices::{when, LogNotifier, Notifier, MAX_SNOOZE};
+pub use plumbing::clock::{Clock, ManualClock, SystemClock};
+pub use plumbing::process;
+pub use shared::SharedStatus;
+pub use surfaces::{api, control, summary};
+pub use surfaces::{AccountView, EditFailure, ProviderChoice, Settings};
+pub use tokens::Recovery;

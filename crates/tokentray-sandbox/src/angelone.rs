@@ -11,7 +11,7 @@
 use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::reply::{angel_error, angel_gateway_error, angel_ok, jwt, random_token};
-use crate::{App, AppState, Endpoint, Flavor};
+use crate::{App, AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -20,8 +20,17 @@ use axum::Router;
 use chrono::Utc;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// AngelOne's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const AngelTokens: Endpoint = Endpoint("angel_tokens");
+    pub const AngelProfile: Endpoint = Endpoint("angel_profile");
+    pub const AngelLogout: Endpoint = Endpoint("angel_logout");
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/publisher-login", get(publisher_login))
         .route("/rest/auth/angelbroking/jwt/v1/generateTokens", post(generate_tokens))
@@ -43,7 +52,7 @@ fn issue(shared: &AppState, app: &App) -> (String, String, String) {
 }
 
 async fn publisher_login(State(shared): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(app) = q.get("api_key").and_then(|k| shared.config.app(Flavor::AngelOne, k)) else {
+    let Some(app) = q.get("api_key").and_then(|k| shared.config.app(&[ProviderKind::AngelOne], k)) else {
         return error_page("Invalid api_key.");
     };
     let (access, refresh, feed) = issue(&shared, app);
@@ -75,7 +84,7 @@ fn checked<'a>(shared: &'a AppState, headers: &HeaderMap) -> Result<&'a App, Res
     }
     shared
         .config
-        .app(Flavor::AngelOne, get("x-privatekey"))
+        .app(&[ProviderKind::AngelOne], get("x-privatekey"))
         .ok_or_else(|| angel_gateway_error("AG8004", "Invalid API Key"))
 }
 
@@ -91,7 +100,7 @@ fn bearer(shared: &AppState, headers: &HeaderMap, app: &App, live: bool) -> Opti
 }
 
 async fn generate_tokens(State(shared): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::AngelTokens, Flavor::AngelOne).await {
+    if let Some(r) = intercept(&shared, Endpoint::AngelTokens).await {
         return r;
     }
     let app = match checked(&shared, &headers) {
@@ -113,7 +122,7 @@ async fn generate_tokens(State(shared): State<AppState>, headers: HeaderMap, byt
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::AngelProfile, Flavor::AngelOne).await {
+    if let Some(r) = intercept(&shared, Endpoint::AngelProfile).await {
         return r;
     }
     let app = match checked(&shared, &headers) {
@@ -131,7 +140,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
 }
 
 async fn logout(State(shared): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::AngelLogout, Flavor::AngelOne).await {
+    if let Some(r) = intercept(&shared, Endpoint::AngelLogout).await {
         return r;
     }
     let app = match checked(&shared, &headers) {
@@ -149,4 +158,35 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap, bytes: axum:
     registry.revoke_access(&token);
     registry.revoke_client_tokens(&app.client_id);
     angel_ok(Value::Null)
+}
+
+pub(crate) struct AngelOne;
+
+impl crate::broker::Broker for AngelOne {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::AngelTokens, Endpoint::AngelProfile, Endpoint::AngelLogout]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        angel_error(status, "AB2001", "Internal Error, Please try after sometime")
+    }
+
+    fn invalid_token(&self, endpoint: Endpoint) -> Response {
+        match endpoint == Endpoint::AngelTokens {
+            true => angel_error(StatusCode::OK, "AB8050", "Invalid Refresh Token"),
+            false => angel_gateway_error("AG8001", "Invalid Token"),
+        }
+    }
+
+    fn rate_limited(&self) -> Response {
+        angel_error(StatusCode::TOO_MANY_REQUESTS, "", "Access denied because of exceeding access rate")
+    }
+
+    fn hostile_token(&self) -> Response {
+        angel_ok(json!({"jwtToken": crate::HOSTILE_TOKEN, "refreshToken": "r-ok", "feedToken": "f-ok"}))
+    }
 }

@@ -10,7 +10,7 @@
 use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::reply::{dhan_error, json, jwt};
-use crate::{App, AppState, Endpoint, Flavor};
+use crate::{App, AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -19,8 +19,18 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// Dhan's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const DhanConsent: Endpoint = Endpoint("dhan_consent");
+    pub const DhanConsume: Endpoint = Endpoint("dhan_consume");
+    pub const DhanRenew: Endpoint = Endpoint("dhan_renew");
+    pub const DhanProfile: Endpoint = Endpoint("dhan_profile");
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/app/generate-consent", post(generate_consent))
         .route("/login/consentApp-login", get(consent_login))
@@ -39,7 +49,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 fn app_of<'a>(shared: &'a AppState, headers: &HeaderMap) -> Result<&'a App, Response> {
     shared
         .config
-        .app(Flavor::Dhan, header(headers, "app_id"))
+        .app(&[ProviderKind::Dhan], header(headers, "app_id"))
         .filter(|a| a.client_secret == header(headers, "app_secret"))
         .ok_or_else(|| {
             dhan_error(StatusCode::UNAUTHORIZED, "Invalid_Authentication", "DH-901", "Invalid app_id or app_secret")
@@ -47,7 +57,7 @@ fn app_of<'a>(shared: &'a AppState, headers: &HeaderMap) -> Result<&'a App, Resp
 }
 
 async fn generate_consent(State(shared): State<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::DhanConsent, Flavor::Dhan).await {
+    if let Some(r) = intercept(&shared, Endpoint::DhanConsent).await {
         return r;
     }
     let app = match app_of(&shared, &headers) {
@@ -65,7 +75,7 @@ async fn generate_consent(State(shared): State<AppState>, headers: HeaderMap, Qu
 async fn consent_login(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
     let id = q.get("consentAppId").map(String::as_str).unwrap_or("");
     let client = shared.registry.lock().expect("registry lock").take_consent(id, shared.config.code_ttl);
-    let Some(app) = client.and_then(|c| shared.config.app(Flavor::Dhan, &c)) else {
+    let Some(app) = client.and_then(|c| shared.config.app(&[ProviderKind::Dhan], &c)) else {
         return error_page("This consent is unknown, used or expired: start the login again.");
     };
     let token_id = shared.registry.lock().expect("registry lock").issue_code(&app.client_id, None, None);
@@ -102,7 +112,7 @@ fn token_answer(app: &App, token: &str, expires: DateTime<Utc>) -> Response {
 }
 
 async fn consume_consent(State(shared): State<AppState>, headers: HeaderMap, Query(q): Query<Params>) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::DhanConsume, Flavor::Dhan).await {
+    if let Some(r) = intercept(&shared, Endpoint::DhanConsume).await {
         return r;
     }
     let app = match app_of(&shared, &headers) {
@@ -132,13 +142,13 @@ fn invalid_token() -> Response {
 fn authorized<'a>(shared: &'a AppState, headers: &HeaderMap) -> Option<(&'a App, String)> {
     let token = header(headers, "access-token");
     let registry = shared.registry.lock().expect("registry lock");
-    let app = shared.config.app(Flavor::Dhan, &registry.access_client(token)?)?;
+    let app = shared.config.app(&[ProviderKind::Dhan], &registry.access_client(token)?)?;
     (registry.access_valid(token, None) && header(headers, "dhanclientid") == app.user_id)
         .then(|| (app, token.to_owned()))
 }
 
 async fn renew(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::DhanRenew, Flavor::Dhan).await {
+    if let Some(r) = intercept(&shared, Endpoint::DhanRenew).await {
         return r;
     }
     let Some((app, _)) = authorized(&shared, &headers) else {
@@ -149,7 +159,7 @@ async fn renew(State(shared): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::DhanProfile, Flavor::Dhan).await {
+    if let Some(r) = intercept(&shared, Endpoint::DhanProfile).await {
         return r;
     }
     let Some((app, token)) = authorized(&shared, &headers) else {
@@ -164,4 +174,40 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
             "ddpi": "Deactive", "mtf": "Deactive", "dataPlan": "Deactive", "dataValidity": "2026-01-01 00:00:00.0"
         }),
     )
+}
+
+pub(crate) struct Dhan;
+
+impl crate::broker::Broker for Dhan {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::DhanConsent, Endpoint::DhanConsume, Endpoint::DhanRenew, Endpoint::DhanProfile]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        dhan_error(status, "Internal_Server_Error", "DH-908", "Internal server error")
+    }
+
+    fn invalid_token(&self, _: Endpoint) -> Response {
+        dhan_error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid_Authentication",
+            "DH-901",
+            "Client ID or user generated access token is invalid or expired.",
+        )
+    }
+
+    fn rate_limited(&self) -> Response {
+        dhan_error(StatusCode::TOO_MANY_REQUESTS, "Rate_Limit", "DH-904", "Too many requests")
+    }
+
+    fn hostile_token(&self) -> Response {
+        crate::reply::json(
+            StatusCode::OK,
+            json!({"dhanClientId": "AB1234", "accessToken": crate::HOSTILE_TOKEN, "expiryTime": "2030-01-01T09:00:00"}),
+        )
+    }
 }

@@ -3,31 +3,33 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The endpoints a fault can be aimed at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    KiteSessionToken,
-    KiteRefreshToken,
-    KiteProfile,
-    KiteLogout,
-    UpstoxToken,
-    UpstoxProfile,
-    UpstoxLogout,
-    OAuth2Token,
-    OAuth2Profile,
-    OAuth2Revoke,
-    FyersAuthCode,
-    FyersRefresh,
-    FyersProfile,
-    FyersLogout,
-    DhanConsent,
-    DhanConsume,
-    DhanRenew,
-    DhanProfile,
-    AngelTokens,
-    AngelProfile,
-    AngelLogout,
+/// An endpoint a fault can be aimed at: each broker's file names its own
+/// (`Endpoint::KiteProfile`, ...), and says how it breaks ([`crate::broker::Broker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint(pub(crate) &'static str);
+
+impl Endpoint {
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        crate::BROKERS
+            .iter()
+            .flat_map(|b| b.endpoints())
+            .find(|e| e.0 == name)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("no endpoint `{name}`")))
+    }
 }
 
 /// How an endpoint misbehaves.
@@ -107,23 +109,13 @@ async fn hold(shared: &crate::AppState) {
 
 /// Applies the pending fault for `endpoint`, if any: `Some` is the response to
 /// send instead of the real one; a delay sleeps and then lets the request through.
-pub(crate) async fn intercept(
-    shared: &crate::AppState,
-    endpoint: Endpoint,
-    flavor: crate::Flavor,
-) -> Option<axum::response::Response> {
-    use crate::reply::{
-        angel_error, angel_gateway_error, dhan_error, fyers_error, kite_error, malformed, oauth_error, status_of,
-        upstox_error,
-    };
-    use crate::Flavor;
-    use axum::http::StatusCode;
-
+pub(crate) async fn intercept(shared: &crate::AppState, endpoint: Endpoint) -> Option<axum::response::Response> {
     let mut fault = shared.faults.lock().expect("faults lock").take(endpoint)?;
     if let Fault::HeldThenStatus { code } = fault {
         hold(shared).await;
         fault = Fault::Status { code };
     }
+    let broker = crate::broker_of(endpoint);
     match fault {
         Fault::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -137,56 +129,11 @@ pub(crate) async fn intercept(
             hold(shared).await;
             None
         }
-        Fault::MalformedJson => Some(malformed()),
-        Fault::Status { code } => Some(match flavor {
-            Flavor::Kite => {
-                let kind = match code {
-                    502 | 504 => "DataException",
-                    503 => "NetworkException",
-                    400 => "InputException",
-                    _ => "GeneralException",
-                };
-                kite_error(status_of(code), kind, "Something went wrong. Please try again.")
-            }
-            Flavor::Upstox => upstox_error(status_of(code), "UDAPI100500", "Something went wrong"),
-            Flavor::OAuth2 => oauth_error(status_of(code), "server_error", "The server failed"),
-            Flavor::Fyers => fyers_error(status_of(code), -96, "Something went wrong"),
-            Flavor::Dhan => dhan_error(status_of(code), "Internal_Server_Error", "DH-908", "Internal server error"),
-            Flavor::AngelOne => angel_error(status_of(code), "AB2001", "Internal Error, Please try after sometime"),
-        }),
-        Fault::InvalidToken => Some(match flavor {
-            Flavor::Kite => kite_error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired."),
-            Flavor::Upstox => upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100050", "Invalid token used to access API"),
-            Flavor::OAuth2 if matches!(endpoint, Endpoint::OAuth2Token) => {
-                oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid")
-            }
-            Flavor::OAuth2 => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
-            Flavor::Fyers if matches!(endpoint, Endpoint::FyersRefresh) => {
-                fyers_error(StatusCode::BAD_REQUEST, -501, "Please provide valid refresh token")
-            }
-            Flavor::Fyers => fyers_error(StatusCode::UNAUTHORIZED, -16, "Could not authenticate the user"),
-            Flavor::Dhan => dhan_error(
-                StatusCode::UNAUTHORIZED,
-                "Invalid_Authentication",
-                "DH-901",
-                "Client ID or user generated access token is invalid or expired.",
-            ),
-            Flavor::AngelOne if matches!(endpoint, Endpoint::AngelTokens) => {
-                angel_error(StatusCode::OK, "AB8050", "Invalid Refresh Token")
-            }
-            Flavor::AngelOne => angel_gateway_error("AG8001", "Invalid Token"),
-        }),
-        Fault::HostileToken => Some(crate::reply::hostile_token(flavor)),
+        Fault::MalformedJson => Some(crate::reply::malformed()),
+        Fault::Status { code } => Some(broker.outage(crate::reply::status_of(code))),
+        Fault::InvalidToken => Some(broker.invalid_token(endpoint)),
+        Fault::HostileToken => Some(broker.hostile_token()),
         Fault::HugeBody => Some(crate::reply::huge()),
-        Fault::RateLimit => Some(match flavor {
-            Flavor::Kite => kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests"),
-            Flavor::Upstox => upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent"),
-            Flavor::OAuth2 => oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
-            Flavor::Fyers => fyers_error(StatusCode::TOO_MANY_REQUESTS, -353, "API Limit exceeded"),
-            Flavor::Dhan => dhan_error(StatusCode::TOO_MANY_REQUESTS, "Rate_Limit", "DH-904", "Too many requests"),
-            Flavor::AngelOne => {
-                angel_error(StatusCode::TOO_MANY_REQUESTS, "", "Access denied because of exceeding access rate")
-            }
-        }),
+        Fault::RateLimit => Some(broker.rate_limited()),
     }
 }

@@ -9,7 +9,7 @@
 use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::reply::{fyers_error, json, jwt};
-use crate::{AppState, Endpoint, Flavor};
+use crate::{AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -19,8 +19,18 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// Fyers's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const FyersAuthCode: Endpoint = Endpoint("fyers_auth_code");
+    pub const FyersRefresh: Endpoint = Endpoint("fyers_refresh");
+    pub const FyersProfile: Endpoint = Endpoint("fyers_profile");
+    pub const FyersLogout: Endpoint = Endpoint("fyers_logout");
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v3/generate-authcode", get(authorize))
         .route("/api/v3/validate-authcode", post(validate_authcode))
@@ -40,7 +50,7 @@ async fn authorize(State(shared): State<AppState>, Query(q): Query<HashMap<Strin
     if q.get("response_type").map(String::as_str) != Some("code") {
         return error_page("response_type must be `code`.");
     }
-    let app = q.get("client_id").and_then(|c| shared.config.app(Flavor::Fyers, c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(&[ProviderKind::Fyers], c));
     // The redirect URI must be exactly the one given when the app was made.
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return error_page("Invalid client_id or redirect_uri.");
@@ -73,7 +83,7 @@ fn access_token(shared: &AppState, app_id: &str, now: DateTime<Utc>) -> String {
 }
 
 async fn validate_authcode(State(shared): State<AppState>, headers: HeaderMap, bytes: axum::body::Bytes) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::FyersAuthCode, Flavor::Fyers).await {
+    if let Some(r) = intercept(&shared, Endpoint::FyersAuthCode).await {
         return r;
     }
     let body = match body(&headers, &bytes) {
@@ -89,7 +99,7 @@ async fn validate_authcode(State(shared): State<AppState>, headers: HeaderMap, b
     }
     // The code names the app; the hash proves the caller holds its secret.
     let client = shared.registry.lock().expect("registry lock").codes.get(code).map(|g| g.client_id.clone());
-    let Some(app) = client.and_then(|c| shared.config.app(Flavor::Fyers, &c)) else {
+    let Some(app) = client.and_then(|c| shared.config.app(&[ProviderKind::Fyers], &c)) else {
         return fyers_error(StatusCode::BAD_REQUEST, -437, "invalid auth code");
     };
     let taken = shared.registry.lock().expect("registry lock").take_code(code, &app.client_id, shared.config.code_ttl);
@@ -113,7 +123,7 @@ async fn validate_refresh_token(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::FyersRefresh, Flavor::Fyers).await {
+    if let Some(r) = intercept(&shared, Endpoint::FyersRefresh).await {
         return r;
     }
     let body = match body(&headers, &bytes) {
@@ -128,7 +138,7 @@ async fn validate_refresh_token(
         .config
         .apps
         .iter()
-        .find(|a| a.flavor == Flavor::Fyers && app_id_hash(&a.client_id, &a.client_secret) == hash)
+        .find(|a| a.provider == ProviderKind::Fyers && app_id_hash(&a.client_id, &a.client_secret) == hash)
     else {
         return fyers_error(StatusCode::BAD_REQUEST, -371, "Please provide sha256 hash of appId and app secret");
     };
@@ -154,13 +164,13 @@ fn authorized(shared: &AppState, headers: &HeaderMap) -> Option<(String, String)
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::FyersProfile, Flavor::Fyers).await {
+    if let Some(r) = intercept(&shared, Endpoint::FyersProfile).await {
         return r;
     }
     let Some((app_id, _)) = authorized(&shared, &headers) else {
         return fyers_error(StatusCode::UNAUTHORIZED, -16, "Could not authenticate the user");
     };
-    let app = shared.config.app(Flavor::Fyers, &app_id).expect("token issued to a registered app");
+    let app = shared.config.app(&[ProviderKind::Fyers], &app_id).expect("token issued to a registered app");
     json(
         StatusCode::OK,
         json!({"s": "ok", "code": 200, "message": "", "data": {
@@ -173,7 +183,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
 }
 
 async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::FyersLogout, Flavor::Fyers).await {
+    if let Some(r) = intercept(&shared, Endpoint::FyersLogout).await {
         return r;
     }
     let Some((_, token)) = authorized(&shared, &headers) else {
@@ -181,4 +191,38 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response 
     };
     shared.registry.lock().expect("registry lock").revoke_access(&token);
     json(StatusCode::OK, json!({"s": "ok", "code": 200, "message": "you are successfully logged out"}))
+}
+
+pub(crate) struct Fyers;
+
+impl crate::broker::Broker for Fyers {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::FyersAuthCode, Endpoint::FyersRefresh, Endpoint::FyersProfile, Endpoint::FyersLogout]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        fyers_error(status, -96, "Something went wrong")
+    }
+
+    fn invalid_token(&self, endpoint: Endpoint) -> Response {
+        match endpoint == Endpoint::FyersRefresh {
+            true => fyers_error(StatusCode::BAD_REQUEST, -501, "Please provide valid refresh token"),
+            false => fyers_error(StatusCode::UNAUTHORIZED, -16, "Could not authenticate the user"),
+        }
+    }
+
+    fn rate_limited(&self) -> Response {
+        fyers_error(StatusCode::TOO_MANY_REQUESTS, -353, "API Limit exceeded")
+    }
+
+    fn hostile_token(&self) -> Response {
+        crate::reply::json(
+            StatusCode::OK,
+            json!({"s": "ok", "code": 200, "message": "", "access_token": crate::HOSTILE_TOKEN, "refresh_token": "r-ok"}),
+        )
+    }
 }

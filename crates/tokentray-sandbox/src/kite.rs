@@ -5,7 +5,7 @@ use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::registry::CodeRefusal;
 use crate::reply::{kite_error, kite_ok, random_token};
-use crate::{AppState, Endpoint, Flavor};
+use crate::{AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -15,8 +15,18 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// Kite's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const KiteSessionToken: Endpoint = Endpoint("kite_session_token");
+    pub const KiteRefreshToken: Endpoint = Endpoint("kite_refresh_token");
+    pub const KiteProfile: Endpoint = Endpoint("kite_profile");
+    pub const KiteLogout: Endpoint = Endpoint("kite_logout");
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/connect/login", get(login))
         .route("/session/token", post(session_token).delete(logout))
@@ -49,7 +59,7 @@ async fn login(State(shared): State<AppState>, Query(q): Query<Params>) -> Respo
     if q.get("v").map(String::as_str) != Some("3") {
         return error_page("Missing or invalid `v`: Kite Connect v3 logins need v=3.");
     }
-    let Some(app) = q.get("api_key").and_then(|k| shared.config.app(Flavor::Kite, k)) else {
+    let Some(app) = q.get("api_key").and_then(|k| shared.config.app(&[ProviderKind::Kite], k)) else {
         return error_page("Invalid `api_key`.");
     };
     let code = shared.registry.lock().expect("registry lock").issue_code(&app.client_id, None, None);
@@ -90,7 +100,7 @@ fn session_data(
     refresh: &str,
     login: DateTime<Utc>,
 ) -> serde_json::Value {
-    let app = shared.config.app(Flavor::Kite, client_id).expect("checked before");
+    let app = shared.config.app(&[ProviderKind::Kite], client_id).expect("checked before");
     let mut data = profile_of(app);
     let session = json!({
         "api_key": app.client_id,
@@ -125,13 +135,13 @@ async fn checked<'a>(
     if let Some(r) = version_ok(headers) {
         return Err(r);
     }
-    if let Some(r) = intercept(shared, endpoint, Flavor::Kite).await {
+    if let Some(r) = intercept(shared, endpoint).await {
         return Err(r);
     }
     let api_key = required(form, "api_key")?;
     let token = required(form, token_field)?;
     let sum = required(form, "checksum")?;
-    let Some(app) = shared.config.app(Flavor::Kite, api_key) else {
+    let Some(app) = shared.config.app(&[ProviderKind::Kite], api_key) else {
         return Err(kite_error(StatusCode::FORBIDDEN, "InputException", "Invalid `api_key`."));
     };
     if sum != checksum(api_key, token, &app.client_secret) {
@@ -200,13 +210,13 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     if let Some(r) = version_ok(&headers) {
         return r;
     }
-    if let Some(r) = intercept(&shared, Endpoint::KiteProfile, Flavor::Kite).await {
+    if let Some(r) = intercept(&shared, Endpoint::KiteProfile).await {
         return r;
     }
     let Some((api_key, _)) = authorized(&shared, &headers) else {
         return kite_error(StatusCode::FORBIDDEN, "TokenException", "Incorrect `api_key` or `access_token`.");
     };
-    let app = shared.config.app(Flavor::Kite, &api_key).expect("token issued to a registered app");
+    let app = shared.config.app(&[ProviderKind::Kite], &api_key).expect("token issued to a registered app");
     kite_ok(profile_of(app))
 }
 
@@ -214,7 +224,7 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap, Query(q): Qu
     if let Some(r) = version_ok(&headers) {
         return r;
     }
-    if let Some(r) = intercept(&shared, Endpoint::KiteLogout, Flavor::Kite).await {
+    if let Some(r) = intercept(&shared, Endpoint::KiteLogout).await {
         return r;
     }
     let (Some(api_key), Some(token)) = (q.get("api_key"), q.get("access_token")) else {
@@ -226,4 +236,41 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap, Query(q): Qu
     }
     registry.revoke_access(token);
     kite_ok(json!(true))
+}
+
+pub(crate) struct Kite;
+
+impl crate::broker::Broker for Kite {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::KiteSessionToken, Endpoint::KiteRefreshToken, Endpoint::KiteProfile, Endpoint::KiteLogout]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        let kind = match status.as_u16() {
+            502 | 504 => "DataException",
+            503 => "NetworkException",
+            400 => "InputException",
+            _ => "GeneralException",
+        };
+        kite_error(status, kind, "Something went wrong. Please try again.")
+    }
+
+    fn invalid_token(&self, _: Endpoint) -> Response {
+        kite_error(StatusCode::FORBIDDEN, "TokenException", "Token is invalid or has expired.")
+    }
+
+    fn rate_limited(&self) -> Response {
+        kite_error(StatusCode::TOO_MANY_REQUESTS, "NetworkException", "Too many requests")
+    }
+
+    fn hostile_token(&self) -> Response {
+        kite_ok(json!({
+            "user_id": "AB1234", "user_name": "Hostile", "access_token": crate::HOSTILE_TOKEN, "refresh_token": "",
+            "login_time": "2026-01-01 09:00:00"
+        }))
+    }
 }

@@ -15,6 +15,7 @@
 mod admin;
 mod angelone;
 mod authorize;
+mod broker;
 mod dhan;
 mod fault;
 mod fyers;
@@ -28,14 +29,25 @@ mod upstox;
 
 pub use fault::{Endpoint, Fault, HOSTILE_TOKEN};
 pub use record::RecordedRequest;
-pub use registry::{App, Flavor, SandboxConfig};
+pub use registry::{App, SandboxConfig};
+pub use tokentray_core::ProviderKind;
 
 use axum::Router;
+use broker::Broker;
 use registry::Registry;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+/// Every broker the sandbox emulates: the one line a new broker adds here.
+pub(crate) static BROKERS: [&dyn Broker; 6] =
+    [&kite::Kite, &upstox::Upstox, &oauth2::OAuth2, &fyers::Fyers, &dhan::Dhan, &angelone::AngelOne];
+
+/// The broker whose endpoint `endpoint` is.
+pub(crate) fn broker_of(endpoint: Endpoint) -> &'static dyn Broker {
+    *BROKERS.iter().find(|b| b.endpoints().contains(&endpoint)).expect("every endpoint is a broker's")
+}
 
 /// Everything the handlers share: what was issued, what was received, what to break.
 pub(crate) struct Shared {
@@ -119,25 +131,21 @@ impl Sandbox {
         )
     }
 
-    /// The `[[account]]` table that points an account called `id` at `app`
-    /// (an OAuth2 app as a Schwab account), as a user would write it.
+    /// The `[[account]]` table that points an account called `id` at `app`,
+    /// as a user would write it.
     pub fn account_toml(&self, id: &str, app: &App) -> String {
-        let provider = match app.flavor {
-            Flavor::Kite => "kite",
-            Flavor::Upstox => "upstox",
-            Flavor::OAuth2 => "schwab",
-            Flavor::Fyers => "fyers",
-            Flavor::Dhan => "dhan",
-            Flavor::AngelOne => "angelone",
-        };
+        let described = app.provider.describe();
         let base = self.url();
         let mut toml = format!(
-            "\n[[account]]\nid = \"{id}\"\nprovider = \"{provider}\"\napi_key = \"{}\"\nredirect_uri = \"{}\"\n\
+            "\n[[account]]\nid = \"{id}\"\nprovider = \"{}\"\napi_key = \"{}\"\nredirect_uri = \"{}\"\n\
              api_base = \"{base}\"\nlogin_base = \"{base}\"\n",
-            app.client_id, app.redirect_uri
+            described.id, app.client_id, app.redirect_uri
         );
-        if matches!(app.flavor, Flavor::Dhan | Flavor::AngelOne) {
+        if described.user_id.is_some() {
             toml.push_str(&format!("user_id = \"{}\"\n", app.user_id));
+        }
+        if described.endpoints_in_config {
+            toml.push_str(&format!("\n[account.oauth2]\n{}", self.oauth2_endpoints_toml()));
         }
         toml
     }
@@ -208,13 +216,9 @@ impl Drop for Sandbox {
 }
 
 fn router(shared: AppState) -> Router {
-    Router::new()
-        .merge(kite::routes())
-        .merge(upstox::routes())
-        .merge(oauth2::routes())
-        .merge(fyers::routes())
-        .merge(dhan::routes())
-        .merge(angelone::routes())
+    BROKERS
+        .iter()
+        .fold(Router::new(), |router, broker| router.merge(broker.routes()))
         .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record::record))
         .with_state(shared)

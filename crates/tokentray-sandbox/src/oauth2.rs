@@ -6,7 +6,7 @@ use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::registry::App;
 use crate::reply::{json, oauth_error, random_token};
-use crate::{AppState, Endpoint, Flavor};
+use crate::{AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,8 +18,20 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// OAuth2's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const OAuth2Token: Endpoint = Endpoint("oauth2_token");
+    pub const OAuth2Profile: Endpoint = Endpoint("oauth2_profile");
+    pub const OAuth2Revoke: Endpoint = Endpoint("oauth2_revoke");
+}
+
+/// Schwab is OAuth2 with Basic client authentication: one emulation for both.
+const KINDS: &[ProviderKind] = &[ProviderKind::Schwab, ProviderKind::OAuth2];
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/oauth/authorize", get(authorize))
         .route("/v1/oauth/token", post(token))
@@ -33,7 +45,7 @@ type Params = HashMap<String, String>;
 const DEFAULT_EXPIRES_IN: i64 = 1800;
 
 async fn authorize(State(shared): State<AppState>, Query(q): Query<Params>) -> Response {
-    let app = q.get("client_id").and_then(|c| shared.config.app(Flavor::OAuth2, c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(KINDS, c));
     // RFC 6749 4.1.2.1: a bad client or redirect URI is shown, never redirected to.
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return error_page("Unknown client_id, or redirect_uri does not match the registered one.");
@@ -87,7 +99,7 @@ fn authenticate<'a>(shared: &'a AppState, headers: &HeaderMap, form: &Params) ->
         (None, Some(secret)) => (form.get("client_id").cloned().unwrap_or_default(), secret.clone(), false),
         (None, None) => return Err(invalid()),
     };
-    let app = shared.config.app(Flavor::OAuth2, &id).filter(|a| a.client_secret == secret).ok_or_else(invalid)?;
+    let app = shared.config.app(KINDS, &id).filter(|a| a.client_secret == secret).ok_or_else(invalid)?;
     if app.require_basic_auth && !by_basic {
         return Err(invalid());
     }
@@ -121,7 +133,7 @@ fn token_response(shared: &AppState, app: &App, refresh: &str, now: DateTime<Utc
 }
 
 async fn token(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::OAuth2Token, Flavor::OAuth2).await {
+    if let Some(r) = intercept(&shared, Endpoint::OAuth2Token).await {
         return r;
     }
     let app = match authenticate(&shared, &headers, &form) {
@@ -184,7 +196,7 @@ async fn token(State(shared): State<AppState>, headers: HeaderMap, Form(form): F
 }
 
 async fn revoke(State(shared): State<AppState>, headers: HeaderMap, Form(form): Form<Params>) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::OAuth2Revoke, Flavor::OAuth2).await {
+    if let Some(r) = intercept(&shared, Endpoint::OAuth2Revoke).await {
         return r;
     }
     if let Err(r) = authenticate(&shared, &headers, &form) {
@@ -202,7 +214,7 @@ async fn revoke(State(shared): State<AppState>, headers: HeaderMap, Form(form): 
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::OAuth2Profile, Flavor::OAuth2).await {
+    if let Some(r) = intercept(&shared, Endpoint::OAuth2Profile).await {
         return r;
     }
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
@@ -211,6 +223,42 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid or expired");
     };
-    let user = shared.config.app(Flavor::OAuth2, &client_id).map(|a| a.user_id.clone()).unwrap_or_default();
+    let user = shared.config.app(KINDS, &client_id).map(|a| a.user_id.clone()).unwrap_or_default();
     json(StatusCode::OK, json!({"sub": user, "name": "Sandbox Trader", "accounts": [{"accountNumber": "SANDBOX-1"}]}))
+}
+
+pub(crate) struct OAuth2;
+
+impl crate::broker::Broker for OAuth2 {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::OAuth2Token, Endpoint::OAuth2Profile, Endpoint::OAuth2Revoke]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        oauth_error(status, "server_error", "The server failed")
+    }
+
+    fn invalid_token(&self, endpoint: Endpoint) -> Response {
+        match endpoint == Endpoint::OAuth2Token {
+            true => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid"),
+            false => oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is invalid"),
+        }
+    }
+
+    fn rate_limited(&self) -> Response {
+        oauth_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests")
+    }
+
+    fn hostile_token(&self) -> Response {
+        json(
+            StatusCode::OK,
+            serde_json::json!({
+                "access_token": crate::HOSTILE_TOKEN, "token_type": "Bearer", "expires_in": 1800, "refresh_token": "r-ok"
+            }),
+        )
+    }
 }

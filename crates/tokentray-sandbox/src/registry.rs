@@ -4,25 +4,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// Which protocol an app speaks. Schwab is OAuth2 with Basic client authentication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Flavor {
-    Kite,
-    Upstox,
-    #[serde(rename = "oauth2")]
-    OAuth2,
-    Fyers,
-    Dhan,
-    #[serde(rename = "angelone")]
-    AngelOne,
-}
+use tokentray_core::ProviderKind;
 
 /// An app registered with the sandbox, as a developer registers one with a broker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct App {
-    pub flavor: Flavor,
+    /// The provider whose protocol it speaks (Schwab's and a generic
+    /// OAuth2 provider's are the same emulation).
+    pub provider: ProviderKind,
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
@@ -47,9 +36,15 @@ pub struct App {
 
 impl App {
     /// A plain app: no Basic-only or PKCE-only rules, no Kite refresh token.
-    pub fn new(flavor: Flavor, client_id: &str, client_secret: &str, redirect_uri: &str, user_id: &str) -> Self {
+    pub fn new(
+        provider: ProviderKind,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+        user_id: &str,
+    ) -> Self {
         Self {
-            flavor,
+            provider,
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
@@ -93,8 +88,9 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    pub fn app(&self, flavor: Flavor, client_id: &str) -> Option<&App> {
-        self.apps.iter().find(|a| a.flavor == flavor && a.client_id == client_id)
+    /// The app registered as `client_id` for one of `providers`.
+    pub fn app(&self, providers: &[ProviderKind], client_id: &str) -> Option<&App> {
+        self.apps.iter().find(|a| providers.contains(&a.provider) && a.client_id == client_id)
     }
 
     /// The access token lifetime for `client_id`, if not the provider's rule.

@@ -90,29 +90,3 @@ pub fn redirect(location: &str) -> Response {
 pub fn status_of(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
-
-/// A token request's success, in the flavor's shape, carrying
-/// [`crate::HOSTILE_TOKEN`] as its access token.
-pub fn hostile_token(flavor: crate::Flavor) -> Response {
-    let token = crate::HOSTILE_TOKEN;
-    match flavor {
-        crate::Flavor::Kite => kite_ok(json!({
-            "user_id": "AB1234", "user_name": "Hostile", "access_token": token, "refresh_token": "",
-            "login_time": "2026-01-01 09:00:00"
-        })),
-        crate::Flavor::Upstox => json(StatusCode::OK, json!({"user_id": "U1", "access_token": token})),
-        crate::Flavor::OAuth2 => json(
-            StatusCode::OK,
-            json!({"access_token": token, "token_type": "Bearer", "expires_in": 1800, "refresh_token": "r-ok"}),
-        ),
-        crate::Flavor::Fyers => json(
-            StatusCode::OK,
-            json!({"s": "ok", "code": 200, "message": "", "access_token": token, "refresh_token": "r-ok"}),
-        ),
-        crate::Flavor::Dhan => json(
-            StatusCode::OK,
-            json!({"dhanClientId": "AB1234", "accessToken": token, "expiryTime": "2030-01-01T09:00:00"}),
-        ),
-        crate::Flavor::AngelOne => angel_ok(json!({"jwtToken": token, "refreshToken": "r-ok", "feedToken": "f-ok"})),
-    }
-}

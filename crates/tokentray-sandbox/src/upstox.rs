@@ -4,7 +4,7 @@
 use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
 use crate::reply::{json, random_token, upstox_error};
-use crate::{AppState, Endpoint, Flavor};
+use crate::{AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,8 +13,17 @@ use axum::{Form, Router};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::collections::HashMap;
+use tokentray_core::ProviderKind;
 
-pub fn routes() -> Router<AppState> {
+/// Upstox's endpoints a test can break.
+#[allow(non_upper_case_globals)]
+impl Endpoint {
+    pub const UpstoxToken: Endpoint = Endpoint("upstox_token");
+    pub const UpstoxProfile: Endpoint = Endpoint("upstox_profile");
+    pub const UpstoxLogout: Endpoint = Endpoint("upstox_logout");
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2/login/authorization/dialog", get(dialog))
         .route("/v2/login/authorization/token", post(token))
@@ -44,7 +53,7 @@ async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Resp
     if q.get("response_type").map(String::as_str) != Some("code") {
         return error_page("response_type must be `code`.");
     }
-    let app = q.get("client_id").and_then(|c| shared.config.app(Flavor::Upstox, c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(&[ProviderKind::Upstox], c));
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return bad_client();
     };
@@ -60,7 +69,7 @@ async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Resp
 }
 
 async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::UpstoxToken, Flavor::Upstox).await {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxToken).await {
         return r;
     }
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
@@ -78,7 +87,7 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
         field("client_id"),
         shared.config.code_ttl,
     );
-    let Some(app) = shared.config.app(Flavor::Upstox, field("client_id")) else {
+    let Some(app) = shared.config.app(&[ProviderKind::Upstox], field("client_id")) else {
         return bad_client();
     };
     if app.redirect_uri != field("redirect_uri") {
@@ -125,13 +134,13 @@ fn invalid_token() -> Response {
 }
 
 async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::UpstoxProfile, Flavor::Upstox).await {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxProfile).await {
         return r;
     }
     let Some((client_id, _)) = bearer(&shared, &headers) else {
         return invalid_token();
     };
-    let app = shared.config.app(Flavor::Upstox, &client_id).expect("token issued to a registered app");
+    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
     json(
         StatusCode::OK,
         json!({"status": "success", "data": {
@@ -144,7 +153,7 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
 }
 
 async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(r) = intercept(&shared, Endpoint::UpstoxLogout, Flavor::Upstox).await {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxLogout).await {
         return r;
     }
     let Some((_, token)) = bearer(&shared, &headers) else {
@@ -152,4 +161,32 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response 
     };
     shared.registry.lock().expect("registry lock").revoke_access(&token);
     json(StatusCode::OK, json!({"status": "success", "message": "Logout successful", "data": true}))
+}
+
+pub(crate) struct Upstox;
+
+impl crate::broker::Broker for Upstox {
+    fn routes(&self) -> Router<AppState> {
+        routes()
+    }
+
+    fn endpoints(&self) -> &'static [Endpoint] {
+        &[Endpoint::UpstoxToken, Endpoint::UpstoxProfile, Endpoint::UpstoxLogout]
+    }
+
+    fn outage(&self, status: StatusCode) -> Response {
+        upstox_error(status, "UDAPI100500", "Something went wrong")
+    }
+
+    fn invalid_token(&self, _: Endpoint) -> Response {
+        upstox_error(StatusCode::UNAUTHORIZED, "UDAPI100050", "Invalid token used to access API")
+    }
+
+    fn rate_limited(&self) -> Response {
+        upstox_error(StatusCode::TOO_MANY_REQUESTS, "UDAPI10005", "Too Many Request Sent")
+    }
+
+    fn hostile_token(&self) -> Response {
+        crate::reply::json(StatusCode::OK, json!({"user_id": "U1", "access_token": crate::HOSTILE_TOKEN}))
+    }
 }

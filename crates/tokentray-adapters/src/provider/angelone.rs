@@ -7,9 +7,12 @@
 //! angel-one's JavaScript, Java, .NET and Go SDKs, the SmartAPI forum's staff
 //! answers): `docs/providers/angelone.md`.
 
+use super::error::Codes;
 use super::http::{required, rotated, send, text, Reply};
+use super::protocol::{refresh_token, Protocol};
 use super::{
-    lifetime_override, CallbackError, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError, UserInfo,
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
 };
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
@@ -17,9 +20,24 @@ use crate::Secret;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use tokentray_core::expiry::{jwt_expiry, ASSUMED_DAILY_LIFETIME};
-use tokentray_core::{add_span, Instant, ProviderKind, Refreshability, TokenMeta};
+use tokentray_core::{add_span, ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const ANGEL: ProviderKind = ProviderKind::AngelOne;
+
+/// The SDKs' Exceptions table, and codes seen live (docs/providers/angelone.md).
+pub(super) const CODES: Codes = &[
+    ("AG8001", ErrorClass::TokenInvalid),
+    ("AG8002", ErrorClass::TokenInvalid),
+    ("AG8003", ErrorClass::TokenInvalid),
+    ("AB1010", ErrorClass::TokenInvalid),
+    ("AB1011", ErrorClass::TokenInvalid),
+    ("AB8050", ErrorClass::TokenInvalid),
+    ("AB8051", ErrorClass::TokenInvalid),
+    ("AG8004", ErrorClass::CredentialsWrong),
+    ("AB1053", ErrorClass::CredentialsWrong),
+    ("AB1004", ErrorClass::Transient),
+    ("AB2001", ErrorClass::Transient),
+];
 
 pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
     let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, "/publisher-login"))
@@ -72,6 +90,7 @@ fn error(reply: &Reply) -> ProviderError {
             reply.status,
             code.map(str::to_owned),
             text(b, "message").unwrap_or("no message").to_owned(),
+            CODES,
         )
     }
 }
@@ -208,4 +227,55 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         return Err(error(&reply));
     }
     Ok(())
+}
+
+pub(super) struct AngelOne;
+
+#[async_trait::async_trait]
+impl Protocol for AngelOne {
+    async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
+        Ok(begin_login(c.account(), state))
+    }
+
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<LoginCode, CallbackError> {
+        read_callback(query)
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        _: &LoginAttempt,
+        _: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login, now).await
+    }
+
+    async fn refresh(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        _: &Credentials,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        refresh(c, tokens, refresh_token(c, tokens)?, current, now).await
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        token_answer(c, reply, None, now, now)
+    }
+
+    fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
+        logout(c, &tokens.access_token).await
+    }
 }

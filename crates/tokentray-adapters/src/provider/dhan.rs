@@ -5,16 +5,31 @@
 //! Every fact, with its source (dhanhq 2.3.0 `dhanhq/auth.py` `DhanLogin`,
 //! `dhanhq/dhan_http.py`, and dhanhq.co/docs/v2/authentication): `docs/providers/dhan.md`.
 
+use super::error::Codes;
 use super::http::{required, send, text, Reply};
-use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use super::protocol::{code_in, Protocol};
+use super::{
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
+};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
 use serde_json::Value;
+use std::collections::HashMap;
 use tokentray_core::expiry::{jwt_expiry, parse_ist_datetime, ASSUMED_DAILY_LIFETIME};
 use tokentray_core::{add_span, ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const DHAN: ProviderKind = ProviderKind::Dhan;
+
+/// The annexure's codes (docs/providers/dhan.md).
+pub(super) const CODES: Codes = &[
+    ("DH-901", ErrorClass::TokenInvalid),
+    ("DH-902", ErrorClass::CredentialsWrong),
+    ("DH-904", ErrorClass::RateLimited),
+    ("DH-908", ErrorClass::Transient),
+    ("DH-909", ErrorClass::Transient),
+];
 
 fn client_id(a: &AccountConfig) -> &str {
     a.user_id.as_deref().expect("the config requires user_id for Dhan")
@@ -46,6 +61,7 @@ fn error(reply: &Reply) -> ProviderError {
             reply.status,
             text(b, "errorCode").map(str::to_owned),
             message.unwrap_or("no message").to_owned(),
+            CODES,
         )
     }
 }
@@ -181,4 +197,63 @@ pub(super) fn profile_answer(reply: Reply) -> Result<UserInfo, ProviderError> {
     }
     required(DHAN, reply.status, &reply.body, "dhanClientId")?;
     Ok(user(&reply.body))
+}
+
+pub(super) struct Dhan;
+
+#[async_trait::async_trait]
+impl Protocol for Dhan {
+    async fn begin_login(
+        &self,
+        c: &ProviderClient,
+        secret: &Secret,
+        state: String,
+    ) -> Result<LoginAttempt, ProviderError> {
+        begin_login(c, secret, state).await
+    }
+
+    /// Dhan's documented redirect: `{redirect_URL}/?tokenId=...`.
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<LoginCode, CallbackError> {
+        code_in(query, "tokenId")
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        _: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login.code.expose(), secret, now).await
+    }
+
+    /// The live access token renews itself: there is no refresh token.
+    async fn refresh(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        _: &Credentials,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        renew(c, tokens, current, now).await
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        token_answer(c, reply, now, now)
+    }
+
+    fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    /// Dhan has no logout call: the token dies at its expiry.
+    async fn logout(&self, _: &ProviderClient, _: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }

@@ -40,12 +40,19 @@ impl ProviderError {
         Failure { class: self.class, retry_after: self.retry_after.and_then(|d| Span::from_std(d).ok()) }
     }
 
-    /// An error response, classified by status and the provider's code.
-    /// What the provider wrote is shown to people and logged: it is kept
-    /// to one short line of printable text.
-    pub fn from_response(provider: ProviderKind, status: u16, code: Option<String>, message: String) -> Self {
+    /// An error response, classified by status and the provider's code
+    /// (`codes`: the provider's own, from its adapter file). What the
+    /// provider wrote is shown to people and logged: it is kept to one
+    /// short line of printable text.
+    pub fn from_response(
+        provider: ProviderKind,
+        status: u16,
+        code: Option<String>,
+        message: String,
+        codes: Codes,
+    ) -> Self {
         let code = code.map(|c| printable(&c, 60)).filter(|c| !c.is_empty());
-        let class = classify(provider, status, code.as_deref());
+        let class = classify(status, code.as_deref(), codes);
         let message =
             Some(printable(&message, 300)).filter(|m| !m.is_empty()).unwrap_or_else(|| "no message".to_owned());
         Self { provider, class, status: Some(status), code, message, retry_after: None }
@@ -80,49 +87,17 @@ pub(super) fn printable(text: &str, max: usize) -> String {
     }
 }
 
-fn classify(provider: ProviderKind, status: u16, code: Option<&str>) -> ErrorClass {
+/// A provider's own error codes and what each means.
+pub(super) type Codes = &'static [(&'static str, ErrorClass)];
+
+fn classify(status: u16, code: Option<&str>, codes: Codes) -> ErrorClass {
     if status == 429 {
         return ErrorClass::RateLimited;
     }
     if status >= 500 {
         return ErrorClass::Transient;
     }
-    let by_code = match (provider, code) {
-        (ProviderKind::Kite, Some("TokenException")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Kite, Some("PermissionException" | "InputException")) => Some(ErrorClass::CredentialsWrong),
-        (ProviderKind::Kite, Some("NetworkException" | "DataException" | "GeneralException")) => {
-            Some(ErrorClass::Transient)
-        }
-        (ProviderKind::Upstox, Some("UDAPI100050")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Upstox, Some("UDAPI100016" | "UDAPI100068")) => Some(ErrorClass::CredentialsWrong),
-        (ProviderKind::Upstox, Some("UDAPI10005")) => Some(ErrorClass::RateLimited),
-        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("invalid_grant" | "invalid_token")) => {
-            Some(ErrorClass::TokenInvalid)
-        }
-        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("invalid_client" | "unauthorized_client")) => {
-            Some(ErrorClass::CredentialsWrong)
-        }
-        (ProviderKind::Schwab | ProviderKind::OAuth2, Some("temporarily_unavailable" | "server_error")) => {
-            Some(ErrorClass::Transient)
-        }
-        // docs/providers/dhan.md: the annexure's codes.
-        (ProviderKind::Dhan, Some("DH-901")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Dhan, Some("DH-902")) => Some(ErrorClass::CredentialsWrong),
-        (ProviderKind::Dhan, Some("DH-904")) => Some(ErrorClass::RateLimited),
-        (ProviderKind::Dhan, Some("DH-908" | "DH-909")) => Some(ErrorClass::Transient),
-        // docs/providers/fyers.md: codes recorded live, and Fyers' error sheet.
-        (ProviderKind::Fyers, Some("-8" | "-15" | "-16" | "-17" | "-437" | "-501")) => Some(ErrorClass::TokenInvalid),
-        (ProviderKind::Fyers, Some("-371")) => Some(ErrorClass::CredentialsWrong),
-        (ProviderKind::Fyers, Some("-353" | "-429")) => Some(ErrorClass::RateLimited),
-        (ProviderKind::Fyers, Some("-96")) => Some(ErrorClass::Transient),
-        // docs/providers/angelone.md: the Exceptions table, and codes seen live.
-        (ProviderKind::AngelOne, Some("AG8001" | "AG8002" | "AG8003" | "AB1010" | "AB1011" | "AB8050" | "AB8051")) => {
-            Some(ErrorClass::TokenInvalid)
-        }
-        (ProviderKind::AngelOne, Some("AG8004" | "AB1053")) => Some(ErrorClass::CredentialsWrong),
-        (ProviderKind::AngelOne, Some("AB1004" | "AB2001")) => Some(ErrorClass::Transient),
-        _ => None,
-    };
+    let by_code = code.and_then(|code| codes.iter().find(|(c, _)| *c == code)).map(|(_, class)| *class);
     // Without a code we know, only 401 and 403 say "this token is no good";
     // any other answer is the broker in trouble (a proxy's page, a bad
     // deploy), which is retried, never mistaken for "log in".
@@ -180,7 +155,15 @@ mod tests {
             (AngelOne, 200, Some("AB1007"), Malformed),
         ];
         for (p, status, code, want) in cases {
-            assert_eq!(classify(p, status, code), want, "{p} {status} {code:?}");
+            let codes = match p {
+                Kite => super::super::kite::CODES,
+                Upstox => super::super::upstox::CODES,
+                Schwab | OAuth2 => super::super::oauth2::CODES,
+                Fyers => super::super::fyers::CODES,
+                Dhan => super::super::dhan::CODES,
+                AngelOne => super::super::angelone::CODES,
+            };
+            assert_eq!(classify(status, code, codes), want, "{p} {status} {code:?}");
         }
     }
 
@@ -191,6 +174,7 @@ mod tests {
             403,
             Some("TokenException".into()),
             "Token is invalid or has expired.".into(),
+            super::super::kite::CODES,
         );
         assert_eq!(
             e.to_string(),

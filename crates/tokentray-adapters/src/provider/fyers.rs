@@ -5,8 +5,13 @@
 //! FyersDev's Go and C SDKs, answers recorded from the live API):
 //! `docs/providers/fyers.md`.
 
+use super::error::Codes;
 use super::http::{required, rotated, send, text, Reply};
-use super::{lifetime_override, Credentials, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use super::protocol::{code_in, refresh_token, Protocol};
+use super::{
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
+};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
@@ -17,6 +22,20 @@ use tokentray_core::expiry::{fyers_refresh_limit, jwt_expiry, FYERS_CUTOFF};
 use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const FYERS: ProviderKind = ProviderKind::Fyers;
+
+/// Fyers' codes: recorded live, and Fyers' error sheet (docs/providers/fyers.md).
+pub(super) const CODES: Codes = &[
+    ("-8", ErrorClass::TokenInvalid),
+    ("-15", ErrorClass::TokenInvalid),
+    ("-16", ErrorClass::TokenInvalid),
+    ("-17", ErrorClass::TokenInvalid),
+    ("-437", ErrorClass::TokenInvalid),
+    ("-501", ErrorClass::TokenInvalid),
+    ("-371", ErrorClass::CredentialsWrong),
+    ("-353", ErrorClass::RateLimited),
+    ("-429", ErrorClass::RateLimited),
+    ("-96", ErrorClass::Transient),
+];
 const API: &str = "/api/v3";
 
 /// `hex(sha256(app_id + ":" + secret))`, the app id with its `-100` suffix:
@@ -66,7 +85,7 @@ fn error(reply: &Reply) -> ProviderError {
         _ => None,
     };
     let message = text(b, "message").unwrap_or("no message").to_owned();
-    let mut e = ProviderError::from_response(FYERS, reply.status, code, message);
+    let mut e = ProviderError::from_response(FYERS, reply.status, code, message, CODES);
     e.retry_after = reply.retry_after;
     // The answer to a wrong PIN is not documented: a refusal that speaks of
     // the PIN is the user's PIN to fix, not a login. An outage (5xx, 429)
@@ -190,6 +209,61 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         return Err(error(&reply));
     }
     Ok(())
+}
+
+pub(super) struct Fyers;
+
+#[async_trait::async_trait]
+impl Protocol for Fyers {
+    async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
+        Ok(begin_login(c.account(), state))
+    }
+
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<LoginCode, CallbackError> {
+        let (field, failed) = callback_code(query);
+        match failed {
+            Some(why) => Err(CallbackError::Denied(why)),
+            None => code_in(query, field),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        _: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login.code.expose(), secret, now).await
+    }
+
+    async fn refresh(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        credentials: &Credentials,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        refresh(c, refresh_token(c, tokens)?, current, credentials, now).await
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        token_answer(c, reply, None, now, now)
+    }
+
+    fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
+        logout(c, &tokens.access_token).await
+    }
 }
 
 #[cfg(test)]

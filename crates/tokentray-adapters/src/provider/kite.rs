@@ -6,17 +6,33 @@
 //! `TokenException` on a dead token); zerodha/kiteconnect-mocks
 //! `generate_session.json` (the session response).
 
+use super::error::Codes;
 use super::http::{required, rotated, send, send_for_status, text, Reply};
-use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use super::protocol::{refresh_token, Protocol};
+use super::{
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
+};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use tokentray_core::expiry::{kite_expiry, parse_kite_login_time};
-use tokentray_core::{Instant, ProviderKind, Refreshability, TokenMeta};
+use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const KITE: ProviderKind = ProviderKind::Kite;
+
+/// Kite's `error_type`s (zerodha/gokiteconnect `errors.go`).
+pub(super) const CODES: Codes = &[
+    ("TokenException", ErrorClass::TokenInvalid),
+    ("PermissionException", ErrorClass::CredentialsWrong),
+    ("InputException", ErrorClass::CredentialsWrong),
+    ("NetworkException", ErrorClass::Transient),
+    ("DataException", ErrorClass::Transient),
+    ("GeneralException", ErrorClass::Transient),
+];
 const VERSION: (&str, &str) = ("X-Kite-Version", "3");
 
 /// `hex(sha256(api_key + token + api_secret))`, for both the session exchange
@@ -43,13 +59,18 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
 
 fn error(reply: &Reply) -> ProviderError {
     let message = text(&reply.body, "message").unwrap_or("no message").to_owned();
-    let mut e =
-        ProviderError::from_response(KITE, reply.status, text(&reply.body, "error_type").map(str::to_owned), message);
+    let mut e = ProviderError::from_response(
+        KITE,
+        reply.status,
+        text(&reply.body, "error_type").map(str::to_owned),
+        message,
+        CODES,
+    );
     e.retry_after = reply.retry_after;
     // Kite reports a bad checksum as a TokenException, but the checksum only
     // fails when the api_secret is wrong: a login will not fix that, the secret will.
     if e.message.contains("checksum") {
-        e.class = tokentray_core::ErrorClass::CredentialsWrong;
+        e.class = ErrorClass::CredentialsWrong;
     }
     e
 }
@@ -175,5 +196,61 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         Ok(())
     } else {
         Err(error(&reply))
+    }
+}
+
+pub(super) struct Kite;
+
+#[async_trait::async_trait]
+impl Protocol for Kite {
+    async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
+        Ok(begin_login(c.account(), state))
+    }
+
+    /// `status=success&request_token=...`; any other status is Kite refusing the login.
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<super::LoginCode, CallbackError> {
+        let status = query.get("status").map(String::as_str);
+        if status != Some("success") {
+            return Err(CallbackError::Denied(format!("status={}", status.unwrap_or("missing"))));
+        }
+        super::protocol::code_in(query, "request_token")
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        _: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login.code.expose(), secret, now).await
+    }
+
+    async fn refresh(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        credentials: &Credentials,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        refresh(c, refresh_token(c, tokens)?, current, &credentials.secret, now).await
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        session_answer(c, reply, None, None, now)
+    }
+
+    fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
+        logout(c, &tokens.access_token).await
     }
 }

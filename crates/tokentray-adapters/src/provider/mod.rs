@@ -1,8 +1,10 @@
 //! The provider protocols over HTTP, as each broker's official documentation
-//! and SDK speak them. [`ProviderClient`] is one account's adapter: it builds
-//! the authorize URL, reads the callback, exchanges the code, refreshes,
-//! validates and logs out, and turns every answer into a [`Grant`] or a
-//! classified [`ProviderError`].
+//! and SDK speak them: one file each, implementing [`protocol::Protocol`].
+//! [`ProviderClient`] is one account's adapter: it builds the authorize
+//! URL, reads the callback, exchanges the code, refreshes, validates and
+//! logs out, and turns every answer into a [`Grant`] or a classified
+//! [`ProviderError`]. What a provider is (its names, rules and shapes) is
+//! its description in `tokentray_core::provider`.
 
 mod angelone;
 mod dhan;
@@ -11,6 +13,7 @@ mod fyers;
 mod http;
 mod kite;
 mod oauth2;
+mod protocol;
 mod upstox;
 
 pub use error::ProviderError;
@@ -20,10 +23,24 @@ pub use http::{parse_retry_after, read_bounded};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
+use protocol::Protocol;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokentray_core::{Instant, ProviderKind, TokenMeta};
+use tokentray_core::provider::{Renewal, StateEcho};
+use tokentray_core::{ErrorClass, Instant, ProviderKind, TokenMeta};
 use url::Url;
+
+/// The file that speaks `kind`'s protocol: the one line a new provider adds here.
+fn protocol(kind: ProviderKind) -> &'static dyn Protocol {
+    match kind {
+        ProviderKind::Kite => &kite::Kite,
+        ProviderKind::Upstox => &upstox::Upstox,
+        ProviderKind::Schwab | ProviderKind::OAuth2 => &oauth2::OAuth2,
+        ProviderKind::Fyers => &fyers::Fyers,
+        ProviderKind::Dhan => &dhan::Dhan,
+        ProviderKind::AngelOne => &angelone::AngelOne,
+    }
+}
 
 /// One login attempt: the URL to open and what the callback must echo back.
 #[derive(Debug, Clone)]
@@ -54,7 +71,7 @@ pub struct LoginCode {
 }
 
 impl LoginCode {
-    fn new(code: &str) -> Self {
+    pub(crate) fn new(code: &str) -> Self {
         Self { code: Secret::new(code), refresh_token: None, feed_token: None }
     }
 }
@@ -96,15 +113,8 @@ pub enum CallbackError {
 /// value with this token (Kite's `token key:token`, Fyers' `app_id:token`,
 /// Dhan's bare token in `access-token`, a bearer token elsewhere).
 pub fn auth_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> (&'static str, String) {
-    let token = access_token.expose();
-    match provider {
-        ProviderKind::Kite => ("Authorization", format!("token {api_key}:{token}")),
-        ProviderKind::Fyers => ("Authorization", format!("{api_key}:{token}")),
-        ProviderKind::Dhan => ("access-token", token.to_owned()),
-        ProviderKind::Upstox | ProviderKind::Schwab | ProviderKind::OAuth2 | ProviderKind::AngelOne => {
-            ("Authorization", format!("Bearer {token}"))
-        }
-    }
+    let header = provider.describe().header;
+    (header.name, header.value_with(api_key, access_token.expose()))
 }
 
 /// The HTTP client provider adapters share. `timeout` bounds every request.
@@ -143,15 +153,7 @@ impl ProviderClient {
     /// A fresh login attempt with its own `state` (and PKCE verifier). Dhan
     /// first asks the broker for a consent with the app's key and secret.
     pub async fn begin_login(&self, secret: &Secret) -> Result<LoginAttempt, ProviderError> {
-        let state = crate::random::url_safe(16);
-        Ok(match self.kind() {
-            ProviderKind::Kite => kite::begin_login(&self.account, state),
-            ProviderKind::Upstox => upstox::begin_login(&self.account, state),
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::begin_login(&self.account, state),
-            ProviderKind::Fyers => fyers::begin_login(&self.account, state),
-            ProviderKind::Dhan => dhan::begin_login(self, secret, state).await?,
-            ProviderKind::AngelOne => angelone::begin_login(&self.account, state),
-        })
+        protocol(self.kind()).begin_login(self, secret, crate::random::url_safe(16)).await
     }
 
     /// Checks the redirect's query against the attempt and returns what it
@@ -161,45 +163,19 @@ impl ProviderClient {
         query: &HashMap<String, String>,
         attempt: &LoginAttempt,
     ) -> Result<LoginCode, CallbackError> {
-        // Dhan's redirect carries no state, and Angel One's may drop it
-        // (docs/providers/): there, the exchange ties the login to the
-        // account by the client id the broker names. Any state sent must match.
+        // Where the redirect may carry no state (docs/providers/), the
+        // exchange ties the login to the account by the client id the
+        // broker names. Any state sent must match.
         let state = query.get("state").map(|s| crate::same_in_constant_time(s, &attempt.state));
-        let state_ok = match self.kind() {
-            ProviderKind::Dhan => true,
-            ProviderKind::AngelOne => state != Some(false),
-            _ => state == Some(true),
+        let state_ok = match self.account.describe().state {
+            StateEcho::Always => state == Some(true),
+            StateEcho::Sometimes => state != Some(false),
+            StateEcho::Never => true,
         };
         if !state_ok {
             return Err(CallbackError::StateMismatch);
         }
-        let (code_field, failed) = match self.kind() {
-            ProviderKind::Fyers => fyers::callback_code(query),
-            ProviderKind::Dhan => ("tokenId", None),
-            ProviderKind::AngelOne => return angelone::read_callback(query),
-            ProviderKind::Kite => {
-                let status = query.get("status").map(String::as_str);
-                (
-                    "request_token",
-                    (status != Some("success")).then(|| format!("status={}", status.unwrap_or("missing"))),
-                )
-            }
-            _ => (
-                "code",
-                query.get("error").map(|e| match query.get("error_description") {
-                    Some(d) => format!("{e}: {d}"),
-                    None => e.clone(),
-                }),
-            ),
-        };
-        if let Some(why) = failed {
-            return Err(CallbackError::Denied(why));
-        }
-        query
-            .get(code_field)
-            .filter(|c| !c.is_empty())
-            .map(|c| LoginCode::new(c))
-            .ok_or(CallbackError::Missing(code_field))
+        protocol(self.kind()).read_callback(query)
     }
 
     /// Exchanges the callback's code for a token set (Angel One's redirect
@@ -211,22 +187,14 @@ impl ProviderClient {
         secret: &Secret,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
-        let code = login.code.expose();
-        let grant = match self.kind() {
-            ProviderKind::Kite => kite::exchange(self, code, secret, now).await,
-            ProviderKind::Upstox => upstox::exchange(self, code, secret, now).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::exchange(self, code, attempt, secret, now).await,
-            ProviderKind::Fyers => fyers::exchange(self, code, secret, now).await,
-            ProviderKind::Dhan => dhan::exchange(self, code, secret, now).await,
-            ProviderKind::AngelOne => angelone::exchange(self, login, now).await,
-        }?;
+        let grant = protocol(self.kind()).exchange(self, login, attempt, secret, now).await?;
         self.for_this_client(checked(self.kind(), grant)?)
     }
 
-    /// A login whose redirect carries no `state` (Dhan; Angel One may drop
-    /// it) is this account's only if the broker names the configured client.
+    /// A login whose redirect may carry no `state` is this account's only
+    /// if the broker names the configured client.
     fn for_this_client(&self, grant: Grant) -> Result<Grant, ProviderError> {
-        if !matches!(self.kind(), ProviderKind::Dhan | ProviderKind::AngelOne) {
+        if self.account.describe().user_id.is_none() {
             return Ok(grant);
         }
         let expected = self.account.user_id.as_deref().unwrap_or_default();
@@ -236,7 +204,7 @@ impl ProviderClient {
             // (or correct `user_id`). The broker's words are cleaned for people.
             got => Err(ProviderError::new(
                 self.kind(),
-                tokentray_core::ErrorClass::TokenInvalid,
+                ErrorClass::TokenInvalid,
                 format!(
                     "the login was for {} client {}, but this account is for {expected} (its user_id): nothing \
                      was stored; log in as {expected}, or correct user_id",
@@ -256,27 +224,17 @@ impl ProviderClient {
         credentials: &Credentials,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
-        let secret = &credentials.secret;
-        let refresh_token = tokens.refresh_token.as_ref().filter(|t| !t.is_empty());
-        let grant = match (self.kind(), refresh_token) {
-            // Dhan renews the live access token itself; there is no refresh token.
-            (ProviderKind::Dhan, _) => dhan::renew(self, tokens, current, now).await,
-            (ProviderKind::Upstox, _) => Err(ProviderError::new(
-                ProviderKind::Upstox,
-                tokentray_core::ErrorClass::TokenInvalid,
-                "Upstox tokens cannot be refreshed: log in instead",
-            )),
-            (_, None) => Err(ProviderError::new(
+        let grant = match self.account.describe().renewal {
+            Renewal::LoginOnly => Err(ProviderError::new(
                 self.kind(),
-                tokentray_core::ErrorClass::TokenInvalid,
-                "this token cannot be refreshed (no refresh token): log in instead",
+                ErrorClass::TokenInvalid,
+                format!("{} tokens cannot be refreshed: log in instead", self.kind().display_name()),
             )),
-            (ProviderKind::Kite, Some(r)) => kite::refresh(self, r, current, secret, now).await,
-            (ProviderKind::Schwab | ProviderKind::OAuth2, Some(r)) => {
-                oauth2::refresh(self, r, current, secret, now).await
+            Renewal::RefreshToken => {
+                protocol::refresh_token(self, tokens)?;
+                protocol(self.kind()).refresh(self, tokens, current, credentials, now).await
             }
-            (ProviderKind::Fyers, Some(r)) => fyers::refresh(self, r, current, credentials, now).await,
-            (ProviderKind::AngelOne, Some(r)) => angelone::refresh(self, tokens, r, current, now).await,
+            Renewal::ItselfWhileValid => protocol(self.kind()).refresh(self, tokens, current, credentials, now).await,
         }?;
         checked(self.kind(), grant)
     }
@@ -286,67 +244,34 @@ impl ProviderClient {
     /// bytes at all can be tried against it.
     pub fn read_token_answer(&self, status: u16, body: &[u8], now: Instant) -> Result<Grant, ProviderError> {
         let reply = http::read_reply(self.kind(), status, None, body)?;
-        let grant = match self.kind() {
-            ProviderKind::Kite => kite::session_answer(self, reply, None, None, now),
-            ProviderKind::Upstox => upstox::token_answer(self, reply, now),
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::token_answer(self, reply, None, now, now),
-            ProviderKind::Fyers => fyers::token_answer(self, reply, None, now, now),
-            ProviderKind::Dhan => dhan::token_answer(self, reply, now, now),
-            ProviderKind::AngelOne => angelone::token_answer(self, reply, None, now, now),
-        }?;
-        checked(self.kind(), grant)
+        checked(self.kind(), protocol(self.kind()).token_answer(self, reply, now)?)
     }
 
     /// What a profile call's answer says about the token, without I/O.
     pub fn read_profile_answer(&self, status: u16, body: &[u8]) -> Result<UserInfo, ProviderError> {
         let reply = http::read_reply(self.kind(), status, None, body)?;
-        match self.kind() {
-            ProviderKind::Kite => kite::profile_answer(reply),
-            ProviderKind::Upstox => upstox::profile_answer(reply),
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile_answer(self.kind(), reply),
-            ProviderKind::Fyers => fyers::profile_answer(reply),
-            ProviderKind::Dhan => dhan::profile_answer(reply),
-            ProviderKind::AngelOne => angelone::profile_answer(reply),
-        }
+        protocol(self.kind()).profile_answer(self, reply)
     }
 
     /// Whether the provider has a call that tells if a token works (an
     /// OAuth2 provider without a `profile_url` has none).
     pub fn can_validate(&self) -> bool {
-        match self.kind() {
-            ProviderKind::OAuth2 => self.account.oauth2.as_ref().is_some_and(|o| o.profile_url.is_some()),
-            _ => true,
-        }
+        self.account.can_validate()
     }
 
     /// Asks the provider whether the access token works (a profile call).
     pub async fn validate(&self, tokens: &TokenSet) -> Result<UserInfo, ProviderError> {
-        match self.kind() {
-            ProviderKind::Kite => kite::profile(self, &tokens.access_token).await,
-            ProviderKind::Upstox => upstox::profile(self, &tokens.access_token).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::profile(self, &tokens.access_token).await,
-            ProviderKind::Fyers => fyers::profile(self, &tokens.access_token).await,
-            ProviderKind::Dhan => dhan::profile(self, &tokens.access_token).await,
-            ProviderKind::AngelOne => angelone::profile(self, &tokens.access_token).await,
-        }
+        protocol(self.kind()).validate(self, &tokens.access_token).await
     }
 
     /// Invalidates the tokens at the provider, where it offers a way to.
     pub async fn logout(&self, tokens: &TokenSet, secret: Option<&Secret>) -> Result<(), ProviderError> {
-        match self.kind() {
-            ProviderKind::Kite => kite::logout(self, &tokens.access_token).await,
-            ProviderKind::Upstox => upstox::logout(self, &tokens.access_token).await,
-            ProviderKind::Schwab | ProviderKind::OAuth2 => oauth2::logout(self, tokens, secret).await,
-            ProviderKind::Fyers => fyers::logout(self, &tokens.access_token).await,
-            // Dhan has no logout call: the token dies at its expiry.
-            ProviderKind::Dhan => Ok(()),
-            ProviderKind::AngelOne => angelone::logout(self, &tokens.access_token).await,
-        }
+        protocol(self.kind()).logout(self, tokens, secret).await
     }
 
     /// Whether renewing needs the trading PIN (Fyers), a second secret.
     pub fn needs_pin(&self) -> bool {
-        self.kind() == ProviderKind::Fyers
+        self.account.describe().pin
     }
 
     /// `base` + `path`, keeping any path prefix the base has (a proxy's `/kite`).

@@ -7,14 +7,20 @@
 //! and `docs/auth.rst` (Basic client authentication, the 7-day refresh limit
 //! counted from the login) and tylerebowers/Schwabdev `schwabdev/tokens.py`.
 
+use super::error::Codes;
 use super::http::{required, rotated, send, send_for_status, text, Reply};
-use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use super::protocol::{code_or_error, refresh_token, Protocol};
+use super::{
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
+};
 use crate::config::{AccountConfig, ClientAuth};
 use crate::store::TokenSet;
 use crate::Secret;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use tokentray_core::expiry::oauth2_expiry;
 use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 use url::Url;
@@ -22,6 +28,16 @@ use url::Url;
 /// When a token response has no `expires_in`, assume an hour (RFC 6749 leaves
 /// it to documentation) and let validation find out the truth.
 const ASSUMED_EXPIRES_IN: i64 = 3600;
+
+/// RFC 6749 5.2's error codes, as Schwab answers them too.
+pub(super) const CODES: Codes = &[
+    ("invalid_grant", ErrorClass::TokenInvalid),
+    ("invalid_token", ErrorClass::TokenInvalid),
+    ("invalid_client", ErrorClass::CredentialsWrong),
+    ("unauthorized_client", ErrorClass::CredentialsWrong),
+    ("temporarily_unavailable", ErrorClass::Transient),
+    ("server_error", ErrorClass::Transient),
+];
 
 struct Endpoints {
     authorize: Url,
@@ -89,6 +105,7 @@ fn error(kind: ProviderKind, reply: &Reply) -> ProviderError {
             reply.status,
             text(&reply.body, "error").map(str::to_owned),
             text(&reply.body, "error_description").unwrap_or("no description").to_owned(),
+            CODES,
         )
     }
 }
@@ -258,4 +275,61 @@ pub async fn logout(c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secre
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Schwab, and any provider the account's `[account.oauth2]` describes.
+pub(super) struct OAuth2;
+
+#[async_trait::async_trait]
+impl Protocol for OAuth2 {
+    async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
+        Ok(begin_login(c.account(), state))
+    }
+
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<LoginCode, CallbackError> {
+        code_or_error(query, "code")
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        attempt: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login.code.expose(), attempt, secret, now).await
+    }
+
+    async fn refresh(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        current: &TokenMeta,
+        credentials: &Credentials,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        refresh(c, refresh_token(c, tokens)?, current, &credentials.secret, now).await
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        token_answer(c, reply, None, now, now)
+    }
+
+    fn profile_answer(&self, c: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(c.kind(), reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    async fn logout(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        secret: Option<&Secret>,
+    ) -> Result<(), ProviderError> {
+        logout(c, tokens, secret).await
+    }
 }

@@ -6,16 +6,30 @@
 //! (the flat token response) and `docs/ApiGatewayErrorResponse.md`
 //! (`UDAPI100050` for an invalid token).
 
+use super::error::Codes;
 use super::http::{required, send, send_for_status, text, Reply};
-use super::{lifetime_override, Grant, LoginAttempt, ProviderClient, ProviderError, UserInfo};
+use super::protocol::{code_or_error, Protocol};
+use super::{
+    lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
+    UserInfo,
+};
 use crate::config::AccountConfig;
 use crate::store::TokenSet;
 use crate::Secret;
 use serde_json::Value;
+use std::collections::HashMap;
 use tokentray_core::expiry::upstox_expiry;
-use tokentray_core::{Instant, ProviderKind, Refreshability, TokenMeta};
+use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const UPSTOX: ProviderKind = ProviderKind::Upstox;
+
+/// Upstox's error codes (its error-codes page; `UDAPI100050` for an invalid token).
+pub(super) const CODES: Codes = &[
+    ("UDAPI100050", ErrorClass::TokenInvalid),
+    ("UDAPI100016", ErrorClass::CredentialsWrong),
+    ("UDAPI100068", ErrorClass::CredentialsWrong),
+    ("UDAPI10005", ErrorClass::RateLimited),
+];
 
 pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
     let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, "/v2/login/authorization/dialog"))
@@ -40,6 +54,7 @@ fn error(reply: &Reply) -> ProviderError {
             reply.status,
             field("errorCode", "error_code"),
             field("message", "message").unwrap_or_else(|| "no message".to_owned()),
+            CODES,
         )
     }
 }
@@ -111,5 +126,57 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
         Ok(())
     } else {
         Err(error(&reply))
+    }
+}
+
+pub(super) struct Upstox;
+
+#[async_trait::async_trait]
+impl Protocol for Upstox {
+    async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
+        Ok(begin_login(c.account(), state))
+    }
+
+    fn read_callback(&self, query: &HashMap<String, String>) -> Result<LoginCode, CallbackError> {
+        code_or_error(query, "code")
+    }
+
+    async fn exchange(
+        &self,
+        c: &ProviderClient,
+        login: &LoginCode,
+        _: &LoginAttempt,
+        secret: &Secret,
+        now: Instant,
+    ) -> Result<Grant, ProviderError> {
+        exchange(c, login.code.expose(), secret, now).await
+    }
+
+    /// Its description says only a login renews: the client never asks.
+    async fn refresh(
+        &self,
+        _: &ProviderClient,
+        _: &TokenSet,
+        _: &TokenMeta,
+        _: &Credentials,
+        _: Instant,
+    ) -> Result<Grant, ProviderError> {
+        Err(ProviderError::new(UPSTOX, ErrorClass::TokenInvalid, "Upstox tokens cannot be refreshed: log in instead"))
+    }
+
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        token_answer(c, reply, now)
+    }
+
+    fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {
+        profile_answer(reply)
+    }
+
+    async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError> {
+        profile(c, access).await
+    }
+
+    async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
+        logout(c, &tokens.access_token).await
     }
 }

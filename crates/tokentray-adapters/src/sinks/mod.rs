@@ -8,11 +8,11 @@ mod env;
 mod json;
 mod toml_file;
 
-use crate::config::AccountConfig;
 use crate::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+pub use tokentray_core::provider::Field;
 use tokentray_core::{Instant, ProviderKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,20 +26,6 @@ pub enum SinkFormat {
     Toml,
     /// The access token alone.
     Raw,
-}
-
-/// What a sink writes at a name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    AccessToken,
-    ApiKey,
-    /// Angel One's feed token (empty for other providers).
-    FeedToken,
-    UserId,
-    /// The access token's expiry, RFC 3339.
-    ExpiresAt,
-    Account,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +76,10 @@ pub struct SinkError {
     pub message: String,
 }
 
-/// The environment names scripts use for each provider's token.
-pub fn provider_env_names(provider: ProviderKind) -> &'static [(&'static str, Field)] {
-    match provider {
-        ProviderKind::Kite => &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
-        ProviderKind::Upstox => &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
-        ProviderKind::Schwab => &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
-        ProviderKind::OAuth2 => &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
-        // With the id each SDK takes beside the token (Fyers' app id, Dhan's client id, Angel's api key).
-        ProviderKind::Fyers => &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
-        ProviderKind::Dhan => &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
-        ProviderKind::AngelOne => &[
-            ("ANGELONE_API_KEY", Field::ApiKey),
-            ("ANGELONE_ACCESS_TOKEN", Field::AccessToken),
-            ("ANGELONE_FEED_TOKEN", Field::FeedToken),
-        ],
-    }
-}
-
 /// The fields a sink writes when its config names none.
-pub fn default_fields(format: SinkFormat, account: &AccountConfig) -> BTreeMap<String, Field> {
+pub fn default_fields(format: SinkFormat, provider: ProviderKind) -> BTreeMap<String, Field> {
     match format {
-        SinkFormat::Env => provider_env_names(account.provider).iter().map(|(n, f)| ((*n).to_owned(), *f)).collect(),
+        SinkFormat::Env => provider.describe().env.iter().map(|(n, f)| ((*n).to_owned(), *f)).collect(),
         SinkFormat::Json => [("/access_token".to_owned(), Field::AccessToken)].into(),
         SinkFormat::Toml => [("access_token".to_owned(), Field::AccessToken)].into(),
         SinkFormat::Raw => [("access_token".to_owned(), Field::AccessToken)].into(),
@@ -176,13 +144,5 @@ pub fn rewrite(sink: &SinkConfig, current: &str, values: &SinkValues<'_>) -> Res
         SinkFormat::Json => json::set(current, &pairs),
         SinkFormat::Toml => toml_file::set(current, &pairs),
         SinkFormat::Raw => Ok(format!("{}\n", values.access_token.expose())),
-    }
-}
-
-/// `~/x` is under the home directory; other paths are taken as written.
-pub fn expand_home(path: &Path) -> PathBuf {
-    match path.strip_prefix("~") {
-        Ok(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| path.to_owned()),
-        Err(_) => path.to_owned(),
     }
 }

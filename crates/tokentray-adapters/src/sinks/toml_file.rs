@@ -6,7 +6,7 @@ pub fn set(text: &str, pairs: &[(&str, String)]) -> Result<String, String> {
     // Where, never what: the file may hold passwords, and this message
     // reaches the status, the API and the log.
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-        let (line, column) = e.span().map_or((1, 1), |s| crate::config::line_column(text, s.start));
+        let (line, column) = e.span().map_or((1, 1), |s| crate::position::line_column(text, s.start));
         format!("it is not valid TOML (line {line}, column {column}); fix or remove it")
     })?;
     for (key, v) in pairs {

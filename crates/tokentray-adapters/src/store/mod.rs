@@ -13,8 +13,8 @@ pub mod state;
 pub use keyring_store::KeyringStore;
 pub use plaintext::PlaintextStore;
 
+use crate::config::vault::LocalSecrets;
 use crate::config::{Config, StorageChoice};
-use crate::vault_config::LocalSecrets;
 use crate::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -121,8 +121,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("secrets file {path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Vault(String),
+    /// Vault's own words, which say what to fix (a policy, a token) or that it only needs time.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+}
+
+impl StoreError {
+    /// Whether trying again later may work without anybody changing
+    /// anything: the keyring's troubles are taken as passing (a desktop
+    /// unlocks it at login), Vault's say which they are.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Vault(e) => e.is_transient(),
+            Self::Unreachable(_) | Self::Refused(_) | Self::File { .. } => true,
+            Self::Corrupt(_) => false,
+        }
+    }
 }
 
 /// A place for secrets. Implementations are blocking: keyring calls go over

@@ -8,8 +8,9 @@
 //! The API is documented at openbao.org/api-docs (secret/kv/kv-v2,
 //! auth/token, auth/approle), the same as developer.hashicorp.com/vault/api-docs.
 
-use crate::store::{SecretItem, SecretStore, StoreError};
-use crate::vault_config::{VaultAuth, VaultConfig};
+use super::error::{errors_of, VaultError};
+use crate::config::vault::VaultConfig;
+use crate::store::SecretStore;
 use crate::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -17,60 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The installation-wide owner the local store files Vault's credentials under.
-const INSTALLATION: &str = "tokentray";
+pub(super) const INSTALLATION: &str = "tokentray";
 /// A KV answer larger than this is not one TokenTray wrote.
 const MAX_ANSWER: usize = 1 << 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum VaultError {
-    #[error("Vault at {address} cannot be reached ({why}); TokenTray keeps serving the last token and tries again")]
-    Unreachable { address: String, why: String },
-    #[error("Vault answered {status} for {path} ({why}); TokenTray keeps serving the last token and tries again")]
-    Unavailable { status: u16, path: String, why: String },
-    #[error(
-        "Vault refused access to {path} (403: {why}). Check the token, and give it a policy allowing create, read, \
-         update and delete on {mount}/data/{prefix}/* and read and delete on {mount}/metadata/{prefix}/*"
-    )]
-    Denied { path: String, why: String, mount: String, prefix: String },
-    #[error(
-        "no Vault token: set the environment variable {env} for TokenTray, or store one on this machine with \
-         `tokentray secret set --vault-token`"
-    )]
-    NoToken { env: String },
-    #[error(
-        "no AppRole secret id: write it to a 0600 file named by secret_id_file in [vault], or store it on this \
-         machine with `tokentray secret set --vault-secret-id`"
-    )]
-    NoSecretId,
-    #[error("the AppRole secret id file {path}: {why}")]
-    SecretIdFile { path: String, why: String },
-    #[error("the AppRole login at {path} was refused ({why}); check role_id in [vault] and the secret id")]
-    LoginRefused { path: String, why: String },
-    #[error("{path} changed since it was read (another machine wrote it); read it again")]
-    CasMismatch { path: String },
-    #[error(
-        "Vault's answer for {path} is not what a KV version 2 engine answers ({why}); is `{mount}` a KV version 2 \
-         mount (`bao secrets enable -version=2 -path={mount} kv`)?"
-    )]
-    Garbage { path: String, why: String, mount: String },
-    #[error("the CA file for [vault] {path}: {why}")]
-    Ca { path: String, why: String },
-    #[error("this machine's own secret store: {0}")]
-    Local(String),
-}
-
-impl VaultError {
-    /// Whether trying again later may work without anybody changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Unavailable { .. } | Self::CasMismatch { .. })
-    }
-}
-
-impl From<VaultError> for StoreError {
-    fn from(e: VaultError) -> Self {
-        StoreError::Vault(e.to_string())
-    }
-}
 
 /// A version of a KV entry as read: its data and its version number. The
 /// data of a deleted version is empty, and its number still the one a
@@ -107,11 +57,11 @@ const TEN_YEARS: u64 = 10 * 365 * 86_400;
 /// The client; cheap to clone (all clones share the token in use).
 #[derive(Clone)]
 pub struct VaultClient {
-    config: Arc<VaultConfig>,
+    pub(super) config: Arc<VaultConfig>,
     http: reqwest::Client,
     /// This machine's own secret store: the Vault token or AppRole secret id.
-    local: Arc<dyn SecretStore>,
-    token: Arc<Mutex<Option<Secret>>>,
+    pub(super) local: Arc<dyn SecretStore>,
+    pub(super) token: Arc<Mutex<Option<Secret>>>,
 }
 
 impl std::fmt::Debug for VaultClient {
@@ -120,7 +70,7 @@ impl std::fmt::Debug for VaultClient {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -335,7 +285,7 @@ impl VaultClient {
         self.send(method, api, body.as_ref(), Some(&fresh)).await
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         api: &str,
@@ -374,64 +324,11 @@ impl VaultClient {
         }
     }
 
-    /// The token to send: cached, else from the environment, this
-    /// machine's store, or an AppRole login.
-    async fn token(&self) -> Result<Secret, VaultError> {
-        if let Some(t) = lock(&self.token).clone() {
-            return Ok(t);
-        }
-        let token = match &self.config.auth {
-            VaultAuth::Token { env } => match std::env::var(env).ok().filter(|t| !t.trim().is_empty()) {
-                Some(t) => Secret::new(t.trim()),
-                None => self.local(SecretItem::VaultToken).await?.ok_or(VaultError::NoToken { env: env.clone() })?,
-            },
-            VaultAuth::AppRole { mount, role_id, secret_id_file } => {
-                let secret_id = match secret_id_file {
-                    Some(path) => read_secret_id_file(path)?,
-                    None => self.local(SecretItem::VaultSecretId).await?.ok_or(VaultError::NoSecretId)?,
-                };
-                self.approle_login(mount, role_id, &secret_id).await?
-            }
-        };
-        *lock(&self.token) = Some(token.clone());
-        Ok(token)
-    }
-
-    async fn local(&self, item: SecretItem) -> Result<Option<Secret>, VaultError> {
-        let local = self.local.clone();
-        let read = move || local.get(INSTALLATION, item);
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(_) => tokio::task::spawn_blocking(read).await.map_err(|e| VaultError::Local(e.to_string()))?,
-            Err(_) => read(),
-        };
-        result.map_err(|e| VaultError::Local(e.to_string()))
-    }
-
-    async fn approle_login(&self, mount: &str, role_id: &str, secret_id: &Secret) -> Result<Secret, VaultError> {
-        let api = format!("auth/{mount}/login");
-        let body = json!({ "role_id": role_id, "secret_id": secret_id.expose() });
-        let (status, answer) = self.send(Method::POST, &api, Some(&body), None).await?;
-        if status.is_success() {
-            return answer
-                .pointer("/auth/client_token")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-                .map(Secret::new)
-                .ok_or_else(|| self.garbage(&api, "no auth.client_token"));
-        }
-        match self.failure(status, &api, &answer) {
-            VaultError::Denied { why, .. } => Err(VaultError::LoginRefused { path: api, why }),
-            // An AppRole login answers 400 for a wrong role or secret id.
-            VaultError::Unavailable { status: 400, why, .. } => Err(VaultError::LoginRefused { path: api, why }),
-            other => Err(other),
-        }
-    }
-
-    fn garbage(&self, api: &str, why: &str) -> VaultError {
+    pub(super) fn garbage(&self, api: &str, why: &str) -> VaultError {
         VaultError::Garbage { path: api.to_owned(), why: why.to_owned(), mount: self.config.mount.clone() }
     }
 
-    fn failure(&self, status: StatusCode, api: &str, body: &Value) -> VaultError {
+    pub(super) fn failure(&self, status: StatusCode, api: &str, body: &Value) -> VaultError {
         let why = match errors_of(body) {
             e if e.is_empty() => status.canonical_reason().unwrap_or("no reason given").to_owned(),
             e => e,
@@ -446,17 +343,6 @@ impl VaultClient {
             _ => VaultError::Unavailable { status: status.as_u16(), path: api.to_owned(), why },
         }
     }
-}
-
-/// Vault's `{"errors": [...]}`, joined, at most 300 characters (a hostile
-/// server's text goes into a log line).
-fn errors_of(body: &Value) -> String {
-    let joined = body
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|errors| errors.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
-        .unwrap_or_default();
-    joined.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 fn ensure_slash(address: &str) -> String {
@@ -490,25 +376,4 @@ fn http_client(config: &VaultConfig, timeout: Duration, pooled: bool) -> Result<
         }
     }
     builder.build().map_err(|e| VaultError::Unreachable { address: config.address.to_string(), why: e.to_string() })
-}
-
-/// The secret id from its file: the file must be private (0600) and small.
-fn read_secret_id_file(path: &std::path::Path) -> Result<Secret, VaultError> {
-    let fail = |why: String| VaultError::SecretIdFile { path: path.display().to_string(), why };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(fail(format!("others may read it (mode {:o}); run `chmod 600` on it", mode & 0o777)));
-        }
-    }
-    let text = crate::atomic::read_regular(path, 4096)
-        .map_err(|e| fail(e.to_string()))?
-        .ok_or_else(|| fail("no such file".to_owned()))?;
-    let id = text.trim();
-    if id.is_empty() {
-        return Err(fail("it is empty".to_owned()));
-    }
-    Ok(Secret::new(id))
 }

@@ -15,10 +15,13 @@
 //! token or AppRole secret id) stay in its local store.
 
 mod client;
+mod error;
 mod record;
+mod sign_in;
 mod store;
 
-pub use client::{TokenStanding, VaultClient, VaultError, Versioned};
+pub use client::{TokenStanding, VaultClient, Versioned};
+pub use error::VaultError;
 pub use record::{said, AccessCopy, FailedRenewal, Lease, TokenRecord};
 pub use store::VaultStore;
 

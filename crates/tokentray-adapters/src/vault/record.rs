@@ -151,7 +151,7 @@ impl TokenRecord {
         self.provider = Some(account.provider.as_str().to_owned());
         self.client_id = Some(account.api_key.clone());
         self.failed = None;
-        if renewal || account.provider != tokentray_core::ProviderKind::Fyers {
+        if renewal || !account.describe().pin {
             self.refusals = 0;
         }
         self.access_token = Some(grant.tokens.access_token.clone());

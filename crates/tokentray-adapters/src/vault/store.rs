@@ -43,8 +43,8 @@ impl VaultStore {
                 })
                 .join()
         })
-        .map_err(|_| StoreError::Vault("the Vault call panicked".to_owned()))?
-        .map_err(|e| StoreError::Vault(format!("cannot start the Vault call: {e}")))
+        .map_err(|_| StoreError::Vault(VaultError::Stopped("it panicked".to_owned())))?
+        .map_err(|e| StoreError::Vault(VaultError::Stopped(format!("no runtime for it: {e}"))))
     }
 }
 

@@ -3,7 +3,7 @@
 //! peers and the redirect path, and lets a newer login (another process)
 //! take the port over.
 
-use super::inbox::Callback;
+use super::inbox::{Callback, Reply};
 use super::LoginError;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -45,15 +45,6 @@ pub(super) struct Page {
 impl Page {
     pub(super) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
         Self { status, title: title.to_owned(), text: text.into(), next: None }
-    }
-
-    /// What the page says, for a pasted address's answer in the window:
-    /// `Ok` when the login took it.
-    pub(super) fn outcome(&self) -> Result<(), String> {
-        match self.status.is_success() {
-            true => Ok(()),
-            false => Err(format!("{}: {}", self.title, self.text)),
-        }
     }
 }
 
@@ -134,7 +125,7 @@ async fn on_request(
         .into_response();
     }
     let (reply, page) = oneshot::channel();
-    if state.callbacks.send(Callback { query, reply: Some(reply) }).await.is_err() {
+    if state.callbacks.send(Callback { query, reply: Some(Reply::Browser(reply)) }).await.is_err() {
         return Page::new(StatusCode::GONE, "Login over", "This login has ended. Start a new one from TokenTray.")
             .into_response();
     }
@@ -185,7 +176,9 @@ async fn bind_all(
     for (i, addr) in addrs.iter().enumerate() {
         match bind(account, *addr, handover).await {
             Ok(listener) => listeners.push(listener),
-            Err(LoginError::Bind { source, .. }) if i > 0 && addr.is_ipv6() && crate::loopback::no_ipv6(&source) => {
+            Err(LoginError::Bind { source, .. })
+                if i > 0 && addr.is_ipv6() && crate::plumbing::loopback::no_ipv6(&source) =>
+            {
                 tracing::debug!("no IPv6 loopback here; listening on {} only", addrs[0]);
             }
             Err(LoginError::Bind { addr, source, .. }) if addrs.len() > 1 => {

@@ -3,33 +3,42 @@
 //! one replaces it.
 
 use super::callback_server::Page;
+use super::verdict::{PasteOutcome, Verdict};
 use super::LoginError;
-use axum::http::StatusCode;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-/// A callback received, with the way to answer the browser (none for a pasted URL).
+/// A callback received, with the way to answer whoever delivered it.
 pub(super) struct Callback {
     pub query: HashMap<String, String>,
-    pub reply: Option<oneshot::Sender<Page>>,
+    pub reply: Option<Reply>,
+}
+
+/// Who waits for a callback's verdict: the browser that delivered it (a
+/// page), or whoever pasted the address (an outcome).
+pub(super) enum Reply {
+    Browser(oneshot::Sender<Page>),
+    Paste(oneshot::Sender<PasteOutcome>),
 }
 
 impl Callback {
-    /// Shows `page` in the browser that delivered the callback, if one did.
-    pub fn answer(&mut self, page: Page) {
-        if let Some(reply) = self.reply.take() {
-            let _ = reply.send(page);
+    /// Tells whoever delivered the callback how the login took it.
+    pub fn answer(&mut self, verdict: Verdict) {
+        match self.reply.take() {
+            Some(Reply::Browser(page)) => drop(page.send(verdict.page())),
+            Some(Reply::Paste(outcome)) => drop(outcome.send(verdict.outcome())),
+            None => {}
         }
     }
 }
 
 /// An address the user pasted, and where to tell how the login took it
-/// (the window's paste field; none for a terminal's standard input).
-pub(crate) struct Pasted {
-    pub(super) line: String,
-    pub(super) reply: Option<oneshot::Sender<Page>>,
+/// (none: nobody asks, as for a terminal's own login).
+pub struct Pasted {
+    pub line: String,
+    pub reply: Option<oneshot::Sender<PasteOutcome>>,
 }
 
 pub(super) struct Inbox {
@@ -61,23 +70,26 @@ impl Inbox {
         deadline: tokio::time::Instant,
         waited: Duration,
         cancel: &Notify,
+        abandoned: Option<&Notify>,
     ) -> Result<Callback, LoginError> {
         loop {
             tokio::select! {
                 Some(callback) = self.served.recv() => return Ok(callback),
-                Some(pasted) = recv_pasted(&mut self.pasted) => match tokentray_adapters::provider::pasted_callback_query(&pasted.line) {
-                    Some(query) => return Ok(Callback { query, reply: pasted.reply }),
-                    None => {
-                        let why = "that is not the address the browser landed on; paste the whole address";
-                        tracing::warn!("{why}");
-                        let mut refused = Callback { query: HashMap::new(), reply: pasted.reply };
-                        refused.answer(Page::new(StatusCode::BAD_REQUEST, "Not a login address", why));
+                Some(pasted) = recv_pasted(&mut self.pasted) => {
+                    let reply = pasted.reply.map(Reply::Paste);
+                    match tokentray_adapters::provider::pasted_callback_query(&pasted.line) {
+                        Some(query) => return Ok(Callback { query, reply }),
+                        None => {
+                            tracing::warn!("a pasted line is not the address the browser landed on");
+                            Callback { query: HashMap::new(), reply }.answer(Verdict::NotAnAddress);
+                        }
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(LoginError::TimedOut { account: account.to_owned(), waited });
                 }
                 _ = cancel.notified() => return Err(LoginError::Replaced(account.to_owned())),
+                _ = notified(abandoned) => return Err(LoginError::Abandoned(account.to_owned())),
             }
         }
     }
@@ -89,13 +101,17 @@ impl Inbox {
         loop {
             tokio::select! {
                 result = &mut work => return result,
-                Some(mut replay) = self.served.recv() => replay.answer(Page::new(
-                    StatusCode::CONFLICT,
-                    "Already used",
-                    "This login already received its code; a code works only once.",
-                )),
+                Some(mut replay) = self.served.recv() => replay.answer(Verdict::Spent),
             }
         }
+    }
+}
+
+/// `notify`'s next signal; never, without one.
+async fn notified(notify: Option<&Notify>) {
+    match notify {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -3,15 +3,18 @@
 //! check `state`, take the code once, exchange it, store the token, and show
 //! the browser a page that says how it went.
 
+pub(crate) mod browser;
 mod callback_server;
 mod inbox;
+mod verdict;
 
 pub use callback_server::callback_addrs;
+pub use inbox::Pasted;
+pub use verdict::PasteOutcome;
 
 use crate::{open_in_browser, AccountStatus, BrowserError, Engine, EngineError};
 use axum::http::StatusCode;
-use callback_server::{CallbackServer, Page};
-pub(crate) use inbox::Pasted;
+use callback_server::CallbackServer;
 use inbox::{Callback, Inbox};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,21 +26,40 @@ use tokentray_adapters::Secret;
 use tokentray_core::Event;
 use tokio::sync::{mpsc, Notify};
 use url::Url;
+use verdict::Verdict;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct LoginOptions {
-    /// Open the system browser; otherwise the URL is only handed to `show_url`.
+    /// Open the system browser here; otherwise the URL is only handed to `show_url`.
     pub open_browser: bool,
     pub timeout: Duration,
-    /// Redirected URLs pasted by the user (`--no-browser`), one per message.
-    pub pasted: Option<mpsc::Receiver<String>>,
-    /// Shows the authorize URL to the user (printed, or put in the window).
-    pub show_url: Box<dyn Fn(&Url) + Send + Sync>,
+    /// Addresses the user pasted (`--no-browser`, or a client's), each answered.
+    pub pasted: Option<mpsc::Receiver<Pasted>>,
+    /// Shows the login's address to the user (printed, put in the window,
+    /// or sent to the client that opens the browser), once a browser here
+    /// has it if one opens here.
+    pub show_url: Box<dyn Fn(&LoginUrl) + Send + Sync>,
     /// Where no loopback server can receive the redirect (Angel One's https
     /// page on a server of the user's), take the address the browser lands
     /// on from [`Engine::paste_redirect`] (the window's paste field).
     pub paste_from_window: bool,
+    /// Signalled when whoever asked for the login went away: a login still
+    /// waiting for the browser ends; one exchanging or storing goes on.
+    pub abandoned: Option<Arc<Notify>>,
+}
+
+/// Where a login starts in the browser.
+#[derive(Debug, Clone)]
+pub struct LoginUrl {
+    /// The provider's authorize URL.
+    pub authorize: Url,
+    /// The page a browser opens first: the authorize URL, or for an https
+    /// loopback redirect TokenTray's page about its certificate.
+    pub first: Url,
+    /// No loopback server receives the redirect: the address the browser
+    /// lands on must be pasted.
+    pub paste: bool,
 }
 
 impl Default for LoginOptions {
@@ -48,6 +70,7 @@ impl Default for LoginOptions {
             pasted: None,
             show_url: Box::new(|_| {}),
             paste_from_window: false,
+            abandoned: None,
         }
     }
 }
@@ -60,7 +83,7 @@ impl LoginOptions {
         Self {
             open_browser: false,
             show_url: Box::new(|url| {
-                let url = url.clone();
+                let url = url.authorize.clone();
                 tokio::spawn(async move {
                     if let Err(e) = reqwest::get(url).await {
                         tracing::warn!("following the login redirects failed: {e}");
@@ -92,6 +115,8 @@ pub enum LoginError {
     TimedOut { account: String, waited: Duration },
     #[error("{0}: a newer login for this account replaced this one")]
     Replaced(String),
+    #[error("{0}: the login was given up: whoever asked for it went away")]
+    Abandoned(String),
     #[error("{account}: the login was refused ({reason}); nothing changed")]
     Denied { account: String, reason: String },
     #[error(
@@ -123,7 +148,9 @@ impl LoginError {
     pub fn remedy(&self) -> crate::Remedy {
         match self {
             Self::Engine(e) => e.remedy(),
-            Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) => crate::Remedy::Login,
+            Self::Denied { .. } | Self::TimedOut { .. } | Self::Replaced(_) | Self::Abandoned(_) => {
+                crate::Remedy::Login
+            }
             Self::Bind { .. }
             | Self::LocalhostTaken { .. }
             | Self::NotLoopback { .. }
@@ -149,22 +176,11 @@ impl Engine {
     pub async fn login(&self, id: &str, mut options: LoginOptions) -> Result<LoginOutcome, LoginError> {
         let client = self.client(id)?;
         // Before the browser opens: a login that cannot be exchanged would only add a refusal.
-        self.guard_credentials(client.account(), crate::lockout::Use::Login)?;
+        self.guard_credentials(client.account(), crate::tokens::lockout::Use::Login)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
         let pasted = match options.pasted.take() {
-            // A terminal's lines, with nobody to answer but the log.
-            Some(mut lines) => {
-                let (sender, receiver) = mpsc::channel(4);
-                tokio::spawn(async move {
-                    while let Some(line) = lines.recv().await {
-                        if sender.send(Pasted { line, reply: None }).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                Some(receiver)
-            }
+            Some(pasted) => Some(pasted),
             None if options.paste_from_window && !served_on_loopback(client.account()) => {
                 let (sender, receiver) = mpsc::channel(4);
                 self.with_slot(id, |s| s.paste = Some(sender))?;
@@ -236,38 +252,31 @@ impl Engine {
                 })
             }
         };
+        // Over https the browser first warns about our certificate: on our page,
+        // which says why, and not in the middle of the provider's redirect.
+        let first = match (https, server.is_some()) {
+            (true, true) => start_page(&account.redirect_uri),
+            _ => attempt.url.clone(),
+        };
         if options.open_browser {
-            // Over https the browser first warns about our certificate: on our page,
-            // which says why, and not in the middle of the provider's redirect.
-            let first = match (https, server.is_some()) {
-                (true, true) => start_page(&account.redirect_uri),
-                _ => attempt.url.clone(),
-            };
             open_in_browser(first.as_str())?;
         }
         // Shown once the browser has it: "opened" is then true.
-        (options.show_url)(&attempt.url);
+        (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste: server.is_none() });
         let deadline = tokio::time::Instant::now() + options.timeout;
+        let abandoned = options.abandoned.as_deref();
         loop {
-            let mut callback = inbox.next(&account.id, deadline, options.timeout, cancel).await?;
+            let mut callback = inbox.next(&account.id, deadline, options.timeout, cancel, abandoned).await?;
             let arrived = Instant::now();
             let code = match client.read_callback(&callback.query, &attempt) {
                 Ok(code) => code,
                 Err(CallbackError::Denied(reason)) => {
-                    callback.answer(Page::new(
-                        StatusCode::BAD_REQUEST,
-                        "Login refused",
-                        format!("The provider said: {reason}. Nothing changed."),
-                    ));
+                    callback.answer(Verdict::Denied(format!("The provider said: {reason}. Nothing changed.")));
                     return Err(LoginError::Denied { account: account.id.clone(), reason });
                 }
                 Err(e @ (CallbackError::StateMismatch | CallbackError::Missing(_))) => {
                     tracing::warn!(account = %account.id, "refused a login callback: {e}");
-                    callback.answer(Page::new(
-                        StatusCode::BAD_REQUEST,
-                        "Refused",
-                        format!("{e}. Start the login again from TokenTray."),
-                    ));
+                    callback.answer(Verdict::Refused(format!("{e}. Start the login again from TokenTray.")));
                     continue;
                 }
             };
@@ -286,17 +295,19 @@ impl Engine {
                 Ok(grant) => grant,
                 Err(e) if unbound => {
                     tracing::warn!(account = %account.id, "refused a login callback: {e}");
-                    callback.answer(Page::new(
-                        StatusCode::BAD_REQUEST,
-                        "Refused",
-                        format!("{e}. If this was your login, start it again from TokenTray."),
-                    ));
+                    callback.answer(Verdict::Refused(format!(
+                        "{e}. If this was your login, start it again from TokenTray."
+                    )));
                     continue;
                 }
                 Err(e) => {
                     let e = EngineError::from_provider(account, e);
-                    self.count_if_rejected(&account.id, crate::lockout::Use::Login, &e).await;
-                    callback.answer(Page::new(StatusCode::BAD_GATEWAY, "Login failed", format!("{e}")));
+                    self.count_if_rejected(&account.id, crate::tokens::lockout::Use::Login, &e).await;
+                    callback.answer(Verdict::Failed {
+                        status: StatusCode::BAD_GATEWAY,
+                        title: "Login failed",
+                        text: e.to_string(),
+                    });
                     return Err(LoginError::Engine(e));
                 }
             };
@@ -317,17 +328,17 @@ impl Engine {
         let id = account.id.as_str();
         let user = grant.user.user_id.clone();
         let (token, expires_at) = (grant.tokens.access_token.clone(), grant.meta.expires_at);
-        let stored = match crate::lock::acquire(&self.lock_path(id), Duration::from_secs(60)).await {
+        let stored = match crate::plumbing::file_lock::acquire(&self.lock_path(id), Duration::from_secs(60)).await {
             Ok(_lock) => self.install(id, grant, Event::LoggedIn).await,
             Err(e) => Err(e.into()),
         };
         let callback_to_stored = arrived.elapsed();
         if let Err(e) = stored {
-            callback.answer(Page::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Login incomplete",
-                format!("The token arrived but could not be saved: {e}"),
-            ));
+            callback.answer(Verdict::Failed {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                title: "Login incomplete",
+                text: format!("The token arrived but could not be saved: {e}"),
+            });
             return Err(e.into());
         }
         tracing::info!(account = id, token = %token, expires_at = %expires_at, "logged in");
@@ -347,12 +358,11 @@ impl Engine {
             }
             false => String::new(),
         };
-        callback.answer(Page::new(
-            StatusCode::OK,
-            "Logged in",
-            format!("{} is logged in{who}. You can close this tab.{pin_note}", account.label),
-        ));
-        self.credentials_worked(account, crate::lockout::Use::Login).await;
+        callback.answer(Verdict::LoggedIn(format!(
+            "{} is logged in{who}. You can close this tab.{pin_note}",
+            account.label
+        )));
+        self.credentials_worked(account, crate::tokens::lockout::Use::Login).await;
         Ok(LoginOutcome { status: self.status(id)?, callback_to_stored })
     }
 
@@ -377,16 +387,14 @@ impl Engine {
     /// Hands the address the browser landed on to the login of `id` that
     /// waits for it (the window's paste field). The login checks it as it
     /// checks any callback: a wrong or forged one is refused there. Returns
-    /// how the login took it: logged in, or why not (a wrong address,
-    /// another attempt's, a refused exchange), for the window to say.
-    pub async fn paste_redirect(&self, id: &str, url: String) -> Result<Result<(), String>, EngineError> {
+    /// how the login took it, for the window to say.
+    pub async fn paste_redirect(&self, id: &str, url: String) -> Result<PasteOutcome, EngineError> {
         let waiting = || EngineError::NoLoginWaiting(id.to_owned());
         let sender = self.with_slot(id, |s| s.paste.clone())?.ok_or_else(waiting)?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         sender.send(Pasted { line: url, reply: Some(reply) }).await.map_err(|_| waiting())?;
         // No answer: the login ended meanwhile (a newer one, a timeout).
-        let page = answer.await.map_err(|_| waiting())?;
-        Ok(page.outcome())
+        answer.await.map_err(|_| waiting())
     }
 }
 

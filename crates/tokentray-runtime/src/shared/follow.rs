@@ -4,7 +4,7 @@
 //! every `poll`; a start and a one-shot command read every record once.
 
 use super::{parse_record, Shared, TOKEN_CHECK_EVERY};
-use crate::engine::lock;
+use crate::plumbing::mutex::lock;
 use crate::{Engine, EngineError, EventKind};
 use std::time::Duration;
 use tokentray_adapters::store::state::AccountState;
@@ -44,7 +44,7 @@ impl Engine {
         if ours == Some(grant.meta) {
             return Ok(false);
         }
-        let now = self.inner.clock.now();
+        let now = self.now();
         let meta = grant.meta;
         let mut notices = Vec::new();
         self.with_slot(id, |s| {
@@ -52,7 +52,7 @@ impl Engine {
             // The machine that stored it had it from the provider a moment before.
             let restored = Event::Restored { meta, validated_at: Some(meta.issued_at), standing: Standing::default() };
             s.lifecycle.handle(restored, now, &mut notices);
-            s.user = crate::slot::merge_user(&s.user, grant.user.clone());
+            s.user = crate::engine::merge_user(&s.user, grant.user.clone());
             s.last_error_message = None;
             s.pending_since = None;
             s.generation += 1;
@@ -225,7 +225,7 @@ impl Engine {
     /// not be reached. An account Vault refuses (its policy) does not stop the others.
     async fn follow_once(&self) -> bool {
         let Some(shared) = self.shared() else { return true };
-        let focus = lock(&self.inner.focus).clone();
+        let focus = self.focused();
         let ids: Vec<String> =
             self.slots().keys().filter(|id| focus.as_ref().is_none_or(|f| f == *id)).cloned().collect();
         let (mut reachable, mut refused) = (true, false);

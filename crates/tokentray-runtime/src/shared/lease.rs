@@ -13,7 +13,8 @@
 //! token on it: it must not be forgotten).
 
 use super::{parse_record, store_error, Held, Shared};
-use crate::engine::{lock, LOCK_TIMEOUT};
+use crate::engine::LOCK_TIMEOUT;
+use crate::plumbing::mutex::lock;
 use crate::{Engine, EngineError};
 use std::time::{Duration, Instant};
 use tokentray_adapters::config::AccountConfig;
@@ -388,7 +389,7 @@ fn foreign(id: &str, account: &AccountConfig, record: &TokenRecord) -> EngineErr
         account.provider.as_str(),
         account.api_key
     );
-    EngineError::Store(tokentray_adapters::store::StoreError::Vault(why))
+    super::store_error(VaultError::Foreign { why })
 }
 
 impl EngineError {

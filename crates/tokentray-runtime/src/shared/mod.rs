@@ -10,7 +10,7 @@ mod lease;
 
 pub(crate) use lease::{LeaseOutcome, Origin, Saved};
 
-use crate::engine::lock;
+use crate::plumbing::mutex::lock;
 use crate::{Engine, EngineError};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -189,10 +189,6 @@ fn parse_record(id: &str, data: serde_json::Map<String, serde_json::Value>) -> T
 }
 
 impl Engine {
-    pub(crate) fn shared(&self) -> Option<&Shared> {
-        self.inner.shared.as_ref()
-    }
-
     /// Looks at the Vault token's expiry; renews it past half its life when
     /// it is renewable. Returns its seconds left, if it expires.
     async fn keep_vault_token(&self) -> Option<u64> {

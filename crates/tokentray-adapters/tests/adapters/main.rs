@@ -1,0 +1,18 @@
+//! tokentray-adapters' tests against real parts: each provider's protocol
+//! against the sandbox on loopback, the config, the stores (the real keyring,
+//! real files, a real OpenBao), sinks, and parsers fed any bytes at all.
+//! One binary, one module per subject.
+
+mod angelone;
+mod common;
+mod config;
+mod config_edit;
+mod dhan;
+mod fyers;
+mod oauth2;
+mod parsers;
+mod provider_failures;
+mod providers;
+mod sinks;
+mod stores;
+mod vault;

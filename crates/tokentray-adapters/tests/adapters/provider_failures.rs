@@ -1,0 +1,197 @@
+//! Every provider call under what brokers really do on a bad day: 5xx,
+//! 429, garbage, a token answer, a hang, a slow answer, no answer at all.
+
+use crate::common::*;
+use chrono::Utc;
+use tokentray_adapters::store::TokenSet;
+use tokentray_core::{ErrorClass, Refreshability};
+use tokentray_sandbox::{Endpoint, Fault};
+
+// ---------------------------------------------------------------- faults
+
+async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_adapters::provider::ProviderClient, TokenSet) {
+    let sb = sandbox().await;
+    let c = client(&sb, id);
+    let (grant, _) = login(&c).await;
+    (sb, c, grant.tokens)
+}
+
+const PROFILES: [(&str, Endpoint); 6] = [
+    ("kite", Endpoint::KiteProfile),
+    ("upstox", Endpoint::UpstoxProfile),
+    ("schwab", Endpoint::OAuth2Profile),
+    ("fyers", Endpoint::FyersProfile),
+    ("dhan", Endpoint::DhanProfile),
+    ("angelone", Endpoint::AngelProfile),
+];
+
+#[tokio::test]
+async fn server_errors_are_transient_for_every_provider() {
+    for (id, endpoint) in PROFILES {
+        let (sb, c, tokens) = logged_in(id).await;
+        for code in [500, 502, 503, 504] {
+            sb.inject(endpoint, Fault::Status { code }, Some(1));
+            let e = c.validate(&tokens).await.unwrap_err();
+            assert_eq!((e.status, e.class), (Some(code), ErrorClass::Transient), "{id} {code}: {e}");
+        }
+        c.validate(&tokens).await.expect("the fault was for one request only");
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_classified_for_every_provider() {
+    for (id, endpoint) in PROFILES {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::RateLimit, Some(1));
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_is_malformed() {
+    for (id, endpoint) in PROFILES {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::MalformedJson, Some(1));
+        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_token_answer_is_token_invalid() {
+    let (sb, c, tokens) = logged_in("schwab").await;
+    sb.inject(Endpoint::OAuth2Token, Fault::InvalidToken, Some(1));
+    let meta = tokentray_core::TokenMeta {
+        issued_at: Utc::now(),
+        expires_at: Utc::now(),
+        login_at: Utc::now(),
+        refresh: Refreshability::Unbounded,
+    };
+    let e = c.refresh(&tokens, &meta, &creds(&secret_for("schwab")), Utc::now()).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::TokenInvalid);
+}
+
+#[tokio::test]
+async fn a_hung_provider_times_out_as_transient() {
+    // Every provider at once: each waits out the client's 2 s timeout.
+    let hung = PROFILES.map(|(id, endpoint)| {
+        tokio::spawn(async move {
+            let (sb, c, tokens) = logged_in(id).await;
+            sb.inject(endpoint, Fault::Hang, Some(1));
+            let started = std::time::Instant::now();
+            let e = c.validate(&tokens).await.unwrap_err();
+            assert_eq!(e.class, ErrorClass::Transient, "{id}");
+            assert!(e.message.contains("timed out"), "{id}: {e}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{id}");
+        })
+    });
+    for each in hung {
+        each.await.expect("no provider's timeout failed");
+    }
+}
+
+#[tokio::test]
+async fn a_slow_provider_still_answers() {
+    let (sb, c, tokens) = logged_in("upstox").await;
+    sb.inject(Endpoint::UpstoxProfile, Fault::delay(std::time::Duration::from_millis(200)), Some(1));
+    c.validate(&tokens).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_transient_and_leaks_no_token() {
+    let sb = sandbox().await;
+    let c = client(&sb, "kite");
+    let (grant, _) = login(&c).await;
+    let addr = sb.addr();
+    drop(sb);
+    tokentray_testkit::eventually("the sandbox's port closed", || std::net::TcpStream::connect(addr).is_err()).await;
+    let e = c.logout(&grant.tokens, None).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    assert!(!e.to_string().contains(grant.tokens.access_token.expose()), "{e}");
+}
+
+// ---------------------------------------------------------------- hostile tokens
+
+fn assert_refused(e: &tokentray_adapters::provider::ProviderError, what: &str) {
+    assert_eq!(e.class, ErrorClass::Malformed, "{what}: {e}");
+    assert!(e.to_string().contains("characters a token cannot have"), "{what}: {e}");
+    assert!(!e.to_string().contains("touch"), "{what}: the error does not echo the token: {e}");
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_an_exchange() {
+    for (id, endpoint) in [
+        ("kite", Endpoint::KiteSessionToken),
+        ("upstox", Endpoint::UpstoxToken),
+        ("schwab", Endpoint::OAuth2Token),
+        ("generic", Endpoint::OAuth2Token),
+        ("fyers", Endpoint::FyersAuthCode),
+        ("dhan", Endpoint::DhanConsume),
+    ] {
+        let sb = sandbox().await;
+        let c = client(&sb, id);
+        let attempt = new_attempt(&c).await;
+        let code = c.read_callback(&follow(&attempt.url).await, &attempt).unwrap();
+        sb.inject(endpoint, Fault::HostileToken, Some(1));
+        let e = c.exchange(&code, &attempt, &secret_for(id), Utc::now()).await.unwrap_err();
+        assert_refused(&e, id);
+    }
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_a_refresh() {
+    for (id, endpoint) in [
+        ("kite-platform", Endpoint::KiteRefreshToken),
+        ("schwab", Endpoint::OAuth2Token),
+        ("fyers", Endpoint::FyersRefresh),
+        ("dhan", Endpoint::DhanRenew),
+        ("angelone", Endpoint::AngelTokens),
+    ] {
+        let sb = sandbox().await;
+        let c = client(&sb, id);
+        let (grant, _) = login(&c).await;
+        sb.inject(endpoint, Fault::HostileToken, Some(1));
+        let e = c.refresh(&grant.tokens, &grant.meta, &creds(&secret_for(id)), Utc::now()).await.unwrap_err();
+        assert_refused(&e, id);
+    }
+}
+
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_angel_ones_redirect() {
+    let sb = sandbox().await;
+    let c = client(&sb, "angelone");
+    let attempt = new_attempt(&c).await;
+    let mut query = follow(&attempt.url).await;
+    for field in ["auth_token", "feed_token", "refresh_token"] {
+        let mut hostile = query.clone();
+        hostile.insert(field.to_owned(), tokentray_sandbox::HOSTILE_TOKEN.to_owned());
+        let code = c.read_callback(&hostile, &attempt).unwrap();
+        let e = c.exchange(&code, &attempt, &secret_for("angelone"), Utc::now()).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed, "{field}: {e}");
+        assert!(!e.to_string().contains("touch"), "{field}: the error does not echo the token: {e}");
+    }
+    query.remove("state");
+    assert!(c.read_callback(&query, &attempt).is_ok(), "a redirect without state is read, and checked by the exchange");
+}
+
+#[test]
+fn token_text_is_visible_ascii_of_a_sane_length() {
+    use tokentray_adapters::provider::{is_token_text, MAX_TOKEN_LEN};
+    for ok in ["abc123", "eyJhbGciOi.eyJzdWIi.sig-_", "I0.b2F1dGgy+/=@", "~tilde"] {
+        assert!(is_token_text(ok), "{ok}");
+    }
+    for bad in ["", "a b", "a\nb", "tok\u{0}", "tök", "\t", &"x".repeat(MAX_TOKEN_LEN + 1)] {
+        assert!(!is_token_text(bad), "{bad:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_answer_over_1_mib_is_malformed_and_never_read_whole() {
+    for (id, endpoint) in PROFILES {
+        let (sb, c, tokens) = logged_in(id).await;
+        sb.inject(endpoint, Fault::HugeBody, Some(1));
+        let e = c.validate(&tokens).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Malformed, "{id}: {e}");
+        assert!(e.to_string().contains("larger than 1024 KiB"), "{id}: {e}");
+        c.validate(&tokens).await.expect("the next answer is read as usual");
+    }
+}

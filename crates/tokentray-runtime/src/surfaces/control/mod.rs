@@ -1,0 +1,19 @@
+//! The control channel: a running tray or daemon serves it, and the CLI,
+//! a second launch of the tray and the window process talk to its engine
+//! through it, instead of starting a second engine beside it.
+//!
+//! - `protocol.rs`: the wire, each request paired with its reply type;
+//! - `server.rs`: serving it, each request carried onto the engine;
+//! - `client.rs`: asking, with errors that tell "nothing runs" from "it went away";
+//! - `transport/`: the seam where the OS's local socket lives.
+
+mod client;
+mod protocol;
+mod server;
+mod transport;
+
+pub use client::{ask, follow_changes, is_running, log_in, ClientError};
+pub use protocol::{
+    call, AccountSecret, Answer, Call, HandedToken, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_LINE,
+};
+pub use server::{claim, read_line, serve, serve_claimed, Claimed, Host, ServeError};
