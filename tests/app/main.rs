@@ -4,6 +4,7 @@
 //! binary, one module per subject.
 
 mod notifications;
+mod one_truth;
 mod package;
 mod single_instance;
 mod tray_dbus;

@@ -25,9 +25,12 @@ pub fn scratch(name: &str) -> PathBuf {
 /// server that was meant to have it binds.
 const PORTS: std::ops::Range<u32> = 20_000..32_000;
 
-/// A loopback port nobody listens on right now, and that no outgoing
-/// connection will take. Each process walks the range from its own place,
-/// and never hands out a port twice.
+/// A loopback port nobody listens on right now, that no outgoing
+/// connection will take, and that no other test process is handed: test
+/// processes run side by side (one per test under nextest), each walking
+/// the range from its own place, and a port is theirs once they have
+/// reserved it in a file of the machine's temporary directory
+/// ([`reserve`]). Never handed out twice.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -37,9 +40,50 @@ pub fn free_port() -> u16 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         assert!(n < span, "no free loopback port left in {PORTS:?}");
         let port = (PORTS.start + (start + n) % span) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if reserve(port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
+    }
+}
+
+/// Claims `port` for this process, across processes: a file named after
+/// it holds the owner's pid, created only if absent. A reservation whose
+/// process is gone (a run killed half-way) is taken over.
+fn reserve(port: u16) -> bool {
+    let dir = std::env::temp_dir().join("tokentray-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join(port.to_string());
+    let mine = std::process::id().to_string();
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&file) {
+            Ok(mut f) => {
+                use std::io::Write;
+                return f.write_all(mine.as_bytes()).is_ok();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let owner = std::fs::read_to_string(&file).ok().and_then(|p| p.trim().parse::<u32>().ok());
+                match owner {
+                    Some(pid) if pid.to_string() == mine => return false,
+                    Some(pid) if alive(pid) => return false,
+                    // Its owner is gone (or it was never written whole): take it over.
+                    _ => {
+                        let _ = std::fs::remove_file(&file);
+                    }
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn alive(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    return std::path::Path::new("/proc").join(pid.to_string()).exists();
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        true
     }
 }
 
@@ -118,6 +162,7 @@ where
     println!("fuzz {name}: {cases} cases, 0 panics, {} refused with a message", refused.into_inner());
 }
 
+pub mod one_truth;
 pub mod openbao;
 
 /// A child process killed and reaped when dropped: a test that fails half-way

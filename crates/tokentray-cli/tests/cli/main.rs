@@ -6,6 +6,7 @@ mod common;
 mod daemon;
 mod e2e;
 mod handoff;
+mod one_truth;
 mod packaging;
 mod secret;
 mod vault;

@@ -1,0 +1,220 @@
+//! One truth from every door: once a command that changed an account
+//! returns, the running TokenTray (the daemon or the tray) answers from it:
+//! the CLI's `token` and the local API never say "log in" right after a
+//! login, never hand out a token after a logout, and never an old one after
+//! a refresh. The daemon's test (tokentray-cli) and the tray's (the app)
+//! both run these rounds against every provider the sandbox speaks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
+
+/// One account per provider, against one sandbox, with its secrets to store.
+pub struct Brokers {
+    pub sandbox: Sandbox,
+    pub dir: PathBuf,
+    pub api_port: u16,
+    /// Each account's id and provider.
+    pub accounts: Vec<(String, ProviderKind)>,
+    /// `(account, [flag], secret)`: what `tokentray secret set` stores before anything runs.
+    pub secrets: Vec<(String, Option<&'static str>, String)>,
+}
+
+impl Brokers {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// The accounts whose tokens renew without the user.
+    pub fn renewable(&self) -> impl Iterator<Item = &str> {
+        use tokentray_core::provider::Renewal;
+        self.accounts.iter().filter(|(_, p)| p.describe().renewal != Renewal::LoginOnly).map(|(id, _)| id.as_str())
+    }
+}
+
+/// A sandbox with an app for every provider (Kite's with refresh tokens,
+/// so that it renews too), loopback redirects, and a config for them in
+/// `dir`, with the local API on a port of its own.
+pub async fn brokers(dir: &Path) -> Brokers {
+    let apps: Vec<App> = tokentray_core::provider::PROVIDERS
+        .iter()
+        .map(|d| {
+            let redirect = format!("http://127.0.0.1:{}/cb", crate::free_port());
+            let client = format!("{}-app", d.id);
+            App {
+                pin: if d.pin { "4321".into() } else { String::new() },
+                kite_refresh_token: true,
+                ..App::new(d.kind, &client, &format!("{}-secret", d.id), &redirect, "CLIENT01")
+            }
+        })
+        .collect();
+    let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();
+    let api_port = crate::free_port();
+    let mut config = format!("storage = \"plaintext\"\nhttp_timeout = \"5s\"\n\n[api]\nport = {api_port}\n");
+    let mut accounts = Vec::new();
+    let mut secrets = Vec::new();
+    for app in &apps {
+        let d = app.provider.describe();
+        config += &sandbox.account_toml(d.id, app);
+        accounts.push((d.id.to_owned(), app.provider));
+        if d.secret != tokentray_core::provider::SecretNeed::Never {
+            secrets.push((d.id.to_owned(), None, app.client_secret.clone()));
+        }
+        if d.pin {
+            secrets.push((d.id.to_owned(), Some("--pin"), app.pin.clone()));
+        }
+    }
+    std::fs::write(dir.join("config.toml"), config).unwrap();
+    Brokers { sandbox, dir: dir.to_owned(), api_port, accounts, secrets }
+}
+
+/// How the rounds went; every count but `rounds` must be 0.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub rounds: u32,
+    /// `tokentray token` said "log in" (exit 4) right after a login.
+    pub exit_4: u32,
+    /// The API said 409 ("log in") right after a login.
+    pub conflicts: u32,
+    /// A token from before the command that replaced it.
+    pub stale: u32,
+    /// A token handed out after a logout returned.
+    pub after_logout: u32,
+}
+
+/// Where the rounds knock: the `tokentray` binary with its environment, and the local API.
+pub struct Door {
+    pub cli: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub api: String,
+    pub api_key: String,
+    pub http: reqwest::Client,
+}
+
+impl Door {
+    pub async fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut c = tokio::process::Command::new(&self.cli);
+        c.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c.output().await.unwrap_or_else(|e| panic!("{} runs: {e}", self.cli.display()))
+    }
+
+    /// `tokentray ARGS`, which must succeed; its standard output.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "tokentray {}: exit {:?}: {}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// `tokentray token ACCOUNT`: the token, or `None` (counted) when it says "log in".
+    pub async fn token(&self, account: &str, tally: &mut Tally) -> Option<String> {
+        let out = self.run(&["token", account]).await;
+        match out.status.code() {
+            Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+            Some(4) => {
+                tally.exit_4 += 1;
+                None
+            }
+            code => panic!("token {account}: exit {code:?}: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+
+    /// The API's answer for the account's token: its status, and the token when 200.
+    pub async fn api_token(&self, account: &str) -> (u16, Option<String>) {
+        let url = format!("{}/v1/accounts/{account}/token", self.api);
+        let r = self.http.get(url).bearer_auth(&self.api_key).send().await.expect("the API answers");
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        (status, body["access_token"].as_str().map(str::to_owned))
+    }
+}
+
+/// Login, `token`, the API, logout, `token`, the API: `rounds` times for
+/// `account`, back to back.
+pub async fn login_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
+    let mut tally = Tally::default();
+    let mut previous: Option<String> = None;
+    for _ in 0..rounds {
+        tally.rounds += 1;
+        door.ok(&["login", account]).await;
+        let token = door.token(account, &mut tally).await;
+        if token.is_some() && token == previous {
+            tally.stale += 1;
+        }
+        match door.api_token(account).await {
+            (200, served) => {
+                if token.is_some() && served != token {
+                    tally.stale += 1;
+                }
+            }
+            (409, _) => tally.conflicts += 1,
+            (status, _) => panic!("the API answered {status} for {account} after a login"),
+        }
+        previous = token;
+        door.ok(&["logout", account]).await;
+        let out = door.run(&["token", account]).await;
+        if out.status.code() != Some(4) {
+            tally.after_logout += 1;
+        }
+        if door.api_token(account).await.0 != 409 {
+            tally.after_logout += 1;
+        }
+    }
+    tally
+}
+
+/// `tokentray refresh`, then `token`: `rounds` times for a logged-in
+/// `account` whose provider renews; each must hand out the renewed token.
+pub async fn refresh_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
+    let mut tally = Tally::default();
+    door.ok(&["login", account]).await;
+    let mut previous = door.token(account, &mut tally).await;
+    for _ in 0..rounds {
+        tally.rounds += 1;
+        let refreshed = door.run(&["refresh", account]).await;
+        match refreshed.status.code() {
+            Some(0) => {}
+            // "Log in" right after a login: the engine that renews had not taken it.
+            Some(4) => tally.exit_4 += 1,
+            code => panic!("refresh {account}: exit {code:?}: {}", String::from_utf8_lossy(&refreshed.stderr)),
+        }
+        let token = door.token(account, &mut tally).await;
+        if token.is_some() && token == previous {
+            tally.stale += 1;
+        }
+        if token.is_some() && door.api_token(account).await.1 != token {
+            tally.stale += 1;
+        }
+        previous = token;
+    }
+    tally
+}
+
+/// Runs `rounds` for every account at once (each has its own callback
+/// port), and adds up their tallies.
+pub async fn for_every<'a, F, Fut>(accounts: impl Iterator<Item = &'a str>, rounds: F) -> Vec<(String, Tally)>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Tally>,
+{
+    let runs = accounts.map(|id| {
+        let run = rounds(id.to_owned());
+        async move { (id.to_owned(), run.await) }
+    });
+    futures_util::future::join_all(runs).await
+}
+
+/// How long a whole set of rounds may take before the test says so.
+pub const ROUNDS_PATIENCE: Duration = Duration::from_secs(600);
