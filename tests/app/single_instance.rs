@@ -75,12 +75,17 @@ impl Launched {
 }
 
 fn launch(dir: &Path, args: &[&str]) -> Launched {
+    launch_logging(dir, args, Stdio::null())
+}
+
+fn launch_logging(dir: &Path, args: &[&str], stderr: impl Into<Stdio>) -> Launched {
     let child = Command::new(env!("CARGO_BIN_EXE_tokentray-tray"))
         .args(args)
         .env("TOKENTRAY_DATA_DIR", dir)
         .env("TOKENTRAY_CONFIG", dir.join("no-config.toml"))
+        .env("TOKENTRAY_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     Launched { child }
@@ -90,15 +95,14 @@ fn launch(dir: &Path, args: &[&str]) -> Launched {
 fn a_second_launch_shows_the_first_ones_window() {
     let dir = tokentray_testkit::scratch("single");
     let _windows = WindowsOf(dir.clone());
-    let mut first = launch(&dir, &["--demo"]);
+    let log = dir.join("first.log");
+    let mut first = launch_logging(&dir, &["--demo"], std::fs::File::create(&log).unwrap());
     let state = dir.join("demo/data/state.json");
-    let started = Instant::now();
-    while !(dir.join("demo/data/tokentray.sock").exists() && state.exists()) {
-        assert!(started.elapsed() < Duration::from_secs(30), "the first tray never came up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(windows_named_tokentray(), 0, "the tray starts without a window");
+    // "tray up" is said once all of it is: a window it were to open would be started by then.
+    tokentray_testkit::wait_until("the first tray up", Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("tray up")) && state.exists()
+    });
+    assert!(window_processes(&dir).is_empty(), "the tray starts without a window");
     let before = std::fs::read_to_string(&state).unwrap();
 
     let status = launch(&dir, &["--demo", "--show"]).exit_within(Duration::from_secs(20), "the second launch");

@@ -37,10 +37,8 @@ pub type OnInvalidConfig = Box<dyn Fn(&ConfigError) + Send + Sync>;
 pub fn watch(engine: &Engine, config_path: &Path, on_invalid: OnInvalidConfig) -> Result<FileWatch, WatchError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Reads (ours included) raise access events: only changes matter, or
-        // reading the file after an event would raise the next one.
         let Ok(event) = event else { return };
-        if matches!(event.kind, notify::EventKind::Access(_)) {
+        if !is_change(&event.kind) {
             return;
         }
         for path in event.paths {
@@ -81,6 +79,13 @@ pub fn watch(engine: &Engine, config_path: &Path, on_invalid: OnInvalidConfig) -
     Ok(FileWatch { _watcher: watcher, task })
 }
 
+/// Whether an event says a file changed. Reads (ours included) raise
+/// access events: were they changes, reading the config after an edit would
+/// raise the next edit, and a bad one would be reported in a loop.
+fn is_change(kind: &notify::EventKind) -> bool {
+    !matches!(kind, notify::EventKind::Access(_))
+}
+
 fn reload(engine: &Engine, path: &Path, on_invalid: &OnInvalidConfig) {
     match Config::load(path) {
         Ok(config) if config == engine.config() => {}
@@ -99,5 +104,40 @@ fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events a real read of the config raises are no changes; a
+    /// real write after it is. Events come in order, so once the write's
+    /// has come, every event of the read has too.
+    #[test]
+    fn reading_the_config_is_no_change_and_writing_one_is() {
+        let dir = tokentray_testkit::scratch("watch-read");
+        let config = dir.join("config.toml");
+        std::fs::write(&config, "# a config\n").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let _ = tx.send(event.expect("a watch event"));
+        })
+        .unwrap();
+        watcher.watch(&dir, RecursiveMode::NonRecursive).unwrap();
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "# a config\n");
+        let marker = dir.join("marker");
+        std::fs::write(&marker, "x").unwrap();
+        let mut before_marker = Vec::new();
+        loop {
+            let event = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the marker's event");
+            if event.paths.contains(&marker) && is_change(&event.kind) {
+                break;
+            }
+            before_marker.push(event);
+        }
+        let of_config: Vec<_> = before_marker.iter().filter(|e| e.paths.contains(&config)).collect();
+        assert!(!of_config.is_empty(), "the read raised events: {before_marker:?}");
+        assert!(of_config.iter().all(|e| !is_change(&e.kind)), "a read is no change: {of_config:?}");
     }
 }
