@@ -53,7 +53,7 @@ pub struct TrayState {
 pub fn build<R: Runtime>(app: &AppHandle<R>, summary: &TraySummary) -> tauri::Result<TrayIcon<R>> {
     let engine = &app.state::<AppState>().engine;
     let snoozed = engine.snoozed_until();
-    let menu = menu(app, &summary.lines, snoozed)?;
+    let menu = menu(app, &summary.lines, snoozed, engine.now())?;
     let style = engine.config().tray.icons;
     // The icon goes to a file the panel reads. Not the shared default
     // (`/tmp/tray-icon` without XDG_RUNTIME_DIR): there another user could
@@ -91,6 +91,7 @@ fn menu<R: Runtime>(
     app: &AppHandle<R>,
     lines: &[AccountLine],
     snoozed: Option<tokentray_core::Instant>,
+    now: tokentray_core::Instant,
 ) -> tauri::Result<Menu<R>> {
     let mut accounts: Vec<Submenu<R>> = Vec::new();
     for line in lines {
@@ -111,7 +112,7 @@ fn menu<R: Runtime>(
     let open = MenuItem::with_id(app, "open", "Open TokenTray", true, None::<&str>)?;
     let snooze = match snoozed {
         Some(until) => {
-            let until = tokentray_runtime::when(until);
+            let until = tokentray_runtime::when(until, now);
             MenuItem::with_id(
                 app,
                 "resume",
@@ -211,7 +212,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     }
     let snoozed = engine.snoozed_until();
     if shown.lines.as_deref() != Some(summary.lines.as_slice()) || shown.snoozed != Some(snoozed) {
-        match menu(app, &summary.lines, snoozed) {
+        match menu(app, &summary.lines, snoozed, engine.now()) {
             Ok(m) => {
                 let _ = tray.set_menu(Some(m));
                 let _ = tray.set_tooltip(Some(tooltip(&summary.lines)));

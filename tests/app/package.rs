@@ -1,6 +1,8 @@
 //! The .deb as a user gets it: built by `scripts/package.sh` (Tauri's
-//! bundler), installed with `dpkg -i`, run from the installed paths, and
-//! removed cleanly; the .rpm built beside it holds the same files (read
+//! bundler) from the debug build the suite made (`--debug`: the same files,
+//! unoptimized; a second, optimized build of the tree would take minutes
+//! and test nothing more of the packaging), installed with `dpkg -i`, run
+//! from the installed paths, and removed cleanly; the .rpm built beside it holds the same files (read
 //! with `rpm -qlp`: this Debian machine does not install it). Needs root,
 //! as `scripts/test.sh` runs on the test machine.
 
@@ -50,7 +52,7 @@ fn the_package_installs_runs_and_is_removed_cleanly() {
         "{PACKAGE} is installed on this machine: this test would replace and remove it; run it on a test machine"
     );
     let root = env!("CARGO_MANIFEST_DIR");
-    let built = Command::new(format!("{root}/scripts/package.sh")).current_dir(root).output().unwrap();
+    let built = Command::new(format!("{root}/scripts/package.sh")).arg("--debug").current_dir(root).output().unwrap();
     let printed = ok(built, "scripts/package.sh");
     let mut paths = printed.lines().rev().take(2).map(|l| Path::new(root).join(l.trim()));
     let (rpm, deb) = (paths.next().expect("the .rpm's path"), paths.next().expect("the .deb's path"));

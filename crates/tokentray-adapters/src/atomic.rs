@@ -173,6 +173,7 @@ fn existing_file(_: &Path) -> io::Result<Option<(u32, u32)>> {
 }
 
 /// Whether this process's user (or root) owns what `m` describes.
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 fn owned_by_us_or_root(m: &fs::Metadata) -> bool {
     #[cfg(unix)]
     {

@@ -10,6 +10,10 @@
 //! Inside a desktop session, so the store is the real keyring:
 //! `scripts/with-desktop-session.sh cargo bench -p tokentray-cli --bench kill_window` (about 30 s).
 
+// Tests and benches stand beside the product: they read the wall clock
+// to start a test's clock where the sandbox broker's is.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -59,6 +63,7 @@ fn percentile(samples: &mut [Duration], q: f64) -> f64 {
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+#[allow(unsafe_code)] // the kill(2) block's SAFETY note says why it is sound
 async fn main() {
     let dir = tokentray_testkit::scratch("bench-kill");
     let port = tokentray_testkit::free_port();

@@ -34,6 +34,7 @@ fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> R
 }
 
 #[cfg(unix)]
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 fn send(child: &Child, signal: i32) {
     if let Some(pid) = child.id() {
         // SAFETY: kill(2) on a child we spawned and have not reaped.

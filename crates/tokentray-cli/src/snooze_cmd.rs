@@ -24,7 +24,10 @@ pub async fn snooze(global: &Global, duration: &str) -> Result<ExitCode, CliErro
         }
     };
     match crate::account_cmd::handed_over(&ctx, call::Snooze { seconds }).await? {
-        Some(Some(until)) => eprintln!("notifications snoozed until {}", tokentray_runtime::when(until)),
+        Some(Some(until)) => {
+            let now = tokentray_runtime::Clock::now(&tokentray_runtime::SystemClock);
+            eprintln!("notifications snoozed until {}", tokentray_runtime::when(until, now))
+        }
         Some(None) => eprintln!("notifications resumed"),
         None => {
             return Err(CliError::NotRunning(

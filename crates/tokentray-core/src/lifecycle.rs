@@ -1,6 +1,6 @@
 //! One account's token lifecycle as a pure state machine.
 //!
-//! (Over 400 lines on purpose: the transitions of `handle`, `poll`,
+//! (Over 450 lines on purpose: the transitions of `handle`, `poll`,
 //! `next_wake` and `status` are read and checked together. What they show is
 //! in `status.rs`; how long an outage retry waits, in `backoff.rs`.)
 //!

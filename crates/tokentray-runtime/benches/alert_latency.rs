@@ -8,6 +8,10 @@
 //!
 //! `cargo bench -p tokentray-runtime --bench alert_latency`
 
+// Tests and benches stand beside the product: they read the wall clock
+// to start a test's clock where the sandbox broker's is.
+#![allow(clippy::disallowed_methods)]
+
 use axum::routing::post;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,7 +95,13 @@ async fn main() {
         }
         println!("round {round}: bare POST  p50 {:6.2}  p99 {:6.2}  (baseline)", pct(&bare, 0.5), pct(&bare, 0.99));
         for (kind, config) in &channels {
-            let alerts = Arc::new(Alerts::new(vec![config.clone()], store.clone(), http.clone(), &dir));
+            let alerts = Arc::new(Alerts::new(
+                vec![config.clone()],
+                store.clone(),
+                http.clone(),
+                &dir,
+                std::sync::Arc::new(tokentray_runtime::SystemClock),
+            ));
             let mut samples = Vec::new();
             for _ in 0..EVENTS {
                 let started = Instant::now();
@@ -117,7 +127,13 @@ async fn main() {
             "cat",
             Channel::Command { program: "/bin/cat".into(), args: vec![], timeout: Duration::from_secs(30) },
         );
-        let alerts = Alerts::new(vec![cat], store.clone(), http.clone(), &dir);
+        let alerts = Alerts::new(
+            vec![cat],
+            store.clone(),
+            http.clone(),
+            &dir,
+            std::sync::Arc::new(tokentray_runtime::SystemClock),
+        );
         let mut samples = Vec::new();
         for _ in 0..EVENTS {
             let started = Instant::now();

@@ -66,7 +66,7 @@ async fn exchange(
 ) -> Result<(u16, Option<Duration>, Vec<u8>), ProviderError> {
     let response = request.send().await.map_err(|e| ProviderError::transport(provider, &e))?;
     let status = response.status().as_u16();
-    let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(parse_retry_after);
+    let retry_after = parse_retry_after(response.headers());
     let too_large = || {
         ProviderError::malformed(
             provider,
@@ -96,14 +96,18 @@ pub async fn read_bounded(response: &mut reqwest::Response, max: usize) -> reqwe
     Ok(Some(bytes))
 }
 
-/// `Retry-After` (RFC 9110 10.2.3): delay-seconds or an HTTP-date.
-pub fn parse_retry_after(value: &reqwest::header::HeaderValue) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
+/// `Retry-After` (RFC 9110 10.2.3): delay-seconds, or an HTTP-date, which
+/// counts from the answer's own `Date` (the broker's clock, not this
+/// machine's, which may be off); without a `Date` the wait is unknown.
+pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    (at.to_utc() - chrono::Utc::now()).to_std().ok().or(Some(Duration::ZERO))
+    let sent = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let sent = chrono::DateTime::parse_from_rfc2822(sent.trim()).ok()?;
+    (at - sent).to_std().ok().or(Some(Duration::ZERO))
 }
 
 /// A string field of a JSON object, if present and a string.
@@ -129,10 +133,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let v = |s: &str| reqwest::header::HeaderValue::from_str(s).unwrap();
-        assert_eq!(parse_retry_after(&v("40")), Some(Duration::from_secs(40)));
-        assert_eq!(parse_retry_after(&v("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after(&v("soon")), None);
+    fn retry_after_reads_seconds_and_dates_by_the_brokers_clock() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = reqwest::header::HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(*name, reqwest::header::HeaderValue::from_str(value).unwrap());
+            }
+            h
+        };
+        let date = ("date", "Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(parse_retry_after(&headers(&[("retry-after", "40")])), Some(Duration::from_secs(40)));
+        let later = ("retry-after", "Wed, 21 Oct 2015 07:29:30 GMT");
+        assert_eq!(parse_retry_after(&headers(&[later, date])), Some(Duration::from_secs(90)));
+        let past = ("retry-after", "Wed, 21 Oct 2015 07:27:00 GMT");
+        assert_eq!(parse_retry_after(&headers(&[past, date])), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(&headers(&[later])), None, "no Date: the wait is unknown");
+        assert_eq!(parse_retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(parse_retry_after(&headers(&[])), None);
     }
 }

@@ -232,12 +232,17 @@ impl VaultClient {
         }
         let seconds = |key: &str| body.pointer(key).and_then(Value::as_u64).map(|t| t.min(TEN_YEARS));
         let ttl = seconds("/data/ttl").ok_or_else(|| self.garbage(api, "no data.ttl"))?;
-        // The explicit max ttl counts from the token's issue time.
+        // The explicit max ttl counts from the token's issue time, and "now"
+        // is Vault's own (its expire time less the ttl left): this machine's
+        // clock may be off.
         let max_left = seconds("/data/explicit_max_ttl").filter(|t| *t > 0).and_then(|max| {
-            let issued = body.pointer("/data/issue_time").and_then(Value::as_str)?;
-            let issued = chrono::DateTime::parse_from_rfc3339(issued).ok()?.to_utc();
-            let ends = issued + chrono::TimeDelta::seconds(max as i64);
-            Some((ends - chrono::Utc::now()).num_seconds().max(0) as u64)
+            let time = |key: &str| {
+                let text = body.pointer(key).and_then(Value::as_str)?;
+                chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+            };
+            let vaults_now = time("/data/expire_time")? - chrono::TimeDelta::seconds(ttl as i64);
+            let ends = time("/data/issue_time")? + chrono::TimeDelta::seconds(max as i64);
+            Some((ends - vaults_now).num_seconds().max(0) as u64)
         });
         Ok(TokenStanding {
             // Vault reports a token that never expires with ttl 0.

@@ -114,7 +114,13 @@ impl Engine {
             accounts.insert(account.id.clone(), Slot::restore(account.clone(), reminder, &http, &saved, now));
         }
         let (shutdown, _) = tokio::sync::watch::channel(false);
-        let alerts = Alerts::new(config.alerts.clone(), options.store.clone(), http.clone(), &options.data_dir);
+        let alerts = Alerts::new(
+            config.alerts.clone(),
+            options.store.clone(),
+            http.clone(),
+            &options.data_dir,
+            options.clock.clone(),
+        );
         let shared = options.store.shared().map(crate::shared::Shared::new);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -63,6 +63,7 @@ impl Engine {
             self.inner.store.clone(),
             http,
             &self.inner.data_dir,
+            self.inner.clock.clone(),
         );
         lock(&self.inner.alerts).retire();
         *lock(&self.inner.alerts) = std::sync::Arc::new(alerts);

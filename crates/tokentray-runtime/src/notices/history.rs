@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn the_history_keeps_a_week_within_its_size() {
         let dir = tokentray_testkit::scratch("history");
-        let now = chrono::Utc::now();
+        let now: tokentray_core::Instant = "2026-12-07T10:00:00Z".parse().unwrap();
         append(&dir, &entry(now - Span::days(8), 0), now).unwrap();
         append(&dir, &entry(now - Span::hours(1), 1), now).unwrap();
         let read_back = read(&dir, now - KEEP);
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn a_run_that_ended_unannounced_is_closed_at_its_last_known_minute() {
         let dir = tokentray_testkit::scratch("history-crash");
-        let now = chrono::Utc::now();
+        let now: tokentray_core::Instant = "2026-12-07T10:00:00Z".parse().unwrap();
         append(&dir, &entry(now - Span::hours(5), 1), now).unwrap();
         touch_alive(&dir, now).unwrap();
         let alive_at = now - Span::hours(3);

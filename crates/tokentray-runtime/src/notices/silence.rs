@@ -7,11 +7,12 @@ use crate::Engine;
 use std::collections::BTreeMap;
 use tokentray_core::{add_span, hold_until, silence_end, Instant, Notice, NoticeKind, Span, Stakes, TokenMeta};
 
-/// A moment for people, in this machine's time zone: the time alone today,
-/// with the day otherwise (a snooze until tomorrow must not read as today).
-pub fn when(t: Instant) -> String {
+/// A moment for people, in this machine's time zone: the time alone on
+/// the day of `now`, with the day otherwise (a snooze until tomorrow must
+/// not read as today).
+pub fn when(t: Instant, now: Instant) -> String {
     let local = t.with_timezone(&chrono::Local);
-    if local.date_naive() == chrono::Local::now().date_naive() {
+    if local.date_naive() == now.with_timezone(&chrono::Local).date_naive() {
         local.format("%H:%M").to_string()
     } else {
         local.format("%a %d %b %H:%M").to_string()

@@ -5,6 +5,7 @@
 
 /// Raises the soft limit on open files to the hard limit (bounded at 65536)
 /// and returns the limit in force. Best effort: on failure the old limit stays.
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 pub fn raise_open_file_limit() -> usize {
     #[cfg(unix)]
     {
@@ -21,6 +22,7 @@ pub fn raise_open_file_limit() -> usize {
 }
 
 /// The open-file limit in force now.
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 pub fn open_file_limit() -> usize {
     #[cfg(unix)]
     {
@@ -38,6 +40,7 @@ pub fn open_file_limit() -> usize {
 /// Makes the process non-dumpable: no core file (which would hold every
 /// token in memory), and other processes of the same user cannot attach to
 /// it or read its memory through /proc. Linux only; elsewhere a no-op.
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 pub fn forbid_core_dumps() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
@@ -50,6 +53,7 @@ pub fn forbid_core_dumps() -> std::io::Result<()> {
 }
 
 /// Whether the process may be dumped (false once [`forbid_core_dumps`] ran).
+#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 pub fn is_dumpable() -> bool {
     // SAFETY: PR_GET_DUMPABLE takes no pointer.
     #[cfg(target_os = "linux")]

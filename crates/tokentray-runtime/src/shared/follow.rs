@@ -123,7 +123,7 @@ impl Engine {
             if record.token_meta().is_some_and(|m| !same_session(m)) {
                 return tracing::info!(account = id, "another machine logged in since: Vault keeps its token");
             }
-            let mut marker = TokenRecord::logged_out(&shared.holder, chrono::Utc::now());
+            let mut marker = TokenRecord::logged_out(&shared.holder, self.now());
             (marker.fence, marker.provider, marker.client_id) = (record.fence, record.provider, record.client_id);
             // A logout proves no credentials: refusals counted stay counted.
             marker.refusals = record.refusals;

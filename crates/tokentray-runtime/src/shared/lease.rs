@@ -147,7 +147,7 @@ impl Engine {
             // The renewal another machine just tried failed: its answer is
             // ours (if this machine waited for it, or it is seconds old by
             // either side's clock: a clock far off only costs a call).
-            let now = chrono::Utc::now();
+            let now = self.now();
             if let Some(failed) = record.failed.as_ref().filter(|f| {
                 record.lease.is_none()
                     && f.by != shared.holder
@@ -166,7 +166,7 @@ impl Engine {
             record.lease = Some(Lease {
                 holder: shared.holder.clone(),
                 fence: record.fence,
-                expires_at: tokentray_core::add_span(chrono::Utc::now(), shared.lease),
+                expires_at: tokentray_core::add_span(self.now(), shared.lease),
             });
             match shared.client.write(&path, &record.to_map(), Some(version)).await {
                 Ok(written) => {
@@ -206,7 +206,7 @@ impl Engine {
                     fence: held.fence,
                     class,
                     message: e.to_string(),
-                    at: chrono::Utc::now(),
+                    at: self.now(),
                 });
                 if e.is_credentials_refusal() {
                     record.refusals = record.refusals.saturating_add(1);

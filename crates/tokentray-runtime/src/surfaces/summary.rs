@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn the_title_changes_each_minute_and_each_second_at_the_end() {
-        let now = chrono::Utc::now();
+        let now: tokentray_core::Instant = "2026-12-07T10:00:00Z".parse().unwrap();
         let orange = [account("Kite", State::Valid, Level::Orange, Some(8_040 + 25), "2h 14m")];
         assert_eq!(next_title_change(&orange, now), Some(now + Span::seconds(26)));
         let last = [account("Kite", State::Valid, Level::Red, Some(45), "45s")];

@@ -410,8 +410,11 @@ async fn an_event_about_a_token_is_sent_once_even_by_another_process() {
         token_issued,
     };
     // Two processes (two `Alerts` on one data directory), the same event about the same token.
-    let first = Arc::new(Alerts::new(vec![hook.clone()], store.clone(), reqwest::Client::new(), &dir));
-    let second = Arc::new(Alerts::new(vec![hook], store.clone(), reqwest::Client::new(), &dir));
+    let clock = Arc::new(tokentray_runtime::SystemClock);
+    let alerts = |hook: AlertConfig| {
+        Arc::new(Alerts::new(vec![hook], store.clone(), reqwest::Client::new(), &dir, clock.clone()))
+    };
+    let (first, second) = (alerts(hook.clone()), alerts(hook));
     first.send(&red(Some(issued)));
     next(&mut rx).await;
     tokentray_runtime::alerts::settle(Duration::from_secs(30)).await;
@@ -434,7 +437,7 @@ async fn an_event_about_a_token_is_sent_once_even_by_another_process() {
         events: vec![AlertEvent::MarketReminder],
         accounts: None,
     };
-    let third = Arc::new(Alerts::new(vec![hook], store, reqwest::Client::new(), &dir));
+    let third = alerts(hook);
     for occasion in ["2026-11-23 before the open", "2026-11-23 at the open", "2026-11-25 before the open"] {
         third.send(&reminder(occasion));
         assert!(next(&mut rx).await.body.contains("\"event\":\"market_reminder\""), "{occasion}");

@@ -39,14 +39,16 @@ const STDERR_KEPT: u64 = 4 * 1024;
 /// The most of a service's answer read at all (they are a few hundred bytes).
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// Sends `message` on `channel` now (`sent_at`, from the engine's clock).
 pub async fn deliver(
     channel: &Channel,
     message: &AlertMessage,
     secret: Option<&Secret>,
     http: &reqwest::Client,
+    sent_at: tokentray_core::Instant,
 ) -> Result<(), AlertError> {
     match channel {
-        Channel::Webhook { url } => webhook(url, message, secret, http).await,
+        Channel::Webhook { url } => webhook(url, message, secret, http, sent_at).await,
         Channel::Ntfy { url } => ntfy(url, message, secret, http).await,
         Channel::Telegram { chat_id, api_base } => telegram(api_base, chat_id, message, secret, http).await,
         Channel::Command { program, args, timeout } => command(program, args, *timeout, message).await,
@@ -58,9 +60,10 @@ async fn webhook(
     message: &AlertMessage,
     key: Option<&Secret>,
     http: &reqwest::Client,
+    sent_at: tokentray_core::Instant,
 ) -> Result<(), AlertError> {
     let body = serde_json::to_vec(message).expect("messages serialize");
-    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let timestamp = sent_at.timestamp().to_string();
     let mut request = http
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -124,6 +127,7 @@ async fn telegram(
     answer(http.post(url).json(&body).send().await).await.map(drop)
 }
 
+#[allow(unsafe_code)] // the kill(2) block's SAFETY note says why it is sound
 async fn command(
     program: &std::path::Path,
     args: &[String],
@@ -191,7 +195,7 @@ async fn answer(sent: reqwest::Result<reqwest::Response>) -> Result<String, Aler
     let transport = |e: reqwest::Error| AlertError::failed(e.without_url().to_string());
     let mut response = sent.map_err(transport)?;
     let status = response.status().as_u16();
-    let header_wait = response.headers().get(reqwest::header::RETRY_AFTER).and_then(parse_retry_after);
+    let header_wait = parse_retry_after(response.headers());
     let bytes = read_bounded(&mut response, MAX_ANSWER).await.map_err(transport)?;
     let text = String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned();
     if (200..300).contains(&status) {

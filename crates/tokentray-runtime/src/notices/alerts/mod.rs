@@ -109,11 +109,19 @@ pub struct Alerts {
     data_dir: PathBuf,
     /// Replaced by a new config: its sends stop retrying.
     retired: AtomicBool,
+    /// When a message is sent (a webhook signs the time it was sent at).
+    clock: Arc<dyn crate::Clock>,
 }
 
 impl Alerts {
-    pub fn new(configs: Vec<AlertConfig>, store: Arc<dyn SecretStore>, http: reqwest::Client, data_dir: &Path) -> Self {
-        Self { configs, store, http, data_dir: data_dir.to_owned(), retired: AtomicBool::new(false) }
+    pub fn new(
+        configs: Vec<AlertConfig>,
+        store: Arc<dyn SecretStore>,
+        http: reqwest::Client,
+        data_dir: &Path,
+        clock: Arc<dyn crate::Clock>,
+    ) -> Self {
+        Self { configs, store, http, data_dir: data_dir.to_owned(), retired: AtomicBool::new(false), clock }
     }
 
     pub fn configs(&self) -> &[AlertConfig] {
@@ -185,7 +193,7 @@ impl Alerts {
         let mut wait = FIRST_WAIT;
         while outcome.attempts < attempts && !self.retired.load(Ordering::Relaxed) {
             outcome.attempts += 1;
-            match channel::deliver(&alert.channel, message, secret.as_ref(), &self.http).await {
+            match channel::deliver(&alert.channel, message, secret.as_ref(), &self.http, self.clock.now()).await {
                 Ok(()) => {
                     outcome.delivered = true;
                     outcome.error = None;
