@@ -15,6 +15,7 @@
 //! - [`atomic`], [`paths`]: whole-file replacement; where the config and data live.
 
 pub mod atomic;
+mod bounded;
 pub mod callback_tls;
 pub mod config;
 pub mod duration;
@@ -26,6 +27,7 @@ pub mod redirect_uri;
 mod secret;
 pub mod sinks;
 pub mod store;
+mod token_set;
 pub mod vault;
 
 pub use secret::{same_in_constant_time, Secret};

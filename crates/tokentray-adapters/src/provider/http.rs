@@ -75,25 +75,10 @@ async fn exchange(
         )
     };
     let mut response = response;
-    let bytes =
-        read_bounded(&mut response, MAX_RESPONSE_BYTES).await.map_err(|e| ProviderError::transport(provider, &e))?;
+    let bytes = crate::bounded::read_bounded(&mut response, MAX_RESPONSE_BYTES)
+        .await
+        .map_err(|e| ProviderError::transport(provider, &e))?;
     Ok((status, retry_after, bytes.ok_or_else(too_large)?))
-}
-
-/// The body, unless it is larger than `max` bytes (`None`): a broken or
-/// hostile server must not fill the memory.
-pub async fn read_bounded(response: &mut reqwest::Response, max: usize) -> reqwest::Result<Option<Vec<u8>>> {
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if bytes.len() + chunk.len() > max {
-            return Ok(None);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(Some(bytes))
 }
 
 /// `Retry-After` (RFC 9110 10.2.3): delay-seconds, or an HTTP-date, which

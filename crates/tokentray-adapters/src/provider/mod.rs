@@ -16,9 +16,10 @@ mod oauth2;
 mod protocol;
 mod upstox;
 
+pub use crate::bounded::read_bounded;
 pub use error::ProviderError;
 pub use fyers::app_id_hash;
-pub use http::{parse_retry_after, read_bounded};
+pub use http::parse_retry_after;
 
 use crate::config::AccountConfig;
 use crate::store::TokenSet;

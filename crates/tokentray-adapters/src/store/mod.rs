@@ -7,18 +7,17 @@
 
 pub mod journal;
 mod keyring_store;
+mod open;
 mod plaintext;
 pub mod state;
 
+pub use crate::token_set::TokenSet;
 pub use keyring_store::KeyringStore;
+pub use open::open;
 pub use plaintext::PlaintextStore;
 
-use crate::config::vault::LocalSecrets;
-use crate::config::{Config, StorageChoice};
 use crate::Secret;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 /// The keyring service name every entry is filed under.
 pub const SERVICE: &str = "tokentray";
@@ -58,28 +57,6 @@ impl SecretItem {
             Self::VaultToken => format!("{account}/vault_token"),
             Self::VaultSecretId => format!("{account}/vault_secret_id"),
         }
-    }
-}
-
-/// An account's live credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenSet {
-    pub access_token: Secret,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<Secret>,
-    /// Angel One's feed token, which its market-data stream needs; it comes
-    /// and goes with the access token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub feed_token: Option<Secret>,
-}
-
-impl TokenSet {
-    pub fn to_secret(&self) -> Secret {
-        Secret::new(serde_json::to_string(self).expect("a token set serializes"))
-    }
-
-    pub fn from_secret(s: &Secret) -> Result<Self, StoreError> {
-        serde_json::from_str(s.expose()).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 
@@ -155,33 +132,11 @@ pub trait SecretStore: Send + Sync {
     }
 
     fn tokens(&self, account: &str) -> Result<Option<TokenSet>, StoreError> {
-        self.get(account, SecretItem::Tokens)?.map(|s| TokenSet::from_secret(&s)).transpose()
+        let read = |s: Secret| TokenSet::from_secret(&s).map_err(|e| StoreError::Corrupt(e.to_string()));
+        self.get(account, SecretItem::Tokens)?.map(read).transpose()
     }
 
     fn set_tokens(&self, account: &str, tokens: &TokenSet) -> Result<(), StoreError> {
         self.set(account, SecretItem::Tokens, &tokens.to_secret())
-    }
-}
-
-/// The store the config asks for. Only Vault's can fail to open (its CA file).
-pub fn open(config: &Config, data_dir: &Path) -> Result<Box<dyn SecretStore>, StoreError> {
-    let local = |choice: StorageChoice| -> Box<dyn SecretStore> {
-        match choice {
-            StorageChoice::Plaintext => Box::new(PlaintextStore::new(data_dir.join("secrets.json"))),
-            StorageChoice::Keyring | StorageChoice::Vault => Box::new(KeyringStore::new(SERVICE)),
-        }
-    };
-    match (config.storage, &config.vault) {
-        (StorageChoice::Vault, Some(vault)) => {
-            let own = match vault.local_secrets {
-                LocalSecrets::Keyring => StorageChoice::Keyring,
-                LocalSecrets::Plaintext => StorageChoice::Plaintext,
-            };
-            let own: Arc<dyn SecretStore> = Arc::from(local(own));
-            let timeout = config.http_timeout.to_std().unwrap_or(std::time::Duration::from_secs(15));
-            let client = crate::vault::VaultClient::new(vault.clone(), own.clone(), timeout, true)?;
-            Ok(Box::new(crate::vault::VaultStore::new(client, own, timeout)?))
-        }
-        (choice, _) => Ok(local(choice)),
     }
 }

@@ -9,16 +9,14 @@
 //! auth/token, auth/approle), the same as developer.hashicorp.com/vault/api-docs.
 
 use super::error::{errors_of, VaultError};
+use super::local::LocalCredentials;
 use crate::config::vault::VaultConfig;
-use crate::store::SecretStore;
 use crate::Secret;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The installation-wide owner the local store files Vault's credentials under.
-pub(super) const INSTALLATION: &str = "tokentray";
 /// A KV answer larger than this is not one TokenTray wrote.
 const MAX_ANSWER: usize = 1 << 20;
 
@@ -60,7 +58,7 @@ pub struct VaultClient {
     pub(super) config: Arc<VaultConfig>,
     http: reqwest::Client,
     /// This machine's own secret store: the Vault token or AppRole secret id.
-    pub(super) local: Arc<dyn SecretStore>,
+    pub(super) local: Arc<dyn LocalCredentials>,
     pub(super) token: Arc<Mutex<Option<Secret>>>,
 }
 
@@ -80,7 +78,7 @@ impl VaultClient {
     /// use from short-lived runtimes.
     pub fn new(
         config: VaultConfig,
-        local: Arc<dyn SecretStore>,
+        local: Arc<dyn LocalCredentials>,
         timeout: Duration,
         pooled: bool,
     ) -> Result<Self, VaultError> {
@@ -314,7 +312,7 @@ impl VaultClient {
         };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let bytes = crate::provider::read_bounded(&mut response, MAX_ANSWER)
+        let bytes = crate::bounded::read_bounded(&mut response, MAX_ANSWER)
             .await
             .map_err(unreachable)?
             .ok_or_else(|| self.garbage(api, "an answer over 1 MiB"))?;

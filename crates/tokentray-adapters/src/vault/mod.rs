@@ -16,14 +16,16 @@
 
 mod client;
 mod error;
+mod local;
 mod record;
 mod sign_in;
 mod store;
 
 pub use client::{TokenStanding, VaultClient, Versioned};
 pub use error::VaultError;
+pub use local::{LocalCredential, LocalCredentials};
 pub use record::{said, AccessCopy, FailedRenewal, Lease, TokenRecord};
-pub use store::VaultStore;
+pub use store::{local, VaultStore};
 
 /// The KV path of an account's token record, under the prefix.
 pub fn tokens_path(account: &str) -> String {

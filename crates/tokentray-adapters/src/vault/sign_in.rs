@@ -3,10 +3,10 @@
 //! its own store. The token in use is cached; a client told it stopped
 //! working signs in again.
 
-use super::client::{lock, VaultClient, INSTALLATION};
+use super::client::{lock, VaultClient};
 use super::error::VaultError;
+use super::local::LocalCredential;
 use crate::config::vault::VaultAuth;
-use crate::store::SecretItem;
 use crate::Secret;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -21,12 +21,12 @@ impl VaultClient {
         let token = match &self.config.auth {
             VaultAuth::Token { env } => match std::env::var(env).ok().filter(|t| !t.trim().is_empty()) {
                 Some(t) => Secret::new(t.trim()),
-                None => self.local(SecretItem::VaultToken).await?.ok_or(VaultError::NoToken { env: env.clone() })?,
+                None => self.local(LocalCredential::Token).await?.ok_or(VaultError::NoToken { env: env.clone() })?,
             },
             VaultAuth::AppRole { mount, role_id, secret_id_file } => {
                 let secret_id = match secret_id_file {
                     Some(path) => read_secret_id_file(path)?,
-                    None => self.local(SecretItem::VaultSecretId).await?.ok_or(VaultError::NoSecretId)?,
+                    None => self.local(LocalCredential::SecretId).await?.ok_or(VaultError::NoSecretId)?,
                 };
                 self.approle_login(mount, role_id, &secret_id).await?
             }
@@ -35,14 +35,14 @@ impl VaultClient {
         Ok(token)
     }
 
-    async fn local(&self, item: SecretItem) -> Result<Option<Secret>, VaultError> {
+    async fn local(&self, credential: LocalCredential) -> Result<Option<Secret>, VaultError> {
         let local = self.local.clone();
-        let read = move || local.get(INSTALLATION, item);
+        let read = move || local.get(credential);
         let result = match tokio::runtime::Handle::try_current() {
             Ok(_) => tokio::task::spawn_blocking(read).await.map_err(|e| VaultError::Local(e.to_string()))?,
             Err(_) => read(),
         };
-        result.map_err(|e| VaultError::Local(e.to_string()))
+        result.map_err(VaultError::Local)
     }
 
     async fn approle_login(&self, mount: &str, role_id: &str, secret_id: &Secret) -> Result<Secret, VaultError> {

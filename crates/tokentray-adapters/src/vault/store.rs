@@ -6,6 +6,7 @@
 //! New tokens are not written through `set`: the engine stores a grant
 //! with its expiry and under its lease (`tokentray-runtime`'s `shared.rs`).
 
+use super::local::{LocalCredential, LocalCredentials};
 use super::{tokens_path, TokenRecord, VaultClient, VaultError};
 use crate::store::{SecretItem, SecretStore, StorageKind, StoreError, TokenSet};
 use crate::Secret;
@@ -102,7 +103,7 @@ impl SecretStore for VaultStore {
         // The token set alone (the engine stores grants with their expiry):
         // the rest of the record is kept, and another machine's write is
         // never overwritten blindly.
-        let tokens = TokenSet::from_secret(value)?;
+        let tokens = TokenSet::from_secret(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.run(|c| {
             Box::pin(async move {
                 for _ in 0..CAS_TRIES {
@@ -138,4 +139,25 @@ impl SecretStore for VaultStore {
     fn shared(&self) -> Option<VaultClient> {
         Some(self.client.clone())
     }
+}
+
+/// This machine's own store as the client's door to its Vault credential.
+struct Local(Arc<dyn SecretStore>);
+
+/// The installation-wide owner this machine's store files the Vault credentials under.
+const INSTALLATION: &str = "tokentray";
+
+impl LocalCredentials for Local {
+    fn get(&self, credential: LocalCredential) -> Result<Option<Secret>, String> {
+        let item = match credential {
+            LocalCredential::Token => SecretItem::VaultToken,
+            LocalCredential::SecretId => SecretItem::VaultSecretId,
+        };
+        self.0.get(INSTALLATION, item).map_err(|e| e.to_string())
+    }
+}
+
+/// `store` (this machine's own) as the door a [`VaultClient`] signs in through.
+pub fn local(store: Arc<dyn SecretStore>) -> Arc<dyn LocalCredentials> {
+    Arc::new(Local(store))
 }

@@ -41,7 +41,8 @@ fn config(dir: &Path, address: &str, extra: &str) -> Config {
 fn client(dir: &Path, address: &str, extra: &str) -> VaultClient {
     let config = config(dir, address, extra);
     let local: Arc<dyn SecretStore> = Arc::new(PlaintextStore::new(dir.join("data/secrets.json")));
-    VaultClient::new(config.vault.unwrap(), local, Duration::from_secs(3), true).unwrap()
+    VaultClient::new(config.vault.unwrap(), tokentray_adapters::vault::local(local), Duration::from_secs(3), true)
+        .unwrap()
 }
 
 fn record(access: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -327,6 +328,8 @@ async fn tls_is_trusted_through_its_ca_only_and_a_namespace_keeps_its_own_record
     std::fs::write(&path, config_text(&bao.address, &format!("ca_cert = \"{}\"", bad.display()))).unwrap();
     let config = Config::load(&path).unwrap();
     let local: Arc<dyn SecretStore> = Arc::new(PlaintextStore::new(dir.join("data/secrets.json")));
-    let e = VaultClient::new(config.vault.unwrap(), local, Duration::from_secs(3), true).unwrap_err();
+    let e =
+        VaultClient::new(config.vault.unwrap(), tokentray_adapters::vault::local(local), Duration::from_secs(3), true)
+            .unwrap_err();
     assert!(e.to_string().contains("not-a-ca.pem"), "{e}");
 }

@@ -2,7 +2,7 @@
 //! the user pastes (`--no-browser`), until the login times out or a newer
 //! one replaces it.
 
-use super::callback_server::Page;
+use super::page::Page;
 use super::verdict::{PasteOutcome, Verdict};
 use super::LoginError;
 use std::collections::HashMap;

@@ -6,6 +6,7 @@
 pub(crate) mod browser;
 mod callback_server;
 mod inbox;
+mod page;
 mod verdict;
 
 pub use callback_server::callback_addrs;

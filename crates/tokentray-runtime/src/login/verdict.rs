@@ -2,7 +2,7 @@
 //! browser as a page and told to whoever pasted the address as a
 //! [`PasteOutcome`].
 
-use super::callback_server::Page;
+use super::page::Page;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
