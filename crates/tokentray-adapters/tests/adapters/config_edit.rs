@@ -114,3 +114,20 @@ fn an_edit_error_says_where_it_really_is() {
     assert!(e.starts_with("id: "), "a form error names the form's field, not a place in the file: {e}");
     assert!(!e.contains(":1:1"), "{e}");
 }
+
+/// A config may list its accounts as one inline array: it loads, and the
+/// window's edits say what to do instead of failing in the engine.
+#[test]
+fn accounts_written_as_an_inline_array_are_refused_with_what_to_do() {
+    let inline = "account = [{ id = \"kite-main\", provider = \"kite\", api_key = \"abc\", \
+                  redirect_uri = \"http://127.0.0.1:5010/cb\" }]\n";
+    assert_eq!(Config::parse(inline, path()).unwrap().accounts.len(), 1, "it loads");
+    for edit in
+        [upsert_account(inline, path(), &draft("upstox", "upstox"), None), remove_account(inline, path(), "kite-main")]
+    {
+        let e = edit.unwrap_err().to_string();
+        assert!(e.contains("inline array") && e.contains("[[account]]"), "{e}");
+    }
+    // Thresholds are not in the array: that edit still works.
+    assert!(set_thresholds(inline, path(), "3h", "1h").is_ok());
+}

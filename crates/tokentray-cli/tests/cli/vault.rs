@@ -200,6 +200,13 @@ async fn a_vault_outage_keeps_serving_the_last_token_and_recovers() {
     let t = c.clone();
     let status = blocking(move || t.b().run(&["status"], "").success().stdout()).await;
     assert!(status.contains("vault: Vault at") && status.contains("cannot be reached"), "{status}");
+    // B's follower has seen the outage itself (it polls every second), so
+    // that its recovery below is one it can tell.
+    let t = c.clone();
+    blocking(move || {
+        wait_until("B sees the outage", Duration::from_secs(30), || t.b().log().contains("cannot be reached"))
+    })
+    .await;
 
     c.bao.resume();
     let t = c.clone();

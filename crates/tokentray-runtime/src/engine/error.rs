@@ -148,3 +148,31 @@ impl EngineError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokentray_adapters::vault::VaultError;
+
+    /// What Vault says needs fixing keeps its words and is not "retry"; an
+    /// outage is.
+    #[test]
+    fn a_store_error_keeps_its_meaning_up_to_the_remedy() {
+        let denied = EngineError::Store(StoreError::Vault(VaultError::Denied {
+            path: "secret/data/tokentray/accounts/kite/tokens".into(),
+            why: "permission denied".into(),
+            mount: "secret".into(),
+            prefix: "tokentray".into(),
+        }));
+        assert_eq!(denied.remedy(), Remedy::Other);
+        assert!(denied.to_string().contains("give it a policy"), "{denied}");
+        let no_token = EngineError::Store(StoreError::Vault(VaultError::NoToken { env: "VAULT_TOKEN".into() }));
+        assert_eq!(no_token.remedy(), Remedy::Other);
+        assert!(no_token.to_string().contains("tokentray secret set --vault-token"), "{no_token}");
+        let refused = VaultError::LoginRefused { path: "auth/approle/login".into(), why: "invalid role id".into() };
+        assert_eq!(EngineError::Store(StoreError::Vault(refused)).remedy(), Remedy::Other);
+        let down = VaultError::Unreachable { address: "https://vault:8200/".into(), why: "timed out".into() };
+        assert_eq!(EngineError::Store(StoreError::Vault(down)).remedy(), Remedy::Retry);
+        assert_eq!(EngineError::Store(StoreError::Unreachable("no bus".into())).remedy(), Remedy::Retry);
+    }
+}
