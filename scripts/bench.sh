@@ -20,6 +20,8 @@ for bench in "${benches[@]}"; do
   scripts/with-desktop-session.sh cargo bench --locked -p "$package" --bench "$name"
 done
 # Every parser of outside input, 100,000 cases each: the tallies are the lines starting `fuzz`.
-TOKENTRAY_FUZZ_CASES=100000 cargo test --release --locked -p tokentray-adapters -p tokentray-runtime \
-  --test parsers -- --nocapture --test-threads 1 2>&1 | grep -oE 'fuzz .*|^test result.*'
+for crate in adapters runtime; do
+  TOKENTRAY_FUZZ_CASES=100000 cargo test --release --locked -p "tokentray-$crate" --test "$crate" \
+    -- parsers:: --nocapture --test-threads 1 2>&1 | grep -oE 'fuzz .*|^test result.*'
+done
 scripts/measure-tray.sh

@@ -5,6 +5,8 @@
 #
 #   scripts/install-deps.sh [--with-tauri-driver] [--with-bench-tools]
 set -euo pipefail
+# Rust from rustup, and what pip installs for this user (OpenBao's `bao`).
+export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
 
 with_tauri_driver=false
 with_bench_tools=false
@@ -26,8 +28,10 @@ packages=(
 )
 # The API benchmark drives the server with wrk.
 $with_bench_tools && packages+=(wrk)
-# The window's logic is tested with node's own test runner.
+# The window's logic is tested with node's own test runner; the package
+# test runs Tauri's bundler with npx (Debian ships it in `npm`).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npx >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

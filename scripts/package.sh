@@ -10,6 +10,8 @@
 #                                optimized build of the whole tree)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Rust from rustup.
+export PATH="$HOME/.cargo/bin:$PATH"
 
 profile=release
 case "${1:-}" in

@@ -4,6 +4,8 @@
 # built-in demo broker (the terminal demo when there is no desktop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Rust from rustup.
+export PATH="$HOME/.cargo/bin:$PATH"
 scripts/install-deps.sh
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   cargo build --release --locked -p tokentray-cli -p tokentray-app

@@ -9,9 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Rust from rustup, and what pip installs for this user (OpenBao's `bao`).
+export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
 scripts/install-deps.sh --with-tauri-driver
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-export PATH="$HOME/.cargo/bin:$PATH"
 
 log=$(mktemp -t tokentray-tests.XXXXXX.log)
 cargo fmt --all -- --check

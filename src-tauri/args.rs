@@ -1,3 +1,6 @@
+//! The tray binary's arguments (`--demo`, `--show`, `--background`,
+//! `--window`, `--near`, `--config`, `--engine-dir`).
+
 use std::path::PathBuf;
 
 /// The tray app's command line. Everything else is the `tokentray` CLI's.

@@ -1,3 +1,6 @@
+//! What the tray process's parts share (the engine, the demo, how it was
+//! started), and what the window process's commands share.
+
 use crate::Args;
 use std::path::PathBuf;
 use tokentray_runtime::demo::Demo;

@@ -287,8 +287,8 @@ async fn every_level(dir: &std::path::Path) -> Scene {
         [ProviderKind::Kite, ProviderKind::Upstox, ProviderKind::Schwab, ProviderKind::Kite, ProviderKind::Dhan]
             .into_iter()
             .enumerate()
-            .map(|(i, flavor)| {
-                App::new(flavor, &format!("app{i}"), &format!("secret{i}"), &port(i), &format!("USER{i}"))
+            .map(|(i, provider)| {
+                App::new(provider, &format!("app{i}"), &format!("secret{i}"), &port(i), &format!("USER{i}"))
             })
             .collect();
     let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();

@@ -1,3 +1,6 @@
+//! `Secret`: a value that prints masked and wipes its memory on drop, and the
+//! one constant-time comparison of keys and login `state`s.
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use subtle::ConstantTimeEq;

@@ -1,3 +1,6 @@
+//! The command line: every command, its flags and the exit codes, as clap
+//! reads them and `tokentray --help` shows them.
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use tokentray_adapters::duration::parse_std;

@@ -1,3 +1,6 @@
+//! How long an outage retry waits: exponential with deterministic jitter,
+//! `Retry-After` honoured, and capped by what is left of the token's life.
+
 use crate::{Instant, Span};
 use serde::{Deserialize, Serialize};
 

@@ -1,3 +1,6 @@
+//! How urgent an account is: the thresholds, the `Level` (green, orange,
+//! red, expired) and the countdown's text.
+
 use crate::Span;
 use serde::{Deserialize, Serialize};
 

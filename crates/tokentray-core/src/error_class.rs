@@ -1,3 +1,7 @@
+//! What a failure means for the token: an outage to retry, a rate limit, an
+//! answer that makes no sense, a token or grant the provider refused, or
+//! credentials it refused.
+
 use crate::Span;
 use serde::{Deserialize, Serialize};
 

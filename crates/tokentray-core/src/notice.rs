@@ -1,3 +1,6 @@
+//! What to tell the user, in words: each notice's summary and body for a
+//! notification, and whether a login is what it asks for.
+
 use crate::{format_countdown, ErrorClass, Span};
 use serde::{Deserialize, Serialize};
 

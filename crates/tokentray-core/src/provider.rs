@@ -5,8 +5,8 @@
 //! defaults, the lifecycle's policy, the error words, the sinks' names and
 //! the window's form are derived from these descriptions; the protocol
 //! itself is each provider's adapter file (`tokentray-adapters`), its
-//! emulation the sandbox's, and its facts with their sources are in
-//! `docs/providers/`.
+//! emulation the sandbox's; its facts' sources are in its adapter file's
+//! header, and in `docs/providers/` for the providers added since Fyers.
 
 use crate::expiry::{
     DailyCutoff, MarketHours, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,
@@ -147,7 +147,7 @@ pub struct Description {
 const BEARER: AuthHeader = AuthHeader { name: "Authorization", value: "Bearer {access_token}" };
 
 /// Every provider, in `ProviderKind` order (a test checks it).
-pub static PROVIDERS: [Description; 7] = [
+pub static PROVIDERS: &[Description] = &[
     Description {
         kind: ProviderKind::Kite,
         id: "kite",

@@ -1,3 +1,7 @@
+//! What the lifecycle knows of a token set without its secrets: when it was
+//! issued, when it dies, when the login was, and whether and until when it
+//! renews without the user.
+
 use crate::Instant;
 use serde::{Deserialize, Serialize};
 

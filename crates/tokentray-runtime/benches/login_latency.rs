@@ -35,13 +35,13 @@ const PROVIDERS: [(&str, ProviderKind, &str); 6] = [
 async fn measure(
     store: Arc<dyn SecretStore>,
     label: &str,
-    (provider, flavor, extra): (&str, ProviderKind, &str),
+    (provider, kind, extra): (&str, ProviderKind, &str),
 ) -> Vec<Duration> {
     let dir = tokentray_testkit::scratch(&format!("bench-login-{label}-{provider}"));
     let port = tokentray_testkit::free_port();
     let redirect = format!("http://127.0.0.1:{port}/cb");
     let sandbox = Sandbox::start(SandboxConfig {
-        apps: vec![App::new(flavor, "bench", "bench-secret", &redirect, "B1")],
+        apps: vec![App::new(kind, "bench", "bench-secret", &redirect, "B1")],
         ..SandboxConfig::default()
     })
     .await

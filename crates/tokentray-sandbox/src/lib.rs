@@ -41,8 +41,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Every broker the sandbox emulates: the one line a new broker adds here.
-pub(crate) static BROKERS: [&dyn Broker; 6] =
-    [&kite::Kite, &upstox::Upstox, &oauth2::OAuth2, &fyers::Fyers, &dhan::Dhan, &angelone::AngelOne];
+pub(crate) static BROKERS: &[&dyn Broker] =
+    &[&kite::Kite, &upstox::Upstox, &oauth2::OAuth2, &fyers::Fyers, &dhan::Dhan, &angelone::AngelOne];
 
 /// The broker whose endpoint `endpoint` is.
 pub(crate) fn broker_of(endpoint: Endpoint) -> &'static dyn Broker {

@@ -1,7 +1,9 @@
 //! What TokenTray's tests share, so each rule is written once: a scratch
-//! directory per test, a free loopback port, and waiting for a condition
-//! that another task or process reaches (polling with a deadline, never a
-//! fixed sleep standing in for the event).
+//! directory per test, a loopback port no other test process is handed,
+//! waiting for a condition that another task or process reaches (polling
+//! with a deadline, never a fixed sleep standing in for the event), fuzzing
+//! a parser, a real OpenBao server (`openbao.rs`), and the one-truth rounds
+//! the daemon's and the tray's tests run (`one_truth.rs`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

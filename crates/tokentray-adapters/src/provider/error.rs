@@ -1,3 +1,7 @@
+//! A failed provider call, classified (`ErrorClass`) by its HTTP status and
+//! the provider's own code, so the lifecycle knows whether to retry, renew
+//! or ask for a login; its words cleaned to one printable line.
+
 use std::fmt;
 use std::time::Duration;
 use tokentray_core::{ErrorClass, Failure, ProviderKind, Span};

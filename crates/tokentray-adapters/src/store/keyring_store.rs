@@ -1,3 +1,6 @@
+//! The OS keyring (Secret Service, Keychain, Credential Manager) through the
+//! `keyring` crate: one entry per account and item, under the `tokentray` service.
+
 use super::{SecretItem, SecretStore, StorageKind, StoreError};
 use crate::Secret;
 use keyring::{Entry, Error};

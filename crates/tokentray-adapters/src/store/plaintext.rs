@@ -1,3 +1,7 @@
+//! The opted-in plaintext store (`storage = "plaintext"`): one 0600 JSON
+//! file in the data directory, read-modified-written under a file lock, for
+//! headless servers with no Secret Service.
+
 use super::{SecretItem, SecretStore, StorageKind, StoreError};
 use crate::Secret;
 use std::collections::BTreeMap;

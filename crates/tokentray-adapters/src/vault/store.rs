@@ -4,7 +4,8 @@
 //! that keeps no connection, so it is safe from any caller.
 //!
 //! New tokens are not written through `set`: the engine stores a grant
-//! with its expiry and under its lease (`tokentray-runtime`'s `shared.rs`).
+//! with its expiry and under its lease (`tokentray-runtime`'s `tokens/install.rs`
+//! and `shared/lease.rs`).
 
 use super::local::{LocalCredential, LocalCredentials};
 use super::{tokens_path, TokenRecord, VaultClient, VaultError};

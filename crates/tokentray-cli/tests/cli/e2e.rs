@@ -162,3 +162,33 @@ async fn check_and_token_tell_a_revoked_token_by_their_exit_codes() {
     assert_eq!(missing.status.code(), Some(5), "a missing api secret has its own code: {}", missing.stderr());
     assert!(missing.stderr().contains("tokentray secret set kite"), "{}", missing.stderr());
 }
+
+/// Something answers on the control socket but hangs up without a reply (a
+/// TokenTray crashing mid-answer, another version): the command fails and
+/// says so. It never does the work in a process of its own beside it: two
+/// engines would renew one token twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_tokentray_that_drops_the_connection_is_not_doubled() {
+    let s = std::sync::Arc::new(setup("dropped").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    let calls = s.sandbox.requests_to("/v1/oauth/token").len();
+    let socket = s.dir.join("data/tokentray.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let hangs_up = std::thread::spawn(move || {
+        // Reads each request line, then closes without a word.
+        for stream in listener.incoming().take(2) {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stream.unwrap()), &mut line);
+        }
+    });
+    for args in [["refresh", "oauth"], ["token", "oauth"]] {
+        let t = s.clone();
+        let out = blocking(move || t.run(&args, "")).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out.stderr());
+        assert!(out.stderr().contains("closed the connection before it answered"), "{args:?}: {}", out.stderr());
+        assert!(out.stdout().is_empty(), "no token from a process of its own");
+    }
+    hangs_up.join().unwrap();
+    assert_eq!(s.sandbox.requests_to("/v1/oauth/token").len(), calls, "no renewal beside the running one");
+}

@@ -1,3 +1,6 @@
+//! Why an engine call failed, and its `Remedy`: what fixes it, carried to
+//! every surface (an exit code, a window button, an API status).
+
 use serde::{Deserialize, Serialize};
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::ProviderError;

@@ -1,3 +1,6 @@
+//! What the engine tells its listeners (the tray, the API's event stream,
+//! the control channel's subscribers, the history): changes, never tokens.
+
 use serde::Serialize;
 use tokentray_core::{Instant, Level, State};
 

@@ -4,8 +4,12 @@
 //! This room holds the engine's state and what every other room reaches it
 //! through: the slots under one lock, the secret-store calls, the state
 //! file, events, the scheduler, config changes and file watching. The
-//! state's fields are private here; the other rooms (`tokens/`, `shared/`,
-//! `login/`, `notices/`, `surfaces/`) use the accessors below.
+//! engine's own fields are private here; the other rooms (`tokens/`,
+//! `shared/`, `login/`, `notices/`, `surfaces/`) use the accessors below,
+//! and share the accounts' slots through `with_slot`. The engine's other
+//! methods are in their rooms: `login` in `login/`, `refresh`, `check`,
+//! `logout` and `current_token` in `tokens/`, `snooze` in `notices/`,
+//! `account_views` and `save_account` in `surfaces/window_view.rs`.
 
 mod error;
 mod event_log;

@@ -1,3 +1,6 @@
+//! One account as every surface shows it (`AccountStatus`), and its
+//! countdown and message in words.
+
 use serde::{Deserialize, Serialize};
 pub use tokentray_adapters::sinks::SinkStatus;
 use tokentray_core::{format_countdown, ErrorClass, Instant, Level, ProviderKind, State, Status};

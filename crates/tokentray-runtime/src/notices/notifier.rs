@@ -1,3 +1,6 @@
+//! Where notices go on this machine: desktop notifications in the tray, the
+//! log for the daemon.
+
 use tokentray_adapters::config::AccountConfig;
 use tokentray_core::Notice;
 

@@ -1,3 +1,6 @@
+//! Where the runtime reads the time: `SystemClock` (the product's one read
+//! of the wall clock) or a `ManualClock` a test or simulation moves.
+
 use std::sync::Mutex;
 use tokentray_core::{Instant, Span};
 

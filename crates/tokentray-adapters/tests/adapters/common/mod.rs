@@ -27,8 +27,8 @@ pub const DHAN_CLIENT: &str = "1100123456";
 pub const ANGEL_KEY: &str = "angel-api-key";
 pub const ANGEL_CLIENT: &str = "A123456";
 
-fn app(flavor: ProviderKind, id: &str, secret: &str, path: &str) -> App {
-    App::new(flavor, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
+fn app(provider: ProviderKind, id: &str, secret: &str, path: &str) -> App {
+    App::new(provider, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
 }
 
 pub fn sandbox_config() -> SandboxConfig {

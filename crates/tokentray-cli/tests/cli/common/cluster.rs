@@ -1,6 +1,6 @@
 //! Several machines on one Vault: three data directories with their own
 //! configs, sharing one OpenBao (a real `bao server -dev` on loopback) and
-//! one sandbox broker that rotates refresh tokens. For `tests/vault.rs`
+//! one sandbox broker that rotates refresh tokens. For `vault.rs` and `vault_takeover.rs`
 //! and `benches/vault_cluster.rs`.
 
 use super::{blocking, Checked, Running};
