@@ -264,13 +264,22 @@ impl Lifecycle {
             }
             Event::CredentialsChanged => {
                 // Renewal stopped for the old credentials goes on with the new
-                // ones, on its schedule (now, if that has passed).
-                if self.standing.refresh_rejected && self.standing.last_error == Some(ErrorClass::CredentialsWrong) {
-                    self.standing = Standing { access_rejected: self.standing.access_rejected, ..Standing::default() };
-                    self.login_needed_notified = self.standing.access_rejected;
+                // ones: on its schedule, or now for a token the provider has
+                // already rejected. A later check's error (a timeout) does not
+                // hide why renewal stopped.
+                let stopped_for_credentials =
+                    self.standing.credentials_refused || self.standing.last_error == Some(ErrorClass::CredentialsWrong);
+                if self.standing.refresh_rejected && stopped_for_credentials {
+                    let access_rejected = self.standing.access_rejected;
+                    self.standing = Standing { access_rejected, ..Standing::default() };
+                    self.login_needed_notified = access_rejected && !self.can_refresh(now);
                     self.outage_notified = false;
                     if !self.refresh_in_flight {
-                        self.refresh_due = self.token.and_then(|meta| self.scheduled_refresh(&meta));
+                        self.refresh_due = match self.token {
+                            Some(_) if access_rejected && self.can_refresh(now) => Some(now),
+                            Some(meta) => self.scheduled_refresh(&meta),
+                            None => None,
+                        };
                     }
                 }
             }
@@ -284,6 +293,7 @@ impl Lifecycle {
         let failures = self.standing.refresh_failures;
         if failure.class.is_permanent() {
             self.standing.refresh_rejected = true;
+            self.standing.credentials_refused = failure.class == ErrorClass::CredentialsWrong;
             self.standing.retry_at = None;
             self.refresh_due = None;
             out.push(notify(NoticeKind::RefreshFailed { attempts: failures, class: failure.class }));

@@ -44,6 +44,10 @@ pub struct Standing {
     /// Renewal failed for good: the refresh token or the credentials were rejected.
     #[serde(default)]
     pub refresh_rejected: bool,
+    /// What stopped renewal was the credentials (new ones resume it), not the
+    /// refresh token: kept apart from `last_error`, which a later check overwrites.
+    #[serde(default)]
+    pub credentials_refused: bool,
     /// Consecutive failed refreshes being retried through an outage.
     #[serde(default)]
     pub refresh_failures: u32,

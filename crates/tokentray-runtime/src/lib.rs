@@ -36,4 +36,4 @@ pub use plumbing::process;
 pub use shared::SharedStatus;
 pub use surfaces::{api, control, summary};
 pub use surfaces::{AccountView, EditFailure, ProviderChoice, Settings};
-pub use tokens::Recovery;
+pub use tokens::{Credential, Recovery};

@@ -288,7 +288,8 @@ impl AccountConfig {
         match self.describe().pin {
             true => format!(
                 "check api_key in the config, then store the right api secret and PIN with `tokentray secret set {0}` \
-                 and `tokentray secret set {0} --pin`",
+                 and `tokentray secret set {0} --pin` (renewal starts again when the PIN is stored: the broker does \
+                 not say which of the two it refused)",
                 self.id
             ),
             false => format!(

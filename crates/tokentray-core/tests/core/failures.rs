@@ -235,3 +235,44 @@ fn new_credentials_let_a_renewal_stopped_for_the_old_ones_go_on() {
     event(&mut lc, Event::CredentialsChanged, stored);
     assert_eq!(lc.status(stored).last_error, Some(ErrorClass::TokenInvalid), "a login is still needed");
 }
+
+#[test]
+fn a_later_checks_error_does_not_hide_that_the_credentials_stopped_renewal() {
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    let login = at(9, 0);
+    event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+    let due = lc.next_wake(login).unwrap();
+    step(&mut lc, due);
+    refresh_failed(&mut lc, ErrorClass::CredentialsWrong, due);
+    // A check of the still-valid access token times out: the last error is now that.
+    let token = *lc.token().unwrap();
+    let checked = due + Span::seconds(30);
+    event(&mut lc, Event::ValidationFailed { token, failure: ErrorClass::Transient.into() }, checked);
+    assert_eq!(lc.status(checked).last_error, Some(ErrorClass::Transient));
+    assert!(lc.standing().credentials_refused, "why renewal stopped is kept");
+
+    let stored = checked + Span::minutes(1);
+    event(&mut lc, Event::CredentialsChanged, stored);
+    assert!(lc.status(stored).auto_refresh, "the new secret is tried");
+    assert_eq!(kinds(&step(&mut lc, stored)), ["refresh"]);
+}
+
+#[test]
+fn new_credentials_renew_a_rejected_access_token_at_once() {
+    let mut lc = Lifecycle::new("schwab", Policy::default());
+    let login = at(9, 0);
+    event(&mut lc, Event::LoggedIn(schwab_token(login, login)), login);
+    // A login elsewhere ended the access token; its renewal meets a refused secret.
+    let ended = at(9, 5);
+    let token = *lc.token().unwrap();
+    event(&mut lc, Event::ValidationFailed { token, failure: ErrorClass::TokenInvalid.into() }, ended);
+    assert_eq!(kinds(&step(&mut lc, ended)), ["refresh"]);
+    refresh_failed(&mut lc, ErrorClass::CredentialsWrong, ended);
+    assert_eq!(lc.status(ended).state, State::NeedsLogin);
+
+    // The scheduled renewal (near 09:25) is too late for a token already dead.
+    let stored = at(9, 6);
+    event(&mut lc, Event::CredentialsChanged, stored);
+    assert_eq!(kinds(&step(&mut lc, stored)), ["refresh"], "renewed now, not on the old schedule");
+    assert!(lc.standing().access_rejected, "until the renewal works, the old token stays refused");
+}

@@ -73,7 +73,7 @@ impl Engine {
             let engine = self.clone();
             runtime.spawn(async move {
                 for id in key_changed {
-                    if let Err(e) = engine.credentials_changed(&id).await {
+                    if let Err(e) = engine.credentials_changed(&id, crate::Credential::ApiKey).await {
                         tracing::warn!(account = %id, "cannot reset the refused-credentials count: {e}");
                     }
                 }

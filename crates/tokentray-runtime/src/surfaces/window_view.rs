@@ -154,11 +154,13 @@ impl Engine {
         let config = self.edit_config(|text, path| config_edit::upsert_account(text, path, draft, replacing))?;
         // The account first: new credentials are tried again by the account that has them.
         self.apply_config(config);
-        if let Some(secret) = api_secret.filter(|s| !s.expose().trim().is_empty()) {
-            self.set_api_secret(&draft.id, Secret::new(secret.expose().trim())).await?;
-        }
-        if let Some(pin) = pin.filter(|p| !p.expose().trim().is_empty()) {
-            self.set_pin(&draft.id, Secret::new(pin.expose().trim())).await?;
+        let given =
+            |s: Option<Secret>| s.filter(|s| !s.expose().trim().is_empty()).map(|s| Secret::new(s.expose().trim()));
+        match (given(api_secret), given(pin)) {
+            (Some(secret), Some(pin)) => self.set_credentials(&draft.id, secret, pin).await?,
+            (Some(secret), None) => self.set_api_secret(&draft.id, secret).await?,
+            (None, Some(pin)) => self.set_pin(&draft.id, pin).await?,
+            (None, None) => {}
         }
         Ok(())
     }

@@ -10,12 +10,16 @@ use tokentray_core::{ErrorClass, Event, TokenMeta};
 impl Engine {
     /// Takes what another process changed for `id` (a command that ran
     /// while no engine served here, and told this one when it ended): its
-    /// token, its logout, and with `new_credentials` the credentials it
+    /// token, its logout, and with `new_credential` the credential it
     /// stored. Returns the account as this engine now answers for it.
-    pub async fn adopt_changes(&self, id: &str, new_credentials: bool) -> Result<AccountStatus, EngineError> {
+    pub async fn adopt_changes(
+        &self,
+        id: &str,
+        new_credential: Option<crate::Credential>,
+    ) -> Result<AccountStatus, EngineError> {
         self.adopt_from_disk(id).await?;
-        if new_credentials {
-            self.credentials_changed(id).await?;
+        if let Some(changed) = new_credential {
+            self.credentials_changed(id, changed).await?;
         }
         self.status(id)
     }
@@ -85,7 +89,11 @@ impl Engine {
         let event = if theirs.access_rejected && !ours.access_rejected {
             Event::ValidationFailed { token, failure: ErrorClass::TokenInvalid.into() }
         } else if theirs.refresh_rejected && !ours.refresh_rejected {
-            Event::RefreshFailed { token, failure: theirs.last_error.unwrap_or(ErrorClass::TokenInvalid).into() }
+            let class = match theirs.credentials_refused {
+                true => ErrorClass::CredentialsWrong,
+                false => theirs.last_error.unwrap_or(ErrorClass::TokenInvalid),
+            };
+            Event::RefreshFailed { token, failure: class.into() }
         } else {
             return Ok(());
         };

@@ -6,7 +6,7 @@
 //! now", `tokentray refresh`, a login), and says what to fix. A refusal made
 //! here (no PIN stored) reached no broker and is not counted. New
 //! credentials, a changed api key, or a login or renewal that works, start
-//! the counts again.
+//! the counts again (a PIN only the renewals' count: logins never carry it).
 
 use crate::{Engine, EngineError};
 use tokentray_adapters::config::AccountConfig;
@@ -75,12 +75,35 @@ impl Engine {
     }
 
     /// New credentials were stored (or the api key changed): they may be
-    /// tried again, by every process, and a renewal that stopped for the
-    /// old ones goes on.
-    pub async fn credentials_changed(&self, id: &str) -> Result<(), EngineError> {
+    /// tried again, by every process, and a renewal that stopped for the old
+    /// ones goes on. Where renewal carries a PIN (Fyers), a refusal does not
+    /// say whether the PIN or the api secret was wrong, and a PIN is what
+    /// locks the account: only a PIN stored again resumes renewal, so no
+    /// other change sends the refused one once more. A PIN alone does not
+    /// free logins, which never carry it.
+    pub async fn credentials_changed(&self, id: &str, changed: Credential) -> Result<(), EngineError> {
+        let pin_renews = self.with_slot(id, |s| s.config.describe().pin)?;
+        let renewal_may_work = !pin_renews || changed == Credential::Pin;
+        let login_may_work = changed != Credential::Pin;
+        // The counts first, here and for every machine sharing Vault: a
+        // renewal resumed below must not meet the old count.
+        self.update_state(id, |st| {
+            if login_may_work {
+                st.logins_refused = 0;
+            }
+            if renewal_may_work {
+                st.renewals_refused = 0;
+            }
+        })
+        .await?;
+        if !renewal_may_work {
+            return Ok(());
+        }
+        self.reset_shared_refusals(id).await?;
         let now = self.now();
         let (token, standing) = self.with_slot(id, |s| {
-            let stopped_for_them = s.lifecycle.standing().last_error == Some(ErrorClass::CredentialsWrong);
+            let stopped_for_them = s.lifecycle.standing().credentials_refused
+                || s.lifecycle.standing().last_error == Some(ErrorClass::CredentialsWrong);
             s.lifecycle.handle(Event::CredentialsChanged, now, &mut Vec::new());
             if stopped_for_them {
                 s.last_error_message = None;
@@ -88,11 +111,9 @@ impl Engine {
             (s.lifecycle.token().copied(), s.lifecycle.standing())
         })?;
         self.update_state(id, |st| {
-            st.renewals_refused = 0;
-            st.logins_refused = 0;
             // The state file's standing is its token's: only ours is ours to clear.
             if st.token.is_some() && st.token == token {
-                if st.standing.last_error == Some(ErrorClass::CredentialsWrong) {
+                if st.standing.credentials_refused || st.standing.last_error == Some(ErrorClass::CredentialsWrong) {
                     st.last_error_message = None;
                 }
                 st.standing = standing;
@@ -100,7 +121,17 @@ impl Engine {
         })
         .await?;
         self.after_change(id);
-        // And for every machine sharing Vault.
-        self.reset_shared_refusals(id).await
+        Ok(())
     }
+}
+
+/// Which of an account's credentials changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// The app's api key (client id), in the config.
+    ApiKey,
+    ApiSecret,
+    /// Fyers' PIN, which its renewal carries.
+    Pin,
 }

@@ -12,4 +12,5 @@ mod recover;
 mod refresh;
 mod secrets;
 
+pub use lockout::Credential;
 pub use recover::Recovery;

@@ -2,7 +2,7 @@
 //! the first keyring read, and the token a script may use now.
 
 use crate::engine::ENDED_BY_BROKER;
-use crate::{AccountStatus, Engine, EngineError};
+use crate::{AccountStatus, Credential, Engine, EngineError};
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::{Credentials, ProviderClient};
 use tokentray_adapters::store::{SecretItem, TokenSet};
@@ -77,14 +77,27 @@ impl Engine {
 
     /// Stores an account's api secret (from the window's form).
     pub async fn set_api_secret(&self, id: &str, secret: Secret) -> Result<(), EngineError> {
-        self.store_call(id, move |store, id| store.set(id, SecretItem::ApiSecret, &secret)).await?;
-        self.credentials_changed(id).await
+        self.store_credential(id, SecretItem::ApiSecret, secret).await?;
+        self.credentials_changed(id, Credential::ApiSecret).await
     }
 
     /// Stores an account's PIN (Fyers renews only with it).
     pub async fn set_pin(&self, id: &str, pin: Secret) -> Result<(), EngineError> {
-        self.store_call(id, move |store, id| store.set(id, SecretItem::Pin, &pin)).await?;
-        self.credentials_changed(id).await
+        self.store_credential(id, SecretItem::Pin, pin).await?;
+        self.credentials_changed(id, Credential::Pin).await
+    }
+
+    /// Stores an account's api secret and PIN together, then tries them
+    /// once: what was refused may have been either.
+    pub async fn set_credentials(&self, id: &str, secret: Secret, pin: Secret) -> Result<(), EngineError> {
+        self.store_credential(id, SecretItem::ApiSecret, secret).await?;
+        self.store_credential(id, SecretItem::Pin, pin).await?;
+        self.credentials_changed(id, Credential::Pin).await?;
+        self.credentials_changed(id, Credential::ApiSecret).await
+    }
+
+    async fn store_credential(&self, id: &str, item: SecretItem, value: Secret) -> Result<(), EngineError> {
+        self.store_call(id, move |store, id| store.set(id, item, &value)).await
     }
 
     /// What renewing `client`'s token takes besides the token: the api

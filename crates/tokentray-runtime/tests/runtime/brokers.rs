@@ -400,3 +400,28 @@ async fn a_wrong_fyers_pin_is_tried_once_then_not_again_until_a_new_one() {
     engine.refresh("fyers").await.expect("the right PIN is tried");
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn a_new_api_secret_or_api_key_does_not_send_a_refused_fyers_pin_again() {
+    let b = brokers("brokers-pin-kept").await;
+    let engine = b.engine();
+    log_in(&engine, "fyers").await;
+    engine.set_pin("fyers", Secret::new("0000")).await.unwrap();
+    let renewals = || b.sandbox.requests_to("/api/v3/validate-refresh-token").len();
+    assert_eq!(engine.refresh("fyers").await.unwrap_err().remedy(), Remedy::Secret);
+    assert_eq!(renewals(), 1);
+    // Fyers does not say which of the two it refused; the PIN is what locks the
+    // account. Another api secret, the same one again, or a changed api key
+    // must not send the refused PIN once more: not now, not on the schedule.
+    engine.set_api_secret("fyers", Secret::new("fysecret")).await.unwrap();
+    engine.credentials_changed("fyers", tokentray_runtime::Credential::ApiKey).await.unwrap();
+    let status = engine.status("fyers").unwrap();
+    assert!(!status.auto_refresh, "renewal stays stopped: {status:?}");
+    let e = engine.refresh("fyers").await.unwrap_err();
+    assert!(e.to_string().contains("not tried again") && e.to_string().contains("--pin"), "{e}");
+    assert_eq!(renewals(), 1, "the refused PIN went to Fyers once");
+    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
+    assert!(engine.status("fyers").unwrap().auto_refresh, "a PIN stored again resumes renewal");
+    engine.refresh("fyers").await.expect("the right PIN is tried");
+    engine.shutdown();
+}

@@ -374,7 +374,10 @@ async fn refused_credentials_stop_before_a_lock_out_and_new_ones_are_tried() {
     let mut other_key = w.config.clone();
     other_key.accounts.iter_mut().find(|a| a.id == "oauth").unwrap().api_key = "another".into();
     engine.apply_config(other_key);
-    eventually("the counts start again", || !state().contains("_refused")).await;
+    eventually("the counts start again", || {
+        !state().contains("renewals_refused") && !state().contains("logins_refused")
+    })
+    .await;
     engine.apply_config(w.config.clone());
     // The right secret, stored through the window or `secret set`: tried again.
     engine.set_api_secret("oauth", tokentray_adapters::Secret::new("oauthsecret")).await.unwrap();

@@ -233,8 +233,9 @@ pub mod call {
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Adopt {
         pub account: String,
+        /// The credential it stored, if it stored one.
         #[serde(default)]
-        pub new_credentials: bool,
+        pub new_credential: Option<crate::Credential>,
     }
 
     /// Every change from now on, one `Changed` line each, until the client hangs up.
@@ -255,6 +256,15 @@ impl AccountSecret {
         match self {
             Self::ApiSecret => "api secret",
             Self::Pin => "PIN",
+        }
+    }
+}
+
+impl From<AccountSecret> for crate::Credential {
+    fn from(item: AccountSecret) -> Self {
+        match item {
+            AccountSecret::ApiSecret => Self::ApiSecret,
+            AccountSecret::Pin => Self::Pin,
         }
     }
 }
@@ -366,7 +376,7 @@ mod tests {
         let requests: Vec<Request> = vec![
             call::Status {}.into(),
             call::Login { account: "kite".into(), no_browser: true, timeout_secs: 300 }.into(),
-            call::Adopt { account: "kite".into(), new_credentials: false }.into(),
+            call::Adopt { account: "kite".into(), new_credential: Some(crate::Credential::Pin) }.into(),
         ];
         for request in requests {
             let text = line(&request);

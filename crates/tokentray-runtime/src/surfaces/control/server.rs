@@ -181,7 +181,7 @@ async fn answer(engine: &Engine, host: &Host, request: Request) -> String {
             reply(&c, stored.and_then(|()| engine.status(&c.account)).map_err(Refusal::from))
         }
         Request::Adopt(c) => {
-            let adopted = engine.adopt_changes(&c.account, c.new_credentials).await;
+            let adopted = engine.adopt_changes(&c.account, c.new_credential).await;
             reply(&c, adopted.map_err(Refusal::from))
         }
         // Conversations of their own (`serve_connection`).
