@@ -302,3 +302,102 @@ async fn a_claimed_channel_answers_only_once_served() {
     assert!(matches!(answered, Ok(ref s) if s.len() == 2), "answered once served: {answered:?}");
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn engines_starting_at_once_leave_exactly_one_that_answers() {
+    let w = world("control-race", None).await;
+    let data_dir = w.dir.join("data");
+    // Eight starts at once: each finds nobody answering, and all but one must
+    // still be refused (no start may replace another's socket file).
+    let engines: Vec<_> = (0..8).map(|_| w.engine()).collect();
+    let claims = futures_util::future::join_all(engines.iter().map(control::claim)).await;
+    let (won, refused): (Vec<_>, Vec<_>) = claims.into_iter().zip(&engines).partition(|(c, _)| c.is_ok());
+    assert_eq!(won.len(), 1, "one engine per data directory");
+    assert!(refused.iter().all(|(c, _)| matches!(c, Err(control::ServeError::AlreadyRunning(_)))));
+    let (claimed, engine) = won.into_iter().next().unwrap();
+    let _server = control::serve_claimed(claimed.unwrap(), engine.clone(), daemon());
+    assert_eq!(control::ask(&data_dir, call::Status {}).await.unwrap().len(), 2, "the one that won answers");
+    // Its socket file removed under it (a cleaner of old files, a hand): the
+    // engine still runs, and a new start must not become a second one.
+    std::fs::remove_file(socket(&data_dir)).unwrap();
+    let late = w.engine();
+    assert!(matches!(control::claim(&late).await, Err(control::ServeError::AlreadyRunning(_))), "still one engine");
+    late.shutdown();
+    for e in &engines {
+        e.shutdown();
+    }
+}
+
+#[tokio::test]
+async fn a_socket_left_by_a_dead_process_is_replaced_and_the_claim_ends_with_its_process() {
+    let w = world("control-stale", None).await;
+    let data_dir = w.dir.join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    // A socket file nobody answers on any more: what a killed TokenTray leaves.
+    drop(std::os::unix::net::UnixListener::bind(socket(&data_dir)).unwrap());
+    assert!(socket(&data_dir).exists());
+    assert!(matches!(control::ask(&data_dir, call::Status {}).await, Err(ClientError::NotRunning)));
+    let first = w.engine();
+    let claimed = control::claim(&first).await.expect("a dead process's socket is no claim");
+    drop(claimed);
+    assert!(!socket(&data_dir).exists(), "an engine that stops leaves no socket behind");
+    let second = w.engine();
+    let claimed = control::claim(&second).await.expect("the claim ended with its holder");
+    let _server = control::serve_claimed(claimed, second.clone(), daemon());
+    assert_eq!(control::ask(&data_dir, call::Status {}).await.unwrap().len(), 2);
+    first.shutdown();
+    second.shutdown();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_asks_nothing_is_closed_and_the_channel_serves_on() {
+    let w = world("control-idle", None).await;
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let _server = control::serve(engine.clone(), daemon()).await.unwrap();
+    // Connected, and silent: it holds a task and a descriptor for nothing.
+    let silent = UnixStream::connect(socket(&data_dir)).await.unwrap();
+    let (read, _write) = silent.into_split();
+    let mut rest = Vec::new();
+    // The clock runs ahead while everything waits: the idle limit passes.
+    tokio::io::AsyncReadExt::read_to_end(&mut BufReader::new(read), &mut rest).await.unwrap();
+    assert!(rest.is_empty(), "hung up without a word: {rest:?}");
+    assert_eq!(control::ask(&data_dir, call::Status {}).await.unwrap().len(), 2);
+    engine.shutdown();
+}
+
+/// Stands in for a running TokenTray at `data_dir`: answers the first
+/// request of one connection with `answer`, then hangs up.
+async fn answers_once(data_dir: &std::path::Path, answer: Vec<u8>) -> tokio::task::JoinHandle<()> {
+    std::fs::create_dir_all(data_dir).unwrap();
+    let listener = tokio::net::UnixListener::bind(socket(data_dir)).unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut request = String::new();
+        BufReader::new(read).read_line(&mut request).await.unwrap();
+        // A client that refuses the answer half way hangs up on the rest.
+        let _ = write.write_all(&answer).await;
+    })
+}
+
+#[tokio::test]
+async fn a_stream_of_changes_is_followed_past_any_answers_size_and_a_huge_answer_is_refused() {
+    let w = scratch("control-long-stream");
+    let data_dir = w.join("data");
+    // 80 changes naming 60 KiB accounts: 4.8 MiB in all, more than any one answer may be.
+    let name = "a".repeat(60 * 1024);
+    let changed = format!("{}\n", serde_json::to_string(&Answer::<()>::Changed(name)).unwrap());
+    let server = answers_once(&data_dir, changed.repeat(80).into_bytes()).await;
+    let mut heard = 0;
+    control::follow_changes(&data_dir, |_| heard += 1).await.unwrap();
+    assert_eq!(heard, 80, "the stream ends when the engine goes, not at a byte count");
+    server.await.unwrap();
+    std::fs::remove_file(socket(&data_dir)).unwrap();
+
+    // One answer past the bound is not TokenTray's: refused, not buffered.
+    let server = answers_once(&data_dir, vec![b'['; control::MAX_ANSWER + 2]).await;
+    let asked = control::ask(&data_dir, call::Status {}).await;
+    assert!(matches!(asked, Err(ClientError::Garbled(ref why)) if why.contains("longer")), "{asked:?}");
+    server.abort();
+}

@@ -3,13 +3,14 @@
 //! here (the caller may do the work itself), the running one went away
 //! mid-answer, it answered what this version cannot read, or it said no.
 
-use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request, MAX_LINE};
+use super::lines::{LineError, LineReader};
+use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request, MAX_ANSWER};
 use super::transport::{self, ConnectError, Connection};
 use crate::AccountStatus;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use tokentray_adapters::Secret;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +43,10 @@ impl ClientError {
     }
 }
 
-/// A connection to the running TokenTray, reading its answers line by line.
+/// A connection to the running TokenTray, reading its answers line by line
+/// (safe to wait on beside other things: a line that partly arrived is kept).
 struct Session {
-    lines: tokio::io::Lines<BufReader<tokio::io::Take<Box<dyn tokio::io::AsyncRead + Send + Unpin>>>>,
+    lines: LineReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
     write: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
 }
 
@@ -55,9 +57,8 @@ impl Session {
             Err(ConnectError::Nobody) => return Err(ClientError::NotRunning),
             Err(ConnectError::Failed(e)) => return Err(ClientError::Dropped(format!("cannot connect: {e}"))),
         };
-        // Answers are bounded too: a list of accounts is a few kilobytes.
-        let read: Box<dyn tokio::io::AsyncRead + Send + Unpin> = read;
-        Ok(Self { lines: BufReader::new(read.take(64 * MAX_LINE as u64)).lines(), write })
+        // Each answer is bounded, not the whole: a stream of changes may run for months.
+        Ok(Self { lines: LineReader::new(read, MAX_ANSWER), write })
     }
 
     async fn send(&mut self, value: &impl serde::Serialize) -> Result<(), ClientError> {
@@ -66,10 +67,11 @@ impl Session {
 
     /// The next answer line; `Dropped` at the end of the stream.
     async fn next<T: DeserializeOwned>(&mut self) -> Result<Answer<T>, ClientError> {
-        match self.lines.next_line().await {
+        match self.lines.next().await {
             Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| ClientError::Garbled(e.to_string())),
             Ok(None) => Err(ClientError::Dropped("no answer".to_owned())),
-            Err(e) => Err(ClientError::Dropped(e.to_string())),
+            Err(LineError::Io(e)) => Err(ClientError::Dropped(e.to_string())),
+            Err(e) => Err(ClientError::Garbled(e.to_string())),
         }
     }
 }

@@ -5,15 +5,19 @@
 //! - `protocol.rs`: the wire, each request paired with its reply type;
 //! - `server.rs`: serving it, each request carried onto the engine;
 //! - `client.rs`: asking, with errors that tell "nothing runs" from "it went away";
+//! - `lines.rs`: reading lines at either end, each bounded, safe beside other waits;
 //! - `transport/`: the seam where the OS's local socket lives.
 
 mod client;
+mod lines;
 mod protocol;
 mod server;
 mod transport;
 
 pub use client::{ask, follow_changes, is_running, log_in, ClientError};
+pub use lines::{LineError, LineReader};
 pub use protocol::{
-    call, AccountSecret, Answer, Call, HandedToken, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_LINE,
+    call, AccountSecret, Answer, Call, HandedToken, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_ANSWER,
+    MAX_LINE,
 };
-pub use server::{claim, read_line, serve, serve_claimed, Claimed, Host, ServeError};
+pub use server::{claim, serve, serve_claimed, Claimed, Host, ServeError};

@@ -13,10 +13,14 @@ use serde::{Deserialize, Serialize};
 use tokentray_adapters::Secret;
 use url::Url;
 
-/// The longest line read, either way: real requests are a few dozen bytes
-/// (a pasted address a few kilobytes), and neither side may make the other
-/// buffer without end.
+/// The longest request line the engine reads: real requests are a few
+/// dozen bytes (a pasted address a few kilobytes), and no client may make
+/// it buffer without end.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// The longest answer line a client reads: the accounts or the history
+/// are a few kilobytes; past this, the answer is not TokenTray's.
+pub const MAX_ANSWER: usize = 64 * MAX_LINE;
 
 /// A request, and the one reply it gets.
 pub trait Call: Into<Request> {

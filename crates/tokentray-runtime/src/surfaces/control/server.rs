@@ -2,6 +2,7 @@
 //! answered with the reply its type is paired with. A running tray or
 //! daemon serves it; only one engine per data directory can.
 
+use super::lines::LineReader;
 use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_LINE};
 use super::transport::{self, BindError, Connection, Listener};
 use crate::login::{LoginOptions, Pasted};
@@ -9,7 +10,7 @@ use crate::{Engine, Remedy};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 
 /// What the serving process can do besides the engine's work.
@@ -69,30 +70,46 @@ pub fn serve_claimed(claimed: Claimed, engine: Engine, host: Host) -> tokio::tas
     tokio::spawn(async move {
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok(connection) = accepted else { continue };
-                    let (engine, host) = (engine.clone(), host.clone());
-                    tokio::spawn(async move { serve_connection(engine, host, connection).await });
-                }
+                accepted = listener.accept() => match accepted {
+                    Ok(connection) => {
+                        let (engine, host) = (engine.clone(), host.clone());
+                        tokio::spawn(async move { serve_connection(engine, host, connection).await });
+                    }
+                    // Out of file descriptors, most likely: give the ones in use
+                    // time to close rather than spin.
+                    Err(e) => {
+                        tracing::warn!("control channel: cannot accept a connection: {e}");
+                        tokio::time::sleep(ACCEPT_PAUSE).await;
+                    }
+                },
                 _ = stopped.changed() => break,
             }
         }
     })
 }
 
-type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
+type Reader = LineReader<Box<dyn AsyncRead + Send + Unpin>>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The wait after a failed accept before the next.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long a connection may wait between requests: a client sends its
+/// request as soon as it connects; one that does not holds a task for nothing.
+const IDLE: Duration = Duration::from_secs(60);
+/// How long a client may take to read one line before it is taken for gone.
+const CLIENT_PATIENCE: Duration = Duration::from_secs(10);
 
 async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connection) {
     let Connection { read, mut write } = connection;
-    let mut reader: Reader = BufReader::new(read);
+    let mut reader: Reader = LineReader::new(read, MAX_LINE);
     loop {
-        let text = match read_line(&mut reader).await {
-            Ok(Some(text)) => text,
-            Ok(None) => break,
-            Err(why) => {
+        let text = match tokio::time::timeout(IDLE, reader.next()).await {
+            Ok(Ok(Some(text))) => text,
+            Ok(Ok(None)) | Err(_) => break,
+            Ok(Err(why)) => {
                 // The rest of an oversized line cannot be told from the next request: hang up.
-                let _ = send(&mut write, &Answer::<()>::Error(Refusal::other(why))).await;
+                let why = format!("bad request: {why}");
+                told(&mut write, &Answer::<()>::Error(Refusal::other(why))).await;
                 break;
             }
         };
@@ -100,7 +117,7 @@ async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connectio
             Ok(request) => request,
             Err(e) => {
                 let why = format!("bad request ({e}); is the running TokenTray another version? restart it");
-                if send(&mut write, &Answer::<()>::Error(Refusal::other(why))).await.is_err() {
+                if !told(&mut write, &Answer::<()>::Error(Refusal::other(why))).await {
                     break;
                 }
                 continue;
@@ -112,7 +129,7 @@ async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connectio
             Request::Login(login) => return converse_login(&engine, &host, login, reader, write).await,
             other => answer(&engine, &host, other).await,
         };
-        if write.write_all(answer.as_bytes()).await.is_err() {
+        if !told_line(&mut write, &answer).await {
             break;
         }
     }
@@ -224,7 +241,9 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
     let running = engine.clone();
     let mut login_task = tokio::spawn(async move { running.login(&account, options).await });
     let (refused, mut refusals) = mpsc::unbounded_channel::<String>();
-    let mut reading = true;
+    // Whether the client is still there: one that hangs up, or stops reading,
+    // ends the wait for its browser; the login's exchange and store go on.
+    let mut present = true;
     let result = loop {
         tokio::select! {
             result = &mut login_task => break result,
@@ -232,14 +251,18 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
                 if let (LoginProgress::BrowserOpened { paste_in_window: true }, Some(show)) = (&step, &host.show) {
                     show();
                 }
-                if send(&mut write, &Answer::<()>::Progress(step)).await.is_err() {
+                if present && !told(&mut write, &Answer::<()>::Progress(step)).await {
+                    present = false;
                     abandoned.notify_one();
                 }
             }
             Some(why) = refusals.recv() => {
-                let _ = send(&mut write, &Answer::<()>::Progress(LoginProgress::PasteRefused { why })).await;
+                if present && !told(&mut write, &Answer::<()>::Progress(LoginProgress::PasteRefused { why })).await {
+                    present = false;
+                    abandoned.notify_one();
+                }
             }
-            text = read_line(&mut reader), if reading => match text {
+            text = reader.next(), if present => match text {
                 Ok(Some(text)) => match serde_json::from_str::<PasteLine>(&text) {
                     Ok(PasteLine { paste }) => {
                         let (reply, outcome) = tokio::sync::oneshot::channel();
@@ -267,7 +290,7 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
                 },
                 // The client went away: nobody completes this login's browser step now.
                 Ok(None) | Err(_) => {
-                    reading = false;
+                    present = false;
                     abandoned.notify_one();
                 }
             },
@@ -278,29 +301,10 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
         Ok(Err(e)) => Answer::Error(Refusal { remedy: e.remedy(), message: e.to_string() }),
         Err(e) => Answer::Error(Refusal { remedy: Remedy::Retry, message: format!("the login stopped: {e}") }),
     };
-    let _ = send(&mut write, &answer).await;
-}
-
-/// One line, without its newline; `None` at the end of the stream. Any
-/// bytes at all may arrive here.
-pub async fn read_line(reader: &mut (impl AsyncBufRead + Unpin)) -> Result<Option<String>, String> {
-    let mut bytes = Vec::new();
-    let read = reader.take(MAX_LINE as u64 + 1).read_until(b'\n', &mut bytes).await;
-    match read {
-        Ok(0) => return Ok(None),
-        Ok(_) => {}
-        Err(e) => return Err(format!("cannot read the request: {e}")),
+    if present {
+        told(&mut write, &answer).await;
     }
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
-    } else if bytes.len() > MAX_LINE {
-        return Err(format!("bad request: longer than {MAX_LINE} bytes"));
-    }
-    String::from_utf8(bytes).map(Some).map_err(|_| "bad request: not UTF-8".to_owned())
 }
-
-/// How long a subscriber may take to read one change before it is dropped.
-const SUBSCRIBER_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Tells the client of every change until it hangs up (noticed at once, not
 /// at the next change), stops reading, or the engine stops.
@@ -310,11 +314,9 @@ async fn subscribe(engine: &Engine, mut reader: Reader, write: &mut Writer) {
     let mut account = String::new(); // answered at once: the client knows it is subscribed
     loop {
         let changed = Answer::<()>::Changed(account);
-        match tokio::time::timeout(SUBSCRIBER_PATIENCE, send(write, &changed)).await {
-            Ok(Ok(())) => {}
-            _ => return,
+        if !told(write, &changed).await {
+            return;
         }
-        let mut discard = [0u8; 64];
         account = tokio::select! {
             event = events.recv() => match event {
                 Ok(e) => e.account,
@@ -323,12 +325,18 @@ async fn subscribe(engine: &Engine, mut reader: Reader, write: &mut Writer) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
             // The client sends nothing more: anything read, or the end, means it is gone.
-            _ = reader.read(&mut discard) => return,
+            _ = reader.more_or_end() => return,
             _ = stopped.changed() => return,
         };
     }
 }
 
-async fn send(write: &mut Writer, answer: &impl serde::Serialize) -> std::io::Result<()> {
-    write.write_all(line(answer).as_bytes()).await
+/// Sends `answer` unless the client is gone or has not read for
+/// `CLIENT_PATIENCE`; says whether it was sent.
+async fn told(write: &mut Writer, answer: &impl serde::Serialize) -> bool {
+    told_line(write, &line(answer)).await
+}
+
+async fn told_line(write: &mut Writer, text: &str) -> bool {
+    matches!(tokio::time::timeout(CLIENT_PATIENCE, write.write_all(text.as_bytes())).await, Ok(Ok(())))
 }

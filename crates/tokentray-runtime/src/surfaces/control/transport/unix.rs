@@ -13,19 +13,40 @@ pub(crate) fn address(data_dir: &Path) -> PathBuf {
 pub(crate) struct Listener {
     listener: UnixListener,
     path: PathBuf,
+    /// Held for the listener's life, released after its socket file is gone
+    /// (fields drop after `Drop::drop`): the claim on the address.
+    _claim: std::fs::File,
 }
 
-/// Claims the address: refused while another process answers there; a
-/// socket file a dead process left behind is replaced.
+/// Claims the address: refused while another process answers there. The
+/// claim is an exclusive lock beside the socket, held for the process's
+/// life, so two processes starting at once cannot both take the address
+/// (one replacing the other's socket file), and a socket file is removed
+/// only while holding it: then its process is gone, or it would hold it.
 pub(crate) async fn bind(path: &Path) -> Result<Listener, BindError> {
-    if UnixStream::connect(path).await.is_ok() {
-        return Err(BindError::Taken);
+    let claim = tokentray_adapters::atomic::open_private(&path.with_extension("lock")).map_err(BindError::Failed)?;
+    match claim.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
+        Err(std::fs::TryLockError::Error(e)) => return Err(BindError::Failed(e)),
     }
-    let _ = std::fs::remove_file(path);
+    // An older TokenTray, from before the claim, may still answer without it.
+    match UnixStream::connect(path).await {
+        Ok(_) => return Err(BindError::Taken),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound) => {}
+        // Its process is gone: the file is what it left behind.
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused) => match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(BindError::Failed(e)),
+        },
+        // Something may be there that answers slowly: never remove it blind.
+        Err(e) => return Err(BindError::Failed(e)),
+    }
     let listener = UnixListener::bind(path).map_err(BindError::Failed)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(BindError::Failed)?;
-    Ok(Listener { listener, path: path.to_owned() })
+    Ok(Listener { listener, path: path.to_owned(), _claim: claim })
 }
 
 impl Listener {
@@ -36,7 +57,8 @@ impl Listener {
 }
 
 impl Drop for Listener {
-    /// Nobody answers here any more: a client must find nothing, not a dead socket.
+    /// Nobody answers here any more: a client must find nothing, not a dead
+    /// socket. The file is this listener's: nobody else binds without the claim.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
