@@ -31,7 +31,7 @@ const PORTS: std::ops::Range<u32> = 20_000..32_000;
 /// connection will take, and that no other test process is handed: test
 /// processes run side by side (one per test under nextest), each walking
 /// the range from its own place, and a port is theirs once they have
-/// reserved it in a file of the machine's temporary directory
+/// locked a file named after it in the user's temporary directory
 /// ([`reserve`]). Never handed out twice.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,45 +48,52 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// Claims `port` for this process, across processes: a file named after
-/// it holds the owner's pid, created only if absent. A reservation whose
-/// process is gone (a run killed half-way) is taken over.
+/// Claims `port` for this process, across processes: an exclusive lock on
+/// a file named after it, held until the process ends (the kernel releases
+/// it then, however the process ends; no pid to read or to outlive).
 fn reserve(port: u16) -> bool {
-    let dir = std::env::temp_dir().join("tokentray-test-ports");
-    let _ = std::fs::create_dir_all(&dir);
-    let file = dir.join(port.to_string());
-    let mine = std::process::id().to_string();
-    for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&file) {
-            Ok(mut f) => {
-                use std::io::Write;
-                return f.write_all(mine.as_bytes()).is_ok();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = std::fs::read_to_string(&file).ok().and_then(|p| p.trim().parse::<u32>().ok());
-                match owner {
-                    Some(pid) if pid.to_string() == mine => return false,
-                    Some(pid) if alive(pid) => return false,
-                    // Its owner is gone (or it was never written whole): take it over.
-                    _ => {
-                        let _ = std::fs::remove_file(&file);
-                    }
-                }
-            }
-            Err(_) => return false,
-        }
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(reservations);
+    let Ok(file) =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(port.to_string()))
+    else {
+        return false;
+    };
+    if file.try_lock().is_err() {
+        return false;
     }
-    false
+    HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(file);
+    true
 }
 
-fn alive(pid: u32) -> bool {
+/// This user's directory of port reservations, private to them: another
+/// user of the machine can neither take the ports nor plant files there.
+fn reservations() -> PathBuf {
+    // The process's own uid (on Linux; elsewhere the login name).
     #[cfg(target_os = "linux")]
-    return std::path::Path::new("/proc").join(pid.to_string()).exists();
+    let user = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()).to_string();
     #[cfg(not(target_os = "linux"))]
-    {
-        let _ = pid;
-        true
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("tokentray-test-ports-{user}"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if let Err(e) = builder.create(&dir) {
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "cannot create {}: {e}", dir.display());
     }
+    let meta = std::fs::symlink_metadata(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    assert!(meta.is_dir(), "{} is not a directory (a link?): remove it", dir.display());
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        assert!(
+            meta.uid().to_string() == user && meta.permissions().mode() & 0o077 == 0,
+            "{} is another user's or open to others: remove it",
+            dir.display()
+        );
+    }
+    dir
 }
 
 /// How long [`eventually`] waits before it fails the test.
@@ -198,6 +205,15 @@ mod tests {
         let (a, b) = (free_port(), free_port());
         assert_ne!(a, b, "a port is handed out once");
         assert!(a < 32_768 && b < 32_768, "outside the ephemeral range: {a}, {b}");
+    }
+
+    #[test]
+    fn a_reserved_port_is_not_handed_out_again() {
+        let port = free_port();
+        assert!(!reserve(port), "held by this process already");
+        let ports: std::collections::BTreeSet<u16> = (0..50).map(|_| free_port()).collect();
+        assert_eq!(ports.len(), 50);
+        assert!(!ports.contains(&port));
     }
 
     #[test]

@@ -52,7 +52,13 @@ impl VaultError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable { .. } | Self::Unavailable { .. } | Self::CasMismatch { .. } | Self::Stopped(_)
+            Self::Unreachable { .. }
+                | Self::Unavailable { .. }
+                | Self::CasMismatch { .. }
+                | Self::Stopped(_)
+                // This machine's keyring, locked or not up yet (a desktop
+                // still starting): it is tried again, as Vault itself is.
+                | Self::Local(_)
         )
     }
 }

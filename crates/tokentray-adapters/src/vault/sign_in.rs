@@ -39,7 +39,7 @@ impl VaultClient {
         let local = self.local.clone();
         let read = move || local.get(credential);
         let result = match tokio::runtime::Handle::try_current() {
-            Ok(_) => tokio::task::spawn_blocking(read).await.map_err(|e| VaultError::Local(e.to_string()))?,
+            Ok(_) => tokio::task::spawn_blocking(read).await.map_err(|e| VaultError::Stopped(e.to_string()))?,
             Err(_) => read(),
         };
         result.map_err(VaultError::Local)

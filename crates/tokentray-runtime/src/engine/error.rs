@@ -177,5 +177,8 @@ mod tests {
         let down = VaultError::Unreachable { address: "https://vault:8200/".into(), why: "timed out".into() };
         assert_eq!(EngineError::Store(StoreError::Vault(down)).remedy(), Remedy::Retry);
         assert_eq!(EngineError::Store(StoreError::Unreachable("no bus".into())).remedy(), Remedy::Retry);
+        // This machine's keyring, still locked at boot, is waited for like Vault.
+        let locked = VaultError::Local("the collection is locked".into());
+        assert_eq!(EngineError::Store(StoreError::Vault(locked)).remedy(), Remedy::Retry);
     }
 }
