@@ -7,7 +7,7 @@
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tokentray_testkit::one_truth::{brokers, for_every, login_rounds, refresh_rounds, Door, Tally};
+use tokentray_testkit::one_truth::{brokers, every_round, Door};
 use tokentray_testkit::{scratch, wait_until, KilledOnDrop};
 
 const LOGINS: u32 = 100;
@@ -25,31 +25,8 @@ fn cli() -> std::path::PathBuf {
 async fn with_the_tray_every_door_answers_from_the_command_just_returned() {
     let dir = scratch("one-truth-tray");
     let b = brokers(&dir).await;
-    let env = vec![
-        ("TOKENTRAY_CONFIG".to_owned(), b.config_path().display().to_string()),
-        ("TOKENTRAY_DATA_DIR".to_owned(), b.data_dir().display().to_string()),
-    ];
-    let mut door = Door {
-        cli: cli(),
-        env,
-        api: format!("http://127.0.0.1:{}", b.api_port),
-        api_key: String::new(),
-        http: reqwest::Client::new(),
-    };
-    for (account, flag, secret) in &b.secrets {
-        let mut args = vec!["secret", "set", account.as_str()];
-        args.extend(flag.iter());
-        let mut child = Command::new(&door.cli)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .envs(door.env.iter().map(|(k, v)| (k, v)))
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "secret set {account}");
-    }
-    door.api_key = door.ok(&["api-key"]).await;
+    let mut door = Door::new(&b, cli(), &[]);
+    door.store_secrets(&b).await;
 
     let log = dir.join("tray.log");
     let _tray = KilledOnDrop(
@@ -72,25 +49,6 @@ async fn with_the_tray_every_door_answers_from_the_command_just_returned() {
     .await
     .unwrap();
 
-    let logins = for_every(b.accounts.iter().map(|(id, _)| id.as_str()), |id| {
-        let door = &door;
-        async move { login_rounds(door, &id, LOGINS).await }
-    })
-    .await;
-    let refreshes = for_every(b.renewable(), |id| {
-        let door = &door;
-        async move { refresh_rounds(door, &id, REFRESHES).await }
-    })
-    .await;
-    for (id, tally) in logins.iter().chain(&refreshes) {
-        println!("one truth, tray, {id}: {tally:?}");
-    }
-    for (id, tally) in &logins {
-        assert_eq!(*tally, Tally { rounds: LOGINS, ..Tally::default() }, "{id}: {tally:?}");
-    }
-    assert_eq!(logins.len(), tokentray_core::provider::PROVIDERS.len(), "every provider kind");
-    for (id, tally) in &refreshes {
-        assert_eq!(*tally, Tally { rounds: REFRESHES, ..Tally::default() }, "{id}: {tally:?}");
-    }
-    assert!(refreshes.len() >= 5, "{refreshes:?}");
+    let verdict = every_round(&door, &b, LOGINS, REFRESHES, "tray").await;
+    verdict.assert_one_truth(LOGINS, REFRESHES);
 }

@@ -6,7 +6,6 @@
 //! both run these rounds against every provider the sandbox speaks.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 
 /// One account per provider, against one sandbox, with its secrets to store.
@@ -96,6 +95,40 @@ pub struct Door {
 }
 
 impl Door {
+    /// The door onto `b`'s accounts through the `tokentray` at `cli`, with
+    /// `env` besides the config and data directory.
+    pub fn new(b: &Brokers, cli: PathBuf, env: &[(&str, &str)]) -> Self {
+        let mut all = vec![
+            ("TOKENTRAY_CONFIG".to_owned(), b.config_path().display().to_string()),
+            ("TOKENTRAY_DATA_DIR".to_owned(), b.data_dir().display().to_string()),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Self {
+            cli,
+            env: all,
+            api: format!("http://127.0.0.1:{}", b.api_port),
+            api_key: String::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Stores every account's secrets with `tokentray secret set`, as a
+    /// user would, and reads the local API's key.
+    pub async fn store_secrets(&mut self, b: &Brokers) {
+        use tokio::io::AsyncWriteExt;
+        for (account, flag, secret) in &b.secrets {
+            let mut c = tokio::process::Command::new(&self.cli);
+            c.args(["secret", "set", account.as_str()]).args(flag.iter()).stdin(std::process::Stdio::piped());
+            c.envs(self.env.iter().map(|(k, v)| (k, v))).kill_on_drop(true);
+            let mut child = c.spawn().unwrap_or_else(|e| panic!("{} runs: {e}", self.cli.display()));
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(format!("{secret}\n").as_bytes()).await.unwrap();
+            drop(stdin);
+            assert!(child.wait().await.unwrap().success(), "secret set {account}");
+        }
+        self.api_key = self.ok(&["api-key"]).await;
+    }
+
     pub async fn run(&self, args: &[&str]) -> std::process::Output {
         let mut c = tokio::process::Command::new(&self.cli);
         c.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
@@ -216,5 +249,43 @@ where
     futures_util::future::join_all(runs).await
 }
 
-/// How long a whole set of rounds may take before the test says so.
-pub const ROUNDS_PATIENCE: Duration = Duration::from_secs(600);
+/// The tallies of every account's rounds.
+#[derive(Debug)]
+pub struct Verdict {
+    pub logins: Vec<(String, Tally)>,
+    pub refreshes: Vec<(String, Tally)>,
+}
+
+/// Runs `logins` login rounds for every account and `refreshes` refresh
+/// rounds for each that renews, the accounts at once; prints each tally
+/// under `label` (the figures a measurement quotes).
+pub async fn every_round(door: &Door, b: &Brokers, logins: u32, refreshes: u32, label: &str) -> Verdict {
+    let logins =
+        for_every(
+            b.accounts.iter().map(|(id, _)| id.as_str()),
+            |id| async move { login_rounds(door, &id, logins).await },
+        )
+        .await;
+    let refreshes = for_every(b.renewable(), |id| async move { refresh_rounds(door, &id, refreshes).await }).await;
+    for (id, tally) in &logins {
+        println!("one truth, {label}, logins, {id}: {tally:?}");
+    }
+    for (id, tally) in &refreshes {
+        println!("one truth, {label}, refreshes, {id}: {tally:?}");
+    }
+    Verdict { logins, refreshes }
+}
+
+impl Verdict {
+    /// Every round of every provider kind told the truth.
+    pub fn assert_one_truth(&self, logins: u32, refreshes: u32) {
+        for (id, tally) in &self.logins {
+            assert_eq!(*tally, Tally { rounds: logins, ..Tally::default() }, "{id}: {tally:?}");
+        }
+        assert_eq!(self.logins.len(), tokentray_core::provider::PROVIDERS.len(), "every provider kind");
+        for (id, tally) in &self.refreshes {
+            assert_eq!(*tally, Tally { rounds: refreshes, ..Tally::default() }, "{id}: {tally:?}");
+        }
+        assert!(self.refreshes.len() >= 5, "every provider that renews: {:?}", self.refreshes);
+    }
+}

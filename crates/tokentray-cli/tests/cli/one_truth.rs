@@ -9,7 +9,7 @@
 //! build (an older one, to measure what this fixed); the tallies are printed.
 
 use crate::common::Running;
-use tokentray_testkit::one_truth::{brokers, for_every, login_rounds, refresh_rounds, Door, Tally};
+use tokentray_testkit::one_truth::{brokers, every_round, Door};
 use tokentray_testkit::{scratch, wait_until};
 
 const LOGINS: u32 = 100;
@@ -19,30 +19,10 @@ const REFRESHES: u32 = 25;
 async fn with_a_daemon_every_door_answers_from_the_command_just_returned() {
     let dir = scratch("one-truth-daemon");
     let b = brokers(&dir).await;
-    let env = vec![
-        ("TOKENTRAY_CONFIG".to_owned(), b.config_path().display().to_string()),
-        ("TOKENTRAY_DATA_DIR".to_owned(), b.data_dir().display().to_string()),
-        // The "browser" follows the authorize URL to the callback, as a person's would.
-        ("BROWSER".to_owned(), "curl -s -o /dev/null -L %s".to_owned()),
-    ];
-    let mut door = Door {
-        cli: std::env::var_os("TOKENTRAY_ONE_TRUTH_CLI").map_or(env!("CARGO_BIN_EXE_tokentray").into(), Into::into),
-        env,
-        api: format!("http://127.0.0.1:{}", b.api_port),
-        api_key: String::new(),
-        http: reqwest::Client::new(),
-    };
-    for (account, flag, secret) in &b.secrets {
-        let mut args = vec!["secret", "set", account.as_str()];
-        args.extend(flag.iter());
-        let mut c = std::process::Command::new(&door.cli);
-        c.args(&args).stdin(std::process::Stdio::piped()).envs(door.env.iter().map(|(k, v)| (k, v)));
-        let mut child = c.spawn().unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "secret set {account}");
-    }
-    door.api_key = door.ok(&["api-key"]).await;
+    let cli = std::env::var_os("TOKENTRAY_ONE_TRUTH_CLI").map_or(env!("CARGO_BIN_EXE_tokentray").into(), Into::into);
+    // The "browser" follows the authorize URL to the callback, as a person's would.
+    let mut door = Door::new(&b, cli, &[("BROWSER", "curl -s -o /dev/null -L %s")]);
+    door.store_secrets(&b).await;
 
     let mut c = std::process::Command::new(&door.cli);
     c.arg("daemon").envs(door.env.iter().map(|(k, v)| (k, v)));
@@ -62,31 +42,9 @@ async fn with_a_daemon_every_door_answers_from_the_command_just_returned() {
     .await
     .unwrap();
 
-    let logins = for_every(b.accounts.iter().map(|(id, _)| id.as_str()), |id| {
-        let door = &door;
-        async move { login_rounds(door, &id, LOGINS).await }
-    })
-    .await;
-    for (id, tally) in &logins {
-        println!("one truth, daemon, logins, {id}: {tally:?}");
-    }
-    let refreshes = for_every(b.renewable(), |id| {
-        let door = &door;
-        async move { refresh_rounds(door, &id, REFRESHES).await }
-    })
-    .await;
-    for (id, tally) in &refreshes {
-        println!("one truth, daemon, refreshes, {id}: {tally:?}");
-    }
+    let verdict = every_round(&door, &b, LOGINS, REFRESHES, "daemon").await;
     if std::env::var_os("TOKENTRAY_ONE_TRUTH_CLI").is_some() {
         return; // Measuring another build: its tallies are the result.
     }
-    for (id, tally) in &logins {
-        assert_eq!(*tally, Tally { rounds: LOGINS, ..Tally::default() }, "{id}: {tally:?}");
-    }
-    assert_eq!(logins.len(), tokentray_core::provider::PROVIDERS.len(), "every provider kind");
-    for (id, tally) in &refreshes {
-        assert_eq!(*tally, Tally { rounds: REFRESHES, ..Tally::default() }, "{id}: {tally:?}");
-    }
-    assert!(refreshes.len() >= 5, "{refreshes:?}");
+    verdict.assert_one_truth(LOGINS, REFRESHES);
 }
