@@ -277,6 +277,29 @@ async fn a_login_whose_client_went_away_stops_waiting() {
     engine.shutdown();
 }
 
+/// A client that only closes its sending side (a script's `socat`) ends the
+/// wait for a paste, and still hears how its login ended.
+#[tokio::test]
+async fn a_login_whose_client_stops_sending_is_told_how_it_ended() {
+    let w = world("control-login-half", None).await;
+    let engine = w.engine();
+    let data_dir = w.dir.join("data");
+    let _server = control::serve(engine.clone(), daemon()).await.unwrap();
+    let stream = UnixStream::connect(socket(&data_dir)).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let request = Request::from(call::Login { account: "kite".into(), no_browser: true, timeout_secs: 600 });
+    write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
+    write.shutdown().await.unwrap();
+    let mut lines = BufReader::new(read).lines();
+    let mut last = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        last = line;
+    }
+    let answer: Answer<serde_json::Value> = serde_json::from_str(&last).unwrap();
+    assert!(matches!(answer, Answer::Error(_)), "the login ended, and said so: {last}");
+    engine.shutdown();
+}
+
 #[tokio::test]
 async fn a_claimed_channel_answers_only_once_served() {
     let w = world("control-claimed", None).await;

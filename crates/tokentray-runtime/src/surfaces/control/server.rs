@@ -241,9 +241,11 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
     let running = engine.clone();
     let mut login_task = tokio::spawn(async move { running.login(&account, options).await });
     let (refused, mut refusals) = mpsc::unbounded_channel::<String>();
-    // Whether the client is still there: one that hangs up, or stops reading,
-    // ends the wait for its browser; the login's exchange and store go on.
-    let mut present = true;
+    // Whether the client still sends (pastes) and still reads (progress, the
+    // answer). One that hangs up, or stops reading, ends the wait for its
+    // browser; the login's exchange and store go on. One that only closes
+    // its sending side still hears how the login ended.
+    let (mut reading, mut present) = (true, true);
     let result = loop {
         tokio::select! {
             result = &mut login_task => break result,
@@ -252,17 +254,17 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
                     show();
                 }
                 if present && !told(&mut write, &Answer::<()>::Progress(step)).await {
-                    present = false;
+                    (reading, present) = (false, false);
                     abandoned.notify_one();
                 }
             }
             Some(why) = refusals.recv() => {
                 if present && !told(&mut write, &Answer::<()>::Progress(LoginProgress::PasteRefused { why })).await {
-                    present = false;
+                    (reading, present) = (false, false);
                     abandoned.notify_one();
                 }
             }
-            text = reader.next(), if present => match text {
+            text = reader.next(), if reading => match text {
                 Ok(Some(text)) => match serde_json::from_str::<PasteLine>(&text) {
                     Ok(PasteLine { paste }) => {
                         let (reply, outcome) = tokio::sync::oneshot::channel();
@@ -290,7 +292,7 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
                 },
                 // The client went away: nobody completes this login's browser step now.
                 Ok(None) | Err(_) => {
-                    present = false;
+                    reading = false;
                     abandoned.notify_one();
                 }
             },
