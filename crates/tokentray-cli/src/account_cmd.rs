@@ -78,7 +78,7 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
         abandoned: None,
     };
     let outcome = engine.login(id, options).await?;
-    announce(&ctx, id, None).await;
+    announce(&ctx, id, false).await;
     logged_in(id, &outcome.status)
 }
 
@@ -140,8 +140,8 @@ pub(crate) async fn handed_over<C: control::Call>(ctx: &Context, request: C) -> 
 /// Tells an engine that started while this process did the work itself to
 /// take it from the files, and waits until it has: once this command
 /// returns, it answers from the new truth.
-pub(crate) async fn announce(ctx: &Context, id: &str, new_credential: Option<tokentray_runtime::Credential>) {
-    let adopt = call::Adopt { account: id.to_owned(), new_credential };
+pub(crate) async fn announce(ctx: &Context, id: &str, new_credentials: bool) {
+    let adopt = call::Adopt { account: id.to_owned(), new_credentials };
     match control::ask(&ctx.data_dir, adopt).await {
         Ok(_) | Err(ClientError::NotRunning) => {}
         Err(e) => eprintln!(
@@ -192,7 +192,7 @@ async fn ask(global: &Global, id: &str, what: Ask) -> Result<ExitCode, CliError>
                 Ask::Refresh => engine.refresh_or_check(id).await?,
                 Ask::Check => engine.check(id).await?,
             };
-            announce(&ctx, id, None).await;
+            announce(&ctx, id, false).await;
             s
         }
     };
@@ -213,7 +213,7 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     ctx.account(id)?;
     if handed_over(&ctx, call::Logout { account: id.to_owned() }).await?.is_none() {
         local_engine(&ctx).await?.logout(id).await?;
-        announce(&ctx, id, None).await;
+        announce(&ctx, id, false).await;
     }
     eprintln!("{id}: logged out");
     Ok(ExitCode::SUCCESS)

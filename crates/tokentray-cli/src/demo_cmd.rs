@@ -15,6 +15,11 @@ pub async fn run() -> Result<ExitCode, CliError> {
     let dir = paths::data_dir()?.join("demo");
     let demo = Demo::start(&dir).await?;
     let engine = demo.engine(Arc::new(LogNotifier))?;
+    // The demo's engine is the one of its data directory: commands from
+    // another terminal hand their work to it, as to a daemon.
+    let claimed = tokentray_runtime::control::claim(&engine).await?;
+    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: true };
+    let _control = tokentray_runtime::control::serve_claimed(claimed, engine.clone(), host);
     let config_path = demo.config.path.clone();
     eprintln!(
         "\nTokenTray demo: a sandbox broker at {} and two accounts.\n\

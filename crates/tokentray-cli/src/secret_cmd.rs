@@ -58,7 +58,7 @@ pub async fn run(global: &Global, action: SecretAction) -> Result<ExitCode, CliE
                 store.set(&account.id, item.into(), &secret)?;
                 // New credentials may be tried again, by every process.
                 ctx.engine()?.credentials_changed(&account.id, item.into()).await?;
-                crate::account_cmd::announce(&ctx, &account.id, Some(item.into())).await;
+                crate::account_cmd::announce(&ctx, &account.id, true).await;
             }
             eprintln!("stored the {what} for {} in the {}", account.id, store.kind());
         }

@@ -402,6 +402,7 @@ impl Lifecycle {
             auto_refresh,
             retry_at: self.standing.retry_at.filter(|_| auto_refresh && !self.refresh_in_flight),
             access_rejected: self.standing.access_rejected,
+            credentials_refused: self.standing.refresh_rejected && self.standing.credentials_refused,
         }
     }
 

@@ -76,6 +76,9 @@ pub struct Status {
     pub retry_at: Option<Instant>,
     /// The provider rejected the access token (a login elsewhere, a logout).
     pub access_rejected: bool,
+    /// Renewal stopped over the credentials (whatever the last error since).
+    #[serde(default)]
+    pub credentials_refused: bool,
 }
 
 #[cfg(test)]

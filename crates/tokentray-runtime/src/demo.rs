@@ -27,6 +27,8 @@ const OAUTH_SECRET: &str = "demo-oauth-secret";
 pub enum DemoError {
     #[error("demo directory {path}: {source}")]
     Dir { path: PathBuf, source: std::io::Error },
+    #[error("a demo is already running from {0}; use that one, or stop it first")]
+    Running(PathBuf),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error(transparent)]
@@ -40,6 +42,8 @@ pub struct Demo {
     pub sandbox: Sandbox,
     pub config: Config,
     pub dir: PathBuf,
+    /// Held for the demo's life: a second demo would empty this one's directory.
+    _running: std::fs::File,
 }
 
 impl Demo {
@@ -47,6 +51,16 @@ impl Demo {
     /// (plaintext, fake) secrets under `dir`, which is emptied first.
     pub async fn start(dir: &Path) -> Result<Self, DemoError> {
         let io = |source| DemoError::Dir { path: dir.to_owned(), source };
+        // Beside the directory, which is emptied below.
+        if let Some(parent) = dir.parent() {
+            tokentray_adapters::atomic::create_private_dir(parent).map_err(io)?;
+        }
+        let running = tokentray_adapters::atomic::open_private(&dir.with_extension("lock")).map_err(io)?;
+        match running.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(DemoError::Running(dir.to_owned())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
         match std::fs::remove_dir_all(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -113,7 +127,7 @@ refresh_limit = "10m"
         let store = PlaintextStore::new(dir.join("data").join("secrets.json"));
         store.set(KITE_ID, SecretItem::ApiSecret, &Secret::new(KITE_SECRET))?;
         store.set(OAUTH_ID, SecretItem::ApiSecret, &Secret::new(OAUTH_SECRET))?;
-        Ok(Self { sandbox, config, dir: dir.to_owned() })
+        Ok(Self { sandbox, config, dir: dir.to_owned(), _running: running })
     }
 
     pub fn data_dir(&self) -> PathBuf {

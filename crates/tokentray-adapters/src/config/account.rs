@@ -287,9 +287,9 @@ impl AccountConfig {
     pub fn credentials_fix(&self) -> String {
         match self.describe().pin {
             true => format!(
-                "check api_key in the config, then store the right api secret and PIN with `tokentray secret set {0}` \
-                 and `tokentray secret set {0} --pin` (renewal starts again when the PIN is stored: the broker does \
-                 not say which of the two it refused)",
+                "check api_key in the config, store the right api secret with `tokentray secret set {0}`, then the \
+                 PIN with `tokentray secret set {0} --pin`, last: storing the PIN starts renewal again (the broker \
+                 does not say which of the two it refused)",
                 self.id
             ),
             false => format!(
@@ -304,7 +304,8 @@ impl AccountConfig {
     pub fn credentials_trouble(&self) -> String {
         match self.describe().pin {
             true => format!(
-                "the api secret or the PIN is missing or wrong (`tokentray secret set {0}`, `tokentray secret set {0} --pin`)",
+                "the api secret or the PIN is missing or wrong (`tokentray secret set {0}`, then \
+                 `tokentray secret set {0} --pin`)",
                 self.id
             ),
             false => format!("the provider rejected the api secret (`tokentray secret set {}`)", self.id),

@@ -143,7 +143,29 @@ pub async fn refresh(
         "pin": pin.expose(),
     });
     let reply = token_call(c, "/validate-refresh-token", body).await?;
+    if failed(&reply) {
+        return Err(renewal_refused(&reply));
+    }
     token_answer(c, reply, Some(refresh_token), current.login_at, now)
+}
+
+/// Why Fyers refused a renewal. The renewal carries the PIN, and how Fyers
+/// refuses a wrong one is not published (docs/providers/fyers.md: treat
+/// any refusal but `-501` as "ask again"): a refusal in Fyers' own words
+/// that names neither an outage nor a spent refresh token is taken for the
+/// credentials, so that it is counted and the PIN is not sent again.
+/// Anything that is not Fyers speaking (a proxy's page) stays an outage.
+fn renewal_refused(reply: &Reply) -> ProviderError {
+    let mut e = error(reply);
+    if e.class == ErrorClass::Malformed && text(&reply.body, "s") == Some("error") {
+        e.class = ErrorClass::CredentialsWrong;
+        e.message = format!(
+            "{} (Fyers gives no reason TokenTray knows: it takes this for the PIN or api secret and does not send \
+             them again until the PIN is stored again)",
+            e.message
+        );
+    }
+    e
 }
 
 /// What a token call's answer grants. A renewal's answer may carry no
@@ -283,5 +305,23 @@ mod tests {
             assert_ne!(e.class, ErrorClass::CredentialsWrong, "{status}: {e}");
         }
         assert_ne!(error(&reply(400, -502, "spinning up")).class, ErrorClass::CredentialsWrong, "a word, not a part");
+    }
+
+    #[test]
+    fn a_renewal_refused_for_no_reason_known_is_not_sent_again_but_an_outage_is_retried() {
+        // A wrong PIN's answer is not published: whatever Fyers says in its own words.
+        for (status, code, message) in [(400, -1600, "Invalid MPIN"), (200, -7, "Request failed"), (400, -99, "")] {
+            let e = renewal_refused(&reply(status, code, message));
+            assert_eq!(e.class, ErrorClass::CredentialsWrong, "{status} {code}: {e}");
+        }
+        let spent = renewal_refused(&reply(400, -501, "Please provide valid refresh token"));
+        assert_eq!(spent.class, ErrorClass::TokenInvalid, "a spent refresh token asks for a login");
+        for (status, code) in [(503, -96), (429, -353), (400, -96)] {
+            let e = renewal_refused(&reply(status, code, "Something went wrong"));
+            assert!(matches!(e.class, ErrorClass::Transient | ErrorClass::RateLimited), "{status} {code}: {e}");
+        }
+        // A proxy's page, not Fyers speaking: retried.
+        let page = Reply { status: 400, body: Value::String("<html>Bad Request</html>".into()), retry_after: None };
+        assert_eq!(renewal_refused(&page).class, ErrorClass::Malformed);
     }
 }

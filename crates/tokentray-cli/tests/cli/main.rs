@@ -8,6 +8,7 @@
 mod brokers;
 mod common;
 mod daemon;
+mod demo;
 mod e2e;
 mod handoff;
 mod one_truth;

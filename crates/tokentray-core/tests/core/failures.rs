@@ -250,6 +250,7 @@ fn a_later_checks_error_does_not_hide_that_the_credentials_stopped_renewal() {
     event(&mut lc, Event::ValidationFailed { token, failure: ErrorClass::Transient.into() }, checked);
     assert_eq!(lc.status(checked).last_error, Some(ErrorClass::Transient));
     assert!(lc.standing().credentials_refused, "why renewal stopped is kept");
+    assert!(lc.status(checked).credentials_refused, "and shown");
 
     let stored = checked + Span::minutes(1);
     event(&mut lc, Event::CredentialsChanged, stored);

@@ -195,6 +195,11 @@ impl Engine {
         done
     }
 
+    /// Waits until the refreshes and writes in flight are done (up to `limit`).
+    pub(crate) async fn work_finished(&self, limit: Duration) -> bool {
+        self.inner.work.wait(limit).await
+    }
+
     /// Has the scheduler work for `id` alone: `exec` shares its stderr with
     /// the child, which must not read about other accounts.
     pub fn focus(&self, id: &str) {

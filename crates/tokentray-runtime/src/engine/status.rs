@@ -64,6 +64,12 @@ pub(crate) fn countdown_text(status: &Status) -> String {
     }
 }
 
+/// Renewal stopped over the credentials: said even after a later check's
+/// error (a timeout) became the last one.
+fn stopped_for_credentials(status: &Status) -> bool {
+    status.credentials_refused || status.last_error == Some(ErrorClass::CredentialsWrong)
+}
+
 /// `credentials` says what is wrong with the account's credentials and how
 /// to fix it (`AccountConfig::credentials_trouble`).
 pub(crate) fn message(status: &Status, credentials: &str, pending_save: Option<Instant>, now: Instant) -> String {
@@ -75,10 +81,8 @@ pub(crate) fn message(status: &Status, credentials: &str, pending_save: Option<I
         State::NeedsLogin if status.access_rejected => {
             "login needed: the broker ended this token (a login elsewhere or a logout does that)".to_owned()
         }
+        State::NeedsLogin if stopped_for_credentials(status) => format!("renewal stopped: {credentials}"),
         State::NeedsLogin => match status.last_error {
-            Some(ErrorClass::CredentialsWrong) => {
-                format!("renewal stopped: {credentials}")
-            }
             Some(class) => format!("login needed: {}", class.describe()),
             None => "login needed".to_owned(),
         },
@@ -89,9 +93,7 @@ pub(crate) fn message(status: &Status, credentials: &str, pending_save: Option<I
         State::Refreshing => "refreshing".to_owned(),
         State::Expired if status.auto_refresh => "expired; renewing".to_owned(),
         State::Expired => "expired: log in".to_owned(),
-        State::Valid if status.last_error == Some(ErrorClass::CredentialsWrong) => {
-            format!("valid, but renewal stopped: {credentials}")
-        }
+        State::Valid if stopped_for_credentials(status) => format!("valid, but renewal stopped: {credentials}"),
         State::Valid if status.auto_refresh => "valid; renewed automatically".to_owned(),
         State::Valid if status.level >= Level::Orange => "valid; log in before it expires".to_owned(),
         State::Valid => "valid".to_owned(),

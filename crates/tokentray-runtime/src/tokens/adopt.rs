@@ -10,16 +10,14 @@ use tokentray_core::{ErrorClass, Event, TokenMeta};
 impl Engine {
     /// Takes what another process changed for `id` (a command that ran
     /// while no engine served here, and told this one when it ended): its
-    /// token, its logout, and with `new_credential` the credential it
+    /// token, its logout, and with `new_credentials` the credentials it
     /// stored. Returns the account as this engine now answers for it.
-    pub async fn adopt_changes(
-        &self,
-        id: &str,
-        new_credential: Option<crate::Credential>,
-    ) -> Result<AccountStatus, EngineError> {
+    pub async fn adopt_changes(&self, id: &str, new_credentials: bool) -> Result<AccountStatus, EngineError> {
         self.adopt_from_disk(id).await?;
-        if let Some(changed) = new_credential {
-            self.credentials_changed(id, changed).await?;
+        // The command reset the counts when it stored them; a refusal since
+        // (a renewal here, meanwhile) stands.
+        if new_credentials {
+            self.resume_renewal(id).await?;
         }
         self.status(id)
     }

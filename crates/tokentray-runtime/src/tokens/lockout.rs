@@ -8,6 +8,8 @@
 //! credentials, a changed api key, or a login or renewal that works, start
 //! the counts again (a PIN only the renewals' count: logins never carry it).
 
+use crate::engine::LOCK_TIMEOUT;
+use crate::plumbing::file_lock;
 use crate::{Engine, EngineError};
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::store::state::AccountState;
@@ -78,28 +80,47 @@ impl Engine {
     /// tried again, by every process, and a renewal that stopped for the old
     /// ones goes on. Where renewal carries a PIN (Fyers), a refusal does not
     /// say whether the PIN or the api secret was wrong, and a PIN is what
-    /// locks the account: only a PIN stored again resumes renewal, so no
-    /// other change sends the refused one once more. A PIN alone does not
-    /// free logins, which never carry it.
+    /// locks the account: only a PIN stored again starts the renewals' count
+    /// again, so no other change sends a refused one once more. A PIN alone
+    /// does not free logins, which never carry it.
     pub async fn credentials_changed(&self, id: &str, changed: Credential) -> Result<(), EngineError> {
+        // After any renewal under way: its refusal is the old credentials'
+        // and must not count against the new ones, nor land after the reset.
+        let gate = self.with_slot(id, |s| s.gate.clone())?;
+        let _gate = gate.lock().await;
+        let _lock = file_lock::acquire(&self.lock_path(id), LOCK_TIMEOUT).await?;
         let pin_renews = self.with_slot(id, |s| s.config.describe().pin)?;
-        let renewal_may_work = !pin_renews || changed == Credential::Pin;
-        let login_may_work = changed != Credential::Pin;
+        let renewal_reset = !pin_renews || changed == Credential::Pin;
+        let login_reset = changed != Credential::Pin;
         // The counts first, here and for every machine sharing Vault: a
         // renewal resumed below must not meet the old count.
         self.update_state(id, |st| {
-            if login_may_work {
+            if login_reset {
                 st.logins_refused = 0;
             }
-            if renewal_may_work {
+            if renewal_reset {
                 st.renewals_refused = 0;
             }
         })
         .await?;
-        if !renewal_may_work {
+        if renewal_reset {
+            self.reset_shared_refusals(id).await?;
+        }
+        self.resume_renewal(id).await
+    }
+
+    /// A renewal stopped for its credentials goes on, unless the broker has
+    /// refused them as often as it may (a refusal made here, such as no api
+    /// secret stored, reached no broker and counts nothing). Also what an
+    /// engine does when a command tells it of credentials it stored: the
+    /// counts are as the command left them, or as a refusal since has made
+    /// them, never reset again here.
+    pub(crate) async fn resume_renewal(&self, id: &str) -> Result<(), EngineError> {
+        let account = self.with_slot(id, |s| s.config.clone())?;
+        let saved = self.state_file().load()?.accounts.remove(id).unwrap_or_default();
+        if saved.renewals_refused >= account.credential_tries() {
             return Ok(());
         }
-        self.reset_shared_refusals(id).await?;
         let now = self.now();
         let (token, standing) = self.with_slot(id, |s| {
             let stopped_for_them = s.lifecycle.standing().credentials_refused

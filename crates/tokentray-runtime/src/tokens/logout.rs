@@ -44,7 +44,13 @@ impl Engine {
             s.pending_since = None;
             s.generation += 1;
         })?;
-        self.update_state(id, |st| *st = AccountState::default()).await?;
+        // The broker's refusals of the credentials outlive the token: a login
+        // after a logout must not send a refused PIN again.
+        self.update_state(id, |st| {
+            let (renewals_refused, logins_refused) = (st.renewals_refused, st.logins_refused);
+            *st = AccountState { renewals_refused, logins_refused, ..AccountState::default() };
+        })
+        .await?;
         self.publish(id, EventKind::LoggedOut);
         self.after_change(id);
         Ok(())

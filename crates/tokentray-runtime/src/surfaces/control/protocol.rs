@@ -237,9 +237,9 @@ pub mod call {
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Adopt {
         pub account: String,
-        /// The credential it stored, if it stored one.
+        /// Whether it stored new credentials (and reset their counts).
         #[serde(default)]
-        pub new_credential: Option<crate::Credential>,
+        pub new_credentials: bool,
     }
 
     /// Every change from now on, one `Changed` line each, until the client hangs up.
@@ -380,7 +380,7 @@ mod tests {
         let requests: Vec<Request> = vec![
             call::Status {}.into(),
             call::Login { account: "kite".into(), no_browser: true, timeout_secs: 300 }.into(),
-            call::Adopt { account: "kite".into(), new_credential: Some(crate::Credential::Pin) }.into(),
+            call::Adopt { account: "kite".into(), new_credentials: true }.into(),
         ];
         for request in requests {
             let text = line(&request);

@@ -85,12 +85,19 @@ pub fn serve_claimed(claimed: Claimed, engine: Engine, host: Host) -> tokio::tas
                 _ = stopped.changed() => break,
             }
         }
+        // Nobody is answered any more, but no other engine may start here
+        // while this one's last refreshes and writes finish.
+        let claim = listener.close();
+        engine.work_finished(LAST_WORK).await;
+        drop(claim);
     })
 }
 
 type Reader = LineReader<Box<dyn AsyncRead + Send + Unpin>>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
+/// The longest the claim is kept for the last work after the engine stops.
+const LAST_WORK: Duration = Duration::from_secs(60);
 /// The wait after a failed accept before the next.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a connection may wait between requests: a client sends its
@@ -198,7 +205,7 @@ async fn answer(engine: &Engine, host: &Host, request: Request) -> String {
             reply(&c, stored.and_then(|()| engine.status(&c.account)).map_err(Refusal::from))
         }
         Request::Adopt(c) => {
-            let adopted = engine.adopt_changes(&c.account, c.new_credential).await;
+            let adopted = engine.adopt_changes(&c.account, c.new_credentials).await;
             reply(&c, adopted.map_err(Refusal::from))
         }
         // Conversations of their own (`serve_connection`).

@@ -14,8 +14,13 @@ pub(crate) struct Listener {
     listener: UnixListener,
     path: PathBuf,
     /// Held for the listener's life, released after its socket file is gone
-    /// (fields drop after `Drop::drop`): the claim on the address.
-    _claim: std::fs::File,
+    /// (fields drop after `Drop::drop`), unless handed on by [`Listener::close`].
+    claim: Option<Claim>,
+}
+
+/// The claim on the address, held until dropped.
+pub(crate) struct Claim {
+    _lock: std::fs::File,
 }
 
 /// Claims the address: refused while another process answers there. The
@@ -46,13 +51,20 @@ pub(crate) async fn bind(path: &Path) -> Result<Listener, BindError> {
     let listener = UnixListener::bind(path).map_err(BindError::Failed)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(BindError::Failed)?;
-    Ok(Listener { listener, path: path.to_owned(), _claim: claim })
+    Ok(Listener { listener, path: path.to_owned(), claim: Some(Claim { _lock: claim }) })
 }
 
 impl Listener {
     pub(crate) async fn accept(&self) -> std::io::Result<Connection> {
         let (stream, _) = self.listener.accept().await?;
         Ok(split(stream))
+    }
+
+    /// Stops answering (the socket file goes) but keeps the claim until the
+    /// returned value is dropped: no other engine starts here while this
+    /// one's last work finishes.
+    pub(crate) fn close(mut self) -> Option<Claim> {
+        self.claim.take()
     }
 }
 

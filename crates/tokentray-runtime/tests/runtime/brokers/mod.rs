@@ -14,6 +14,8 @@ use tokentray_runtime::login::PasteOutcome;
 use tokentray_runtime::{Engine, Remedy};
 use tokentray_sandbox::{App, Endpoint, Fault, ProviderKind, Sandbox, SandboxConfig};
 
+mod fyers_credentials;
+
 const IDS: [&str; 3] = ["fyers", "dhan", "angelone"];
 
 struct Brokers {
@@ -242,37 +244,6 @@ async fn an_outage_is_never_read_as_log_in_and_the_token_is_kept() {
 }
 
 #[tokio::test]
-async fn fyers_without_its_pin_keeps_the_token_and_says_how_to_fix_it() {
-    let b = brokers("brokers-pin").await;
-    store(&b.dir).delete("fyers", SecretItem::Pin).unwrap();
-    let engine = b.engine();
-    let (running, authorize) = start_login(&engine, "fyers").await;
-    let page = browse(authorize).await.text().await.unwrap();
-    assert!(
-        page.contains("renewals need the PIN: store it with `tokentray secret set fyers --pin`"),
-        "said at the login: {page}"
-    );
-    running.await.unwrap().unwrap();
-    let token = engine.current_token("fyers").await.unwrap();
-    // Asked twice: no PIN reached Fyers, so nothing counts towards a lock-out.
-    for _ in 0..2 {
-        let e = engine.refresh("fyers").await.unwrap_err();
-        assert_eq!(e.remedy(), Remedy::Secret, "{e}");
-        assert!(e.to_string().contains("tokentray secret set fyers --pin"), "{e}");
-        assert!(!e.to_string().contains("not tried again"), "{e}");
-    }
-    assert!(b.sandbox.requests_to("/api/v3/validate-refresh-token").is_empty());
-    let s = engine.status("fyers").unwrap();
-    assert_eq!(s.state, State::Valid, "the token still works until its expiry");
-    assert!(s.message.contains("tokentray secret set fyers --pin"), "{}", s.message);
-    assert_eq!(engine.current_token("fyers").await.unwrap().access_token, token.access_token);
-    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
-    engine.login("fyers", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
-    engine.refresh("fyers").await.expect("with the PIN, renewal works");
-    engine.shutdown();
-}
-
-#[tokio::test]
 async fn a_forged_callback_without_state_cannot_end_or_take_over_a_dhan_login() {
     let b = brokers("brokers-forged").await;
     let engine = b.engine();
@@ -376,52 +347,5 @@ async fn an_angel_one_login_from_the_window_takes_the_pasted_address() {
     assert_eq!(engine.status("angel").unwrap().state, State::Valid);
     let view = engine.account_views().into_iter().find(|a| a.status.id == "angel").unwrap();
     assert!(!view.awaiting_paste, "nothing waits any more");
-    engine.shutdown();
-}
-
-#[tokio::test]
-async fn a_wrong_fyers_pin_is_tried_once_then_not_again_until_a_new_one() {
-    let b = brokers("brokers-wrong-pin").await;
-    let engine = b.engine();
-    log_in(&engine, "fyers").await;
-    engine.set_pin("fyers", Secret::new("0000")).await.unwrap();
-    let renewals = || b.sandbox.requests_to("/api/v3/validate-refresh-token").len();
-    let e = engine.refresh("fyers").await.unwrap_err();
-    assert_eq!(e.remedy(), Remedy::Secret, "{e}");
-    assert_eq!(renewals(), 1);
-    // Fyers does not publish how many wrong PINs lock the account: one is all it gets.
-    let e = engine.refresh("fyers").await.unwrap_err();
-    assert!(e.to_string().contains("not tried again") && e.to_string().contains("--pin"), "{e}");
-    assert_eq!(renewals(), 1, "the wrong PIN went to Fyers once");
-    // The daily login carries no PIN: it is not held back.
-    engine.login("fyers", tokentray_runtime::login::LoginOptions::following_redirects()).await.unwrap();
-    assert!(engine.refresh("fyers").await.unwrap_err().to_string().contains("not tried again"), "still not the PIN");
-    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
-    engine.refresh("fyers").await.expect("the right PIN is tried");
-    engine.shutdown();
-}
-
-#[tokio::test]
-async fn a_new_api_secret_or_api_key_does_not_send_a_refused_fyers_pin_again() {
-    let b = brokers("brokers-pin-kept").await;
-    let engine = b.engine();
-    log_in(&engine, "fyers").await;
-    engine.set_pin("fyers", Secret::new("0000")).await.unwrap();
-    let renewals = || b.sandbox.requests_to("/api/v3/validate-refresh-token").len();
-    assert_eq!(engine.refresh("fyers").await.unwrap_err().remedy(), Remedy::Secret);
-    assert_eq!(renewals(), 1);
-    // Fyers does not say which of the two it refused; the PIN is what locks the
-    // account. Another api secret, the same one again, or a changed api key
-    // must not send the refused PIN once more: not now, not on the schedule.
-    engine.set_api_secret("fyers", Secret::new("fysecret")).await.unwrap();
-    engine.credentials_changed("fyers", tokentray_runtime::Credential::ApiKey).await.unwrap();
-    let status = engine.status("fyers").unwrap();
-    assert!(!status.auto_refresh, "renewal stays stopped: {status:?}");
-    let e = engine.refresh("fyers").await.unwrap_err();
-    assert!(e.to_string().contains("not tried again") && e.to_string().contains("--pin"), "{e}");
-    assert_eq!(renewals(), 1, "the refused PIN went to Fyers once");
-    engine.set_pin("fyers", Secret::new("4321")).await.unwrap();
-    assert!(engine.status("fyers").unwrap().auto_refresh, "a PIN stored again resumes renewal");
-    engine.refresh("fyers").await.expect("the right PIN is tried");
     engine.shutdown();
 }
