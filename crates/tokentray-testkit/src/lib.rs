@@ -76,9 +76,14 @@ fn reservations() -> PathBuf {
     #[cfg(not(target_os = "linux"))]
     let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("tokentray-test-ports-{user}"));
-    let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let builder = {
+        let mut builder = std::fs::DirBuilder::new();
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+    };
+    #[cfg(not(unix))]
+    let builder = std::fs::DirBuilder::new();
     if let Err(e) = builder.create(&dir) {
         assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists, "cannot create {}: {e}", dir.display());
     }

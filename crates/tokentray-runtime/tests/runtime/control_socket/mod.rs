@@ -254,6 +254,18 @@ async fn a_login_without_a_browser_takes_the_pasted_address_over_the_channel() {
     engine.shutdown();
 }
 
+/// A login asked for over a raw connection, as a script's client would
+/// (`--no-browser`): the connection's two sides.
+async fn raw_login(
+    data_dir: &std::path::Path,
+    account: &str,
+) -> (tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf) {
+    let (read, mut write) = UnixStream::connect(socket(data_dir)).await.unwrap().into_split();
+    let request = Request::from(call::Login { account: account.into(), no_browser: true, timeout_secs: 600 });
+    write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
+    (read, write)
+}
+
 /// A client that goes away ends its login's wait for the browser: the
 /// callback port is free again, and no login waits for a paste.
 #[tokio::test]
@@ -262,10 +274,7 @@ async fn a_login_whose_client_went_away_stops_waiting() {
     let engine = w.engine();
     let data_dir = w.dir.join("data");
     let _server = control::serve(engine.clone(), daemon()).await.unwrap();
-    let stream = UnixStream::connect(socket(&data_dir)).await.unwrap();
-    let (read, mut write) = stream.into_split();
-    let request = Request::from(call::Login { account: "kite".into(), no_browser: true, timeout_secs: 600 });
-    write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
+    let (read, write) = raw_login(&data_dir, "kite").await;
     let mut lines = BufReader::new(read).lines();
     let shown = lines.next_line().await.unwrap().expect("the address is shown");
     assert!(shown.contains("show_url"), "{shown}");
@@ -287,10 +296,7 @@ async fn a_login_whose_client_stops_sending_is_told_how_it_ended() {
     let engine = w.engine();
     let data_dir = w.dir.join("data");
     let _server = control::serve(engine.clone(), daemon()).await.unwrap();
-    let stream = UnixStream::connect(socket(&data_dir)).await.unwrap();
-    let (read, mut write) = stream.into_split();
-    let request = Request::from(call::Login { account: "kite".into(), no_browser: true, timeout_secs: 600 });
-    write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
+    let (read, mut write) = raw_login(&data_dir, "kite").await;
     write.shutdown().await.unwrap();
     let mut lines = BufReader::new(read).lines();
     let mut last = String::new();
