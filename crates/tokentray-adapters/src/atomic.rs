@@ -7,6 +7,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::os;
+
 /// Replaces `path` (or, if it is a symlink, the file it points to) with
 /// `bytes`. A new file gets `new_mode` (Unix permission bits); an existing
 /// file keeps its mode and group. Missing parent directories are created
@@ -18,13 +20,13 @@ pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
 /// Replaces one of TokenTray's own files (state, journal, secrets): 0600
 /// always, whatever mode an older version or a hand left it with.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, Mode::Always(0o600))
+    replace(path, bytes, Mode::Private)
 }
 
 enum Mode {
     /// A new file gets this; an existing one keeps its mode and group.
     NewFilesGet(u32),
-    Always(u32),
+    Private,
 }
 
 fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
@@ -42,24 +44,20 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         std::process::id(),
         crate::random::url_safe(6)
     ));
-    let existing = existing_file(path)?;
-    let mode = match mode {
-        Mode::Always(mode) => mode,
-        Mode::NewFilesGet(new_mode) => existing.map_or(new_mode, |(_, mode)| mode),
+    let existing = os::existing_file(path)?;
+    let new_mode = match mode {
+        Mode::Private => None,
+        Mode::NewFilesGet(new_mode) => Some(new_mode),
     };
     let result = (|| {
         // Private while it is written: a crash leaves no readable copy of a
         // token behind, whatever the target's mode. The mode is set last.
-        let mut file = open_new(&tmp, 0o600)?;
+        let mut file = os::open_new_private(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        if let Some((group, _)) = existing {
-            keep_group(&file, group);
-        }
-        set_mode(&file, mode)?;
+        os::keep_what_was(&file, existing.as_ref(), new_mode)?;
         drop(file);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        os::replace(&tmp, path, existing.is_some())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -67,51 +65,54 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     result
 }
 
-/// One of TokenTray's own directories (the data directory): created 0700,
-/// or tightened to 0700 if it exists with access for others. Never for a
-/// directory of the user's (a sink's): those keep their mode. One another
+/// One of TokenTray's own directories (the data directory): created
+/// private, or tightened if it exists with access for others (0700 on
+/// Unix, an access list of this user's alone on Windows). Never for a
+/// directory of the user's (a sink's): those keep theirs. One another
 /// user owns is refused: they could read or swap everything in it.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     create_private_dir(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = fs::symlink_metadata(dir)?;
-        if !meta.is_dir() || !owned_by_us_or_root(&meta) {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("{} is not a directory of this user's", dir.display()),
-            ));
-        }
-        let mode = meta.permissions().mode();
-        if mode & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-        }
-    }
-    Ok(())
+    os::tighten_private_dir(dir)
 }
 
 /// Opens (creating if missing) one of TokenTray's own files for writing in
-/// place, such as a lock file: 0600, tightened if it was more open.
+/// place, such as a lock file: private, tightened if it was more open.
 pub fn open_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    os::open_private_options(&mut options);
     let file = options.open(path)?;
-    set_mode(&file, 0o600)?;
+    os::keep_what_was(&file, None, None)?;
     Ok(file)
 }
 
-/// Creates `dir` and its parents; new directories are private (0700).
+/// Opens (creating if missing) one of TokenTray's own files to append to
+/// (a log, the history): private, never through a link.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    os::open_private_options(&mut options);
+    options.open(path)
+}
+
+/// The options [`open_private_append`] uses, for a library that opens the
+/// file itself (the log's rotation).
+pub fn private_append_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    os::open_private_options(&mut options);
+    options
+}
+
+/// Creates `dir` and its parents; new directories are private (0700 on
+/// Unix; on Windows they inherit their parent's access list).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    os::private_dir_options(&mut builder);
     builder.create(dir)
 }
 
@@ -125,7 +126,7 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     for _ in 0..40 {
         match fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
-                if !owned_by_us_or_root(&m) {
+                if !os::owned_by_us_or_root(&m) {
                     return Err(io::Error::new(
                         io::ErrorKind::PermissionDenied,
                         format!("{} is a link another user made; TokenTray does not follow it", current.display()),
@@ -145,50 +146,6 @@ pub fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     Err(io::Error::other(format!("{}: too many levels of symbolic links", path.display())))
 }
 
-/// The group and permission bits of the regular file at `path`, if there is
-/// one. Anything else there (a FIFO, a device, another user's file) is
-/// refused: its mode is not ours to copy, nor its place ours to take.
-#[cfg(unix)]
-fn existing_file(path: &Path) -> io::Result<Option<(u32, u32)>> {
-    use std::os::unix::fs::MetadataExt;
-    match fs::symlink_metadata(path) {
-        Ok(m) if !m.is_file() => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file; TokenTray writes only regular files", path.display()),
-        )),
-        Ok(m) if !owned_by_us_or_root(&m) => Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{} belongs to another user; TokenTray writes only files of yours", path.display()),
-        )),
-        // Permission bits only: setuid, setgid and sticky are not copied.
-        Ok(m) => Ok(Some((m.gid(), m.mode() & 0o777))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-#[cfg(not(unix))]
-fn existing_file(_: &Path) -> io::Result<Option<(u32, u32)>> {
-    Ok(None)
-}
-
-/// Whether this process's user (or root) owns what `m` describes.
-#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
-fn owned_by_us_or_root(m: &fs::Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid cannot fail and touches no memory.
-        let me = unsafe { libc::geteuid() };
-        m.uid() == me || m.uid() == 0
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = m;
-        true
-    }
-}
-
 /// The text of the user's file at `path` (following links as [`write`]
 /// does), or `None` when there is none. Only a regular file of at most
 /// `max` bytes is read: a FIFO or a device put there must not hang or
@@ -198,8 +155,7 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Option<String>> {
     let path = resolve_links(path)?;
     let mut options = OpenOptions::new();
     options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    os::read_options(&mut options);
     let file = match options.open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -215,18 +171,6 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Option<String>> {
     let mut text = String::new();
     file.take(max + 1).read_to_string(&mut text)?;
     Ok(Some(text))
-}
-
-/// Gives the new file the replaced file's group, so a file shared with a
-/// group stays shared. Only a member of that group may do so; otherwise
-/// the file keeps this user's group (and the mode set next still applies).
-fn keep_group(file: &File, group: u32) {
-    #[cfg(unix)]
-    if let Err(e) = std::os::unix::fs::fchown(file, None, Some(group)) {
-        tracing::warn!("cannot keep the file's group {group}: {e}");
-    }
-    #[cfg(not(unix))]
-    let _ = (file, group);
 }
 
 fn temp_prefix(file_name: &str) -> String {
@@ -277,47 +221,7 @@ fn sweep(dir: &Path, temp_rest: impl Fn(&str) -> Option<&str>) -> io::Result<usi
 
 /// Whether `pid` names a running process (ours included).
 fn process_is_running(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    #[cfg(target_os = "linux")]
-    return Path::new("/proc").join(pid.to_string()).exists();
-    // Elsewhere there is no cheap, portable check: keep the file.
-    #[cfg(not(target_os = "linux"))]
-    return true;
-}
-
-fn open_new(path: &Path, mode: u32) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    options.open(path)
-}
-
-/// Sets the mode exactly: the umask may have narrowed it at creation, and an
-/// existing file's mode must survive as it was.
-fn set_mode(file: &File, mode: u32) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (file, mode);
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_: &Path) -> io::Result<()> {
-    Ok(())
+    pid == std::process::id() || os::process_is_running(pid)
 }
 
 #[cfg(test)]

@@ -44,17 +44,19 @@ impl CallbackCertificate {
 mod tests {
     use super::*;
 
-    #[cfg(unix)]
     #[test]
     fn made_once_then_kept_and_the_key_is_private() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tokentray_testkit::scratch("tls").join("tls");
         let first = CallbackCertificate::load_or_make(&dir).unwrap();
         assert!(first.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         let again = CallbackCertificate::load_or_make(&dir).unwrap();
         assert_eq!((first.cert_pem, first.key_pem), (again.cert_pem, again.key_pem), "made once");
-        let (_, key) = paths(&dir);
-        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let (_, key) = paths(&dir);
+            assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

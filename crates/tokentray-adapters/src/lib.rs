@@ -19,6 +19,7 @@ mod bounded;
 pub mod callback_tls;
 pub mod config;
 pub mod duration;
+pub mod os;
 pub mod paths;
 mod position;
 pub mod provider;

@@ -15,7 +15,8 @@ pub struct NoHome {
 }
 
 /// The config file: the explicit path, else `$TOKENTRAY_CONFIG`, else the
-/// platform's config directory (`~/.config/tokentray/config.toml` on Linux).
+/// platform's config directory (`~/.config/tokentray/config.toml` on Linux,
+/// `%APPDATA%\tokentray\config.toml` on Windows).
 pub fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, NoHome> {
     if let Some(p) = explicit {
         return Ok(p);
@@ -28,12 +29,15 @@ pub fn config_file(explicit: Option<PathBuf>) -> Result<PathBuf, NoHome> {
         .ok_or(NoHome { what: "config", env: CONFIG_ENV })
 }
 
-/// The data directory (`~/.local/share/tokentray` on Linux).
+/// The data directory (`~/.local/share/tokentray` on Linux;
+/// `%LOCALAPPDATA%\tokentray` on Windows: this machine's, never roaming
+/// with the profile, since its locks, journal and sealed values belong to
+/// this machine's keyring; the config is in `%APPDATA%`, which may roam).
 pub fn data_dir() -> Result<PathBuf, NoHome> {
     if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    dirs::data_dir().map(|d| d.join("tokentray")).ok_or(NoHome { what: "data", env: DATA_DIR_ENV })
+    dirs::data_local_dir().map(|d| d.join("tokentray")).ok_or(NoHome { what: "data", env: DATA_DIR_ENV })
 }
 
 /// `~/x` is under the home directory; other paths are taken as written.

@@ -40,10 +40,7 @@ fn rotating_log(path: &Path, limit: usize) -> std::io::Result<FileRotate<AppendC
     if path.exists() {
         drop(tokentray_adapters::atomic::open_private(path)?);
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let options = tokentray_adapters::atomic::private_append_options();
     Ok(FileRotate::new(
         path,
         AppendCount::new(LOG_FILES_KEPT),
@@ -53,12 +50,11 @@ fn rotating_log(path: &Path, limit: usize) -> std::io::Result<FileRotate<AppendC
     ))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::io::Write;
 
-    #[cfg(unix)]
     #[test]
     fn the_log_is_private_and_rotates_by_size() {
         use std::os::unix::fs::PermissionsExt;

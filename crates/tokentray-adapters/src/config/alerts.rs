@@ -273,17 +273,20 @@ mod tests {
     const ACCOUNT: &str = "[[account]]\nid = \"kite\"\nprovider = \"kite\"\napi_key = \"k\"\n\
                            redirect_uri = \"http://127.0.0.1:5010/cb\"\n";
 
+    /// An absolute path on this system (Windows' need a drive).
+    const PROGRAM: &str = if cfg!(windows) { "C:/Windows/System32/cmd.exe" } else { "/bin/true" };
+
     fn parse(alerts: &str) -> Result<Config, String> {
         Config::parse(&format!("{ACCOUNT}{alerts}"), Path::new("/c.toml")).map_err(|e| e.to_string())
     }
 
     #[test]
     fn each_kind_reads_with_its_defaults() {
-        let c = parse(
+        let c = parse(&format!(
             "[[alert]]\ntype = \"ntfy\"\nurl = \"https://ntfy.sh/t\"\n\
              [[alert]]\nname = \"bot\"\ntype = \"telegram\"\nchat_id = \"@desk\"\nevents = [\"red\"]\naccounts = [\"kite\"]\n\
-             [[alert]]\ntype = \"command\"\ncommand = [\"/bin/true\", \"-x\"]\ntimeout = \"5s\"\n",
-        )
+             [[alert]]\ntype = \"command\"\ncommand = [\"{PROGRAM}\", \"-x\"]\ntimeout = \"5s\"\n",
+        ))
         .unwrap();
         assert_eq!(c.alerts[0].name, "ntfy");
         assert_eq!(c.alerts[0].events, super::AlertEvent::defaults(), "every warning, not login_done");

@@ -18,5 +18,9 @@ mod parsers;
 mod provider_failures;
 mod providers;
 mod sinks;
+#[cfg(windows)]
+mod sinks_windows;
 mod stores;
+// Built for Linux only: it runs OpenBao, whose `bao` binary here is Linux's.
+#[cfg(unix)]
 mod vault;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::{Command, Stdio};
 use tokentray_adapters::sinks::{write, Field, SinkConfig, SinkFormat, SinkValues};
 use tokentray_adapters::Secret;
@@ -12,6 +13,7 @@ fn scratch(name: &str) -> PathBuf {
     tokentray_testkit::scratch(&format!("sinks-{name}"))
 }
 
+#[cfg(unix)]
 fn python(script: &str, args: &[&Path]) -> String {
     let out = Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -37,6 +39,9 @@ fn values(token: &Secret) -> SinkValues<'_> {
     }
 }
 
+// Built for Unix only: it reads back with python3 or bash, which Wine cannot start
+// (Windows' sharing rules have their own tests: `sinks_windows.rs`).
+#[cfg(unix)]
 #[test]
 fn env_files_read_back_with_python_dotenv() {
     let dir = scratch("env");
@@ -72,6 +77,9 @@ fn env_files_read_back_with_python_dotenv() {
 
 /// Values as real providers and configs have them, and as an attacker would
 /// choose them: each must read back exactly, and no reader may run anything.
+// Built for Unix only: it reads back with python3 or bash, which Wine cannot start
+// (Windows' sharing rules have their own tests: `sinks_windows.rs`).
+#[cfg(unix)]
 #[test]
 fn env_values_read_back_exactly_in_bash_dotenv_and_docker() {
     let dir = scratch("env-readers");
@@ -145,6 +153,9 @@ fn new_files_are_private_and_existing_ones_keep_their_mode() {
     assert_eq!(std::fs::metadata(&shared).unwrap().permissions().mode() & 0o777, 0o640);
 }
 
+// Built for Unix only: it reads back with python3 or bash, which Wine cannot start
+// (Windows' sharing rules have their own tests: `sinks_windows.rs`).
+#[cfg(unix)]
 #[test]
 fn json_files_read_back_with_python_json() {
     let dir = scratch("json");
@@ -167,6 +178,9 @@ fn json_files_read_back_with_python_json() {
     assert_eq!(keys, ["type", "rate_limit", "kite"], "the key order is kept");
 }
 
+// Built for Unix only: it reads back with python3 or bash, which Wine cannot start
+// (Windows' sharing rules have their own tests: `sinks_windows.rs`).
+#[cfg(unix)]
 #[test]
 fn toml_files_read_back_with_tomllib_keeping_comments() {
     let dir = scratch("toml");
@@ -313,6 +327,9 @@ fn a_parse_error_names_the_place_and_never_copies_the_file() {
     }
 }
 
+// Built for Unix only: it reads back with python3 or bash, which Wine cannot start
+// (Windows' sharing rules have their own tests: `sinks_windows.rs`).
+#[cfg(unix)]
 #[test]
 fn a_reader_looping_during_1000_rewrites_never_sees_a_torn_file() {
     let dir = scratch("torn");

@@ -121,11 +121,7 @@ pub fn append(data_dir: &Path, entry: &HistoryEntry, now: Instant) -> std::io::R
     let mut line = serde_json::to_string(entry).expect("entries serialize");
     line.push('\n');
     // Appended in one write, and never through a link.
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
-    let mut f = options.open(&path)?;
+    let mut f = tokentray_adapters::atomic::open_private_append(&path)?;
     f.write_all(line.as_bytes())?;
     if f.metadata()?.len() > MAX_BYTES {
         compact(data_dir, now)?;
@@ -248,8 +244,11 @@ mod tests {
         let kept = read(&dir, now - KEEP);
         assert_eq!(kept.last().unwrap().account, format!("account-{}", n - 1), "the newest are kept");
         assert!(!kept.iter().any(|e| e.account == "account-0"));
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(file(&dir)).unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(file(&dir)).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         // A torn or foreign line is skipped, not fatal.
         std::fs::write(file(&dir), "{\"at\": nonsense\n").unwrap();
         assert!(read(&dir, now - KEEP).is_empty());

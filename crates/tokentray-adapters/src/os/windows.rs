@@ -1,0 +1,320 @@
+//! Files on Windows: access lists instead of modes, `MoveFileExW` retried
+//! under the sharing rules, processes asked by handle.
+//!
+//! Owner-only is a protected access list granting this user alone (the
+//! inherited entries of the profile folder, Administrators and SYSTEM among
+//! them, are cut off); files made inside inherit it, as 0600 files in a
+//! 0700 directory would be. A sink's file keeps whatever its folder gives.
+
+#![allow(unsafe_code)] // calls into the Win32 API; each block's SAFETY note says why it is sound
+
+use std::ffi::{c_void, OsStr};
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, GetLastError, LocalFree, ERROR_ACCESS_DENIED, ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION,
+    ERROR_USER_MAPPED_FILE, HANDLE,
+};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, GetSecurityInfo, SDDL_REVISION_1,
+    SE_KERNEL_OBJECT,
+};
+use windows_sys::Win32::Security::{
+    GetTokenInformation, SetFileSecurityW, TokenUser, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
+    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
+};
+use windows_sys::Win32::Storage::FileSystem::{MoveFileExW, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH};
+use windows_sys::Win32::System::Threading::{
+    GetCurrentProcess, GetExitCodeProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
+};
+use windows_sys::Win32::UI::Shell::ShellExecuteW;
+use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
+
+/// Nothing to carry over: the new file inherits its folder's access list,
+/// which is what the old one had unless someone set it by hand.
+pub(crate) struct Existing;
+
+pub(crate) fn existing_file(path: &Path) -> io::Result<Option<Existing>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file; TokenTray writes only regular files", path.display()),
+        )),
+        Ok(_) => Ok(Some(Existing)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn keep_what_was(_: &File, _: Option<&Existing>, _: Option<u32>) -> io::Result<()> {
+    Ok(())
+}
+
+/// A new file; it inherits the access list of its folder (the data
+/// directory's is this user's alone).
+pub(crate) fn open_new_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// New directories inherit their parent's access list; the data directory
+/// is then given its own ([`tighten_private_dir`]).
+pub(crate) fn private_dir_options(_: &mut fs::DirBuilder) {}
+
+/// Nothing to add: the data directory's access list is inherited.
+pub(crate) fn open_private_options(_: &mut OpenOptions) {}
+
+/// The standard library opens with read, write and delete sharing already:
+/// reading a user's file never keeps TokenTray's own writers, or theirs, out.
+pub(crate) fn read_options(_: &mut OpenOptions) {}
+
+/// Moves the finished temporary file over the target, written through to
+/// the disk. While another program holds the target open without delete
+/// sharing (Python's `open()`, most runtimes), Windows refuses: retried
+/// with growing pauses for [`super::REPLACE_PATIENCE`], then reported as
+/// locked. The target keeps its old content whole all the while.
+///
+/// Not `ReplaceFileW`: one of its documented failures
+/// (`ERROR_UNABLE_TO_MOVE_REPLACEMENT`) leaves no file under the target's
+/// name, which a bot reading at that moment would see as no token at all.
+pub(crate) fn replace(tmp: &Path, target: &Path, _existed: bool) -> io::Result<()> {
+    let (from, to) = (wide(tmp.as_os_str()), wide(target.as_os_str()));
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        // SAFETY: both names are NUL-terminated UTF-16 buffers that live across the call.
+        if unsafe { MoveFileExW(from.as_ptr(), to.as_ptr(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) } != 0 {
+            return Ok(());
+        }
+        // SAFETY: reads this thread's last error; no memory is touched.
+        let code = unsafe { GetLastError() };
+        let held = matches!(
+            code,
+            ERROR_SHARING_VIOLATION | ERROR_ACCESS_DENIED | ERROR_LOCK_VIOLATION | ERROR_USER_MAPPED_FILE
+        );
+        if !held {
+            return Err(io::Error::from_raw_os_error(code as i32));
+        }
+        if started.elapsed() >= super::REPLACE_PATIENCE {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!(
+                    "{} stayed open in another program (without delete sharing) for {}s; its old content is whole, and the next write tries again",
+                    target.display(),
+                    super::REPLACE_PATIENCE.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// Gives one of TokenTray's own directories an access list that grants
+/// this user alone, inherited by everything made in it.
+pub(crate) fn tighten_private_dir(dir: &Path) -> io::Result<()> {
+    if !fs::symlink_metadata(dir)?.is_dir() {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())));
+    }
+    let descriptor = OwnerOnly::new(Inherit::ToEverythingInside)?;
+    let name = wide(dir.as_os_str());
+    // SAFETY: `name` is NUL-terminated; the descriptor is valid while `descriptor` lives.
+    let done = unsafe {
+        SetFileSecurityW(name.as_ptr(), DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, descriptor.raw)
+    };
+    if done == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Symbolic links need a privilege (or developer mode) on Windows, and a
+/// user's profile folders are theirs alone: there is no other user's link
+/// to refuse the way Unix refuses one in `/tmp`.
+pub(crate) fn owned_by_us_or_root(_: &fs::Metadata) -> bool {
+    true
+}
+
+/// Whether `pid` names a running process.
+pub fn process_is_running(pid: u32) -> bool {
+    const STILL_ACTIVE: u32 = 259;
+    // SAFETY: opens a handle by id (null when there is no such process), closed below.
+    let handle: HANDLE = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if handle.is_null() {
+        // Refused: it runs, as another user. Any other failure: no such process.
+        // SAFETY: reads this thread's last error.
+        return unsafe { GetLastError() } == ERROR_ACCESS_DENIED;
+    }
+    let mut code = 0u32;
+    // SAFETY: `handle` is the valid process handle opened above; `code` outlives the call.
+    let asked = unsafe { GetExitCodeProcess(handle, &mut code) } != 0;
+    // SAFETY: closes the handle opened above, once.
+    unsafe { CloseHandle(handle) };
+    !asked || code == STILL_ACTIVE
+}
+
+/// Whether an owner-only access list passes on to what is made inside.
+#[derive(Clone, Copy)]
+pub enum Inherit {
+    /// A folder: its files and folders get the same list.
+    ToEverythingInside,
+    /// One object (a named pipe).
+    Nothing,
+}
+
+/// A security descriptor whose access list grants this user alone, every right.
+pub struct OwnerOnly {
+    raw: PSECURITY_DESCRIPTOR,
+}
+
+// SAFETY: the descriptor is an immutable block of memory this value owns
+// alone; it is only read after creation and freed once on drop.
+unsafe impl Send for OwnerOnly {}
+// SAFETY: as above; shared references only read it.
+unsafe impl Sync for OwnerOnly {}
+
+impl OwnerOnly {
+    pub fn new(inherit: Inherit) -> io::Result<Self> {
+        let sid = current_user_sid()?;
+        let flags = match inherit {
+            Inherit::ToEverythingInside => "OICI",
+            Inherit::Nothing => "",
+        };
+        // O: this user owns it (an elevated token would make it
+        // Administrators'), which a client checks; P: protected (nothing
+        // inherited from above); GA: all rights.
+        let sddl = wide(OsStr::new(&format!("O:{sid}D:P(A;{flags};GA;;;{sid})")));
+        let mut raw: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+        // SAFETY: `sddl` is NUL-terminated; `raw` receives a LocalAlloc'd block freed on drop.
+        let made = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                sddl.as_ptr(),
+                SDDL_REVISION_1,
+                &mut raw,
+                std::ptr::null_mut(),
+            )
+        };
+        if made == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self { raw })
+    }
+
+    /// Attributes for a `Create*` call; valid while `self` lives.
+    pub fn attributes(&self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: self.raw,
+            bInheritHandle: 0,
+        }
+    }
+}
+
+impl Drop for OwnerOnly {
+    fn drop(&mut self) {
+        // SAFETY: `raw` came from LocalAlloc (through the conversion) and is freed once.
+        unsafe { LocalFree(self.raw) };
+    }
+}
+
+/// The owner of the kernel object behind `handle` (a named pipe), as a SID
+/// string: a pipe of another user's, made first under our pipe's name,
+/// shows here.
+pub fn owner_of(handle: BorrowedHandle<'_>) -> io::Result<String> {
+    let mut owner: PSID = std::ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = std::ptr::null_mut();
+    // SAFETY: `handle` is open while borrowed; `owner` points into `descriptor`, freed below.
+    let status = unsafe {
+        GetSecurityInfo(
+            handle.as_raw_handle(),
+            SE_KERNEL_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != 0 {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let sid = sid_text(owner);
+    // SAFETY: frees the descriptor GetSecurityInfo allocated, once; `owner` is not used after.
+    unsafe { LocalFree(descriptor) };
+    sid
+}
+
+/// A SID as text; `sid` must be valid for the call.
+fn sid_text(sid: PSID) -> io::Result<String> {
+    let mut text: *mut u16 = std::ptr::null_mut();
+    // SAFETY: the caller keeps `sid` alive; `text` is LocalAlloc'd, freed below.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `text` is a NUL-terminated UTF-16 string from the call above.
+    let sid = unsafe {
+        let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+        String::from_utf16_lossy(std::slice::from_raw_parts(text, len))
+    };
+    // SAFETY: frees the string allocated by ConvertSidToStringSidW, once.
+    unsafe { LocalFree(text as *mut c_void) };
+    Ok(sid)
+}
+
+/// This process's user as a SID string (`S-1-5-21-...`).
+pub fn current_user_sid() -> io::Result<String> {
+    let mut token: HANDLE = std::ptr::null_mut();
+    // SAFETY: the pseudo handle of this process needs no closing; `token` receives a handle closed below.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let result = (|| {
+        let mut needed = 0u32;
+        // SAFETY: a size query: no buffer is written.
+        unsafe { GetTokenInformation(token, TokenUser, std::ptr::null_mut(), 0, &mut needed) };
+        // u64s: aligned for TOKEN_USER, whose SID follows it in the same buffer.
+        let mut buffer = vec![0u64; (needed as usize).div_ceil(8)];
+        // SAFETY: `buffer` holds `needed` bytes, aligned for TOKEN_USER.
+        if unsafe { GetTokenInformation(token, TokenUser, buffer.as_mut_ptr().cast(), needed, &mut needed) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the call above filled the buffer with a TOKEN_USER.
+        let user = unsafe { &*(buffer.as_ptr() as *const TOKEN_USER) };
+        // The SID points into `buffer`, alive here.
+        sid_text(user.User.Sid)
+    })();
+    // SAFETY: closes the token opened above, once.
+    unsafe { CloseHandle(token) };
+    result
+}
+
+/// Opens `target` (an address) with the user's default handler, as
+/// Explorer would: `ShellExecuteW` with the "open" verb.
+pub fn shell_open(target: &str) -> io::Result<()> {
+    let (verb, target) = (wide(OsStr::new("open")), wide(OsStr::new(target)));
+    // SAFETY: both strings are NUL-terminated and outlive the call; the rest are null (none given).
+    let result = unsafe {
+        ShellExecuteW(
+            std::ptr::null_mut(),
+            verb.as_ptr(),
+            target.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            SW_SHOWNORMAL,
+        )
+    };
+    // Above 32 is success; at or below, an error code (documented so).
+    if result as usize > 32 {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("the shell could not open it (code {})", result as usize)))
+    }
+}
+
+fn wide(text: &OsStr) -> Vec<u16> {
+    text.encode_wide().chain(std::iter::once(0)).collect()
+}
