@@ -9,6 +9,7 @@ pub mod journal;
 mod keyring_store;
 mod open;
 mod plaintext;
+mod sealed;
 pub mod state;
 
 pub use crate::token_set::TokenSet;

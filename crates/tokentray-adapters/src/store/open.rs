@@ -12,7 +12,9 @@ pub fn open(config: &Config, data_dir: &Path) -> Result<Box<dyn SecretStore>, St
     let local = |choice: StorageChoice| -> Box<dyn SecretStore> {
         match choice {
             StorageChoice::Plaintext => Box::new(PlaintextStore::new(data_dir.join("secrets.json"))),
-            StorageChoice::Keyring | StorageChoice::Vault => Box::new(KeyringStore::new(SERVICE)),
+            StorageChoice::Keyring | StorageChoice::Vault => {
+                Box::new(KeyringStore::new(SERVICE).sealing_long_values_in(data_dir.join("sealed")))
+            }
         }
     };
     match (config.storage, &config.vault) {

@@ -67,6 +67,68 @@ fn keyring_store_on_the_real_secret_service() {
     assert_eq!(store.kind(), StorageKind::Keyring);
 }
 
+/// A 4 KiB token set (a refresh token and JWTs) where the keyring takes
+/// 2,560 bytes (Windows' Credential Manager; on Windows its own limit, on
+/// Linux the same limit set on the real Secret Service): stored whole,
+/// read back as the truth, and no old value shadows a newer one.
+#[test]
+fn a_token_set_longer_than_the_keyring_holds_is_kept_whole() {
+    let dir = scratch("sealed");
+    let store = KeyringStore::new(&format!("tokentray-test-sealed-{}", std::process::id()))
+        .sealing_long_values_in(dir.join("sealed"))
+        .with_limit(2560);
+    let long = |n: u32| TokenSet {
+        access_token: Secret::new(format!("eyJ{n}.{}", "a".repeat(2048))),
+        refresh_token: Some(Secret::new(format!("r{n}.{}", "b".repeat(2040)))),
+        feed_token: None,
+    };
+    let sealed_files = || std::fs::read_dir(dir.join("sealed")).map(|d| d.count()).unwrap_or(0);
+    store.delete("acct", SecretItem::Tokens).unwrap();
+    // Short, then long, then long again, then short: each read is the last write.
+    store.set_tokens("acct", &tokens(1)).unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), Some(tokens(1)));
+    assert!(long(2).to_secret().expose().len() >= 4096);
+    store.set_tokens("acct", &long(2)).unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), Some(long(2)), "the long set is read back whole");
+    assert_eq!(sealed_files(), 1);
+    store.set_tokens("acct", &long(3)).unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), Some(long(3)), "the newer long set, not the older");
+    assert_eq!(sealed_files(), 1, "the older sealed file is gone once the entry moved on");
+    store.set_tokens("acct", &tokens(4)).unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), Some(tokens(4)), "a short set after a long one wins");
+    assert_eq!(sealed_files(), 0);
+    // A crash between sealing and pointing leaves a spare file, never a wrong read.
+    store.set_tokens("acct", &long(5)).unwrap();
+    let spare = std::fs::read_dir(dir.join("sealed")).unwrap().next().unwrap().unwrap().path();
+    std::fs::copy(
+        &spare,
+        spare.with_file_name(format!("{}-spare.sealed", &spare.file_stem().unwrap().to_string_lossy()[..20])),
+    )
+    .unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), Some(long(5)));
+    // A damaged sealed file is reported, never taken for no token.
+    std::fs::write(&spare, b"garbage garbage garbage").unwrap();
+    let e = store.tokens("acct").unwrap_err().to_string();
+    assert!(e.contains("does not open") && e.contains("store it again"), "{e}");
+    std::fs::remove_file(&spare).unwrap();
+    let e = store.tokens("acct").unwrap_err().to_string();
+    assert!(e.contains("is gone"), "{e}");
+    // A value that looks like a pointer is sealed too, so it reads back as written.
+    let odd = Secret::new("tokentray-sealed:v1:not-a-pointer");
+    store.set("acct", SecretItem::ApiSecret, &odd).unwrap();
+    assert_eq!(store.get("acct", SecretItem::ApiSecret).unwrap(), Some(odd));
+    store.delete("acct", SecretItem::ApiSecret).unwrap();
+    store.delete("acct", SecretItem::Tokens).unwrap();
+    assert_eq!(store.tokens("acct").unwrap(), None);
+    assert_eq!(sealed_files(), 0, "a delete leaves no sealed file behind");
+    // Without a place to seal, a long value is refused and the old one stays.
+    let bare = KeyringStore::new(&format!("tokentray-test-sealed-{}", std::process::id())).with_limit(2560);
+    bare.set_tokens("acct", &tokens(6)).unwrap();
+    assert!(bare.set_tokens("acct", &long(7)).unwrap_err().to_string().contains("longer than the keyring holds"));
+    assert_eq!(bare.tokens("acct").unwrap(), Some(tokens(6)));
+    bare.delete("acct", SecretItem::Tokens).unwrap();
+}
+
 #[cfg(unix)]
 #[test]
 fn plaintext_store_is_a_private_file_and_says_so() {
