@@ -1,7 +1,8 @@
 //! `tokentray exec ACCOUNT -- COMMAND...`: the command runs with the token in
 //! its environment, receives the signals sent to us, and its exit code is
 //! ours. With `--restart-on-change` it is restarted (SIGTERM, a grace period,
-//! SIGKILL) whenever a new token arrives, from this process or another.
+//! SIGKILL; on Windows Ctrl+Break, the grace, the Job Object ended)
+//! whenever a new token arrives, from this process or another.
 
 use crate::account_cmd::fetch_token;
 use crate::cli::Global;
@@ -11,10 +12,11 @@ use std::time::Duration;
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::sinks::Field;
 use tokentray_runtime::control::{self, HandedToken};
+use tokentray_runtime::process_tree::{exit_code, ProcessTree, Relay, Terminal};
 use tokentray_runtime::EventKind;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> Result<Child, CliError> {
+fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> Result<ProcessTree, CliError> {
     let token = handed.access_token.expose();
     let mut c = Command::new(&command[0]);
     c.args(&command[1..]).env("TOKENTRAY_ACCOUNT", &account.id).env("TOKENTRAY_ACCESS_TOKEN", token);
@@ -30,38 +32,19 @@ fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> R
             c.env(name, value);
         }
     }
-    c.spawn().map_err(|source| CliError::Io { context: format!("cannot run `{}`", command[0]), source })
+    // Its own tree (a Job Object on Windows), in the terminal's foreground:
+    // a restart ends whatever the old one started.
+    ProcessTree::spawn(c, Terminal::Share)
+        .map_err(|source| CliError::Io { context: format!("cannot run `{}`", command[0]), source })
 }
 
-#[cfg(unix)]
-#[allow(unsafe_code)] // each block's SAFETY note says why it is sound
-fn send(child: &Child, signal: i32) {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill(2) on a child we spawned and have not reaped.
-        unsafe {
-            libc::kill(pid as libc::pid_t, signal);
-        }
-    }
-}
-
-/// SIGTERM, then SIGKILL if it has not exited within `grace`.
-async fn stop(child: &mut Child, grace: Duration) {
-    #[cfg(unix)]
-    send(child, libc::SIGTERM);
+/// Asks it to stop (SIGTERM; Ctrl+Break on Windows), then ends its whole
+/// tree if it has not exited within `grace`.
+async fn stop(child: &mut ProcessTree, grace: Duration) {
+    child.ask_to_stop();
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
-        let _ = child.kill().await;
+        child.kill().await;
     }
-}
-
-fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return ExitCode::from((128 + signal).clamp(0, 255) as u8);
-        }
-    }
-    ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8)
 }
 
 pub async fn run(
@@ -87,7 +70,8 @@ pub async fn run(
     } else {
         (None, None)
     };
-    let mut signals = Signals::new()?;
+    let mut signals =
+        Relay::new().map_err(|source| CliError::Io { context: "cannot handle signals".into(), source })?;
     loop {
         let mut child = spawn(&command, &account, &token)?;
         let restart = loop {
@@ -95,14 +79,9 @@ pub async fn run(
                 status = child.wait() => {
                     let status = status.map_err(|source| CliError::Io { context: "waiting for the command".into(), source })?;
                     engine.shutdown();
-                    return Ok(exit_code(status));
+                    return Ok(ExitCode::from(exit_code(status)));
                 }
-                signal = signals.next() => {
-                    #[cfg(unix)]
-                    send(&child, signal);
-                    #[cfg(not(unix))]
-                    let _ = signal;
-                }
+                signal = signals.next() => child.relay(signal),
                 event = events.recv(), if restart_on_change => {
                     if matches!(&event, Ok(e) if e.account == id && e.kind == EventKind::TokenChanged) {
                         match engine.tokens(id).await {
@@ -117,52 +96,5 @@ pub async fn run(
         eprintln!("tokentray: new token for {id}; restarting {}", command[0]);
         stop(&mut child, grace).await;
         token = restart;
-    }
-}
-
-/// The signals a supervisor passes on to its child.
-struct Signals {
-    #[cfg(unix)]
-    streams: Vec<(i32, tokio::signal::unix::Signal)>,
-}
-
-impl Signals {
-    fn new() -> Result<Self, CliError> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut streams = Vec::new();
-            for (number, kind) in [
-                (libc::SIGINT, SignalKind::interrupt()),
-                (libc::SIGTERM, SignalKind::terminate()),
-                (libc::SIGHUP, SignalKind::hangup()),
-                (libc::SIGQUIT, SignalKind::quit()),
-                (libc::SIGUSR1, SignalKind::user_defined1()),
-                (libc::SIGUSR2, SignalKind::user_defined2()),
-            ] {
-                let s =
-                    signal(kind).map_err(|source| CliError::Io { context: "cannot handle signals".into(), source })?;
-                streams.push((number, s));
-            }
-            Ok(Self { streams })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    async fn next(&mut self) -> i32 {
-        #[cfg(unix)]
-        {
-            let futures = self.streams.iter_mut().map(|(n, s)| {
-                let n = *n;
-                Box::pin(async move {
-                    s.recv().await;
-                    n
-                })
-            });
-            futures_util::future::select_all(futures).await.0
-        }
-        #[cfg(not(unix))]
-        std::future::pending().await
     }
 }

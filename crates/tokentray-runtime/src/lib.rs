@@ -32,7 +32,7 @@ pub use login::browser::{open_in_browser, BrowserError};
 pub use notices::{alerts, history};
 pub use notices::{when, LogNotifier, Notifier, MAX_SNOOZE};
 pub use plumbing::clock::{Clock, ManualClock, SystemClock};
-pub use plumbing::process;
+pub use plumbing::{process, process_tree};
 pub use shared::SharedStatus;
 pub use surfaces::{api, control, summary};
 pub use surfaces::{AccountView, EditFailure, ProviderChoice, Settings};

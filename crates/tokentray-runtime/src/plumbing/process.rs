@@ -40,6 +40,12 @@ pub fn open_file_limit() -> usize {
 /// Makes the process non-dumpable: no core file (which would hold every
 /// token in memory), and other processes of the same user cannot attach to
 /// it or read its memory through /proc. Linux only; elsewhere a no-op.
+///
+/// Windows has no counterpart that holds: a process of the same user may
+/// open ours for reading (an access list set on our process would not stop
+/// it, since its owner may always rewrite that list), and crash dumps are
+/// written only where an administrator turned on Windows Error Reporting's
+/// `LocalDumps`.
 #[allow(unsafe_code)] // each block's SAFETY note says why it is sound
 pub fn forbid_core_dumps() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
@@ -61,6 +67,42 @@ pub fn is_dumpable() -> bool {
     #[cfg(not(target_os = "linux"))]
     let dumpable = true;
     dumpable
+}
+
+/// Waits until this process is asked to stop. Unix: SIGTERM or SIGINT.
+/// Windows: Ctrl+C, Ctrl+Break, the console's window closed, log-off or
+/// shutdown; for the last three Windows ends the process once it returns
+/// from its handler (tokio's keeps it waiting), or after its own time
+/// limit (about 5 s for a close, more at shutdown): what is in flight then
+/// has that long to finish, and the journal keeps any new token.
+pub async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_logoff, ctrl_shutdown};
+        let (mut c, mut brk, mut close, mut logoff, mut shutdown) = (
+            ctrl_c().expect("Ctrl+C handler installs"),
+            ctrl_break().expect("Ctrl+Break handler installs"),
+            ctrl_close().expect("close handler installs"),
+            ctrl_logoff().expect("log-off handler installs"),
+            ctrl_shutdown().expect("shutdown handler installs"),
+        );
+        tokio::select! {
+            _ = c.recv() => {}
+            _ = brk.recv() => {}
+            _ = close.recv() => {}
+            _ = logoff.recv() => {}
+            _ = shutdown.recv() => {}
+        }
+    }
 }
 
 #[cfg(test)]

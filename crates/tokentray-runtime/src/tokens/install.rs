@@ -253,15 +253,52 @@ impl Engine {
     /// Writes the new token to every sink of the account; one failing sink
     /// does not stop the others, and each result shows in the status.
     pub(crate) async fn write_sinks(&self, id: &str) {
-        let Ok(Some(inputs)) = self.with_slot(id, |s| s.sink_inputs()) else { return };
+        if !self.write_sinks_once(id).await {
+            self.spawn_sink_retries(id);
+        }
+    }
+
+    /// One round over the account's sinks; whether every sink took it.
+    async fn write_sinks_once(&self, id: &str) -> bool {
+        let Ok(Some(inputs)) = self.with_slot(id, |s| s.sink_inputs()) else { return true };
         let now = self.now();
         let results =
             tokio::task::spawn_blocking(move || sinks::write_all(&inputs.account.sinks, &inputs.values(), now))
                 .await
                 .unwrap_or_default();
+        let all_written = results.iter().all(|r| r.ok);
         let _ = self.with_slot(id, |s| s.sinks = results.clone());
         if let Err(e) = self.update_state(id, |st| st.sinks = results).await {
             tracing::warn!(account = id, "cannot record the sinks' results in the state file: {e}");
         }
+        all_written
+    }
+
+    /// A sink that could not take the token (on Windows: a program held
+    /// the file open without delete sharing past the write's own retries;
+    /// anywhere: a full disk) is tried again, 15 s doubling to 15 minutes,
+    /// until every sink holds the token, a newer token takes over (its own
+    /// write tries again), or the engine stops. Each round's result is in
+    /// the status.
+    fn spawn_sink_retries(&self, id: &str) {
+        let engine = self.clone();
+        let id = id.to_owned();
+        let token = self.with_slot(&id, |s| s.tokens.as_ref().map(|t| t.access_token.clone())).ok().flatten();
+        tokio::spawn(async move {
+            let mut wait = Duration::from_secs(15);
+            let mut stopped = engine.stopped();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
+                }
+                let current =
+                    engine.with_slot(&id, |s| s.tokens.as_ref().map(|t| t.access_token.clone())).ok().flatten();
+                if current.is_none() || current != token || engine.write_sinks_once(&id).await {
+                    return;
+                }
+                wait = (wait * 2).min(Duration::from_secs(15 * 60));
+            }
+        });
     }
 }

@@ -14,6 +14,8 @@ use tokentray_adapters::provider::{parse_retry_after, read_bounded};
 use tokentray_adapters::Secret;
 use url::Url;
 
+use crate::plumbing::process_tree::{ProcessTree, Terminal};
+
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlertError {
@@ -127,7 +129,6 @@ async fn telegram(
     answer(http.post(url).json(&body).send().await).await.map(drop)
 }
 
-#[allow(unsafe_code)] // the kill(2) block's SAFETY note says why it is sound
 async fn command(
     program: &std::path::Path,
     args: &[String],
@@ -135,18 +136,16 @@ async fn command(
     message: &AlertMessage,
 ) -> Result<(), AlertError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        // A group of its own: a timeout stops whatever it started too.
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+        .stderr(std::process::Stdio::piped());
+    // A tree of its own: a timeout stops whatever it started too.
+    let mut child = ProcessTree::spawn(command, Terminal::Leave)
         .map_err(|e| AlertError::Refused(format!("cannot run {}: {e}", program.display())))?;
-    let group = child.id().and_then(|id| i32::try_from(id).ok());
-    let (mut stdin, stderr) = (child.stdin.take().expect("piped"), child.stderr.take().expect("piped"));
+    let (mut stdin, stderr) = (child.take_stdin().expect("piped"), child.take_stderr().expect("piped"));
     let json = serde_json::to_vec(message).expect("messages serialize");
     // The first few KiB of what it says, read beside it (a chatty program
     // never fills the memory, nor blocks on a full pipe).
@@ -167,10 +166,7 @@ async fn command(
         Ok(Ok(status)) => status,
         Ok(Err(e)) => return Err(AlertError::failed(format!("{}: {e}", program.display()))),
         Err(_) => {
-            if let Some(group) = group {
-                // SAFETY: kill(2) on the group this spawn made; no memory is touched.
-                unsafe { libc::kill(-group, libc::SIGKILL) };
-            }
+            child.kill().await;
             // A program that hangs once hangs again: not retried.
             return Err(AlertError::Refused(format!(
                 "{} did not finish within {}s and was stopped",
