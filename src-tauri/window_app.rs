@@ -7,18 +7,11 @@
 use crate::placement::{self, Rect, PANEL};
 use crate::state::WindowState;
 use crate::Args;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tokentray_runtime::control;
+use tokentray_runtime::control::{self, doorbell, doorbell::Doorbell};
 
 pub const LABEL: &str = "main";
-
-/// Where the one window answers "show" from a second one.
-fn window_socket(engine_dir: &Path) -> PathBuf {
-    engine_dir.join("window.sock")
-}
 
 /// Runs the window until it is closed.
 pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -26,55 +19,30 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => dir.clone(),
         None => crate::locate(args)?.2,
     };
-    // One window: the first holds this lock for its life; another asks it
-    // to come forward and leaves.
-    let lock = tokentray_adapters::atomic::open_private(&engine_dir.join("window.lock"))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return bring_forward(&engine_dir),
-        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-    }
+    // One window: the first holds the doorbell for its life (claimed before
+    // the web view starts); another rings it to bring it forward and leaves.
+    let Some(bell) = tauri::async_runtime::block_on(doorbell::claim(&engine_dir))? else {
+        tauri::async_runtime::block_on(doorbell::ring(&engine_dir, "show"))?;
+        tracing::info!("the window is open already: brought it forward");
+        return Ok(());
+    };
     if !tauri::async_runtime::block_on(control::is_running(&engine_dir)) {
         return Err("TokenTray is not running here: start it (tokentray-tray), and it opens this window".into());
     }
-    // Bound before the web view starts: from now on another window finds it.
-    let _ = std::fs::remove_file(window_socket(&engine_dir));
-    let listener = UnixListener::bind(window_socket(&engine_dir))?;
-    // 0600 like everything in the data directory (which is 0700 as well).
-    std::fs::set_permissions(window_socket(&engine_dir), std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let near = args.near;
     let app = tauri::Builder::default()
         .invoke_handler(crate::handlers())
         .setup(move |app| {
             app.manage(WindowState { engine_dir: engine_dir.clone() });
             open(app.handle(), near)?;
-            answer_show(app.handle(), listener);
+            answer_show(app.handle(), bell);
             follow_engine(app.handle(), engine_dir.clone());
             Ok(())
         })
         .build(tauri::generate_context!())?;
     // The last window closed ends the process: nothing else lives here.
     app.run(|_, _| {});
-    drop(lock);
     Ok(())
-}
-
-/// Asks the window that holds the lock to come forward; it binds its socket
-/// right after taking the lock, so a moment's wait may be needed.
-fn bring_forward(engine_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let started = std::time::Instant::now();
-    loop {
-        match UnixStream::connect(window_socket(engine_dir)).and_then(|mut s| s.write_all(b"show\n")) {
-            Ok(()) => {
-                tracing::info!("the window is open already: brought it forward");
-                return Ok(());
-            }
-            Err(_) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => return Err(format!("another window holds the lock but does not answer: {e}").into()),
-        }
-    }
 }
 
 /// Opens the window: a compact panel beside the tray icon where the
@@ -101,23 +69,22 @@ fn open<R: Runtime>(app: &AppHandle<R>, near: Option<Rect>) -> tauri::Result<()>
     window.set_focus()
 }
 
-/// Brings the window forward when a second one asks, on a socket in the
-/// private data directory (0700) that lives as long as this process.
-fn answer_show<R: Runtime>(app: &AppHandle<R>, listener: UnixListener) {
+/// Brings the window forward when a second one rings.
+fn answer_show<R: Runtime>(app: &AppHandle<R>, bell: Doorbell) {
     let app = app.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut line = String::new();
-            if BufReader::new(stream).read_line(&mut line).is_ok() && line.trim() == "show" {
-                let handle = app.clone();
-                let _ = app.run_on_main_thread(move || {
-                    if let Some(w) = handle.get_webview_window(LABEL) {
-                        let _ = w.show();
-                        let _ = w.unminimize();
-                        let _ = w.set_focus();
-                    }
-                });
+    tauri::async_runtime::spawn(async move {
+        while let Ok(word) = bell.next().await {
+            if word != "show" {
+                continue;
             }
+            let handle = app.clone();
+            let _ = app.run_on_main_thread(move || {
+                if let Some(w) = handle.get_webview_window(LABEL) {
+                    let _ = w.show();
+                    let _ = w.unminimize();
+                    let _ = w.set_focus();
+                }
+            });
         }
     });
 }
@@ -136,7 +103,6 @@ fn follow_engine<R: Runtime>(app: &AppHandle<R>, engine_dir: PathBuf) {
             tracing::warn!("cannot follow the running TokenTray: {e}");
         }
         tracing::info!("the running TokenTray went away: closing the window");
-        let _ = std::fs::remove_file(window_socket(&engine_dir));
         app.exit(0);
     });
 }

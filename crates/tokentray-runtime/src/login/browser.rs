@@ -45,6 +45,12 @@ pub fn open_in_browser(url: &str) -> Result<(), BrowserError> {
             Err(_) => tried.push(words[0].clone()),
         }
     }
+    // Windows' own way: the shell opens the address with the default browser.
+    #[cfg(windows)]
+    match tokentray_adapters::os::windows::shell_open(url) {
+        Ok(()) => return Ok(()),
+        Err(e) => tried.push(format!("the Windows shell ({e})")),
+    }
     Err(BrowserError { tried: tried.join(", "), url: url.to_owned() })
 }
 
@@ -52,7 +58,8 @@ fn platform_openers() -> &'static [&'static str] {
     if cfg!(target_os = "macos") {
         &["open"]
     } else if cfg!(windows) {
-        &["explorer"]
+        // After `$BROWSER`: `ShellExecuteW` (below), not a program.
+        &[]
     } else {
         &["xdg-open", "sensible-browser"]
     }

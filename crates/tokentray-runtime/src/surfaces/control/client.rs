@@ -5,7 +5,7 @@
 
 use super::lines::{LineError, LineReader};
 use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request, MAX_ANSWER};
-use super::transport::{self, ConnectError, Connection};
+use super::transport::{self, ConnectError, Connection, Endpoint};
 use crate::AccountStatus;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -52,7 +52,7 @@ struct Session {
 
 impl Session {
     async fn open(data_dir: &Path) -> Result<Self, ClientError> {
-        let Connection { read, write } = match transport::connect(&transport::address(data_dir)).await {
+        let Connection { read, write } = match transport::connect(data_dir, Endpoint::Engine).await {
             Ok(c) => c,
             Err(ConnectError::Nobody) => return Err(ClientError::NotRunning),
             Err(ConnectError::Failed(e)) => return Err(ClientError::Dropped(format!("cannot connect: {e}"))),

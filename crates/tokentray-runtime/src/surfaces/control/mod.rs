@@ -6,9 +6,11 @@
 //! - `server.rs`: serving it, each request carried onto the engine;
 //! - `client.rs`: asking, with errors that tell "nothing runs" from "it went away";
 //! - `lines.rs`: reading lines at either end, each bounded, safe beside other waits;
+//! - `doorbell.rs`: the one window's, over the same seam;
 //! - `transport/`: the seam where the OS's local socket lives.
 
 mod client;
+pub mod doorbell;
 mod lines;
 mod protocol;
 mod server;

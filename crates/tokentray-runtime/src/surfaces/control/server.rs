@@ -4,7 +4,7 @@
 
 use super::lines::LineReader;
 use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_LINE};
-use super::transport::{self, BindError, Connection, Listener};
+use super::transport::{self, BindError, Connection, Endpoint, Listener};
 use crate::login::{LoginOptions, Pasted};
 use crate::{Engine, Remedy};
 use std::path::PathBuf;
@@ -50,10 +50,10 @@ pub async fn serve(engine: Engine, host: Host) -> Result<tokio::task::JoinHandle
 
 /// Binds the control channel, or says which TokenTray already runs.
 pub async fn claim(engine: &Engine) -> Result<Claimed, ServeError> {
-    let path = transport::address(engine.data_dir());
+    let path = transport::address(engine.data_dir(), Endpoint::Engine);
     let io = |source| ServeError::Io { path: path.clone(), source };
     tokentray_adapters::atomic::create_private_dir(engine.data_dir()).map_err(io)?;
-    match transport::bind(&path).await {
+    match transport::bind(engine.data_dir(), Endpoint::Engine).await {
         Ok(listener) => Ok(Claimed { listener }),
         Err(BindError::Taken) => Err(ServeError::AlreadyRunning(path)),
         Err(BindError::Failed(e)) => Err(io(e)),

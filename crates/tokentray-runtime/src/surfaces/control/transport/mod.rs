@@ -1,12 +1,43 @@
 //! The seam where the OS's local socket lives: the rest of the control
 //! channel reads and writes lines over whatever this gives. On Unix it is a
 //! socket file in the private data directory (0600 in a 0700 directory);
-//! a Windows named pipe that only the user can open belongs here too.
+//! on Windows a named pipe that only the user can open, whose owner the
+//! client checks before it says anything.
+//!
+//! On both, the claim is an exclusive lock on [`claim_file`], held until
+//! the engine's last work is done: one engine per data directory.
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::{address, bind, connect, Listener};
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::{address, bind, connect, Listener};
+
+use std::path::{Path, PathBuf};
+
+/// What answers at an address: the engine, or the one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Engine,
+    Window,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Engine => "tokentray",
+            Self::Window => "window",
+        }
+    }
+}
+
+/// The file whose lock is the claim on an endpoint of `data_dir`.
+fn claim_file(data_dir: &Path, endpoint: Endpoint) -> PathBuf {
+    data_dir.join(format!("{}.lock", endpoint.name()))
+}
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

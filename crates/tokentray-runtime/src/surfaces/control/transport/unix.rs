@@ -1,13 +1,13 @@
 //! The control channel on Unix: a socket file in the private data directory.
 
-use super::{BindError, ConnectError, Connection};
+use super::{BindError, ConnectError, Connection, Endpoint};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use tokio::net::{UnixListener, UnixStream};
 
-/// Where the engine of `data_dir` answers.
-pub(crate) fn address(data_dir: &Path) -> PathBuf {
-    data_dir.join("tokentray.sock")
+/// Where `endpoint` of `data_dir` answers.
+pub(crate) fn address(data_dir: &Path, endpoint: Endpoint) -> PathBuf {
+    data_dir.join(format!("{}.sock", endpoint.name()))
 }
 
 pub(crate) struct Listener {
@@ -28,8 +28,10 @@ pub(crate) struct Claim {
 /// life, so two processes starting at once cannot both take the address
 /// (one replacing the other's socket file), and a socket file is removed
 /// only while holding it: then its process is gone, or it would hold it.
-pub(crate) async fn bind(path: &Path) -> Result<Listener, BindError> {
-    let claim = tokentray_adapters::atomic::open_private(&path.with_extension("lock")).map_err(BindError::Failed)?;
+pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener, BindError> {
+    let path = &address(data_dir, endpoint);
+    let claim =
+        tokentray_adapters::atomic::open_private(&super::claim_file(data_dir, endpoint)).map_err(BindError::Failed)?;
     match claim.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
@@ -76,8 +78,8 @@ impl Drop for Listener {
     }
 }
 
-pub(crate) async fn connect(path: &Path) -> Result<Connection, ConnectError> {
-    match UnixStream::connect(path).await {
+pub(crate) async fn connect(data_dir: &Path, endpoint: Endpoint) -> Result<Connection, ConnectError> {
+    match UnixStream::connect(address(data_dir, endpoint)).await {
         Ok(stream) => Ok(split(stream)),
         // No socket file, or one whose process is gone.
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => Err(ConnectError::Nobody),

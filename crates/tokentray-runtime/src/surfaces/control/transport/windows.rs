@@ -1,0 +1,127 @@
+//! The control channel on Windows: a named pipe whose access list grants
+//! this user alone, refusing remote clients. Pipe names are one namespace
+//! for the whole machine, so another user could make ours first: the
+//! server asks to be the first instance (and fails if it is not), and the
+//! client talks only to a pipe this user owns.
+
+use super::{BindError, ConnectError, Connection, Endpoint};
+use sha2::{Digest, Sha256};
+use std::os::windows::io::AsHandle;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokentray_adapters::os::windows::{current_user_sid, owner_of, Inherit, OwnerOnly};
+use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
+
+const ERROR_FILE_NOT_FOUND: i32 = 2;
+const ERROR_ACCESS_DENIED: i32 = 5;
+const ERROR_PIPE_BUSY: i32 = 231;
+
+/// The pipe of `endpoint` of `data_dir`: named after this user and the
+/// directory, so two data directories (a test's, the demo's) have two pipes.
+pub(crate) fn address(data_dir: &Path, endpoint: Endpoint) -> PathBuf {
+    let sid = current_user_sid().unwrap_or_default();
+    // Windows' paths are case-blind: one directory, one name.
+    let dir = data_dir.to_string_lossy().to_lowercase();
+    let digest = Sha256::digest(format!("{sid}\n{dir}").as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    PathBuf::from(format!(r"\\.\pipe\tokentray-{hex}-{}", endpoint.name()))
+}
+
+pub(crate) struct Listener {
+    name: PathBuf,
+    descriptor: OwnerOnly,
+    /// The instance the next client connects to.
+    next: tokio::sync::Mutex<NamedPipeServer>,
+    claim: Option<Claim>,
+}
+
+/// The claim on the data directory's channel, held until dropped.
+pub(crate) struct Claim {
+    _lock: std::fs::File,
+}
+
+pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener, BindError> {
+    let claim =
+        tokentray_adapters::atomic::open_private(&super::claim_file(data_dir, endpoint)).map_err(BindError::Failed)?;
+    match claim.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
+        Err(std::fs::TryLockError::Error(e)) => return Err(BindError::Failed(e)),
+    }
+    let name = address(data_dir, endpoint);
+    let descriptor = OwnerOnly::new(Inherit::Nothing).map_err(BindError::Failed)?;
+    let first = create(&name, &descriptor, true).map_err(|e| match e.raw_os_error() {
+        // The name is someone else's: the lock says no engine of ours has it.
+        Some(ERROR_ACCESS_DENIED) => BindError::Failed(std::io::Error::new(
+            e.kind(),
+            format!("another program holds the pipe {} (not a TokenTray of this user's)", name.display()),
+        )),
+        _ => BindError::Failed(e),
+    })?;
+    Ok(Listener { name, descriptor, next: tokio::sync::Mutex::new(first), claim: Some(Claim { _lock: claim }) })
+}
+
+#[allow(unsafe_code)] // the SAFETY note says why it is sound
+fn create(name: &Path, descriptor: &OwnerOnly, first: bool) -> std::io::Result<NamedPipeServer> {
+    let mut attributes = descriptor.attributes();
+    // SAFETY: the attributes and the descriptor they point to outlive the call.
+    unsafe {
+        ServerOptions::new().first_pipe_instance(first).reject_remote_clients(true).create_with_security_attributes_raw(
+            name,
+            (&mut attributes as *mut windows_sys::Win32::Security::SECURITY_ATTRIBUTES).cast(),
+        )
+    }
+}
+
+impl Listener {
+    /// The next client. Cancel-safe: an instance a cancelled wait left
+    /// listening is the one the next call waits on.
+    pub(crate) async fn accept(&self) -> std::io::Result<Connection> {
+        let mut next = self.next.lock().await;
+        next.connect().await?;
+        // A new instance takes the connected one's place before it is handed on.
+        let connected = std::mem::replace(&mut *next, create(&self.name, &self.descriptor, false)?);
+        Ok(split(connected))
+    }
+
+    /// Stops answering (the pipe closes when the listener drops) but keeps
+    /// the claim until the returned value is dropped.
+    pub(crate) fn close(mut self) -> Option<Claim> {
+        self.claim.take()
+    }
+}
+
+pub(crate) async fn connect(data_dir: &Path, endpoint: Endpoint) -> Result<Connection, ConnectError> {
+    let name = address(data_dir, endpoint);
+    let mut busy_since = None;
+    let client = loop {
+        match ClientOptions::new().open(&name) {
+            Ok(client) => break client,
+            Err(e) if e.raw_os_error() == Some(ERROR_FILE_NOT_FOUND) => return Err(ConnectError::Nobody),
+            // Every instance is taken for the moment: the server makes the next at once.
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY) => {
+                let since = *busy_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > Duration::from_secs(10) {
+                    return Err(ConnectError::Failed(e));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(ConnectError::Failed(e)),
+        }
+    };
+    // Say nothing (a pasted code, a secret) to a pipe another user made.
+    let ours = current_user_sid().map_err(ConnectError::Failed)?;
+    let owner = owner_of(client.as_handle()).map_err(ConnectError::Failed)?;
+    if owner != ours {
+        return Err(ConnectError::Failed(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("the pipe {} belongs to another user ({owner}); TokenTray does not talk to it", name.display()),
+        )));
+    }
+    Ok(split(client))
+}
+
+fn split<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static>(stream: S) -> Connection {
+    let (read, write) = tokio::io::split(stream);
+    Connection { read: Box::new(read), write: Box::new(write) }
+}
