@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Draws TokenTray's icons (a coloured ring with a key slot) as RGBA PNGs, stdlib only.
+"""Draws TokenTray's app icon (a green ring with a key slot) as RGBA PNGs and
+a Windows .ico, stdlib only. The tray's icons are drawn by
+examples/draw_tray_icons.rs.
 
 Run from the repository root: python3 scripts/make-icons.py
 """
@@ -44,8 +46,26 @@ def ring(colour, crossed):
     return pixel
 
 
+def ico(images):
+    """A Windows icon holding each (size, PNG) as is (Vista and later read PNG entries)."""
+    header = struct.pack("<HHH", 0, 1, len(images))
+    offset = len(header) + 16 * len(images)
+    entries, blobs = b"", b""
+    for size, data in images:
+        side = 0 if size >= 256 else size  # 0 means 256
+        entries += struct.pack("<BBBBHHII", side, side, 0, 0, 1, 32, len(data), offset + len(blobs))
+        blobs += data
+    return header + entries + blobs
+
+
 if __name__ == "__main__":
+    # The executable's and the installer's icon on Windows (tauri-build
+    # embeds it as a resource when building for Windows).
+    with open("icons/icon.ico", "wb") as f:
+        f.write(ico([(s, png(s, s, ring(COLOURS["icon"], False))) for s in (16, 24, 32, 48, 64, 256)]))
     for name, colour in COLOURS.items():
+        if name != "icon":
+            continue  # the tray's: examples/draw_tray_icons.rs
         sizes = [32, 128, 512] if name == "icon" else [64]
         for size in sizes:
             data = png(size, size, ring(colour, name == "tray-expired"))

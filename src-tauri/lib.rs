@@ -5,12 +5,16 @@
 
 mod args;
 mod autostart;
+#[cfg(target_os = "linux")]
+mod autostart_xdg;
 mod clipboard;
 mod command_error;
 mod commands;
 pub mod notify;
 mod placement;
 mod state;
+#[cfg(windows)]
+mod toast;
 pub mod tray;
 pub mod window;
 mod window_app;
@@ -63,7 +67,7 @@ pub fn run(args: Args) {
         }
     }
     let app = tauri::Builder::default();
-    // Started at login: the tray alone, no window. (Linux: `autostart.rs`.)
+    // Started at login: the tray alone, no window. (Linux: `autostart_xdg.rs`.)
     #[cfg(not(target_os = "linux"))]
     let app = app.plugin(tauri_plugin_autostart::init(
         tauri_plugin_autostart::MacosLauncher::LaunchAgent,
@@ -156,6 +160,8 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     }
     let (clicks_tx, mut clicks) = tokio::sync::mpsc::unbounded_channel();
     let notifier = Arc::new(notify::DesktopNotifier { clicks: clicks_tx });
+    #[cfg(windows)]
+    toast::register();
 
     let (engine, config_path, demo) = tauri::async_runtime::block_on(async {
         let (config, store, demo): (Config, Arc<dyn tokentray_adapters::store::SecretStore>, _) = match source {

@@ -1,6 +1,6 @@
 //! Desktop notifications through the freedesktop notification service (or the
 //! platform's), with "Log in" and "Snooze 1 h" actions where the server
-//! supports actions.
+//! supports actions; on Windows toasts with those buttons (`toast.rs`).
 
 use notify_rust::{Notification, Timeout};
 use tokentray_adapters::config::AccountConfig;
@@ -10,6 +10,17 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// A notification with no action, shown off the caller's thread.
 pub fn show(summary: &str, body: &str) {
+    #[cfg(windows)]
+    {
+        let (summary, body) = (summary.to_owned(), body.to_owned());
+        std::thread::spawn(move || crate::toast::plain(&summary, &body));
+    }
+    #[cfg(not(windows))]
+    show_freedesktop(summary, body);
+}
+
+#[cfg(not(windows))]
+fn show_freedesktop(summary: &str, body: &str) {
     let mut n = Notification::new();
     n.appname("TokenTray").summary(summary).body(body).icon("dialog-information").timeout(Timeout::Default);
     std::thread::spawn(move || {
@@ -74,7 +85,31 @@ impl Notifier for DesktopNotifier {
         }
         let clicks = self.clicks.clone();
         let id = account.id.clone();
+        // Windows: a toast whose buttons do the same.
+        #[cfg(windows)]
+        {
+            let _ = n;
+            let mut buttons = Vec::new();
+            if wants_login {
+                buttons.push(("Log in", "login"));
+            }
+            if snoozable {
+                buttons.push(("Snooze 1 h", "snooze"));
+            }
+            std::thread::spawn(move || {
+                crate::toast::show(&summary, &body, &buttons, move |action| {
+                    let _ = match action {
+                        Some("login") => clicks.send(Clicked::Login(id.clone())),
+                        Some("snooze") => clicks.send(Clicked::Snooze),
+                        // The toast itself: the account's login, where it wants one.
+                        None if wants_login => clicks.send(Clicked::Login(id.clone())),
+                        _ => Ok(()),
+                    };
+                })
+            });
+        }
         // Showing talks D-Bus and waiting for an action blocks: off the engine's threads.
+        #[cfg(not(windows))]
         std::thread::spawn(move || match n.show() {
             Ok(handle) if wants_login || snoozable => {
                 #[cfg(all(unix, not(target_os = "macos")))]

@@ -6,6 +6,9 @@
 // Tests and benches stand beside the product: they read the wall clock
 // to start a test's clock where the sandbox broker's is.
 #![allow(clippy::disallowed_methods)]
+// Built for Linux only: every test here needs a Linux desktop session (the
+// tray over D-Bus, a notification daemon, WebKitWebDriver, Xvfb, the .deb).
+#![cfg(target_os = "linux")]
 
 mod notifications;
 mod one_truth;
