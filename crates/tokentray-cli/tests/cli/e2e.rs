@@ -167,6 +167,8 @@ async fn check_and_token_tell_a_revoked_token_by_their_exit_codes() {
 /// TokenTray crashing mid-answer, another version): the command fails and
 /// says so. It never does the work in a process of its own beside it: two
 /// engines would renew one token twice.
+// Built for Unix only: it stands in for the engine on the socket file itself.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_tokentray_that_drops_the_connection_is_not_doubled() {
     let s = std::sync::Arc::new(setup("dropped").await);

@@ -12,7 +12,12 @@ mod demo;
 mod e2e;
 mod handoff;
 mod one_truth;
+// Built for Linux only: it builds and reads the .deb and .rpm.
+#[cfg(unix)]
 mod packaging;
 mod secret;
+// Built for Linux only: they run OpenBao, whose `bao` binary here is Linux's.
+#[cfg(unix)]
 mod vault;
+#[cfg(unix)]
 mod vault_takeover;

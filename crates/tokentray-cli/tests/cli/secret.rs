@@ -115,6 +115,8 @@ fn without_a_desktop_the_bare_command_points_to_daemon_and_demo() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+// Built for Unix only: its alert command is a shell script.
+#[cfg(unix)]
 #[test]
 fn an_alerts_secret_and_a_test_message_from_the_command_line() {
     let dir = scratch("alerts");
