@@ -94,10 +94,14 @@ impl Config {
         let wrong = |w: Wrong| w.in_file(text, path);
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let message = e.message().trim();
-            let message = match e.span().and_then(|s| key_at(text, s.start)) {
+            let mut message = match e.span().and_then(|s| key_at(text, s.start)) {
                 Some(key) if !message.contains(&format!("`{key}`")) => format!("{key}: {message}"),
                 _ => message.to_owned(),
             };
+            // A Windows path in "double quotes" reads its backslashes as escapes.
+            if message.contains("escape") || message.contains("unicode value digits") {
+                message += r#"; for a Windows path use 'single quotes' or forward slashes ('C:\Users\me\bot\.env' or "C:/Users/me/bot/.env")"#;
+            }
             wrong(Wrong { span: e.span(), message })
         })?;
         let defaults = match &raw.thresholds {

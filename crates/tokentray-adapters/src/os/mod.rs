@@ -5,9 +5,9 @@
 //! - Unix: modes (0600 files, 0700 directories), the group an existing
 //!   file had, `rename(2)` and an fsync of the directory.
 //! - Windows: a protected access list that grants this user alone (a mode
-//!   means nothing there); `ReplaceFileW`, which keeps the replaced file's
-//!   access list as a kept mode would, retried while a reader holds the
-//!   file without delete sharing (Python does), then `MoveFileExW`.
+//!   means nothing there); a rename with POSIX semantics (else
+//!   `MoveFileExW`), retried while a reader holds the file without delete
+//!   sharing (Python does), then reported with the old content whole.
 
 #[cfg(unix)]
 mod unix;

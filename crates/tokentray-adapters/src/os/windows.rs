@@ -1,5 +1,5 @@
-//! Files on Windows: access lists instead of modes, `MoveFileExW` retried
-//! under the sharing rules, processes asked by handle.
+//! Files on Windows: access lists instead of modes, a rename retried under
+//! the sharing rules, processes asked by handle.
 //!
 //! Owner-only is a protected access list granting this user alone (the
 //! inherited entries of the profile folder, Administrators and SYSTEM among
@@ -27,7 +27,6 @@ use windows_sys::Win32::Security::{
     GetTokenInformation, SetFileSecurityW, TokenUser, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
     PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
 };
-use windows_sys::Win32::Storage::FileSystem::{MoveFileExW, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH};
 use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetExitCodeProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
 };
@@ -71,32 +70,35 @@ pub(crate) fn open_private_options(_: &mut OpenOptions) {}
 /// reading a user's file never keeps TokenTray's own writers, or theirs, out.
 pub(crate) fn read_options(_: &mut OpenOptions) {}
 
-/// Moves the finished temporary file over the target, written through to
-/// the disk. While another program holds the target open without delete
-/// sharing (Python's `open()`, most runtimes), Windows refuses: retried
-/// with growing pauses for [`super::REPLACE_PATIENCE`], then reported as
-/// locked. The target keeps its old content whole all the while.
+/// Moves the finished temporary file over the target. The standard
+/// library's rename asks for POSIX semantics first (Windows 10 1709 and
+/// later): a reader that opened the target with delete sharing (Rust's
+/// default) keeps reading the old file and does not block the swap. One
+/// that holds it without delete sharing (Python's `open()`, .NET's
+/// defaults) makes Windows refuse: retried with growing pauses for
+/// [`super::REPLACE_PATIENCE`], then reported as locked. Where POSIX
+/// semantics are missing the library falls back to `MoveFileExW`, retried
+/// the same way. The target keeps its old content whole all the while.
 ///
 /// Not `ReplaceFileW`: one of its documented failures
 /// (`ERROR_UNABLE_TO_MOVE_REPLACEMENT`) leaves no file under the target's
 /// name, which a bot reading at that moment would see as no token at all.
 pub(crate) fn replace(tmp: &Path, target: &Path, _existed: bool) -> io::Result<()> {
-    let (from, to) = (wide(tmp.as_os_str()), wide(target.as_os_str()));
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
-        // SAFETY: both names are NUL-terminated UTF-16 buffers that live across the call.
-        if unsafe { MoveFileExW(from.as_ptr(), to.as_ptr(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) } != 0 {
-            return Ok(());
-        }
-        // SAFETY: reads this thread's last error; no memory is touched.
-        let code = unsafe { GetLastError() };
-        let held = matches!(
-            code,
-            ERROR_SHARING_VIOLATION | ERROR_ACCESS_DENIED | ERROR_LOCK_VIOLATION | ERROR_USER_MAPPED_FILE
-        );
+        let error = match fs::rename(tmp, target) {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        let held = error.raw_os_error().is_some_and(|code| {
+            matches!(
+                code as u32,
+                ERROR_SHARING_VIOLATION | ERROR_ACCESS_DENIED | ERROR_LOCK_VIOLATION | ERROR_USER_MAPPED_FILE
+            )
+        });
         if !held {
-            return Err(io::Error::from_raw_os_error(code as i32));
+            return Err(error);
         }
         if started.elapsed() >= super::REPLACE_PATIENCE {
             return Err(io::Error::new(

@@ -98,6 +98,21 @@ fn malformed_toml_names_file_and_line() {
     assert!(e.starts_with("/home/trader/.config/tokentray/config.toml:3:"), "{e}");
 }
 
+/// The mistake every Windows user makes once: a path in "double quotes"
+/// whose backslashes TOML reads as escapes. The error says how to write it.
+#[test]
+fn a_windows_path_in_double_quotes_is_told_how_to_write_it() {
+    let e = error(
+        "[[account]]\nid = \"k\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n\
+         [[account.sink]]\nformat = \"env\"\npath = \"C:\\Users\\me\\bot\\.env\"\n",
+    );
+    assert!(e.contains("config.toml:8:") && e.contains("'single quotes' or forward slashes"), "{e}");
+    let fine =
+        "[[account]]\nid = \"k\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n\
+                [[account.sink]]\nformat = \"env\"\npath = 'C:\\Users\\me\\bot\\.env'\n";
+    assert_eq!(parse(fine).unwrap().accounts[0].sinks[0].path.to_string_lossy(), r"C:\Users\me\bot\.env");
+}
+
 #[test]
 fn an_unknown_provider_is_named_with_the_choices() {
     let e = error(

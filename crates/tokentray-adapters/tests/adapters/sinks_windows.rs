@@ -1,7 +1,8 @@
 //! Sinks under Windows' sharing rules: a bot holds its file open without
 //! delete sharing (Python's `open()` does), and Windows then refuses to
 //! replace it. The rewrite waits it out, or reports the file as locked;
-//! a reader never sees it torn, empty or gone.
+//! a reader never sees it torn, empty or gone (in the instant of a swap
+//! Windows refuses its open with a sharing violation, and it reads again).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -55,15 +56,33 @@ fn a_reader_without_delete_sharing_delays_a_rewrite_but_never_sees_it_torn() {
     let reader = {
         let (path, stop) = (path.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut reads = 0u32;
+            let (mut reads, mut busy) = (0u32, 0u32);
             while !stop.load(Ordering::Relaxed) {
                 let mut text = String::new();
-                open_like_python(&path).expect("the file is always there").read_to_string(&mut text).unwrap();
+                let mut file = match open_like_python(&path) {
+                    Ok(file) => file,
+                    // The instant of the swap holds the file for deletion:
+                    // Windows refuses an open without delete sharing then
+                    // (a reader on Windows tries again); never "not found".
+                    Err(e) if e.raw_os_error() == Some(32) => {
+                        busy += 1;
+                        continue;
+                    }
+                    Err(e) => panic!("the file is always there: {e}"),
+                };
+                file.read_to_string(&mut text).unwrap();
+                drop(file);
                 let d: serde_json::Value = serde_json::from_str(&text).expect("never torn");
                 assert!(d["access_token"].as_str().unwrap().starts_with('t'));
                 assert_eq!(d["padding"].as_str().unwrap().len(), 20_000);
                 reads += 1;
+                // Between reads it lets go, as a bot that reads its token
+                // now and then does (one reopening it without a pause
+                // would hold it nearly always: past the retries, the write
+                // is reported, as the next test shows).
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
+            eprintln!("{reads} whole reads, {busy} opens refused in the instant of a swap");
             reads
         })
     };

@@ -137,7 +137,11 @@ mod tests {
             before_marker.push(event);
         }
         let of_config: Vec<_> = before_marker.iter().filter(|e| e.paths.contains(&config)).collect();
-        assert!(!of_config.is_empty(), "the read raised events: {before_marker:?}");
+        // inotify reports reads (so the test can tell them from changes);
+        // Windows' directory watch reports none.
+        if cfg!(target_os = "linux") {
+            assert!(!of_config.is_empty(), "the read raised events: {before_marker:?}");
+        }
         assert!(of_config.iter().all(|e| !is_change(&e.kind)), "a read is no change: {of_config:?}");
     }
 }

@@ -123,7 +123,11 @@ pub fn append(data_dir: &Path, entry: &HistoryEntry, now: Instant) -> std::io::R
     // Appended in one write, and never through a link.
     let mut f = tokentray_adapters::atomic::open_private_append(&path)?;
     f.write_all(line.as_bytes())?;
-    if f.metadata()?.len() > MAX_BYTES {
+    let size = f.metadata()?.len();
+    // Closed before a compaction replaces the file (Windows would refuse
+    // to replace a file this process still holds).
+    drop(f);
+    if size > MAX_BYTES {
         compact(data_dir, now)?;
     }
     Ok(())

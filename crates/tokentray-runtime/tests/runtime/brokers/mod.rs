@@ -40,7 +40,7 @@ async fn brokers(name: &str) -> Brokers {
     let mut text = "storage = \"plaintext\"\nhttp_timeout = \"3s\"\n".to_owned();
     for (id, app) in IDS.iter().zip(&apps) {
         text += &sandbox.account_toml(id, app);
-        text += &format!("[[account.sink]]\nformat = \"env\"\npath = \"{}/{id}.env\"\n", sinks.display());
+        text += &format!("[[account.sink]]\nformat = \"env\"\npath = '{}/{id}.env'\n", sinks.display());
     }
     std::fs::create_dir_all(&sinks).unwrap();
     std::fs::write(dir.join("config.toml"), &text).unwrap();
