@@ -3,18 +3,24 @@
 # libraries the Tauri app links against, and the services the tests talk to
 # (D-Bus, GNOME Keyring, Xvfb, a notification daemon). Skips apt when all is there.
 #
-#   scripts/install-deps.sh [--with-tauri-driver] [--with-bench-tools]
+#   scripts/install-deps.sh [--with-tauri-driver] [--with-bench-tools] [--with-windows]
+#
+# --with-windows: what building for Windows and testing under Wine takes
+# (the mingw-w64 toolchain, Wine with its 32-bit half for NSIS installers,
+# makensis, the Rust target).
 set -euo pipefail
 # Rust from rustup, and what pip installs for this user (OpenBao's `bao`).
 export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
 
 with_tauri_driver=false
 with_bench_tools=false
+with_windows=false
 for arg in "$@"; do
   case "$arg" in
     --with-tauri-driver) with_tauri_driver=true ;;
     --with-bench-tools) with_bench_tools=true ;;
-    *) echo "install-deps.sh: unknown option $arg (use --with-tauri-driver, --with-bench-tools)" >&2; exit 2 ;;
+    --with-windows) with_windows=true ;;
+    *) echo "install-deps.sh: unknown option $arg (use --with-tauri-driver, --with-bench-tools, --with-windows)" >&2; exit 2 ;;
   esac
 done
 
@@ -28,6 +34,19 @@ packages=(
 )
 # The API benchmark drives the server with wrk.
 $with_bench_tools && packages+=(wrk)
+# Windows from Debian: the linker and C compiler for the target (ring and
+# others build C), Wine to run the tests (NSIS installers are 32-bit
+# programs: wine32, from the i386 architecture), makensis for the installer.
+if $with_windows; then
+  packages+=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64 nsis)
+  if [ "$(dpkg --print-architecture)" = amd64 ]; then
+    if ! dpkg --print-foreign-architectures | grep -qx i386; then
+      [ "$(id -u)" -ne 0 ] && s=sudo || s=""
+      $s dpkg --add-architecture i386
+    fi
+    packages+=(wine32:i386)
+  fi
+fi
 # The window's logic is tested with node's own test runner; the package
 # test runs Tauri's bundler with npx (Debian ships it in `npm`).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -71,6 +90,10 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is not installed: install Rust from https://rustup.rs and run this again" >&2
   exit 1
+fi
+
+if $with_windows; then
+  rustup target add x86_64-pc-windows-gnu >/dev/null
 fi
 
 # WebDriver for the Tauri app (drives WebKitWebDriver); built once, then cached.

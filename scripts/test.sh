@@ -16,7 +16,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 log=$(mktemp -t tokentray-tests.XXXXXX.log)
 cargo fmt --all -- --check
-shellcheck scripts/*.sh .ci/run tests/*.sh
+shellcheck scripts/*.sh scripts/wine/*.sh .ci/run tests/*.sh
 node --test ui/logic.test.mjs 2>&1 | tee "$log"
 # The core builds without a clock (its chrono has no `clock` feature): what
 # keeps it pure is the compiler, not a review.
@@ -36,8 +36,10 @@ scripts/with-desktop-session.sh bash -c '
   cargo test -p tokentray-app --locked -- --test-threads=1 2>&1 | tee -a "$1"
   exit "${PIPESTATUS[0]}"
 ' _ "$log"
+# Windows: cross-built, its tests under Wine, tokentray.exe end to end.
+scripts/test-windows.sh 2>&1 | tee -a "$log"
 # One closing line over every runner: nextest's summary (or cargo test's
-# results) and node's.
+# results, the Windows ones included) and node's.
 awk '/^test result:/ { p += $4; f += $6 }
      /Summary \[.*tests run:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }

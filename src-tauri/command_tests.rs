@@ -33,7 +33,7 @@ fn fixture(name: &str) -> Fixture {
         let demo = Demo::start(&dir).await.unwrap();
         let engine = demo.engine(Arc::new(LogNotifier)).unwrap();
         demo.log_in_everything(&engine).await.unwrap();
-        let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: true };
+        let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: true, stop: None };
         tokentray_runtime::control::serve(engine.clone(), host).await.unwrap();
         (engine, demo)
     });

@@ -189,10 +189,16 @@ fn setup<R: Runtime>(app: &AppHandle<R>, args: &Args) -> Result<(), Box<dyn std:
     let window_args = args.clone();
     let window_engine = engine.data_dir().to_owned();
     let window_app = app.clone();
+    let quit_app = app.clone();
     let host = Host {
         show: Some(Box::new(move || window::open(&window_args, &window_engine, tray::icon_rect(&window_app)))),
         opens_browser: true,
         demo: on_demo,
+        // `tokentray stop` (the installer's too): as the menu's Quit.
+        stop: Some(Box::new(move || {
+            let app = quit_app.clone();
+            let _ = quit_app.run_on_main_thread(move || tray::quit(&app));
+        })),
     };
     let api = engine.config().api;
     let watch = tauri::async_runtime::block_on(async {

@@ -170,10 +170,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                     tracing::warn!("cannot change start at login: {e}");
                 }
             }
-            "quit" => {
-                app.state::<AppState>().engine.shutdown();
-                app.exit(0);
-            }
+            "quit" => quit(app),
             _ => {}
         },
     }
@@ -257,4 +254,10 @@ pub fn spawn_updater<R: Runtime>(app: AppHandle<R>) {
             refresh(&app);
         }
     });
+}
+
+/// Quits: the engine stops starting work, and the app exits.
+pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    app.state::<AppState>().engine.shutdown();
+    app.exit(0);
 }

@@ -338,7 +338,7 @@ async fn every_level(dir: &std::path::Path) -> Scene {
     for id in ["kite", "upstox", "oauth"] {
         log_in(id).await;
     }
-    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: false };
+    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: false, stop: None };
     tokentray_runtime::control::serve(engine.clone(), host).await.unwrap();
     engine.spawn_scheduler();
     Scene { _sandbox: sandbox, engine }
@@ -411,7 +411,7 @@ async fn an_angel_one_login_is_finished_by_pasting_the_address_into_the_window()
         },
     )
     .unwrap();
-    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: false };
+    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: false, stop: None };
     tokentray_runtime::control::serve(engine.clone(), host).await.unwrap();
     let engine_dir = dir.join("data");
     let driver = Driver::start_with(&dir, &["--window", "--engine-dir", engine_dir.to_str().unwrap()]).await;

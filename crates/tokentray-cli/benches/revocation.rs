@@ -75,8 +75,9 @@ async fn main() {
         },
     )
     .unwrap();
-    let _control =
-        control::serve(engine.clone(), Host { show: None, opens_browser: false, demo: false }).await.unwrap();
+    let _control = control::serve(engine.clone(), Host { show: None, opens_browser: false, demo: false, stop: None })
+        .await
+        .unwrap();
     let (addr, _api) = tokentray_runtime::api::serve(engine.clone(), api_port).await.unwrap();
     let key = engine.api_key().await.unwrap();
 

@@ -119,6 +119,10 @@ pub enum Command {
     },
     /// Run the engine without a GUI: refresh, validate and warn on schedule
     Daemon,
+    /// Stop the running daemon or tray as SIGTERM or Quit would, and wait
+    /// until its work in flight is done (on Windows, the way to stop a
+    /// daemon started without a console)
+    Stop,
     /// Try TokenTray on a built-in sandbox broker with two demo accounts
     Demo,
 }

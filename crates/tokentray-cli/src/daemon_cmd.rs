@@ -1,5 +1,6 @@
 //! `tokentray daemon`: the engine without a GUI, for servers (see
-//! `packaging/tokentray.service`). Stops cleanly on SIGTERM and Ctrl-C.
+//! `packaging/tokentray.service`). Stops cleanly on SIGTERM and Ctrl-C (on
+//! Windows also a console's close, log-off and shutdown), and on `tokentray stop`.
 
 use crate::cli::Global;
 use crate::context::{CliError, Context};
@@ -25,7 +26,16 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
     crate::logging::init("info", Some(&log))
         .map_err(|source| CliError::Io { context: format!("cannot open the log {}", log.display()), source })?;
     let engine = ctx.engine()?;
-    let host = tokentray_runtime::control::Host { show: None, opens_browser: false, demo: false };
+    // `tokentray stop` stops it as SIGTERM does (Windows has no SIGTERM for a
+    // daemon without a console).
+    let asked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let ask = asked.clone();
+    let host = tokentray_runtime::control::Host {
+        show: None,
+        opens_browser: false,
+        demo: false,
+        stop: Some(Box::new(move || ask.notify_one())),
+    };
     // The socket is claimed first (one daemon per data directory), and
     // answers only once what a crash left behind is put right: a request
     // must never renew with a refresh token the journal has replaced.
@@ -48,7 +58,10 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
         engine.storage(),
         log.display()
     );
-    wait_for_signal().await;
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = asked.notified() => tracing::info!("asked to stop (`tokentray stop`)"),
+    }
     tracing::info!("stopping: waiting for refreshes and writes in flight");
     if !engine.stop(STOP_LIMIT).await {
         tracing::warn!(
@@ -63,4 +76,28 @@ pub async fn run(global: &Global) -> Result<ExitCode, CliError> {
 
 pub async fn wait_for_signal() {
     tokentray_runtime::process::stop_requested().await;
+}
+
+/// `tokentray stop`: asks the running engine to stop, then waits until its
+/// claim is let go (its last work done). Nothing running is no error.
+pub async fn stop(global: &Global) -> Result<ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    match crate::account_cmd::handed_over(&ctx, tokentray_runtime::control::call::Stop {}).await? {
+        None => {
+            eprintln!("no TokenTray runs here: nothing to stop");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(()) => eprintln!("stopping the running TokenTray: waiting for its work in flight"),
+    }
+    // Its own limit, and room to let go of the claim.
+    let limit = STOP_LIMIT + std::time::Duration::from_secs(5);
+    if tokentray_runtime::control::wait_until_stopped(&ctx.data_dir, limit).await {
+        eprintln!("stopped");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::Remote(tokentray_runtime::control::ClientError::Dropped(format!(
+            "it was asked, but still runs after {}s",
+            limit.as_secs()
+        ))))
+    }
 }

@@ -18,7 +18,14 @@ pub async fn run() -> Result<ExitCode, CliError> {
     // The demo's engine is the one of its data directory: commands from
     // another terminal hand their work to it, as to a daemon.
     let claimed = tokentray_runtime::control::claim(&engine).await?;
-    let host = tokentray_runtime::control::Host { show: None, opens_browser: true, demo: true };
+    let asked = std::sync::Arc::new(tokio::sync::Notify::new());
+    let ask = asked.clone();
+    let host = tokentray_runtime::control::Host {
+        show: None,
+        opens_browser: true,
+        demo: true,
+        stop: Some(Box::new(move || ask.notify_one())),
+    };
     let _control = tokentray_runtime::control::serve_claimed(claimed, engine.clone(), host);
     let config_path = demo.config.path.clone();
     eprintln!(
@@ -51,6 +58,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = asked.notified() => break,
             Some(()) = enter.recv() => {
                 let engine = engine.clone();
                 tokio::spawn(async move {

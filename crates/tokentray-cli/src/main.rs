@@ -80,6 +80,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Alert { action: cli::AlertAction::Test { name } } => alert_cmd::test(g, name.as_deref()).await,
         Command::Snooze { duration } => snooze_cmd::snooze(g, &duration).await,
         Command::Daemon => daemon_cmd::run(g).await,
+        Command::Stop => daemon_cmd::stop(g).await,
         Command::Demo => demo_cmd::run().await,
     }
 }

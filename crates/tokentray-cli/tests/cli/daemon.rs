@@ -136,6 +136,43 @@ async fn sigterm_waits_for_a_refresh_in_flight() {
     assert_eq!(token.stdout().trim(), s.sandbox.live_access_tokens().last().unwrap());
 }
 
+/// `tokentray stop` stops a daemon as SIGTERM does (on Windows the way to
+/// stop one without a console): a refresh in flight finishes, the command
+/// returns once the daemon let go of its claim, and a second stop finds
+/// nothing to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_waits_for_a_refresh_in_flight_and_returns_once_the_daemon_is_gone() {
+    let s = std::sync::Arc::new(setup("stop").await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
+    let before = s.sandbox.requests_to("/v1/oauth/token").len();
+    let mut daemon = start_daemon(&s).await;
+    let t = s.clone();
+    blocking(move || {
+        wait_until("the scheduled refresh sent", Duration::from_secs(15), || {
+            t.sandbox.requests_to("/v1/oauth/token").len() > before
+        })
+    })
+    .await;
+    let t = s.clone();
+    let stop = blocking(move || t.run(&["stop"], "")).await.success();
+    assert!(stop.stderr().contains("stopped"), "{}", stop.stderr());
+    // Gone when `stop` returned: its claim was let go after its last work.
+    let status = blocking(move || daemon.wait().unwrap()).await;
+    assert!(status.success(), "{status:?}");
+    let log = s.log();
+    assert!(log.contains("asked to stop"), "{log}");
+    let refreshed = log.find("refreshed").expect("the refresh in flight finished");
+    assert!(refreshed < log.rfind("stopped").unwrap(), "{log}");
+    let t = s.clone();
+    let token = blocking(move || t.run(&["token", "oauth"], "")).await.success();
+    assert_eq!(token.stdout().trim(), s.sandbox.live_access_tokens().last().unwrap());
+    let t = s.clone();
+    let again = blocking(move || t.run(&["stop"], "")).await.success();
+    assert!(again.stderr().contains("nothing to stop"), "{}", again.stderr());
+}
+
 /// Every path under `dir`, directories included, depth first.
 #[cfg(unix)]
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

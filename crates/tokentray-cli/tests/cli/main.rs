@@ -4,6 +4,11 @@
 // Tests and benches stand beside the product: they read the wall clock
 // to start a test's clock where the sandbox broker's is.
 #![allow(clippy::disallowed_methods)]
+// Built for Unix only: these drive the binary as a Linux user and their
+// scripts do ($BROWSER=curl as the browser, kill -TERM, python3 and bash
+// bots). tokentray.exe's own end-to-end run under Wine is `windows_e2e`,
+// driven from Linux by scripts/test-windows.sh.
+#![cfg(unix)]
 
 mod brokers;
 mod common;
@@ -21,3 +26,4 @@ mod secret;
 mod vault;
 #[cfg(unix)]
 mod vault_takeover;
+mod windows_e2e;

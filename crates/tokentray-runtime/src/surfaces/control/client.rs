@@ -138,3 +138,18 @@ pub async fn follow_changes(data_dir: &Path, mut on_change: impl FnMut(&str)) ->
         }
     }
 }
+
+/// Waits until no engine holds `data_dir`'s claim (its last work is done),
+/// up to `limit`; whether it is gone.
+pub async fn wait_until_stopped(data_dir: &Path, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        if super::transport::claim_is_free(data_dir, Endpoint::Engine) {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -16,7 +16,7 @@ mod protocol;
 mod server;
 mod transport;
 
-pub use client::{ask, follow_changes, is_running, log_in, ClientError};
+pub use client::{ask, follow_changes, is_running, log_in, wait_until_stopped, ClientError};
 pub use lines::{LineError, LineReader};
 pub use protocol::{
     call, AccountSecret, Answer, Call, HandedToken, LoginProgress, PasteLine, Refusal, Request, Shown, MAX_ANSWER,

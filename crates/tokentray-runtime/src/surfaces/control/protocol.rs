@@ -49,6 +49,7 @@ pub enum Request {
     SetSecret(call::SetSecret),
     Adopt(call::Adopt),
     Subscribe(call::Subscribe),
+    Stop(call::Stop),
 }
 
 impl Request {
@@ -57,6 +58,7 @@ impl Request {
         match self {
             Self::Status(_) => "status".to_owned(),
             Self::Show(_) => "show".to_owned(),
+            Self::Stop(_) => "stop".to_owned(),
             Self::Login(c) => format!("login {}", c.account),
             Self::Refresh(c) => format!("refresh {}", c.account),
             Self::Check(c) => format!("check {}", c.account),
@@ -127,11 +129,17 @@ pub mod call {
         PasteRedirect => crate::login::PasteOutcome;
         SetSecret => AccountStatus;
         Adopt => AccountStatus;
+        Stop => ();
     }
 
     /// Every account's status.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Status {}
+
+    /// Stop the running engine as SIGTERM would: what is in flight
+    /// finishes. The way to stop a daemon with no console (Windows).
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Stop {}
 
     /// Bring the window forward (a second launch of the tray).
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub struct Host {
     pub opens_browser: bool,
     /// Whether the engine runs on the demo broker.
     pub demo: bool,
+    /// Stops this process as its own stop would (the daemon's SIGTERM,
+    /// the tray's Quit); asked for by `tokentray stop`.
+    pub stop: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +166,13 @@ async fn answer(engine: &Engine, host: &Host, request: Request) -> String {
             };
             reply(&c, Ok(shown))
         }
+        Request::Stop(c) => match &host.stop {
+            Some(stop) => {
+                stop();
+                reply(&c, Ok(()))
+            }
+            None => reply(&c, Err(Refusal::other("this TokenTray stops from its own window"))),
+        },
         Request::Refresh(c) => reply(&c, engine.refresh_or_check(&c.account).await.map_err(Refusal::from)),
         Request::Check(c) => reply(&c, engine.check(&c.account).await.map_err(Refusal::from)),
         Request::Logout(c) => reply(&c, engine.logout(&c.account).await.map_err(Refusal::from)),

@@ -20,11 +20,11 @@ fn socket(data_dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn daemon() -> Host {
-    Host { show: None, opens_browser: false, demo: false }
+    Host { show: None, opens_browser: false, demo: false, stop: None }
 }
 
 fn tray() -> Host {
-    Host { show: None, opens_browser: true, demo: false }
+    Host { show: None, opens_browser: true, demo: false, stop: None }
 }
 
 /// Sends raw bytes on a fresh connection; returns the lines the server answered before it hung up.

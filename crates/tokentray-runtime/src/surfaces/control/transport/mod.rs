@@ -34,6 +34,15 @@ impl Endpoint {
     }
 }
 
+/// Whether nobody holds the claim on `endpoint` of `data_dir` (taken and
+/// let go at once to see).
+pub(crate) fn claim_is_free(data_dir: &Path, endpoint: Endpoint) -> bool {
+    match std::fs::File::open(claim_file(data_dir, endpoint)) {
+        Ok(file) => file.try_lock().is_ok(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
+}
+
 /// The file whose lock is the claim on an endpoint of `data_dir`.
 fn claim_file(data_dir: &Path, endpoint: Endpoint) -> PathBuf {
     data_dir.join(format!("{}.lock", endpoint.name()))
