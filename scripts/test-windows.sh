@@ -7,7 +7,7 @@
 # (crates/tokentray-cli/tests/cli/windows_e2e.rs). Prints the Windows
 # tally on its own line. `scripts/test.sh` (so `.ci/run`) calls it.
 #
-#   scripts/test-windows.sh [--no-e2e]
+#   scripts/test-windows.sh [--no-e2e]   (--no-e2e: the tests under Wine only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$HOME/.local/bin:$PATH"
@@ -48,4 +48,6 @@ if $e2e; then
   TOKENTRAY_WINDOWS_EXE="$PWD/target/$target/debug/tokentray.exe" \
   TOKENTRAY_WINDOWS_HOLD_EXE="$PWD/target/wine-helpers/hold_file.exe" \
     cargo test --locked -p tokentray-cli --test cli windows_e2e -- --ignored --nocapture
+  # The installer, built from the same debug build, installed and removed.
+  tests/windows-installer.sh
 fi

@@ -159,23 +159,34 @@ async fn log_in(
     })
     .await;
     let stderr = child.stderr.take().unwrap();
-    let url = blocking(move || {
-        let lines = BufReader::new(stderr).lines();
-        for line in lines {
-            let line = line.unwrap();
-            if line.trim_start().starts_with("http") {
-                return line.trim().to_owned();
+    // Its standard error, line by line, kept for the failure message.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
             }
         }
-        panic!("no authorize URL printed");
+    });
+    let (url, mut said) = blocking(move || {
+        let mut said = Vec::new();
+        while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(60)) {
+            said.push(line.clone());
+            if line.trim_start().starts_with("http") {
+                return (line.trim().to_owned(), (said, lines_rx));
+            }
+        }
+        panic!("no authorize URL printed: {said:?}");
     })
     .await;
     let paste = blocking(move || browse(url)).await;
     if let Some(paste) = paste {
-        child.stdin.as_mut().unwrap().write_all(format!("{paste}\n").as_bytes()).unwrap();
+        // A login that already ended (and said why) is reported below.
+        let _ = child.stdin.as_mut().unwrap().write_all(format!("{paste}\n").as_bytes());
     }
     let status = blocking(move || child.wait().unwrap()).await;
-    assert!(status.success(), "the login succeeded: {status:?}");
+    said.0.extend(said.1.try_iter());
+    assert!(status.success(), "the login succeeded: {status:?}: {:?}", said.0);
 }
 
 /// The address the authorize URL redirects to (what a person would paste).
