@@ -20,8 +20,6 @@ Unicode true
 !include "StrFunc.nsh"
 !include "WinMessages.nsh"
 ${StrLoc}
-${StrRep}
-${UnStrLoc}
 ${UnStrRep}
 
 !ifndef VERSION

@@ -55,7 +55,7 @@ fn replace(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
         let mut file = os::open_new_private(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        os::keep_what_was(&file, existing.as_ref(), new_mode)?;
+        os::keep_what_was(&file, &tmp, existing.as_ref(), new_mode)?;
         drop(file);
         os::replace(&tmp, path, existing.is_some())
     })();
@@ -82,7 +82,7 @@ pub fn open_private(path: &Path) -> io::Result<File> {
     options.create(true).truncate(false).write(true);
     os::open_private_options(&mut options);
     let file = options.open(path)?;
-    os::keep_what_was(&file, None, None)?;
+    os::keep_what_was(&file, path, None, None)?;
     Ok(file)
 }
 

@@ -34,7 +34,12 @@ pub(crate) fn existing_file(path: &Path) -> io::Result<Option<Existing>> {
 /// Gives the new file what the old one had, or `new_mode` for a new file
 /// (`None`: TokenTray's own, 0600 always). The group first: only a member
 /// of it may set it, and the mode then still applies.
-pub(crate) fn keep_what_was(file: &File, existing: Option<&Existing>, new_mode: Option<u32>) -> io::Result<()> {
+pub(crate) fn keep_what_was(
+    file: &File,
+    _: &Path,
+    existing: Option<&Existing>,
+    new_mode: Option<u32>,
+) -> io::Result<()> {
     if let Some(existing) = existing {
         if let Err(e) = std::os::unix::fs::fchown(file, None, Some(existing.group)) {
             tracing::warn!("cannot keep the file's group {}: {e}", existing.group);

@@ -24,8 +24,9 @@ use windows_sys::Win32::Security::Authorization::{
     SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    GetTokenInformation, SetFileSecurityW, TokenUser, DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
+    GetFileSecurityW, GetTokenInformation, SetFileSecurityW, TokenUser, DACL_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES,
+    TOKEN_QUERY, TOKEN_USER,
 };
 use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetExitCodeProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
@@ -33,9 +34,12 @@ use windows_sys::Win32::System::Threading::{
 use windows_sys::Win32::UI::Shell::ShellExecuteW;
 use windows_sys::Win32::UI::WindowsAndMessaging::SW_SHOWNORMAL;
 
-/// Nothing to carry over: the new file inherits its folder's access list,
-/// which is what the old one had unless someone set it by hand.
-pub(crate) struct Existing;
+/// What an existing file had that its replacement keeps: its access list
+/// (as a kept mode on Unix), so a sink shared on purpose stays shared.
+pub(crate) struct Existing {
+    /// The self-relative security descriptor holding the access list.
+    descriptor: Vec<u64>,
+}
 
 pub(crate) fn existing_file(path: &Path) -> io::Result<Option<Existing>> {
     match fs::symlink_metadata(path) {
@@ -43,20 +47,61 @@ pub(crate) fn existing_file(path: &Path) -> io::Result<Option<Existing>> {
             io::ErrorKind::InvalidInput,
             format!("{} is not a regular file; TokenTray writes only regular files", path.display()),
         )),
-        Ok(_) => Ok(Some(Existing)),
+        Ok(_) => Ok(Some(Existing { descriptor: access_list_of(path)? })),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-pub(crate) fn keep_what_was(_: &File, _: Option<&Existing>, _: Option<u32>) -> io::Result<()> {
+/// The access list of `path`, as a self-relative security descriptor.
+fn access_list_of(path: &Path) -> io::Result<Vec<u64>> {
+    let name = wide(path.as_os_str());
+    let mut needed = 0u32;
+    // SAFETY: a size query: no buffer is written.
+    unsafe { GetFileSecurityW(name.as_ptr(), DACL_SECURITY_INFORMATION, std::ptr::null_mut(), 0, &mut needed) };
+    // u64s: aligned for the descriptor.
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    // SAFETY: `buffer` holds at least `needed` bytes.
+    let read = unsafe {
+        GetFileSecurityW(name.as_ptr(), DACL_SECURITY_INFORMATION, buffer.as_mut_ptr().cast(), needed, &mut needed)
+    };
+    if read == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(buffer)
+}
+
+/// Gives `path` the access list of `descriptor`.
+fn set_access_list(path: &Path, descriptor: PSECURITY_DESCRIPTOR, protected: bool) -> io::Result<()> {
+    let name = wide(path.as_os_str());
+    let what = DACL_SECURITY_INFORMATION | if protected { PROTECTED_DACL_SECURITY_INFORMATION } else { 0 };
+    // SAFETY: `name` is NUL-terminated; the caller keeps the descriptor alive across the call.
+    if unsafe { SetFileSecurityW(name.as_ptr(), what, descriptor) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
     Ok(())
 }
 
-/// A new file; it inherits the access list of its folder (the data
-/// directory's is this user's alone).
+/// The replaced file's access list on the new one; a new file keeps the
+/// owner-only list it was made with (as 0600 on Unix).
+pub(crate) fn keep_what_was(_: &File, path: &Path, existing: Option<&Existing>, _: Option<u32>) -> io::Result<()> {
+    match existing {
+        Some(existing) => set_access_list(path, existing.descriptor.as_ptr() as PSECURITY_DESCRIPTOR, false),
+        None => Ok(()),
+    }
+}
+
+/// A new file only this user can open, whatever its folder gives (private
+/// while it is written, as 0600 on Unix; Wine keeps no inheritance).
 pub(crate) fn open_new_private(path: &Path) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).open(path)
+    let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    let owner_only = OwnerOnly::new(Inherit::Nothing)?;
+    if let Err(e) = set_access_list(path, owner_only.raw, true) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(file)
 }
 
 /// New directories inherit their parent's access list; the data directory
@@ -122,15 +167,7 @@ pub(crate) fn tighten_private_dir(dir: &Path) -> io::Result<()> {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())));
     }
     let descriptor = OwnerOnly::new(Inherit::ToEverythingInside)?;
-    let name = wide(dir.as_os_str());
-    // SAFETY: `name` is NUL-terminated; the descriptor is valid while `descriptor` lives.
-    let done = unsafe {
-        SetFileSecurityW(name.as_ptr(), DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, descriptor.raw)
-    };
-    if done == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_access_list(dir, descriptor.raw, true)
 }
 
 /// Symbolic links need a privilege (or developer mode) on Windows, and a
@@ -319,4 +356,82 @@ pub fn shell_open(target: &str) -> io::Result<()> {
 
 fn wide(text: &OsStr) -> Vec<u16> {
     text.encode_wide().chain(std::iter::once(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use windows_sys::Win32::Security::Authorization::ConvertSecurityDescriptorToStringSecurityDescriptorW;
+
+    /// The access list of `path` in SDDL (`D:P(A;OICI;FA;;;S-1-...)`).
+    fn access_list(path: &Path) -> String {
+        let mut buffer = access_list_of(path).unwrap();
+        let mut text: *mut u16 = std::ptr::null_mut();
+        // SAFETY: the descriptor lives in `buffer`; `text` is LocalAlloc'd, freed below.
+        let made = unsafe {
+            ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                buffer.as_mut_ptr().cast(),
+                SDDL_REVISION_1,
+                DACL_SECURITY_INFORMATION,
+                &mut text,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_ne!(made, 0, "{}", io::Error::last_os_error());
+        // SAFETY: `text` is a NUL-terminated UTF-16 string from the call above, freed once.
+        unsafe {
+            let len = (0..).take_while(|&i| *text.add(i) != 0).count();
+            let sddl = String::from_utf16_lossy(std::slice::from_raw_parts(text, len));
+            LocalFree(text.cast());
+            sddl
+        }
+    }
+
+    /// Whether this runs under Wine (its ntdll says so).
+    fn under_wine() -> bool {
+        use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+        let ntdll = wide(OsStr::new("ntdll.dll"));
+        // SAFETY: ntdll is loaded in every process; the name is NUL-terminated.
+        unsafe { GetProcAddress(GetModuleHandleW(ntdll.as_ptr()), c"wine_get_version".as_ptr().cast()).is_some() }
+    }
+
+    /// Whether an access list lets anyone in but this user and the system.
+    fn lets_others_in(list: &str, sid: &str) -> bool {
+        list.split('(').skip(1).any(|ace| !(ace.contains(sid) || ace.contains(";;;SY)")))
+    }
+
+    /// The data directory grants this user alone, protected from what its
+    /// parent grants, and a file made in it inherits that (a profile path
+    /// that is not ASCII included).
+    #[test]
+    fn the_private_directory_grants_this_user_alone_and_its_files_inherit_it() {
+        let dir = tokentray_testkit::scratch("windows-acl").join("Zoë Müller").join("tokentray");
+        crate::atomic::ensure_private_dir(&dir).unwrap();
+        let sid = current_user_sid().unwrap();
+        let file = dir.join("state.json");
+        crate::atomic::write_private(&file, b"{}").unwrap();
+        // Replaced: the new file keeps the old one's list.
+        crate::atomic::write_private(&file, b"{\"again\": true}").unwrap();
+        let (list, inherited) = (access_list(&dir), access_list(&file));
+        assert!(list.contains(&sid) && inherited.contains(&sid), "this user's: {list} {inherited}");
+        assert!(!lets_others_in(&list, &sid) && !lets_others_in(&inherited, &sid), "nobody else's: {list} {inherited}");
+        // Wine keeps an access list as Unix mode bits and reads back what
+        // those say (SYSTEM and the user, unprotected): the exact list is
+        // Windows' to show.
+        if !under_wine() {
+            assert!(list.starts_with("D:P"), "protected from the parent's entries: {list}");
+            assert_eq!(list.matches("(A;").count(), 1, "one entry: {list}");
+            assert_eq!(inherited.matches("(A;").count(), 1, "inherited, one entry: {inherited}");
+        }
+    }
+
+    #[test]
+    fn a_named_process_is_running_until_it_is_not() {
+        assert!(process_is_running(std::process::id()));
+        let mut child = std::process::Command::new("cmd").args(["/c", "exit 0"]).spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        drop(child);
+        assert!(!process_is_running(pid));
+    }
 }

@@ -3,7 +3,8 @@
 //! a login by pasted address and one by the loopback callback, `token`,
 //! `status`, the daemon serving the API to a Linux `curl` and writing a
 //! sink while a Windows reader holds it open (briefly, then past the
-//! write's patience), and a clean stop (`tokentray stop`).
+//! write's patience), and a clean stop (`tokentray stop`); its config,
+//! data and sink under a folder whose name is not ASCII.
 //!
 //! Ignored in the regular suite: it needs the Windows build and a Wine
 //! prefix. `scripts/test-windows.sh` makes both and runs it with
@@ -87,7 +88,9 @@ fn program(var: &str) -> PathBuf {
 }
 
 async fn setup() -> Wine {
-    let dir = scratch("windows-e2e");
+    // A user name that is not ASCII, as many are.
+    let dir = scratch("windows-e2e").join("Zoë Müller");
+    std::fs::create_dir_all(&dir).unwrap();
     let (kite_port, oauth_port, api_port) = (free_port(), free_port(), free_port());
     let kite_redirect = format!("http://127.0.0.1:{kite_port}/cb");
     let oauth_redirect = format!("http://127.0.0.1:{oauth_port}/cb");
