@@ -5,6 +5,8 @@
 
 mod args;
 mod autostart;
+#[cfg(windows)]
+mod autostart_run_key;
 #[cfg(target_os = "linux")]
 mod autostart_xdg;
 mod clipboard;
@@ -67,8 +69,9 @@ pub fn run(args: Args) {
         }
     }
     let app = tauri::Builder::default();
-    // Started at login: the tray alone, no window. (Linux: `autostart_xdg.rs`.)
-    #[cfg(not(target_os = "linux"))]
+    // Started at login: the tray alone, no window. (Linux: `autostart_xdg.rs`;
+    // Windows: `autostart_run_key.rs`.)
+    #[cfg(target_os = "macos")]
     let app = app.plugin(tauri_plugin_autostart::init(
         tauri_plugin_autostart::MacosLauncher::LaunchAgent,
         Some(vec!["--background"]),

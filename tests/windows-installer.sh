@@ -36,6 +36,12 @@ mkdir -p "$profile/AppData/Roaming/tokentray" "$profile/AppData/Local/tokentray"
 echo '# my accounts' >"$profile/AppData/Roaming/tokentray/config.toml"
 echo '{}' >"$profile/AppData/Local/tokentray/state.json"
 
+# A PATH of the user's own, with an entry the install folder's name is a
+# prefix of: the install adds one entry, the uninstall takes that one only.
+user_path="C:\\Tools;C:\\users\\$(id -un)\\AppData\\Local\\Programs\\TokenTray-dev\\bin"
+wine reg add 'HKCU\Environment' /v Path /t REG_EXPAND_SZ /d "$user_path" /f >/dev/null
+path_now() { wine reg query 'HKCU\Environment' /v Path 2>/dev/null | tr -d '\r' | sed -n 's/.*REG_EXPAND_SZ *//p'; }
+
 wine "$installer" /S
 wineserver --wait
 echo "installed in %LOCALAPPDATA%\\Programs\\TokenTray:"
@@ -47,7 +53,8 @@ for f in tokentray-tray.exe tokentray.exe WebView2Loader.dll icon.ico icon.png R
 done
 [ -f "$shortcut" ] || fail "no Start-menu entry"
 wine reg query "$run_key" /v TokenTray 2>/dev/null | grep -q -- '--background' || fail "no autostart value"
-wine reg query 'HKCU\Environment' /v Path 2>/dev/null | grep -qi 'Programs\\TokenTray' || fail "the CLI is not on the PATH"
+[ "$(path_now)" = "$user_path;C:\\users\\$(id -un)\\AppData\\Local\\Programs\\TokenTray" ] \
+  || fail "the PATH is not the user's plus the CLI's folder: $(path_now)"
 wine "$app/tokentray.exe" --help | grep -q "stop" || fail "the installed CLI does not run"
 echo "Start menu, autostart, PATH: in place; the installed tokentray.exe runs"
 
@@ -56,10 +63,8 @@ wineserver --wait
 if [ -e "$app/tokentray.exe" ] || [ -e "$app/tokentray-tray.exe" ]; then fail "the program is still there"; fi
 [ ! -e "$shortcut" ] || fail "the Start-menu entry is still there"
 if wine reg query "$run_key" /v TokenTray >/dev/null 2>&1; then fail "the autostart value is still there"; fi
-if wine reg query 'HKCU\Environment' /v Path 2>/dev/null | grep -qi 'Programs\\TokenTray'; then
-  fail "the PATH still names TokenTray"
-fi
+[ "$(path_now)" = "$user_path" ] || fail "the uninstall did not give the user's PATH back as it was: $(path_now)"
 [ -f "$profile/AppData/Roaming/tokentray/config.toml" ] || fail "the uninstall removed the user's config"
 [ -f "$profile/AppData/Local/tokentray/state.json" ] || fail "the uninstall removed the user's data"
-echo "uninstalled: program, Start-menu entry, autostart and PATH gone; config and data kept"
+echo "uninstalled: program, Start-menu entry and autostart gone, the PATH as it was; config and data kept"
 echo "installer test: passed"

@@ -90,14 +90,32 @@ Section "TokenTray" SecMain
 
   CreateShortCut "$SMPROGRAMS\TokenTray.lnk" "$INSTDIR\tokentray-tray.exe" "" "$INSTDIR\icon.ico"
 
-  ; The CLI on the user's PATH (once).
+  ; The CLI on the user's PATH, once. Whole entries are compared (";" on
+  ; both sides), so C:\X\TokenTray-dev is not taken for C:\X\TokenTray. A
+  ; PATH longer than NSIS reads (1,024 characters) is left alone, never
+  ; cut: the README says how to add the folder by hand.
+  ClearErrors
   ReadRegStr $0 HKCU "Environment" "Path"
-  ${StrLoc} $1 "$0" "$INSTDIR" ">"
+  IfErrors 0 path_read
+    ; Empty with an error: no Path value yet, or one too long to read.
+    StrCpy $2 0
+    path_scan:
+      EnumRegValue $1 HKCU "Environment" $2
+      StrCmp $1 "" path_read
+      StrCmp $1 "Path" path_too_long
+      IntOp $2 $2 + 1
+      Goto path_scan
+  path_read:
+  ${StrLoc} $1 ";$0;" ";$INSTDIR;" ">"
   StrCmp $1 "" 0 path_done
     StrCmp $0 "" 0 +3
       WriteRegExpandStr HKCU "Environment" "Path" "$INSTDIR"
       Goto path_told
     WriteRegExpandStr HKCU "Environment" "Path" "$0;$INSTDIR"
+    Goto path_told
+  path_too_long:
+    DetailPrint "Your PATH is longer than this installer reads: add $INSTDIR to it yourself"
+    Goto path_done
   path_told:
     SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=2000
   path_done:
@@ -150,12 +168,21 @@ Section "Uninstall"
   DeleteRegValue HKCU "${RUN_KEY}" "${NAME}"
   DeleteRegKey HKCU "${TOAST_KEY}"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"
+  ; Only the whole entry this installer added; a PATH too long to read
+  ; whole is left as it is.
+  ClearErrors
   ReadRegStr $0 HKCU "Environment" "Path"
-  ${UnStrRep} $0 "$0" ";$INSTDIR" ""
-  ${UnStrRep} $0 "$0" "$INSTDIR;" ""
-  ${UnStrRep} $0 "$0" "$INSTDIR" ""
+  IfErrors path_kept
+  ${UnStrRep} $0 ";$0;" ";$INSTDIR;" ";"
+  ; The ";" added on both sides, taken off again.
+  StrCpy $0 $0 "" 1
+  StrCpy $0 $0 -1
+  StrCmp $0 "" 0 +3
+    DeleteRegValue HKCU "Environment" "Path"
+    Goto +2
   WriteRegExpandStr HKCU "Environment" "Path" "$0"
   SendMessage ${HWND_BROADCAST} ${WM_SETTINGCHANGE} 0 "STR:Environment" /TIMEOUT=2000
+  path_kept:
   ; Left on purpose: %APPDATA%\tokentray (the config), %LOCALAPPDATA%\tokentray
   ; (state, journal, logs) and the Credential Manager's entries (secrets,
   ; tokens): a reinstall finds the accounts as they were.

@@ -201,6 +201,17 @@ pub(crate) fn resolve(
         (None, None, None) => return Err(at_id("api_base: this provider has none by default; set it".to_owned())),
     };
     let login_base = a.login_base.or(described.login_base.map(url)).unwrap_or_else(|| api_base.clone());
+    // Each is called, or opened in the browser: a `file:` address or another
+    // scheme would run or read something on this machine instead.
+    let endpoints = oauth2
+        .iter()
+        .flat_map(|o| [("authorize_url", Some(&o.authorize_url)), ("token_url", Some(&o.token_url))])
+        .chain([("api_base", Some(&api_base)), ("login_base", Some(&login_base))]);
+    for (name, endpoint) in endpoints {
+        if let Some(endpoint) = endpoint.filter(|u| !matches!(u.scheme(), "http" | "https") || u.host().is_none()) {
+            return Err(at_id(format!("{name} must be an http:// or https:// address, not `{endpoint}`")));
+        }
+    }
     Ok(AccountConfig {
         label: a.label.unwrap_or_else(|| id.clone()),
         id,

@@ -23,7 +23,7 @@ use windows as imp;
 pub use imp::process_is_running;
 pub(crate) use imp::{
     existing_file, keep_what_was, open_new_private, open_private_options, owned_by_us_or_root, private_dir_options,
-    read_options, replace, tighten_private_dir,
+    read_options, replace, sync_dir_of, tighten_private_dir,
 };
 
 /// How long a replacement waits, in all, for readers to let go of the file

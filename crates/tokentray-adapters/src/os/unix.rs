@@ -79,7 +79,12 @@ pub(crate) fn read_options(options: &mut OpenOptions) {
 /// the directory is synced.
 pub(crate) fn replace(tmp: &Path, target: &Path, _existed: bool) -> io::Result<()> {
     fs::rename(tmp, target)?;
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    sync_dir_of(target)
+}
+
+/// Makes the entry of `path` in its directory durable (a new name).
+pub(crate) fn sync_dir_of(path: &Path) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir)?.sync_all()
 }
 

@@ -24,9 +24,9 @@ use windows_sys::Win32::Security::Authorization::{
     SE_KERNEL_OBJECT,
 };
 use windows_sys::Win32::Security::{
-    GetFileSecurityW, GetTokenInformation, SetFileSecurityW, TokenUser, DACL_SECURITY_INFORMATION,
-    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES,
-    TOKEN_QUERY, TOKEN_USER,
+    GetFileSecurityW, GetSecurityDescriptorOwner, GetTokenInformation, SetFileSecurityW, TokenUser,
+    DACL_SECURITY_INFORMATION, OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
 };
 use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetExitCodeProcess, OpenProcess, OpenProcessToken, PROCESS_QUERY_LIMITED_INFORMATION,
@@ -46,6 +46,16 @@ pub(crate) fn existing_file(path: &Path) -> io::Result<Option<Existing>> {
         Ok(m) if !m.is_file() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} is not a regular file; TokenTray writes only regular files", path.display()),
+        )),
+        // Another user's file (in a folder others may write, as `C:\bots`)
+        // is not ours to replace, nor its access list ours to copy.
+        Ok(_) if !owned_by_us(path)? => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user; TokenTray writes only files of yours", path.display()),
+        )),
+        Ok(m) if m.permissions().readonly() => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is read-only; clear its read-only attribute", path.display()),
         )),
         Ok(_) => Ok(Some(Existing { descriptor: access_list_of(path)? })),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -82,19 +92,29 @@ fn set_access_list(path: &Path, descriptor: PSECURITY_DESCRIPTOR, protected: boo
     Ok(())
 }
 
-/// The replaced file's access list on the new one; a new file keeps the
-/// owner-only list it was made with (as 0600 on Unix).
-pub(crate) fn keep_what_was(_: &File, path: &Path, existing: Option<&Existing>, _: Option<u32>) -> io::Result<()> {
-    match existing {
-        Some(existing) => set_access_list(path, existing.descriptor.as_ptr() as PSECURITY_DESCRIPTOR, false),
-        None => Ok(()),
+/// The replaced file's access list on the new one (a user's sink, shared
+/// on purpose, stays shared); TokenTray's own files (`new_mode` `None`)
+/// and new files keep the owner-only list they were made with (as 0600 on
+/// Unix, whatever an older file had).
+pub(crate) fn keep_what_was(
+    _: &File,
+    path: &Path,
+    existing: Option<&Existing>,
+    new_mode: Option<u32>,
+) -> io::Result<()> {
+    match (existing, new_mode) {
+        (Some(existing), Some(_)) => set_access_list(path, existing.descriptor.as_ptr() as PSECURITY_DESCRIPTOR, false),
+        _ => Ok(()),
     }
 }
 
 /// A new file only this user can open, whatever its folder gives (private
-/// while it is written, as 0600 on Unix; Wine keeps no inheritance).
+/// while it is written, as 0600 on Unix; Wine keeps no inheritance). Made
+/// with no sharing, so nobody the folder's list lets in can open it in
+/// the moment before its own list is set and keep the handle.
 pub(crate) fn open_new_private(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    use std::os::windows::fs::OpenOptionsExt;
+    let file = OpenOptions::new().write(true).create_new(true).share_mode(0).open(path)?;
     let owner_only = OwnerOnly::new(Inherit::Nothing)?;
     if let Err(e) = set_access_list(path, owner_only.raw, true) {
         drop(file);
@@ -160,21 +180,57 @@ pub(crate) fn replace(tmp: &Path, target: &Path, _existed: bool) -> io::Result<(
     }
 }
 
+/// NTFS journals a new name with the file's metadata; a directory cannot
+/// be opened to flush it without backup privileges.
+pub(crate) fn sync_dir_of(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 /// Gives one of TokenTray's own directories an access list that grants
-/// this user alone, inherited by everything made in it.
+/// this user alone, inherited by everything made in it. One another user
+/// owns is refused: they could grant themselves access again.
 pub(crate) fn tighten_private_dir(dir: &Path) -> io::Result<()> {
-    if !fs::symlink_metadata(dir)?.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())));
+    if !fs::symlink_metadata(dir)?.is_dir() || !owned_by_us(dir)? {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a directory of this user's", dir.display()),
+        ));
     }
     let descriptor = OwnerOnly::new(Inherit::ToEverythingInside)?;
     set_access_list(dir, descriptor.raw, true)
 }
 
-/// Symbolic links need a privilege (or developer mode) on Windows, and a
-/// user's profile folders are theirs alone: there is no other user's link
-/// to refuse the way Unix refuses one in `/tmp`.
+/// Symbolic links need a privilege (or developer mode) on Windows; a link
+/// is followed to its target, whose owner [`existing_file`] checks.
 pub(crate) fn owned_by_us_or_root(_: &fs::Metadata) -> bool {
     true
+}
+
+/// Whether this user, the Administrators group (an elevated token's files
+/// are owned by it) or the system owns `path`.
+fn owned_by_us(path: &Path) -> io::Result<bool> {
+    let name = wide(path.as_os_str());
+    let mut needed = 0u32;
+    // SAFETY: a size query: no buffer is written.
+    unsafe { GetFileSecurityW(name.as_ptr(), OWNER_SECURITY_INFORMATION, std::ptr::null_mut(), 0, &mut needed) };
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    // SAFETY: `buffer` holds at least `needed` bytes.
+    let read = unsafe {
+        GetFileSecurityW(name.as_ptr(), OWNER_SECURITY_INFORMATION, buffer.as_mut_ptr().cast(), needed, &mut needed)
+    };
+    if read == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (mut owner, mut defaulted): (PSID, i32) = (std::ptr::null_mut(), 0);
+    // SAFETY: the descriptor lives in `buffer`; `owner` points into it, used while it lives.
+    if unsafe { GetSecurityDescriptorOwner(buffer.as_mut_ptr().cast(), &mut owner, &mut defaulted) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if owner.is_null() {
+        return Ok(false);
+    }
+    let owner = sid_text(owner)?;
+    Ok(owner == current_user_sid()? || owner == "S-1-5-32-544" || owner == "S-1-5-18")
 }
 
 /// Whether `pid` names a running process.

@@ -85,7 +85,10 @@ impl SealedDir {
         let name = format!("{}-{}.sealed", Self::prefix(service, key), crate::random::url_safe(12));
         let path = self.dir.join(&name);
         crate::atomic::ensure_private_dir(&self.dir).map_err(|source| self.io(&self.dir, source))?;
-        crate::atomic::write_private(&path, &bytes).map_err(|source| self.io(&path, source))?;
+        // Under its final name (new, private, synced): no rename a power cut
+        // could undo after the entry already points here. Nothing reads it
+        // until the entry does.
+        write_new(&path, &bytes).map_err(|source| self.io(&path, source))?;
         let key_text = URL_SAFE_NO_PAD.encode(secret);
         secret.fill(0);
         Ok(Pointer(Secret::new(format!("{MARK}{name}:{key_text}"))))
@@ -145,4 +148,19 @@ fn read_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     (&mut file).take(MAX_FILE).read_to_end(&mut bytes)?;
     Ok(Some(bytes))
+}
+
+/// Writes a new file at `path` and syncs it; an existing one is an error.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let result = (|| {
+        let mut file = crate::os::open_new_private(path)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        crate::os::sync_dir_of(path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
 }

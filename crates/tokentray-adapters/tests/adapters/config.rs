@@ -98,6 +98,22 @@ fn malformed_toml_names_file_and_line() {
     assert!(e.starts_with("/home/trader/.config/tokentray/config.toml:3:"), "{e}");
 }
 
+/// An endpoint is called or opened in the browser: only http(s) is taken
+/// (a `file:` authorize address from a shared snippet would run a program).
+#[test]
+fn endpoints_that_are_not_web_addresses_are_refused() {
+    let account = "[[account]]\nid = \"o\"\nprovider = \"oauth2\"\napi_key = \"c\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n";
+    for (table, bad) in [
+        ("[account.oauth2]\nauthorize_url = \"file:///C:/Windows/System32/calc.exe\"\ntoken_url = \"https://x.example/t\"\n", "authorize_url"),
+        ("[account.oauth2]\nauthorize_url = \"https://x.example/a\"\ntoken_url = \"ftp://x.example/t\"\n", "token_url"),
+    ] {
+        let e = error(&format!("{account}{table}"));
+        assert!(e.contains(&format!("{bad} must be an http:// or https:// address")), "{e}");
+    }
+    let e = error("[[account]]\nid = \"k\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\nlogin_base = \"file:///etc/\"\n");
+    assert!(e.contains("login_base must be an http:// or https:// address"), "{e}");
+}
+
 /// The mistake every Windows user makes once: a path in "double quotes"
 /// whose backslashes TOML reads as escapes. The error says how to write it.
 #[test]

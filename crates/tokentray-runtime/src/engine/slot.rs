@@ -53,6 +53,10 @@ pub(crate) struct Slot {
     pub pending_since: Option<Instant>,
     /// One provider check at a time; reports that arrive meanwhile share it.
     pub check_gate: Arc<tokio::sync::Mutex<()>>,
+    /// One round of sink writes at a time: a retry for an older token and
+    /// the write of a newer one, each waiting on a reader, must not end
+    /// with the older token in the file.
+    pub sinks_gate: Arc<tokio::sync::Mutex<()>>,
     pub checks_done: u64,
     /// Why the last check could not tell (the provider unreachable), if it could not.
     pub last_check_unknown: Option<String>,
@@ -131,6 +135,7 @@ impl Slot {
             pending: None,
             pending_since: saved.pending_save,
             check_gate: Arc::new(tokio::sync::Mutex::new(())),
+            sinks_gate: Arc::new(tokio::sync::Mutex::new(())),
             checks_done: 0,
             last_check_unknown: None,
             manual_refresh_at: None,

@@ -258,8 +258,11 @@ impl Engine {
         }
     }
 
-    /// One round over the account's sinks; whether every sink took it.
+    /// One round over the account's sinks, with the token current once it
+    /// is this round's turn; whether every sink took it.
     async fn write_sinks_once(&self, id: &str) -> bool {
+        let Ok(gate) = self.with_slot(id, |s| s.sinks_gate.clone()) else { return true };
+        let _turn = gate.lock().await;
         let Ok(Some(inputs)) = self.with_slot(id, |s| s.sink_inputs()) else { return true };
         let now = self.now();
         let results =

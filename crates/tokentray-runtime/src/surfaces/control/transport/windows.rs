@@ -1,11 +1,12 @@
 //! The control channel on Windows: a named pipe whose access list grants
 //! this user alone, refusing remote clients. Pipe names are one namespace
-//! for the whole machine, so another user could make ours first: the
-//! server asks to be the first instance (and fails if it is not), and the
-//! client talks only to a pipe this user owns.
+//! for the whole machine, so a predictable name could be taken first by
+//! another user (and the engine never start): each start makes a random
+//! name, asks to be its first instance, and publishes it in a file of the
+//! private data directory, where only this user can read or change it.
+//! The client still talks only to a pipe this user owns.
 
 use super::{BindError, ConnectError, Connection, Endpoint};
-use sha2::{Digest, Sha256};
 use std::os::windows::io::AsHandle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,22 +14,25 @@ use tokentray_adapters::os::windows::{current_user_sid, owner_of, Inherit, Owner
 use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeServer, ServerOptions};
 
 const ERROR_FILE_NOT_FOUND: i32 = 2;
-const ERROR_ACCESS_DENIED: i32 = 5;
 const ERROR_PIPE_BUSY: i32 = 231;
 
-/// The pipe of `endpoint` of `data_dir`: named after this user and the
-/// directory, so two data directories (a test's, the demo's) have two pipes.
+/// The file that names the pipe `endpoint` of `data_dir` answers on.
 pub(crate) fn address(data_dir: &Path, endpoint: Endpoint) -> PathBuf {
-    let sid = current_user_sid().unwrap_or_default();
-    // Windows' paths are case-blind: one directory, one name.
-    let dir = data_dir.to_string_lossy().to_lowercase();
-    let digest = Sha256::digest(format!("{sid}\n{dir}").as_bytes());
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    PathBuf::from(format!(r"\\.\pipe\tokentray-{hex}-{}", endpoint.name()))
+    data_dir.join(format!("{}.pipe", endpoint.name()))
+}
+
+/// A name nobody can have guessed and taken first.
+fn fresh_name(endpoint: Endpoint) -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(r"\\.\pipe\tokentray-{}-{hex}", endpoint.name())
 }
 
 pub(crate) struct Listener {
-    name: PathBuf,
+    name: String,
+    /// The file that publishes `name`, removed with the listener.
+    published: PathBuf,
     descriptor: OwnerOnly,
     /// The instance the next client connects to.
     next: tokio::sync::Mutex<NamedPipeServer>,
@@ -48,21 +52,23 @@ pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener
         Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
         Err(std::fs::TryLockError::Error(e)) => return Err(BindError::Failed(e)),
     }
-    let name = address(data_dir, endpoint);
+    let name = fresh_name(endpoint);
     let descriptor = OwnerOnly::new(Inherit::Nothing).map_err(BindError::Failed)?;
-    let first = create(&name, &descriptor, true).map_err(|e| match e.raw_os_error() {
-        // The name is someone else's: the lock says no engine of ours has it.
-        Some(ERROR_ACCESS_DENIED) => BindError::Failed(std::io::Error::new(
-            e.kind(),
-            format!("another program holds the pipe {} (not a TokenTray of this user's)", name.display()),
-        )),
-        _ => BindError::Failed(e),
-    })?;
-    Ok(Listener { name, descriptor, next: tokio::sync::Mutex::new(first), claim: Some(Claim { _lock: claim }) })
+    let first = create(&name, &descriptor, true).map_err(BindError::Failed)?;
+    // Published once it answers; only this user can read or replace the file.
+    let published = address(data_dir, endpoint);
+    tokentray_adapters::atomic::write_private(&published, name.as_bytes()).map_err(BindError::Failed)?;
+    Ok(Listener {
+        name,
+        published,
+        descriptor,
+        next: tokio::sync::Mutex::new(first),
+        claim: Some(Claim { _lock: claim }),
+    })
 }
 
 #[allow(unsafe_code)] // the SAFETY note says why it is sound
-fn create(name: &Path, descriptor: &OwnerOnly, first: bool) -> std::io::Result<NamedPipeServer> {
+fn create(name: &str, descriptor: &OwnerOnly, first: bool) -> std::io::Result<NamedPipeServer> {
     let mut attributes = descriptor.attributes();
     // SAFETY: the attributes and the descriptor they point to outlive the call.
     unsafe {
@@ -91,8 +97,27 @@ impl Listener {
     }
 }
 
+impl Drop for Listener {
+    /// Nobody answers here any more; the file is this listener's (nobody
+    /// publishes without the claim).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.published);
+    }
+}
+
 pub(crate) async fn connect(data_dir: &Path, endpoint: Endpoint) -> Result<Connection, ConnectError> {
-    let name = address(data_dir, endpoint);
+    let published = address(data_dir, endpoint);
+    let name = match tokentray_adapters::atomic::read_regular(&published, 256) {
+        Ok(Some(name)) if name.starts_with(r"\\.\pipe\tokentray-") => name,
+        Ok(Some(_)) => {
+            return Err(ConnectError::Failed(std::io::Error::other(format!(
+                "{} does not name a TokenTray pipe",
+                published.display()
+            ))))
+        }
+        Ok(None) => return Err(ConnectError::Nobody),
+        Err(e) => return Err(ConnectError::Failed(e)),
+    };
     let mut busy_since = None;
     let client = loop {
         match ClientOptions::new().open(&name) {
@@ -115,7 +140,7 @@ pub(crate) async fn connect(data_dir: &Path, endpoint: Endpoint) -> Result<Conne
     if owner != ours {
         return Err(ConnectError::Failed(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
-            format!("the pipe {} belongs to another user ({owner}); TokenTray does not talk to it", name.display()),
+            format!("the pipe {name} belongs to another user ({owner}); TokenTray does not talk to it"),
         )));
     }
     Ok(split(client))
