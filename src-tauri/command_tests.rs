@@ -44,8 +44,12 @@ fn fixture(name: &str) -> Fixture {
     Fixture { _app: app, webview, dir, engine, _demo: demo }
 }
 
+/// The page's own origin: the app's assets as each platform's web view
+/// serves them (WebView2 has no custom schemes, hence http there).
+const LOCAL: &str = if cfg!(windows) { "http://tauri.localhost" } else { "tauri://localhost" };
+
 fn call(f: &Fixture, cmd: &str, args: Value) -> Result<Value, Value> {
-    call_from(f, "tauri://localhost", cmd, args)
+    call_from(f, LOCAL, cmd, args)
 }
 
 /// Invokes `cmd` as a page at `origin` would.
@@ -146,6 +150,6 @@ fn a_remote_page_may_call_nothing() {
     let f = fixture("acl");
     let e = call_from(&f, "https://evil.example", "accounts", json!({})).unwrap_err();
     assert!(e.as_str().unwrap().contains("not allowed"), "{e}");
-    let e = call_from(&f, "tauri://localhost", "plugin:autostart|enable", json!({})).unwrap_err();
+    let e = call_from(&f, LOCAL, "plugin:autostart|enable", json!({})).unwrap_err();
     assert!(e.as_str().unwrap().contains("not allowed"), "{e}");
 }
