@@ -3,10 +3,10 @@
 # the mingw-w64 toolchain, Wine and NSIS, builds the workspace for
 # x86_64-pc-windows-gnu (clippy with -D warnings), runs the core, adapters,
 # runtime and CLI tests and the tray app's unit tests under Wine in a
-# prefix of its own, then the
-# end-to-end run of tokentray.exe under Wine, driven from Linux
-# (crates/tokentray-cli/tests/cli/windows_e2e.rs). Prints the Windows
-# tally on its own line. `scripts/test.sh` (so `.ci/run`) calls it.
+# prefix of its own, then the end-to-end run of tokentray.exe under Wine,
+# driven from Linux (crates/tokentray-cli/tests/cli/windows_e2e.rs), and
+# the installer installed and removed (tests/windows-installer.sh).
+# Prints the Windows tally on its own line. `scripts/test.sh` (so `.ci/run`) calls it.
 #
 #   scripts/test-windows.sh [--no-e2e]   (--no-e2e: the tests under Wine only)
 set -euo pipefail
