@@ -7,7 +7,7 @@ use std::io;
 use std::process::ExitStatus;
 use tokio::process::{ChildStderr, ChildStdin, Command};
 use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
-use windows_sys::Win32::System::Threading::CREATE_NEW_PROCESS_GROUP;
+use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW};
 
 pub struct ProcessTree {
     child: Box<dyn ChildWrapper>,
@@ -16,10 +16,16 @@ pub struct ProcessTree {
 impl ProcessTree {
     /// Windows has no terminal foreground to keep: a child in a console
     /// process group of its own still writes to the console, reads it,
-    /// and hears its close. Ctrl+C is relayed to it as Ctrl+Break.
-    pub fn spawn(command: Command, _: Terminal) -> io::Result<Self> {
+    /// and hears its close. Ctrl+C is relayed to it as Ctrl+Break. One in
+    /// the background (an alert command, from the tray too) gets no
+    /// console window of its own to flash up.
+    pub fn spawn(command: Command, terminal: Terminal) -> io::Result<Self> {
+        let flags = match terminal {
+            Terminal::Share => CREATE_NEW_PROCESS_GROUP,
+            Terminal::Leave => CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW,
+        };
         let mut wrap = CommandWrap::from(command);
-        wrap.wrap(CreationFlags(windows::Win32::System::Threading::PROCESS_CREATION_FLAGS(CREATE_NEW_PROCESS_GROUP)))
+        wrap.wrap(CreationFlags(windows::Win32::System::Threading::PROCESS_CREATION_FLAGS(flags)))
             .wrap(JobObject)
             .wrap(KillOnDrop);
         Ok(Self { child: wrap.spawn()? })
