@@ -111,20 +111,8 @@ async fn the_daemon_puts_right_what_a_crash_left_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_waits_for_a_refresh_in_flight() {
-    let s = std::sync::Arc::new(setup("drain").await);
-    let t = s.clone();
-    blocking(move || t.run(&["login", "oauth"], "")).await.success();
     // The broker is slow to answer the next refresh: SIGTERM will land while it runs.
-    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
-    let before = s.sandbox.requests_to("/v1/oauth/token").len();
-    let mut daemon = start_daemon(&s).await;
-    let t = s.clone();
-    blocking(move || {
-        wait_until("the scheduled refresh sent", Duration::from_secs(15), || {
-            t.sandbox.requests_to("/v1/oauth/token").len() > before
-        })
-    })
-    .await;
+    let (s, mut daemon) = daemon_with_a_refresh_in_flight("drain").await;
     let status = blocking(move || terminate(&mut daemon)).await;
     assert!(status.success(), "{status:?}");
     let log = s.log();
@@ -142,19 +130,7 @@ async fn sigterm_waits_for_a_refresh_in_flight() {
 /// nothing to stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_waits_for_a_refresh_in_flight_and_returns_once_the_daemon_is_gone() {
-    let s = std::sync::Arc::new(setup("stop").await);
-    let t = s.clone();
-    blocking(move || t.run(&["login", "oauth"], "")).await.success();
-    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
-    let before = s.sandbox.requests_to("/v1/oauth/token").len();
-    let mut daemon = start_daemon(&s).await;
-    let t = s.clone();
-    blocking(move || {
-        wait_until("the scheduled refresh sent", Duration::from_secs(15), || {
-            t.sandbox.requests_to("/v1/oauth/token").len() > before
-        })
-    })
-    .await;
+    let (s, mut daemon) = daemon_with_a_refresh_in_flight("stop").await;
     let t = s.clone();
     let stop = blocking(move || t.run(&["stop"], "")).await.success();
     assert!(stop.stderr().contains("stopped"), "{}", stop.stderr());
@@ -255,4 +231,23 @@ async fn snooze_holds_the_running_daemons_notices_and_status_says_until_when() {
     let json: serde_json::Value = serde_json::from_str(&status.stdout()).unwrap();
     assert!(json["snoozed_until"].is_null(), "{json}");
     blocking(move || terminate(&mut daemon)).await;
+}
+
+/// A logged-in daemon whose scheduled refresh is under way at the broker,
+/// which takes 1.5 s to answer it: a stop lands while it runs.
+async fn daemon_with_a_refresh_in_flight(name: &str) -> (std::sync::Arc<Setup>, Running) {
+    let s = std::sync::Arc::new(setup(name).await);
+    let t = s.clone();
+    blocking(move || t.run(&["login", "oauth"], "")).await.success();
+    s.sandbox.inject(Endpoint::OAuth2Token, Fault::delay(Duration::from_millis(1500)), Some(1));
+    let before = s.sandbox.requests_to("/v1/oauth/token").len();
+    let daemon = start_daemon(&s).await;
+    let t = s.clone();
+    blocking(move || {
+        wait_until("the scheduled refresh sent", Duration::from_secs(15), || {
+            t.sandbox.requests_to("/v1/oauth/token").len() > before
+        })
+    })
+    .await;
+    (s, daemon)
 }

@@ -34,6 +34,23 @@ impl Endpoint {
     }
 }
 
+/// The claim on an endpoint, held until dropped (closing the file lets go
+/// of the lock, also when the process dies).
+pub(crate) struct Claim {
+    _lock: std::fs::File,
+}
+
+/// Takes the claim on `endpoint` of `data_dir`; `Taken` while another
+/// process holds it.
+fn take_claim(data_dir: &Path, endpoint: Endpoint) -> Result<Claim, BindError> {
+    let lock = tokentray_adapters::atomic::open_private(&claim_file(data_dir, endpoint)).map_err(BindError::Failed)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Claim { _lock: lock }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BindError::Taken),
+        Err(std::fs::TryLockError::Error(e)) => Err(BindError::Failed(e)),
+    }
+}
+
 /// Whether nobody holds the claim on `endpoint` of `data_dir` (taken and
 /// let go at once to see).
 pub(crate) fn claim_is_free(data_dir: &Path, endpoint: Endpoint) -> bool {

@@ -1,6 +1,6 @@
 //! The control channel on Unix: a socket file in the private data directory.
 
-use super::{BindError, ConnectError, Connection, Endpoint};
+use super::{BindError, Claim, ConnectError, Connection, Endpoint};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use tokio::net::{UnixListener, UnixStream};
@@ -18,11 +18,6 @@ pub(crate) struct Listener {
     claim: Option<Claim>,
 }
 
-/// The claim on the address, held until dropped.
-pub(crate) struct Claim {
-    _lock: std::fs::File,
-}
-
 /// Claims the address: refused while another process answers there. The
 /// claim is an exclusive lock beside the socket, held for the process's
 /// life, so two processes starting at once cannot both take the address
@@ -30,13 +25,7 @@ pub(crate) struct Claim {
 /// only while holding it: then its process is gone, or it would hold it.
 pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener, BindError> {
     let path = &address(data_dir, endpoint);
-    let claim =
-        tokentray_adapters::atomic::open_private(&super::claim_file(data_dir, endpoint)).map_err(BindError::Failed)?;
-    match claim.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
-        Err(std::fs::TryLockError::Error(e)) => return Err(BindError::Failed(e)),
-    }
+    let claim = super::take_claim(data_dir, endpoint)?;
     // An older TokenTray, from before the claim, may still answer without it.
     match UnixStream::connect(path).await {
         Ok(_) => return Err(BindError::Taken),
@@ -53,7 +42,7 @@ pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener
     let listener = UnixListener::bind(path).map_err(BindError::Failed)?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(BindError::Failed)?;
-    Ok(Listener { listener, path: path.to_owned(), claim: Some(Claim { _lock: claim }) })
+    Ok(Listener { listener, path: path.to_owned(), claim: Some(claim) })
 }
 
 impl Listener {

@@ -6,7 +6,7 @@
 //! private data directory, where only this user can read or change it.
 //! The client still talks only to a pipe this user owns.
 
-use super::{BindError, ConnectError, Connection, Endpoint};
+use super::{BindError, Claim, ConnectError, Connection, Endpoint};
 use std::os::windows::io::AsHandle;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,32 +39,15 @@ pub(crate) struct Listener {
     claim: Option<Claim>,
 }
 
-/// The claim on the data directory's channel, held until dropped.
-pub(crate) struct Claim {
-    _lock: std::fs::File,
-}
-
 pub(crate) async fn bind(data_dir: &Path, endpoint: Endpoint) -> Result<Listener, BindError> {
-    let claim =
-        tokentray_adapters::atomic::open_private(&super::claim_file(data_dir, endpoint)).map_err(BindError::Failed)?;
-    match claim.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(BindError::Taken),
-        Err(std::fs::TryLockError::Error(e)) => return Err(BindError::Failed(e)),
-    }
+    let claim = super::take_claim(data_dir, endpoint)?;
     let name = fresh_name(endpoint);
     let descriptor = OwnerOnly::new(Inherit::Nothing).map_err(BindError::Failed)?;
     let first = create(&name, &descriptor, true).map_err(BindError::Failed)?;
     // Published once it answers; only this user can read or replace the file.
     let published = address(data_dir, endpoint);
     tokentray_adapters::atomic::write_private(&published, name.as_bytes()).map_err(BindError::Failed)?;
-    Ok(Listener {
-        name,
-        published,
-        descriptor,
-        next: tokio::sync::Mutex::new(first),
-        claim: Some(Claim { _lock: claim }),
-    })
+    Ok(Listener { name, published, descriptor, next: tokio::sync::Mutex::new(first), claim: Some(claim) })
 }
 
 #[allow(unsafe_code)] // the SAFETY note says why it is sound
