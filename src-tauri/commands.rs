@@ -39,8 +39,8 @@ pub async fn settings(state: State<'_, WindowState>) -> Result<Settings, Command
 /// it a daemon, has this window open it); returns when the token is stored.
 #[tauri::command]
 pub async fn login(state: State<'_, WindowState>, account: String) -> Result<AccountStatus, CommandError> {
-    let request =
-        call::Login { account, no_browser: false, timeout_secs: tokentray_runtime::login::DEFAULT_TIMEOUT.as_secs() };
+    let timeout_secs = tokentray_runtime::login::DEFAULT_TIMEOUT.as_secs();
+    let request = call::Login { account, no_browser: false, timeout_secs, relayed: false };
     let progress = |step: &LoginProgress| {
         if let LoginProgress::OpenBrowser { url, .. } = step {
             if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {

@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duration) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     ctx.account(id)?;
-    let request = call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1) };
+    let request =
+        call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1), relayed: false };
     let (paste, pasted) = mpsc::channel(4);
     let mut paste = Some(paste);
     let progress = |step: &LoginProgress| match step {
@@ -30,7 +31,7 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
             };
             eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
         }
-        LoginProgress::OpenBrowser { url, paste: paste_here } => {
+        LoginProgress::OpenBrowser { url, paste: paste_here, .. } => {
             eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
             if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {
                 eprintln!("{e}");
@@ -76,6 +77,7 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
         // Pasted here, on standard input.
         paste_from_window: false,
         abandoned: None,
+        relayed: false,
     };
     let outcome = engine.login(id, options).await?;
     announce(&ctx, id, false).await;

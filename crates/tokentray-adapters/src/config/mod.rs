@@ -11,6 +11,7 @@ pub mod calendar_file;
 pub mod edit;
 mod error;
 pub mod market;
+pub mod remote;
 mod surfaces;
 mod thresholds;
 pub mod vault;
@@ -58,6 +59,8 @@ struct RawConfig {
     market: Option<Spanned<market::RawMarket>>,
     notifications: Option<Spanned<market::RawNotifications>>,
     vault: Option<Spanned<vault::RawVault>>,
+    #[serde(default, rename = "remote")]
+    remotes: Vec<Spanned<remote::RawRemote>>,
     #[serde(default, rename = "account")]
     accounts: Vec<account::RawAccount>,
 }
@@ -78,6 +81,8 @@ pub struct Config {
     pub quiet_hours: Option<QuietHours>,
     /// The shared store, with `storage = "vault"`.
     pub vault: Option<vault::VaultConfig>,
+    /// Servers whose TokenTray this desktop follows and logs in over SSH (`[[remote]]`).
+    pub remotes: Vec<remote::RemoteConfig>,
 }
 
 const DEFAULT_HTTP_TIMEOUT: Span = Span::seconds(15);
@@ -123,6 +128,9 @@ impl Config {
         let spans: Vec<_> = raw.alerts.iter().map(|a| a.span()).collect();
         let alerts = alerts::resolve(raw.alerts.into_iter().map(Spanned::into_inner).collect(), &ids)
             .map_err(|(i, message)| wrong(Wrong { span: spans.get(i).cloned(), message }))?;
+        let spans: Vec<_> = raw.remotes.iter().map(|r| r.span()).collect();
+        let remotes = remote::resolve(raw.remotes.into_iter().map(Spanned::into_inner).collect())
+            .map_err(|(i, message)| wrong(Wrong { span: spans.get(i).cloned(), message }))?;
         Ok(Config {
             path: path.to_owned(),
             storage: raw.storage,
@@ -134,11 +142,18 @@ impl Config {
             calendar,
             quiet_hours,
             vault,
+            remotes,
         })
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountConfig> {
         self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// The server an `ACCOUNT@SERVER` name belongs to, with the account's name there.
+    pub fn remote_account<'a>(&self, id: &'a str) -> Option<(&remote::RemoteConfig, &'a str)> {
+        let (account, server) = remote::split_remote_id(id)?;
+        self.remotes.iter().find(|r| r.name == server).map(|r| (r, account))
     }
 }
 

@@ -73,6 +73,8 @@ struct Inner {
     /// Wakes the scheduler when something changed its plans.
     wake: Notify,
     events: EventLog,
+    /// Every notice told to the user, for subscribers that follow this engine from elsewhere.
+    told: broadcast::Sender<crate::control::NoticeLine>,
     shutdown: tokio::sync::watch::Sender<bool>,
     /// One HTTP client for every account (rebuilt when the timeout changes).
     http: Mutex<reqwest::Client>,
@@ -137,6 +139,7 @@ impl Engine {
                 accounts: Mutex::new(accounts),
                 wake: Notify::new(),
                 events: EventLog::new(),
+                told: broadcast::channel(64).0,
                 shutdown,
                 http: Mutex::new(http),
                 api_key: OnceCell::new(),
@@ -152,6 +155,15 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The notices told to the user from now on (a desktop following this server shows them).
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<crate::control::NoticeLine> {
+        self.inner.told.subscribe()
+    }
+
+    pub(crate) fn told(&self) -> &broadcast::Sender<crate::control::NoticeLine> {
+        &self.inner.told
     }
 
     pub fn config(&self) -> Config {

@@ -48,6 +48,10 @@ pub struct LoginOptions {
     /// Signalled when whoever asked for the login went away: a login still
     /// waiting for the browser ends; one exchanging or storing goes on.
     pub abandoned: Option<Arc<Notify>>,
+    /// The browser is on another machine (a desktop following this server
+    /// over SSH): no callback server here; the redirect comes pasted, from
+    /// that machine's loopback server at [`LoginUrl::catch_at`].
+    pub relayed: bool,
 }
 
 /// Where a login starts in the browser.
@@ -61,6 +65,8 @@ pub struct LoginUrl {
     /// No loopback server receives the redirect: the address the browser
     /// lands on must be pasted.
     pub paste: bool,
+    /// A relayed login's loopback redirect: the browser's machine catches it there.
+    pub catch_at: Option<Url>,
 }
 
 impl Default for LoginOptions {
@@ -72,6 +78,7 @@ impl Default for LoginOptions {
             show_url: Box::new(|_| {}),
             paste_from_window: false,
             abandoned: None,
+            relayed: false,
         }
     }
 }
@@ -220,7 +227,14 @@ impl Engine {
         // Dhan's login page exists only once the broker has made a consent for it.
         let attempt = client.begin_login(secret).await.map_err(|e| LoginError::Engine(e.into()))?;
         let https = account.redirect_uri.scheme() == "https";
-        *server = match callback_addrs(&account.redirect_uri) {
+        let loopback = callback_addrs(&account.redirect_uri);
+        // Over plain http the browser's machine can catch the redirect; over
+        // https (its certificate is this machine's) the address is pasted.
+        let catch_at = match (options.relayed, &loopback, https) {
+            (true, Some(_), false) => Some(account.redirect_uri.url().clone()),
+            _ => None,
+        };
+        *server = match loopback.filter(|_| !options.relayed) {
             Some(addrs) => {
                 let handover = self.lock_path(&format!("login-{}", account.id)).with_extension("handover");
                 // Schwab redirects only to https: the callback is served over TLS with a certificate of our own.
@@ -263,7 +277,8 @@ impl Engine {
             open_in_browser(first.as_str())?;
         }
         // Shown once the browser has it: "opened" is then true.
-        (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste: server.is_none() });
+        let paste = server.is_none() && catch_at.is_none();
+        (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste, catch_at });
         let deadline = tokio::time::Instant::now() + options.timeout;
         let abandoned = options.abandoned.as_deref();
         loop {

@@ -38,6 +38,12 @@ impl Engine {
     pub(crate) fn deliver(&self, notices: Vec<(tokentray_adapters::config::AccountConfig, tokentray_core::Notice)>) {
         for (account, notice) in &notices {
             self.alert(account, notice);
+            // Nobody listening is the usual case: no desktop follows this engine.
+            let _ = self.told().send(crate::control::NoticeLine {
+                account: account.id.clone(),
+                label: account.label.clone(),
+                notice: notice.clone(),
+            });
         }
         match notices.as_slice() {
             [] => {}

@@ -83,7 +83,7 @@ pub async fn ask<C: Call>(data_dir: &Path, request: C) -> Result<C::Reply, Clien
     match session.next::<C::Reply>().await? {
         Answer::Reply(reply) => Ok(reply),
         Answer::Error(refusal) => Err(refusal.into()),
-        Answer::Progress(_) | Answer::Changed(_) => {
+        Answer::Progress(_) | Answer::Changed(_) | Answer::Noticed(_) => {
             Err(ClientError::Garbled("a stream line to a plain request".into()))
         }
     }
@@ -112,7 +112,9 @@ pub async fn log_in(
                 Answer::Reply(status) => return Ok(status),
                 Answer::Error(refusal) => return Err(refusal.into()),
                 Answer::Progress(p) => progress(&p),
-                Answer::Changed(_) => return Err(ClientError::Garbled("a change line in a login".into())),
+                Answer::Changed(_) | Answer::Noticed(_) => {
+                    return Err(ClientError::Garbled("a change line in a login".into()))
+                }
             },
             paste = pasted.recv(), if pasting => match paste {
                 Some(paste) => session.send(&PasteLine { paste }).await?,
@@ -127,7 +129,7 @@ pub async fn log_in(
 /// goes away (`Ok`).
 pub async fn follow_changes(data_dir: &Path, mut on_change: impl FnMut(&str)) -> Result<(), ClientError> {
     let mut session = Session::open(data_dir).await?;
-    session.send(&Request::from(call::Subscribe {})).await?;
+    session.send(&Request::from(call::Subscribe { notices: false })).await?;
     loop {
         match session.next::<()>().await {
             Ok(Answer::Changed(account)) => on_change(&account),

@@ -157,6 +157,11 @@ pub mod call {
         pub no_browser: bool,
         /// How long the login waits for the browser.
         pub timeout_secs: u64,
+        /// The browser is on another machine (a desktop over SSH): bind no
+        /// callback here; its redirect comes as pasted addresses, and
+        /// `OpenBrowser` says where that machine catches it.
+        #[serde(default)]
+        pub relayed: bool,
     }
 
     /// Renew now where the provider can; elsewhere, ask it whether the token works.
@@ -250,9 +255,14 @@ pub mod call {
         pub new_credentials: bool,
     }
 
-    /// Every change from now on, one `Changed` line each, until the client hangs up.
+    /// Every change from now on, one `Changed` line each, until the client
+    /// hangs up; with `notices`, also a `Noticed` line for each notice the
+    /// engine tells its user (a desktop following a server shows them).
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Subscribe {}
+    pub struct Subscribe {
+        #[serde(default)]
+        pub notices: bool,
+    }
 }
 
 /// Which of an account's secrets `SetSecret` stores.
@@ -325,7 +335,14 @@ pub enum LoginProgress {
     /// The running TokenTray opens no browser (a daemon): open this one
     /// here. With `paste`, no loopback server receives the redirect: send
     /// the address the browser lands on as a `PasteLine`.
-    OpenBrowser { url: Url, paste: bool },
+    OpenBrowser {
+        url: Url,
+        paste: bool,
+        /// A relayed login's redirect address on the browser's machine: a
+        /// loopback server there catches it and sends it as a `PasteLine`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catch_at: Option<Url>,
+    },
     /// Show this address to the user, who pastes the address the browser
     /// lands on (`--no-browser`); a loopback callback still counts.
     ShowUrl { url: Url },
@@ -350,6 +367,16 @@ pub enum Answer<T> {
     /// In a subscription: something about this account changed (empty:
     /// about no one account, or the first line, which says it is subscribed).
     Changed(String),
+    /// In a subscription that asked for them: what the engine told its user.
+    Noticed(NoticeLine),
+}
+
+/// A notice the engine told its user, for a machine that follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeLine {
+    pub account: String,
+    pub label: String,
+    pub notice: tokentray_core::Notice,
 }
 
 /// The engine's "no", with what fixes it (the CLI's exit code, the window's button).
@@ -387,7 +414,7 @@ mod tests {
     fn requests_are_tagged_lines_and_read_back() {
         let requests: Vec<Request> = vec![
             call::Status {}.into(),
-            call::Login { account: "kite".into(), no_browser: true, timeout_secs: 300 }.into(),
+            call::Login { account: "kite".into(), no_browser: true, timeout_secs: 300, relayed: false }.into(),
             call::Adopt { account: "kite".into(), new_credentials: true }.into(),
         ];
         for request in requests {

@@ -135,7 +135,7 @@ async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connectio
         };
         tracing::info!("control request: {}", request.describe());
         let answer = match request {
-            Request::Subscribe(_) => return subscribe(&engine, reader, &mut write).await,
+            Request::Subscribe(c) => return subscribe(&engine, c.notices, reader, &mut write).await,
             Request::Login(login) => return converse_login(&engine, &host, login, reader, write).await,
             other => answer(&engine, &host, other).await,
         };
@@ -234,7 +234,7 @@ const LONGEST_LOGIN: Duration = Duration::from_secs(3600);
 /// under way.
 async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut reader: Reader, mut write: Writer) {
     let account = login.account.clone();
-    let opens_here = host.opens_browser && !login.no_browser;
+    let opens_here = host.opens_browser && !login.no_browser && !login.relayed;
     let (progress, mut progressed) = mpsc::unbounded_channel::<LoginProgress>();
     let (paste_sender, pastes) = mpsc::channel::<Pasted>(4);
     let abandoned = Arc::new(Notify::new());
@@ -249,11 +249,16 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
             let step = match (opens_here, no_browser) {
                 (true, _) => LoginProgress::BrowserOpened { paste_in_window: url.paste },
                 (false, true) => LoginProgress::ShowUrl { url: url.authorize.clone() },
-                (false, false) => LoginProgress::OpenBrowser { url: url.first.clone(), paste: url.paste },
+                (false, false) => LoginProgress::OpenBrowser {
+                    url: url.first.clone(),
+                    paste: url.paste,
+                    catch_at: url.catch_at.clone(),
+                },
             };
             let _ = progress.send(step);
         }),
         abandoned: Some(abandoned.clone()),
+        relayed: login.relayed,
     };
     let running = engine.clone();
     let mut login_task = tokio::spawn(async move { running.login(&account, options).await });
@@ -325,22 +330,30 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
     }
 }
 
-/// Tells the client of every change until it hangs up (noticed at once, not
-/// at the next change), stops reading, or the engine stops.
-async fn subscribe(engine: &Engine, mut reader: Reader, write: &mut Writer) {
+/// Tells the client of every change (and, if it asked, every notice) until
+/// it hangs up (noticed at once, not at the next change), stops reading, or
+/// the engine stops.
+async fn subscribe(engine: &Engine, notices: bool, mut reader: Reader, write: &mut Writer) {
     let mut events = engine.subscribe();
+    let mut told = engine.subscribe_notices();
     let mut stopped = engine.stopped();
-    let mut account = String::new(); // answered at once: the client knows it is subscribed
+    // Answered at once: the client knows it is subscribed.
+    let mut next = Answer::<()>::Changed(String::new());
     loop {
-        let changed = Answer::<()>::Changed(account);
-        if !told(write, &changed).await {
+        if !told_line(write, &line(&next)).await {
             return;
         }
-        account = tokio::select! {
+        next = tokio::select! {
             event = events.recv() => match event {
-                Ok(e) => e.account,
+                Ok(e) => Answer::Changed(e.account),
                 // Fell behind: whatever it missed, a change it is.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => String::new(),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Answer::Changed(String::new()),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            notice = told.recv(), if notices => match notice {
+                Ok(n) => Answer::Noticed(n),
+                // Notices missed are missed; the statuses that follow tell what is true.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Answer::Changed(String::new()),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
             // The client sends nothing more: anything read, or the end, means it is gone.

@@ -185,7 +185,7 @@ async fn a_login_handed_over_that_fails_first_never_claims_the_browser_opened() 
     let _server = control::serve(engine.clone(), tray()).await.unwrap();
     let said = std::sync::Mutex::new(Vec::new());
     let (_paste, pasted) = tokio::sync::mpsc::channel(1);
-    let request = call::Login { account: "kite".into(), no_browser: false, timeout_secs: 30 };
+    let request = call::Login { account: "kite".into(), no_browser: false, timeout_secs: 30, relayed: false };
     let answer = control::log_in(&data_dir, request, |p| said.lock().unwrap().push(p.clone()), pasted).await;
     let Err(ClientError::Refused(refusal)) = answer else { panic!("an error: {answer:?}") };
     assert_eq!(refusal.remedy, Remedy::Secret, "{refusal}");
@@ -202,12 +202,12 @@ async fn a_daemon_has_its_client_open_the_browser_and_stores_the_token_itself() 
     let data_dir = w.dir.join("data");
     let _server = control::serve(engine.clone(), daemon()).await.unwrap();
     let (_paste, pasted) = tokio::sync::mpsc::channel(1);
-    let request = call::Login { account: "oauth".into(), no_browser: false, timeout_secs: 30 };
+    let request = call::Login { account: "oauth".into(), no_browser: false, timeout_secs: 30, relayed: false };
     let status = control::log_in(
         &data_dir,
         request,
         |p| match p {
-            LoginProgress::OpenBrowser { url, paste } => {
+            LoginProgress::OpenBrowser { url, paste, .. } => {
                 assert!(!paste, "a loopback callback needs no paste");
                 tokio::spawn(browse(url.clone()));
             }
@@ -235,7 +235,7 @@ async fn a_login_without_a_browser_takes_the_pasted_address_over_the_channel() {
     let _server = control::serve(engine.clone(), tray()).await.unwrap();
     let (paste, pasted) = tokio::sync::mpsc::channel(4);
     let (refused_tx, mut refused) = tokio::sync::mpsc::unbounded_channel();
-    let request = call::Login { account: "oauth".into(), no_browser: true, timeout_secs: 30 };
+    let request = call::Login { account: "oauth".into(), no_browser: true, timeout_secs: 30, relayed: false };
     let progress = move |p: &LoginProgress| match p {
         LoginProgress::ShowUrl { url } => {
             let (url, paste) = (url.clone(), paste.clone());
@@ -261,7 +261,7 @@ async fn raw_login(
     account: &str,
 ) -> (tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf) {
     let (read, mut write) = UnixStream::connect(socket(data_dir)).await.unwrap().into_split();
-    let request = Request::from(call::Login { account: account.into(), no_browser: true, timeout_secs: 600 });
+    let request = Request::from(call::Login { account: account.into(), no_browser: true, timeout_secs: 600, relayed: false });
     write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
     (read, write)
 }
