@@ -47,7 +47,7 @@ impl Notifier for DesktopNotifier {
     /// Several accounts that need a login at one moment (a laptop that
     /// slept through the morning's cutoff) make one notification, not a
     /// stack; the tray's menu has each one's "Log in".
-    fn notify_all(&self, notices: &[(AccountConfig, Notice)]) {
+    fn notify_all(&self, notices: &[(tokentray_runtime::AccountName, Notice)]) {
         let (logins, others): (Vec<_>, Vec<_>) = notices.iter().partition(|(_, n)| n.wants_login());
         for (account, notice) in others {
             self.notify(account, notice);
@@ -63,7 +63,7 @@ impl Notifier for DesktopNotifier {
         }
     }
 
-    fn notify(&self, account: &AccountConfig, notice: &Notice) {
+    fn notify(&self, account: &tokentray_runtime::AccountName, notice: &Notice) {
         let summary = notice.summary(&account.label);
         let body = notice.body();
         tracing::info!(account = %account.id, "notify: {summary}: {body}");

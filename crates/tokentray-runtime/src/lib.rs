@@ -13,6 +13,7 @@
 //!   hours and the snooze, history);
 //! - `surfaces/`: what other programs see (the local API, the control
 //!   channel, the window's view, the tray's summary);
+//! - `remote/`: servers followed and logged in from this desktop over SSH;
 //! - `plumbing/`: file locks, the mutex helper, work in flight, the clock,
 //!   process settings, loopbacks.
 
@@ -21,16 +22,17 @@ mod engine;
 pub mod login;
 mod notices;
 mod plumbing;
+pub mod remote;
 mod shared;
 mod surfaces;
 mod tokens;
 
 pub use engine::watch;
 pub use engine::{AccountStatus, Counters, Engine, EngineError, EngineEvent, EngineOptions, EventKind, Remedy};
-pub use engine::{SinkStatus, Snapshot};
+pub use engine::{RemoteMark, SinkStatus, Snapshot};
 pub use login::browser::{open_in_browser, BrowserError};
 pub use notices::{alerts, history};
-pub use notices::{when, LogNotifier, Notifier, MAX_SNOOZE};
+pub use notices::{when, AccountName, LogNotifier, Notifier, MAX_SNOOZE};
 pub use plumbing::clock::{Clock, ManualClock, SystemClock};
 pub use plumbing::{process, process_tree};
 pub use shared::SharedStatus;

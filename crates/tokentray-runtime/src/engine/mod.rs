@@ -24,7 +24,7 @@ pub use error::{EngineError, Remedy};
 pub use events::{EngineEvent, EventKind, Snapshot};
 pub use slot::Counters;
 pub(crate) use slot::{merge_user, Slot};
-pub use status::{AccountStatus, SinkStatus};
+pub use status::{AccountStatus, RemoteMark, SinkStatus};
 
 use crate::notices::alerts::Alerts;
 use crate::notices::{Notifier, Silence};
@@ -92,6 +92,9 @@ struct Inner {
     silence: Mutex<Silence>,
     /// The store several machines share, with `storage = "vault"`.
     shared: Option<crate::shared::Shared>,
+    /// The servers this desktop follows (`[[remote]]`), and their followers.
+    remotes: crate::remote::Board,
+    followers: crate::remote::Followers,
 }
 
 /// Installation-wide secrets (the API key, the journal key) are filed under
@@ -149,6 +152,8 @@ impl Engine {
                 alerts: Mutex::new(Arc::new(alerts)),
                 silence: Mutex::new(Silence::snoozed_until(state.snoozed_until, now)),
                 shared,
+                remotes: crate::remote::Board::default(),
+                followers: crate::remote::Followers::default(),
             }),
         })
     }
@@ -223,14 +228,31 @@ impl Engine {
         self.inner.wake.notify_one();
     }
 
+    /// Every account: this machine's, then the followed servers'.
     pub fn statuses(&self) -> Vec<AccountStatus> {
         let now = self.now();
-        self.slots().values().map(|s| s.status(now)).collect()
+        let mut statuses: Vec<_> = self.slots().values().map(|s| s.status(now)).collect();
+        statuses.extend(self.inner.remotes.statuses(now));
+        statuses
     }
 
     pub fn status(&self, id: &str) -> Result<AccountStatus, EngineError> {
         let now = self.now();
-        self.with_slot(id, |s| s.status(now))
+        match self.with_slot(id, |s| s.status(now)) {
+            Err(EngineError::UnknownAccount(_)) if id.contains('@') => {
+                self.inner.remotes.status(id, now).ok_or_else(|| EngineError::UnknownAccount(id.to_owned()))
+            }
+            other => other,
+        }
+    }
+
+    /// The servers this desktop follows, and their accounts as last known.
+    pub fn remotes(&self) -> &crate::remote::Board {
+        &self.inner.remotes
+    }
+
+    pub(crate) fn followers(&self) -> &crate::remote::Followers {
+        &self.inner.followers
     }
 
     pub fn counters(&self, id: &str) -> Result<Counters, EngineError> {
@@ -301,6 +323,18 @@ impl Engine {
             self.publish(id, EventKind::StatusChanged);
         }
         self.inner.wake.notify_one();
+    }
+
+    /// A followed server's account changed (`id` is `ACCOUNT@SERVER`; empty: the server itself).
+    pub(crate) fn publish_remote(&self, id: &str, kind: EventKind) {
+        let now = self.now();
+        let snapshot = self.inner.remotes.status(id, now).map(|st| Snapshot {
+            state: st.state,
+            level: st.level,
+            expires_at: st.expires_at,
+            act_by: st.act_by,
+        });
+        self.inner.events.publish(EngineEvent { id: 0, account: id.to_owned(), kind, at: now, snapshot });
     }
 
     pub(crate) fn publish(&self, id: &str, kind: EventKind) {

@@ -79,6 +79,9 @@ impl Engine {
                 }
             });
         }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.refollow_servers();
+        }
         self.publish("", EventKind::ConfigReloaded);
         self.inner.wake.notify_one();
     }

@@ -165,6 +165,7 @@ impl Slot {
             last_error: s.last_error,
             last_error_message: self.last_error_message.clone(),
             sinks: self.sinks.clone(),
+            remote: None,
         }
     }
 }

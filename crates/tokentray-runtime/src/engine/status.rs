@@ -36,11 +36,35 @@ pub struct AccountStatus {
     /// How the last write to each of the account's sinks went.
     #[serde(default)]
     pub sinks: Vec<SinkStatus>,
+    /// A server's account, followed from this desktop: which server, and
+    /// whether it can be reached. `None` for this machine's own accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteMark>,
+}
+
+/// Whose an account is when it is a server's, and how it is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteMark {
+    /// The `[[remote]]`'s name.
+    pub server: String,
+    /// The account's name on the server.
+    pub account: String,
+    /// Since when the server cannot be reached (what is shown is the last
+    /// known); `None` while it is followed.
+    pub unreachable_since: Option<Instant>,
+    /// Whether `tokentray token` here may fetch its token (`copy_token`).
+    pub copy_token: bool,
 }
 
 impl AccountStatus {
+    /// Whether the server it belongs to cannot be reached now (grey, never "log in").
+    pub fn unreachable(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.unreachable_since.is_some())
+    }
+
     pub fn needs_login(&self) -> bool {
-        matches!(self.state, State::NoToken | State::NeedsLogin) || (self.state == State::Expired && !self.auto_refresh)
+        !self.unreachable()
+            && matches!(self.state, State::NoToken | State::NeedsLogin) || (self.state == State::Expired && !self.auto_refresh)
     }
 }
 

@@ -6,7 +6,7 @@
 pub(crate) mod browser;
 mod callback_server;
 mod inbox;
-mod page;
+pub(crate) mod page;
 mod verdict;
 
 pub use callback_server::callback_addrs;

@@ -5,16 +5,16 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-pub(super) struct Page {
+pub(crate) struct Page {
     status: StatusCode,
     title: String,
     text: String,
     /// Where the page sends the browser on (the provider's login), if anywhere.
-    pub(super) next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 impl Page {
-    pub(super) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, title: &str, text: impl Into<String>) -> Self {
         Self { status, title: title.to_owned(), text: text.into(), next: None }
     }
 }

@@ -45,10 +45,16 @@ impl Engine {
                 notice: notice.clone(),
             });
         }
-        match notices.as_slice() {
+        let named: Vec<_> = notices.iter().map(|(a, n)| (crate::AccountName::from(a), n.clone())).collect();
+        self.tell(&named);
+    }
+
+    /// Shows notices on this machine (a server's, followed from here, too).
+    pub(crate) fn tell(&self, notices: &[(crate::AccountName, tokentray_core::Notice)]) {
+        match notices {
             [] => {}
             [(account, notice)] => self.notifier().notify(account, notice),
-            _ => self.notifier().notify_all(&notices),
+            _ => self.notifier().notify_all(notices),
         }
     }
 

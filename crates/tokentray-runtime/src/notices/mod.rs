@@ -9,6 +9,6 @@ pub mod history;
 mod notifier;
 mod silence;
 
-pub use notifier::{LogNotifier, Notifier};
+pub use notifier::{AccountName, LogNotifier, Notifier};
 pub(crate) use silence::Silence;
 pub use silence::{when, MAX_SNOOZE};

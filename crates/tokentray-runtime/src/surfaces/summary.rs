@@ -123,6 +123,7 @@ mod tests {
             last_error: None,
             last_error_message: None,
             sinks: Vec::new(),
+            remote: None,
         }
     }
 

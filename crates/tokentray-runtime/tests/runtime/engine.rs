@@ -219,11 +219,11 @@ async fn a_data_directory_of_another_user_is_refused() {
 struct Recorded(std::sync::Mutex<Vec<Vec<(String, String)>>>);
 
 impl tokentray_runtime::Notifier for Recorded {
-    fn notify(&self, account: &tokentray_adapters::config::AccountConfig, notice: &tokentray_core::Notice) {
+    fn notify(&self, account: &tokentray_runtime::AccountName, notice: &tokentray_core::Notice) {
         self.0.lock().unwrap().push(vec![(account.id.clone(), notice.summary(&account.label))]);
     }
 
-    fn notify_all(&self, notices: &[(tokentray_adapters::config::AccountConfig, tokentray_core::Notice)]) {
+    fn notify_all(&self, notices: &[(tokentray_runtime::AccountName, tokentray_core::Notice)]) {
         let batch = notices.iter().map(|(a, n)| (a.id.clone(), n.summary(&a.label))).collect();
         self.0.lock().unwrap().push(batch);
     }

@@ -19,7 +19,7 @@ struct Told {
 }
 
 impl tokentray_runtime::Notifier for Told {
-    fn notify(&self, account: &AccountConfig, notice: &Notice) {
+    fn notify(&self, account: &tokentray_runtime::AccountName, notice: &Notice) {
         use tokentray_runtime::Clock;
         self.seen.lock().unwrap().push((self.clock.now(), account.id.clone(), notice.summary(&account.id)));
         self.bodies.lock().unwrap().push(notice.body());

@@ -3,7 +3,7 @@
 use super::Terminal;
 use std::io;
 use std::process::ExitStatus;
-use tokio::process::{Child, ChildStderr, ChildStdin, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 pub struct ProcessTree {
     child: Child,
@@ -26,6 +26,10 @@ impl ProcessTree {
 
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin.take()
+    }
+
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout.take()
     }
 
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {

@@ -5,7 +5,7 @@ use super::Terminal;
 use process_wrap::tokio::{ChildWrapper, CommandWrap, CreationFlags, JobObject, KillOnDrop};
 use std::io;
 use std::process::ExitStatus;
-use tokio::process::{ChildStderr, ChildStdin, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 use windows_sys::Win32::System::Console::{GenerateConsoleCtrlEvent, CTRL_BREAK_EVENT};
 use windows_sys::Win32::System::Threading::{CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW};
 
@@ -33,6 +33,10 @@ impl ProcessTree {
 
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin().take()
+    }
+
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.child.stdout().take()
     }
 
     pub fn take_stderr(&mut self) -> Option<ChildStderr> {

@@ -45,13 +45,13 @@ impl ClientError {
 
 /// A connection to the running TokenTray, reading its answers line by line
 /// (safe to wait on beside other things: a line that partly arrived is kept).
-struct Session {
-    lines: LineReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
-    write: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+pub(crate) struct Session {
+    pub(crate) lines: LineReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
+    pub(crate) write: Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
 }
 
 impl Session {
-    async fn open(data_dir: &Path) -> Result<Self, ClientError> {
+    pub(crate) async fn open(data_dir: &Path) -> Result<Self, ClientError> {
         let Connection { read, write } = match transport::connect(data_dir, Endpoint::Engine).await {
             Ok(c) => c,
             Err(ConnectError::Nobody) => return Err(ClientError::NotRunning),

@@ -5,6 +5,7 @@
 //! - `protocol.rs`: the wire, each request paired with its reply type;
 //! - `server.rs`: serving it, each request carried onto the engine;
 //! - `client.rs`: asking, with errors that tell "nothing runs" from "it went away";
+//! - `remote_calls.rs`: requests about a server's account, carried to it;
 //! - `lines.rs`: reading lines at either end, each bounded, safe beside other waits;
 //! - `doorbell.rs`: the one window's, over the same seam;
 //! - `transport/`: the seam where the OS's local socket lives.
@@ -13,9 +14,11 @@ mod client;
 pub mod doorbell;
 mod lines;
 mod protocol;
+mod remote_calls;
 mod server;
 mod transport;
 
+pub(crate) use client::Session;
 pub use client::{ask, follow_changes, is_running, log_in, wait_until_stopped, ClientError};
 pub use lines::{LineError, LineReader};
 pub use protocol::{

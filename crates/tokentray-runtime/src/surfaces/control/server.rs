@@ -69,6 +69,8 @@ pub fn serve_claimed(claimed: Claimed, engine: Engine, host: Host) -> tokio::tas
     let host = Arc::new(host);
     // The process that serves the channel is the one engine here: it keeps the history.
     engine.spawn_history();
+    // And it follows the servers of `[[remote]]`, for every surface here.
+    engine.follow_servers();
     let mut stopped = engine.stopped();
     tokio::spawn(async move {
         loop {
@@ -134,6 +136,18 @@ async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connectio
             }
         };
         tracing::info!("control request: {}", request.describe());
+        if let Some(route) = super::remote_calls::route_of(&engine, &request) {
+            let answer = match request {
+                Request::Login(login) => {
+                    return super::remote_calls::converse_login(&engine, &host, route, login, reader, write).await
+                }
+                other => super::remote_calls::answer(&engine, &route, other).await,
+            };
+            if !told_line(&mut write, &answer).await {
+                break;
+            }
+            continue;
+        }
         let answer = match request {
             Request::Subscribe(c) => return subscribe(&engine, c.notices, reader, &mut write).await,
             Request::Login(login) => return converse_login(&engine, &host, login, reader, write).await,

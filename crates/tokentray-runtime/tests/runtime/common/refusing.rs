@@ -40,7 +40,7 @@ impl SecretStore for RefusingStore {
 pub struct Seen(pub Mutex<Vec<String>>);
 
 impl Notifier for Seen {
-    fn notify(&self, account: &AccountConfig, notice: &tokentray_core::Notice) {
+    fn notify(&self, account: &tokentray_runtime::AccountName, notice: &tokentray_core::Notice) {
         self.0.lock().unwrap().push(notice.summary(&account.id));
     }
 }

@@ -1,0 +1,150 @@
+//! What this desktop knows of each server it follows: whether it can be
+//! reached, since when not, and its accounts as it last said, shown under
+//! `ACCOUNT@SERVER` beside this machine's own.
+
+use crate::{AccountStatus, RemoteMark};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokentray_adapters::config::remote::RemoteConfig;
+use tokentray_core::{format_countdown, Instant, Span, State};
+
+/// A server, as the desktop shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    pub name: String,
+    /// The SSH destination.
+    pub ssh: String,
+    /// Followed now.
+    pub reachable: bool,
+    /// Since when it cannot be reached; `None` while followed (or not yet tried).
+    pub unreachable_since: Option<Instant>,
+    /// Why it cannot be reached, in words with what to do.
+    pub why: Option<String>,
+    /// Its TokenTray's version, once it said hello.
+    pub version: Option<String>,
+}
+
+struct Server {
+    config: RemoteConfig,
+    view: ServerView,
+    /// The accounts as the server last said, under their names there.
+    accounts: Vec<AccountStatus>,
+    link: Option<Arc<super::Link>>,
+}
+
+/// Every followed server. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Board {
+    servers: Arc<Mutex<BTreeMap<String, Server>>>,
+}
+
+impl Board {
+    /// Starts over with `remotes` (the config's), keeping what is known of
+    /// servers that stay as they were.
+    pub(crate) fn configure(&self, remotes: &[RemoteConfig]) {
+        let mut servers = self.lock();
+        servers.retain(|name, s| remotes.iter().any(|r| &r.name == name && *r == s.config));
+        for r in remotes {
+            servers.entry(r.name.clone()).or_insert_with(|| Server {
+                config: r.clone(),
+                view: ServerView {
+                    name: r.name.clone(),
+                    ssh: r.ssh.clone(),
+                    reachable: false,
+                    unreachable_since: None,
+                    why: None,
+                    version: None,
+                },
+                accounts: Vec::new(),
+                link: None,
+            });
+        }
+    }
+
+    pub fn servers(&self) -> Vec<ServerView> {
+        self.lock().values().map(|s| s.view.clone()).collect()
+    }
+
+    /// The live session with `server`, if it is followed now.
+    pub(crate) fn link(&self, server: &str) -> Option<Arc<super::Link>> {
+        self.lock().get(server).and_then(|s| s.link.clone())
+    }
+
+    pub(crate) fn reached(&self, server: &str, link: Arc<super::Link>) {
+        if let Some(s) = self.lock().get_mut(server) {
+            s.view.version = Some(link.version.clone());
+            s.view.reachable = true;
+            s.view.unreachable_since = None;
+            s.view.why = None;
+            s.link = Some(link);
+        }
+    }
+
+    /// The server said what its accounts are now; the names whose status changed.
+    pub(crate) fn accounts_are(&self, server: &str, accounts: Vec<AccountStatus>) -> Vec<String> {
+        let mut servers = self.lock();
+        let Some(s) = servers.get_mut(server) else { return Vec::new() };
+        let changed = accounts
+            .iter()
+            .filter(|a| !s.accounts.iter().any(|b| b.id == a.id && b.state == a.state && b.level == a.level))
+            .map(|a| a.id.clone())
+            .chain(s.accounts.iter().filter(|b| !accounts.iter().any(|a| a.id == b.id)).map(|b| b.id.clone()))
+            .map(|id| format!("{id}@{server}"))
+            .collect();
+        s.accounts = accounts;
+        changed
+    }
+
+    /// The session ended or never began; the first failure's time is kept.
+    pub(crate) fn lost(&self, server: &str, now: Instant, why: String) {
+        if let Some(s) = self.lock().get_mut(server) {
+            s.link = None;
+            s.view.reachable = false;
+            s.view.unreachable_since.get_or_insert(now);
+            s.view.why = Some(why);
+        }
+    }
+
+    /// Every server's account as this desktop shows it, at `now`.
+    pub fn statuses(&self, now: Instant) -> Vec<AccountStatus> {
+        let servers = self.lock();
+        servers.values().flat_map(|s| s.accounts.iter().map(move |a| shown(s, a, now))).collect()
+    }
+
+    pub fn status(&self, id: &str, now: Instant) -> Option<AccountStatus> {
+        self.statuses(now).into_iter().find(|a| a.id == id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Server>> {
+        crate::plumbing::mutex::lock(&self.servers)
+    }
+}
+
+/// One of a server's accounts as shown here: named `ACCOUNT@SERVER`, its
+/// countdown run on from the server's act-by time, and while the server
+/// cannot be reached, said so (grey), never "log in".
+fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatus {
+    let mut a = account.clone();
+    a.id = format!("{}@{}", account.id, server.view.name);
+    a.label = format!("{} @ {}", account.label, server.view.name);
+    if let (Some(act_by), State::Valid) = (a.act_by, a.state) {
+        let left = act_by - now;
+        a.remaining_seconds = Some(left.num_seconds());
+        if !a.auto_refresh {
+            a.countdown = if left <= Span::zero() { "expired".to_owned() } else { format_countdown(left) };
+        }
+    }
+    a.remote = Some(RemoteMark {
+        server: server.view.name.clone(),
+        account: account.id.clone(),
+        unreachable_since: server.view.unreachable_since,
+        copy_token: server.config.copies_token(&account.id),
+    });
+    if let Some(since) = server.view.unreachable_since {
+        let at = since.with_timezone(&chrono::Local).format("%H:%M");
+        a.countdown = "unreachable".to_owned();
+        a.message = format!("server unreachable since {at}; last known: {}", account.message);
+    }
+    a
+}

@@ -1,0 +1,89 @@
+//! A request about a server's account (`ACCOUNT@SERVER`), made on this
+//! desktop: carried over the followed session, or a session of its own
+//! when nothing here follows the server (a command run with no tray).
+
+use super::error::RemoteError;
+use super::link::Link;
+use crate::control::{call, Call, HandedToken};
+use crate::{AccountStatus, Engine};
+use std::sync::Arc;
+use tokentray_adapters::config::remote::RemoteConfig;
+
+/// Where a request about a server's account goes.
+pub struct Route {
+    pub remote: RemoteConfig,
+    /// The account's name on the server.
+    pub account: String,
+}
+
+impl Route {
+    /// `Some` when `id` names a server's account of `config`.
+    pub fn of(config: &tokentray_adapters::config::Config, id: &str) -> Option<Self> {
+        config.remote_account(id).map(|(remote, account)| Self { remote: remote.clone(), account: account.to_owned() })
+    }
+
+    /// Refuses a token the config keeps on the server.
+    pub fn token_allowed(&self) -> Result<(), RemoteError> {
+        match self.remote.copies_token(&self.account) {
+            true => Ok(()),
+            false => Err(RemoteError::TokenStaysOnServer {
+                server: self.remote.name.clone(),
+                account: self.account.clone(),
+            }),
+        }
+    }
+}
+
+/// The calls that can be made about a server's account, with its name there.
+pub enum AccountCall {
+    Refresh,
+    Check,
+    Logout,
+}
+
+/// Asks `link` about `route`'s account; a status comes back as this desktop shows it.
+pub async fn ask_account(link: &Link, route: &Route, what: AccountCall) -> Result<Option<AccountStatus>, RemoteError> {
+    let account = route.account.clone();
+    let status = match what {
+        AccountCall::Refresh => link.ask(call::Refresh { account }).await?,
+        AccountCall::Check => link.ask(call::Check { account }).await?,
+        AccountCall::Logout => {
+            link.ask(call::Logout { account }).await?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(shown_alone(&route.remote, status, link.now())))
+}
+
+/// The account's token, where `copy_token` lets it leave the server.
+pub async fn fetch_token(link: &Link, route: &Route) -> Result<HandedToken, RemoteError> {
+    route.token_allowed()?;
+    link.ask(call::Token { account: route.account.clone() }).await
+}
+
+/// A server's status as shown here at `now`, for a command with no board to ask.
+pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: tokentray_core::Instant) -> AccountStatus {
+    let board = super::Board::default();
+    board.configure(std::slice::from_ref(remote));
+    board.accounts_are(&remote.name, vec![status.clone()]);
+    board.statuses(now).into_iter().next().unwrap_or(status)
+}
+
+impl Engine {
+    /// The followed session with `route`'s server, or why there is none now.
+    pub async fn server_link(&self, route: &Route) -> Result<Arc<Link>, RemoteError> {
+        if let Some(link) = self.remotes().link(&route.remote.name) {
+            return Ok(link);
+        }
+        let why = self.remotes().servers().into_iter().find(|s| s.name == route.remote.name).and_then(|s| s.why);
+        Err(RemoteError::Unreachable {
+            server: route.remote.name.clone(),
+            why: why.unwrap_or_else(|| "not connected yet; try again in a moment".to_owned()),
+        })
+    }
+
+    /// Asks the followed server about one of its accounts: the reply, or why not.
+    pub async fn ask_server<C: Call>(&self, route: &Route, request: C) -> Result<C::Reply, RemoteError> {
+        self.server_link(route).await?.ask(request).await
+    }
+}
