@@ -6,6 +6,7 @@
 
 use crate::cli::Global;
 use crate::context::{CliError, Context};
+use crate::remote_cmd;
 use chrono::Local;
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -13,48 +14,26 @@ use std::time::Duration;
 use tokentray_adapters::Secret;
 use tokentray_runtime::control::{self, call, ClientError, HandedToken, LoginProgress};
 use tokentray_runtime::login::{LoginOptions, Pasted};
+use tokentray_runtime::remote::AccountCall;
 use tokentray_runtime::AccountStatus;
 use tokio::sync::mpsc;
 
 pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duration) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
-    ctx.account(id)?;
+    let route = ctx.account_or_route(id)?;
     let request =
         call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1), relayed: false };
     let (paste, pasted) = mpsc::channel(4);
-    let mut paste = Some(paste);
-    let progress = |step: &LoginProgress| match step {
-        LoginProgress::BrowserOpened { paste_in_window } => {
-            let then = match paste_in_window {
-                true => "; paste the address it lands on into TokenTray's window",
-                false => "",
-            };
-            eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
-        }
-        LoginProgress::OpenBrowser { url, paste: paste_here, .. } => {
-            eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
-            if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {
-                eprintln!("{e}");
-            }
-            if *paste_here {
-                eprintln!("Then paste here the whole address the browser lands on:");
-                if let Some(paste) = paste.take() {
-                    read_pasted_lines(paste);
-                }
-            }
-        }
-        LoginProgress::ShowUrl { url } => {
-            show_url(url);
-            if let Some(paste) = paste.take() {
-                read_pasted_lines(paste);
-            }
-        }
-        LoginProgress::PasteRefused { why } => eprintln!("{id}: {why}"),
-    };
-    match control::log_in(&ctx.data_dir, request, progress, pasted).await {
+    match control::log_in(&ctx.data_dir, request, progress_printer(id, no_browser, paste), pasted).await {
         Ok(status) => return logged_in(id, &status),
         Err(ClientError::NotRunning) => {}
         Err(e) => return Err(CliError::Remote(e)),
+    }
+    // A server's account, and nothing runs here to follow it: a session of this command's own.
+    if let Some(route) = route {
+        let (paste, pasted) = mpsc::channel(4);
+        let status = remote_cmd::login_here(&route, timeout, progress_printer(id, no_browser, paste), pasted).await?;
+        return logged_in(id, &status);
     }
     let engine = local_engine(&ctx).await?;
     let (paste, pasted) = mpsc::channel(4);
@@ -82,6 +61,48 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
     let outcome = engine.login(id, options).await?;
     announce(&ctx, id, false).await;
     logged_in(id, &outcome.status)
+}
+
+/// Says how a login handed elsewhere goes (to the running TokenTray, or a
+/// server), opens the browser where it is this process's to open, and
+/// reads pasted addresses from standard input where they are wanted.
+fn progress_printer(id: &str, no_browser: bool, paste: mpsc::Sender<Secret>) -> impl FnMut(&LoginProgress) {
+    let id = id.to_owned();
+    let mut paste = Some(paste);
+    move |step: &LoginProgress| match step {
+        LoginProgress::BrowserOpened { paste_in_window } => {
+            let then = match paste_in_window {
+                true => "; paste the address it lands on into TokenTray's window",
+                false => "",
+            };
+            eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
+        }
+        LoginProgress::OpenBrowser { url, .. } if no_browser => {
+            show_url(url);
+            if let Some(paste) = paste.take() {
+                read_pasted_lines(paste);
+            }
+        }
+        LoginProgress::OpenBrowser { url, paste: paste_here, .. } => {
+            eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {url}");
+            if let Err(e) = tokentray_runtime::open_in_browser(url.as_str()) {
+                eprintln!("{e}");
+            }
+            if *paste_here {
+                eprintln!("Then paste here the whole address the browser lands on:");
+                if let Some(paste) = paste.take() {
+                    read_pasted_lines(paste);
+                }
+            }
+        }
+        LoginProgress::ShowUrl { url } => {
+            show_url(url);
+            if let Some(paste) = paste.take() {
+                read_pasted_lines(paste);
+            }
+        }
+        LoginProgress::PasteRefused { why } => eprintln!("{id}: {why}"),
+    }
 }
 
 fn show_url(url: &impl std::fmt::Display) {
@@ -180,7 +201,16 @@ enum Ask {
 /// Hands the question to the running TokenTray, or asks here, and reports.
 async fn ask(global: &Global, id: &str, what: Ask) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
-    ctx.account(id)?;
+    if let Some(route) = ctx.account_or_route(id)? {
+        let call = match what {
+            Ask::Refresh => AccountCall::Refresh,
+            Ask::Check => AccountCall::Check,
+        };
+        if let Some(s) = remote_cmd::ask(&ctx, id, route, call).await? {
+            report(id, &s);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let account = id.to_owned();
     let handed = match what {
         Ask::Refresh => handed_over(&ctx, call::Refresh { account }).await?,
@@ -212,7 +242,11 @@ fn report(id: &str, s: &AccountStatus) {
 
 pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
-    ctx.account(id)?;
+    if let Some(route) = ctx.account_or_route(id)? {
+        remote_cmd::ask(&ctx, id, route, AccountCall::Logout).await?;
+        eprintln!("{id}: logged out on its server");
+        return Ok(ExitCode::SUCCESS);
+    }
     if handed_over(&ctx, call::Logout { account: id.to_owned() }).await?.is_none() {
         local_engine(&ctx).await?.logout(id).await?;
         announce(&ctx, id, false).await;
@@ -221,8 +255,12 @@ pub async fn logout(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tokens to hand over: from the running TokenTray if there is one, else here.
+/// The tokens to hand over: from the running TokenTray if there is one,
+/// else here; a server's only where its `copy_token` lets it leave the server.
 pub async fn fetch_token(ctx: &Context, id: &str) -> Result<HandedToken, CliError> {
+    if let Some(route) = ctx.account_or_route(id)? {
+        return remote_cmd::token(ctx, id, route).await;
+    }
     match handed_over(ctx, call::Token { account: id.to_owned() }).await? {
         Some(handed) => Ok(handed),
         None => Ok(HandedToken::from(&local_engine(ctx).await?.current_token(id).await?)),
@@ -251,7 +289,6 @@ pub async fn api_key(global: &Global) -> Result<ExitCode, CliError> {
 /// it is; an expired one is refreshed first where the provider allows it.
 pub async fn token(global: &Global, id: &str) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
-    ctx.account(id)?;
     let token = fetch_token(&ctx, id).await?.access_token;
     println!("{}", token.expose());
     Ok(ExitCode::SUCCESS)

@@ -125,6 +125,10 @@ pub enum Command {
     Stop,
     /// Try TokenTray on a built-in sandbox broker with two demo accounts
     Demo,
+    /// The server's end of a desktop's SSH session ([[remote]]): relays to
+    /// the TokenTray running here; run by the desktop's ssh, not by people
+    #[command(hide = true)]
+    RemoteServe,
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,6 +32,9 @@ pub enum CliError {
     /// The running TokenTray went away, answered garbage, or said no.
     #[error(transparent)]
     Remote(ClientError),
+    /// A server of `[[remote]]` could not be asked, or said no.
+    #[error(transparent)]
+    Server(tokentray_runtime::remote::RemoteError),
     #[error(transparent)]
     Watch(#[from] WatchError),
     #[error("cannot start the demo: {0}")]
@@ -63,6 +66,7 @@ impl CliError {
             Self::Engine(e) => e.remedy().exit_code(),
             Self::Login(e) => e.remedy().exit_code(),
             Self::Remote(e) => e.remedy().exit_code(),
+            Self::Server(e) => e.remedy().exit_code(),
             _ => 1,
         }
     }
@@ -80,11 +84,22 @@ impl Context {
     }
 
     pub fn account(&self, id: &str) -> Result<&AccountConfig, CliError> {
-        self.config.account(id).ok_or_else(|| CliError::UnknownAccount {
-            id: id.to_owned(),
-            path: self.config.path.clone(),
-            known_ids: self.config.accounts.iter().map(|a| a.id.clone()).collect(),
-        })
+        self.config.account(id).ok_or_else(|| self.unknown(id))
+    }
+
+    /// An account of this machine, or of a server (`ACCOUNT@SERVER`): the
+    /// server's route, `None` for this machine's; an error for neither.
+    pub fn account_or_route(&self, id: &str) -> Result<Option<tokentray_runtime::remote::Route>, CliError> {
+        if let Some(route) = tokentray_runtime::remote::Route::of(&self.config, id) {
+            return Ok(Some(route));
+        }
+        self.account(id).map(|_| None)
+    }
+
+    fn unknown(&self, id: &str) -> CliError {
+        let mut known_ids: Vec<String> = self.config.accounts.iter().map(|a| a.id.clone()).collect();
+        known_ids.extend(self.config.remotes.iter().map(|r| format!("ACCOUNT@{} (server {})", r.name, r.ssh)));
+        CliError::UnknownAccount { id: id.to_owned(), path: self.config.path.clone(), known_ids }
     }
 
     pub fn secrets(&self) -> Result<Box<dyn SecretStore>, CliError> {

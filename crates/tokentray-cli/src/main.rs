@@ -8,6 +8,7 @@ mod daemon_cmd;
 mod demo_cmd;
 mod exec_cmd;
 mod logging;
+mod remote_cmd;
 mod secret_cmd;
 mod snooze_cmd;
 mod status_cmd;
@@ -82,5 +83,6 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Daemon => daemon_cmd::run(g).await,
         Command::Stop => daemon_cmd::stop(g).await,
         Command::Demo => demo_cmd::run().await,
+        Command::RemoteServe => remote_cmd::serve().await,
     }
 }

@@ -14,7 +14,9 @@ use tokentray_runtime::AccountStatus;
 pub async fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let engine = ctx.engine()?;
-    let statuses = engine.statuses();
+    let mut statuses = engine.statuses();
+    let (server_accounts, servers) = crate::remote_cmd::statuses(&ctx).await;
+    statuses.extend(server_accounts);
     let storage = engine.storage();
     let calendar = engine.calendar_gaps();
     let vault = engine.shared_status().await;
@@ -32,6 +34,8 @@ pub async fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
             "calendar_gaps": calendar,
             // The shared store, with `storage = "vault"`: reachable, and its token's time left.
             "vault": vault,
+            // The servers of `[[remote]]`: reachable, or since when and why not.
+            "servers": servers,
         });
         println!("{}", serde_json::to_string_pretty(&body).expect("status serializes"));
     } else {
@@ -41,6 +45,23 @@ pub async fn status(global: &Global, json: bool) -> Result<ExitCode, CliError> {
         }
         for gap in calendar {
             println!("calendar: {gap}");
+        }
+        for server in &servers {
+            match (&server.why, server.unreachable_since) {
+                (Some(why), Some(since)) => println!(
+                    "server {}: unreachable since {}: {why}",
+                    server.name,
+                    since.with_timezone(&Local).format("%H:%M")
+                ),
+                (Some(why), None) => println!("server {}: {why}", server.name),
+                (None, _) if server.reachable => println!(
+                    "server {}: followed over SSH ({}), TokenTray {}",
+                    server.name,
+                    server.ssh,
+                    server.version.as_deref().unwrap_or("?")
+                ),
+                (None, _) => println!("server {}: connecting over SSH ({})", server.name, server.ssh),
+            }
         }
         if let Some(v) = vault {
             match (&v.failing, &v.token_left) {
@@ -94,7 +115,8 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
             .find(|k| !k.ok)
             .map(|k| format!("sink {}: {}", k.path, k.error.as_deref().unwrap_or("failed")));
         // What needs saying most: trouble now (retrying, rejected, unsaved), then the last error, then a sink.
-        let trouble = (s.retry_at.is_some() || s.pending_save.is_some() || s.needs_login()).then(|| s.message.clone());
+        let trouble = (s.retry_at.is_some() || s.pending_save.is_some() || s.needs_login() || s.unreachable())
+            .then(|| s.message.clone());
         let error = trouble.or(s.last_error_message.clone()).or(failed_sink);
         row([
             &s.id,

@@ -2,7 +2,8 @@
 //! directory per test, a loopback port no other test process is handed,
 //! waiting for a condition that another task or process reaches (polling
 //! with a deadline, never a fixed sleep standing in for the event), fuzzing
-//! a parser, a real OpenBao server (`openbao.rs`), and the one-truth rounds
+//! a parser, a real OpenBao server (`openbao.rs`), a real OpenSSH server
+//! (`sshd.rs`), and the one-truth rounds
 //! the daemon's and the tray's tests run (`one_truth.rs`).
 
 use std::path::PathBuf;
@@ -178,6 +179,8 @@ where
 
 pub mod one_truth;
 pub mod openbao;
+#[cfg(unix)]
+pub mod sshd;
 
 /// A child process killed and reaped when dropped: a test that fails half-way
 /// leaves nothing running.

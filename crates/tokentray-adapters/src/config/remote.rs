@@ -153,14 +153,15 @@ mod tests {
 
     #[test]
     fn a_server_is_named_by_its_host_and_opts_in_per_account() {
-        let remotes = resolve(raw(
-            "[[remote]]\nssh = \"trader@vps.example.com\"\nport = 2222\n\
+        let remotes = resolve(raw("[[remote]]\nssh = \"trader@vps.example.com\"\nport = 2222\n\
              [[remote.account]]\nname = \"kite\"\ncopy_token = true\n\
-             [[remote.account]]\nname = \"upstox\"\n",
-        ))
+             [[remote.account]]\nname = \"upstox\"\n"))
         .unwrap();
         let r = &remotes[0];
-        assert_eq!((r.name.as_str(), r.ssh.as_str(), r.port), ("vps.example.com", "trader@vps.example.com", Some(2222)));
+        assert_eq!(
+            (r.name.as_str(), r.ssh.as_str(), r.port),
+            ("vps.example.com", "trader@vps.example.com", Some(2222))
+        );
         assert!(r.copies_token("kite") && !r.copies_token("upstox") && !r.copies_token("other"));
         assert_eq!(r.tokentray, "tokentray");
     }

@@ -37,6 +37,8 @@ struct Server {
 #[derive(Clone, Default)]
 pub struct Board {
     servers: Arc<Mutex<BTreeMap<String, Server>>>,
+    /// Bumped whenever a server is reached or lost, for whoever waits on one.
+    moves: Arc<tokio::sync::Notify>,
 }
 
 impl Board {
@@ -66,11 +68,6 @@ impl Board {
         self.lock().values().map(|s| s.view.clone()).collect()
     }
 
-    /// The live session with `server`, if it is followed now.
-    pub(crate) fn link(&self, server: &str) -> Option<Arc<super::Link>> {
-        self.lock().get(server).and_then(|s| s.link.clone())
-    }
-
     pub(crate) fn reached(&self, server: &str, link: Arc<super::Link>) {
         if let Some(s) = self.lock().get_mut(server) {
             s.view.version = Some(link.version.clone());
@@ -78,6 +75,36 @@ impl Board {
             s.view.unreachable_since = None;
             s.view.why = None;
             s.link = Some(link);
+        }
+        self.moves.notify_waiters();
+    }
+
+    /// The live session with `server`; while it is being opened for the
+    /// first time (or again, since a failure), waits for that up to `limit`.
+    /// `Err` with why not, once a try failed or the wait is over.
+    pub(crate) async fn link_when_up(
+        &self,
+        server: &str,
+        limit: std::time::Duration,
+    ) -> Result<Arc<super::Link>, String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let moved = self.moves.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            {
+                let servers = self.lock();
+                let Some(s) = servers.get(server) else { return Err("not followed here".to_owned()) };
+                if let Some(link) = &s.link {
+                    return Ok(link.clone());
+                }
+                if let Some(why) = &s.view.why {
+                    return Err(why.clone());
+                }
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return Err("not connected yet; try again in a moment".to_owned());
+            }
         }
     }
 
@@ -104,6 +131,7 @@ impl Board {
             s.view.unreachable_since.get_or_insert(now);
             s.view.why = Some(why);
         }
+        self.moves.notify_waiters();
     }
 
     /// Every server's account as this desktop shows it, at `now`.

@@ -114,7 +114,10 @@ async fn run(engine: &Engine, remote: &RemoteConfig, link: &Link) -> String {
                 Err(e) => return e.to_string(),
             },
             Ok(Answer::Noticed(n)) => {
-                let name = AccountName { id: format!("{}@{}", n.account, remote.name), label: format!("{} @ {}", n.label, remote.name) };
+                let name = AccountName {
+                    id: format!("{}@{}", n.account, remote.name),
+                    label: format!("{} @ {}", n.label, remote.name),
+                };
                 engine.tell(&[(name, n.notice)]);
             }
             Ok(Answer::Error(refusal)) => return refusal.message,

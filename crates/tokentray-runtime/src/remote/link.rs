@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 /// How long a server has to say hello: ssh's own connect timeout, the
 /// login, and the server's TokenTray starting.
-const HELLO_WITHIN: Duration = Duration::from_secs(45);
+pub(crate) const HELLO_WITHIN: Duration = Duration::from_secs(45);
 /// What of ssh's standard error is kept to say why it failed.
 const STDERR_KEPT: usize = 8 * 1024;
 
@@ -77,7 +77,10 @@ impl Link {
         let hello = match first {
             Ok(Ok(Some(text))) => serde_json::from_str::<Hello>(&text).map_err(|_| RemoteError::Mismatch {
                 server: server.clone(),
-                said: format!("its first line was not TokenTray's hello: {}", text.chars().take(120).collect::<String>()),
+                said: format!(
+                    "its first line was not TokenTray's hello: {}",
+                    text.chars().take(120).collect::<String>()
+                ),
                 ours: env!("CARGO_PKG_VERSION").to_owned(),
             })?,
             Ok(_) => {
@@ -97,7 +100,10 @@ impl Link {
         if hello.tokentray_remote != PROTOCOL {
             return Err(RemoteError::Mismatch {
                 server,
-                said: format!("version {} speaks protocol {}, this one {PROTOCOL}", hello.version, hello.tokentray_remote),
+                said: format!(
+                    "version {} speaks protocol {}, this one {PROTOCOL}",
+                    hello.version, hello.tokentray_remote
+                ),
                 ours: env!("CARGO_PKG_VERSION").to_owned(),
             });
         }
@@ -106,7 +112,8 @@ impl Link {
         let (ended_tx, ended) = watch::channel(None);
         let hang_up = Arc::new(tokio::sync::Notify::new());
         tokio::spawn(write_lines(stdin, to_send));
-        let session = Session { calls: calls.clone(), ended: ended_tx, tree, stderr: stderr_text, server: server.clone() };
+        let session =
+            Session { calls: calls.clone(), ended: ended_tx, tree, stderr: stderr_text, server: server.clone() };
         tokio::spawn(read_lines(lines, session, hang_up.clone()));
         Ok(Self { server, version: hello.version, out, calls, next_id: AtomicU64::new(1), ended, hang_up })
     }
@@ -201,7 +208,6 @@ impl Drop for CallStream<'_> {
         let _ = self.link.out.send(envelope_line(&ToServer { id: self.id, line: None, close: true }));
     }
 }
-
 
 async fn write_lines(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::UnboundedReceiver<String>) {
     while let Some(line) = lines.recv().await {

@@ -7,7 +7,7 @@
 
 use super::error::RemoteError;
 use super::link::Link;
-use super::relay::{Caught, Catcher};
+use super::relay::{Catcher, Caught};
 use crate::control::{call, Answer, LoginProgress, PasteLine};
 use crate::AccountStatus;
 use std::collections::VecDeque;

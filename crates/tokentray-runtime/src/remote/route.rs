@@ -26,10 +26,9 @@ impl Route {
     pub fn token_allowed(&self) -> Result<(), RemoteError> {
         match self.remote.copies_token(&self.account) {
             true => Ok(()),
-            false => Err(RemoteError::TokenStaysOnServer {
-                server: self.remote.name.clone(),
-                account: self.account.clone(),
-            }),
+            false => {
+                Err(RemoteError::TokenStaysOnServer { server: self.remote.name.clone(), account: self.account.clone() })
+            }
         }
     }
 }
@@ -72,14 +71,11 @@ pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: tokentray_
 impl Engine {
     /// The followed session with `route`'s server, or why there is none now.
     pub async fn server_link(&self, route: &Route) -> Result<Arc<Link>, RemoteError> {
-        if let Some(link) = self.remotes().link(&route.remote.name) {
-            return Ok(link);
-        }
-        let why = self.remotes().servers().into_iter().find(|s| s.name == route.remote.name).and_then(|s| s.why);
-        Err(RemoteError::Unreachable {
-            server: route.remote.name.clone(),
-            why: why.unwrap_or_else(|| "not connected yet; try again in a moment".to_owned()),
-        })
+        // A session still opening (the tray just started) is waited for, not refused.
+        self.remotes()
+            .link_when_up(&route.remote.name, super::link::HELLO_WITHIN)
+            .await
+            .map_err(|why| RemoteError::Unreachable { server: route.remote.name.clone(), why })
     }
 
     /// Asks the followed server about one of its accounts: the reply, or why not.

@@ -4,7 +4,7 @@
 //! standard output, each in its call's envelope. It keeps no state and
 //! holds no token: the daemon does; this ends with the session.
 
-use super::wire::{envelope_line, admitted, Hello, ToDesktop, ToServer};
+use super::wire::{admitted, envelope_line, Hello, ToDesktop, ToServer};
 use crate::control::{Answer, ClientError, LineReader, Refusal, Request, Session, MAX_LINE};
 use crate::Remedy;
 use std::collections::HashMap;
@@ -142,4 +142,3 @@ fn refuse(out: &mpsc::UnboundedSender<String>, id: u64, refusal: Refusal) {
     let _ = out.send(envelope_line(&ToDesktop { id, line: Some(answer), end: false }));
     let _ = out.send(envelope_line(&ToDesktop { id, line: None, end: true }));
 }
-

@@ -106,9 +106,13 @@ mod tests {
     #[test]
     fn each_ssh_failure_is_told_apart() {
         let r = remote("tokentray", None);
-        let changed = "@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n";
+        let changed =
+            "@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\nHost key verification failed.\n";
         assert!(matches!(failure(&r, changed, Some(255)), RemoteError::HostKeyChanged { .. }));
-        assert!(matches!(failure(&r, "Host key verification failed.\n", Some(255)), RemoteError::HostKeyUnknown { .. }));
+        assert!(matches!(
+            failure(&r, "Host key verification failed.\n", Some(255)),
+            RemoteError::HostKeyUnknown { .. }
+        ));
         let denied = "trader@127.0.0.1: Permission denied (publickey).\n";
         assert!(matches!(failure(&r, denied, Some(255)), RemoteError::KeyRefused { .. }));
         let missing = "bash: line 1: tokentray: command not found\n";

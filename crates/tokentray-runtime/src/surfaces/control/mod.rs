@@ -22,7 +22,7 @@ pub(crate) use client::Session;
 pub use client::{ask, follow_changes, is_running, log_in, wait_until_stopped, ClientError};
 pub use lines::{LineError, LineReader};
 pub use protocol::{
-    call, AccountSecret, Answer, Call, HandedToken, LoginProgress, NoticeLine, PasteLine, Refusal, Request, Shown, MAX_ANSWER,
-    MAX_LINE,
+    call, AccountSecret, Answer, Call, HandedToken, LoginProgress, NoticeLine, PasteLine, Refusal, Request, Shown,
+    MAX_ANSWER, MAX_LINE,
 };
 pub use server::{claim, serve, serve_claimed, Claimed, Host, ServeError};

@@ -50,6 +50,7 @@ pub enum Request {
     Adopt(call::Adopt),
     Subscribe(call::Subscribe),
     Stop(call::Stop),
+    Servers(call::Servers),
 }
 
 impl Request {
@@ -76,6 +77,7 @@ impl Request {
             Self::SetSecret(c) => format!("store the {} of {}", c.item.name(), c.account),
             Self::Adopt(c) => format!("take what another process stored for {}", c.account),
             Self::Subscribe(_) => "subscribe".to_owned(),
+            Self::Servers(_) => "servers".to_owned(),
         }
     }
 }
@@ -130,7 +132,12 @@ pub mod call {
         SetSecret => AccountStatus;
         Adopt => AccountStatus;
         Stop => ();
+        Servers => Vec<crate::remote::ServerView>;
     }
+
+    /// The servers this desktop follows (`[[remote]]`), reachable or not.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Servers {}
 
     /// Every account's status.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -170,6 +170,7 @@ fn reply<C: Call>(_: &C, result: Result<C::Reply, Refusal>) -> String {
 async fn answer(engine: &Engine, host: &Host, request: Request) -> String {
     match request {
         Request::Status(c) => reply(&c, Ok(engine.statuses())),
+        Request::Servers(c) => reply(&c, Ok(engine.remotes().servers())),
         Request::Show(c) => {
             let shown = match &host.show {
                 Some(show) => {

@@ -261,7 +261,8 @@ async fn raw_login(
     account: &str,
 ) -> (tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf) {
     let (read, mut write) = UnixStream::connect(socket(data_dir)).await.unwrap().into_split();
-    let request = Request::from(call::Login { account: account.into(), no_browser: true, timeout_secs: 600, relayed: false });
+    let request =
+        Request::from(call::Login { account: account.into(), no_browser: true, timeout_secs: 600, relayed: false });
     write.write_all(format!("{}\n", serde_json::to_string(&request).unwrap()).as_bytes()).await.unwrap();
     (read, write)
 }

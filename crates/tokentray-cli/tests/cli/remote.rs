@@ -1,0 +1,239 @@
+//! A desktop that logs in for a server over SSH (`[[remote]]`): a real
+//! OpenSSH server on loopback (`tokentray_testkit::sshd`), the server's
+//! TokenTray as a daemon with its own data directory and config, and the
+//! desktop's TokenTray with a second data directory and config naming it.
+
+use crate::common::*;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokentray_testkit::sshd::{Sshd, HOST_ALIAS};
+use tokentray_testkit::{scratch, wait_until};
+
+/// The server (the shared `Setup`: a sandbox broker, a config, a data
+/// directory) behind sshd, and a desktop of its own.
+pub struct Pair {
+    pub server: Arc<Setup>,
+    pub sshd: std::sync::Mutex<Sshd>,
+    pub desktop: PathBuf,
+}
+
+pub async fn pair(name: &str, extra_remote: &str) -> Pair {
+    let server = Arc::new(setup(&format!("remote-{name}")).await);
+    let data = server.dir.join("data");
+    let sshd_dir = server.dir.join("sshd");
+    let sshd = blocking(move || Sshd::start(&sshd_dir, &[("TOKENTRAY_DATA_DIR", &data.display().to_string())])).await;
+    let desktop = scratch(&format!("remote-{name}-desktop"));
+    let config = format!(
+        "storage = \"plaintext\"\n\n[api]\nenabled = false\n\n[[remote]]\nname = \"vps\"\nssh = \"{HOST_ALIAS}\"\n\
+         ssh_config = \"{ssh_config}\"\ntokentray = \"{bin}\"\nconfig = \"{server_config}\"\n{extra_remote}\n",
+        ssh_config = sshd.client_config.display(),
+        bin = env!("CARGO_BIN_EXE_tokentray"),
+        server_config = server.dir.join("config.toml").display(),
+    );
+    std::fs::write(desktop.join("config.toml"), config).unwrap();
+    Pair { server, sshd: std::sync::Mutex::new(sshd), desktop }
+}
+
+impl Pair {
+    pub fn desktop_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tokentray"));
+        c.args(args)
+            .env("TOKENTRAY_CONFIG", self.desktop.join("config.toml"))
+            .env("TOKENTRAY_DATA_DIR", self.desktop.join("data"))
+            .env("BROWSER", "curl -s -o /dev/null -L %s")
+            .env_remove("TOKENTRAY_LOG");
+        c
+    }
+
+    pub fn desktop(&self, args: &[&str]) -> Output {
+        self.desktop_command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn desktop_log(&self) -> String {
+        std::fs::read_to_string(self.desktop.join("data/tokentray.log")).unwrap_or_default()
+    }
+
+    pub fn desktop_daemon(&self) -> Running {
+        let daemon = Running(
+            self.desktop_command(&["daemon"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the desktop's daemon up", Duration::from_secs(10), || {
+            self.desktop_log().contains("daemon started")
+        });
+        daemon
+    }
+
+    /// The desktop's view of one account, from `status --json`.
+    pub fn desktop_account(&self, id: &str) -> Option<serde_json::Value> {
+        let out = self.desktop(&["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        status["accounts"].as_array()?.iter().find(|a| a["id"] == id).cloned()
+    }
+
+    pub fn desktop_server(&self) -> serde_json::Value {
+        let out = self.desktop(&["status", "--json"]).success();
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        status["servers"][0].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_from_the_desktop_makes_and_keeps_the_token_on_the_server() {
+    let p = Arc::new(pair("login", "").await);
+    let _server_daemon = start_daemon(&p.server).await;
+    let t = p.clone();
+    let login = blocking(move || t.desktop(&["login", "oauth@vps"])).await;
+    let stderr = login.stderr();
+    assert!(login.status.success(), "{stderr}");
+    assert!(stderr.contains("oauth@vps: logged in"), "{stderr}");
+
+    // The server's process exchanged the code, stored the token and wrote its sink.
+    let live = p.server.sandbox.live_access_tokens().last().cloned().expect("a token was made");
+    let server_log = p.server.log();
+    assert!(server_log.contains("control request: login oauth"), "{server_log}");
+    assert_eq!(p.server.sandbox.requests_to("/v1/oauth/token").len(), 1, "one exchange, by the server");
+    let sink = std::fs::read_to_string(p.server.dir.join("bot.env")).unwrap();
+    assert!(sink.contains(&live) && sink.contains("LOG_LEVEL=info"), "the server's sink holds it: {sink}");
+
+    // Nothing of it on the desktop: no file there holds the token.
+    for entry in walk(&p.desktop) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&text).contains(&live), "{} holds the token", entry.display());
+    }
+    // ...and `token` there refuses, saying why and what would allow it.
+    let t = p.clone();
+    let token = blocking(move || t.desktop(&["token", "oauth@vps"])).await;
+    assert_eq!(token.status.code(), Some(1), "{}", token.stderr());
+    assert!(token.stdout().is_empty(), "no token printed");
+    assert!(token.stderr().contains("its token stays there") && token.stderr().contains("copy_token = true"));
+
+    // The desktop's status shows it green, as the server's.
+    let t = p.clone();
+    let shown = blocking(move || t.desktop_account("oauth@vps")).await.expect("the server's account is shown");
+    assert_eq!(shown["state"], "valid", "{shown}");
+    assert_eq!(shown["level"], "green", "{shown}");
+    assert_eq!(shown["remote"]["server"], "vps", "{shown}");
+    assert_eq!(shown["label"].as_str().unwrap().contains("@ vps"), true, "{shown}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_opted_in_is_copied_and_a_redirect_not_the_servers_is_refused() {
+    let p = Arc::new(pair("copy", "[[remote.account]]\nname = \"kite\"\ncopy_token = true\n").await);
+    let _server_daemon = start_daemon(&p.server).await;
+    let t = p.clone();
+    blocking(move || t.desktop(&["login", "kite@vps"])).await.success();
+    let t = p.clone();
+    let token = blocking(move || t.desktop(&["token", "kite@vps"])).await.success();
+    let live = p.server.sandbox.live_access_tokens().last().cloned().unwrap();
+    assert_eq!(token.stdout().trim(), live, "copy_token = true hands it over");
+
+    // A login whose browser brings back another attempt's address is not
+    // taken: the server checks the relayed redirect as any callback.
+    let t = p.clone();
+    let mut login = blocking(move || {
+        let mut c = t.desktop_command(&["login", "oauth@vps", "--timeout", "20s"]);
+        // A "browser" that lands nowhere: the address is pasted instead.
+        c.env("BROWSER", "true").stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    })
+    .await;
+    use std::io::Write;
+    let mut stdin = login.stdin.take().unwrap();
+    stdin.write_all(b"http://127.0.0.1:1/cb?code=forged&state=not-this-login\n").unwrap();
+    drop(stdin);
+    let out = blocking(move || login.wait_with_output().unwrap()).await;
+    let stderr = out.stderr();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("state"), "the server said why it refused: {stderr}");
+    assert!(p.server.sandbox.requests_to("/v1/oauth/token").iter().all(|r| r.form()["code"] != "forged"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_follows_the_server_through_an_outage_without_a_false_login() {
+    let p = Arc::new(pair("follow", "").await);
+    let _server_daemon = start_daemon(&p.server).await;
+    let _desktop_daemon = p.desktop_daemon();
+    let t = p.clone();
+    blocking(move || t.desktop(&["login", "oauth@vps"])).await.success();
+    let t = p.clone();
+    blocking(move || {
+        wait_until("the server's account followed", Duration::from_secs(20), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| a["state"] == "valid")
+        })
+    })
+    .await;
+
+    // The server's notices reach the desktop (its log is the daemon's notifier).
+    let t = p.clone();
+    blocking(move || t.desktop(&["login", "kite@vps"])).await.success();
+    let t = p.clone();
+    blocking(move || {
+        // Kite's 3-second token dies on the server, which says a login is due.
+        wait_until("the server's notice told here", Duration::from_secs(20), || {
+            let log = t.desktop_log();
+            log.contains("kite@vps") && log.contains("log in")
+        })
+    })
+    .await;
+
+    // sshd and every session die: unreachable, grey, never "log in".
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().kill()).await;
+    let t = p.clone();
+    blocking(move || {
+        wait_until("the server shown unreachable", Duration::from_secs(45), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| a["countdown"] == "unreachable")
+        })
+    })
+    .await;
+    let shown = p.desktop_account("oauth@vps").unwrap();
+    let message = shown["message"].as_str().unwrap();
+    assert!(message.starts_with("server unreachable since"), "{message}");
+    assert!(shown["remote"]["unreachable_since"].is_string(), "{shown}");
+    assert_ne!(shown["state"], "needs_login", "{shown}");
+    let out = p.desktop(&["status"]).success().stdout();
+    assert!(out.contains("server vps: unreachable since"), "{out}");
+    let row = out.lines().find(|l| l.starts_with("oauth@vps")).unwrap();
+    assert!(!row.contains("log in"), "never a false login: {row}");
+    // Meanwhile the server's daemon keeps the token alive by itself.
+    let before = p.server.sandbox.requests_to("/v1/oauth/token").len();
+    let t = p.clone();
+    blocking(move || {
+        wait_until("a renewal on the server alone", Duration::from_secs(20), || {
+            t.server.sandbox.requests_to("/v1/oauth/token").len() > before
+        })
+    })
+    .await;
+
+    // sshd back: the desktop reconnects by itself and shows it followed again.
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().restart()).await;
+    let t = p.clone();
+    blocking(move || {
+        wait_until("the server followed again", Duration::from_secs(60), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| a["countdown"] != "unreachable" && a["state"] == "valid")
+        })
+    })
+    .await;
+    assert_eq!(p.desktop_server()["reachable"], true);
+}
