@@ -3,7 +3,6 @@
 //! supports actions; on Windows toasts with those buttons (`toast.rs`).
 
 use notify_rust::{Notification, Timeout};
-use tokentray_adapters::config::AccountConfig;
 use tokentray_core::{Notice, NoticeKind};
 use tokentray_runtime::Notifier;
 use tokio::sync::mpsc::UnboundedSender;

@@ -22,6 +22,8 @@ pub fn icon(look: TrayLook, style: TrayIcons) -> Image<'static> {
                 TrayLook::Orange => include_bytes!(concat!("../icons/tray-orange", $suffix, ".png")),
                 TrayLook::Red => include_bytes!(concat!("../icons/tray-red", $suffix, ".png")),
                 TrayLook::ActNow => include_bytes!(concat!("../icons/tray-expired", $suffix, ".png")),
+                // Grey, as with no account: nothing known to act on.
+                TrayLook::Unreachable => include_bytes!(concat!("../icons/tray-none", $suffix, ".png")),
             }
         };
     }

@@ -4,7 +4,6 @@
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use tokentray_adapters::config::Config;
 use tokentray_app::notify::DesktopNotifier;
 use tokentray_core::{ErrorClass, Notice, NoticeKind, Span};
 use tokentray_runtime::Notifier;
@@ -12,11 +11,8 @@ use tokentray_testkit::wait_until;
 
 /// An account whose label no other test's notifications carry: other tests
 /// share the session bus, and only this one's calls are counted.
-fn account(label: &str) -> tokentray_adapters::config::AccountConfig {
-    let text = format!(
-        "[[account]]\nid = \"kite-main\"\nlabel = \"{label}\"\nprovider = \"kite\"\napi_key = \"k\"\nredirect_uri = \"http://127.0.0.1:5010/cb\"\n"
-    );
-    Config::parse(&text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0)
+fn account(label: &str) -> tokentray_runtime::AccountName {
+    tokentray_runtime::AccountName { id: "kite-main".to_owned(), label: label.to_owned() }
 }
 
 #[test]

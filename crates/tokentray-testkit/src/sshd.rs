@@ -78,6 +78,11 @@ impl Sshd {
         sshd
     }
 
+    /// The client learns the server's new host key (as a user who checked it would).
+    pub fn trust_new_host_key(&self) {
+        self.trust_host_key();
+    }
+
     /// Writes the current host key into the client's `known_hosts`.
     fn trust_host_key(&self) {
         let key = std::fs::read_to_string(self.dir.join("host_key.pub")).unwrap();
@@ -156,6 +161,11 @@ impl Sshd {
     /// The server no longer takes the test user's key.
     pub fn refuse_user_key(&self) {
         std::fs::write(self.dir.join("authorized_keys"), "").unwrap();
+    }
+
+    /// The server takes the test user's key again.
+    pub fn accept_user_key(&self) {
+        std::fs::copy(self.dir.join("user_key.pub"), self.dir.join("authorized_keys")).unwrap();
     }
 }
 

@@ -237,3 +237,81 @@ async fn the_desktop_follows_the_server_through_an_outage_without_a_false_login(
     .await;
     assert_eq!(p.desktop_server()["reachable"], true);
 }
+
+/// What `tokentray check oauth@vps` says, with no tray or daemon on the desktop.
+fn checked(p: &Pair) -> (Option<i32>, String) {
+    let out = p.desktop(&["check", "oauth@vps"]);
+    (out.status.code(), out.stderr())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_way_a_server_cannot_be_asked_ends_in_one_clear_message() {
+    let p = Arc::new(pair("failures", "").await);
+
+    // No daemon on the server: said, with how to start one.
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("no TokenTray runs on this server") && said.contains("tokentray daemon"), "{said}");
+
+    let _server_daemon = start_daemon(&p.server).await;
+    // An account the server does not have.
+    let t = p.clone();
+    let out = blocking(move || t.desktop(&["check", "nosuch@vps"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr());
+    assert!(out.stderr().contains("server `vps`") && out.stderr().contains("nosuch"), "{}", out.stderr());
+    // A server the desktop does not name.
+    let t = p.clone();
+    let out = blocking(move || t.desktop(&["check", "oauth@elsewhere"])).await;
+    assert!(out.stderr().contains("no account `oauth@elsewhere`") && out.stderr().contains("ACCOUNT@vps"));
+
+    // The server's host key changed: refused, never accepted silently.
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().change_host_key()).await;
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("host key is not the one your known_hosts has"), "{said}");
+    let known = std::fs::read_to_string(p.server.dir.join("sshd/known_hosts")).unwrap();
+    assert_eq!(known.lines().count(), 1, "known_hosts untouched: {known}");
+
+    // The key is refused.
+    let t = p.clone();
+    blocking(move || {
+        let mut sshd = t.sshd.lock().unwrap();
+        sshd.trust_new_host_key();
+        sshd.refuse_user_key();
+    })
+    .await;
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("refused your SSH key") && said.contains("ssh-copy-id"), "{said}");
+
+    // No tokentray where the config says.
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().accept_user_key()).await;
+    let config = std::fs::read_to_string(p.desktop.join("config.toml")).unwrap();
+    let missing = config.replace(env!("CARGO_BIN_EXE_tokentray"), "/opt/nowhere/tokentray");
+    std::fs::write(p.desktop.join("config.toml"), missing).unwrap();
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("no `/opt/nowhere/tokentray`") && said.contains("tokentray = "), "{said}");
+
+    // A server's tokentray that does not speak the protocol (an old one): `true` says nothing.
+    std::fs::write(p.desktop.join("config.toml"), config.replace(env!("CARGO_BIN_EXE_tokentray"), "true")).unwrap();
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("install the same TokenTray version on both"), "{said}");
+
+    // And nothing unreachable is taken for a login: exit 1, never 4.
+    std::fs::write(p.desktop.join("config.toml"), config).unwrap();
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().kill()).await;
+    let t = p.clone();
+    let (code, said) = blocking(move || checked(&t)).await;
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("cannot be reached") && said.contains("Connection refused"), "{said}");
+}

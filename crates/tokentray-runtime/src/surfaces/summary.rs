@@ -14,6 +14,8 @@ pub enum TrayLook {
     Red,
     /// Some account needs a login now (expired, rejected, or never logged in).
     ActNow,
+    /// Nothing to tell but that a server cannot be reached: grey, never "log in".
+    Unreachable,
 }
 
 impl TrayLook {
@@ -24,6 +26,7 @@ impl TrayLook {
             Self::Orange => "orange",
             Self::Red => "red",
             Self::ActNow => "expired",
+            Self::Unreachable => "unreachable",
         }
     }
 }
@@ -49,6 +52,10 @@ pub struct TraySummary {
 /// How urgent an account is for the tray: act-now first, then by colour, then
 /// by the soonest moment to act.
 fn urgency(s: &AccountStatus) -> (u8, i64) {
+    // A server's account whose server cannot be reached is shown as that alone.
+    if s.unreachable() {
+        return (0, 0);
+    }
     let rank = match (s.state, s.level) {
         (State::NoToken | State::NeedsLogin, _) | (_, Level::Expired) => 4,
         (_, Level::Red) => 3,
@@ -65,21 +72,27 @@ pub fn summarize(statuses: &[AccountStatus]) -> TraySummary {
         .iter()
         .map(|s| AccountLine {
             id: s.id.clone(),
-            text: format!("{}: {} ({})", s.label, s.countdown, s.state.as_str().replace('_', " ")),
-            can_refresh: s.auto_refresh,
-            can_copy: !s.needs_login(),
+            text: match s.unreachable() {
+                true => format!("{}: {}", s.label, s.message),
+                false => format!("{}: {} ({})", s.label, s.countdown, s.state.as_str().replace('_', " ")),
+            },
+            can_refresh: s.auto_refresh && !s.unreachable(),
+            // A server's token leaves it only where the config says so.
+            can_copy: !s.needs_login() && s.remote.as_ref().is_none_or(|r| r.copy_token),
         })
         .collect();
     let Some(top) = statuses.iter().max_by_key(|s| urgency(s)) else {
         return TraySummary { look: TrayLook::NoAccounts, title: String::new(), lines };
     };
     let look = match urgency(top).0 {
+        0 => TrayLook::Unreachable,
         4 => TrayLook::ActNow,
         3 => TrayLook::Red,
         2 => TrayLook::Orange,
         _ => TrayLook::Green,
     };
     let title = match (top.state, top.remaining_seconds) {
+        _ if top.unreachable() => format!("{}: server unreachable", top.label),
         (State::NoToken | State::NeedsLogin, _) => format!("{}: log in", top.label),
         (_, Some(r)) if r <= 0 => format!("{} expired", top.label),
         (_, Some(_)) => format!("{} {}", top.label, top.countdown),
@@ -157,6 +170,28 @@ mod tests {
         let expired = [account("Kite", State::Expired, Level::Expired, Some(0), "expired")];
         assert_eq!(summarize(&expired).title, "Kite expired");
         assert_eq!(summarize(&expired).look, TrayLook::ActNow);
+    }
+
+    #[test]
+    fn an_unreachable_server_is_grey_and_never_a_login() {
+        let mut far = account("kite@vps", State::NeedsLogin, Level::Expired, Some(0), "unreachable");
+        far.label = "Kite @ vps".into();
+        far.message = "server unreachable since 09:02; last known: login needed".into();
+        far.remote = Some(crate::RemoteMark {
+            server: "vps".into(),
+            account: "kite".into(),
+            unreachable_since: Some(Instant::default()),
+            copy_token: false,
+        });
+        let alone = summarize(std::slice::from_ref(&far));
+        assert_eq!(alone.look, TrayLook::Unreachable);
+        assert_eq!(alone.title, "Kite @ vps: server unreachable");
+        assert!(alone.lines[0].text.contains("server unreachable since 09:02"), "{:?}", alone.lines);
+        assert!(!alone.lines[0].can_copy && !alone.lines[0].can_refresh);
+        assert!(!far.needs_login(), "what cannot be seen is not a login due");
+        // Beside a local account, the local one sets the colour.
+        let near = account("upstox", State::Valid, Level::Orange, Some(3000), "50m");
+        assert_eq!(summarize(&[far, near]).look, TrayLook::Orange);
     }
 
     #[test]
