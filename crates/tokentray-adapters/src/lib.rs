@@ -12,6 +12,7 @@
 //!   grant journal, and the non-secret state file.
 //! - [`vault`]: Vault or OpenBao as the store several machines share.
 //! - [`sinks`]: the files the user's scripts read the token from.
+//! - [`egress`]: the address this machine's requests leave from (`tokentray ready`).
 //! - [`atomic`], [`paths`]: whole-file replacement; where the config and data live.
 
 pub mod atomic;
@@ -19,6 +20,7 @@ mod bounded;
 pub mod callback_tls;
 pub mod config;
 pub mod duration;
+pub mod egress;
 pub mod os;
 pub mod paths;
 mod position;

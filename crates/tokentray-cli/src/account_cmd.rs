@@ -174,7 +174,7 @@ pub(crate) async fn announce(ctx: &Context, id: &str, new_credentials: bool) {
 }
 
 /// An engine of this process, with what a crash left behind put right first.
-async fn local_engine(ctx: &Context) -> Result<tokentray_runtime::Engine, CliError> {
+pub(crate) async fn local_engine(ctx: &Context) -> Result<tokentray_runtime::Engine, CliError> {
     let engine = ctx.engine()?;
     engine.recover(false).await?;
     Ok(engine)

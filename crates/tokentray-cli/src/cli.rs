@@ -52,6 +52,17 @@ pub enum Command {
     },
     /// The accounts in the config
     Accounts,
+    /// Is each account ready to trade at the open? Its token works, and the
+    /// machine its bots trade from sends from a static IP its broker has
+    /// registered (where the broker lets a program read them: Upstox, Dhan).
+    /// Exit 0 ready, 4 a login is needed, 1 otherwise
+    Ready {
+        /// One account (a server's too: ACCOUNT@SERVER); every one if left out
+        account: Option<String>,
+        /// JSON, for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Log in: opens the browser at the provider and stores the new token
     Login {
         account: String,

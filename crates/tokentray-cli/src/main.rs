@@ -8,6 +8,7 @@ mod daemon_cmd;
 mod demo_cmd;
 mod exec_cmd;
 mod logging;
+mod ready_cmd;
 mod remote_cmd;
 mod secret_cmd;
 mod snooze_cmd;
@@ -67,6 +68,7 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
     match command {
         Command::Status { json } => status_cmd::status(g, json).await,
         Command::Accounts => status_cmd::accounts(g),
+        Command::Ready { account, json } => ready_cmd::ready(g, account, json).await,
         Command::Login { account, no_browser, timeout } => account_cmd::login(g, &account, no_browser, timeout).await,
         Command::Refresh { account } => account_cmd::refresh(g, &account).await,
         Command::Check { account } => account_cmd::check(g, &account).await,

@@ -38,4 +38,4 @@ pub use plumbing::{process, process_tree};
 pub use shared::SharedStatus;
 pub use surfaces::{api, control, summary};
 pub use surfaces::{AccountView, EditFailure, ProviderChoice, Settings};
-pub use tokens::{Credential, Recovery};
+pub use tokens::{Credential, IpCheck, Outcome, Readiness, Recovery};

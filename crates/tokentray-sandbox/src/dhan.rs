@@ -28,6 +28,7 @@ impl Endpoint {
     pub const DhanConsume: Endpoint = Endpoint("dhan_consume");
     pub const DhanRenew: Endpoint = Endpoint("dhan_renew");
     pub const DhanProfile: Endpoint = Endpoint("dhan_profile");
+    pub const DhanStaticIp: Endpoint = Endpoint("dhan_static_ip");
 }
 
 fn routes() -> Router<AppState> {
@@ -37,6 +38,7 @@ fn routes() -> Router<AppState> {
         .route("/app/consumeApp-consent", get(consume_consent))
         .route("/v2/RenewToken", get(renew))
         .route("/v2/profile", get(profile))
+        .route("/v2/ip/getIP", get(get_ip))
 }
 
 type Params = HashMap<String, String>;
@@ -176,6 +178,33 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     )
 }
 
+/// `GET /v2/ip/getIP` (dhanhq.co/docs/v2/authentication, "Setup Static
+/// IP"): each address with the first day it may be changed again.
+async fn get_ip(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::DhanStaticIp).await {
+        return r;
+    }
+    let token = header(&headers, "access-token");
+    let client = {
+        let registry = shared.registry.lock().expect("registry lock");
+        registry.access_valid(token, None).then(|| registry.access_client(token)).flatten()
+    };
+    let Some(client_id) = client else {
+        return invalid_token();
+    };
+    let r = shared.static_ips.lock().expect("static ips lock").of(&client_id);
+    let allowed = r.changed_at.map(|t| {
+        (t + crate::static_ip::CHANGE_LOCK).with_timezone(&crate::ist::offset()).format("%Y-%m-%d").to_string()
+    });
+    json(
+        StatusCode::OK,
+        json!({
+            "modifyDateSecondary": r.secondary.as_ref().and(allowed.clone()), "secondaryIP": r.secondary,
+            "modifyDatePrimary": allowed, "primaryIP": r.primary
+        }),
+    )
+}
+
 pub(crate) struct Dhan;
 
 impl crate::broker::Broker for Dhan {
@@ -184,7 +213,13 @@ impl crate::broker::Broker for Dhan {
     }
 
     fn endpoints(&self) -> &'static [Endpoint] {
-        &[Endpoint::DhanConsent, Endpoint::DhanConsume, Endpoint::DhanRenew, Endpoint::DhanProfile]
+        &[
+            Endpoint::DhanConsent,
+            Endpoint::DhanConsume,
+            Endpoint::DhanRenew,
+            Endpoint::DhanProfile,
+            Endpoint::DhanStaticIp,
+        ]
     }
 
     fn outage(&self, status: StatusCode) -> Response {

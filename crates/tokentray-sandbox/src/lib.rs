@@ -25,6 +25,7 @@ mod oauth2;
 mod record;
 mod registry;
 mod reply;
+mod static_ip;
 mod upstox;
 
 pub use fault::{Endpoint, Fault, HOSTILE_TOKEN};
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub held: tokio::sync::watch::Sender<u32>,
     /// One permit lets one held request go.
     pub releases: tokio::sync::Semaphore,
+    /// The static IPs registered per app, and the address the echo answers.
+    pub static_ips: Mutex<static_ip::StaticIps>,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -94,6 +97,7 @@ impl Sandbox {
             requests: Mutex::new(Vec::new()),
             held: tokio::sync::watch::Sender::new(0),
             releases: tokio::sync::Semaphore::new(0),
+            static_ips: Mutex::new(static_ip::StaticIps::default()),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -201,6 +205,33 @@ impl Sandbox {
         self.shared.registry.lock().expect("registry lock").revoke_refresh_tokens();
     }
 
+    /// Registers `primary` (and `secondary`) for the app `client_id`, as
+    /// its developer console would, last changed at `changed_at`.
+    pub fn register_static_ip(
+        &self,
+        client_id: &str,
+        primary: &str,
+        secondary: Option<&str>,
+        changed_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let registered = static_ip::Registered {
+            primary: Some(primary.to_owned()),
+            secondary: secondary.map(str::to_owned),
+            changed_at: Some(changed_at),
+        };
+        self.shared.static_ips.lock().expect("static ips lock").set(client_id, registered);
+    }
+
+    /// The address `/_sandbox/ip` says requests come from (this machine's egress, as an echo sees it).
+    pub fn set_egress_ip(&self, ip: &str) {
+        self.shared.static_ips.lock().expect("static ips lock").set_egress(ip);
+    }
+
+    /// The echo's address, for `[ready] echo`.
+    pub fn echo_url(&self) -> String {
+        format!("{}/_sandbox/ip", self.url())
+    }
+
     /// The access tokens currently accepted, newest last.
     pub fn live_access_tokens(&self) -> Vec<String> {
         self.shared.registry.lock().expect("registry lock").live_access_tokens()
@@ -220,6 +251,7 @@ fn router(shared: AppState) -> Router {
         .iter()
         .fold(Router::new(), |router, broker| router.merge(broker.routes()))
         .merge(admin::routes())
+        .merge(static_ip::routes())
         .layer(axum::middleware::from_fn_with_state(shared.clone(), record::record))
         .with_state(shared)
 }

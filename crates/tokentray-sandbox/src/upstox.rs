@@ -21,6 +21,7 @@ impl Endpoint {
     pub const UpstoxToken: Endpoint = Endpoint("upstox_token");
     pub const UpstoxProfile: Endpoint = Endpoint("upstox_profile");
     pub const UpstoxLogout: Endpoint = Endpoint("upstox_logout");
+    pub const UpstoxStaticIp: Endpoint = Endpoint("upstox_static_ip");
 }
 
 fn routes() -> Router<AppState> {
@@ -29,6 +30,7 @@ fn routes() -> Router<AppState> {
         .route("/v2/login/authorization/token", post(token))
         .route("/v2/user/profile", get(profile))
         .route("/v2/logout", delete(logout))
+        .route("/v2/user/ip", get(user_ip).put(change_user_ip))
 }
 
 type Params = HashMap<String, String>;
@@ -163,6 +165,64 @@ async fn logout(State(shared): State<AppState>, headers: HeaderMap) -> Response 
     json(StatusCode::OK, json!({"status": "success", "message": "Logout successful", "data": true}))
 }
 
+/// The IPs as Upstox writes them (upstox.com/developer/api-documentation/get-app-static-ips):
+/// `*_updated_at` in the server's time, which for Upstox is IST.
+fn ip_data(app: &crate::App, r: &crate::static_ip::Registered) -> serde_json::Value {
+    let at = r.changed_at.map(|t| t.with_timezone(&crate::ist::offset()).format("%Y-%m-%d %H:%M:%S").to_string());
+    json!({
+        "user_id": app.user_id, "primary_ip": r.primary, "secondary_ip": r.secondary,
+        "primary_ip_updated_at": at, "secondary_ip_updated_at": r.secondary.as_ref().and(at.clone())
+    })
+}
+
+async fn user_ip(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxStaticIp).await {
+        return r;
+    }
+    let Some((client_id, _)) = bearer(&shared, &headers) else {
+        return invalid_token();
+    };
+    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
+    let registered = shared.static_ips.lock().expect("static ips lock").of(&client_id);
+    json(StatusCode::OK, json!({"status": "success", "data": ip_data(app, &registered)}))
+}
+
+/// `PUT /v2/user/ip` (update-app-static-ips): once a calendar week, and the
+/// app's access tokens end with the change.
+async fn change_user_ip(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxStaticIp).await {
+        return r;
+    }
+    let Some((client_id, _)) = bearer(&shared, &headers) else {
+        return invalid_token();
+    };
+    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let Some(primary) = field("primary_ip") else {
+        return upstox_error(StatusCode::BAD_REQUEST, "UDAPI1182", "Primary IP is required");
+    };
+    if primary.parse::<std::net::IpAddr>().is_err() {
+        return upstox_error(StatusCode::BAD_REQUEST, "UDAPI1183", "Invalid IP");
+    }
+    let changed = shared.static_ips.lock().expect("static ips lock").change(
+        &client_id,
+        Some(primary),
+        field("secondary_ip"),
+        Utc::now(),
+    );
+    let Some(registered) = changed else {
+        return upstox_error(StatusCode::BAD_REQUEST, "UDAPI1185", "Static IP can only be updated once per week");
+    };
+    shared.registry.lock().expect("registry lock").revoke_client_access(&client_id);
+    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
+    let mut data = ip_data(app, &registered);
+    data["access_tokens_invalidated"] = json!(true);
+    json(StatusCode::OK, json!({"status": "success", "data": data}))
+}
+
 pub(crate) struct Upstox;
 
 impl crate::broker::Broker for Upstox {
@@ -171,7 +231,7 @@ impl crate::broker::Broker for Upstox {
     }
 
     fn endpoints(&self) -> &'static [Endpoint] {
-        &[Endpoint::UpstoxToken, Endpoint::UpstoxProfile, Endpoint::UpstoxLogout]
+        &[Endpoint::UpstoxToken, Endpoint::UpstoxProfile, Endpoint::UpstoxLogout, Endpoint::UpstoxStaticIp]
     }
 
     fn outage(&self, status: StatusCode) -> Response {

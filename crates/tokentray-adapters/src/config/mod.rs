@@ -11,6 +11,7 @@ pub mod calendar_file;
 pub mod edit;
 mod error;
 pub mod market;
+pub mod ready;
 pub mod remote;
 mod surfaces;
 mod thresholds;
@@ -59,6 +60,7 @@ struct RawConfig {
     market: Option<Spanned<market::RawMarket>>,
     notifications: Option<Spanned<market::RawNotifications>>,
     vault: Option<Spanned<vault::RawVault>>,
+    ready: Option<Spanned<ready::RawReady>>,
     #[serde(default, rename = "remote")]
     remotes: Vec<Spanned<remote::RawRemote>>,
     #[serde(default, rename = "account")]
@@ -83,6 +85,8 @@ pub struct Config {
     pub vault: Option<vault::VaultConfig>,
     /// Servers whose TokenTray this desktop follows and logs in over SSH (`[[remote]]`).
     pub remotes: Vec<remote::RemoteConfig>,
+    /// How `tokentray ready` finds this machine's egress IP (`[ready]`).
+    pub ready: ready::ReadyConfig,
 }
 
 const DEFAULT_HTTP_TIMEOUT: Span = Span::seconds(15);
@@ -128,6 +132,9 @@ impl Config {
         let spans: Vec<_> = raw.alerts.iter().map(|a| a.span()).collect();
         let alerts = alerts::resolve(raw.alerts.into_iter().map(Spanned::into_inner).collect(), &ids)
             .map_err(|(i, message)| wrong(Wrong { span: spans.get(i).cloned(), message }))?;
+        let ready_span = raw.ready.as_ref().map(Spanned::span);
+        let ready = ready::resolve(raw.ready.map(Spanned::into_inner))
+            .map_err(|message| wrong(Wrong { span: ready_span, message }))?;
         let spans: Vec<_> = raw.remotes.iter().map(|r| r.span()).collect();
         let remotes = remote::resolve(raw.remotes.into_iter().map(Spanned::into_inner).collect())
             .map_err(|(i, message)| wrong(Wrong { span: spans.get(i).cloned(), message }))?;
@@ -143,6 +150,7 @@ impl Config {
             quiet_hours,
             vault,
             remotes,
+            ready,
         })
     }
 

@@ -8,6 +8,7 @@
 use super::error::Codes;
 use super::http::{required, send, text, Reply};
 use super::protocol::{code_in, Protocol};
+use super::static_ip::{ChangeLock, RegisteredIps};
 use super::{
     lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
     UserInfo,
@@ -199,6 +200,33 @@ pub(super) fn profile_answer(reply: Reply) -> Result<UserInfo, ProviderError> {
     Ok(user(&reply.body))
 }
 
+/// `GET /v2/ip/getIP`: the static IPs and the date each may next be
+/// changed (dhanhq.co/docs/v2/authentication, "Setup Static IP").
+pub async fn registered_ips(c: &ProviderClient, access: &Secret) -> Result<RegisteredIps, ProviderError> {
+    let a = c.account();
+    let request = c
+        .http
+        .get(ProviderClient::endpoint(&a.api_base, "/v2/ip/getIP"))
+        .header("access-token", access.expose())
+        .header("client-id", client_id(a))
+        .header("Accept", "application/json");
+    registered_ips_answer(send(DHAN, request).await?)
+}
+
+pub(super) fn registered_ips_answer(reply: Reply) -> Result<RegisteredIps, ProviderError> {
+    if !reply.is_success() || text(&reply.body, "errorCode").is_some() {
+        return Err(error(&reply));
+    }
+    if !reply.body.is_object() {
+        return Err(ProviderError::malformed(DHAN, reply.status, "the response is not an object"));
+    }
+    let ip = |key: &str| text(&reply.body, key).map(str::to_owned).filter(|s| !s.is_empty());
+    let change_lock = text(&reply.body, "modifyDatePrimary")
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map_or(ChangeLock::Unknown, |date| ChangeLock::AllowedFrom { date });
+    Ok(RegisteredIps { primary: ip("primaryIP"), secondary: ip("secondaryIP"), change_lock })
+}
+
 pub(super) struct Dhan;
 
 #[async_trait::async_trait]
@@ -255,5 +283,13 @@ impl Protocol for Dhan {
     /// Dhan has no logout call: the token dies at its expiry.
     async fn logout(&self, _: &ProviderClient, _: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    async fn registered_ips(
+        &self,
+        c: &ProviderClient,
+        access: &Secret,
+    ) -> Result<Option<RegisteredIps>, ProviderError> {
+        registered_ips(c, access).await.map(Some)
     }
 }

@@ -14,6 +14,7 @@ mod http;
 mod kite;
 mod oauth2;
 mod protocol;
+pub mod static_ip;
 mod upstox;
 
 pub use crate::bounded::read_bounded;
@@ -263,6 +264,12 @@ impl ProviderClient {
     /// Asks the provider whether the access token works (a profile call).
     pub async fn validate(&self, tokens: &TokenSet) -> Result<UserInfo, ProviderError> {
         protocol(self.kind()).validate(self, &tokens.access_token).await
+    }
+
+    /// The static IPs registered for the app, where the provider lets a
+    /// program read them (Upstox, Dhan); `None` where it does not.
+    pub async fn registered_ips(&self, access: &Secret) -> Result<Option<static_ip::RegisteredIps>, ProviderError> {
+        protocol(self.kind()).registered_ips(self, access).await
     }
 
     /// Invalidates the tokens at the provider, where it offers a way to.

@@ -5,6 +5,7 @@
 //! check that a token is token text.
 
 use super::http::Reply;
+use super::static_ip::RegisteredIps;
 use super::{CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError, UserInfo};
 use crate::store::TokenSet;
 use crate::Secret;
@@ -56,6 +57,12 @@ pub(super) trait Protocol: Sync {
     /// Ends the tokens at the provider, where it has a way to.
     async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secret>)
         -> Result<(), ProviderError>;
+
+    /// The static IPs registered for the app, where the provider lets a
+    /// program read them; `None` where it does not.
+    async fn registered_ips(&self, _: &ProviderClient, _: &Secret) -> Result<Option<RegisteredIps>, ProviderError> {
+        Ok(None)
+    }
 }
 
 /// The refresh token a renewal carries: a token set without one cannot be

@@ -9,6 +9,7 @@
 use super::error::Codes;
 use super::http::{required, send, send_for_status, text, Reply};
 use super::protocol::{code_or_error, Protocol};
+use super::static_ip::{ChangeLock, RegisteredIps};
 use super::{
     lifetime_override, CallbackError, Credentials, Grant, LoginAttempt, LoginCode, ProviderClient, ProviderError,
     UserInfo,
@@ -129,6 +130,33 @@ pub async fn logout(c: &ProviderClient, access: &Secret) -> Result<(), ProviderE
     }
 }
 
+/// `GET /v2/user/ip`: the app's static IPs (upstox.com/developer/api-documentation/get-app-static-ips).
+pub async fn registered_ips(c: &ProviderClient, access: &Secret) -> Result<RegisteredIps, ProviderError> {
+    let request = c
+        .http
+        .get(ProviderClient::endpoint(&c.account().api_base, "/v2/user/ip"))
+        .header("Accept", "application/json")
+        .bearer_auth(access.expose());
+    registered_ips_answer(send(UPSTOX, request).await?)
+}
+
+pub(super) fn registered_ips_answer(reply: Reply) -> Result<RegisteredIps, ProviderError> {
+    if !reply.is_success() {
+        return Err(error(&reply));
+    }
+    let data = reply
+        .body
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| ProviderError::malformed(UPSTOX, reply.status, "the response has no `data`"))?;
+    let ip = |key: &str| text(data, key).map(str::to_owned).filter(|s| !s.is_empty());
+    let change_lock = match text(data, "primary_ip_updated_at") {
+        Some(at) => ChangeLock::LastChanged { at: at.chars().take(40).collect() },
+        None => ChangeLock::Unknown,
+    };
+    Ok(RegisteredIps { primary: ip("primary_ip"), secondary: ip("secondary_ip"), change_lock })
+}
+
 pub(super) struct Upstox;
 
 #[async_trait::async_trait]
@@ -178,5 +206,13 @@ impl Protocol for Upstox {
 
     async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, _: Option<&Secret>) -> Result<(), ProviderError> {
         logout(c, &tokens.access_token).await
+    }
+
+    async fn registered_ips(
+        &self,
+        c: &ProviderClient,
+        access: &Secret,
+    ) -> Result<Option<RegisteredIps>, ProviderError> {
+        registered_ips(c, access).await.map(Some)
     }
 }

@@ -208,3 +208,56 @@ async fn an_answer_over_1_mib_is_malformed_and_never_read_whole() {
         c.validate(&tokens).await.expect("the next answer is read as usual");
     }
 }
+
+// ---------------------------------------------------------------- static IPs
+
+/// The brokers that let a program read their registered static IPs.
+const STATIC_IPS: &[(&str, Endpoint)] = &[("upstox", Endpoint::UpstoxStaticIp), ("dhan", Endpoint::DhanStaticIp)];
+
+#[tokio::test]
+async fn reading_the_registered_ips_fails_as_any_provider_call_does() {
+    for &(id, endpoint) in STATIC_IPS {
+        let (sb, c, tokens) = logged_in(id).await;
+        let access = &tokens.access_token;
+        for (fault, class) in [
+            (Fault::Status { code: 503 }, ErrorClass::Transient),
+            (Fault::RateLimit, ErrorClass::RateLimited),
+            (Fault::MalformedJson, ErrorClass::Malformed),
+            (Fault::InvalidToken, ErrorClass::TokenInvalid),
+        ] {
+            sb.inject(endpoint, fault, Some(1));
+            let e = c.registered_ips(access).await.unwrap_err();
+            assert_eq!(e.class, class, "{id} {fault:?}: {e}");
+            assert!(!e.to_string().contains(access.expose()), "{id}: no token in the error");
+        }
+        sb.inject(endpoint, Fault::Hang, Some(1));
+        assert_eq!(c.registered_ips(access).await.unwrap_err().class, ErrorClass::Transient, "{id} hung");
+        // None registered yet: an answer with no address, not an error.
+        let none = c.registered_ips(access).await.unwrap().expect("this broker exposes them");
+        assert!(none.addresses().is_empty(), "{id}: {none:?}");
+    }
+    // A broker that exposes nothing says so without a call.
+    let (sb, c, tokens) = logged_in("kite").await;
+    assert_eq!(c.registered_ips(&tokens.access_token).await.unwrap(), None);
+    assert!(sb.requests().iter().all(|r| !r.path.contains("ip")), "no call made");
+}
+
+#[tokio::test]
+async fn an_echo_that_answers_garbage_or_fails_is_an_error_never_an_address() {
+    let sb = sandbox().await;
+    let http = tokentray_adapters::provider::http_client(std::time::Duration::from_secs(2));
+    let echo = url::Url::parse(&sb.echo_url()).unwrap();
+    assert_eq!(tokentray_adapters::egress::egress_ip(&http, &echo).await.unwrap().to_string(), "203.0.113.7");
+    let json = url::Url::parse(&format!("{}.json", sb.echo_url())).unwrap();
+    sb.set_egress_ip("2001:db8::5");
+    assert_eq!(tokentray_adapters::egress::egress_ip(&http, &json).await.unwrap().to_string(), "2001:db8::5");
+    // Not an echo at all: a page of HTML, a 404, nobody listening.
+    let page = url::Url::parse(&format!("{}/v2/login/authorization/dialog", sb.url())).unwrap();
+    assert!(tokentray_adapters::egress::egress_ip(&http, &page).await.is_err());
+    let missing = url::Url::parse(&format!("{}/no-such-echo", sb.url())).unwrap();
+    let e = tokentray_adapters::egress::egress_ip(&http, &missing).await.unwrap_err();
+    assert!(e.to_string().contains("HTTP 404"), "{e}");
+    let closed = url::Url::parse(&format!("http://127.0.0.1:{}/?key=s3cret", tokentray_testkit::free_port())).unwrap();
+    let e = tokentray_adapters::egress::egress_ip(&http, &closed).await.unwrap_err();
+    assert!(!e.to_string().contains("s3cret"), "the echo's query never shows: {e}");
+}

@@ -246,6 +246,11 @@ impl Engine {
         }
     }
 
+    /// The HTTP client every call shares (its timeout is the config's).
+    pub(crate) fn http(&self) -> reqwest::Client {
+        lock(&self.inner.http).clone()
+    }
+
     /// The servers this desktop follows, and their accounts as last known.
     pub fn remotes(&self) -> &crate::remote::Board {
         &self.inner.remotes

@@ -68,6 +68,20 @@ pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: tokentray_
     board.statuses(now).into_iter().next().unwrap_or(status)
 }
 
+/// A server's readiness, its accounts named as this desktop shows them.
+pub async fn ready_there(
+    link: &Link,
+    server: &str,
+    account: Option<String>,
+) -> Result<Vec<crate::Readiness>, RemoteError> {
+    let mut theirs = link.ask(call::Ready { account }).await?;
+    for r in &mut theirs {
+        r.account = format!("{}@{server}", r.account);
+        r.label = format!("{} @ {server}", r.label);
+    }
+    Ok(theirs)
+}
+
 impl Engine {
     /// The followed session with `route`'s server, or why there is none now.
     pub async fn server_link(&self, route: &Route) -> Result<Arc<Link>, RemoteError> {
@@ -76,6 +90,26 @@ impl Engine {
             .link_when_up(&route.remote.name, super::link::HELLO_WITHIN)
             .await
             .map_err(|why| RemoteError::Unreachable { server: route.remote.name.clone(), why })
+    }
+
+    /// Readiness of `route`'s account, checked on its server (the machine the bots trade from).
+    pub async fn ready_on_server(&self, route: &Route) -> Result<Vec<crate::Readiness>, RemoteError> {
+        let link = self.server_link(route).await?;
+        ready_there(&link, &route.remote.name, Some(route.account.clone())).await
+    }
+
+    /// This machine's accounts, then every followed server's (one that
+    /// cannot be reached now is left out; `status` says it is unreachable).
+    pub async fn ready_everywhere(&self) -> Result<Vec<crate::Readiness>, crate::EngineError> {
+        let mut all = self.ready(None).await?;
+        for server in self.remotes().servers() {
+            let Ok(link) = self.remotes().link_when_up(&server.name, std::time::Duration::ZERO).await else { continue };
+            match ready_there(&link, &server.name, None).await {
+                Ok(theirs) => all.extend(theirs),
+                Err(e) => tracing::warn!(server = %server.name, "cannot ask it whether it is ready: {e}"),
+            }
+        }
+        Ok(all)
     }
 
     /// Asks the followed server about one of its accounts: the reply, or why not.

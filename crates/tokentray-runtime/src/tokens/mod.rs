@@ -8,9 +8,11 @@ mod check;
 mod install;
 pub(crate) mod lockout;
 mod logout;
+pub mod ready;
 mod recover;
 mod refresh;
 mod secrets;
 
 pub use lockout::Credential;
+pub use ready::{IpCheck, Outcome, Readiness};
 pub use recover::Recovery;

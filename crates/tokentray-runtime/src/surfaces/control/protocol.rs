@@ -51,6 +51,7 @@ pub enum Request {
     Subscribe(call::Subscribe),
     Stop(call::Stop),
     Servers(call::Servers),
+    Ready(call::Ready),
 }
 
 impl Request {
@@ -78,6 +79,7 @@ impl Request {
             Self::Adopt(c) => format!("take what another process stored for {}", c.account),
             Self::Subscribe(_) => "subscribe".to_owned(),
             Self::Servers(_) => "servers".to_owned(),
+            Self::Ready(c) => format!("ready {}", c.account.as_deref().unwrap_or("(every account)")),
         }
     }
 }
@@ -133,6 +135,15 @@ pub mod call {
         Adopt => AccountStatus;
         Stop => ();
         Servers => Vec<crate::remote::ServerView>;
+        Ready => Vec<crate::Readiness>;
+    }
+
+    /// Whether the account (or every one) is ready to trade at the open:
+    /// the token works, and this machine's IP is the one registered.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Ready {
+        #[serde(default)]
+        pub account: Option<String>,
     }
 
     /// The servers this desktop follows (`[[remote]]`), reachable or not.

@@ -29,6 +29,7 @@ pub(super) fn route_of(engine: &Engine, request: &Request) -> Option<Route> {
         Request::Check(c) => &c.account,
         Request::Logout(c) => &c.account,
         Request::Token(c) => &c.account,
+        Request::Ready(call::Ready { account: Some(account) }) => account,
         _ => return None,
     };
     Route::of(&engine.config(), account)
@@ -56,6 +57,7 @@ pub(super) async fn answer(engine: &Engine, route: &Route, request: Request) -> 
             };
             reply(&c, token)
         }
+        Request::Ready(c) => reply(&c, engine.ready_on_server(route).await),
         other => line(&Answer::<()>::Error(Refusal::other(format!("`{}` is not for a server", other.describe())))),
     }
 }
