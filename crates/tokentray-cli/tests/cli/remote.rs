@@ -120,7 +120,7 @@ async fn a_login_from_the_desktop_makes_and_keeps_the_token_on_the_server() {
     assert_eq!(shown["state"], "valid", "{shown}");
     assert_eq!(shown["level"], "green", "{shown}");
     assert_eq!(shown["remote"]["server"], "vps", "{shown}");
-    assert_eq!(shown["label"].as_str().unwrap().contains("@ vps"), true, "{shown}");
+    assert!(shown["label"].as_str().unwrap().contains("@ vps"), "{shown}");
 }
 
 /// Every file under `dir`.
@@ -278,7 +278,7 @@ async fn each_way_a_server_cannot_be_asked_ends_in_one_clear_message() {
     // The key is refused.
     let t = p.clone();
     blocking(move || {
-        let mut sshd = t.sshd.lock().unwrap();
+        let sshd = t.sshd.lock().unwrap();
         sshd.trust_new_host_key();
         sshd.refuse_user_key();
     })

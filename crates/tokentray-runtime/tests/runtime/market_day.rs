@@ -7,7 +7,7 @@
 use crate::common::*;
 use chrono::TimeZone;
 use std::sync::{Arc, Mutex};
-use tokentray_adapters::config::{AccountConfig, Config};
+use tokentray_adapters::config::Config;
 use tokentray_core::{Instant, Notice};
 use tokentray_runtime::{Engine, EngineOptions, ManualClock};
 

@@ -6,6 +6,7 @@
 //! - `server.rs`: serving it, each request carried onto the engine;
 //! - `client.rs`: asking, with errors that tell "nothing runs" from "it went away";
 //! - `remote_calls.rs`: requests about a server's account, carried to it;
+//! - `values.rs`: values requests and replies carry;
 //! - `lines.rs`: reading lines at either end, each bounded, safe beside other waits;
 //! - `doorbell.rs`: the one window's, over the same seam;
 //! - `transport/`: the seam where the OS's local socket lives.
@@ -17,6 +18,7 @@ mod protocol;
 mod remote_calls;
 mod server;
 mod transport;
+mod values;
 
 pub(crate) use client::Session;
 pub use client::{ask, follow_changes, is_running, log_in, wait_until_stopped, ClientError};

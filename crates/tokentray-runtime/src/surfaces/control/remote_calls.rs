@@ -5,7 +5,6 @@
 
 use super::lines::LineReader;
 use super::protocol::{call, line, Answer, Call, LoginProgress, PasteLine, Refusal, Request};
-use super::server::Host;
 use crate::remote::{RemoteError, Route};
 use crate::Engine;
 use tokentray_adapters::Secret;
@@ -67,7 +66,7 @@ pub(super) async fn answer(engine: &Engine, route: &Route, request: Request) -> 
 /// and the redirect is caught here or pasted by the client.
 pub(super) async fn converse_login(
     engine: &Engine,
-    host: &Host,
+    opens_browser: bool,
     route: Route,
     login: call::Login,
     mut reader: Reader,
@@ -82,7 +81,7 @@ pub(super) async fn converse_login(
     };
     let (paste, pasted) = mpsc::channel::<Secret>(4);
     let (progress, mut progressed) = mpsc::unbounded_channel::<LoginProgress>();
-    let opens_here = host.opens_browser && !login.no_browser;
+    let opens_here = opens_browser && !login.no_browser;
     let on_progress = move |step: &LoginProgress| {
         let step = match step {
             LoginProgress::OpenBrowser { url, paste, .. } if opens_here => {

@@ -139,7 +139,15 @@ async fn serve_connection(engine: Engine, host: Arc<Host>, connection: Connectio
         if let Some(route) = super::remote_calls::route_of(&engine, &request) {
             let answer = match request {
                 Request::Login(login) => {
-                    return super::remote_calls::converse_login(&engine, &host, route, login, reader, write).await
+                    return super::remote_calls::converse_login(
+                        &engine,
+                        host.opens_browser,
+                        route,
+                        login,
+                        reader,
+                        write,
+                    )
+                    .await
                 }
                 other => super::remote_calls::answer(&engine, &route, other).await,
             };

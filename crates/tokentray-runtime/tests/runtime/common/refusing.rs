@@ -5,7 +5,7 @@ use super::store;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokentray_adapters::config::{AccountConfig, Config};
+use tokentray_adapters::config::Config;
 use tokentray_adapters::store::{PlaintextStore, SecretItem, SecretStore, StorageKind, StoreError};
 use tokentray_adapters::Secret;
 use tokentray_runtime::{Engine, EngineOptions, Notifier, SystemClock};
