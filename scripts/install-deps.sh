@@ -31,6 +31,7 @@ packages=(
   webkit2gtk-driver xdotool python3 python3-pip shellcheck
   systemd # systemd-analyze checks the service unit
   rpm # the package test reads the .rpm it built
+  openssh-client openssh-server # [[remote]]'s tests log in over a real sshd on loopback
 )
 # The API benchmark drives the server with wrk.
 $with_bench_tools && packages+=(wrk)

@@ -121,6 +121,15 @@ async fn a_login_from_the_desktop_makes_and_keeps_the_token_on_the_server() {
     assert_eq!(shown["level"], "green", "{shown}");
     assert_eq!(shown["remote"]["server"], "vps", "{shown}");
     assert!(shown["label"].as_str().unwrap().contains("@ vps"), "{shown}");
+
+    // Ready is asked of the server: its token, its IP.
+    let t = p.clone();
+    let ready = blocking(move || t.desktop(&["ready", "oauth@vps", "--json"])).await;
+    assert_eq!(ready.status.code(), Some(0), "{}", ready.stderr());
+    let all: serde_json::Value = serde_json::from_slice(&ready.stdout).unwrap();
+    assert_eq!(all[0]["account"], "oauth@vps", "{all}");
+    assert_eq!(all[0]["token"]["outcome"], "ok", "{all}");
+    assert!(p.server.log().contains("control request: ready oauth"), "checked on the server");
 }
 
 /// Every file under `dir`.

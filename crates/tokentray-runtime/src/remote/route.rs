@@ -112,6 +112,20 @@ impl Engine {
         Ok(all)
     }
 
+    /// Readiness of `id` wherever it lives (a server's account on its
+    /// server), or of every account here and on the followed servers.
+    pub async fn ready_anywhere(&self, id: Option<&str>) -> Result<Vec<crate::Readiness>, crate::EngineError> {
+        let route = id.and_then(|id| Route::of(&self.config(), id));
+        match (id, route) {
+            (_, Some(route)) => self.ready_on_server(&route).await.map_err(|e| crate::EngineError::Unavailable {
+                account: id.unwrap_or_default().to_owned(),
+                why: e.to_string(),
+            }),
+            (Some(id), None) => self.ready(Some(id)).await,
+            (None, None) => self.ready_everywhere().await,
+        }
+    }
+
     /// Asks the followed server about one of its accounts: the reply, or why not.
     pub async fn ask_server<C: Call>(&self, route: &Route, request: C) -> Result<C::Reply, RemoteError> {
         self.server_link(route).await?.ask(request).await

@@ -385,3 +385,32 @@ async fn refused_credentials_stop_before_a_lock_out_and_new_ones_are_tried() {
     other.shutdown();
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn ready_over_the_api_takes_the_key_and_never_calls_an_outage_ready() {
+    let w = world("trust-ready", None).await;
+    let engine = w.engine();
+    log_in(&engine, "kite").await;
+    let (addr, _api) = tokentray_runtime::api::serve(engine.clone(), 0).await.unwrap();
+    let key = engine.api_key().await.unwrap();
+    let http = reqwest::Client::new();
+    // It calls the broker: only with the key.
+    let r = http.post(format!("http://{addr}/v1/ready")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(format!("http://{addr}/v1/accounts/kite/ready")).bearer_auth(key.expose()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let all: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(all[0]["ready"], true, "{all}");
+    assert_eq!(all[0]["ip"]["outcome"], "not_checked", "Kite exposes no static IPs: {all}");
+    // The broker down: "could not tell", never ready, and the token is kept.
+    w.sandbox.inject(Endpoint::KiteProfile, Fault::Status { code: 503 }, Some(1));
+    let r = http.post(format!("http://{addr}/v1/accounts/kite/ready")).bearer_auth(key.expose()).send().await.unwrap();
+    let all: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(all[0]["ready"], false, "{all}");
+    assert_eq!(all[0]["token"]["outcome"], "unknown", "{all}");
+    assert_eq!(engine.status("kite").unwrap().state, State::Valid, "the token is kept");
+    let r =
+        http.post(format!("http://{addr}/v1/accounts/nosuch/ready")).bearer_auth(key.expose()).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    engine.shutdown();
+}

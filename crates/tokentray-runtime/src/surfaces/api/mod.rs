@@ -83,6 +83,8 @@ fn router(engine: Engine, limits: ApiLimits) -> Router {
         .route("/v1/accounts", get(accounts))
         .route("/v1/accounts/{id}/token", get(token))
         .route("/v1/accounts/{id}/check", post(check))
+        .route("/v1/accounts/{id}/ready", post(ready_one))
+        .route("/v1/ready", post(ready_all))
         .route("/v1/events", get(events::stream))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such endpoint; see the README's API section") })
@@ -172,6 +174,15 @@ async fn force_refresh(
 async fn check(State(engine): State<Engine>, AccountId(id): AccountId, _key: ApiKey) -> Result<Response, Problem> {
     let status = engine.check(&id).await?;
     Ok(Json(status).into_response())
+}
+
+/// Ready to trade at the open (`tokentray ready`): it calls the broker, so it takes the key.
+async fn ready_one(State(engine): State<Engine>, AccountId(id): AccountId, _key: ApiKey) -> Result<Response, Problem> {
+    Ok(Json(engine.ready_anywhere(Some(&id)).await?).into_response())
+}
+
+async fn ready_all(State(engine): State<Engine>, _key: ApiKey) -> Result<Response, Problem> {
+    Ok(Json(engine.ready_anywhere(None).await?).into_response())
 }
 
 /// The `{id}` of an `/v1/accounts/{id}/...` path, or a JSON 400.

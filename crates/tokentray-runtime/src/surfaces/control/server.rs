@@ -179,11 +179,8 @@ async fn answer(engine: &Engine, host: &Host, request: Request) -> String {
     match request {
         Request::Status(c) => reply(&c, Ok(engine.statuses())),
         Request::Servers(c) => reply(&c, Ok(engine.remotes().servers())),
-        Request::Ready(c) => match &c.account {
-            Some(id) => reply(&c, engine.ready(Some(id)).await.map_err(Refusal::from)),
-            // This machine's accounts, then every followed server's.
-            None => reply(&c, engine.ready_everywhere().await.map_err(Refusal::from)),
-        },
+        // A server's account arrives routed (`remote_calls`); this machine's, or every one.
+        Request::Ready(c) => reply(&c, engine.ready_anywhere(c.account.as_deref()).await.map_err(Refusal::from)),
         Request::Show(c) => {
             let shown = match &host.show {
                 Some(show) => {
