@@ -14,6 +14,7 @@ benches=(
   "tokentray-cli revocation"
   "tokentray-cli kill_window"
   "tokentray-cli vault_cluster"
+  "tokentray-cli remote_login"
 )
 for bench in "${benches[@]}"; do
   read -r package name <<<"$bench"

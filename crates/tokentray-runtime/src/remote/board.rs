@@ -114,7 +114,13 @@ impl Board {
         let Some(s) = servers.get_mut(server) else { return Vec::new() };
         let changed = accounts
             .iter()
-            .filter(|a| !s.accounts.iter().any(|b| b.id == a.id && b.state == a.state && b.level == a.level))
+            // What the tray shows: the state, the colour, and the countdown's end.
+            .filter(|a| {
+                !s.accounts.iter().any(|b| {
+                    (&b.id, b.state, b.level, b.act_by, b.expires_at)
+                        == (&a.id, a.state, a.level, a.act_by, a.expires_at)
+                })
+            })
             .map(|a| a.id.clone())
             .chain(s.accounts.iter().filter(|b| !accounts.iter().any(|a| a.id == b.id)).map(|b| b.id.clone()))
             .map(|id| format!("{id}@{server}"))
