@@ -49,6 +49,12 @@ pub enum NoticeKind {
     },
     /// The market has opened and the account still has no such token.
     MarketOpen,
+    /// Before the open: the token works, but this machine's IP is not one
+    /// the broker registered, so its orders will be refused (2026's
+    /// static-IP rule). A login does not fix it.
+    IpNotRegistered {
+        opens_in: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +78,7 @@ impl Notice {
             NoticeKind::LoginSucceeded => format!("{account}: logged in"),
             NoticeKind::LoginBeforeOpen { .. } => format!("{account}: log in before the market opens"),
             NoticeKind::MarketOpen => format!("{account}: market open, log in"),
+            NoticeKind::IpNotRegistered { .. } => format!("{account}: orders from this IP will be refused"),
         }
     }
 
@@ -119,6 +126,11 @@ impl Notice {
                  will fail."
                     .to_owned()
             }
+            NoticeKind::IpNotRegistered { opens_in } => format!(
+                "The market opens in {}, and this machine's IP is not one the broker registered. `tokentray ready` \
+                 says which is and what to do.",
+                format_countdown(opens_in)
+            ),
         }
     }
 
@@ -127,6 +139,7 @@ impl Notice {
         !matches!(
             self.kind,
             NoticeKind::LoginSucceeded
+                | NoticeKind::IpNotRegistered { .. }
                 | NoticeKind::RefreshRetrying { .. }
                 | NoticeKind::NotSaved
                 | NoticeKind::RefreshFailed { class: ErrorClass::CredentialsWrong, .. }

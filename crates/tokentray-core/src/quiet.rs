@@ -88,7 +88,7 @@ pub fn hold_until(kind: &NoticeKind, stakes: &Stakes, silence_end: Instant) -> O
         | NoticeKind::LoginNeeded { .. }
         | NoticeKind::RefreshFailed { .. }
         | NoticeKind::MarketOpen => (!stakes.needed_now).then_some(before_open),
-        NoticeKind::LoginBeforeOpen { .. } if before_open < silence_end => None,
+        NoticeKind::LoginBeforeOpen { .. } | NoticeKind::IpNotRegistered { .. } if before_open < silence_end => None,
         _ => Some(silence_end),
     }
 }

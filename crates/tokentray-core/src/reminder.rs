@@ -41,28 +41,37 @@ impl Reminder {
     /// Reminds if a moment has come. `lasts(t)` says whether the account's
     /// token works until `t` without the user. A reminder missed (asleep at
     /// 08:45, awake at 10:00) is one reminder, the one at the open, and none
-    /// once the session is over.
-    pub fn poll(&mut self, now: Instant, lasts: impl FnOnce(Instant) -> bool, out: &mut Vec<Notice>) {
-        let Some(session) = self.plan.exchange.session_at_or_after(now) else { return };
+    /// once the session is over. Returns the session's open when its
+    /// before-open moment came now, whatever the token: the moment to check
+    /// the rest of what trading needs (the static IP).
+    pub fn poll(
+        &mut self,
+        now: Instant,
+        lasts: impl FnOnce(Instant) -> bool,
+        out: &mut Vec<Notice>,
+    ) -> Option<Instant> {
+        let session = self.plan.exchange.session_at_or_after(now)?;
         let stage = if now >= session.opens {
             Stage::AtOpen
         } else if now >= self.remind_at(&session) {
             Stage::BeforeOpen
         } else {
-            return;
+            return None;
         };
         if self.done.is_some_and(|d| d >= (session.date, stage)) {
-            return;
+            return None;
         }
         self.done = Some((session.date, stage));
+        let before_open = (stage == Stage::BeforeOpen).then_some(session.opens);
         if lasts(session.closes) {
-            return;
+            return before_open;
         }
         let kind = match stage {
             Stage::BeforeOpen => NoticeKind::LoginBeforeOpen { opens_in: session.opens - now },
             Stage::AtOpen => NoticeKind::MarketOpen,
         };
         out.push(Notice { kind });
+        before_open
     }
 
     /// The next reminder moment not yet handled.

@@ -100,7 +100,9 @@ impl AlertEvent {
             NoticeKind::TokenRejected => Self::TokenRevoked,
             NoticeKind::RefreshRetrying { .. } | NoticeKind::NotSaved => Self::RefreshFailing,
             NoticeKind::LoginSucceeded => Self::LoginDone,
-            NoticeKind::LoginBeforeOpen { .. } | NoticeKind::MarketOpen => Self::MarketReminder,
+            NoticeKind::LoginBeforeOpen { .. } | NoticeKind::MarketOpen | NoticeKind::IpNotRegistered { .. } => {
+                Self::MarketReminder
+            }
         })
     }
 

@@ -245,6 +245,28 @@ async fn the_desktop_follows_the_server_through_an_outage_without_a_false_login(
     })
     .await;
     assert_eq!(p.desktop_server()["reachable"], true);
+
+    // A revocation at the broker, found by the server: its "login needed"
+    // reaches the desktop's notifications and status, as a true one.
+    p.server.sandbox.revoke_refresh_tokens();
+    p.server.sandbox.expire_access_tokens();
+    let t = p.clone();
+    let check = blocking(move || t.server.run(&["check", "oauth"], "")).await;
+    assert_eq!(check.status.code(), Some(4), "{}", check.stderr());
+    let t = p.clone();
+    blocking(move || {
+        wait_until("the revocation told here", Duration::from_secs(20), || {
+            t.desktop_log().lines().any(|l| l.contains("oauth@vps") && l.contains("WARN") && l.contains("log in"))
+        })
+    })
+    .await;
+    let t = p.clone();
+    blocking(move || {
+        wait_until("the desktop shows the login due", Duration::from_secs(20), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| a["state"] == "needs_login")
+        })
+    })
+    .await;
 }
 
 /// What `tokentray check oauth@vps` says, with no tray or daemon on the desktop.

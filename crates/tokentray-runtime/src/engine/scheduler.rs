@@ -50,6 +50,8 @@ impl Engine {
         let mut due = Vec::new();
         let mut wake: Option<tokentray_core::Instant> = None;
         let focus = self.focused();
+        // Accounts whose before-open moment came now: is their IP registered?
+        let mut before_open = Vec::new();
         {
             let mut slots = self.slots();
             for (id, slot) in slots.iter_mut().filter(|(id, _)| focus.as_ref().is_none_or(|f| f == *id)) {
@@ -58,7 +60,9 @@ impl Engine {
                 if let Some(reminder) = slot.reminder.as_mut() {
                     let mut notices = Vec::new();
                     let lifecycle = &slot.lifecycle;
-                    reminder.poll(now, |close| lifecycle.lasts_until(close, now), &mut notices);
+                    if let Some(opens) = reminder.poll(now, |close| lifecycle.lasts_until(close, now), &mut notices) {
+                        before_open.push((id.clone(), opens));
+                    }
                     out.extend(notices.into_iter().map(Action::Notify));
                 }
                 if !out.is_empty() {
@@ -70,6 +74,7 @@ impl Engine {
                 }
             }
         }
+        self.check_ips_before_open(before_open);
         let mut all_notices = Vec::new();
         // How many calls this tick has sent each broker (by its API's host) so far.
         let mut per_broker: std::collections::HashMap<String, u32> = std::collections::HashMap::new();

@@ -72,6 +72,7 @@ impl Engine {
         let occasion = match notice.kind {
             NoticeKind::LoginBeforeOpen { .. } => format!("{} before the open", now.date_naive()),
             NoticeKind::MarketOpen => format!("{} at the open", now.date_naive()),
+            NoticeKind::IpNotRegistered { .. } => format!("{} IP before the open", now.date_naive()),
             _ => String::new(),
         };
         let message = AlertMessage {

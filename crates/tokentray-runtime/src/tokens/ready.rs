@@ -70,6 +70,33 @@ impl Engine {
         Ok(all)
     }
 
+    /// At the pre-market reminder's moment, for accounts whose token
+    /// lasts (a missing token has its own reminder): tells the user when
+    /// this machine's IP is not one the broker registered. Only with
+    /// `[ready] echo`, which finds the IP.
+    pub(crate) fn check_ips_before_open(&self, due: Vec<(String, Instant)>) {
+        if due.is_empty() || self.with_config(|c| c.ready.echo.is_none()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        for (id, opens) in due {
+            let engine = self.clone();
+            // A stop waits for it: what it has to say before the open is said.
+            let work = self.begin_work();
+            runtime.spawn(async move {
+                let _work = work;
+                let Ok(r) = engine.ready_one(&id).await else { return };
+                if r.token.outcome == Outcome::Ok && r.ip.outcome == Outcome::Failed {
+                    tracing::warn!(account = %id, "before the open: {}", r.ip.message);
+                    let opens_in = opens - engine.now();
+                    let notice =
+                        tokentray_core::Notice { kind: tokentray_core::NoticeKind::IpNotRegistered { opens_in } };
+                    engine.dispatch(&id, vec![tokentray_core::Action::Notify(notice)]);
+                }
+            });
+        }
+    }
+
     async fn ready_one(&self, id: &str) -> Result<Readiness, EngineError> {
         let client = self.client(id)?;
         let (label, provider) = (client.account().label.clone(), client.kind());

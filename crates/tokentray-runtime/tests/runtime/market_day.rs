@@ -234,3 +234,46 @@ async fn a_reminder_held_by_quiet_hours_says_the_time_left_when_told() {
     assert!(bodies.iter().any(|b| b.contains("The market opens in 15m")), "{bodies:?}");
     engine.shutdown();
 }
+
+#[tokio::test]
+async fn before_the_open_an_ip_the_broker_did_not_register_is_told_and_a_registered_one_is_not() {
+    use tokentray_adapters::store::{SecretItem, SecretStore};
+    use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
+    let redirect = format!("http://127.0.0.1:{}/cb", tokentray_testkit::free_port());
+    let app = App::new(ProviderKind::Upstox, "upstoxapp", "upstoxsecret", &redirect, "UP0001");
+    let sandbox = Sandbox::start(SandboxConfig { apps: vec![app.clone()], ..SandboxConfig::default() }).await.unwrap();
+    let toml = format!(
+        "storage = \"plaintext\"\n[ready]\necho = \"{}\"\n{}token_lifetime = \"20h\"\n",
+        sandbox.echo_url(),
+        sandbox.account_toml("upstox", &app)
+    );
+    let monday = |h, m| ist(2026, 11, 23, h, m);
+    let (engine, clock, told, dir) = engine_at("market-ip", monday(8, 0), &toml);
+    store(&dir).set("upstox", SecretItem::ApiSecret, &tokentray_adapters::Secret::new("upstoxsecret")).unwrap();
+    log_in(&engine, "upstox").await;
+    // Registered: another address than the one this machine sends from (203.0.113.7).
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(30);
+    sandbox.register_static_ip("upstoxapp", "198.51.100.9", None, long_ago);
+    run_until(&engine, &clock, monday(8, 46));
+    tokentray_testkit::eventually("the IP told before the open", || {
+        told.seen.lock().unwrap().iter().any(|(_, _, what)| what == "upstox: orders from this IP will be refused")
+    })
+    .await;
+    let bodies = told.bodies.lock().unwrap().clone();
+    assert!(bodies.iter().any(|b| b.contains("opens in 29m") && b.contains("tokentray ready")), "{bodies:?}");
+    let before = told_to(&told, "upstox", monday(0, 0));
+    assert!(!before.iter().any(|(_, what)| what.contains("log in")), "the token lasts: no login asked: {before:?}");
+
+    // Registered as it should be: Wednesday's open passes in silence.
+    sandbox.register_static_ip("upstoxapp", "203.0.113.7", None, long_ago);
+    let checks = sandbox.requests_to("/v2/user/ip").len();
+    let wednesday = |h, m| ist(2026, 11, 25, h, m);
+    run_until(&engine, &clock, wednesday(8, 0));
+    log_in(&engine, "upstox").await;
+    run_until(&engine, &clock, wednesday(8, 46));
+    // A stop waits for the check in flight: once it returns, whatever it had to say is said.
+    assert!(engine.stop(std::time::Duration::from_secs(10)).await, "the check finished");
+    assert!(sandbox.requests_to("/v2/user/ip").len() > checks, "Wednesday's check was made");
+    let wednesday_told = told_to(&told, "upstox", wednesday(0, 0));
+    assert!(wednesday_told.iter().all(|(_, what)| !what.contains("refused")), "{wednesday_told:?}");
+}
