@@ -256,7 +256,7 @@ async fn the_desktop_follows_the_server_through_an_outage_without_a_false_login(
     let t = p.clone();
     blocking(move || {
         wait_until("the revocation told here", Duration::from_secs(20), || {
-            t.desktop_log().lines().any(|l| l.contains("oauth@vps") && l.contains("WARN") && l.contains("log in"))
+            t.desktop_log().lines().any(|l| l.contains("oauth@vps") && l.contains("WARN") && l.contains("login needed"))
         })
     })
     .await;
