@@ -33,6 +33,9 @@ pub enum CopyError {
     Token(#[from] tokentray_runtime::EngineError),
     #[error("the clipboard is not available: {0}")]
     Clipboard(#[from] arboard::Error),
+    /// A server's token, which its server or this config keeps there.
+    #[error("{0}")]
+    Server(String),
 }
 
 impl TokenClipboard {
@@ -101,7 +104,17 @@ pub fn copy_token<R: Runtime>(app: &AppHandle<R>, account: String) {
         let engine = app.state::<AppState>().engine.clone();
         let label = engine.config().account(&account).map_or(account.clone(), |a| a.label.clone());
         let copied = async {
-            let text = engine.current_token(&account).await?.access_token;
+            let text = match crate::is_server_account(&engine, &account) {
+                // Only where the server's [ssh_access] and this desktop's copy_token let it.
+                true => {
+                    let ask = tokentray_runtime::control::call::Token { account: account.clone() };
+                    tokentray_runtime::control::ask(engine.data_dir(), ask)
+                        .await
+                        .map_err(|e| CopyError::Server(e.to_string()))?
+                        .access_token
+                }
+                false => engine.current_token(&account).await?.access_token,
+            };
             let board = app.clone();
             let put = move || board.state::<TokenClipboard>().put(text.expose()).map(|copy| (copy, text));
             let (copy, text) = tauri::async_runtime::spawn_blocking(put).await.expect("the copy does not panic")?;

@@ -266,6 +266,21 @@ struct WatchGuard {
 pub fn start_login<R: Runtime>(app: &AppHandle<R>, account: String) {
     let state = app.state::<AppState>();
     let engine = state.engine.clone();
+    if is_server_account(&engine, &account) {
+        // A server's: through this tray's own control channel, which carries
+        // it to the server, opens the browser here and catches the redirect.
+        let data_dir = engine.data_dir().to_owned();
+        tauri::async_runtime::spawn(async move {
+            let timeout_secs = tokentray_runtime::login::DEFAULT_TIMEOUT.as_secs();
+            let request =
+                tokentray_runtime::control::call::Login { account, no_browser: false, timeout_secs, relayed: false };
+            let (_paste, pasted) = tokio::sync::mpsc::channel(1);
+            if let Err(e) = tokentray_runtime::control::log_in(&data_dir, request, |_| {}, pasted).await {
+                tracing::warn!("login failed: {e}");
+            }
+        });
+        return;
+    }
     // A redirect no loopback server receives (Angel One's) comes back pasted
     // into the window's field, so the window opens beside the browser.
     let pasted = engine.config().account(&account).is_some_and(|a| !tokentray_runtime::login::served_on_loopback(a));
@@ -282,6 +297,11 @@ pub fn start_login<R: Runtime>(app: &AppHandle<R>, account: String) {
         window::open(&state.args, engine.data_dir(), tray::icon_rect(app));
     }
     drop(login);
+}
+
+/// Whether `id` is a server's account (`ACCOUNT@SERVER`), followed over SSH.
+pub fn is_server_account(engine: &tokentray_runtime::Engine, id: &str) -> bool {
+    tokentray_runtime::remote::Route::of(&engine.config(), id).is_some()
 }
 
 #[cfg(test)]

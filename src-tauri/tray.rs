@@ -137,6 +137,14 @@ fn menu<R: Runtime>(
     Menu::with_items(app, &items)
 }
 
+/// A server's account's request, through this tray's control channel (which carries it over SSH).
+async fn ask_server<C: tokentray_runtime::control::Call>(
+    engine: &tokentray_runtime::Engine,
+    request: C,
+) -> Result<(), String> {
+    tokentray_runtime::control::ask(engine.data_dir(), request).await.map(drop).map_err(|e| e.to_string())
+}
+
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id.split_once(':') {
         Some(("login", account)) => crate::start_login(app, account.to_owned()),
@@ -144,7 +152,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let engine = app.state::<AppState>().engine.clone();
             let account = account.to_owned();
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = engine.refresh(&account).await {
+                let refreshed = match crate::is_server_account(&engine, &account) {
+                    true => ask_server(&engine, tokentray_runtime::control::call::Refresh { account }).await,
+                    false => engine.refresh(&account).await.map(drop).map_err(|e| e.to_string()),
+                };
+                if let Err(e) = refreshed {
                     tracing::warn!("refresh from the tray menu failed: {e}");
                 }
             });
@@ -154,7 +166,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let engine = app.state::<AppState>().engine.clone();
             let account = account.to_owned();
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = engine.check(&account).await {
+                let checked = match crate::is_server_account(&engine, &account) {
+                    true => ask_server(&engine, tokentray_runtime::control::call::Check { account }).await,
+                    false => engine.check(&account).await.map(drop).map_err(|e| e.to_string()),
+                };
+                if let Err(e) = checked {
                     tracing::warn!("check from the tray menu: {e}");
                 }
             });

@@ -151,9 +151,10 @@ async fn main() {
         });
         let changed = tokio::task::spawn_blocking(move || loop {
             let now = std::fs::read_to_string(&sink_b).unwrap_or_default();
-            if now != before && now.contains("TOKENTRAY_ACCESS_TOKEN") {
+            if now != before && now.contains("SCHWAB_ACCESS_TOKEN=") {
                 return Instant::now();
             }
+            assert!(redirected.elapsed() < Duration::from_secs(30), "the sink never took the token: {now}");
             std::thread::sleep(Duration::from_millis(1));
         })
         .await

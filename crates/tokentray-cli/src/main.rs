@@ -85,6 +85,6 @@ async fn run(args: cli::Cli) -> Result<ExitCode, context::CliError> {
         Command::Daemon => daemon_cmd::run(g).await,
         Command::Stop => daemon_cmd::stop(g).await,
         Command::Demo => demo_cmd::run().await,
-        Command::RemoteServe => remote_cmd::serve().await,
+        Command::RemoteServe => remote_cmd::serve(g).await,
     }
 }

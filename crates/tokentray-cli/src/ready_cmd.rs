@@ -32,7 +32,7 @@ pub async fn ready(global: &Global, account: Option<String>, json: bool) -> Resu
                         let asked = async { remote::ready_there(&Link::open(r).await?, &r.name, None).await };
                         match asked.await {
                             Ok(theirs) => all.extend(theirs),
-                            Err(e) => eprintln!("tokentray: {e}"),
+                            Err(e) => all.push(Readiness::unreachable(&r.name, e.to_string())),
                         }
                     }
                 }
@@ -48,12 +48,16 @@ pub async fn ready(global: &Global, account: Option<String>, json: bool) -> Resu
             print!("{}", describe(r));
         }
     }
+    if all.is_empty() {
+        eprintln!("tokentray: no accounts to check in {}", ctx.config.path.display());
+    }
     Ok(ExitCode::from(exit_code(&all)))
 }
 
-/// 0 when every account is ready; 4 when a login would make one so; 1 otherwise.
+/// 0 when every account is ready (and there is one); 4 when a login would
+/// make one so; 1 otherwise.
 fn exit_code(all: &[Readiness]) -> u8 {
-    match (all.iter().all(|r| r.ready), all.iter().any(|r| r.token.outcome == Outcome::Failed)) {
+    match (!all.is_empty() && all.iter().all(|r| r.ready), all.iter().any(|r| r.token.outcome == Outcome::Failed)) {
         (true, _) => 0,
         (false, true) => 4,
         (false, false) => 1,
@@ -71,7 +75,11 @@ fn word(outcome: Outcome) -> &'static str {
 
 /// Three lines for people: the verdict, the token, the IP.
 fn describe(r: &Readiness) -> String {
-    let verdict = if r.ready { "ready" } else { "NOT READY" };
+    let verdict = match (r.ready, r.ip_verified) {
+        (true, true) => "ready",
+        (true, false) => "ready (its IP not checked)",
+        (false, _) => "NOT READY",
+    };
     let mut out = format!("{} ({}): {verdict}\n", r.account, r.label);
     out += &format!("  token: {}: {}\n", word(r.token.outcome), r.token.message);
     out += &format!("  IP:    {}: {}\n", word(r.ip.outcome), r.ip.message);

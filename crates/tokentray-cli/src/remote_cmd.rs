@@ -22,9 +22,9 @@ impl From<RemoteError> for CliError {
 
 /// `tokentray remote-serve`: a desktop's ssh runs it; it relays to this
 /// machine's running TokenTray until the session ends.
-pub async fn serve() -> Result<std::process::ExitCode, CliError> {
-    let data_dir = tokentray_adapters::paths::data_dir()?;
-    match remote::serve_stdio(data_dir).await {
+pub async fn serve(global: &crate::cli::Global) -> Result<std::process::ExitCode, CliError> {
+    let ctx = Context::load(global.config.clone())?;
+    match remote::serve_stdio(ctx.data_dir, ctx.config.ssh_access).await {
         Ok(()) => Ok(std::process::ExitCode::SUCCESS),
         Err(e) => Err(CliError::Usage(e.to_string())),
     }

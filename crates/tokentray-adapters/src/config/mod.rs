@@ -63,6 +63,8 @@ struct RawConfig {
     ready: Option<Spanned<ready::RawReady>>,
     #[serde(default, rename = "remote")]
     remotes: Vec<Spanned<remote::RawRemote>>,
+    #[serde(default)]
+    ssh_access: remote::SshAccess,
     #[serde(default, rename = "account")]
     accounts: Vec<account::RawAccount>,
 }
@@ -85,6 +87,8 @@ pub struct Config {
     pub vault: Option<vault::VaultConfig>,
     /// Servers whose TokenTray this desktop follows and logs in over SSH (`[[remote]]`).
     pub remotes: Vec<remote::RemoteConfig>,
+    /// On a server: what desktops following it over SSH may take (`[ssh_access]`).
+    pub ssh_access: remote::SshAccess,
     /// How `tokentray ready` finds this machine's egress IP (`[ready]`).
     pub ready: ready::ReadyConfig,
 }
@@ -150,6 +154,7 @@ impl Config {
             quiet_hours,
             vault,
             remotes,
+            ssh_access: raw.ssh_access,
             ready,
         })
     }

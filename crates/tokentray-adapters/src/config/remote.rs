@@ -39,6 +39,17 @@ impl RemoteConfig {
     }
 }
 
+/// The server's side (`[ssh_access]`): what a desktop following it over
+/// SSH may take away. Tokens stay on the server unless listed here (and
+/// the desktop's `copy_token` asks for them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshAccess {
+    /// The accounts whose token `tokentray remote-serve` hands out.
+    #[serde(default)]
+    pub tokens: HashSet<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRemote {

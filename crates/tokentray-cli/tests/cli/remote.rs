@@ -149,6 +149,10 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_opted_in_is_copied_and_a_redirect_not_the_servers_is_refused() {
     let p = Arc::new(pair("copy", "[[remote.account]]\nname = \"kite\"\ncopy_token = true\n").await);
+    // The server lets this token leave (its side of the opt-in).
+    let server_config = p.server.dir.join("config.toml");
+    let text = std::fs::read_to_string(&server_config).unwrap();
+    std::fs::write(&server_config, format!("{text}\n[ssh_access]\ntokens = [\"kite\"]\n")).unwrap();
     let _server_daemon = start_daemon(&p.server).await;
     let t = p.clone();
     blocking(move || t.desktop(&["login", "kite@vps"])).await.success();

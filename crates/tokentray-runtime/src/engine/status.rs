@@ -63,8 +63,9 @@ impl AccountStatus {
     }
 
     pub fn needs_login(&self) -> bool {
-        !self.unreachable() && matches!(self.state, State::NoToken | State::NeedsLogin)
-            || (self.state == State::Expired && !self.auto_refresh)
+        !self.unreachable()
+            && (matches!(self.state, State::NoToken | State::NeedsLogin)
+                || (self.state == State::Expired && !self.auto_refresh))
     }
 }
 

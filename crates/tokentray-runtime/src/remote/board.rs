@@ -160,8 +160,10 @@ impl Board {
 /// cannot be reached, said so (grey), never "log in".
 fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatus {
     let mut a = account.clone();
-    a.id = format!("{}@{}", account.id, server.view.name);
-    a.label = format!("{} @ {}", account.label, server.view.name);
+    a.id = format!("{}@{}", plain(&account.id), server.view.name);
+    a.label = format!("{} @ {}", plain(&account.label), server.view.name);
+    a.message = plain(&account.message);
+    a.countdown = plain(&account.countdown);
     if let (Some(act_by), State::Valid) = (a.act_by, a.state) {
         let left = act_by - now;
         a.remaining_seconds = Some(left.num_seconds());
@@ -178,7 +180,13 @@ fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatu
     if let Some(since) = server.view.unreachable_since {
         let at = since.with_timezone(&chrono::Local).format("%H:%M");
         a.countdown = "unreachable".to_owned();
-        a.message = format!("server unreachable since {at}; last known: {}", account.message);
+        a.message = format!("server unreachable since {at}; last known: {}", plain(&account.message));
     }
     a
+}
+
+/// A server's words as shown here: no control characters (a terminal's
+/// escapes), no markup (a notification's), of a sane length.
+pub(crate) fn plain(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&')).take(300).collect()
 }

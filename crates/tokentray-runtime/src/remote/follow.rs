@@ -15,6 +15,9 @@ use tokentray_adapters::config::remote::RemoteConfig;
 /// The first wait after a session fails; doubled up to `LONGEST_WAIT`.
 const FIRST_WAIT: Duration = Duration::from_secs(1);
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
+/// A session that lasted this long starts the backoff over when it ends;
+/// one that fails at once (no daemon there) keeps it growing.
+const LASTED: Duration = Duration::from_secs(60);
 
 /// The followers running, by server.
 #[derive(Default)]
@@ -76,10 +79,14 @@ async fn follow(engine: Engine, remote: RemoteConfig) {
     loop {
         let why = match Link::open(&remote).await {
             Ok(link) => {
-                let link = Arc::new(link);
-                board.reached(&remote.name, link.clone());
-                let why = run(&engine, &remote, &link).await;
-                wait = FIRST_WAIT;
+                let began = std::time::Instant::now();
+                let why = tokio::select! {
+                    why = run(&engine, &remote, Arc::new(link)) => why,
+                    _ = stopped.changed() => return,
+                };
+                if began.elapsed() >= LASTED {
+                    wait = FIRST_WAIT;
+                }
                 why
             }
             Err(e) => e.to_string(),
@@ -95,8 +102,12 @@ async fn follow(engine: Engine, remote: RemoteConfig) {
     }
 }
 
-/// Follows one session until it ends; why it did.
-async fn run(engine: &Engine, remote: &RemoteConfig, link: &Link) -> String {
+/// Follows one session until it ends; why it did. The server counts as
+/// reached once it has said what its accounts are, not at its hello (a
+/// server without its daemon says hello and nothing more).
+async fn run(engine: &Engine, remote: &RemoteConfig, link: Arc<Link>) -> String {
+    let mut reached = false;
+    let mut told = Budget::default();
     let mut changes = match link.start(call::Subscribe { notices: true }.into()) {
         Ok(changes) => changes,
         Err(e) => return e.to_string(),
@@ -110,15 +121,21 @@ async fn run(engine: &Engine, remote: &RemoteConfig, link: &Link) -> String {
         match answer {
             // The first line (subscribed) and every change: what the accounts are now.
             Ok(Answer::Changed(_)) => match link.ask(call::Status {}).await {
-                Ok(accounts) => refreshed(engine, &remote.name, accounts),
+                Ok(accounts) => {
+                    if !reached {
+                        reached = true;
+                        engine.remotes().reached(&remote.name, link.clone());
+                    }
+                    refreshed(engine, &remote.name, accounts);
+                }
                 Err(e) => return e.to_string(),
             },
             Ok(Answer::Noticed(n)) => {
-                let name = AccountName {
-                    id: format!("{}@{}", n.account, remote.name),
-                    label: format!("{} @ {}", n.label, remote.name),
-                };
-                engine.tell(&[(name, n.notice)]);
+                if !told.allows(engine.now()) {
+                    tracing::warn!(server = %remote.name, "a notice dropped: more than {NOTICES_PER_MINUTE} a minute");
+                    continue;
+                }
+                tell_from_server(engine, &remote.name, n);
             }
             Ok(Answer::Error(refusal)) => return refusal.message,
             Ok(_) => return "it answered a subscription with something else".to_owned(),
@@ -146,4 +163,50 @@ fn publish_server(engine: &Engine, server: &str) {
     }
     // A server with no account known yet still changed what status shows.
     engine.publish_remote("", EventKind::StatusChanged);
+}
+
+/// At most this many of a server's notices a minute reach the desktop: a
+/// server gone wrong (or hostile) cannot bury it in notifications.
+const NOTICES_PER_MINUTE: usize = 10;
+
+#[derive(Default)]
+struct Budget {
+    sent: std::collections::VecDeque<tokentray_core::Instant>,
+}
+
+impl Budget {
+    fn allows(&mut self, now: tokentray_core::Instant) -> bool {
+        while self.sent.front().is_some_and(|t| now - *t >= tokentray_core::Span::minutes(1)) {
+            self.sent.pop_front();
+        }
+        let room = self.sent.len() < NOTICES_PER_MINUTE;
+        if room {
+            self.sent.push_back(now);
+        }
+        room
+    }
+}
+
+/// A server's notice, told here as the desktop's own are: named
+/// `ACCOUNT@SERVER` in plain text (no markup, no control characters: the
+/// server wrote them), and held back while the desktop is snoozed or quiet
+/// unless a login is due now.
+fn tell_from_server(engine: &Engine, server: &str, n: crate::control::NoticeLine) {
+    use tokentray_core::NoticeKind;
+    let plain = super::board::plain;
+    let urgent = matches!(
+        n.notice.kind,
+        NoticeKind::Red { .. } | NoticeKind::Expired | NoticeKind::TokenRejected | NoticeKind::LoginNeeded { .. }
+    );
+    if !urgent && engine.silenced_until().is_some() {
+        tracing::info!(
+            server,
+            "a server's notice held by the snooze or quiet hours: {}",
+            n.notice.summary(&plain(&n.label))
+        );
+        return;
+    }
+    let name =
+        AccountName { id: format!("{}@{server}", plain(&n.account)), label: format!("{} @ {server}", plain(&n.label)) };
+    engine.tell(&[(name, n.notice)]);
 }

@@ -22,8 +22,16 @@ use tokio::sync::{mpsc, watch};
 pub(crate) const HELLO_WITHIN: Duration = Duration::from_secs(45);
 /// What of ssh's standard error is kept to say why it failed.
 const STDERR_KEPT: usize = 8 * 1024;
+/// How long a plain call may take: the server's engine answers in
+/// milliseconds, a broker call within its timeout.
+const ASK_WITHIN: Duration = Duration::from_secs(90);
+/// Answer lines a call may have waiting unread; past this the server is
+/// flooding, and the session ends rather than the memory.
+const UNREAD: usize = 64;
+/// How long ssh gets to exit once its output ended.
+const EXIT_WITHIN: Duration = Duration::from_secs(5);
 
-type Calls = Arc<Mutex<HashMap<u64, mpsc::UnboundedSender<Frame>>>>;
+type Calls = Arc<Mutex<HashMap<u64, mpsc::Sender<Frame>>>>;
 
 /// What a call hears from the server.
 enum Frame {
@@ -72,20 +80,37 @@ impl Link {
         };
         let stderr_text = Arc::new(Mutex::new(String::new()));
         let stderr_done = tokio::spawn(keep_stderr(stderr, stderr_text.clone(), server.clone()));
-        let mut lines = LineReader::new(Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>, MAX_ANSWER);
+        // An envelope is an answer line and a few dozen bytes.
+        let limit = MAX_ANSWER + 1024;
+        let mut lines = LineReader::new(Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Send + Unpin>, limit);
         let first = tokio::time::timeout(HELLO_WITHIN, lines.next()).await;
+        let not_hello = |said: String| RemoteError::Mismatch {
+            server: server.clone(),
+            said,
+            ours: env!("CARGO_PKG_VERSION").to_owned(),
+        };
         let hello = match first {
-            Ok(Ok(Some(text))) => serde_json::from_str::<Hello>(&text).map_err(|_| RemoteError::Mismatch {
-                server: server.clone(),
-                said: format!(
-                    "its first line was not TokenTray's hello: {}",
-                    text.chars().take(120).collect::<String>()
-                ),
-                ours: env!("CARGO_PKG_VERSION").to_owned(),
-            })?,
-            Ok(_) => {
-                let exit = tree.wait().await.ok().and_then(|s| s.code());
-                let _ = stderr_done.await;
+            Ok(Ok(Some(text))) => match serde_json::from_str::<Hello>(&text) {
+                Ok(hello) => hello,
+                Err(_) => {
+                    tree.kill().await;
+                    let shown: String = text.chars().filter(|c| !c.is_control()).take(120).collect();
+                    return Err(not_hello(format!("its first line was not TokenTray's hello: {shown}")));
+                }
+            },
+            Ok(Err(e)) => {
+                tree.kill().await;
+                return Err(not_hello(format!("its first line was not TokenTray's hello ({e})")));
+            }
+            Ok(Ok(None)) => {
+                let exit = match tokio::time::timeout(EXIT_WITHIN, tree.wait()).await {
+                    Ok(status) => status.ok().and_then(|s| s.code()),
+                    Err(_) => {
+                        tree.kill().await;
+                        None
+                    }
+                };
+                let _ = tokio::time::timeout(EXIT_WITHIN, stderr_done).await;
                 let said = stderr_text.lock().map(|t| t.clone()).unwrap_or_default();
                 return Err(ssh::failure(remote, &said, exit));
             }
@@ -98,6 +123,7 @@ impl Link {
             }
         };
         if hello.tokentray_remote != PROTOCOL {
+            tree.kill().await;
             return Err(RemoteError::Mismatch {
                 server,
                 said: format!(
@@ -143,8 +169,14 @@ impl Link {
     /// Starts a call: its request goes out, its answers come to the stream.
     pub(crate) fn start(&self, request: Request) -> Result<CallStream<'_>, RemoteError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (frames, receiver) = mpsc::unbounded_channel();
-        if let Ok(mut calls) = self.calls.lock() {
+        let (frames, receiver) = mpsc::channel(UNREAD);
+        {
+            // Under the lock the reader ends every call with: a call started
+            // after the end is told at once, never left waiting.
+            let mut calls = crate::plumbing::mutex::lock(&self.calls);
+            if self.ended.borrow().is_some() {
+                return Err(self.dropped());
+            }
             calls.insert(id, frames);
         }
         let stream = CallStream { link: self, id, frames: receiver };
@@ -155,9 +187,17 @@ impl Link {
     /// Asks the server's engine; its reply, or why not.
     pub async fn ask<C: Call>(&self, request: C) -> Result<C::Reply, RemoteError> {
         let mut call = self.start(request.into())?;
-        match call.next::<C::Reply>().await? {
+        let answer =
+            tokio::time::timeout(ASK_WITHIN, call.next::<C::Reply>()).await.map_err(|_| RemoteError::Unreachable {
+                server: self.server.clone(),
+                why: format!("no answer within {} s", ASK_WITHIN.as_secs()),
+            })?;
+        match answer? {
             Answer::Reply(reply) => Ok(reply),
-            Answer::Error(refusal) => Err(RemoteError::Refused { server: self.server.clone(), refusal }),
+            Answer::Error(mut refusal) => {
+                refusal.message = super::board::plain(&refusal.message);
+                Err(RemoteError::Refused { server: self.server.clone(), refusal })
+            }
             _ => Err(self.garbled("a stream line to a plain request")),
         }
     }
@@ -176,7 +216,7 @@ impl Link {
 pub(crate) struct CallStream<'a> {
     link: &'a Link,
     id: u64,
-    frames: mpsc::UnboundedReceiver<Frame>,
+    frames: mpsc::Receiver<Frame>,
 }
 
 impl CallStream<'_> {
@@ -190,7 +230,9 @@ impl CallStream<'_> {
     /// The call's next answer line; `Dropped` when the server ends it or the session ends.
     pub(crate) async fn next<T: DeserializeOwned>(&mut self) -> Result<Answer<T>, RemoteError> {
         match self.frames.recv().await {
-            Some(Frame::Line(value)) => serde_json::from_value(value).map_err(|e| self.link.garbled(&e.to_string())),
+            // Never serde's words: they could quote a value, and a value may be a token.
+            Some(Frame::Line(value)) => serde_json::from_value(value)
+                .map_err(|e| self.link.garbled(&format!("an unexpected {:?}", e.classify()))),
             Some(Frame::End) | None => Err(self.link.dropped()),
         }
     }
@@ -249,7 +291,9 @@ async fn read_lines(
                 };
                 let sender = session.calls.lock().ok().and_then(|c| c.get(&envelope.id).cloned());
                 if let Some(sender) = sender {
-                    let _ = sender.send(frame);
+                    if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(frame) {
+                        break format!("it sent more than {UNREAD} answers that were not read");
+                    }
                 }
             }
             Ok(None) => break "the SSH session ended".to_owned(),
@@ -262,12 +306,12 @@ async fn read_lines(
         Ok(said) if !said.is_empty() => format!("{why} ({said})"),
         _ => why,
     };
+    let why: String = why.chars().filter(|c| !c.is_control()).collect();
     tracing::info!(server = %session.server, "remote session ended: {why}");
+    let mut calls = crate::plumbing::mutex::lock(&session.calls);
     session.ended.send_replace(Some(why));
-    if let Ok(mut calls) = session.calls.lock() {
-        for (_, sender) in calls.drain() {
-            let _ = sender.send(Frame::End);
-        }
+    for (_, sender) in calls.drain() {
+        let _ = sender.try_send(Frame::End);
     }
 }
 

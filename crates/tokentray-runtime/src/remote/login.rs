@@ -37,6 +37,7 @@ pub async fn log_in(
     let mut catcher: Option<Catcher> = None;
     let mut senders: VecDeque<Sender> = VecDeque::new();
     let mut pasting = true;
+    let mut opened = false;
     let ended = |senders: &mut VecDeque<Sender>, caught: Caught| {
         for sender in senders.drain(..) {
             if let Sender::Browser(verdict) = sender {
@@ -51,13 +52,19 @@ pub async fn log_in(
                     ended(&mut senders, Caught::LoggedIn);
                     return Ok(status);
                 }
-                Ok(Answer::Error(refusal)) => {
+                Ok(Answer::Error(mut refusal)) => {
+                    refusal.message = super::board::plain(&refusal.message);
                     ended(&mut senders, Caught::Ended(refusal.message.clone()));
                     return Err(RemoteError::Refused { server, refusal });
                 }
+                // One browser per login: a server that asks again is not obeyed.
+                Ok(Answer::Progress(LoginProgress::OpenBrowser { .. })) if opened => {
+                    tracing::warn!(server = %server, "a second browser asked for in one login: ignored");
+                }
                 Ok(Answer::Progress(LoginProgress::OpenBrowser { url, paste, catch_at })) => {
+                    opened = true;
                     if let Some(at) = &catch_at {
-                        catcher = Catcher::bind(at).await;
+                        catcher = Catcher::bind(at, &url).await;
                     }
                     let paste = paste || catcher.is_none();
                     progress(&LoginProgress::OpenBrowser { url, paste, catch_at: None });

@@ -17,6 +17,9 @@ use url::Url;
 
 /// How long a browser waits for the server to take its address.
 const VERDICT_WITHIN: Duration = Duration::from_secs(120);
+/// Addresses one login takes at most: a person's browser brings one or
+/// two; a page firing requests at the port brings many.
+const MOST_ARRIVALS: usize = 8;
 
 /// What came of a caught address, for the browser's page.
 #[derive(Debug, Clone)]
@@ -51,19 +54,25 @@ impl Drop for Catcher {
 #[derive(Clone)]
 struct Shared {
     at: Url,
+    /// The login's `state` where its authorize URL carries one: an address
+    /// with another is no redirect of this login's.
+    state: Option<String>,
     arrivals: mpsc::Sender<Arrival>,
+    taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Catcher {
     /// Binds the redirect's loopback address(es); `None` when it is not a
     /// loopback http address or cannot be bound (the address is pasted then).
-    pub(crate) async fn bind(at: &Url) -> Option<Self> {
+    pub(crate) async fn bind(at: &Url, authorize: &Url) -> Option<Self> {
         if at.scheme() != "http" {
             return None;
         }
         let addrs = crate::login::callback_addrs(at)?;
         let (sender, arrivals) = mpsc::channel(4);
-        let shared = Shared { at: at.clone(), arrivals: sender };
+        let state = authorize.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned());
+        let taken = std::sync::Arc::default();
+        let shared = Shared { at: at.clone(), state, arrivals: sender, taken };
         let mut servers = Vec::new();
         for (i, addr) in addrs.iter().enumerate() {
             match TcpListener::bind(addr).await {
@@ -74,8 +83,9 @@ impl Catcher {
                         let _ = axum::serve(listener, service).await;
                     }));
                 }
-                // A machine without IPv6 loopback: the IPv4 one serves.
-                Err(_) if i > 0 => {}
+                // A machine without IPv6 loopback: the IPv4 one serves. One
+                // that is taken is not skipped: its holder would get the code.
+                Err(e) if i > 0 && crate::plumbing::loopback::no_ipv6(&e) => {}
                 Err(e) => {
                     tracing::warn!("cannot catch the login's redirect at {addr}: {e}; the address is pasted instead");
                     return None;
@@ -94,6 +104,7 @@ async fn on_request(
     State(shared): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: axum::http::Method,
+    headers: axum::http::HeaderMap,
     uri: Uri,
 ) -> Response {
     let loopback = match peer.ip() {
@@ -109,9 +120,31 @@ async fn on_request(
     if method != axum::http::Method::GET || !is_redirect {
         return StatusCode::NOT_FOUND.into_response();
     }
+    // The browser names the redirect's own host (a page that rebinds a
+    // name to 127.0.0.1 names its own).
+    let expected =
+        format!("{}:{}", shared.at.host_str().unwrap_or(""), shared.at.port_or_known_default().unwrap_or(80));
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host_ok = host == expected || (shared.at.port().is_none() && Some(host) == shared.at.host_str());
+    if !host_ok {
+        return StatusCode::MISDIRECTED_REQUEST.into_response();
+    }
     let mut url = shared.at.clone();
     url.set_path(uri.path());
     url.set_query(uri.query());
+    // Another attempt's `state` is refused here; a redirect without one
+    // (Dhan's) goes on, and the server's exchange tells.
+    let brought = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned());
+    if let (Some(state), Some(brought)) = (&shared.state, brought) {
+        if &brought != state {
+            return Page::new(StatusCode::BAD_REQUEST, "Not this login's", "Start the login again from TokenTray.")
+                .into_response();
+        }
+    }
+    if shared.taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MOST_ARRIVALS {
+        return Page::new(StatusCode::TOO_MANY_REQUESTS, "Too many", "Start the login again from TokenTray.")
+            .into_response();
+    }
     let (verdict, caught) = oneshot::channel();
     if shared.arrivals.send(Arrival { url: url.to_string(), verdict }).await.is_err() {
         return Page::new(StatusCode::GONE, "This login is over", "Start it again from TokenTray.").into_response();

@@ -99,14 +99,18 @@ impl Engine {
     }
 
     /// This machine's accounts, then every followed server's (one that
-    /// cannot be reached now is left out; `status` says it is unreachable).
+    /// cannot be reached now is one entry, not ready, saying why).
     pub async fn ready_everywhere(&self) -> Result<Vec<crate::Readiness>, crate::EngineError> {
         let mut all = self.ready(None).await?;
         for server in self.remotes().servers() {
-            let Ok(link) = self.remotes().link_when_up(&server.name, std::time::Duration::ZERO).await else { continue };
-            match ready_there(&link, &server.name, None).await {
+            let asked = match self.remotes().link_when_up(&server.name, super::link::HELLO_WITHIN).await {
+                Ok(link) => ready_there(&link, &server.name, None).await.map_err(|e| e.to_string()),
+                Err(why) => Err(why),
+            };
+            match asked {
                 Ok(theirs) => all.extend(theirs),
-                Err(e) => tracing::warn!(server = %server.name, "cannot ask it whether it is ready: {e}"),
+                // Not ready as far as anyone here can tell: said, never left out.
+                Err(why) => all.push(crate::Readiness::unreachable(&server.name, why)),
             }
         }
         Ok(all)

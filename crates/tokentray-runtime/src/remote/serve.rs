@@ -5,10 +5,11 @@
 //! holds no token: the daemon does; this ends with the session.
 
 use super::wire::{admitted, envelope_line, Hello, ToDesktop, ToServer};
-use crate::control::{Answer, ClientError, LineReader, Refusal, Request, Session, MAX_LINE};
+use crate::control::{Answer, ClientError, LineReader, PasteLine, Refusal, Request, Session, MAX_LINE};
 use crate::Remedy;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use tokentray_adapters::config::remote::SshAccess;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -24,13 +25,15 @@ pub enum ServeRemoteError {
 }
 
 /// Serves the remote protocol on this process's standard input and output.
-pub async fn serve_stdio(data_dir: PathBuf) -> Result<(), ServeRemoteError> {
-    serve(data_dir, tokio::io::stdin(), tokio::io::stdout()).await
+pub async fn serve_stdio(data_dir: PathBuf, access: SshAccess) -> Result<(), ServeRemoteError> {
+    serve(data_dir, access, tokio::io::stdin(), tokio::io::stdout()).await
 }
 
-/// Serves the remote protocol on `read` and `write` until `read` ends.
+/// Serves the remote protocol on `read` and `write` until `read` ends;
+/// `access` says which tokens may leave (the server's `[ssh_access]`).
 pub async fn serve(
     data_dir: PathBuf,
+    access: SshAccess,
     read: impl AsyncRead + Send + Unpin + 'static,
     mut write: impl AsyncWrite + Send + Unpin + 'static,
 ) -> Result<(), ServeRemoteError> {
@@ -45,7 +48,9 @@ pub async fn serve(
         }
     });
     let mut lines = LineReader::new(read, MAX_ENVELOPE);
-    let mut calls: HashMap<u64, mpsc::UnboundedSender<String>> = HashMap::new();
+    // Each call's way to its relay (dropped: the desktop hung it up), and
+    // whether it takes later lines: a login's pasted addresses, nothing else.
+    let mut calls: HashMap<u64, (mpsc::UnboundedSender<String>, bool)> = HashMap::new();
     let result = loop {
         let text = match lines.next().await {
             Ok(Some(text)) => text,
@@ -62,18 +67,35 @@ pub async fn serve(
         }
         let Some(line) = envelope.line else { continue };
         if let Some(call) = calls.get(&id) {
-            // A later line of a call (a pasted address): its own connection reads it.
-            let _ = call.send(format!("{line}\n"));
+            // A later line of a login, read as a pasted address and written
+            // again as one: nothing else reaches the engine past `admitted`.
+            match (call, serde_json::from_value::<PasteLine>(line)) {
+                ((pastes, true), Ok(paste)) => {
+                    let _ = pastes.send(envelope_line(&paste));
+                }
+                _ => tracing::warn!("remote: a line refused: a call takes no more lines, a login only addresses"),
+            }
             continue;
         }
         let request = serde_json::from_value::<Request>(line)
-            .map_err(|e| format!("not a request this server knows ({e}); install the same version on both"))
-            .and_then(admitted);
+            .map_err(|e| {
+                format!("not a request this server knows ({:?}); install the same version on both", e.classify())
+            })
+            .and_then(admitted)
+            .and_then(|r| match r {
+                Request::Token(c) if !access.tokens.contains(&c.account) => Err(format!(
+                    "this server keeps `{a}`'s token: to let a desktop copy it, add [ssh_access] tokens = [\"{a}\"] \
+                     to the server's config",
+                    a = c.account
+                )),
+                other => Ok(other),
+            });
         match request {
             Ok(request) => {
                 tracing::info!("remote request: {}", request.describe());
                 let (sender, receiver) = mpsc::unbounded_channel();
-                calls.insert(id, sender);
+                let takes_pastes = matches!(request, Request::Login(_));
+                calls.insert(id, (sender, takes_pastes));
                 tokio::spawn(relay(data_dir.clone(), id, request, receiver, out.clone()));
             }
             Err(why) => refuse(&out, id, Refusal::other(why)),
@@ -99,6 +121,8 @@ async fn relay(
         Err(ClientError::NotRunning) => return refuse(&out, id, not_running(&data_dir)),
         Err(e) => return refuse(&out, id, Refusal { remedy: e.remedy(), message: e.to_string() }),
     };
+    // A plain call has one answer; a login and a subscription run on.
+    let streams = matches!(request, Request::Login(_) | Request::Subscribe(_));
     let request = envelope_line(&request);
     if session.write.write_all(request.as_bytes()).await.is_err() {
         return refuse(&out, id, Refusal { remedy: Remedy::Retry, message: "the server's TokenTray hung up".into() });
@@ -108,7 +132,14 @@ async fn relay(
             text = session.lines.next() => match text {
                 Ok(Some(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(line) => {
+                        let last = !streams || matches!(
+                            serde_json::from_value::<Answer<serde::de::IgnoredAny>>(line.clone()),
+                            Ok(Answer::Reply(_) | Answer::Error(_))
+                        );
                         let _ = out.send(envelope_line(&ToDesktop { id, line: Some(line), end: false }));
+                        if last {
+                            break;
+                        }
                     }
                     Err(_) => break,
                 },

@@ -17,6 +17,14 @@ const ALIVE_PROBES: u32 = 3;
 pub(crate) fn command(remote: &RemoteConfig) -> Command {
     let mut command = Command::new(&remote.ssh_program);
     command.args(["-T", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]);
+    // Whatever the user's config says for other sessions, this one forwards
+    // nothing (no agent, no X, no ports: a server never reaches back into
+    // this desktop), runs no local command, and shares no master connection
+    // (which would bypass these options). ssh takes the first value it sees:
+    // these come before any config file's.
+    command.args(["-a", "-x", "-e", "none", "-o", "ClearAllForwardings=yes", "-o", "ForwardAgent=no"]);
+    command.args(["-o", "ForwardX11=no", "-o", "PermitLocalCommand=no", "-o", "RequestTTY=no"]);
+    command.args(["-o", "ControlMaster=no", "-o", "ControlPath=none"]);
     command.args(["-o", &format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}")]);
     command.args(["-o", "ServerAliveInterval=10", "-o", &format!("ServerAliveCountMax={ALIVE_PROBES}")]);
     if let Some(config) = &remote.ssh_config {
@@ -32,9 +40,14 @@ pub(crate) fn command(remote: &RemoteConfig) -> Command {
     command
 }
 
-/// The command the server's shell runs, each word quoted for a POSIX shell.
+/// The command the server's shell runs, each word quoted for a POSIX shell
+/// (a leading `~/` stays the server's home).
 fn remote_command(remote: &RemoteConfig) -> String {
-    let mut words = vec![quoted(&remote.tokentray)];
+    let program = match remote.tokentray.strip_prefix("~/") {
+        Some(rest) => format!("\"$HOME\"/{}", quoted(rest)),
+        None => quoted(&remote.tokentray),
+    };
+    let mut words = vec![program];
     if let Some(config) = &remote.config {
         words.extend(["--config".to_owned(), quoted(config)]);
     }
@@ -53,13 +66,16 @@ pub(crate) fn failure(remote: &RemoteConfig, stderr: &str, exit: Option<i32>) ->
     let server = remote.name.clone();
     let destination = remote.ssh.clone();
     let has = |needle: &str| stderr.to_ascii_lowercase().contains(&needle.to_ascii_lowercase());
-    if has("REMOTE HOST IDENTIFICATION HAS CHANGED") || has("host key for") && has("has changed") {
+    // ssh's own verdicts end it with 255; the server's shell could write the
+    // same words, but not make ssh exit so before the session.
+    let ssh_said = exit == Some(255);
+    if ssh_said && (has("REMOTE HOST IDENTIFICATION HAS CHANGED") || has("host key for") && has("has changed")) {
         return RemoteError::HostKeyChanged { server };
     }
-    if has("Host key verification failed") || has("No ED25519 host key is known") || has("host key is known") {
+    if ssh_said && (has("Host key verification failed") || has("host key is known")) {
         return RemoteError::HostKeyUnknown { server, destination };
     }
-    if has("Permission denied") {
+    if ssh_said && has("Permission denied") {
         return RemoteError::KeyRefused { server, destination };
     }
     // The shell's "not found" (127), or "No such file" for a path written out.
@@ -95,12 +111,17 @@ mod tests {
 
     #[test]
     fn the_remote_words_are_quoted_whatever_they_hold() {
+        let home = remote("~/.cargo/bin/tokentray", None);
+        assert_eq!(remote_command(&home), r#""$HOME"/'.cargo/bin/tokentray' remote-serve"#);
         let r = remote("/opt/my tools/tokentray", Some("/home/t/it's.toml"));
         assert_eq!(remote_command(&r), r"'/opt/my tools/tokentray' --config '/home/t/it'\''s.toml' remote-serve");
         let args: Vec<String> = command(&r).as_std().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         let dash = args.iter().position(|a| a == "--").unwrap();
         assert_eq!(args[dash + 1], "trader@vps", "the destination comes after `--`, never read as an option");
-        assert!(args.contains(&"BatchMode=yes".to_owned()) && args.contains(&"StrictHostKeyChecking=yes".to_owned()));
+        for option in ["BatchMode=yes", "StrictHostKeyChecking=yes", "ClearAllForwardings=yes", "ControlPath=none"] {
+            assert!(args[..dash].contains(&option.to_owned()), "{option}");
+        }
+        assert!(args[..dash].contains(&"-a".to_owned()), "no agent forwarding");
     }
 
     #[test]
@@ -124,5 +145,7 @@ mod tests {
         }
         let old = "error: unrecognized subcommand 'remote-serve'\n\nUsage: tokentray [OPTIONS] [COMMAND]\n";
         assert!(matches!(failure(&r, old, Some(2)), RemoteError::Mismatch { .. }));
+        // The server's shell writing ssh's words is not ssh saying them.
+        assert!(!matches!(failure(&r, changed, Some(1)), RemoteError::HostKeyChanged { .. }));
     }
 }

@@ -58,7 +58,6 @@ pub fn admitted(request: Request) -> Result<Request, String> {
         | Request::Logout(_)
         | Request::Token(_)
         | Request::Subscribe(_)
-        | Request::PasteRedirect(_)
         | Request::Ready(_)) => Ok(r),
         other => Err(format!("`{}` is not asked of a server over SSH; do it on the server", other.describe())),
     }

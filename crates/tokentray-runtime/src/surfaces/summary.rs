@@ -189,6 +189,9 @@ mod tests {
         assert!(alone.lines[0].text.contains("server unreachable since 09:02"), "{:?}", alone.lines);
         assert!(!alone.lines[0].can_copy && !alone.lines[0].can_refresh);
         assert!(!far.needs_login(), "what cannot be seen is not a login due");
+        let mut expired = far.clone();
+        (expired.state, expired.auto_refresh) = (State::Expired, false);
+        assert!(!expired.needs_login(), "nor an expiry last known");
         // Beside a local account, the local one sets the colour.
         let near = account("upstox", State::Valid, Level::Orange, Some(3000), "50m");
         assert_eq!(summarize(&[far, near]).look, TrayLook::Orange);

@@ -3,7 +3,8 @@
 //! registered (Upstox, Dhan), this machine's egress IP is one of them.
 //! Since 1 April 2026 Indian brokers refuse API orders from any other
 //! address, so a mismatch is red, with what to do and the weekly change
-//! lock; a broker that exposes nothing is "not checked", never green.
+//! lock; a broker that exposes nothing is "not checked": ready as far as
+//! anyone can tell, and said so (`ip_verified` false), never "IP ok".
 
 use crate::{Engine, EngineError};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,10 @@ pub struct Readiness {
     pub provider: ProviderKind,
     /// The token works and nothing known stands in the way of orders.
     pub ready: bool,
+    /// Whether the IP was compared with the registered ones (only then is
+    /// "ready" about the IP too).
+    #[serde(default)]
+    pub ip_verified: bool,
     pub token: Check,
     pub ip: IpCheck,
 }
@@ -125,7 +130,8 @@ impl Engine {
             },
         };
         let ready = token.outcome == Outcome::Ok && matches!(ip.outcome, Outcome::Ok | Outcome::NotChecked);
-        Ok(Readiness { account: id.to_owned(), label, provider, ready, token, ip })
+        let ip_verified = ip.outcome == Outcome::Ok;
+        Ok(Readiness { account: id.to_owned(), label, provider, ready, ip_verified, token, ip })
     }
 
     async fn ip_check(&self, id: &str, provider: ProviderKind) -> IpCheck {
@@ -217,6 +223,28 @@ impl Engine {
             ),
         };
         check
+    }
+}
+
+impl Readiness {
+    /// A server that could not be asked: not ready, and why.
+    pub fn unreachable(server: &str, why: String) -> Self {
+        let unknown = |message: String| Check { outcome: Outcome::Unknown, message };
+        Self {
+            account: format!("*@{server}"),
+            label: format!("server {server}"),
+            provider: ProviderKind::OAuth2,
+            ready: false,
+            ip_verified: false,
+            token: unknown(format!("the server could not be asked: {why}")),
+            ip: IpCheck {
+                outcome: Outcome::Unknown,
+                message: "the server could not be asked".into(),
+                egress: None,
+                registered: Vec::new(),
+                change_lock: None,
+            },
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 mod claim;
+mod remote_serve;
 
 fn socket(data_dir: &std::path::Path) -> std::path::PathBuf {
     data_dir.join("tokentray.sock")
