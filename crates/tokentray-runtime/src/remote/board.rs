@@ -2,6 +2,7 @@
 //! reached, since when not, and its accounts as it last said, shown under
 //! `ACCOUNT@SERVER` beside this machine's own.
 
+use super::wire::plain;
 use crate::{AccountStatus, RemoteMark};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -183,10 +184,4 @@ fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatu
         a.message = format!("server unreachable since {at}; last known: {}", plain(&account.message));
     }
     a
-}
-
-/// A server's words as shown here: no control characters (a terminal's
-/// escapes), no markup (a notification's), of a sane length.
-pub(crate) fn plain(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&')).take(300).collect()
 }

@@ -193,7 +193,7 @@ impl Budget {
 /// unless a login is due now.
 fn tell_from_server(engine: &Engine, server: &str, n: crate::control::NoticeLine) {
     use tokentray_core::NoticeKind;
-    let plain = super::board::plain;
+    let plain = super::wire::plain;
     let urgent = matches!(
         n.notice.kind,
         NoticeKind::Red { .. } | NoticeKind::Expired | NoticeKind::TokenRejected | NoticeKind::LoginNeeded { .. }

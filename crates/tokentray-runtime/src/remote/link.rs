@@ -195,7 +195,7 @@ impl Link {
         match answer? {
             Answer::Reply(reply) => Ok(reply),
             Answer::Error(mut refusal) => {
-                refusal.message = super::board::plain(&refusal.message);
+                refusal.message = super::wire::plain(&refusal.message);
                 Err(RemoteError::Refused { server: self.server.clone(), refusal })
             }
             _ => Err(self.garbled("a stream line to a plain request")),

@@ -53,7 +53,7 @@ pub async fn log_in(
                     return Ok(status);
                 }
                 Ok(Answer::Error(mut refusal)) => {
-                    refusal.message = super::board::plain(&refusal.message);
+                    refusal.message = super::wire::plain(&refusal.message);
                     ended(&mut senders, Caught::Ended(refusal.message.clone()));
                     return Err(RemoteError::Refused { server, refusal });
                 }

@@ -70,6 +70,12 @@ pub(crate) fn envelope_line(value: &impl Serialize) -> String {
     text
 }
 
+/// A server's words as shown here: no control characters (a terminal's
+/// escapes), no markup (a notification's), of a sane length.
+pub(crate) fn plain(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '&')).take(300).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
