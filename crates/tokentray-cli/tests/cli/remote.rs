@@ -350,3 +350,59 @@ async fn each_way_a_server_cannot_be_asked_ends_in_one_clear_message() {
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("cannot be reached") && said.contains("Connection refused"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_started_while_its_server_is_down_shows_what_it_last_knew_as_unreachable() {
+    let p = Arc::new(pair("restart", "").await);
+    let _server_daemon = start_daemon(&p.server).await;
+    let t = p.clone();
+    let mut first = blocking(move || t.desktop_daemon()).await;
+    let t = p.clone();
+    blocking(move || t.desktop(&["login", "oauth@vps"])).await.success();
+    let t = p.clone();
+    blocking(move || {
+        wait_until("followed", Duration::from_secs(20), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| a["state"] == "valid")
+        })
+    })
+    .await;
+    let status = blocking(move || terminate(&mut first)).await;
+    assert!(status.success(), "{status:?}");
+    assert!(std::fs::read_to_string(p.desktop.join("data/servers.json")).unwrap().contains("\"oauth\""));
+    let live = p.server.sandbox.live_access_tokens().last().cloned().unwrap();
+    let cached = std::fs::read_to_string(p.desktop.join("data/servers.json")).unwrap();
+    assert!(!cached.contains(&live), "what the desktop keeps holds no token");
+
+    // The server goes down; the desktop starts again.
+    let t = p.clone();
+    blocking(move || t.sshd.lock().unwrap().kill()).await;
+    let t = p.clone();
+    let _second = blocking(move || {
+        let daemon = Running(
+            t.desktop_command(&["daemon"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the desktop's daemon up again", Duration::from_secs(10), || {
+            t.desktop_log().matches("daemon started").count() == 2
+        });
+        daemon
+    })
+    .await;
+    let t = p.clone();
+    blocking(move || {
+        wait_until("shown unreachable, from what it last knew", Duration::from_secs(30), || {
+            t.desktop_account("oauth@vps").is_some_and(|a| {
+                a["countdown"] == "unreachable"
+                    && a["message"].as_str().is_some_and(|m| m.starts_with("server unreachable since"))
+            })
+        })
+    })
+    .await;
+    let out = p.desktop(&["status"]).success().stdout();
+    let row = out.lines().find(|l| l.starts_with("oauth@vps")).unwrap();
+    assert!(row.contains("last known: valid") && !row.contains("log in"), "{row}");
+}

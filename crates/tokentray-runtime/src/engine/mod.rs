@@ -131,6 +131,7 @@ impl Engine {
             options.clock.clone(),
         );
         let shared = options.store.shared().map(crate::shared::Shared::new);
+        let data_dir = options.data_dir.clone();
         Ok(Self {
             inner: Arc::new(Inner {
                 clock: options.clock,
@@ -152,7 +153,7 @@ impl Engine {
                 alerts: Mutex::new(Arc::new(alerts)),
                 silence: Mutex::new(Silence::snoozed_until(state.snoozed_until, now)),
                 shared,
-                remotes: crate::remote::Board::default(),
+                remotes: crate::remote::Board::kept_in(&data_dir),
                 followers: crate::remote::Followers::default(),
             }),
         })

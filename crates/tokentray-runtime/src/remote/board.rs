@@ -38,28 +38,64 @@ struct Server {
 #[derive(Clone, Default)]
 pub struct Board {
     servers: Arc<Mutex<BTreeMap<String, Server>>>,
+    /// Where the servers' accounts as last known are kept between runs
+    /// (no token is in them): a desktop started while a server is down
+    /// shows them unreachable, rather than nothing.
+    cache: Option<std::path::PathBuf>,
     /// Bumped whenever a server is reached or lost, for whoever waits on one.
     moves: Arc<tokio::sync::Notify>,
 }
 
+/// The most a cache file is read: a few accounts' statuses.
+const CACHE_MOST: u64 = 1024 * 1024;
+
 impl Board {
+    /// A board that keeps what it last knew in `data_dir`.
+    pub(crate) fn kept_in(data_dir: &std::path::Path) -> Self {
+        Self { cache: Some(data_dir.join("servers.json")), ..Self::default() }
+    }
+
+    fn cached(&self) -> BTreeMap<String, Vec<AccountStatus>> {
+        let Some(path) = &self.cache else { return BTreeMap::new() };
+        let text = tokentray_adapters::atomic::read_regular(path, CACHE_MOST).ok().flatten().unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    }
+
+    /// What the cache holds: every server's accounts as last known.
+    fn snapshot(servers: &BTreeMap<String, Server>) -> Vec<u8> {
+        let known: BTreeMap<&String, &Vec<AccountStatus>> = servers.iter().map(|(n, s)| (n, &s.accounts)).collect();
+        serde_json::to_vec(&known).expect("statuses serialize")
+    }
+
+    /// Writes it (outside the lock: a file write waits on the disk).
+    fn keep(&self, text: &[u8]) {
+        let Some(path) = &self.cache else { return };
+        if let Err(e) = tokentray_adapters::atomic::write_private(path, text) {
+            tracing::warn!("cannot keep the servers' accounts in {}: {e}", path.display());
+        }
+    }
+
     /// Starts over with `remotes` (the config's), keeping what is known of
     /// servers that stay as they were.
-    pub(crate) fn configure(&self, remotes: &[RemoteConfig]) {
+    pub(crate) fn configure(&self, remotes: &[RemoteConfig], now: Instant) {
+        let mut cached = self.cached();
         let mut servers = self.lock();
         servers.retain(|name, s| remotes.iter().any(|r| &r.name == name && *r == s.config));
         for r in remotes {
+            let known = cached.remove(&r.name).unwrap_or_default();
+            // What was known before this start is not known now: grey until reached.
+            let unreachable_since = (!known.is_empty()).then_some(now);
             servers.entry(r.name.clone()).or_insert_with(|| Server {
                 config: r.clone(),
                 view: ServerView {
                     name: r.name.clone(),
                     ssh: r.ssh.clone(),
                     reachable: false,
-                    unreachable_since: None,
+                    unreachable_since,
                     why: None,
                     version: None,
                 },
-                accounts: Vec::new(),
+                accounts: known,
                 link: None,
             });
         }
@@ -113,7 +149,7 @@ impl Board {
     pub(crate) fn accounts_are(&self, server: &str, accounts: Vec<AccountStatus>) -> Vec<String> {
         let mut servers = self.lock();
         let Some(s) = servers.get_mut(server) else { return Vec::new() };
-        let changed = accounts
+        let changed: Vec<String> = accounts
             .iter()
             // What the tray shows: the state, the colour, and the countdown's end.
             .filter(|a| {
@@ -127,6 +163,11 @@ impl Board {
             .map(|id| format!("{id}@{server}"))
             .collect();
         s.accounts = accounts;
+        let kept = (!changed.is_empty()).then(|| Self::snapshot(&servers));
+        drop(servers);
+        if let Some(text) = kept {
+            self.keep(&text);
+        }
         changed
     }
 
@@ -181,7 +222,10 @@ fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatu
     if let Some(since) = server.view.unreachable_since {
         let at = since.with_timezone(&chrono::Local).format("%H:%M");
         a.countdown = "unreachable".to_owned();
-        a.message = format!("server unreachable since {at}; last known: {}", plain(&account.message));
+        a.message = match server.view.why {
+            Some(_) => format!("server unreachable since {at}; last known: {}", plain(&account.message)),
+            None => format!("connecting to the server; last known: {}", plain(&account.message)),
+        };
     }
     a
 }

@@ -44,7 +44,7 @@ impl Engine {
     pub fn follow_servers(&self) {
         self.followers().started.store(true, std::sync::atomic::Ordering::Relaxed);
         let remotes = self.config().remotes;
-        self.remotes().configure(&remotes);
+        self.remotes().configure(&remotes, self.now());
         let mut running = crate::plumbing::mutex::lock(&self.followers().running);
         running.retain(|name, (config, task)| {
             let keep = remotes.iter().any(|r| &r.name == name && r == config);

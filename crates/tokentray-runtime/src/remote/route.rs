@@ -63,7 +63,7 @@ pub async fn fetch_token(link: &Link, route: &Route) -> Result<HandedToken, Remo
 /// A server's status as shown here at `now`, for a command with no board to ask.
 pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: tokentray_core::Instant) -> AccountStatus {
     let board = super::Board::default();
-    board.configure(std::slice::from_ref(remote));
+    board.configure(std::slice::from_ref(remote), now);
     board.accounts_are(&remote.name, vec![status.clone()]);
     board.statuses(now).into_iter().next().unwrap_or(status)
 }
