@@ -1,7 +1,8 @@
 //! The static IPs registered per app (2026's rule: orders only from them),
-//! as Upstox (`GET/PUT /v2/user/ip`) and Dhan (`/v2/ip/getIP`, `setIP`,
-//! `modifyIP`) keep them: one change a week, and at Upstox a change ends
-//! the app's tokens. Each broker's file serves its own routes over this.
+//! as Upstox (`GET/PUT /v2/user/ip`) and Dhan (`GET /v2/ip/getIP`; its
+//! `setIP`/`modifyIP` are not served) keep them: one change in 7 days (a
+//! rolling week: Upstox's "calendar week" does not say where it starts),
+//! and at Upstox a change ends the app's tokens. Each broker's file serves its own routes over this.
 //! `/_sandbox/ip` is an echo service: the address the sandbox says the
 //! caller's requests come from (a test sets it; a real echo sees it).
 

@@ -187,7 +187,7 @@ async fn user_ip(State(shared): State<AppState>, headers: HeaderMap) -> Response
     json(StatusCode::OK, json!({"status": "success", "data": ip_data(app, &registered)}))
 }
 
-/// `PUT /v2/user/ip` (update-app-static-ips): once a calendar week, and the
+/// `PUT /v2/user/ip` (update-app-static-ips): once a week (here a rolling 7 days), and the
 /// app's access tokens end with the change.
 async fn change_user_ip(
     State(shared): State<AppState>,

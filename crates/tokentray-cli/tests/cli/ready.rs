@@ -127,7 +127,7 @@ async fn an_ip_change_at_upstox_ends_its_tokens_and_ready_asks_for_a_login() {
     assert_eq!(changed.status(), 200);
     let body: serde_json::Value = changed.json().await.unwrap();
     assert_eq!(body["data"]["access_tokens_invalidated"], true);
-    // A second change within the week is refused, as Upstox refuses it.
+    // The old token cannot even ask any more.
     let again = reqwest::Client::new()
         .put(format!("{}/v2/user/ip", s.sandbox.url()))
         .bearer_auth(&token)
@@ -136,6 +136,23 @@ async fn an_ip_change_at_upstox_ends_its_tokens_and_ready_asks_for_a_login() {
         .await
         .unwrap();
     assert_eq!(again.status(), 401, "the token is gone already");
+    // With a new token, a second change within the week is refused, as Upstox refuses it.
+    let t = s.clone();
+    blocking(move || t.run(&["login", "upstox"], "")).await.success();
+    let t = s.clone();
+    let fresh = blocking(move || t.run(&["token", "upstox"], "")).await.success().stdout().trim().to_owned();
+    let locked = reqwest::Client::new()
+        .put(format!("{}/v2/user/ip", s.sandbox.url()))
+        .bearer_auth(&fresh)
+        .json(&serde_json::json!({"primary_ip": "198.51.100.21"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 400);
+    assert!(locked.text().await.unwrap().contains("UDAPI1185"));
+    // ...and this login's token is the one `ready` now checks.
+    let t = s.clone();
+    blocking(move || t.run(&["logout", "upstox"], "")).await.success();
 
     let t = s.clone();
     let out = blocking(move || t.run(&["ready", "upstox", "--json"], "")).await;

@@ -177,7 +177,7 @@ impl Board {
             s.link = None;
             s.view.reachable = false;
             s.view.unreachable_since.get_or_insert(now);
-            s.view.why = Some(why);
+            s.view.why = Some(plain(&why));
         }
         self.moves.notify_waiters();
     }
@@ -206,6 +206,13 @@ fn shown(server: &Server, account: &AccountStatus, now: Instant) -> AccountStatu
     a.label = format!("{} @ {}", plain(&account.label), server.view.name);
     a.message = plain(&account.message);
     a.countdown = plain(&account.countdown);
+    a.last_error_message = account.last_error_message.as_deref().map(plain);
+    for sink in &mut a.sinks {
+        sink.path = plain(&sink.path);
+        sink.error = sink.error.as_deref().map(plain);
+    }
+    a.user_id = account.user_id.as_deref().map(plain);
+    a.user_name = account.user_name.as_deref().map(plain);
     if let (Some(act_by), State::Valid) = (a.act_by, a.state) {
         let left = act_by - now;
         a.remaining_seconds = Some(left.num_seconds());

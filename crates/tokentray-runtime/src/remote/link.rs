@@ -141,7 +141,15 @@ impl Link {
         let session =
             Session { calls: calls.clone(), ended: ended_tx, tree, stderr: stderr_text, server: server.clone() };
         tokio::spawn(read_lines(lines, session, hang_up.clone()));
-        Ok(Self { server, version: hello.version, out, calls, next_id: AtomicU64::new(1), ended, hang_up })
+        Ok(Self {
+            server,
+            version: super::wire::plain(&hello.version),
+            out,
+            calls,
+            next_id: AtomicU64::new(1),
+            ended,
+            hang_up,
+        })
     }
 
     pub fn server(&self) -> &str {

@@ -75,9 +75,16 @@ pub async fn ready_there(
     account: Option<String>,
 ) -> Result<Vec<crate::Readiness>, RemoteError> {
     let mut theirs = link.ask(call::Ready { account }).await?;
+    // The server's words, shown here: plain text.
+    let plain = super::wire::plain;
     for r in &mut theirs {
-        r.account = format!("{}@{server}", r.account);
-        r.label = format!("{} @ {server}", r.label);
+        r.account = format!("{}@{server}", plain(&r.account));
+        r.label = format!("{} @ {server}", plain(&r.label));
+        r.token.message = plain(&r.token.message);
+        r.ip.message = plain(&r.ip.message);
+        r.ip.change_lock = r.ip.change_lock.as_deref().map(plain);
+        r.ip.egress = r.ip.egress.as_deref().map(plain);
+        r.ip.registered = r.ip.registered.iter().map(|ip| plain(ip)).collect();
     }
     Ok(theirs)
 }

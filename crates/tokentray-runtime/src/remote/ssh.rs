@@ -83,13 +83,15 @@ pub(crate) fn failure(remote: &RemoteConfig, stderr: &str, exit: Option<i32>) ->
         return RemoteError::NoTokentray { server, program: remote.tokentray.clone() };
     }
     if exit == Some(255) || exit.is_none() {
-        let why = last_line(stderr).unwrap_or("the SSH client ended without saying why").to_owned();
+        let why =
+            last_line(stderr).map_or_else(|| "the SSH client ended without saying why".to_owned(), super::wire::plain);
         return RemoteError::Unreachable { server, why };
     }
     // It ran, and it was not a TokenTray that speaks this protocol: an older
     // one says it knows no `remote-serve`.
     let said = stderr.lines().map(str::trim).find(|l| l.starts_with("error"));
-    let said = said.or_else(|| last_line(stderr)).map_or_else(|| format!("it exited with {exit:?}"), str::to_owned);
+    let said =
+        said.or_else(|| last_line(stderr)).map_or_else(|| format!("it exited with {exit:?}"), super::wire::plain);
     RemoteError::Mismatch { server, said, ours: env!("CARGO_PKG_VERSION").to_owned() }
 }
 
