@@ -84,6 +84,14 @@ impl Context {
     }
 
     pub fn account(&self, id: &str) -> Result<&AccountConfig, CliError> {
+        if let Some((remote, account)) = self.config.remote_account(id) {
+            // `header` and `exec` hand the token to something here: the server's bots use it there.
+            return Err(CliError::Usage(format!(
+                "`{id}` is server `{}`'s: this command runs where the token is; on the server run it for `{account}` \
+                 (ssh {} tokentray ...), or use `tokentray token {id}` where copy_token allows it",
+                remote.name, remote.ssh
+            )));
+        }
         self.config.account(id).ok_or_else(|| self.unknown(id))
     }
 

@@ -113,6 +113,11 @@ async fn a_login_from_the_desktop_makes_and_keeps_the_token_on_the_server() {
     assert_eq!(token.status.code(), Some(1), "{}", token.stderr());
     assert!(token.stdout().is_empty(), "no token printed");
     assert!(token.stderr().contains("its token stays there") && token.stderr().contains("copy_token = true"));
+    // What hands the token to something here says where to run it instead.
+    let t = p.clone();
+    let exec = blocking(move || t.desktop(&["exec", "oauth@vps", "--", "true"])).await;
+    assert_eq!(exec.status.code(), Some(2), "{}", exec.stderr());
+    assert!(exec.stderr().contains("on the server run it for `oauth`"), "{}", exec.stderr());
 
     // The desktop's status shows it green, as the server's.
     let t = p.clone();
