@@ -93,14 +93,7 @@ pub async fn statuses(ctx: &Context) -> (Vec<AccountStatus>, Vec<ServerView>) {
             Ok::<_, RemoteError>((link.version.clone(), accounts))
         })
         .await;
-        let mut view = ServerView {
-            name: remote.name.clone(),
-            ssh: remote.ssh.clone(),
-            reachable: false,
-            unreachable_since: None,
-            why: None,
-            version: None,
-        };
+        let mut view = ServerView::new(remote, None);
         match asked {
             Ok(Ok((version, accounts))) => {
                 view.reachable = true;

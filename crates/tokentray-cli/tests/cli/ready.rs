@@ -39,6 +39,17 @@ async fn traders(name: &str, echo: bool) -> Arc<Setup> {
     s
 }
 
+/// Upstox's `PUT /v2/user/ip`, as its developer console would send it.
+async fn change_ip(s: &Setup, token: &str, ip: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .put(format!("{}/v2/user/ip", s.sandbox.url()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "primary_ip": ip }))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn readiness(out: &std::process::Output) -> Vec<serde_json::Value> {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout()))
 }
@@ -117,37 +128,19 @@ async fn an_ip_change_at_upstox_ends_its_tokens_and_ready_asks_for_a_login() {
         let t = s.clone();
         blocking(move || t.run(&["token", "upstox"], "")).await.success().stdout().trim().to_owned()
     };
-    let changed = reqwest::Client::new()
-        .put(format!("{}/v2/user/ip", s.sandbox.url()))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"primary_ip": "198.51.100.20"}))
-        .send()
-        .await
-        .unwrap();
+    let changed = change_ip(&s, &token, "198.51.100.20").await;
     assert_eq!(changed.status(), 200);
     let body: serde_json::Value = changed.json().await.unwrap();
     assert_eq!(body["data"]["access_tokens_invalidated"], true);
     // The old token cannot even ask any more.
-    let again = reqwest::Client::new()
-        .put(format!("{}/v2/user/ip", s.sandbox.url()))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"primary_ip": "198.51.100.21"}))
-        .send()
-        .await
-        .unwrap();
+    let again = change_ip(&s, &token, "198.51.100.21").await;
     assert_eq!(again.status(), 401, "the token is gone already");
     // With a new token, a second change within the week is refused, as Upstox refuses it.
     let t = s.clone();
     blocking(move || t.run(&["login", "upstox"], "")).await.success();
     let t = s.clone();
     let fresh = blocking(move || t.run(&["token", "upstox"], "")).await.success().stdout().trim().to_owned();
-    let locked = reqwest::Client::new()
-        .put(format!("{}/v2/user/ip", s.sandbox.url()))
-        .bearer_auth(&fresh)
-        .json(&serde_json::json!({"primary_ip": "198.51.100.21"}))
-        .send()
-        .await
-        .unwrap();
+    let locked = change_ip(&s, &fresh, "198.51.100.21").await;
     assert_eq!(locked.status(), 400);
     assert!(locked.text().await.unwrap().contains("UDAPI1185"));
     // ...and this login's token is the one `ready` now checks.

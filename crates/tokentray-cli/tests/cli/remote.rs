@@ -56,6 +56,11 @@ impl Pair {
     }
 
     pub fn desktop_daemon(&self) -> Running {
+        self.desktop_daemon_start(1)
+    }
+
+    /// Starts the desktop's daemon, its `nth` start in this test, and waits until it is up.
+    pub fn desktop_daemon_start(&self, nth: usize) -> Running {
         let daemon = Running(
             self.desktop_command(&["daemon"])
                 .stdin(Stdio::null())
@@ -65,7 +70,7 @@ impl Pair {
                 .unwrap(),
         );
         wait_until("the desktop's daemon up", Duration::from_secs(10), || {
-            self.desktop_log().contains("daemon started")
+            self.desktop_log().matches("daemon started").count() == nth
         });
         daemon
     }
@@ -396,21 +401,7 @@ async fn a_desktop_started_while_its_server_is_down_shows_what_it_last_knew_as_u
     let t = p.clone();
     blocking(move || t.sshd.lock().unwrap().kill()).await;
     let t = p.clone();
-    let _second = blocking(move || {
-        let daemon = Running(
-            t.desktop_command(&["daemon"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until("the desktop's daemon up again", Duration::from_secs(10), || {
-            t.desktop_log().matches("daemon started").count() == 2
-        });
-        daemon
-    })
-    .await;
+    let _second = blocking(move || t.desktop_daemon_start(2)).await;
     let t = p.clone();
     blocking(move || {
         wait_until("shown unreachable, from what it last knew", Duration::from_secs(30), || {

@@ -26,6 +26,20 @@ pub struct ServerView {
     pub version: Option<String>,
 }
 
+impl ServerView {
+    /// Not reached yet (`since`: what is shown dates from before this start).
+    pub fn new(remote: &RemoteConfig, since: Option<Instant>) -> Self {
+        Self {
+            name: remote.name.clone(),
+            ssh: remote.ssh.clone(),
+            reachable: false,
+            unreachable_since: since,
+            why: None,
+            version: None,
+        }
+    }
+}
+
 struct Server {
     config: RemoteConfig,
     view: ServerView,
@@ -87,14 +101,7 @@ impl Board {
             let unreachable_since = (!known.is_empty()).then_some(now);
             servers.entry(r.name.clone()).or_insert_with(|| Server {
                 config: r.clone(),
-                view: ServerView {
-                    name: r.name.clone(),
-                    ssh: r.ssh.clone(),
-                    reachable: false,
-                    unreachable_since,
-                    why: None,
-                    version: None,
-                },
+                view: ServerView::new(r, unreachable_since),
                 accounts: known,
                 link: None,
             });
@@ -195,6 +202,14 @@ impl Board {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Server>> {
         crate::plumbing::mutex::lock(&self.servers)
     }
+}
+
+/// A server's status as shown here at `now`, by a command that follows no
+/// server (it asked just now: reachable).
+pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: Instant) -> AccountStatus {
+    let server =
+        Server { config: remote.clone(), view: ServerView::new(remote, None), accounts: Vec::new(), link: None };
+    shown(&server, &status, now)
 }
 
 /// One of a server's accounts as shown here: named `ACCOUNT@SERVER`, its

@@ -63,10 +63,4 @@ impl RemoteError {
             _ => Remedy::Other,
         }
     }
-
-    /// Whether the server could not be reached at all (shown as unreachable,
-    /// never as a login due), rather than reached and refusing.
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::Dropped { .. })
-    }
 }

@@ -5,7 +5,8 @@
 
 use super::error::RemoteError;
 use super::ssh;
-use super::wire::{envelope_line, Hello, ToDesktop, ToServer, PROTOCOL};
+use super::wire::{Hello, ToDesktop, ToServer, PROTOCOL};
+use crate::control::line as as_line;
 use crate::control::{Answer, Call, LineReader, Request, MAX_ANSWER};
 use crate::process_tree::{ProcessTree, Terminal};
 use serde::de::DeserializeOwned;
@@ -152,10 +153,6 @@ impl Link {
         })
     }
 
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
     /// The wall clock, for what a command with no engine shows.
     pub(crate) fn now(&self) -> tokentray_core::Instant {
         crate::Clock::now(&crate::SystemClock)
@@ -232,7 +229,7 @@ impl CallStream<'_> {
     pub(crate) fn send(&self, value: &impl serde::Serialize) -> Result<(), RemoteError> {
         let line = serde_json::to_value(value).map_err(|e| self.link.garbled(&e.to_string()))?;
         let envelope = ToServer { id: self.id, line: Some(line), close: false };
-        self.link.out.send(envelope_line(&envelope)).map_err(|_| self.link.dropped())
+        self.link.out.send(as_line(&envelope)).map_err(|_| self.link.dropped())
     }
 
     /// The call's next answer line; `Dropped` when the server ends it or the session ends.
@@ -255,7 +252,7 @@ impl Drop for CallStream<'_> {
         if let Ok(mut calls) = self.link.calls.lock() {
             calls.remove(&self.id);
         }
-        let _ = self.link.out.send(envelope_line(&ToServer { id: self.id, line: None, close: true }));
+        let _ = self.link.out.send(as_line(&ToServer { id: self.id, line: None, close: true }));
     }
 }
 

@@ -27,11 +27,10 @@ mod serve;
 mod ssh;
 mod wire;
 
-pub use board::{Board, ServerView};
+pub use board::{shown_alone, Board, ServerView};
 pub use error::RemoteError;
 pub(crate) use follow::Followers;
 pub use link::Link;
 pub use login::log_in;
-pub use route::{ask_account, fetch_token, ready_there, shown_alone, AccountCall, Route};
+pub use route::{ask_account, fetch_token, ready_there, AccountCall, Route};
 pub use serve::{serve, serve_stdio, ServeRemoteError};
-pub use wire::{Hello, PROTOCOL};

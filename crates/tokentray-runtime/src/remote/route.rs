@@ -51,21 +51,13 @@ pub async fn ask_account(link: &Link, route: &Route, what: AccountCall) -> Resul
             return Ok(None);
         }
     };
-    Ok(Some(shown_alone(&route.remote, status, link.now())))
+    Ok(Some(super::board::shown_alone(&route.remote, status, link.now())))
 }
 
 /// The account's token, where `copy_token` lets it leave the server.
 pub async fn fetch_token(link: &Link, route: &Route) -> Result<HandedToken, RemoteError> {
     route.token_allowed()?;
     link.ask(call::Token { account: route.account.clone() }).await
-}
-
-/// A server's status as shown here at `now`, for a command with no board to ask.
-pub fn shown_alone(remote: &RemoteConfig, status: AccountStatus, now: tokentray_core::Instant) -> AccountStatus {
-    let board = super::Board::default();
-    board.configure(std::slice::from_ref(remote), now);
-    board.accounts_are(&remote.name, vec![status.clone()]);
-    board.statuses(now).into_iter().next().unwrap_or(status)
 }
 
 /// A server's readiness, its accounts named as this desktop shows them.

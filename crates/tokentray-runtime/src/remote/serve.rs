@@ -4,7 +4,8 @@
 //! standard output, each in its call's envelope. It keeps no state and
 //! holds no token: the daemon does; this ends with the session.
 
-use super::wire::{admitted, envelope_line, Hello, ToDesktop, ToServer};
+use super::wire::{admitted, Hello, ToDesktop, ToServer};
+use crate::control::line as as_line;
 use crate::control::{Answer, ClientError, LineReader, PasteLine, Refusal, Request, Session, MAX_LINE};
 use crate::Remedy;
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ pub async fn serve(
     read: impl AsyncRead + Send + Unpin + 'static,
     mut write: impl AsyncWrite + Send + Unpin + 'static,
 ) -> Result<(), ServeRemoteError> {
-    write.write_all(envelope_line(&Hello::ours()).as_bytes()).await.map_err(ServeRemoteError::Write)?;
+    write.write_all(as_line(&Hello::ours()).as_bytes()).await.map_err(ServeRemoteError::Write)?;
     write.flush().await.map_err(ServeRemoteError::Write)?;
     let (out, mut to_write) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
@@ -71,7 +72,7 @@ pub async fn serve(
             // again as one: nothing else reaches the engine past `admitted`.
             match (call, serde_json::from_value::<PasteLine>(line)) {
                 ((pastes, true), Ok(paste)) => {
-                    let _ = pastes.send(envelope_line(&paste));
+                    let _ = pastes.send(as_line(&paste));
                 }
                 _ => tracing::warn!("remote: a line refused: a call takes no more lines, a login only addresses"),
             }
@@ -123,7 +124,7 @@ async fn relay(
     };
     // A plain call has one answer; a login and a subscription run on.
     let streams = matches!(request, Request::Login(_) | Request::Subscribe(_));
-    let request = envelope_line(&request);
+    let request = as_line(&request);
     if session.write.write_all(request.as_bytes()).await.is_err() {
         return refuse(&out, id, Refusal { remedy: Remedy::Retry, message: "the server's TokenTray hung up".into() });
     }
@@ -136,7 +137,7 @@ async fn relay(
                             serde_json::from_value::<Answer<serde::de::IgnoredAny>>(line.clone()),
                             Ok(Answer::Reply(_) | Answer::Error(_))
                         );
-                        let _ = out.send(envelope_line(&ToDesktop { id, line: Some(line), end: false }));
+                        let _ = out.send(as_line(&ToDesktop { id, line: Some(line), end: false }));
                         if last {
                             break;
                         }
@@ -156,7 +157,7 @@ async fn relay(
             },
         }
     }
-    let _ = out.send(envelope_line(&ToDesktop { id, line: None, end: true }));
+    let _ = out.send(as_line(&ToDesktop { id, line: None, end: true }));
 }
 
 fn not_running(data_dir: &Path) -> Refusal {
@@ -170,6 +171,6 @@ fn not_running(data_dir: &Path) -> Refusal {
 
 fn refuse(out: &mpsc::UnboundedSender<String>, id: u64, refusal: Refusal) {
     let answer = serde_json::to_value(Answer::<()>::Error(refusal)).expect("answers serialize");
-    let _ = out.send(envelope_line(&ToDesktop { id, line: Some(answer), end: false }));
-    let _ = out.send(envelope_line(&ToDesktop { id, line: None, end: true }));
+    let _ = out.send(as_line(&ToDesktop { id, line: Some(answer), end: false }));
+    let _ = out.send(as_line(&ToDesktop { id, line: None, end: true }));
 }

@@ -63,13 +63,6 @@ pub fn admitted(request: Request) -> Result<Request, String> {
     }
 }
 
-/// One envelope (or hello) as a line.
-pub(crate) fn envelope_line(value: &impl Serialize) -> String {
-    let mut text = serde_json::to_string(value).expect("envelopes serialize");
-    text.push('\n');
-    text
-}
-
 /// A server's words as shown here: no control characters (a terminal's
 /// escapes), no markup (a notification's), of a sane length.
 pub(crate) fn plain(text: &str) -> String {

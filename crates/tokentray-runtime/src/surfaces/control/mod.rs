@@ -23,6 +23,7 @@ mod values;
 pub(crate) use client::Session;
 pub use client::{ask, follow_changes, is_running, log_in, wait_until_stopped, ClientError};
 pub use lines::{LineError, LineReader};
+pub(crate) use protocol::line;
 pub use protocol::{
     call, AccountSecret, Answer, Call, HandedToken, LoginProgress, NoticeLine, PasteLine, Refusal, Request, Shown,
     MAX_ANSWER, MAX_LINE,
