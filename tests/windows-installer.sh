@@ -18,6 +18,9 @@ echo "installer: $installer ($(du -h "$installer" | cut -f1))"
 
 export TOKENTRAY_WINEPREFIX="$PWD/target/wine-prefix-installer"
 rm -rf "$TOKENTRAY_WINEPREFIX"
+# The prefix (over a gigabyte) is this test's alone: gone when it ends,
+# however it ends.
+trap 'wineserver -k >/dev/null 2>&1 || true; rm -rf "$TOKENTRAY_WINEPREFIX"' EXIT
 # Sourced from the repository root; shellcheck checks env.sh on its own.
 # shellcheck disable=SC1091
 . scripts/wine/env.sh
