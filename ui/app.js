@@ -224,6 +224,13 @@ function showProviderFields() {
   form.classList.toggle("oauth2", fields.endpoints);
   form.classList.toggle("client-id", Boolean(fields.clientId));
   form.classList.toggle("pin", fields.pin);
+  form.classList.toggle("app-key", fields.apiKey);
+  form.classList.toggle("app-secret", fields.secret);
+  form.classList.toggle("redirect", fields.redirect || fields.apiKey);
+  form.classList.toggle("read-only", fields.readOnly);
+  $("f-api_key").required = fields.apiKey;
+  $("f-redirect_uri").required = fields.redirect;
+  $("f-redirect_uri").placeholder = fields.redirect ? "http://127.0.0.1:5010/callback" : "optional: a callback the broker registered for you";
   $("f-user_id").placeholder = fields.clientId ?? "your client id at the broker";
 }
 

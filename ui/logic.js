@@ -4,10 +4,22 @@
 // (tests/vectors/countdown.json); the providers and what each asks for come
 // from the engine (`settings.providers`), never from a list of its own.
 
-/** What the form asks for `providerId`: its client id (and how it is called), the PIN, OAuth2 endpoints. */
+/**
+ * What the form asks for `providerId`: its client id (and how it is called),
+ * the PIN, OAuth2 endpoints, the app's key and secret, the redirect address
+ * (not where a code is typed), and whether its tokens are read-only.
+ */
 export function fieldsFor(providers, providerId) {
   const p = (providers ?? []).find((x) => x.id === providerId);
-  return { clientId: p?.user_id ?? null, pin: Boolean(p?.pin), endpoints: Boolean(p?.endpoints) };
+  return {
+    clientId: p?.user_id ?? null,
+    pin: Boolean(p?.pin),
+    endpoints: Boolean(p?.endpoints),
+    apiKey: p?.api_key ?? true,
+    secret: p?.secret ?? true,
+    redirect: p?.redirect ?? true,
+    readOnly: Boolean(p?.read_only),
+  };
 }
 
 /** `6d 23h`, `2h 14m`, `14m`, `45s`: as the tray and the CLI write it. */
@@ -152,11 +164,13 @@ export function validateDraft(draft, { providers = [], existingIds = [], replaci
   else if (id !== replacing && existingIds.includes(id)) errors.id = `An account "${id}" exists already.`;
   const fields = fieldsFor(providers, draft.provider);
   if (!providers.some((p) => p.id === draft.provider)) errors.provider = "Choose a provider.";
-  if (!(draft.api_key ?? "").trim()) errors.api_key = "The api key (client id) from the broker's developer console.";
+  if (fields.apiKey && !(draft.api_key ?? "").trim()) errors.api_key = "The api key (client id) from the broker's developer console.";
   if (fields.clientId && !(draft.user_id ?? "").trim()) {
     errors.user_id = `The client id the broker knows you by (${fields.clientId}): it ties each login to the account.`;
   }
-  if (!isHttpUrl((draft.redirect_uri ?? "").trim())) errors.redirect_uri = "An http:// or https:// URL, as registered with the broker.";
+  const redirect = (draft.redirect_uri ?? "").trim();
+  // Where the broker shows a code to type, a redirect is optional (E*TRADE's registered callback).
+  if ((fields.redirect || redirect) && !isHttpUrl(redirect)) errors.redirect_uri = "An http:// or https:// URL, as registered with the broker.";
   const orange = draft.orange ? parseDuration(draft.orange) : null;
   const red = draft.red ? parseDuration(draft.red) : null;
   if (draft.orange && orange === null) errors.orange = "Write a duration like 3h or 90m.";

@@ -63,7 +63,18 @@ test("the form says what to fix, field by field", () => {
     assert.deepEqual(check({ ...good, provider: p.id, user_id: "1100000001" }), {}, p.id);
   }
   assert.deepEqual(check({ ...good, provider: "fyers" }), {}, "the PIN is optional: renewal asks for it");
-  assert.deepEqual(fieldsFor(providers, "fyers"), { clientId: null, pin: true, endpoints: false });
+  assert.deepEqual(fieldsFor(providers, "fyers"), {
+    clientId: null, pin: true, endpoints: false, apiKey: true, secret: true, redirect: true, readOnly: false,
+  });
+  // E*TRADE shows a code to type: its redirect is optional, and checked only when given.
+  const etrade = { ...good, provider: "etrade", redirect_uri: "" };
+  assert.deepEqual(check(etrade), {}, "no redirect needed for E*TRADE");
+  assert.ok(check({ ...etrade, redirect_uri: "oob" }).redirect_uri, "a redirect given must be an http(s) URL");
+  // Upstox's analytics token is pasted: no app key, no secret, no redirect; read-only.
+  const analytics = fieldsFor(providers, "upstox-analytics");
+  assert.deepEqual([analytics.apiKey, analytics.secret, analytics.redirect, analytics.readOnly], [false, false, false, true]);
+  assert.deepEqual(check({ id: "upstox-data", provider: "upstox-analytics", api_key: "", redirect_uri: "" }), {});
+  assert.ok(check({ ...good, provider: "upstox", api_key: "" }).api_key, "a daily Upstox login needs its app key");
   assert.equal(validateDraft(good).provider, "Choose a provider.", "no providers from the engine: none to choose");
 });
 

@@ -116,6 +116,7 @@ async fn main() {
         access_token: Secret::new("a".repeat(1200)),
         refresh_token: Some(Secret::new("r".repeat(90))),
         feed_token: None,
+        token_secret: None,
     };
     let entry = JournalEntry {
         tokens: tokens.clone(),

@@ -21,10 +21,15 @@ use tokio::sync::mpsc;
 pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duration) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let route = ctx.account_or_route(id)?;
+    // Where the broker shows a code to type (E*TRADE, Upstox's console), the prompt says so.
+    let what = match ctx.config.account(id).and_then(|a| a.describe().typed_code) {
+        Some(_) => "the code the page shows (or the whole address the browser lands on)",
+        None => "the whole address the browser lands on",
+    };
     let request =
         call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1), relayed: false };
     let (paste, pasted) = mpsc::channel(4);
-    match control::log_in(&ctx.data_dir, request, progress_printer(id, no_browser, paste), pasted).await {
+    match control::log_in(&ctx.data_dir, request, progress_printer(id, no_browser, paste, what), pasted).await {
         Ok(status) => return logged_in(id, &status),
         Err(ClientError::NotRunning) => {}
         Err(e) => return Err(CliError::Remote(e)),
@@ -32,7 +37,8 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
     // A server's account, and nothing runs here to follow it: a session of this command's own.
     if let Some(route) = route {
         let (paste, pasted) = mpsc::channel(4);
-        let status = remote_cmd::login_here(&route, timeout, progress_printer(id, no_browser, paste), pasted).await?;
+        let status =
+            remote_cmd::login_here(&route, timeout, progress_printer(id, no_browser, paste, what), pasted).await?;
         return logged_in(id, &status);
     }
     let engine = local_engine(&ctx).await?;
@@ -43,12 +49,12 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
         pasted: Some(answered(pasted, id)),
         show_url: Box::new(move |url| {
             if no_browser {
-                show_url(&url.authorize);
+                show_url(&url.authorize, what);
                 read_pasted_lines(paste.clone());
             } else {
                 eprintln!("Opening the browser to log in. If nothing opens, visit:\n  {}", url.authorize);
                 if url.paste {
-                    eprintln!("Then paste here the whole address the browser lands on:");
+                    eprintln!("Then paste here {what}:");
                     read_pasted_lines(paste.clone());
                 }
             }
@@ -66,7 +72,12 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
 /// Says how a login handed elsewhere goes (to the running TokenTray, or a
 /// server), opens the browser where it is this process's to open, and
 /// reads pasted addresses from standard input where they are wanted.
-fn progress_printer(id: &str, no_browser: bool, paste: mpsc::Sender<Secret>) -> impl FnMut(&LoginProgress) {
+fn progress_printer(
+    id: &str,
+    no_browser: bool,
+    paste: mpsc::Sender<Secret>,
+    what: &'static str,
+) -> impl FnMut(&LoginProgress) {
     let id = id.to_owned();
     let mut paste = Some(paste);
     move |step: &LoginProgress| match step {
@@ -78,7 +89,7 @@ fn progress_printer(id: &str, no_browser: bool, paste: mpsc::Sender<Secret>) -> 
             eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
         }
         LoginProgress::OpenBrowser { url, .. } if no_browser => {
-            show_url(url);
+            show_url(url, what);
             if let Some(paste) = paste.take() {
                 read_pasted_lines(paste);
             }
@@ -89,14 +100,14 @@ fn progress_printer(id: &str, no_browser: bool, paste: mpsc::Sender<Secret>) -> 
                 eprintln!("{e}");
             }
             if *paste_here {
-                eprintln!("Then paste here the whole address the browser lands on:");
+                eprintln!("Then paste here {what}:");
                 if let Some(paste) = paste.take() {
                     read_pasted_lines(paste);
                 }
             }
         }
         LoginProgress::ShowUrl { url } => {
-            show_url(url);
+            show_url(url, what);
             if let Some(paste) = paste.take() {
                 read_pasted_lines(paste);
             }
@@ -105,9 +116,9 @@ fn progress_printer(id: &str, no_browser: bool, paste: mpsc::Sender<Secret>) -> 
     }
 }
 
-fn show_url(url: &impl std::fmt::Display) {
+fn show_url(url: &impl std::fmt::Display, what: &str) {
     eprintln!("Open this URL in a browser and log in:\n\n  {url}\n");
-    eprintln!("Then paste here the whole URL the browser lands on (or let it reach this machine):");
+    eprintln!("Then paste here {what} (or let it reach this machine):");
 }
 
 /// Reads standard input's lines into `paste` on a thread of their own
@@ -270,8 +281,18 @@ pub async fn fetch_token(ctx: &Context, id: &str) -> Result<HandedToken, CliErro
 pub async fn header(global: &Global, id: &str, with_name: bool) -> Result<ExitCode, CliError> {
     let ctx = Context::load(global.config.clone())?;
     let account = ctx.account(id)?.clone();
+    if account.describe().header.is_none() {
+        let names: Vec<&str> = account.describe().env.iter().map(|(name, _)| *name).collect();
+        return Err(CliError::Usage(format!(
+            "{} signs every request instead of taking a header: give your script the values with `tokentray \
+             exec {id} -- COMMAND` ({}) or a sink, and let its SDK sign",
+            account.provider.display_name(),
+            names.join(", ")
+        )));
+    }
     let token = fetch_token(&ctx, id).await?.access_token;
-    let (name, value) = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &token);
+    let (name, value) = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &token)
+        .expect("checked above: the provider takes a header");
     match with_name {
         true => println!("{name}: {value}"),
         false => println!("{value}"),

@@ -26,6 +26,7 @@ fn spawn(command: &[String], account: &AccountConfig, handed: &HandedToken) -> R
             Field::ApiKey => Some(account.api_key.as_str()),
             Field::UserId => account.user_id.as_deref(),
             Field::FeedToken => handed.feed_token.as_ref().map(|t| t.expose()),
+            Field::TokenSecret => handed.token_secret.as_ref().map(|t| t.expose()),
             Field::ExpiresAt | Field::Account => None,
         };
         if let Some(value) = value {

@@ -36,6 +36,12 @@ pub const SCHWAB_REFRESH_LIMIT: Span = Span::days(7);
 /// Fyers: every access token seen dies at 06:00 IST after its issue
 /// (docs/providers/fyers.md; the JWT's `exp` is read first).
 pub const FYERS_CUTOFF: DailyCutoff = DailyCutoff { hour: 6, minute: 0 };
+/// Breeze: the API session lasts the day, until midnight IST at the latest
+/// (docs/providers/breeze.md).
+pub const BREEZE_CUTOFF: DailyCutoff = DailyCutoff { hour: 0, minute: 0 };
+/// E*TRADE: an access token idle this long goes inactive until renewed
+/// (docs/providers/etrade.md).
+pub const ETRADE_IDLE_LIMIT: Span = Span::hours(2);
 /// How long a token whose lifetime cannot be read is assumed to live: the
 /// daily tokens here live about a day, and validation finds out the truth.
 pub const ASSUMED_DAILY_LIFETIME: Span = Span::hours(24);
@@ -89,6 +95,25 @@ impl MarketHours {
 fn ist(naive: NaiveDateTime) -> Instant {
     // A fixed offset has no gaps or folds: every local time is exactly one instant.
     kolkata().from_local_datetime(&naive).single().expect("a fixed offset maps one to one").to_utc()
+}
+
+/// The first midnight in New York (US Eastern, daylight saving included)
+/// strictly after `t`: when every E*TRADE access token dies.
+pub fn etrade_midnight(t: Instant) -> Instant {
+    use chrono_tz::America::New_York;
+    let next_day = t.with_timezone(&New_York).date_naive() + chrono::Days::new(1);
+    // Midnight exists on every day in New York: its clocks change at 02:00.
+    New_York
+        .from_local_datetime(&next_day.and_time(NaiveTime::MIN))
+        .earliest()
+        .expect("midnight exists in New York")
+        .to_utc()
+}
+
+/// An E*TRADE access token stops working at the first of: midnight US
+/// Eastern, or two hours without a call (TokenTray's renewal is one).
+pub fn etrade_expiry(renewed_at: Instant) -> Instant {
+    add_span(renewed_at, ETRADE_IDLE_LIMIT).min(etrade_midnight(renewed_at))
 }
 
 /// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
@@ -226,6 +251,22 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2025-09-23T07:07:23+00:00");
         assert_eq!(parse_ist_datetime("2025-09-23 12:37:23.5").unwrap().timestamp(), t.timestamp());
         assert!(parse_ist_datetime("23/09/2025 12:37").is_none());
+    }
+
+    #[test]
+    fn an_etrade_token_dies_at_midnight_in_new_york_or_after_two_idle_hours() {
+        let utc = |d, h, mi| chrono::Utc.with_ymd_and_hms(2026, 11, d, h, mi, 0).unwrap();
+        // 12 Nov 2026, EST (UTC-5): midnight is 05:00 UTC on the 13th.
+        assert_eq!(etrade_midnight(utc(12, 15, 0)), utc(13, 5, 0));
+        assert_eq!(etrade_expiry(utc(12, 15, 0)), utc(12, 17, 0), "idle first");
+        assert_eq!(etrade_expiry(utc(13, 4, 0)), utc(13, 5, 0), "midnight first");
+        assert_eq!(etrade_midnight(utc(13, 5, 0)), utc(14, 5, 0), "strictly after");
+        // 1 Jul 2026, EDT (UTC-4): midnight is 04:00 UTC.
+        let july = chrono::Utc.with_ymd_and_hms(2026, 7, 1, 20, 0, 0).unwrap();
+        assert_eq!(etrade_midnight(july), chrono::Utc.with_ymd_and_hms(2026, 7, 2, 4, 0, 0).unwrap());
+        // The night the clocks go back (1 Nov 2026): still the next midnight.
+        let fall = chrono::Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+        assert_eq!(etrade_midnight(fall), utc(2, 5, 0));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! header, and in `docs/providers/` for the providers added since Fyers.
 
 use crate::expiry::{
-    DailyCutoff, MarketHours, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,
+    DailyCutoff, MarketHours, BREEZE_CUTOFF, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,
 };
 use crate::Span;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -24,6 +24,13 @@ pub enum ProviderKind {
     Fyers,
     Dhan,
     AngelOne,
+    Tastytrade,
+    Etrade,
+    Breeze,
+    /// Upstox's year-long read-only token, made by the daily login's exchange.
+    UpstoxExtended,
+    /// Upstox's year-long read-only analytics token, made in its developer console.
+    UpstoxAnalytics,
     /// Any other OAuth2 provider, its endpoints in the account's config.
     OAuth2,
 }
@@ -38,6 +45,9 @@ pub enum Renewal {
     RefreshToken,
     /// The live access token renews itself, until it dies.
     ItselfWhileValid,
+    /// The live access token is renewed in place: the same token, alive
+    /// longer (E*TRADE's `renew_access_token`).
+    InPlace,
 }
 
 /// Whether the provider has a call that tells if a token works.
@@ -70,6 +80,10 @@ pub enum StateEcho {
     Sometimes,
     /// Never: the login is tied to the account by the client id the broker names.
     Never,
+    /// OAuth 1.0a: the redirect's `oauth_token` is the request token the
+    /// login began with, and must match; a verification code the user types
+    /// carries none (the broker ties the code to the request token).
+    RequestToken,
 }
 
 /// A value a sink writes or `exec` puts in the environment.
@@ -80,6 +94,9 @@ pub enum Field {
     ApiKey,
     /// Angel One's feed token (empty for other providers).
     FeedToken,
+    /// The OAuth 1.0a token secret that signs requests with the access
+    /// token (E*TRADE; empty for other providers).
+    TokenSecret,
     UserId,
     /// The access token's expiry, RFC 3339.
     ExpiresAt,
@@ -137,9 +154,17 @@ pub struct Description {
     /// short of any lock-out at the broker.
     pub credential_tries: u32,
     pub state: StateEcho,
-    pub header: AuthHeader,
+    /// The query field a verification code the user types is read as, where
+    /// the broker shows one instead of redirecting (E*TRADE's `oob`).
+    pub typed_code: Option<&'static str>,
+    /// The header its API takes the token in; `None` where every request is
+    /// signed instead (E*TRADE's OAuth 1.0a, Breeze's checksum).
+    pub header: Option<AuthHeader>,
     /// The environment names scripts read its values under (`.env` sinks, `exec`).
     pub env: &'static [(&'static str, Field)],
+    /// Its tokens read but cannot place orders (Upstox's extended and
+    /// analytics tokens): every surface says so.
+    pub read_only: bool,
     /// Where its facts come from.
     pub sources: &'static str,
 }
@@ -169,8 +194,10 @@ pub static PROVIDERS: &[Description] = &[
         // none is documented for the API's credentials.
         credential_tries: 3,
         state: StateEcho::Always,
-        header: AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" },
+        typed_code: None,
+        header: Some(AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" }),
         env: &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "Kite Connect v3 docs (kite.trade/docs/connect/v3/user/), pykiteconnect",
     },
     Description {
@@ -192,8 +219,10 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        header: BEARER,
+        typed_code: None,
+        header: Some(BEARER),
         env: &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "Upstox API docs (upstox.com/developer/api-documentation/get-token)",
     },
     Description {
@@ -215,8 +244,10 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        header: BEARER,
+        typed_code: None,
+        header: Some(BEARER),
         env: &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "Schwab Trader API docs; alexgolec/schwab-py docs/auth.rst",
     },
     Description {
@@ -239,8 +270,10 @@ pub static PROVIDERS: &[Description] = &[
         // The PIN is a trading PIN whose wrong-entry limit Fyers does not publish: once.
         credential_tries: 1,
         state: StateEcho::Always,
-        header: AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" },
+        typed_code: None,
+        header: Some(AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" }),
         env: &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "docs/providers/fyers.md",
     },
     Description {
@@ -263,8 +296,10 @@ pub static PROVIDERS: &[Description] = &[
         user_id: Some("your Dhan client id"),
         credential_tries: 3,
         state: StateEcho::Never,
-        header: AuthHeader { name: "access-token", value: "{access_token}" },
+        typed_code: None,
+        header: Some(AuthHeader { name: "access-token", value: "{access_token}" }),
         env: &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "docs/providers/dhan.md",
     },
     Description {
@@ -286,13 +321,149 @@ pub static PROVIDERS: &[Description] = &[
         user_id: Some("your Angel One client code"),
         credential_tries: 3,
         state: StateEcho::Sometimes,
-        header: BEARER,
+        typed_code: None,
+        header: Some(BEARER),
         env: &[
             ("ANGELONE_API_KEY", Field::ApiKey),
             ("ANGELONE_ACCESS_TOKEN", Field::AccessToken),
             ("ANGELONE_FEED_TOKEN", Field::FeedToken),
         ],
+        read_only: false,
         sources: "docs/providers/angelone.md",
+    },
+    Description {
+        kind: ProviderKind::Tastytrade,
+        id: "tastytrade",
+        name: "tastytrade",
+        long_name: "Tastytrade",
+        api_base: Some("https://api.tastyworks.com"),
+        login_base: Some("https://my.tastytrade.com"),
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::RefreshToken,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NYSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Always,
+        typed_code: None,
+        header: Some(BEARER),
+        env: &[("TASTYTRADE_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
+        sources: "docs/providers/tastytrade.md",
+    },
+    Description {
+        kind: ProviderKind::Etrade,
+        id: "etrade",
+        name: "E*TRADE",
+        long_name: "E*TRADE from Morgan Stanley",
+        api_base: Some("https://api.etrade.com"),
+        login_base: Some("https://us.etrade.com"),
+        endpoints_in_config: false,
+        // Midnight US Eastern, with daylight saving: `expiry::etrade_midnight`.
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::InPlace,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NYSE"),
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::RequestToken,
+        typed_code: Some("oauth_verifier"),
+        header: None,
+        env: &[
+            ("ETRADE_CONSUMER_KEY", Field::ApiKey),
+            ("ETRADE_OAUTH_TOKEN", Field::AccessToken),
+            ("ETRADE_OAUTH_TOKEN_SECRET", Field::TokenSecret),
+        ],
+        read_only: false,
+        sources: "docs/providers/etrade.md",
+    },
+    Description {
+        kind: ProviderKind::Breeze,
+        id: "breeze",
+        name: "Breeze",
+        long_name: "ICICI Direct Breeze",
+        api_base: Some("https://api.icicidirect.com"),
+        login_base: Some("https://api.icicidirect.com"),
+        endpoints_in_config: false,
+        cutoff: Some(BREEZE_CUTOFF),
+        refresh_limit: None,
+        renewal: Renewal::LoginOnly,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NSE"),
+        // The session is made and checked with the app key alone; the
+        // secret signs the scripts' own calls (their SDK holds it).
+        secret: SecretNeed::Never,
+        pin: false,
+        user_id: Some("your ICICI Direct user id"),
+        credential_tries: 3,
+        state: StateEcho::Never,
+        typed_code: None,
+        header: None,
+        env: &[("BREEZE_API_KEY", Field::ApiKey), ("BREEZE_API_SESSION", Field::AccessToken)],
+        read_only: false,
+        sources: "docs/providers/breeze.md",
+    },
+    Description {
+        kind: ProviderKind::UpstoxExtended,
+        id: "upstox-extended",
+        name: "Upstox (read-only)",
+        long_name: "Upstox extended token (read-only, a year)",
+        api_base: Some("https://api.upstox.com"),
+        login_base: None,
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::LoginOnly,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: None,
+        secret: SecretNeed::Always,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Always,
+        typed_code: None,
+        header: Some(BEARER),
+        env: &[("UPSTOX_EXTENDED_TOKEN", Field::AccessToken)],
+        read_only: true,
+        sources: "docs/providers/upstox.md",
+    },
+    Description {
+        kind: ProviderKind::UpstoxAnalytics,
+        id: "upstox-analytics",
+        name: "Upstox (analytics)",
+        long_name: "Upstox analytics token (read-only, a year)",
+        api_base: Some("https://api.upstox.com"),
+        // Where the token is made: the developer console's Analytics tab.
+        login_base: Some("https://account.upstox.com/developer/apps"),
+        endpoints_in_config: false,
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::LoginOnly,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: None,
+        secret: SecretNeed::Never,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        // The user copies the token from the console: no redirect, no state.
+        state: StateEcho::Never,
+        typed_code: Some("analytics_token"),
+        header: Some(BEARER),
+        env: &[("UPSTOX_ANALYTICS_TOKEN", Field::AccessToken)],
+        read_only: true,
+        sources: "docs/providers/upstox.md",
     },
     Description {
         kind: ProviderKind::OAuth2,
@@ -313,11 +484,34 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        header: BEARER,
+        typed_code: None,
+        header: Some(BEARER),
         env: &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
+        read_only: false,
         sources: "RFC 6749, RFC 7636 (PKCE), RFC 7009 (revocation)",
     },
 ];
+
+impl Description {
+    /// An app of the user's (its key) is part of the login. Not for a token
+    /// made elsewhere and pasted (Upstox's analytics token).
+    pub fn needs_app_key(&self) -> bool {
+        !(self.typed_code.is_some() && self.secret == SecretNeed::Never)
+    }
+
+    /// A redirect address must be configured: where the login lands. Not
+    /// where the user types a code the broker shows (E*TRADE's default,
+    /// Upstox's console).
+    pub fn needs_redirect(&self) -> bool {
+        self.typed_code.is_none()
+    }
+
+    /// Every request is signed with the app's secret (E*TRADE's OAuth 1.0a):
+    /// even a check needs the secret.
+    pub fn signs_requests(&self) -> bool {
+        self.header.is_none() && self.secret == SecretNeed::Always
+    }
+}
 
 impl ProviderKind {
     /// Every provider, in order.
@@ -391,8 +585,9 @@ mod tests {
 
     #[test]
     fn headers_put_the_token_in_its_place() {
-        let kite = ProviderKind::Kite.describe().header;
+        let kite = ProviderKind::Kite.describe().header.unwrap();
         assert_eq!((kite.name, kite.value_with("key", "tok").as_str()), ("Authorization", "token key:tok"));
-        assert_eq!(ProviderKind::Dhan.describe().header.value_with("k", "tok"), "tok");
+        assert_eq!(ProviderKind::Dhan.describe().header.unwrap().value_with("k", "tok"), "tok");
+        assert!(ProviderKind::Etrade.describe().header.is_none(), "E*TRADE signs every request");
     }
 }

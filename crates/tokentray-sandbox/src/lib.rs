@@ -1,5 +1,6 @@
-//! A broker on loopback: speaks the Kite Connect v3, Upstox v2, OAuth2
-//! (Schwab-style), Fyers v3, Dhan v2 and Angel One SmartAPI protocols as
+//! A broker on loopback: speaks the Kite Connect v3, Upstox v2 (its
+//! read-only tokens too), OAuth2 (Schwab-style), Fyers v3, Dhan v2, Angel
+//! One SmartAPI, Tastytrade, E*TRADE and ICICI Breeze protocols as
 //! their public sources describe them (each adapter in
 //! `tokentray-adapters/src/provider/` names its sources, `docs/providers/`
 //! the newer ones), and refuses what the real APIs refuse (a wrong checksum
@@ -15,8 +16,10 @@
 mod admin;
 mod angelone;
 mod authorize;
+mod breeze;
 mod broker;
 mod dhan;
+mod etrade;
 mod fault;
 mod fyers;
 mod ist;
@@ -26,6 +29,7 @@ mod record;
 mod registry;
 mod reply;
 mod static_ip;
+mod tastytrade;
 mod upstox;
 
 pub use fault::{Endpoint, Fault, HOSTILE_TOKEN};
@@ -42,8 +46,17 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Every broker the sandbox emulates: the one line a new broker adds here.
-pub(crate) static BROKERS: &[&dyn Broker] =
-    &[&kite::Kite, &upstox::Upstox, &oauth2::OAuth2, &fyers::Fyers, &dhan::Dhan, &angelone::AngelOne];
+pub(crate) static BROKERS: &[&dyn Broker] = &[
+    &kite::Kite,
+    &upstox::Upstox,
+    &oauth2::OAuth2,
+    &fyers::Fyers,
+    &dhan::Dhan,
+    &angelone::AngelOne,
+    &tastytrade::Tastytrade,
+    &etrade::Etrade,
+    &breeze::Breeze,
+];
 
 /// The broker whose endpoint `endpoint` is.
 pub(crate) fn broker_of(endpoint: Endpoint) -> &'static dyn Broker {
@@ -140,9 +153,14 @@ impl Sandbox {
     pub fn account_toml(&self, id: &str, app: &App) -> String {
         let described = app.provider.describe();
         let base = self.url();
+        // A pasted token's "login" is the page that shows it: the console's.
+        let login_base = match described.typed_code {
+            Some("analytics_token") => format!("{base}/developer/apps"),
+            _ => base.clone(),
+        };
         let mut toml = format!(
             "\n[[account]]\nid = \"{id}\"\nprovider = \"{}\"\napi_key = \"{}\"\nredirect_uri = \"{}\"\n\
-             api_base = \"{base}\"\nlogin_base = \"{base}\"\n",
+             api_base = \"{base}\"\nlogin_base = \"{login_base}\"\n",
             described.id, app.client_id, app.redirect_uri
         );
         if described.user_id.is_some() {
@@ -230,6 +248,19 @@ impl Sandbox {
     /// The echo's address, for `[ready] echo`.
     pub fn echo_url(&self) -> String {
         format!("{}/_sandbox/ip", self.url())
+    }
+
+    /// An analytics token for the Upstox app `client_id`, as its developer
+    /// console makes one (Analytics tab): a year long, read-only, and the
+    /// app's only one (a new one revokes the last).
+    pub fn make_upstox_analytics_token(&self, client_id: &str) -> String {
+        let app = self.shared.config.app(upstox::KINDS, client_id).expect("an Upstox app of this sandbox");
+        let token = upstox::issue_read_only(&self.shared, client_id, &app.user_id);
+        let mut registry = self.shared.registry.lock().expect("registry lock");
+        if let Some(old) = registry.analytics.insert(client_id.to_owned(), token.clone()) {
+            registry.revoke_access(&old);
+        }
+        token
     }
 
     /// The access tokens currently accepted, newest last.

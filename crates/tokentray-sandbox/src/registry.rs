@@ -122,6 +122,13 @@ pub struct RefreshGrant {
     pub revoked: bool,
 }
 
+#[derive(Debug, Clone)]
+pub struct RequestToken {
+    pub client_id: String,
+    pub issued_at: DateTime<Utc>,
+    pub verifier: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Registry {
     pub codes: HashMap<String, CodeGrant>,
@@ -129,6 +136,20 @@ pub struct Registry {
     pub refresh: HashMap<String, RefreshGrant>,
     /// Dhan's consents, single-use like codes.
     pub consents: HashMap<String, CodeGrant>,
+    /// OAuth 1.0a (E*TRADE): each request or access token's secret.
+    pub token_secrets: HashMap<String, String>,
+    /// OAuth 1.0a request tokens, single-use like codes: the verifier once
+    /// the user has authorized.
+    pub request_tokens: HashMap<String, RequestToken>,
+    /// When each OAuth 1.0a access token was last used or renewed (E*TRADE
+    /// lets a token idle two hours at most).
+    pub last_used: HashMap<String, DateTime<Utc>>,
+    /// Upstox's read-only tokens (extended, analytics): their APIs are few.
+    pub read_only: std::collections::HashSet<String>,
+    /// Each Upstox app's extended token, kept across logins.
+    pub extended: HashMap<String, String>,
+    /// Each Upstox app's analytics token, one at a time.
+    pub analytics: HashMap<String, String>,
     /// Issue order of access tokens, for `live_access_tokens`.
     order: Vec<String>,
 }

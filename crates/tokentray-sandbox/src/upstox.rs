@@ -1,5 +1,9 @@
 //! Upstox API v2: authorization dialog, code exchange (form body, flat
-//! response, JWT access token), profile and logout.
+//! response, JWT access token and the year-long read-only extended token),
+//! profile, market status and logout. The read-only tokens (extended, and
+//! analytics made in the "console", [`crate::Sandbox::make_upstox_analytics_token`])
+//! are refused by the profile with `UDAPI100067`, the stricter of what
+//! Upstox documents; market status takes any live token.
 
 use crate::authorize::{error_page, finish, with_query};
 use crate::fault::intercept;
@@ -7,7 +11,7 @@ use crate::reply::{json, random_token, upstox_error};
 use crate::{AppState, Endpoint};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Form, Router};
 use chrono::{DateTime, Utc};
@@ -22,7 +26,27 @@ impl Endpoint {
     pub const UpstoxProfile: Endpoint = Endpoint("upstox_profile");
     pub const UpstoxLogout: Endpoint = Endpoint("upstox_logout");
     pub const UpstoxStaticIp: Endpoint = Endpoint("upstox_static_ip");
+    pub const UpstoxMarketStatus: Endpoint = Endpoint("upstox_market_status");
 }
+
+/// "valid for one year from the date it is generated".
+const READ_ONLY_LIFE: chrono::TimeDelta = chrono::TimeDelta::days(365);
+
+/// A read-only token for `client_id` (its extended or analytics token),
+/// issued now and live for a year.
+pub(crate) fn issue_read_only(shared: &AppState, client_id: &str, user_id: &str) -> String {
+    let now = Utc::now();
+    let expires = crate::ist::expiry(&shared.config, client_id, now, |t| t + READ_ONLY_LIFE);
+    let mut registry = shared.registry.lock().expect("registry lock");
+    let token = registry.issue_access(client_id, expires, jwt(user_id, now, expires));
+    registry.read_only.insert(token.clone());
+    token
+}
+
+/// An app for an Upstox account of any kind: the read-only accounts log in
+/// (or paste) with the same app.
+pub(crate) const KINDS: &[ProviderKind] =
+    &[ProviderKind::Upstox, ProviderKind::UpstoxExtended, ProviderKind::UpstoxAnalytics];
 
 fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +55,8 @@ fn routes() -> Router<AppState> {
         .route("/v2/user/profile", get(profile))
         .route("/v2/logout", delete(logout))
         .route("/v2/user/ip", get(user_ip).put(change_user_ip))
+        .route("/v2/market/status/{exchange}", get(market_status))
+        .route("/developer/apps", get(console))
 }
 
 type Params = HashMap<String, String>;
@@ -55,7 +81,7 @@ async fn dialog(State(shared): State<AppState>, Query(q): Query<Params>) -> Resp
     if q.get("response_type").map(String::as_str) != Some("code") {
         return error_page("response_type must be `code`.");
     }
-    let app = q.get("client_id").and_then(|c| shared.config.app(&[ProviderKind::Upstox], c));
+    let app = q.get("client_id").and_then(|c| shared.config.app(KINDS, c));
     let Some(app) = app.filter(|a| q.get("redirect_uri") == Some(&a.redirect_uri)) else {
         return bad_client();
     };
@@ -89,7 +115,7 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
         field("client_id"),
         shared.config.code_ttl,
     );
-    let Some(app) = shared.config.app(&[ProviderKind::Upstox], field("client_id")) else {
+    let Some(app) = shared.config.app(KINDS, field("client_id")) else {
         return bad_client();
     };
     if app.redirect_uri != field("redirect_uri") {
@@ -105,6 +131,24 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
         expires,
         jwt(&app.user_id, now, expires),
     );
+    // The extended token stays the same across logins while it lives, unless
+    // the exchange asks for a new one (`refresh_extended_token=true`).
+    let kept = {
+        let registry = shared.registry.lock().expect("registry lock");
+        registry.extended.get(&app.client_id).filter(|t| registry.access_valid(t, None)).cloned()
+    };
+    let extended = match (kept, field("refresh_extended_token") == "true") {
+        (Some(token), false) => token,
+        (old, _) => {
+            let token = issue_read_only(&shared, &app.client_id, &app.user_id);
+            let mut registry = shared.registry.lock().expect("registry lock");
+            if let Some(old) = old {
+                registry.revoke_access(&old);
+            }
+            registry.extended.insert(app.client_id.clone(), token.clone());
+            token
+        }
+    };
     json(
         StatusCode::OK,
         json!({
@@ -120,7 +164,7 @@ async fn token(State(shared): State<AppState>, Form(form): Form<Params>) -> Resp
             "ddpi": false,
             "is_active": true,
             "access_token": access,
-            "extended_token": null
+            "extended_token": extended
         }),
     )
 }
@@ -139,10 +183,13 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
     if let Some(r) = intercept(&shared, Endpoint::UpstoxProfile).await {
         return r;
     }
-    let Some((client_id, _)) = bearer(&shared, &headers) else {
+    let Some((client_id, token)) = bearer(&shared, &headers) else {
         return invalid_token();
     };
-    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
+    if shared.registry.lock().expect("registry lock").read_only.contains(&token) {
+        return not_permitted();
+    }
+    let app = shared.config.app(KINDS, &client_id).expect("token issued to a registered app");
     json(
         StatusCode::OK,
         json!({"status": "success", "data": {
@@ -150,6 +197,63 @@ async fn profile(State(shared): State<AppState>, headers: HeaderMap) -> Response
             "exchanges": ["NSE", "NFO", "BSE"], "products": ["D", "I"], "broker": "UPSTOX",
             "user_id": app.user_id, "user_name": "Sandbox Trader", "order_types": ["MARKET", "LIMIT"],
             "user_type": "individual", "poa": false, "is_active": true
+        }}),
+    )
+}
+
+/// The developer console's Analytics tab, where a person makes the token
+/// to paste (the demo's; tests mint one with `make_upstox_analytics_token`).
+async fn console(State(shared): State<AppState>) -> Response {
+    let app = shared.config.apps.iter().find(|a| a.provider == ProviderKind::UpstoxAnalytics);
+    let Some(app) = app else {
+        return error_page("No app here has an analytics token to make.");
+    };
+    // The live token if there is one (a visit makes nothing new), else a new one.
+    let current = {
+        let registry = shared.registry.lock().expect("registry lock");
+        registry.analytics.get(&app.client_id).filter(|t| registry.access_valid(t, None)).cloned()
+    };
+    let token = match current {
+        Some(token) => token,
+        None => {
+            let token = issue_read_only(&shared, &app.client_id, &app.user_id);
+            shared.registry.lock().expect("registry lock").analytics.insert(app.client_id.clone(), token.clone());
+            token
+        }
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sandbox Upstox apps</title></head>\
+         <body><h1>TokenTray sandbox: Upstox developer apps, Analytics</h1>\
+         <p>Your analytics token (read-only, a year). Copy it into TokenTray:</p>\
+         <p><code id=\"token\">{token}</code></p></body></html>"
+    );
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+fn not_permitted() -> Response {
+    upstox_error(
+        StatusCode::UNAUTHORIZED,
+        "UDAPI100067",
+        "The API you are trying to access is not permitted with an extended_token",
+    )
+}
+
+/// `GET /v2/market/status/{exchange}`: on the analytics token's list.
+async fn market_status(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Path(exchange): axum::extract::Path<String>,
+) -> Response {
+    if let Some(r) = intercept(&shared, Endpoint::UpstoxMarketStatus).await {
+        return r;
+    }
+    if bearer(&shared, &headers).is_none() {
+        return invalid_token();
+    }
+    json(
+        StatusCode::OK,
+        json!({"status": "success", "data": {
+            "exchange": exchange, "status": "NormalOpen", "last_updated": Utc::now().timestamp_millis()
         }}),
     )
 }
@@ -182,7 +286,7 @@ async fn user_ip(State(shared): State<AppState>, headers: HeaderMap) -> Response
     let Some((client_id, _)) = bearer(&shared, &headers) else {
         return invalid_token();
     };
-    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
+    let app = shared.config.app(KINDS, &client_id).expect("token issued to a registered app");
     let registered = shared.static_ips.lock().expect("static ips lock").of(&client_id);
     json(StatusCode::OK, json!({"status": "success", "data": ip_data(app, &registered)}))
 }
@@ -217,7 +321,7 @@ async fn change_user_ip(
         return upstox_error(StatusCode::BAD_REQUEST, "UDAPI1185", "Static IP can only be updated once per week");
     };
     shared.registry.lock().expect("registry lock").revoke_client_access(&client_id);
-    let app = shared.config.app(&[ProviderKind::Upstox], &client_id).expect("token issued to a registered app");
+    let app = shared.config.app(KINDS, &client_id).expect("token issued to a registered app");
     let mut data = ip_data(app, &registered);
     data["access_tokens_invalidated"] = json!(true);
     json(StatusCode::OK, json!({"status": "success", "data": data}))
@@ -231,7 +335,13 @@ impl crate::broker::Broker for Upstox {
     }
 
     fn endpoints(&self) -> &'static [Endpoint] {
-        &[Endpoint::UpstoxToken, Endpoint::UpstoxProfile, Endpoint::UpstoxLogout, Endpoint::UpstoxStaticIp]
+        &[
+            Endpoint::UpstoxToken,
+            Endpoint::UpstoxProfile,
+            Endpoint::UpstoxLogout,
+            Endpoint::UpstoxStaticIp,
+            Endpoint::UpstoxMarketStatus,
+        ]
     }
 
     fn outage(&self, status: StatusCode) -> Response {
@@ -247,6 +357,9 @@ impl crate::broker::Broker for Upstox {
     }
 
     fn hostile_token(&self) -> Response {
-        crate::reply::json(StatusCode::OK, json!({"user_id": "U1", "access_token": crate::HOSTILE_TOKEN}))
+        crate::reply::json(
+            StatusCode::OK,
+            json!({"user_id": "U1", "access_token": crate::HOSTILE_TOKEN, "extended_token": crate::HOSTILE_TOKEN}),
+        )
     }
 }

@@ -28,6 +28,15 @@ impl Brokers {
         self.dir.join("data")
     }
 
+    /// What the user pastes to log `account` in, where its broker shows a
+    /// token to copy instead of redirecting (Upstox's analytics token, made
+    /// anew in the console for each login).
+    pub fn pasted_code(&self, account: &str) -> Option<String> {
+        let (_, provider) = self.accounts.iter().find(|(id, _)| id == account)?;
+        (*provider == ProviderKind::UpstoxAnalytics)
+            .then(|| self.sandbox.make_upstox_analytics_token(&format!("{}-app", provider.as_str())))
+    }
+
     /// The accounts whose tokens renew without the user.
     pub fn renewable(&self) -> impl Iterator<Item = &str> {
         use tokentray_core::provider::Renewal;
@@ -138,6 +147,30 @@ impl Door {
         c.output().await.unwrap_or_else(|e| panic!("{} runs: {e}", self.cli.display()))
     }
 
+    /// `tokentray ARGS` with `line` typed on its standard input (a code the
+    /// broker showed), which must succeed.
+    pub async fn ok_typing(&self, args: &[&str], line: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        let mut c = tokio::process::Command::new(&self.cli);
+        c.args(args).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+        c.stderr(std::process::Stdio::piped()).kill_on_drop(true);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("{} runs: {e}", self.cli.display()));
+        // Kept open until the command ends: it reads lines while the login runs.
+        let mut stdin = child.stdin.take().expect("piped");
+        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        let out = child.wait_with_output().await.unwrap();
+        drop(stdin);
+        assert!(
+            out.status.success(),
+            "tokentray {}: exit {:?}: {}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// `tokentray ARGS`, which must succeed; its standard output.
     pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
@@ -176,12 +209,15 @@ impl Door {
 
 /// Login, `token`, the API, logout, `token`, the API: `rounds` times for
 /// `account`, back to back.
-pub async fn login_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
+pub async fn login_rounds(door: &Door, b: &Brokers, account: &str, rounds: u32) -> Tally {
     let mut tally = Tally::default();
     let mut previous: Option<String> = None;
     for _ in 0..rounds {
         tally.rounds += 1;
-        door.ok(&["login", account]).await;
+        match b.pasted_code(account) {
+            Some(code) => door.ok_typing(&["login", account], &code).await,
+            None => door.ok(&["login", account]).await,
+        };
         let token = door.token(account, &mut tally).await;
         if token.is_some() && token == previous {
             tally.stale += 1;
@@ -209,8 +245,9 @@ pub async fn login_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
 }
 
 /// `tokentray refresh`, then `token`: `rounds` times for a logged-in
-/// `account` whose provider renews; each must hand out the renewed token.
-pub async fn refresh_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
+/// `account` whose provider renews; each must hand out the renewed token
+/// (the same one, where renewal keeps it alive in place: E*TRADE's).
+pub async fn refresh_rounds(door: &Door, account: &str, rounds: u32, in_place: bool) -> Tally {
     let mut tally = Tally::default();
     door.ok(&["login", account]).await;
     let mut previous = door.token(account, &mut tally).await;
@@ -224,7 +261,7 @@ pub async fn refresh_rounds(door: &Door, account: &str, rounds: u32) -> Tally {
             code => panic!("refresh {account}: exit {code:?}: {}", String::from_utf8_lossy(&refreshed.stderr)),
         }
         let token = door.token(account, &mut tally).await;
-        if token.is_some() && token == previous {
+        if token.is_some() && (token == previous) != in_place {
             tally.stale += 1;
         }
         if token.is_some() && door.api_token(account).await.1 != token {
@@ -260,13 +297,15 @@ pub struct Verdict {
 /// rounds for each that renews, the accounts at once; prints each tally
 /// under `label` (the figures a measurement quotes).
 pub async fn every_round(door: &Door, b: &Brokers, logins: u32, refreshes: u32, label: &str) -> Verdict {
-    let logins =
-        for_every(
-            b.accounts.iter().map(|(id, _)| id.as_str()),
-            |id| async move { login_rounds(door, &id, logins).await },
-        )
-        .await;
-    let refreshes = for_every(b.renewable(), |id| async move { refresh_rounds(door, &id, refreshes).await }).await;
+    let logins = for_every(b.accounts.iter().map(|(id, _)| id.as_str()), |id| async move {
+        login_rounds(door, b, &id, logins).await
+    })
+    .await;
+    let in_place = |id: &str| {
+        b.accounts.iter().any(|(a, p)| a == id && p.describe().renewal == tokentray_core::provider::Renewal::InPlace)
+    };
+    let refreshes =
+        for_every(b.renewable(), |id| async move { refresh_rounds(door, &id, refreshes, in_place(&id)).await }).await;
     for (id, tally) in &logins {
         println!("one truth, {label}, logins, {id}: {tally:?}");
     }

@@ -57,9 +57,9 @@ fn yes() -> bool {
 pub(crate) struct RawAccount {
     pub id: Spanned<String>,
     provider: ProviderKind,
-    #[serde(alias = "client_id")]
+    #[serde(alias = "client_id", default)]
     api_key: String,
-    redirect_uri: RedirectUri,
+    redirect_uri: Option<RedirectUri>,
     user_id: Option<String>,
     label: Option<String>,
     api_base: Option<Url>,
@@ -119,6 +119,10 @@ pub struct AccountConfig {
 
 const DEFAULT_VALIDATE_EVERY: Span = Span::hours(1);
 
+/// The redirect of a login whose code the user types (RFC 8252 7.3's URN
+/// for "out of band"): nothing listens for it.
+pub const OUT_OF_BAND: &str = "urn:ietf:wg:oauth:2.0:oob";
+
 /// Resolves one `[[account]]`; `earlier` is the line of an account before
 /// it with the same id, if there is one.
 pub(crate) fn resolve(
@@ -137,8 +141,8 @@ pub(crate) fn resolve(
         return Err(at_id(format!("duplicate id; it is already used on line {line}")));
     }
     let described = a.provider.describe();
-    if a.api_key.trim().is_empty() {
-        return Err(at_id("api_key is empty".to_owned()));
+    if a.api_key.trim().is_empty() && described.needs_app_key() {
+        return Err(at_id("api_key is empty: set it to the app's key from the broker's developer console".to_owned()));
     }
     let user_id = a.user_id.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
     // It goes into request headers (Dhan's `dhanClientId`) and bodies.
@@ -148,7 +152,16 @@ pub(crate) fn resolve(
     if let (Some(what), None) = (described.user_id, &user_id) {
         return Err(at_id(format!("provider `{}` needs user_id = \"<{what}>\"", a.provider)));
     }
-    if !matches!(a.redirect_uri.scheme(), "http" | "https") {
+    // Where the user types the code the broker shows, no redirect is
+    // needed: the login is pasted (`oob`, RFC 8252's out-of-band).
+    let redirect_uri = match (a.redirect_uri, described.needs_redirect()) {
+        (Some(uri), _) => uri,
+        (None, false) => RedirectUri::parse(OUT_OF_BAND).expect("the out-of-band URN parses"),
+        (None, true) => {
+            return Err(at_id("redirect_uri is missing: the address registered with the broker's app".to_owned()))
+        }
+    };
+    if !matches!(redirect_uri.scheme(), "http" | "https") && redirect_uri.as_str() != OUT_OF_BAND {
         return Err(at_id("redirect_uri must be an http:// or https:// URL".to_owned()));
     }
     let thresholds = match &a.thresholds {
@@ -217,7 +230,7 @@ pub(crate) fn resolve(
         id,
         provider: a.provider,
         api_key: a.api_key.trim().to_owned(),
-        redirect_uri: a.redirect_uri,
+        redirect_uri,
         user_id,
         api_base,
         login_base,

@@ -123,8 +123,8 @@ pub fn upsert_account(
     table["id"] = value(draft.id.trim());
     table["provider"] = value(provider.as_str());
     table.remove("client_id");
-    table["api_key"] = value(draft.api_key.trim());
-    table["redirect_uri"] = value(draft.redirect_uri.trim());
+    set_or_remove(table, "api_key", Some(draft.api_key.trim()).filter(|k| !k.is_empty()));
+    set_or_remove(table, "redirect_uri", Some(draft.redirect_uri.trim()).filter(|u| !u.is_empty()));
     set_or_remove(table, "label", non_empty(&draft.label));
     set_or_remove(table, "user_id", non_empty(&draft.user_id));
 

@@ -43,7 +43,7 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
     let mut url = url::Url::parse(&ProviderClient::endpoint(&account.login_base, "/publisher-login"))
         .expect("login_base is a valid URL");
     url.query_pairs_mut().append_pair("api_key", &account.api_key).append_pair("state", &state);
-    LoginAttempt { url, state, pkce_verifier: None }
+    LoginAttempt::new(url, state)
 }
 
 /// The redirect's tokens. Angel may drop `state` (docs/providers/angelone.md),
@@ -144,6 +144,7 @@ pub async fn exchange(c: &ProviderClient, login: &LoginCode, now: Instant) -> Re
         access_token: login.code.clone(),
         refresh_token: login.refresh_token.clone(),
         feed_token: login.feed_token.clone(),
+        token_secret: None,
     };
     Ok(grant(c, tokens, now, now, user))
 }
@@ -191,6 +192,7 @@ pub(super) fn token_answer(
         access_token: Secret::new(access),
         refresh_token: rotated(&data, "refreshToken", previous_refresh),
         feed_token: optional("feedToken"),
+        token_secret: None,
     };
     Ok(grant(c, tokens, login_at, now, UserInfo::default()))
 }

@@ -78,7 +78,7 @@ pub async fn begin_login(c: &ProviderClient, secret: &Secret, state: String) -> 
     let mut url = url::Url::parse(&ProviderClient::endpoint(&a.login_base, "/login/consentApp-login"))
         .expect("login_base is a valid URL");
     url.query_pairs_mut().append_pair("consentAppId", &consent);
-    Ok(LoginAttempt { url, state, pkce_verifier: None })
+    Ok(LoginAttempt::new(url, state))
 }
 
 /// The consent id of a `generate-consent` answer (`"status":"success"`, as the SDK demands).
@@ -144,7 +144,7 @@ pub(super) fn token_answer(
     let expires_at =
         lifetime_override(c.account(), now).unwrap_or_else(|| jwt_expiry(now, super::jwt_exp(access), fallback));
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: None, feed_token: None },
+        tokens: TokenSet::access(access),
         meta: TokenMeta { issued_at: now, expires_at, login_at, refresh: Refreshability::WhileValid },
         user: user(b),
     })

@@ -157,6 +157,15 @@ mod tests {
             (AngelOne, 200, Some("AG8004"), CredentialsWrong),
             (AngelOne, 200, Some("AB1004"), Transient),
             (AngelOne, 200, Some("AB1007"), Malformed),
+            (Tastytrade, 400, Some("invalid_grant"), TokenInvalid),
+            (Tastytrade, 401, Some("invalid_client"), CredentialsWrong),
+            (Tastytrade, 401, Some("unauthorized"), TokenInvalid),
+            (Etrade, 401, Some("token_expired"), TokenInvalid),
+            (Etrade, 401, Some("consumer_key_rejected"), CredentialsWrong),
+            (Etrade, 401, Some("timestamp_refused"), Transient),
+            (Breeze, 200, Some("Resource not available."), TokenInvalid),
+            (Breeze, 200, Some("Public Key does not exist."), CredentialsWrong),
+            (UpstoxExtended, 401, Some("UDAPI100050"), TokenInvalid),
         ];
         for (p, status, code, want) in cases {
             let codes = match p {
@@ -166,6 +175,10 @@ mod tests {
                 Fyers => super::super::fyers::CODES,
                 Dhan => super::super::dhan::CODES,
                 AngelOne => super::super::angelone::CODES,
+                Tastytrade => super::super::tastytrade::CODES,
+                Etrade => super::super::etrade::CODES,
+                Breeze => super::super::breeze::CODES,
+                UpstoxExtended | UpstoxAnalytics => super::super::upstox::CODES,
             };
             assert_eq!(classify(status, code, codes), want, "{p} {status} {code:?}");
         }

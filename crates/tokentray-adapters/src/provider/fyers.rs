@@ -56,7 +56,7 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
         .append_pair("redirect_uri", account.redirect_uri.as_str())
         .append_pair("response_type", "code")
         .append_pair("state", &state);
-    LoginAttempt { url, state, pkce_verifier: None }
+    LoginAttempt::new(url, state)
 }
 
 /// The redirect's code is in `auth_code`; `code=200` beside it is a status.
@@ -191,14 +191,19 @@ pub(super) fn token_answer(
         None => Refreshability::NotRefreshable,
     };
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+        tokens: TokenSet {
+            access_token: Secret::new(access),
+            refresh_token: refresh,
+            feed_token: None,
+            token_secret: None,
+        },
         meta: TokenMeta { issued_at: now, expires_at, login_at, refresh: refresh_state },
         user: UserInfo::default(),
     })
 }
 
 fn authorized(c: &ProviderClient, request: reqwest::RequestBuilder, access: &Secret) -> reqwest::RequestBuilder {
-    let (name, value) = super::auth_header(FYERS, &c.account().api_key, access);
+    let (name, value) = super::auth_header(FYERS, &c.account().api_key, access).expect("Fyers takes a header");
     request.header(name, value).header("version", "3").header("Accept", "application/json")
 }
 

@@ -56,6 +56,16 @@ pub async fn send_for_status(provider: ProviderKind, request: reqwest::RequestBu
     Ok(Reply { status, body, retry_after })
 }
 
+/// Sends `request` and hands back its status, `Retry-After` and raw bytes:
+/// for answers that are not JSON (E*TRADE's OAuth endpoints answer
+/// form-encoded text).
+pub async fn send_raw(
+    provider: ProviderKind,
+    request: reqwest::RequestBuilder,
+) -> Result<(u16, Option<Duration>, Vec<u8>), ProviderError> {
+    exchange(provider, request).await
+}
+
 /// The largest answer read from a provider: real ones are a few kilobytes,
 /// and a broken or hostile server must not fill the memory.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;

@@ -54,7 +54,7 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
         .append_pair("v", "3")
         .append_pair("api_key", &account.api_key)
         .append_pair("redirect_params", &redirect_params);
-    LoginAttempt { url, state, pkce_verifier: None }
+    LoginAttempt::new(url, state)
 }
 
 fn error(reply: &Reply) -> ProviderError {
@@ -113,7 +113,12 @@ pub(super) fn session_answer(
         refresh: if refresh.is_some() { Refreshability::Unbounded } else { Refreshability::NotRefreshable },
     };
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+        tokens: TokenSet {
+            access_token: Secret::new(access),
+            refresh_token: refresh,
+            feed_token: None,
+            token_secret: None,
+        },
         meta,
         user: user(data),
     })

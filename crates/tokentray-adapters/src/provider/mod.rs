@@ -7,15 +7,19 @@
 //! its description in `tokentray_core::provider`.
 
 mod angelone;
+mod breeze;
 mod dhan;
 mod error;
+mod etrade;
 mod fyers;
 mod http;
 mod kite;
 mod oauth2;
 mod protocol;
 pub mod static_ip;
+mod tastytrade;
 mod upstox;
+mod upstox_read_only;
 
 pub use crate::bounded::read_bounded;
 pub use error::ProviderError;
@@ -41,6 +45,11 @@ fn protocol(kind: ProviderKind) -> &'static dyn Protocol {
         ProviderKind::Fyers => &fyers::Fyers,
         ProviderKind::Dhan => &dhan::Dhan,
         ProviderKind::AngelOne => &angelone::AngelOne,
+        ProviderKind::Tastytrade => &tastytrade::Tastytrade,
+        ProviderKind::Etrade => &etrade::Etrade,
+        ProviderKind::Breeze => &breeze::Breeze,
+        ProviderKind::UpstoxExtended => &upstox_read_only::Extended,
+        ProviderKind::UpstoxAnalytics => &upstox_read_only::Analytics,
     }
 }
 
@@ -52,6 +61,16 @@ pub struct LoginAttempt {
     pub state: String,
     /// PKCE (RFC 7636) verifier, when the account uses PKCE.
     pub pkce_verifier: Option<Secret>,
+    /// OAuth 1.0a (E*TRADE): the request token's secret, which signs the
+    /// access-token call; the request token itself is `state`.
+    pub request_token_secret: Option<Secret>,
+}
+
+impl LoginAttempt {
+    /// An attempt that keeps nothing but its `state` to check the redirect against.
+    pub fn new(url: Url, state: String) -> Self {
+        Self { url, state, pkce_verifier: None, request_token_secret: None }
+    }
 }
 
 /// Who the token belongs to, as the provider says.
@@ -113,10 +132,11 @@ pub enum CallbackError {
 
 /// The header the provider's API takes the token in: its name, and its
 /// value with this token (Kite's `token key:token`, Fyers' `app_id:token`,
-/// Dhan's bare token in `access-token`, a bearer token elsewhere).
-pub fn auth_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> (&'static str, String) {
-    let header = provider.describe().header;
-    (header.name, header.value_with(api_key, access_token.expose()))
+/// Dhan's bare token in `access-token`, a bearer token elsewhere); `None`
+/// where every request is signed instead (E*TRADE, Breeze).
+pub fn auth_header(provider: ProviderKind, api_key: &str, access_token: &Secret) -> Option<(&'static str, String)> {
+    let header = provider.describe().header?;
+    Some((header.name, header.value_with(api_key, access_token.expose())))
 }
 
 /// The HTTP client provider adapters share. `timeout` bounds every request.
@@ -168,11 +188,12 @@ impl ProviderClient {
         // Where the redirect may carry no state (docs/providers/), the
         // exchange ties the login to the account by the client id the
         // broker names. Any state sent must match.
-        let state = query.get("state").map(|s| crate::same_in_constant_time(s, &attempt.state));
+        let echoed = |field: &str| query.get(field).map(|s| crate::same_in_constant_time(s, &attempt.state));
         let state_ok = match self.account.describe().state {
-            StateEcho::Always => state == Some(true),
-            StateEcho::Sometimes => state != Some(false),
+            StateEcho::Always => echoed("state") == Some(true),
+            StateEcho::Sometimes => echoed("state") != Some(false),
             StateEcho::Never => true,
+            StateEcho::RequestToken => echoed("oauth_token") != Some(false),
         };
         if !state_ok {
             return Err(CallbackError::StateMismatch);
@@ -236,7 +257,9 @@ impl ProviderClient {
                 protocol::refresh_token(self, tokens)?;
                 protocol(self.kind()).refresh(self, tokens, current, credentials, now).await
             }
-            Renewal::ItselfWhileValid => protocol(self.kind()).refresh(self, tokens, current, credentials, now).await,
+            Renewal::ItselfWhileValid | Renewal::InPlace => {
+                protocol(self.kind()).refresh(self, tokens, current, credentials, now).await
+            }
         }?;
         checked(self.kind(), grant)
     }
@@ -264,6 +287,12 @@ impl ProviderClient {
     /// Asks the provider whether the access token works (a profile call).
     pub async fn validate(&self, tokens: &TokenSet) -> Result<UserInfo, ProviderError> {
         protocol(self.kind()).validate(self, &tokens.access_token).await
+    }
+
+    /// Asks with a call signed with the app's secret too, where the
+    /// provider signs every request (E*TRADE); as `validate` elsewhere.
+    pub async fn validate_with_secret(&self, tokens: &TokenSet, secret: &Secret) -> Result<UserInfo, ProviderError> {
+        protocol(self.kind()).validate_signed(self, tokens, secret).await
     }
 
     /// The static IPs registered for the app, where the provider lets a

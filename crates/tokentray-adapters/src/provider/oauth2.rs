@@ -94,7 +94,7 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
             q.append_pair("code_challenge", &pkce_challenge(v.expose())).append_pair("code_challenge_method", "S256");
         }
     }
-    LoginAttempt { url, state, pkce_verifier: verifier }
+    LoginAttempt { pkce_verifier: verifier, ..LoginAttempt::new(url, state) }
 }
 
 fn error(kind: ProviderKind, reply: &Reply) -> ProviderError {
@@ -179,7 +179,12 @@ pub(super) fn token_answer(
         (Some(_), None) => Refreshability::Unbounded,
     };
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: refresh, feed_token: None },
+        tokens: TokenSet {
+            access_token: Secret::new(access),
+            refresh_token: refresh,
+            feed_token: None,
+            token_secret: None,
+        },
         meta: TokenMeta {
             issued_at: now,
             expires_at: lifetime_override(a, now).unwrap_or_else(|| oauth2_expiry(now, expires_in)),

@@ -54,6 +54,17 @@ pub(super) trait Protocol: Sync {
     /// Asks whether the access token works (a profile call).
     async fn validate(&self, c: &ProviderClient, access: &Secret) -> Result<UserInfo, ProviderError>;
 
+    /// Asks whether the tokens work with a call signed with the app's
+    /// secret too (E*TRADE); where calls carry the token alone, as `validate`.
+    async fn validate_signed(
+        &self,
+        c: &ProviderClient,
+        tokens: &TokenSet,
+        _secret: &Secret,
+    ) -> Result<UserInfo, ProviderError> {
+        self.validate(c, &tokens.access_token).await
+    }
+
     /// Ends the tokens at the provider, where it has a way to.
     async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secret>)
         -> Result<(), ProviderError>;

@@ -40,18 +40,22 @@ pub fn begin_login(account: &AccountConfig, state: String) -> LoginAttempt {
         .append_pair("client_id", &account.api_key)
         .append_pair("redirect_uri", account.redirect_uri.as_str())
         .append_pair("state", &state);
-    LoginAttempt { url, state, pkce_verifier: None }
+    LoginAttempt::new(url, state)
+}
+
+fn error(reply: &Reply) -> ProviderError {
+    error_of(UPSTOX, reply)
 }
 
 /// `errors[0]`, reading the camelCase field or its snake_case twin.
-fn error(reply: &Reply) -> ProviderError {
+pub(super) fn error_of(kind: ProviderKind, reply: &Reply) -> ProviderError {
     let first = reply.body.get("errors").and_then(|e| e.get(0));
     let field =
         |camel: &str, snake: &str| first.and_then(|f| text(f, camel).or_else(|| text(f, snake))).map(str::to_owned);
     ProviderError {
         retry_after: reply.retry_after,
         ..ProviderError::from_response(
-            UPSTOX,
+            kind,
             reply.status,
             field("errorCode", "error_code"),
             field("message", "message").unwrap_or_else(|| "no message".to_owned()),
@@ -86,13 +90,13 @@ pub(super) fn token_answer(c: &ProviderClient, reply: Reply, now: Instant) -> Re
     let access = required(UPSTOX, reply.status, &reply.body, "access_token")?;
     let expires_at = lifetime_override(a, now).unwrap_or_else(|| upstox_expiry(now, super::jwt_exp(access)));
     Ok(Grant {
-        tokens: TokenSet { access_token: Secret::new(access), refresh_token: None, feed_token: None },
+        tokens: TokenSet::access(access),
         meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh: Refreshability::NotRefreshable },
         user: user(&reply.body),
     })
 }
 
-fn user(v: &Value) -> UserInfo {
+pub(super) fn user(v: &Value) -> UserInfo {
     UserInfo { user_id: text(v, "user_id").map(str::to_owned), user_name: text(v, "user_name").map(str::to_owned) }
 }
 

@@ -147,6 +147,7 @@ mod tests {
                 access_token: Secret::new("access-1"),
                 refresh_token: Some(Secret::new("refresh-2")),
                 feed_token: None,
+                token_secret: Some(Secret::new("secret-3")),
             },
             meta: TokenMeta { issued_at: t, expires_at: t, login_at: t, refresh: Refreshability::Unbounded },
             user_id: Some("AB1234".into()),

@@ -40,6 +40,8 @@ pub struct AccessCopy {
     pub access_token: Secret,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<Secret>,
     pub expires_at: Instant,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -53,6 +55,7 @@ impl AccessCopy {
         Self {
             access_token: grant.tokens.access_token.clone(),
             feed_token: grant.tokens.feed_token.clone(),
+            token_secret: grant.tokens.token_secret.clone(),
             expires_at: grant.meta.expires_at,
             user_id: grant.user.user_id.clone(),
             record_version,
@@ -77,6 +80,8 @@ pub struct TokenRecord {
     pub refresh_token: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<Secret>,
     /// When the access token stops working, for bots (the same as `meta`'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Instant>,
@@ -139,6 +144,7 @@ impl TokenRecord {
             access_token: self.access_token.clone()?,
             refresh_token: self.refresh_token.clone(),
             feed_token: self.feed_token.clone(),
+            token_secret: self.token_secret.clone(),
         };
         let user = UserInfo { user_id: self.user_id.clone(), user_name: self.user_name.clone() };
         Some(Grant { tokens, meta: self.meta?, user })
@@ -157,6 +163,7 @@ impl TokenRecord {
         self.access_token = Some(grant.tokens.access_token.clone());
         self.refresh_token = grant.tokens.refresh_token.clone();
         self.feed_token = grant.tokens.feed_token.clone();
+        self.token_secret = grant.tokens.token_secret.clone();
         self.expires_at = Some(grant.meta.expires_at);
         self.meta = Some(grant.meta);
         self.user_id = grant.user.user_id.clone();

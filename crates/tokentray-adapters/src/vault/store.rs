@@ -83,8 +83,12 @@ impl SecretStore for VaultStore {
             // machine (or a hand) got wrong still serves its token.
             let text = |key: &str| read.data.get(key).and_then(Value::as_str).map(Secret::new);
             let Some(access_token) = text("access_token") else { return Ok(None) };
-            let tokens =
-                TokenSet { access_token, refresh_token: text("refresh_token"), feed_token: text("feed_token") };
+            let tokens = TokenSet {
+                access_token,
+                refresh_token: text("refresh_token"),
+                feed_token: text("feed_token"),
+                token_secret: text("token_secret"),
+            };
             return Ok(Some(tokens.to_secret()));
         }
         match read.data.get("value") {
@@ -116,6 +120,7 @@ impl SecretStore for VaultStore {
                     record.access_token = Some(tokens.access_token.clone());
                     record.refresh_token = tokens.refresh_token.clone();
                     record.feed_token = tokens.feed_token.clone();
+                    record.token_secret = tokens.token_secret.clone();
                     match c.write(&path, &record.to_map(), Some(cas)).await {
                         Err(VaultError::CasMismatch { .. }) => continue,
                         other => return other.map(drop),

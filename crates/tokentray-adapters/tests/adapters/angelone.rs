@@ -115,7 +115,7 @@ async fn validation_reads_the_gateways_ag8001_as_a_dead_token_even_with_http_200
     let angel = client(&sb, "angelone");
     let (grant, _) = login(&angel).await;
     assert_eq!(angel.validate(&grant.tokens).await.unwrap().user_id.as_deref(), Some(ANGEL_CLIENT));
-    let (name, value) = auth_header(ProviderKind::AngelOne, ANGEL_KEY, &grant.tokens.access_token);
+    let (name, value) = auth_header(ProviderKind::AngelOne, ANGEL_KEY, &grant.tokens.access_token).unwrap();
     assert_eq!((name, value), ("Authorization", format!("Bearer {}", grant.tokens.access_token.expose())));
 
     sb.expire_access_tokens();

@@ -122,7 +122,7 @@ async fn validation_sends_the_token_in_access_token() {
     let sent = &sb.requests_to("/v2/profile")[0];
     assert_eq!(sent.header("access-token"), Some(grant.tokens.access_token.expose()));
     assert_eq!(sent.header("authorization"), None);
-    let (name, value) = auth_header(ProviderKind::Dhan, DHAN_KEY, &grant.tokens.access_token);
+    let (name, value) = auth_header(ProviderKind::Dhan, DHAN_KEY, &grant.tokens.access_token).unwrap();
     assert_eq!((name, value.as_str()), ("access-token", grant.tokens.access_token.expose()));
 
     // A new login ends the earlier token: one token at a time.

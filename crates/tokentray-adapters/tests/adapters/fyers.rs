@@ -138,7 +138,7 @@ async fn validation_uses_app_id_colon_token_and_sees_a_dead_token() {
     let token = grant.tokens.access_token.expose();
     assert_eq!(sent.header("authorization"), Some(format!("{FYERS_KEY}:{token}").as_str()));
     assert_eq!(
-        auth_header(ProviderKind::Fyers, FYERS_KEY, &grant.tokens.access_token).1,
+        auth_header(ProviderKind::Fyers, FYERS_KEY, &grant.tokens.access_token).unwrap().1,
         format!("{FYERS_KEY}:{token}")
     );
     assert_eq!(sent.header("version"), Some("3"));

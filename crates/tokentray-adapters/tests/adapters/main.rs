@@ -8,10 +8,12 @@
 #![allow(clippy::disallowed_methods)]
 
 mod angelone;
+mod breeze;
 mod common;
 mod config;
 mod config_edit;
 mod dhan;
+mod etrade;
 mod fyers;
 mod oauth2;
 mod parsers;
@@ -21,6 +23,8 @@ mod sinks;
 #[cfg(windows)]
 mod sinks_windows;
 mod stores;
+mod tastytrade;
+mod upstox_read_only;
 // Built for Linux only: it runs OpenBao, whose `bao` binary here is Linux's.
 #[cfg(unix)]
 mod vault;

@@ -379,6 +379,7 @@ fn a_sink_file_of_any_content_is_rewritten_or_refused_never_panics() {
         account: "a",
         access_token: &token,
         feed_token: None,
+        token_secret: None,
         api_key: "key",
         user_id: Some("AB 12"),
         expires_at: Some(chrono::Utc::now()),

@@ -12,7 +12,7 @@ use tokentray_sandbox::{Endpoint, Fault};
 async fn logged_in(id: &str) -> (tokentray_sandbox::Sandbox, tokentray_adapters::provider::ProviderClient, TokenSet) {
     let sb = sandbox().await;
     let c = client(&sb, id);
-    let (grant, _) = login(&c).await;
+    let (grant, _) = login_with(&sb, &c).await;
     (sb, c, grant.tokens)
 }
 
@@ -23,7 +23,21 @@ const PROFILES: &[(&str, Endpoint)] = &[
     ("fyers", Endpoint::FyersProfile),
     ("dhan", Endpoint::DhanProfile),
     ("angelone", Endpoint::AngelProfile),
+    ("tastytrade", Endpoint::TastyCustomer),
+    ("etrade", Endpoint::EtradeAccounts),
+    ("breeze", Endpoint::BreezeCustomerDetails),
+    ("upstox-extended", Endpoint::UpstoxProfile),
+    ("upstox-analytics", Endpoint::UpstoxMarketStatus),
 ];
+
+/// A check as the engine makes it: signed with the secret where the
+/// provider signs every request (E*TRADE).
+async fn check(
+    c: &tokentray_adapters::provider::ProviderClient,
+    tokens: &TokenSet,
+) -> Result<tokentray_adapters::provider::UserInfo, tokentray_adapters::provider::ProviderError> {
+    c.validate_with_secret(tokens, &secret_for(&c.account().id)).await
+}
 
 /// A provider added to the descriptions fails here until its failures are tried too.
 #[test]
@@ -41,10 +55,10 @@ async fn server_errors_are_transient_for_every_provider() {
         let (sb, c, tokens) = logged_in(id).await;
         for code in [500, 502, 503, 504] {
             sb.inject(endpoint, Fault::Status { code }, Some(1));
-            let e = c.validate(&tokens).await.unwrap_err();
+            let e = check(&c, &tokens).await.unwrap_err();
             assert_eq!((e.status, e.class), (Some(code), ErrorClass::Transient), "{id} {code}: {e}");
         }
-        c.validate(&tokens).await.expect("the fault was for one request only");
+        check(&c, &tokens).await.expect("the fault was for one request only");
     }
 }
 
@@ -53,7 +67,7 @@ async fn rate_limits_are_classified_for_every_provider() {
     for &(id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::RateLimit, Some(1));
-        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
+        assert_eq!(check(&c, &tokens).await.unwrap_err().class, ErrorClass::RateLimited, "{id}");
     }
 }
 
@@ -62,7 +76,7 @@ async fn malformed_json_is_malformed() {
     for &(id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::MalformedJson, Some(1));
-        assert_eq!(c.validate(&tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
+        assert_eq!(check(&c, &tokens).await.unwrap_err().class, ErrorClass::Malformed, "{id}");
     }
 }
 
@@ -90,7 +104,7 @@ async fn a_hung_provider_times_out_as_transient() {
                 let (sb, c, tokens) = logged_in(id).await;
                 sb.inject(endpoint, Fault::Hang, Some(1));
                 let started = std::time::Instant::now();
-                let e = c.validate(&tokens).await.unwrap_err();
+                let e = check(&c, &tokens).await.unwrap_err();
                 assert_eq!(e.class, ErrorClass::Transient, "{id}");
                 assert!(e.message.contains("timed out"), "{id}: {e}");
                 assert!(started.elapsed() < std::time::Duration::from_secs(10), "{id}");
@@ -106,7 +120,7 @@ async fn a_hung_provider_times_out_as_transient() {
 async fn a_slow_provider_still_answers() {
     let (sb, c, tokens) = logged_in("upstox").await;
     sb.inject(Endpoint::UpstoxProfile, Fault::delay(std::time::Duration::from_millis(200)), Some(1));
-    c.validate(&tokens).await.unwrap();
+    check(&c, &tokens).await.unwrap();
 }
 
 #[tokio::test]
@@ -139,6 +153,9 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_an_exchange() {
         ("generic", Endpoint::OAuth2Token),
         ("fyers", Endpoint::FyersAuthCode),
         ("dhan", Endpoint::DhanConsume),
+        ("tastytrade", Endpoint::TastyToken),
+        ("etrade", Endpoint::EtradeAccessToken),
+        ("upstox-extended", Endpoint::UpstoxToken),
     ] {
         let sb = sandbox().await;
         let c = client(&sb, id);
@@ -158,6 +175,7 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_a_refresh() {
         ("fyers", Endpoint::FyersRefresh),
         ("dhan", Endpoint::DhanRenew),
         ("angelone", Endpoint::AngelTokens),
+        ("tastytrade", Endpoint::TastyToken),
     ] {
         let sb = sandbox().await;
         let c = client(&sb, id);
@@ -186,6 +204,24 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_angel_ones_redirect
     assert!(c.read_callback(&query, &attempt).is_ok(), "a redirect without state is read, and checked by the exchange");
 }
 
+/// Breeze's token is the API session its redirect brings, and Upstox's
+/// analytics token is pasted: hostile text there is refused before any call.
+#[tokio::test]
+async fn a_token_holding_shell_syntax_is_never_accepted_from_a_redirect_or_a_paste() {
+    let sb = sandbox().await;
+    for (id, field) in [("breeze", "apisession"), ("upstox-analytics", "analytics_token")] {
+        let c = client(&sb, id);
+        let attempt = new_attempt(&c).await;
+        let hostile =
+            std::collections::HashMap::from([(field.to_owned(), tokentray_sandbox::HOSTILE_TOKEN.to_owned())]);
+        let code = c.read_callback(&hostile, &attempt).unwrap();
+        sb.clear_requests();
+        let e = c.exchange(&code, &attempt, &secret_for(id), Utc::now()).await.unwrap_err();
+        assert_ne!(e.class, ErrorClass::Transient, "{id}: {e}");
+        assert!(!e.to_string().contains("touch"), "{id}: the error does not echo the token: {e}");
+    }
+}
+
 #[test]
 fn token_text_is_visible_ascii_of_a_sane_length() {
     use tokentray_adapters::provider::{is_token_text, MAX_TOKEN_LEN};
@@ -202,10 +238,10 @@ async fn an_answer_over_1_mib_is_malformed_and_never_read_whole() {
     for &(id, endpoint) in PROFILES {
         let (sb, c, tokens) = logged_in(id).await;
         sb.inject(endpoint, Fault::HugeBody, Some(1));
-        let e = c.validate(&tokens).await.unwrap_err();
+        let e = check(&c, &tokens).await.unwrap_err();
         assert_eq!(e.class, ErrorClass::Malformed, "{id}: {e}");
         assert!(e.to_string().contains("larger than 1024 KiB"), "{id}: {e}");
-        c.validate(&tokens).await.expect("the next answer is read as usual");
+        check(&c, &tokens).await.expect("the next answer is read as usual");
     }
 }
 

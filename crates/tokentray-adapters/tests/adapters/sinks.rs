@@ -33,6 +33,7 @@ fn values(token: &Secret) -> SinkValues<'_> {
         account: "kite-main",
         access_token: token,
         feed_token: None,
+        token_secret: None,
         api_key: "kitekey",
         user_id: Some("AB1234"),
         expires_at: Some(chrono::DateTime::parse_from_rfc3339("2026-11-27T00:30:00Z").unwrap().to_utc()),

@@ -30,6 +30,7 @@ fn values(token: &Secret) -> SinkValues<'_> {
         account: "kite-main",
         access_token: token,
         feed_token: None,
+        token_secret: None,
         api_key: "k",
         user_id: None,
         expires_at: None,

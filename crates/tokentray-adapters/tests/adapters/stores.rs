@@ -20,6 +20,7 @@ fn tokens(n: u32) -> TokenSet {
         access_token: Secret::new(format!("access-{n}-0123456789")),
         refresh_token: Some(Secret::new(format!("refresh-{n}"))),
         feed_token: Some(Secret::new(format!("feed-{n}"))),
+        token_secret: Some(Secret::new(format!("secret-{n}"))),
     }
 }
 
@@ -81,6 +82,7 @@ fn a_token_set_longer_than_the_keyring_holds_is_kept_whole() {
         access_token: Secret::new(format!("eyJ{n}.{}", "a".repeat(2048))),
         refresh_token: Some(Secret::new(format!("r{n}.{}", "b".repeat(2040)))),
         feed_token: None,
+        token_secret: None,
     };
     let sealed_files = || std::fs::read_dir(dir.join("sealed")).map(|d| d.count()).unwrap_or(0);
     store.delete("acct", SecretItem::Tokens).unwrap();

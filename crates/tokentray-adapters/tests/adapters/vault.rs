@@ -80,7 +80,12 @@ fn secrets_live_in_vault_and_this_machines_keys_stay_local() {
 
     // A token set written alone keeps the rest of the record and lands
     // even after another machine wrote (it reads again).
-    let tokens = TokenSet { access_token: Secret::new("A1"), refresh_token: Some(Secret::new("R1")), feed_token: None };
+    let tokens = TokenSet {
+        access_token: Secret::new("A1"),
+        refresh_token: Some(Secret::new("R1")),
+        feed_token: None,
+        token_secret: None,
+    };
     store.set_tokens("schwab", &tokens).unwrap();
     let other =
         TokenRecord { user_id: Some("U1".to_owned()), access_token: Some(Secret::new("A0")), ..TokenRecord::default() };

@@ -79,6 +79,7 @@ impl SinkInputs {
             account: &self.account.id,
             access_token: &self.tokens.access_token,
             feed_token: self.tokens.feed_token.as_ref(),
+            token_secret: self.tokens.token_secret.as_ref(),
             api_key: &self.account.api_key,
             // The broker's word first; the configured id (Dhan's client id) until it has spoken.
             user_id: self.user_id.as_deref().or(self.account.user_id.as_deref()),

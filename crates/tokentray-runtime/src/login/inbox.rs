@@ -45,12 +45,25 @@ pub(super) struct Inbox {
     sender: mpsc::Sender<Callback>,
     served: mpsc::Receiver<Callback>,
     pasted: Option<mpsc::Receiver<Pasted>>,
+    /// The field a typed code is read as (E*TRADE's verifier, Upstox's
+    /// analytics token), where the provider shows one.
+    typed_code: Option<&'static str>,
 }
 
 impl Inbox {
-    pub fn new(pasted: Option<mpsc::Receiver<Pasted>>) -> Self {
+    pub fn new(pasted: Option<mpsc::Receiver<Pasted>>, typed_code: Option<&'static str>) -> Self {
         let (sender, served) = mpsc::channel(8);
-        Self { sender, served, pasted }
+        Self { sender, served, pasted, typed_code }
+    }
+
+    /// A pasted line as a callback's query: the address's, or a typed code
+    /// (token text, nothing else) as the provider's field.
+    fn query_of(&self, line: &str) -> Option<HashMap<String, String>> {
+        tokentray_adapters::provider::pasted_callback_query(line).or_else(|| {
+            let code = line.trim();
+            let field = self.typed_code.filter(|_| tokentray_adapters::provider::is_token_text(code))?;
+            Some(HashMap::from([(field.to_owned(), code.to_owned())]))
+        })
     }
 
     /// Where the callback server delivers.
@@ -77,7 +90,7 @@ impl Inbox {
                 Some(callback) = self.served.recv() => return Ok(callback),
                 Some(pasted) = recv_pasted(&mut self.pasted) => {
                     let reply = pasted.reply.map(Reply::Paste);
-                    match tokentray_adapters::provider::pasted_callback_query(&pasted.line) {
+                    match self.query_of(&pasted.line) {
                         Some(query) => return Ok(Callback { query, reply }),
                         None => {
                             tracing::warn!("a pasted line is not the address the browser landed on");

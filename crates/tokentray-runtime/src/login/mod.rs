@@ -131,7 +131,16 @@ impl Engine {
         let mut server = None;
         // The inbox ends with `run_login`, before the server closes: a
         // callback still queued, or arriving now, is told the login is over.
-        let result = self.run_login(&client, &secret, &options, &cancel, Inbox::new(pasted), &mut server).await;
+        let result = self
+            .run_login(
+                &client,
+                &secret,
+                &options,
+                &cancel,
+                Inbox::new(pasted, client.account().describe().typed_code),
+                &mut server,
+            )
+            .await;
         // The browser gets its page before the server goes away.
         if let Some(server) = server {
             server.close().await;
@@ -360,7 +369,7 @@ mod tests {
         );
         let account = Config::parse(&text, std::path::Path::new("t.toml")).unwrap().accounts.remove(0);
         let addrs = callback_addrs(&account.redirect_uri).unwrap();
-        let inbox = Inbox::new(None);
+        let inbox = Inbox::new(None, None);
         let sender = inbox.sender();
         let handover = tokentray_testkit::scratch("login-handover").join("a.handover");
         let server = CallbackServer::open(

@@ -63,6 +63,14 @@ pub struct ProviderChoice {
     pub pin: bool,
     /// Its endpoints are the account's own (authorize, token and profile URLs).
     pub endpoints: bool,
+    /// The form asks for the app's key (not for a pasted analytics token).
+    pub api_key: bool,
+    /// The form asks for the app's secret.
+    pub secret: bool,
+    /// The redirect address must be given (not where a code is typed).
+    pub redirect: bool,
+    /// Its tokens cannot place orders: the form says so.
+    pub read_only: bool,
 }
 
 impl ProviderChoice {
@@ -76,6 +84,10 @@ impl ProviderChoice {
                 user_id: d.user_id.map(str::to_owned),
                 pin: d.pin,
                 endpoints: d.endpoints_in_config,
+                api_key: d.needs_app_key(),
+                secret: d.secret != tokentray_core::provider::SecretNeed::Never,
+                redirect: d.needs_redirect(),
+                read_only: d.read_only,
             })
             .collect()
     }

@@ -102,6 +102,10 @@ impl Engine {
         let token = token.ok_or_else(|| EngineError::NoToken(id.to_owned()))?;
         let outcome = async {
             let tokens = self.tokens(id).await?;
+            if client.account().describe().signs_requests() {
+                let secret = self.api_secret(client.account()).await?;
+                return Ok(client.validate_with_secret(&tokens, &secret).await?);
+            }
             Ok::<_, EngineError>(client.validate(&tokens).await?)
         }
         .await;

@@ -26,6 +26,14 @@ pub const DHAN_SECRET: &str = "dhan-app-secret";
 pub const DHAN_CLIENT: &str = "1100123456";
 pub const ANGEL_KEY: &str = "angel-api-key";
 pub const ANGEL_CLIENT: &str = "A123456";
+pub const TASTY_KEY: &str = "tasty-client";
+pub const TASTY_SECRET: &str = "tasty-secret";
+pub const ETRADE_KEY: &str = "etrade-consumer-key";
+pub const ETRADE_SECRET: &str = "etrade-consumer-secret";
+/// An E*TRADE key without a registered callback: its code is shown to type.
+pub const ETRADE_OOB_KEY: &str = "etrade-oob-key";
+pub const BREEZE_KEY: &str = "breeze-app-key";
+pub const BREEZE_USER: &str = "BREEZE01";
 
 fn app(provider: ProviderKind, id: &str, secret: &str, path: &str) -> App {
     App::new(provider, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
@@ -45,6 +53,10 @@ pub fn sandbox_config() -> SandboxConfig {
             App { pin: FYERS_PIN.to_owned(), ..app(ProviderKind::Fyers, FYERS_KEY, FYERS_SECRET, "fyers/callback") },
             App { user_id: DHAN_CLIENT.to_owned(), ..app(ProviderKind::Dhan, DHAN_KEY, DHAN_SECRET, "dhan/callback") },
             App { user_id: ANGEL_CLIENT.to_owned(), ..app(ProviderKind::AngelOne, ANGEL_KEY, "", "angel/callback") },
+            app(ProviderKind::Tastytrade, TASTY_KEY, TASTY_SECRET, "tasty/callback"),
+            app(ProviderKind::Etrade, ETRADE_KEY, ETRADE_SECRET, "etrade/callback"),
+            App::new(ProviderKind::Etrade, ETRADE_OOB_KEY, ETRADE_SECRET, "oob", "AB1234"),
+            App { user_id: BREEZE_USER.to_owned(), ..app(ProviderKind::Breeze, BREEZE_KEY, "", "breeze/callback") },
         ],
         ..SandboxConfig::default()
     }
@@ -124,6 +136,51 @@ user_id = "{ANGEL_CLIENT}"
 redirect_uri = "http://127.0.0.1:9/angel/callback"
 api_base = "{base}"
 login_base = "{base}"
+
+[[account]]
+id = "tastytrade"
+provider = "tastytrade"
+api_key = "{TASTY_KEY}"
+redirect_uri = "http://127.0.0.1:9/tasty/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "etrade"
+provider = "etrade"
+api_key = "{ETRADE_KEY}"
+redirect_uri = "http://127.0.0.1:9/etrade/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "etrade-oob"
+provider = "etrade"
+api_key = "{ETRADE_OOB_KEY}"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "breeze"
+provider = "breeze"
+api_key = "{BREEZE_KEY}"
+user_id = "{BREEZE_USER}"
+redirect_uri = "http://127.0.0.1:9/breeze/callback"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
+id = "upstox-extended"
+provider = "upstox-extended"
+api_key = "{UPSTOX_KEY}"
+redirect_uri = "http://127.0.0.1:9/upstox/callback"
+api_base = "{base}"
+
+[[account]]
+id = "upstox-analytics"
+provider = "upstox-analytics"
+api_base = "{base}"
+login_base = "{base}/developer/apps"
 "#
     )
 }
@@ -144,6 +201,11 @@ pub fn secret_for(id: &str) -> Secret {
         "schwab" => SCHWAB_SECRET,
         "fyers" => FYERS_SECRET,
         "dhan" => DHAN_SECRET,
+        "tastytrade" => TASTY_SECRET,
+        "etrade" | "etrade-oob" => ETRADE_SECRET,
+        "upstox-extended" => UPSTOX_SECRET,
+        // Breeze's session and Upstox's analytics token need no secret.
+        "breeze" | "upstox-analytics" => "",
         // Angel One's publisher login needs no secret.
         "angelone" => "",
         _ => PKCE_SECRET,
@@ -174,6 +236,19 @@ pub async fn redirect_location(url: &url::Url) -> String {
     let response = http.get(url.clone()).send().await.expect("authorize answers");
     assert_eq!(response.status(), 302, "authorize redirects back: {}", response.text().await.unwrap_or_default());
     response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// A whole login as the user makes it: where the broker shows a token to
+/// paste (Upstox's analytics console), one made there; else [`login`].
+pub async fn login_with(sandbox: &Sandbox, client: &ProviderClient) -> (Grant, LoginAttempt) {
+    if client.account().describe().typed_code != Some("analytics_token") {
+        return login(client).await;
+    }
+    let attempt = new_attempt(client).await;
+    let pasted = HashMap::from([("analytics_token".to_owned(), sandbox.make_upstox_analytics_token(UPSTOX_KEY))]);
+    let code = client.read_callback(&pasted, &attempt).expect("a pasted token is taken");
+    let grant = client.exchange(&code, &attempt, &Secret::new(""), chrono::Utc::now()).await.expect("the token works");
+    (grant, attempt)
 }
 
 /// A whole login: authorize, callback, exchange.

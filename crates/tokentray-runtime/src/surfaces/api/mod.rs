@@ -209,8 +209,9 @@ async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
     let account = config.account(&id).ok_or_else(|| EngineError::UnknownAccount(id.clone()))?;
     let tokens = engine.current_token(&id).await?;
     let status = engine.status(&id)?;
-    let (header_name, header_value) =
-        tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &tokens.access_token);
+    // None where every request is signed (E*TRADE, Breeze): the script signs with what it is handed.
+    let header = tokentray_adapters::provider::auth_header(account.provider, &account.api_key, &tokens.access_token);
+    let (header_name, header_value) = header.map_or((None, None), |(n, v)| (Some(n), Some(v)));
     let body = json!({
         "account": id,
         "provider": account.provider,
@@ -220,6 +221,8 @@ async fn token(State(engine): State<Engine>, AccountId(id): AccountId, _key: Api
         "header_name": header_name,
         "authorization": header_value,
         "feed_token": tokens.feed_token.as_ref().map(|t| t.expose()),
+        "token_secret": tokens.token_secret.as_ref().map(|t| t.expose()),
+        "read_only": account.describe().read_only,
         "expires_at": status.expires_at,
     });
     let mut r = Json(body).into_response();

@@ -48,18 +48,26 @@ pub enum Shown {
     Headless,
 }
 
-/// What a script is handed: the access token, and the feed token where the
-/// provider has one (Angel One). Never the refresh token.
+/// What a script is handed: the access token, and the feed token (Angel
+/// One) or token secret (E*TRADE) where the provider has one. Never the
+/// refresh token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandedToken {
     pub access_token: Secret,
     /// Angel One's feed token, which its market-data stream needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feed_token: Option<Secret>,
+    /// E*TRADE's token secret, which signs every request with the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<Secret>,
 }
 
 impl From<&tokentray_adapters::store::TokenSet> for HandedToken {
     fn from(t: &tokentray_adapters::store::TokenSet) -> Self {
-        Self { access_token: t.access_token.clone(), feed_token: t.feed_token.clone() }
+        Self {
+            access_token: t.access_token.clone(),
+            feed_token: t.feed_token.clone(),
+            token_secret: t.token_secret.clone(),
+        }
     }
 }
