@@ -98,8 +98,9 @@ fn ist(naive: NaiveDateTime) -> Instant {
 }
 
 /// The first midnight in New York (US Eastern, daylight saving included)
-/// strictly after `t`: when every E*TRADE access token dies.
-pub fn etrade_midnight(t: Instant) -> Instant {
+/// strictly after `t`: when every E*TRADE access token dies, and IBKR's
+/// North American region ends every gateway session.
+pub fn new_york_midnight_after(t: Instant) -> Instant {
     use chrono_tz::America::New_York;
     let next_day = t.with_timezone(&New_York).date_naive() + chrono::Days::new(1);
     // Midnight exists on every day in New York: its clocks change at 02:00.
@@ -113,7 +114,22 @@ pub fn etrade_midnight(t: Instant) -> Instant {
 /// An E*TRADE access token stops working at the first of: midnight US
 /// Eastern, or two hours without a call (TokenTray's renewal is one).
 pub fn etrade_expiry(renewed_at: Instant) -> Instant {
-    add_span(renewed_at, ETRADE_IDLE_LIMIT).min(etrade_midnight(renewed_at))
+    add_span(renewed_at, ETRADE_IDLE_LIMIT).min(new_york_midnight_after(renewed_at))
+}
+
+/// How long a gateway session is taken to stay alive after a tickle:
+/// IBKR asks for one about every minute (its sessions time out after about
+/// five idle minutes), so a session renewed at this life's end is tickled
+/// about once a minute.
+pub const IBKR_TICKLE_LIFE: Span = Span::seconds(70);
+
+/// An IBKR gateway session, just tickled: alive for a minute more, and no
+/// later than the region's midnight reset (New York's), whatever `ssoExpires`
+/// says (milliseconds, when given).
+pub fn ibkr_expiry(tickled_at: Instant, sso_expires_ms: Option<i64>) -> Instant {
+    let sso = sso_expires_ms.filter(|&ms| ms > 0).map(|ms| add_span(tickled_at, Span::milliseconds(ms)));
+    let alive = add_span(tickled_at, IBKR_TICKLE_LIFE);
+    sso.map_or(alive, |s| s.min(alive)).min(new_york_midnight_after(tickled_at))
 }
 
 /// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
@@ -257,16 +273,29 @@ mod tests {
     fn an_etrade_token_dies_at_midnight_in_new_york_or_after_two_idle_hours() {
         let utc = |d, h, mi| chrono::Utc.with_ymd_and_hms(2026, 11, d, h, mi, 0).unwrap();
         // 12 Nov 2026, EST (UTC-5): midnight is 05:00 UTC on the 13th.
-        assert_eq!(etrade_midnight(utc(12, 15, 0)), utc(13, 5, 0));
+        assert_eq!(new_york_midnight_after(utc(12, 15, 0)), utc(13, 5, 0));
         assert_eq!(etrade_expiry(utc(12, 15, 0)), utc(12, 17, 0), "idle first");
         assert_eq!(etrade_expiry(utc(13, 4, 0)), utc(13, 5, 0), "midnight first");
-        assert_eq!(etrade_midnight(utc(13, 5, 0)), utc(14, 5, 0), "strictly after");
+        assert_eq!(new_york_midnight_after(utc(13, 5, 0)), utc(14, 5, 0), "strictly after");
         // 1 Jul 2026, EDT (UTC-4): midnight is 04:00 UTC.
         let july = chrono::Utc.with_ymd_and_hms(2026, 7, 1, 20, 0, 0).unwrap();
-        assert_eq!(etrade_midnight(july), chrono::Utc.with_ymd_and_hms(2026, 7, 2, 4, 0, 0).unwrap());
+        assert_eq!(new_york_midnight_after(july), chrono::Utc.with_ymd_and_hms(2026, 7, 2, 4, 0, 0).unwrap());
         // The night the clocks go back (1 Nov 2026): still the next midnight.
         let fall = chrono::Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
-        assert_eq!(etrade_midnight(fall), utc(2, 5, 0));
+        assert_eq!(new_york_midnight_after(fall), utc(2, 5, 0));
+    }
+
+    #[test]
+    fn an_ibkr_session_is_tickled_within_a_minute_and_ends_at_the_reset() {
+        let t = chrono::Utc.with_ymd_and_hms(2026, 11, 12, 15, 0, 0).unwrap();
+        assert_eq!(ibkr_expiry(t, Some(460_311)), t + IBKR_TICKLE_LIFE);
+        assert_eq!(ibkr_expiry(t, Some(30_000)), t + Span::seconds(30), "the gateway's word when sooner");
+        assert_eq!(ibkr_expiry(t, None), t + IBKR_TICKLE_LIFE);
+        let before_reset = chrono::Utc.with_ymd_and_hms(2026, 11, 13, 4, 59, 30).unwrap();
+        assert_eq!(
+            ibkr_expiry(before_reset, Some(460_311)),
+            chrono::Utc.with_ymd_and_hms(2026, 11, 13, 5, 0, 0).unwrap()
+        );
     }
 
     #[test]

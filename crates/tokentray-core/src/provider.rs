@@ -27,6 +27,9 @@ pub enum ProviderKind {
     Tastytrade,
     Etrade,
     Breeze,
+    /// Interactive Brokers' Client Portal gateway (Web API), whose session
+    /// is kept alive rather than a token renewed.
+    Ibkr,
     /// Upstox's year-long read-only token, made by the daily login's exchange.
     UpstoxExtended,
     /// Upstox's year-long read-only analytics token, made in its developer console.
@@ -157,6 +160,10 @@ pub struct Description {
     /// The query field a verification code the user types is read as, where
     /// the broker shows one instead of redirecting (E*TRADE's `oob`).
     pub typed_code: Option<&'static str>,
+    /// The login happens on a page the broker's own gateway serves, and is
+    /// over when the gateway says the session is authenticated: TokenTray
+    /// watches it rather than waiting for a redirect (IBKR's).
+    pub login_watched: bool,
     /// The header its API takes the token in; `None` where every request is
     /// signed instead (E*TRADE's OAuth 1.0a, Breeze's checksum).
     pub header: Option<AuthHeader>,
@@ -195,6 +202,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" }),
         env: &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -220,6 +228,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -245,6 +254,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -271,6 +281,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 1,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" }),
         env: &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -297,6 +308,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Never,
         typed_code: None,
+        login_watched: false,
         header: Some(AuthHeader { name: "access-token", value: "{access_token}" }),
         env: &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -322,6 +334,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Sometimes,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[
             ("ANGELONE_API_KEY", Field::ApiKey),
@@ -351,6 +364,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[("TASTYTRADE_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -364,7 +378,7 @@ pub static PROVIDERS: &[Description] = &[
         api_base: Some("https://api.etrade.com"),
         login_base: Some("https://us.etrade.com"),
         endpoints_in_config: false,
-        // Midnight US Eastern, with daylight saving: `expiry::etrade_midnight`.
+        // Midnight US Eastern, with daylight saving: `expiry::new_york_midnight_after`.
         cutoff: None,
         refresh_limit: None,
         renewal: Renewal::InPlace,
@@ -377,6 +391,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::RequestToken,
         typed_code: Some("oauth_verifier"),
+        login_watched: false,
         header: None,
         env: &[
             ("ETRADE_CONSUMER_KEY", Field::ApiKey),
@@ -408,10 +423,41 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Never,
         typed_code: None,
+        login_watched: false,
         header: None,
         env: &[("BREEZE_API_KEY", Field::ApiKey), ("BREEZE_API_SESSION", Field::AccessToken)],
         read_only: false,
         sources: "docs/providers/breeze.md",
+    },
+    Description {
+        kind: ProviderKind::Ibkr,
+        id: "ibkr",
+        name: "IBKR",
+        long_name: "Interactive Brokers (Client Portal gateway)",
+        // The gateway the user runs, on this machine (IBKR: "all API
+        // endpoint calls must be made on the same machine").
+        api_base: Some("https://localhost:5000"),
+        login_base: Some("https://localhost:5000"),
+        endpoints_in_config: false,
+        // Midnight in New York (its North American region): `expiry::ibkr_reset`.
+        cutoff: None,
+        refresh_limit: None,
+        renewal: Renewal::InPlace,
+        renewal_off_hours: None,
+        checks: Check::Always,
+        exchange: Some("NYSE"),
+        secret: SecretNeed::Never,
+        pin: false,
+        user_id: None,
+        credential_tries: 3,
+        state: StateEcho::Never,
+        typed_code: None,
+        login_watched: true,
+        // Scripts call the gateway, which holds the session: no header.
+        header: None,
+        env: &[("IBKR_SESSION", Field::AccessToken)],
+        read_only: false,
+        sources: "docs/providers/ibkr.md",
     },
     Description {
         kind: ProviderKind::UpstoxExtended,
@@ -433,6 +479,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[("UPSTOX_EXTENDED_TOKEN", Field::AccessToken)],
         read_only: true,
@@ -460,6 +507,7 @@ pub static PROVIDERS: &[Description] = &[
         // The user copies the token from the console: no redirect, no state.
         state: StateEcho::Never,
         typed_code: Some("analytics_token"),
+        login_watched: false,
         header: Some(BEARER),
         env: &[("UPSTOX_ANALYTICS_TOKEN", Field::AccessToken)],
         read_only: true,
@@ -485,6 +533,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         state: StateEcho::Always,
         typed_code: None,
+        login_watched: false,
         header: Some(BEARER),
         env: &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -494,16 +543,17 @@ pub static PROVIDERS: &[Description] = &[
 
 impl Description {
     /// An app of the user's (its key) is part of the login. Not for a token
-    /// made elsewhere and pasted (Upstox's analytics token).
+    /// made elsewhere and pasted (Upstox's analytics token), nor for a
+    /// gateway's own login (IBKR's).
     pub fn needs_app_key(&self) -> bool {
-        !(self.typed_code.is_some() && self.secret == SecretNeed::Never)
+        !((self.typed_code.is_some() || self.login_watched) && self.secret == SecretNeed::Never)
     }
 
     /// A redirect address must be configured: where the login lands. Not
     /// where the user types a code the broker shows (E*TRADE's default,
     /// Upstox's console).
     pub fn needs_redirect(&self) -> bool {
-        self.typed_code.is_none()
+        self.typed_code.is_none() && !self.login_watched
     }
 
     /// Every request is signed with the app's secret (E*TRADE's OAuth 1.0a):

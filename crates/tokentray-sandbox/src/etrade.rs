@@ -61,7 +61,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 
 /// The first midnight in New York after `t`.
 fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
-    tokentray_core::expiry::etrade_midnight(t)
+    tokentray_core::expiry::new_york_midnight_after(t)
 }
 
 /// The `OAuth k="v", ...` parameters of a request (RFC 5849 3.5.1).

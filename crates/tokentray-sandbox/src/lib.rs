@@ -1,6 +1,7 @@
 //! A broker on loopback: speaks the Kite Connect v3, Upstox v2 (its
 //! read-only tokens too), OAuth2 (Schwab-style), Fyers v3, Dhan v2, Angel
-//! One SmartAPI, Tastytrade, E*TRADE and ICICI Breeze protocols as
+//! One SmartAPI, Tastytrade, E*TRADE, ICICI Breeze and IBKR's Client
+//! Portal gateway protocols as
 //! their public sources describe them (each adapter in
 //! `tokentray-adapters/src/provider/` names its sources, `docs/providers/`
 //! the newer ones), and refuses what the real APIs refuse (a wrong checksum
@@ -22,6 +23,7 @@ mod dhan;
 mod etrade;
 mod fault;
 mod fyers;
+mod ibkr;
 mod ist;
 mod kite;
 mod oauth2;
@@ -56,6 +58,7 @@ pub(crate) static BROKERS: &[&dyn Broker] = &[
     &tastytrade::Tastytrade,
     &etrade::Etrade,
     &breeze::Breeze,
+    &ibkr::Ibkr,
 ];
 
 /// The broker whose endpoint `endpoint` is.
@@ -261,6 +264,21 @@ impl Sandbox {
             registry.revoke_access(&old);
         }
         token
+    }
+
+    /// A login with the IBKR gateway's username elsewhere (TWS, IBKR Mobile,
+    /// the website): the gateway's brokerage session becomes `competing`.
+    pub fn ibkr_login_elsewhere(&self) {
+        if let Some(s) = self.shared.registry.lock().expect("registry lock").ibkr.as_mut() {
+            s.competing = true;
+        }
+    }
+
+    /// The IBKR gateway's brokerage session times out while its login lives.
+    pub fn ibkr_brokerage_timeout(&self) {
+        if let Some(s) = self.shared.registry.lock().expect("registry lock").ibkr.as_mut() {
+            s.brokerage = false;
+        }
     }
 
     /// The access tokens currently accepted, newest last.

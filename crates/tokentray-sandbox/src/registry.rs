@@ -148,6 +148,8 @@ pub struct Registry {
     pub read_only: std::collections::HashSet<String>,
     /// Each Upstox app's extended token, kept across logins.
     pub extended: HashMap<String, String>,
+    /// The IBKR gateway's session, once the user logged in on its page.
+    pub ibkr: Option<crate::ibkr::GatewaySession>,
     /// Each Upstox app's analytics token, one at a time.
     pub analytics: HashMap<String, String>,
     /// Issue order of access tokens, for `live_access_tokens`.

@@ -115,6 +115,8 @@ pub struct AccountConfig {
     pub sinks: Vec<SinkConfig>,
     /// The exchange it follows and when it is reminded before the open.
     pub market: AccountMarket,
+    /// How long a call to its provider may take (the config's `http_timeout`).
+    pub http_timeout: Span,
 }
 
 const DEFAULT_VALIDATE_EVERY: Span = Span::hours(1);
@@ -130,6 +132,7 @@ pub(crate) fn resolve(
     defaults: Thresholds,
     calendar: &Calendar,
     earlier: Option<usize>,
+    http_timeout: Span,
 ) -> Result<AccountConfig, Wrong> {
     let id_span = a.id.span();
     let id = a.id.get_ref().clone();
@@ -241,6 +244,7 @@ pub(crate) fn resolve(
         oauth2,
         sinks,
         market,
+        http_timeout,
     })
 }
 

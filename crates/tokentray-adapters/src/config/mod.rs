@@ -131,7 +131,7 @@ impl Config {
             })
         })?;
         let vault = vault::section(raw.storage == StorageChoice::Vault, raw.vault, http_timeout).map_err(wrong)?;
-        let accounts = accounts(raw.accounts, defaults, &calendar, text).map_err(wrong)?;
+        let accounts = accounts(raw.accounts, defaults, &calendar, text, http_timeout).map_err(wrong)?;
         let ids: std::collections::HashSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
         let spans: Vec<_> = raw.alerts.iter().map(|a| a.span()).collect();
         let alerts = alerts::resolve(raw.alerts.into_iter().map(Spanned::into_inner).collect(), &ids)
@@ -176,13 +176,14 @@ fn accounts(
     defaults: Thresholds,
     calendar: &Calendar,
     text: &str,
+    http_timeout: Span,
 ) -> Result<Vec<AccountConfig>, Wrong> {
     let mut lines: HashMap<String, usize> = HashMap::new();
     let mut accounts = Vec::with_capacity(raw.len());
     for a in raw {
         let (id, start) = (a.id.get_ref().clone(), a.id.span().start);
         let earlier = lines.get(&id).copied();
-        accounts.push(account::resolve(a, defaults, calendar, earlier)?);
+        accounts.push(account::resolve(a, defaults, calendar, earlier, http_timeout)?);
         lines.insert(id, line_column(text, start).0);
     }
     Ok(accounts)

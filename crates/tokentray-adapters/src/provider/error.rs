@@ -166,6 +166,8 @@ mod tests {
             (Breeze, 200, Some("Resource not available."), TokenInvalid),
             (Breeze, 200, Some("Public Key does not exist."), CredentialsWrong),
             (UpstoxExtended, 401, Some("UDAPI100050"), TokenInvalid),
+            (Ibkr, 401, Some("not authenticated"), TokenInvalid),
+            (Ibkr, 503, None, Transient),
         ];
         for (p, status, code, want) in cases {
             let codes = match p {
@@ -178,6 +180,7 @@ mod tests {
                 Tastytrade => super::super::tastytrade::CODES,
                 Etrade => super::super::etrade::CODES,
                 Breeze => super::super::breeze::CODES,
+                Ibkr => super::super::ibkr::CODES,
                 UpstoxExtended | UpstoxAnalytics => super::super::upstox::CODES,
             };
             assert_eq!(classify(status, code, codes), want, "{p} {status} {code:?}");

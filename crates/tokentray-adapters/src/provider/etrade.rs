@@ -19,7 +19,7 @@ use super::{
 use crate::store::TokenSet;
 use crate::Secret;
 use std::collections::HashMap;
-use tokentray_core::expiry::{etrade_expiry, etrade_midnight};
+use tokentray_core::expiry::{etrade_expiry, new_york_midnight_after};
 use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const ETRADE: ProviderKind = ProviderKind::Etrade;
@@ -152,7 +152,7 @@ fn token_grant(answer: &Answer, login_at: Instant, c: &ProviderClient, now: Inst
 /// Renewal keeps a token alive until midnight; past the last renewal that
 /// reaches midnight, another gains nothing.
 fn meta(c: &ProviderClient, login_at: Instant, now: Instant) -> TokenMeta {
-    let midnight = etrade_midnight(now);
+    let midnight = new_york_midnight_after(now);
     let expires_at = lifetime_override(c.account(), now).unwrap_or_else(|| etrade_expiry(now));
     let refresh = match expires_at < midnight {
         true => Refreshability::Until(midnight),

@@ -13,6 +13,7 @@ mod error;
 mod etrade;
 mod fyers;
 mod http;
+mod ibkr;
 mod kite;
 mod oauth2;
 mod protocol;
@@ -48,6 +49,7 @@ fn protocol(kind: ProviderKind) -> &'static dyn Protocol {
         ProviderKind::Tastytrade => &tastytrade::Tastytrade,
         ProviderKind::Etrade => &etrade::Etrade,
         ProviderKind::Breeze => &breeze::Breeze,
+        ProviderKind::Ibkr => &ibkr::Ibkr,
         ProviderKind::UpstoxExtended => &upstox_read_only::Extended,
         ProviderKind::UpstoxAnalytics => &upstox_read_only::Analytics,
     }
@@ -155,13 +157,41 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 pub struct ProviderClient {
     account: AccountConfig,
     http: reqwest::Client,
+    /// For a gateway on this machine (IBKR's): made when first used.
+    gateway: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl ProviderClient {
     /// An adapter for `account` over `http`, which all accounts share: one
     /// connection pool and one TLS root store, however many accounts.
     pub fn new(account: AccountConfig, http: reqwest::Client) -> Self {
-        Self { account, http }
+        Self { account, http, gateway: Default::default() }
+    }
+
+    /// The client for a broker's gateway the user runs (IBKR's). On this
+    /// machine it takes the gateway's own certificate: IBKR ships every
+    /// gateway with the same self-signed one (`root/vertx.jks`, its
+    /// password public), which proves nothing on loopback either way.
+    /// Anywhere else the certificate is checked as for any broker.
+    pub(crate) fn gateway_http(&self) -> &reqwest::Client {
+        if !gateway_is_local(&self.account.api_base) {
+            return &self.http;
+        }
+        self.gateway.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(self.account.http_timeout.to_std().unwrap_or(Duration::from_secs(15)))
+                .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .danger_accept_invalid_certs(true)
+                .build()
+                .expect("the HTTP client builds with rustls")
+        })
+    }
+
+    /// Whether the login ended on the broker's own page (a gateway's,
+    /// IBKR's): what it hands over once it has, else `None`.
+    pub async fn watch_login(&self, attempt: &LoginAttempt) -> Result<Option<HashMap<String, String>>, ProviderError> {
+        protocol(self.kind()).watch_login(self, attempt).await
     }
 
     pub fn account(&self) -> &AccountConfig {
@@ -314,6 +344,16 @@ impl ProviderClient {
     /// `base` + `path`, keeping any path prefix the base has (a proxy's `/kite`).
     pub(crate) fn endpoint(base: &Url, path: &str) -> String {
         format!("{}{}", base.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// Whether `base` is this machine: a loopback address, or `localhost`.
+pub fn gateway_is_local(base: &Url) -> bool {
+    match base.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -69,6 +69,17 @@ pub(super) trait Protocol: Sync {
     async fn logout(&self, c: &ProviderClient, tokens: &TokenSet, secret: Option<&Secret>)
         -> Result<(), ProviderError>;
 
+    /// Whether a login on the broker's own page has finished (a gateway's,
+    /// IBKR's), and what it hands over; `None` until then, and always for a
+    /// login that ends in a redirect.
+    async fn watch_login(
+        &self,
+        _: &ProviderClient,
+        _: &LoginAttempt,
+    ) -> Result<Option<HashMap<String, String>>, ProviderError> {
+        Ok(None)
+    }
+
     /// The static IPs registered for the app, where the provider lets a
     /// program read them; `None` where it does not.
     async fn registered_ips(&self, _: &ProviderClient, _: &Secret) -> Result<Option<RegisteredIps>, ProviderError> {

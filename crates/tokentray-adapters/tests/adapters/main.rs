@@ -15,6 +15,7 @@ mod config_edit;
 mod dhan;
 mod etrade;
 mod fyers;
+mod ibkr;
 mod oauth2;
 mod parsers;
 mod provider_failures;

@@ -28,6 +28,7 @@ const PROFILES: &[(&str, Endpoint)] = &[
     ("breeze", Endpoint::BreezeCustomerDetails),
     ("upstox-extended", Endpoint::UpstoxProfile),
     ("upstox-analytics", Endpoint::UpstoxMarketStatus),
+    ("ibkr", Endpoint::IbkrAuthStatus),
 ];
 
 /// A check as the engine makes it: signed with the secret where the
@@ -176,10 +177,11 @@ async fn a_token_holding_shell_syntax_is_never_accepted_from_a_refresh() {
         ("dhan", Endpoint::DhanRenew),
         ("angelone", Endpoint::AngelTokens),
         ("tastytrade", Endpoint::TastyToken),
+        ("ibkr", Endpoint::IbkrTickle),
     ] {
         let sb = sandbox().await;
         let c = client(&sb, id);
-        let (grant, _) = login(&c).await;
+        let (grant, _) = login_with(&sb, &c).await;
         sb.inject(endpoint, Fault::HostileToken, Some(1));
         let e = c.refresh(&grant.tokens, &grant.meta, &creds(&secret_for(id)), Utc::now()).await.unwrap_err();
         assert_refused(&e, id);

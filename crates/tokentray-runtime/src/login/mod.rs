@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokentray_adapters::callback_tls::CallbackCertificate;
 use tokentray_adapters::config::AccountConfig;
-use tokentray_adapters::provider::{CallbackError, Grant, ProviderClient};
+use tokentray_adapters::provider::{CallbackError, Grant, LoginAttempt, ProviderClient};
 use tokentray_adapters::Secret;
 use tokentray_core::Event;
 use tokio::sync::{mpsc, Notify};
@@ -108,6 +108,36 @@ pub fn start_page(redirect_uri: &Url) -> Url {
     page
 }
 
+/// Asks the broker's gateway every 2 s whether the login on its page is
+/// over, and delivers what it hands over as the login's callback. It stops
+/// when the returned guard is dropped (the login ended) or once delivered.
+fn watch(client: ProviderClient, attempt: LoginAttempt, inbox: mpsc::Sender<Callback>) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match client.watch_login(&attempt).await {
+                Ok(Some(query)) => {
+                    let _ = inbox.send(Callback { query, reply: None }).await;
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(account = %client.account().id, "the gateway is not answering yet: {e}"),
+            }
+        }
+    }))
+}
+
+/// A task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Engine {
     /// Runs a login for `id` to the end: a new token stored, or an error that
     /// says what to do. A newer login for the same account replaces this one.
@@ -119,7 +149,10 @@ impl Engine {
         let cancel = self.login_slot(id)?;
         let pasted = match options.pasted.take() {
             Some(pasted) => Some(pasted),
-            None if options.paste_from_window && !served_on_loopback(client.account()) => {
+            None if options.paste_from_window
+                && !served_on_loopback(client.account())
+                && !client.account().describe().login_watched =>
+            {
                 let (sender, receiver) = mpsc::channel(4);
                 self.with_slot(id, |s| s.paste = Some(sender))?;
                 // A window already open shows its paste field.
@@ -199,6 +232,8 @@ impl Engine {
                 )
             }
             None if inbox.takes_pasted_urls() => None,
+            // The gateway's page is watched: nothing is received or pasted.
+            None if account.describe().login_watched => None,
             None => {
                 return Err(LoginError::NotLoopback {
                     account: account.id.clone(),
@@ -215,8 +250,11 @@ impl Engine {
         if options.open_browser {
             open_in_browser(first.as_str())?;
         }
+        // A login on the broker's own gateway page is over when the gateway
+        // says so: it is asked every 2 s while the login runs.
+        let _watch = account.describe().login_watched.then(|| watch(client.clone(), attempt.clone(), inbox.sender()));
         // Shown once the browser has it: "opened" is then true.
-        let paste = server.is_none() && catch_at.is_none();
+        let paste = server.is_none() && catch_at.is_none() && !account.describe().login_watched;
         (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste, catch_at });
         let deadline = tokio::time::Instant::now() + options.timeout;
         let abandoned = options.abandoned.as_deref();

@@ -34,6 +34,7 @@ pub const ETRADE_SECRET: &str = "etrade-consumer-secret";
 pub const ETRADE_OOB_KEY: &str = "etrade-oob-key";
 pub const BREEZE_KEY: &str = "breeze-app-key";
 pub const BREEZE_USER: &str = "BREEZE01";
+pub const IBKR_USER: &str = "U1234567";
 
 fn app(provider: ProviderKind, id: &str, secret: &str, path: &str) -> App {
     App::new(provider, id, secret, &format!("http://127.0.0.1:9/{path}"), "AB1234")
@@ -57,6 +58,7 @@ pub fn sandbox_config() -> SandboxConfig {
             app(ProviderKind::Etrade, ETRADE_KEY, ETRADE_SECRET, "etrade/callback"),
             App::new(ProviderKind::Etrade, ETRADE_OOB_KEY, ETRADE_SECRET, "oob", "AB1234"),
             App { user_id: BREEZE_USER.to_owned(), ..app(ProviderKind::Breeze, BREEZE_KEY, "", "breeze/callback") },
+            App::new(ProviderKind::Ibkr, "ibkr-gateway", "", "", IBKR_USER),
         ],
         ..SandboxConfig::default()
     }
@@ -177,6 +179,12 @@ redirect_uri = "http://127.0.0.1:9/upstox/callback"
 api_base = "{base}"
 
 [[account]]
+id = "ibkr"
+provider = "ibkr"
+api_base = "{base}"
+login_base = "{base}"
+
+[[account]]
 id = "upstox-analytics"
 provider = "upstox-analytics"
 api_base = "{base}"
@@ -205,7 +213,7 @@ pub fn secret_for(id: &str) -> Secret {
         "etrade" | "etrade-oob" => ETRADE_SECRET,
         "upstox-extended" => UPSTOX_SECRET,
         // Breeze's session and Upstox's analytics token need no secret.
-        "breeze" | "upstox-analytics" => "",
+        "breeze" | "upstox-analytics" | "ibkr" => "",
         // Angel One's publisher login needs no secret.
         "angelone" => "",
         _ => PKCE_SECRET,
@@ -241,6 +249,9 @@ pub async fn redirect_location(url: &url::Url) -> String {
 /// A whole login as the user makes it: where the broker shows a token to
 /// paste (Upstox's analytics console), one made there; else [`login`].
 pub async fn login_with(sandbox: &Sandbox, client: &ProviderClient) -> (Grant, LoginAttempt) {
+    if client.account().describe().login_watched {
+        return gateway_login(client).await;
+    }
     if client.account().describe().typed_code != Some("analytics_token") {
         return login(client).await;
     }
@@ -248,6 +259,20 @@ pub async fn login_with(sandbox: &Sandbox, client: &ProviderClient) -> (Grant, L
     let pasted = HashMap::from([("analytics_token".to_owned(), sandbox.make_upstox_analytics_token(UPSTOX_KEY))]);
     let code = client.read_callback(&pasted, &attempt).expect("a pasted token is taken");
     let grant = client.exchange(&code, &attempt, &Secret::new(""), chrono::Utc::now()).await.expect("the token works");
+    (grant, attempt)
+}
+
+/// A login on a gateway's own page (IBKR's): the page opened and approved
+/// as a person would, then the gateway watched until it says so.
+pub async fn gateway_login(client: &ProviderClient) -> (Grant, LoginAttempt) {
+    let attempt = new_attempt(client).await;
+    assert_eq!(client.watch_login(&attempt).await.unwrap(), None, "not before the user logs in");
+    let approved = redirect_location(&attempt.url).await;
+    let page = reqwest::get(attempt.url.join(&approved).unwrap()).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Client login succeeds"), "{page}");
+    let done = client.watch_login(&attempt).await.unwrap().expect("the gateway says the login is over");
+    let code = client.read_callback(&done, &attempt).expect("the session is taken");
+    let grant = client.exchange(&code, &attempt, &Secret::new(""), chrono::Utc::now()).await.expect("tickled");
     (grant, attempt)
 }
 
