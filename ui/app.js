@@ -44,7 +44,9 @@ function render() {
     name.textContent = a.label;
     const provider = document.createElement("span");
     provider.className = "provider";
-    provider.textContent = a.provider;
+    // A read-only token (Upstox's extended or analytics) says so where it shows.
+    const readOnly = providers.some((p) => p.id === a.provider && p.read_only);
+    provider.textContent = readOnly ? `${a.provider} · read-only, no orders` : a.provider;
     name.append(provider, timelineOf(a));
 
     const countdown = document.createElement("td");

@@ -86,10 +86,22 @@ pub fn accounts(global: &Global) -> Result<ExitCode, CliError> {
         println!("no accounts in {}", ctx.config.path.display());
     }
     for a in &ctx.config.accounts {
-        println!(
-            "{:<16} {:<7} {:<20} api_key={} redirect_uri={}",
-            a.id, a.provider, a.label, a.api_key, a.redirect_uri
-        );
+        let d = a.describe();
+        let mut about = Vec::new();
+        if d.needs_app_key() {
+            about.push(format!("api_key={}", a.api_key));
+        }
+        match (d.login_watched, d.typed_code, a.redirect_uri.as_str()) {
+            (true, _, _) => about.push(format!("gateway={} (its own login page)", a.api_base)),
+            (_, Some(_), tokentray_adapters::config::OUT_OF_BAND) => {
+                about.push("login: paste the code the page shows".into())
+            }
+            (_, _, uri) => about.push(format!("redirect_uri={uri}")),
+        }
+        if d.read_only {
+            about.push("READ-ONLY: its token cannot place orders".into());
+        }
+        println!("{:<16} {:<16} {:<20} {}", a.id, a.provider, a.label, about.join(" "));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -117,7 +129,8 @@ pub fn table(statuses: &[AccountStatus], storage: &StorageKind) -> String {
         // What needs saying most: trouble now (retrying, rejected, unsaved), then the last error, then a sink.
         let trouble = (s.retry_at.is_some() || s.pending_save.is_some() || s.needs_login() || s.unreachable())
             .then(|| s.message.clone());
-        let error = trouble.or(s.last_error_message.clone()).or(failed_sink);
+        let read_only = s.provider.describe().read_only.then(|| "read-only: cannot place orders".to_owned());
+        let error = trouble.or(s.last_error_message.clone()).or(failed_sink).or(read_only);
         row([
             &s.id,
             s.provider.as_str(),

@@ -1,3 +1,6 @@
+//! (Over 450 lines on purpose: the table is one place, each provider read
+//! beside the others, field by field.)
+//!
 //! Every provider TokenTray speaks, each described once: its names, when
 //! its tokens die, whether and how they renew, what it can check, the
 //! exchange its users trade on, the header its API takes, the names
@@ -7,6 +10,7 @@
 //! itself is each provider's adapter file (`tokentray-adapters`), its
 //! emulation the sandbox's; its facts' sources are in its adapter file's
 //! header, and in `docs/providers/` for the providers added since Fyers.
+
 
 use crate::expiry::{
     DailyCutoff, MarketHours, BREEZE_CUTOFF, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,

@@ -9,6 +9,7 @@
 
 use crate::authorize::{error_page, finish};
 use crate::fault::intercept;
+use crate::registry::GatewaySession;
 use crate::reply::{json, random_token};
 use crate::{AppState, Endpoint};
 use axum::extract::State;
@@ -16,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use tokentray_core::ProviderKind;
 
@@ -31,17 +32,6 @@ impl Endpoint {
 const IDLE_TIMEOUT: TimeDelta = TimeDelta::minutes(6);
 /// What `ssoExpires` counts down from after each request (IBKR's sample: 460311 ms).
 const SSO_WINDOW: TimeDelta = TimeDelta::milliseconds(460_311);
-
-/// The gateway's one session.
-#[derive(Debug, Clone)]
-pub struct GatewaySession {
-    pub id: String,
-    pub last_request: DateTime<Utc>,
-    /// The brokerage (trading) session: it can time out while the SSO one lives.
-    pub brokerage: bool,
-    /// Another login took the brokerage session.
-    pub competing: bool,
-}
 
 fn routes() -> Router<AppState> {
     Router::new()

@@ -129,6 +129,17 @@ pub struct RequestToken {
     pub verifier: Option<String>,
 }
 
+/// An IBKR gateway's one session.
+#[derive(Debug, Clone)]
+pub struct GatewaySession {
+    pub id: String,
+    pub last_request: DateTime<Utc>,
+    /// The brokerage (trading) session: it can time out while the SSO one lives.
+    pub brokerage: bool,
+    /// Another login took the brokerage session.
+    pub competing: bool,
+}
+
 #[derive(Debug, Default)]
 pub struct Registry {
     pub codes: HashMap<String, CodeGrant>,
@@ -149,7 +160,7 @@ pub struct Registry {
     /// Each Upstox app's extended token, kept across logins.
     pub extended: HashMap<String, String>,
     /// The IBKR gateway's session, once the user logged in on its page.
-    pub ibkr: Option<crate::ibkr::GatewaySession>,
+    pub ibkr: Option<GatewaySession>,
     /// Each Upstox app's analytics token, one at a time.
     pub analytics: HashMap<String, String>,
     /// Issue order of access tokens, for `live_access_tokens`.

@@ -17,7 +17,7 @@ mod surfaces;
 mod thresholds;
 pub mod vault;
 
-pub use account::{AccountConfig, ClientAuth, OAuth2Options};
+pub use account::{AccountConfig, ClientAuth, OAuth2Options, OUT_OF_BAND};
 pub use error::ConfigError;
 pub use surfaces::{ApiConfig, TrayConfig, TrayIcons, DEFAULT_API_PORT};
 

@@ -72,9 +72,13 @@ pub fn summarize(statuses: &[AccountStatus]) -> TraySummary {
         .iter()
         .map(|s| AccountLine {
             id: s.id.clone(),
-            text: match s.unreachable() {
-                true => format!("{}: {}", s.label, s.message),
-                false => format!("{}: {} ({})", s.label, s.countdown, s.state.as_str().replace('_', " ")),
+            text: match (s.unreachable(), s.provider.describe().read_only) {
+                (true, _) => format!("{}: {}", s.label, s.message),
+                // Said wherever it shows: its token cannot place orders.
+                (false, true) => {
+                    format!("{}: {} ({}, read-only)", s.label, s.countdown, s.state.as_str().replace('_', " "))
+                }
+                (false, false) => format!("{}: {} ({})", s.label, s.countdown, s.state.as_str().replace('_', " ")),
             },
             can_refresh: s.auto_refresh && !s.unreachable(),
             // A server's token leaves it only where the config says so.

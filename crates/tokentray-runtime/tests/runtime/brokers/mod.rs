@@ -15,6 +15,7 @@ use tokentray_runtime::{Engine, Remedy};
 use tokentray_sandbox::{App, Endpoint, Fault, ProviderKind, Sandbox, SandboxConfig};
 
 mod fyers_credentials;
+mod others;
 
 const IDS: [&str; 3] = ["fyers", "dhan", "angelone"];
 
