@@ -11,7 +11,6 @@
 //! emulation the sandbox's; its facts' sources are in its adapter file's
 //! header, and in `docs/providers/` for the providers added since Fyers.
 
-
 use crate::expiry::{
     DailyCutoff, MarketHours, BREEZE_CUTOFF, FYERS_CUTOFF, KITE_CUTOFF, NSE_HOURS, SCHWAB_REFRESH_LIMIT, UPSTOX_CUTOFF,
 };
@@ -168,6 +167,10 @@ pub struct Description {
     /// over when the gateway says the session is authenticated: TokenTray
     /// watches it rather than waiting for a redirect (IBKR's).
     pub login_watched: bool,
+    /// The user's app (its key) is part of the login. Not for a token made
+    /// elsewhere and pasted (Upstox's analytics token), nor for a gateway's
+    /// own login (IBKR's).
+    pub app_key: bool,
     /// The header its API takes the token in; `None` where every request is
     /// signed instead (E*TRADE's OAuth 1.0a, Breeze's checksum).
     pub header: Option<AuthHeader>,
@@ -207,6 +210,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" }),
         env: &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -233,6 +237,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -259,6 +264,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -286,6 +292,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" }),
         env: &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -313,6 +320,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Never,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(AuthHeader { name: "access-token", value: "{access_token}" }),
         env: &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -339,6 +347,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Sometimes,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[
             ("ANGELONE_API_KEY", Field::ApiKey),
@@ -369,6 +378,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[("TASTYTRADE_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -396,6 +406,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::RequestToken,
         typed_code: Some("oauth_verifier"),
         login_watched: false,
+        app_key: true,
         header: None,
         env: &[
             ("ETRADE_CONSUMER_KEY", Field::ApiKey),
@@ -426,8 +437,11 @@ pub static PROVIDERS: &[Description] = &[
         user_id: Some("your ICICI Direct user id"),
         credential_tries: 3,
         state: StateEcho::Never,
-        typed_code: None,
+        // "you will have an API_Session in the address bar": a value to copy
+        // where the redirect lands on no page of TokenTray's.
+        typed_code: Some("apisession"),
         login_watched: false,
+        app_key: true,
         header: None,
         env: &[("BREEZE_API_KEY", Field::ApiKey), ("BREEZE_API_SESSION", Field::AccessToken)],
         read_only: false,
@@ -457,6 +471,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Never,
         typed_code: None,
         login_watched: true,
+        app_key: false,
         // Scripts call the gateway, which holds the session: no header.
         header: None,
         env: &[("IBKR_SESSION", Field::AccessToken)],
@@ -484,6 +499,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[("UPSTOX_EXTENDED_TOKEN", Field::AccessToken)],
         read_only: true,
@@ -512,6 +528,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Never,
         typed_code: Some("analytics_token"),
         login_watched: false,
+        app_key: false,
         header: Some(BEARER),
         env: &[("UPSTOX_ANALYTICS_TOKEN", Field::AccessToken)],
         read_only: true,
@@ -538,6 +555,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Always,
         typed_code: None,
         login_watched: false,
+        app_key: true,
         header: Some(BEARER),
         env: &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
         read_only: false,
@@ -546,11 +564,9 @@ pub static PROVIDERS: &[Description] = &[
 ];
 
 impl Description {
-    /// An app of the user's (its key) is part of the login. Not for a token
-    /// made elsewhere and pasted (Upstox's analytics token), nor for a
-    /// gateway's own login (IBKR's).
+    /// An app of the user's (its key) is part of the login.
     pub fn needs_app_key(&self) -> bool {
-        !((self.typed_code.is_some() || self.login_watched) && self.secret == SecretNeed::Never)
+        self.app_key
     }
 
     /// A redirect address must be configured: where the login lands. Not

@@ -145,7 +145,9 @@ pub(crate) fn resolve(
     }
     let described = a.provider.describe();
     if a.api_key.trim().is_empty() && described.needs_app_key() {
-        return Err(at_id("api_key is empty: set it to the app's key from the broker's developer console".to_owned()));
+        return Err(at_id(
+            "api_key is missing or empty: set it to the app's key from the broker's developer console".to_owned(),
+        ));
     }
     let user_id = a.user_id.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
     // It goes into request headers (Dhan's `dhanClientId`) and bodies.

@@ -142,8 +142,19 @@ fn an_unknown_provider_is_named_with_the_choices() {
 #[test]
 fn a_missing_field_is_named() {
     let e = error("[[account]]\nid = \"a\"\nprovider = \"kite\"\nredirect_uri = \"http://127.0.0.1:1/\"\n");
-    assert!(e.contains("api_key"), "{e}");
-    assert!(e.contains("config.toml:1:"), "{e}");
+    assert!(e.contains("api_key is missing"), "{e}");
+    assert!(e.contains("config.toml:2:"), "the account's id line: {e}");
+    let e = error("[[account]]\nid = \"a\"\nprovider = \"kite\"\napi_key = \"k\"\n");
+    assert!(e.contains("redirect_uri is missing"), "{e}");
+    // A code typed (E*TRADE), a token pasted or a gateway's page: no redirect, and for
+    // the last two no app key.
+    let ok = |text: &str| Config::parse(text, Path::new("config.toml")).unwrap_or_else(|e| panic!("{e}"));
+    ok("[[account]]\nid = \"e\"\nprovider = \"etrade\"\napi_key = \"k\"\n");
+    ok("[[account]]\nid = \"u\"\nprovider = \"upstox-analytics\"\n");
+    let ibkr = ok("[[account]]\nid = \"i\"\nprovider = \"ibkr\"\n");
+    assert_eq!(ibkr.account("i").unwrap().api_base.as_str(), "https://localhost:5000/");
+    let e = error("[[account]]\nid = \"e\"\nprovider = \"etrade\"\n");
+    assert!(e.contains("api_key is missing"), "{e}");
 }
 
 #[test]

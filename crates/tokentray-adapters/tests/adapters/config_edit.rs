@@ -41,7 +41,7 @@ fn a_dhan_account_is_written_with_its_client_id_or_refused_without_it() {
     assert_eq!(c.account("dhan").unwrap().user_id.as_deref(), Some("1100000001"));
     d.provider = "zerodha".into();
     let e = upsert_account(START, path(), &d, None).unwrap_err();
-    assert!(e.to_string().contains("kite, upstox, schwab, fyers, dhan, angelone, oauth2"), "{e}");
+    assert!(e.to_string().contains("kite, upstox, schwab, fyers, dhan, angelone, tastytrade, etrade"), "{e}");
 }
 
 #[test]
