@@ -17,6 +17,7 @@ mod demo;
 mod e2e;
 mod handoff;
 mod one_truth;
+mod own_page_logins;
 mod ready;
 mod remote;
 // Built for Linux only: it builds and reads the .deb and .rpm.

@@ -108,12 +108,13 @@ pub fn start_page(redirect_uri: &Url) -> Url {
     page
 }
 
-/// Asks the broker's gateway every 2 s whether the login on its page is
-/// over, and delivers what it hands over as the login's callback. It stops
-/// when the returned guard is dropped (the login ended) or once delivered.
+/// Asks the broker's gateway once a second (IBKR paces `/tickle` at one a
+/// second; ibeam polls as often) whether the login on its page is over, and
+/// delivers what it hands over as the login's callback. It stops when the
+/// returned guard is dropped (the login ended) or once delivered.
 fn watch(client: ProviderClient, attempt: LoginAttempt, inbox: mpsc::Sender<Callback>) -> AbortOnDrop {
     AbortOnDrop(tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(2));
+        let mut every = tokio::time::interval(Duration::from_secs(1));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
@@ -251,7 +252,7 @@ impl Engine {
             open_in_browser(first.as_str())?;
         }
         // A login on the broker's own gateway page is over when the gateway
-        // says so: it is asked every 2 s while the login runs.
+        // says so: it is asked every second while the login runs.
         let _watch = account.describe().login_watched.then(|| watch(client.clone(), attempt.clone(), inbox.sender()));
         // Shown once the browser has it: "opened" is then true.
         let paste = server.is_none() && catch_at.is_none() && !account.describe().login_watched;
