@@ -113,8 +113,10 @@ impl Protocol for Extended {
         code_or_error(query, "code")
     }
 
-    /// The daily login's exchange. Without `refresh_extended_token` Upstox
-    /// keeps the extended token it already gave (a login never ends it).
+    /// The login's exchange, asking for a new extended token
+    /// (`refresh_extended_token=true`): this account logs in once a year, or
+    /// to replace a token it no longer trusts, and the old one ends. (A daily
+    /// `upstox` account of the same app sends nothing, which keeps it.)
     async fn exchange(
         &self,
         c: &ProviderClient,
@@ -134,6 +136,7 @@ impl Protocol for Extended {
                 ("client_secret", secret.expose()),
                 ("redirect_uri", a.redirect_uri.as_str()),
                 ("grant_type", "authorization_code"),
+                ("refresh_extended_token", "true"),
             ]);
         self.token_answer(c, send(c.kind(), request).await?, now)
     }

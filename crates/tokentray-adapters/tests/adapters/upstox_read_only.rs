@@ -15,18 +15,22 @@ async fn the_extended_token_comes_from_the_daily_login_and_lives_a_year() {
     let (grant, _) = login(&extended).await;
     let answer = sb.requests_to("/v2/login/authorization/token");
     assert_eq!(answer.len(), 1);
-    assert!(!answer[0].form().contains_key("refresh_extended_token"), "a login keeps the extended token alive");
+    assert_eq!(answer[0].form()["refresh_extended_token"], "true", "this account's login makes a new one");
     let days = (grant.meta.expires_at - grant.meta.issued_at).num_days();
     assert!((364..=366).contains(&days), "about a year: {days} days");
     assert_eq!(grant.meta.refresh, Refreshability::NotRefreshable);
     // The profile is not on its list (UDAPI100067): the token is alive all the same.
     extended.validate(&grant.tokens).await.expect("a read-only token is alive");
-    // The next day's login hands back the same extended token.
+    // A daily login of the same app (an `upstox` account) keeps it alive.
+    let daily = client(&sb, "upstox");
+    login(&daily).await;
+    extended.validate(&grant.tokens).await.expect("kept by the daily login");
+    // This account's next login makes a new one; the old one ends.
     let (again, _) = login(&extended).await;
-    assert_eq!(again.tokens.access_token, grant.tokens.access_token);
-    sb.expire_access_tokens();
+    assert_ne!(again.tokens.access_token, grant.tokens.access_token);
     let e = extended.validate(&grant.tokens).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::TokenInvalid, "{e}");
+    extended.validate(&again.tokens).await.expect("the new one works");
 }
 
 #[tokio::test]

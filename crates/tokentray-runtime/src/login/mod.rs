@@ -150,8 +150,10 @@ impl Engine {
         let cancel = self.login_slot(id)?;
         let pasted = match options.pasted.take() {
             Some(pasted) => Some(pasted),
+            // Where the broker shows a code to type, it is typed even when a
+            // registered callback could bring it (E*TRADE's, Breeze's).
             None if options.paste_from_window
-                && !served_on_loopback(client.account())
+                && (!served_on_loopback(client.account()) || client.account().describe().typed_code.is_some())
                 && !client.account().describe().login_watched =>
             {
                 let (sender, receiver) = mpsc::channel(4);
@@ -255,7 +257,8 @@ impl Engine {
         // says so: it is asked every second while the login runs.
         let _watch = account.describe().login_watched.then(|| watch(client.clone(), attempt.clone(), inbox.sender()));
         // Shown once the browser has it: "opened" is then true.
-        let paste = server.is_none() && catch_at.is_none() && !account.describe().login_watched;
+        let paste = (server.is_none() && catch_at.is_none() && !account.describe().login_watched)
+            || account.describe().typed_code.is_some();
         (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste, catch_at });
         let deadline = tokio::time::Instant::now() + options.timeout;
         let abandoned = options.abandoned.as_deref();
