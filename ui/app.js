@@ -1,6 +1,6 @@
 // The window: renders the accounts, ticks their countdowns every second from
 // the act-by instant (no backend call per tick), and drives the commands.
-import { alertsLine, countdownText, describeError, entriesFor, fieldsFor, levelFor, lifeLeft, mainAction, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { alertsLine, countdownText, describeError, entriesFor, fieldsFor, levelFor, lifeLeft, mainAction, pasteHelp, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
@@ -11,6 +11,7 @@ let history = []; // the last week's events, every account's, oldest first
 let editing = null; // the id being edited, or null when adding
 const busy = new Map(); // account id -> what it is waiting for
 let pasting = null; // the account the paste form is for, while it shows
+let pastingProvider = null; // and its provider, whose login says what is pasted
 const wantsPaste = new Set(); // accounts whose login, started here, waits for a pasted address
 let providers = []; // what the engine describes: the form's choices and the fields each takes
 
@@ -106,7 +107,12 @@ function showPasteForm(account) {
   }
   if (pasting !== account.id) {
     pasting = account.id;
+    pastingProvider = account.provider;
     $("paste-title").textContent = `Finish the ${account.label} login`;
+    const help = pasteHelp(providers, account.provider);
+    $("paste-help").textContent = help.text;
+    $("p-url-label").textContent = help.label;
+    $("p-url").placeholder = help.placeholder;
     $("p-url").value = "";
     $("paste-error").textContent = "";
   }
@@ -117,7 +123,9 @@ async function submitPaste(event) {
   event.preventDefault();
   const url = $("p-url").value.trim();
   if (!url) {
-    $("paste-error").textContent = "Paste the address the browser landed on.";
+    $("paste-error").textContent = pasteHelp(providers, pastingProvider).label === "Address"
+      ? "Paste the address the browser landed on."
+      : "Paste the code the broker's page shows, or the address the browser landed on.";
     return;
   }
   try {

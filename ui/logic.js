@@ -22,6 +22,26 @@ export function fieldsFor(providers, providerId) {
   };
 }
 
+/**
+ * What the paste field asks for during `providerId`'s login: the address the
+ * browser lands on, or, where the broker shows a code or a token to copy
+ * (E*TRADE, Breeze, Upstox's analytics console), that.
+ */
+export function pasteHelp(providers, providerId) {
+  const typed = Boolean((providers ?? []).find((x) => x.id === providerId)?.typed);
+  return typed
+    ? {
+        text: "Log in on the broker's page in the browser. Paste here the code or token it shows (or, if it lands on your redirect page, that page's whole address).",
+        label: "Code or address",
+        placeholder: "the code, or https://...",
+      }
+    : {
+        text: "Log in on the broker's page in the browser. It then lands on your redirect page: copy that page's whole address from the address bar and paste it here.",
+        label: "Address",
+        placeholder: "https://...",
+      };
+}
+
 /** `6d 23h`, `2h 14m`, `14m`, `45s`: as the tray and the CLI write it. */
 export function formatCountdown(seconds) {
   const s = Math.floor(seconds);

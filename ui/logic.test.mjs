@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { alertsLine, describeError, entriesFor, fieldsFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, timeline, timelineSummary, validateDraft } from "./logic.js";
+import { alertsLine, describeError, entriesFor, fieldsFor, formatCountdown, countdownText, levelFor, lifeLeft, mainAction, parseDuration, pasteHelp, timeline, timelineSummary, validateDraft } from "./logic.js";
 
 // The same vectors tokentray-core's and tokentray-runtime's tests check: the
 // countdown's rules, and the providers as the engine describes them.
@@ -75,6 +75,10 @@ test("the form says what to fix, field by field", () => {
   assert.deepEqual([analytics.apiKey, analytics.secret, analytics.redirect, analytics.readOnly], [false, false, false, true]);
   assert.deepEqual(check({ id: "upstox-data", provider: "upstox-analytics", api_key: "", redirect_uri: "" }), {});
   assert.ok(check({ ...good, provider: "upstox", api_key: "" }).api_key, "a daily Upstox login needs its app key");
+  // The paste field asks for what the broker's page shows.
+  assert.equal(pasteHelp(providers, "etrade").label, "Code or address");
+  assert.equal(pasteHelp(providers, "upstox-analytics").label, "Code or address");
+  assert.equal(pasteHelp(providers, "angelone").label, "Address");
   assert.equal(validateDraft(good).provider, "Choose a provider.", "no providers from the engine: none to choose");
 });
 

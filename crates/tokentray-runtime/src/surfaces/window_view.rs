@@ -71,6 +71,8 @@ pub struct ProviderChoice {
     pub redirect: bool,
     /// Its tokens cannot place orders: the form says so.
     pub read_only: bool,
+    /// Its login shows a code (or a token) to type: the paste field says so.
+    pub typed: bool,
 }
 
 impl ProviderChoice {
@@ -88,6 +90,7 @@ impl ProviderChoice {
                 secret: d.secret != tokentray_core::provider::SecretNeed::Never,
                 redirect: d.needs_redirect(),
                 read_only: d.read_only,
+                typed: d.typed_code.is_some(),
             })
             .collect()
     }

@@ -246,11 +246,19 @@ async fn each_renewed_grant_survives_a_refusing_store_and_a_crash() {
         assert!(b.dir.join(format!("data/journal/{id}.grant")).exists(), "{id}: the journal keeps the grant");
         newest.push(engine.current_token(id).await.unwrap());
     }
+    // Those that only log in: the login's grant, refused by the store, is journaled too.
+    let login_only = ["breeze", "upstox-extended", "upstox-analytics"];
+    for id in login_only {
+        b.log_in(&engine, id).await;
+        assert!(b.dir.join(format!("data/journal/{id}.grant")).exists(), "{id}: the journal keeps the grant");
+        newest.push(engine.current_token(id).await.unwrap());
+    }
     engine.shutdown();
     drop(engine);
     let next = b.engine();
-    assert_eq!(next.recover(false).await.unwrap().grants_replayed, RENEWING.len());
-    for (id, token) in RENEWING.iter().zip(&newest) {
+    let all: Vec<&str> = RENEWING.iter().chain(&login_only).copied().collect();
+    assert_eq!(next.recover(false).await.unwrap().grants_replayed, all.len());
+    for (id, token) in all.iter().zip(&newest) {
         assert_eq!(&store(&b.dir).tokens(id).unwrap().unwrap(), token, "{id}: the renewed grant survived");
         assert_eq!(next.check(id).await.unwrap().state, State::Valid, "{id}: the broker still takes it");
     }
