@@ -22,9 +22,12 @@ pub async fn login(global: &Global, id: &str, no_browser: bool, timeout: Duratio
     let ctx = Context::load(global.config.clone())?;
     let route = ctx.account_or_route(id)?;
     // Where the broker shows a code to type (E*TRADE, Upstox's console), the prompt says so.
-    let what = match ctx.config.account(id).and_then(|a| a.describe().typed_code) {
-        Some(_) => "the code the page shows (or the whole address the browser lands on)",
-        None => "the whole address the browser lands on",
+    let what = match ctx.config.account(id).map(|a| a.describe().login) {
+        Some(login) if login.typed_field().is_some() && !login.redirects() => "the token the page shows",
+        Some(login) if login.typed_field().is_some() => {
+            "the code the page shows (or the whole address the browser lands on)"
+        }
+        _ => "the whole address the browser lands on",
     };
     let request =
         call::Login { account: id.to_owned(), no_browser, timeout_secs: timeout.as_secs().max(1), relayed: false };
@@ -82,11 +85,13 @@ fn progress_printer(
     let mut paste = Some(paste);
     move |step: &LoginProgress| match step {
         LoginProgress::BrowserOpened { paste_in_window } => {
-            let then = match paste_in_window {
-                true => "; paste the address it lands on into TokenTray's window",
-                false => "",
-            };
-            eprintln!("{id}: the running TokenTray opened the browser{then}; complete the login there");
+            eprintln!("{id}: the running TokenTray opened the browser; complete the login there");
+            if *paste_in_window {
+                eprintln!("Then paste {what} here or into TokenTray's window:");
+                if let Some(paste) = paste.take() {
+                    read_pasted_lines(paste);
+                }
+            }
         }
         LoginProgress::OpenBrowser { url, .. } if no_browser => {
             show_url(url, what);

@@ -91,9 +91,11 @@ pub fn accounts(global: &Global) -> Result<ExitCode, CliError> {
         if d.needs_app_key() {
             about.push(format!("api_key={}", a.api_key));
         }
-        match (d.login_watched, d.typed_code, a.redirect_uri.as_str()) {
-            (true, _, _) => about.push(format!("gateway={} (its own login page)", a.api_base)),
-            (_, Some(_), tokentray_adapters::config::OUT_OF_BAND) => {
+        // Watched (a gateway's page), a token pasted, a code typed, or a redirect.
+        match (d.login.redirects(), d.login.typed_field(), a.redirect_uri.as_str()) {
+            (false, None, _) => about.push(format!("gateway={} (its own login page)", a.api_base)),
+            (false, Some(_), _) => about.push("login: paste the token the page shows".into()),
+            (true, Some(_), tokentray_adapters::config::OUT_OF_BAND) => {
                 about.push("login: paste the code the page shows".into())
             }
             (_, _, uri) => about.push(format!("redirect_uri={uri}")),

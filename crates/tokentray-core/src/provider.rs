@@ -92,6 +92,39 @@ pub enum StateEcho {
     RequestToken,
 }
 
+/// How a login reaches TokenTray.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "field", rename_all = "snake_case")]
+pub enum LoginShape {
+    /// The broker redirects to the account's `redirect_uri`.
+    Redirect,
+    /// A redirect where the account has one (a callback the broker
+    /// registered); else the broker shows a code to type, read as this
+    /// query field (E*TRADE's verifier, Breeze's API session).
+    RedirectOrTyped(&'static str),
+    /// The broker shows a token to copy and never redirects (Upstox's
+    /// analytics console): it is pasted, read as this field.
+    Typed(&'static str),
+    /// On the broker's own gateway page, over when the gateway says the
+    /// session is authenticated: watched, not redirected (IBKR's).
+    Watched,
+}
+
+impl LoginShape {
+    /// The field a typed code or pasted token is read as, where there is one.
+    pub fn typed_field(self) -> Option<&'static str> {
+        match self {
+            Self::RedirectOrTyped(field) | Self::Typed(field) => Some(field),
+            Self::Redirect | Self::Watched => None,
+        }
+    }
+
+    /// Whether the broker ever redirects to the account's `redirect_uri`.
+    pub fn redirects(self) -> bool {
+        matches!(self, Self::Redirect | Self::RedirectOrTyped(_))
+    }
+}
+
 /// A value a sink writes or `exec` puts in the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -160,13 +193,8 @@ pub struct Description {
     /// short of any lock-out at the broker.
     pub credential_tries: u32,
     pub state: StateEcho,
-    /// The query field a verification code the user types is read as, where
-    /// the broker shows one instead of redirecting (E*TRADE's `oob`).
-    pub typed_code: Option<&'static str>,
-    /// The login happens on a page the broker's own gateway serves, and is
-    /// over when the gateway says the session is authenticated: TokenTray
-    /// watches it rather than waiting for a redirect (IBKR's).
-    pub login_watched: bool,
+    /// How the login reaches TokenTray.
+    pub login: LoginShape,
     /// The user's app (its key) is part of the login. Not for a token made
     /// elsewhere and pasted (Upstox's analytics token), nor for a gateway's
     /// own login (IBKR's).
@@ -208,8 +236,7 @@ pub static PROVIDERS: &[Description] = &[
         // none is documented for the API's credentials.
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(AuthHeader { name: "Authorization", value: "token {api_key}:{access_token}" }),
         env: &[("KITE_API_KEY", Field::ApiKey), ("KITE_ACCESS_TOKEN", Field::AccessToken)],
@@ -235,8 +262,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[("UPSTOX_ACCESS_TOKEN", Field::AccessToken)],
@@ -262,8 +288,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[("SCHWAB_ACCESS_TOKEN", Field::AccessToken)],
@@ -290,8 +315,7 @@ pub static PROVIDERS: &[Description] = &[
         // The PIN is a trading PIN whose wrong-entry limit Fyers does not publish: once.
         credential_tries: 1,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(AuthHeader { name: "Authorization", value: "{api_key}:{access_token}" }),
         env: &[("FYERS_APP_ID", Field::ApiKey), ("FYERS_ACCESS_TOKEN", Field::AccessToken)],
@@ -318,8 +342,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: Some("your Dhan client id"),
         credential_tries: 3,
         state: StateEcho::Never,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(AuthHeader { name: "access-token", value: "{access_token}" }),
         env: &[("DHAN_CLIENT_ID", Field::UserId), ("DHAN_ACCESS_TOKEN", Field::AccessToken)],
@@ -345,8 +368,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: Some("your Angel One client code"),
         credential_tries: 3,
         state: StateEcho::Sometimes,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[
@@ -376,8 +398,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[("TASTYTRADE_ACCESS_TOKEN", Field::AccessToken)],
@@ -404,8 +425,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::RequestToken,
-        typed_code: Some("oauth_verifier"),
-        login_watched: false,
+        login: LoginShape::RedirectOrTyped("oauth_verifier"),
         app_key: true,
         header: None,
         env: &[
@@ -439,8 +459,7 @@ pub static PROVIDERS: &[Description] = &[
         state: StateEcho::Never,
         // "you will have an API_Session in the address bar": a value to copy
         // where the redirect lands on no page of TokenTray's.
-        typed_code: Some("apisession"),
-        login_watched: false,
+        login: LoginShape::RedirectOrTyped("apisession"),
         app_key: true,
         header: None,
         env: &[("BREEZE_API_KEY", Field::ApiKey), ("BREEZE_API_SESSION", Field::AccessToken)],
@@ -469,8 +488,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Never,
-        typed_code: None,
-        login_watched: true,
+        login: LoginShape::Watched,
         app_key: false,
         // Scripts call the gateway, which holds the session: no header.
         header: None,
@@ -497,8 +515,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[("UPSTOX_EXTENDED_TOKEN", Field::AccessToken)],
@@ -526,8 +543,7 @@ pub static PROVIDERS: &[Description] = &[
         credential_tries: 3,
         // The user copies the token from the console: no redirect, no state.
         state: StateEcho::Never,
-        typed_code: Some("analytics_token"),
-        login_watched: false,
+        login: LoginShape::Typed("analytics_token"),
         app_key: false,
         header: Some(BEARER),
         env: &[("UPSTOX_ANALYTICS_TOKEN", Field::AccessToken)],
@@ -553,8 +569,7 @@ pub static PROVIDERS: &[Description] = &[
         user_id: None,
         credential_tries: 3,
         state: StateEcho::Always,
-        typed_code: None,
-        login_watched: false,
+        login: LoginShape::Redirect,
         app_key: true,
         header: Some(BEARER),
         env: &[("TOKENTRAY_ACCESS_TOKEN", Field::AccessToken)],
@@ -570,10 +585,10 @@ impl Description {
     }
 
     /// A redirect address must be configured: where the login lands. Not
-    /// where the user types a code the broker shows (E*TRADE's default,
-    /// Upstox's console).
+    /// where the user may type a code instead (E*TRADE's default, Breeze's),
+    /// nor where nothing redirects (Upstox's console, IBKR's gateway).
     pub fn needs_redirect(&self) -> bool {
-        self.typed_code.is_none() && !self.login_watched
+        self.login == LoginShape::Redirect
     }
 
     /// Every request is signed with the app's secret (E*TRADE's OAuth 1.0a):

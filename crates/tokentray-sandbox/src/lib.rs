@@ -157,15 +157,19 @@ impl Sandbox {
         let described = app.provider.describe();
         let base = self.url();
         // A pasted token's "login" is the page that shows it: the console's.
-        let login_base = match described.typed_code {
-            Some("analytics_token") => format!("{base}/developer/apps"),
+        let login_base = match described.login {
+            tokentray_core::provider::LoginShape::Typed(_) => format!("{base}/developer/apps"),
             _ => base.clone(),
         };
-        let mut toml = format!(
-            "\n[[account]]\nid = \"{id}\"\nprovider = \"{}\"\napi_key = \"{}\"\nredirect_uri = \"{}\"\n\
-             api_base = \"{base}\"\nlogin_base = \"{login_base}\"\n",
-            described.id, app.client_id, app.redirect_uri
-        );
+        let mut toml = format!("\n[[account]]\nid = \"{id}\"\nprovider = \"{}\"\n", described.id);
+        if described.app_key {
+            toml.push_str(&format!("api_key = \"{}\"\n", app.client_id));
+        }
+        // Where the broker never redirects (a pasted token, a gateway's page), none is written.
+        if described.login.redirects() && app.redirect_uri.starts_with("http") {
+            toml.push_str(&format!("redirect_uri = \"{}\"\n", app.redirect_uri));
+        }
+        toml.push_str(&format!("api_base = \"{base}\"\nlogin_base = \"{login_base}\"\n"));
         if described.user_id.is_some() {
             toml.push_str(&format!("user_id = \"{}\"\n", app.user_id));
         }

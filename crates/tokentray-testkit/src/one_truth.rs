@@ -62,7 +62,9 @@ pub async fn brokers(dir: &Path) -> Brokers {
         .collect();
     let sandbox = Sandbox::start(SandboxConfig { apps: apps.clone(), ..SandboxConfig::default() }).await.unwrap();
     let api_port = crate::free_port();
-    let mut config = format!("storage = \"plaintext\"\nhttp_timeout = \"5s\"\n\n[api]\nport = {api_port}\n");
+    // The product's default timeout: the rounds load two cores with a dozen accounts'
+    // logins at once, and a slow answer is not what they test.
+    let mut config = format!("storage = \"plaintext\"\nhttp_timeout = \"15s\"\n\n[api]\nport = {api_port}\n");
     let mut accounts = Vec::new();
     let mut secrets = Vec::new();
     for app in &apps {

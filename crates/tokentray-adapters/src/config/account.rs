@@ -159,10 +159,20 @@ pub(crate) fn resolve(
     }
     // Where the user types the code the broker shows, no redirect is
     // needed: the login is pasted (`oob`, RFC 8252's out-of-band).
-    let redirect_uri = match (a.redirect_uri, described.needs_redirect()) {
-        (Some(uri), _) => uri,
-        (None, false) => RedirectUri::parse(OUT_OF_BAND).expect("the out-of-band URN parses"),
-        (None, true) => {
+    let redirect_uri = match (a.redirect_uri, described.login.redirects(), described.needs_redirect()) {
+        (Some(_), false, _) => {
+            return Err(at_id(format!(
+                "provider `{}` never redirects (its login is {}): remove redirect_uri",
+                a.provider,
+                match described.login.typed_field() {
+                    Some(_) => "a token copied from its page",
+                    None => "watched on its gateway's page",
+                }
+            )))
+        }
+        (Some(uri), true, _) => uri,
+        (None, _, false) => RedirectUri::parse(OUT_OF_BAND).expect("the out-of-band URN parses"),
+        (None, _, true) => {
             return Err(at_id("redirect_uri is missing: the address registered with the broker's app".to_owned()))
         }
     };

@@ -188,7 +188,7 @@ pub(super) struct Analytics;
 #[async_trait::async_trait]
 impl Protocol for Analytics {
     /// The "login" is the console page where the token is made; the user
-    /// pastes it (the description's `typed_code`).
+    /// pastes it (the description's `LoginShape::Typed`).
     async fn begin_login(&self, c: &ProviderClient, _: &Secret, state: String) -> Result<LoginAttempt, ProviderError> {
         Ok(LoginAttempt::new(c.account().login_base.clone(), state))
     }

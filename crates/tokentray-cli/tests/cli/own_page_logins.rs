@@ -55,7 +55,8 @@ async fn a_typed_code_a_pasted_token_and_a_watched_gateway_each_log_in() {
             let n = std::io::Read::read(&mut stderr, &mut buf).unwrap();
             assert!(n > 0, "no URL printed: {seen}");
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            if seen.contains("paste here") {
+            // The whole prompt line, not a part of it.
+            if seen.lines().any(|l| l.contains("paste here") && l.ends_with(':')) {
                 let url = seen.lines().find(|l| l.trim_start().starts_with("http")).expect("the URL").trim().to_owned();
                 return (url, seen, stderr);
             }

@@ -26,6 +26,7 @@ use tokentray_adapters::callback_tls::CallbackCertificate;
 use tokentray_adapters::config::AccountConfig;
 use tokentray_adapters::provider::{CallbackError, Grant, LoginAttempt, ProviderClient};
 use tokentray_adapters::Secret;
+use tokentray_core::provider::LoginShape;
 use tokentray_core::Event;
 use tokio::sync::{mpsc, Notify};
 use url::Url;
@@ -36,7 +37,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Whether a login of `account` is received by a loopback server of
 /// TokenTray's; otherwise the address the browser lands on is pasted.
 pub fn served_on_loopback(account: &AccountConfig) -> bool {
-    callback_addrs(&account.redirect_uri).is_some()
+    account.describe().login.redirects() && callback_addrs(&account.redirect_uri).is_some()
 }
 
 /// A completed login.
@@ -130,6 +131,27 @@ fn watch(client: ProviderClient, attempt: LoginAttempt, inbox: mpsc::Sender<Call
     }))
 }
 
+/// One stream of pastes from two (a terminal's and the window's), for as
+/// long as the returned guard lives.
+fn merge_pastes(mut a: mpsc::Receiver<Pasted>, mut b: mpsc::Receiver<Pasted>) -> (mpsc::Receiver<Pasted>, AbortOnDrop) {
+    let (sender, merged) = mpsc::channel(4);
+    let task = tokio::spawn(async move {
+        let (mut a_open, mut b_open) = (true, true);
+        while a_open || b_open {
+            let next = tokio::select! {
+                p = a.recv(), if a_open => p.or_else(|| { a_open = false; None }),
+                p = b.recv(), if b_open => p.or_else(|| { b_open = false; None }),
+            };
+            if let Some(p) = next {
+                if sender.send(p).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (merged, AbortOnDrop(task))
+}
+
 /// A task that ends with its owner.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -148,21 +170,29 @@ impl Engine {
         self.guard_credentials(client.account(), crate::tokens::lockout::Use::Login)?;
         let secret = self.api_secret(client.account()).await?;
         let cancel = self.login_slot(id)?;
-        let pasted = match options.pasted.take() {
-            Some(pasted) => Some(pasted),
-            // Where the broker shows a code to type, it is typed even when a
-            // registered callback could bring it (E*TRADE's, Breeze's).
-            None if options.paste_from_window
-                && (!served_on_loopback(client.account()) || client.account().describe().typed_code.is_some())
-                && !client.account().describe().login_watched =>
-            {
+        // What no loopback server receives is pasted (or typed); a
+        // gateway's page is watched instead.
+        let window_takes_it = options.paste_from_window
+            && !served_on_loopback(client.account())
+            && client.account().describe().login != LoginShape::Watched;
+        let from_window = match window_takes_it {
+            true => {
                 let (sender, receiver) = mpsc::channel(4);
                 self.with_slot(id, |s| s.paste = Some(sender))?;
                 // A window already open shows its paste field.
                 self.publish(id, crate::EventKind::StatusChanged);
                 Some(receiver)
             }
-            None => None,
+            false => None,
+        };
+        // The window's field and the terminal that asked for the login both
+        // take it: whichever the user types into.
+        let (pasted, _merging) = match (options.pasted.take(), from_window) {
+            (Some(client), Some(window)) => {
+                let (merged, merging) = merge_pastes(client, window);
+                (Some(merged), Some(merging))
+            }
+            (one, other) => (one.or(other), None),
         };
         let mut server = None;
         // The inbox ends with `run_login`, before the server closes: a
@@ -173,7 +203,7 @@ impl Engine {
                 &secret,
                 &options,
                 &cancel,
-                Inbox::new(pasted, client.account().describe().typed_code),
+                Inbox::new(pasted, client.account().describe().login.typed_field()),
                 &mut server,
             )
             .await;
@@ -236,7 +266,7 @@ impl Engine {
             }
             None if inbox.takes_pasted_urls() => None,
             // The gateway's page is watched: nothing is received or pasted.
-            None if account.describe().login_watched => None,
+            None if account.describe().login == LoginShape::Watched => None,
             None => {
                 return Err(LoginError::NotLoopback {
                     account: account.id.clone(),
@@ -255,10 +285,10 @@ impl Engine {
         }
         // A login on the broker's own gateway page is over when the gateway
         // says so: it is asked every second while the login runs.
-        let _watch = account.describe().login_watched.then(|| watch(client.clone(), attempt.clone(), inbox.sender()));
+        let watched = account.describe().login == LoginShape::Watched;
+        let _watch = watched.then(|| watch(client.clone(), attempt.clone(), inbox.sender()));
         // Shown once the browser has it: "opened" is then true.
-        let paste = (server.is_none() && catch_at.is_none() && !account.describe().login_watched)
-            || account.describe().typed_code.is_some();
+        let paste = server.is_none() && catch_at.is_none() && !watched;
         (options.show_url)(&LoginUrl { authorize: attempt.url.clone(), first, paste, catch_at });
         let deadline = tokio::time::Instant::now() + options.timeout;
         let abandoned = options.abandoned.as_deref();

@@ -90,7 +90,7 @@ impl ProviderChoice {
                 secret: d.secret != tokentray_core::provider::SecretNeed::Never,
                 redirect: d.needs_redirect(),
                 read_only: d.read_only,
-                typed: d.typed_code.is_some(),
+                typed: d.login.typed_field().is_some(),
             })
             .collect()
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokentray_adapters::config::{AccountConfig, Config};
 use tokentray_adapters::provider::{Credentials, Grant, LoginAttempt, ProviderClient};
 use tokentray_adapters::Secret;
+use tokentray_core::provider::LoginShape;
 use tokentray_sandbox::{App, ProviderKind, Sandbox, SandboxConfig};
 
 pub const KITE_KEY: &str = "kitekey01";
@@ -249,11 +250,10 @@ pub async fn redirect_location(url: &url::Url) -> String {
 /// A whole login as the user makes it: where the broker shows a token to
 /// paste (Upstox's analytics console), one made there; else [`login`].
 pub async fn login_with(sandbox: &Sandbox, client: &ProviderClient) -> (Grant, LoginAttempt) {
-    if client.account().describe().login_watched {
-        return gateway_login(client).await;
-    }
-    if client.account().describe().typed_code != Some("analytics_token") {
-        return login(client).await;
+    match client.account().describe().login {
+        LoginShape::Watched => return gateway_login(client).await,
+        LoginShape::Typed(_) => {}
+        LoginShape::Redirect | LoginShape::RedirectOrTyped(_) => return login(client).await,
     }
     let attempt = new_attempt(client).await;
     let pasted = HashMap::from([("analytics_token".to_owned(), sandbox.make_upstox_analytics_token(UPSTOX_KEY))]);

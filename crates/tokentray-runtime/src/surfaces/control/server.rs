@@ -267,8 +267,9 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
     let options = LoginOptions {
         open_browser: opens_here,
         timeout: Duration::from_secs(login.timeout_secs).min(LONGEST_LOGIN),
-        // The tray's window takes a pasted address; elsewhere this client does.
-        pasted: (!opens_here).then_some(pastes),
+        // This client takes a pasted address (or code); with the tray, its
+        // window does too.
+        pasted: Some(pastes),
         paste_from_window: opens_here,
         show_url: Box::new(move |url| {
             let step = match (opens_here, no_browser) {
