@@ -119,7 +119,12 @@ impl Door {
             env: all,
             api: format!("http://127.0.0.1:{}", b.api_port),
             api_key: String::new(),
-            http: reqwest::Client::new(),
+            // The API closes a connection idle for 10 s (its header timeout): a
+            // pooled one is never kept that long, or a request could meet its close.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
