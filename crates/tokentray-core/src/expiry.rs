@@ -101,14 +101,36 @@ fn ist(naive: NaiveDateTime) -> Instant {
 /// strictly after `t`: when every E*TRADE access token dies, and IBKR's
 /// North American region ends every gateway session.
 pub fn new_york_midnight_after(t: Instant) -> Instant {
-    use chrono_tz::America::New_York;
-    let next_day = t.with_timezone(&New_York).date_naive() + chrono::Days::new(1);
-    // Midnight exists on every day in New York: its clocks change at 02:00.
-    New_York
-        .from_local_datetime(&next_day.and_time(NaiveTime::MIN))
+    midnight_after(chrono_tz::America::New_York, t)
+}
+
+/// The first midnight in `zone` strictly after `t`.
+pub fn midnight_after(zone: chrono_tz::Tz, t: Instant) -> Instant {
+    let next_day = t.with_timezone(&zone).date_naive() + chrono::Days::new(1);
+    // New York, Zurich and Hong Kong change their clocks at 02:00 or 03:00;
+    // a zone whose midnight is skipped starts that day an hour later.
+    let local = next_day.and_time(NaiveTime::MIN);
+    zone.from_local_datetime(&local)
         .earliest()
-        .expect("midnight exists in New York")
+        .or_else(|| zone.from_local_datetime(&(local + chrono::TimeDelta::hours(1))).earliest())
+        .expect("a day starts within its first hour")
         .to_utc()
+}
+
+/// Where IBKR resets a gateway's session at midnight: "New York, U.S.;
+/// Zug, Switzerland; or Hong Kong time depending on your nearest
+/// connection" (docs/providers/ibkr.md). The account's exchange's zone says
+/// which is nearest: Europe's and Africa's are Zug's (Europe/Zurich), Asia's
+/// and Oceania's Hong Kong's; anything else New York's.
+pub fn ibkr_reset_zone(exchange_zone: Option<chrono_tz::Tz>) -> chrono_tz::Tz {
+    let name = exchange_zone.map_or("", |z| z.name());
+    if name.starts_with("Europe/") || name.starts_with("Africa/") {
+        chrono_tz::Europe::Zurich
+    } else if ["Asia/", "Australia/", "Pacific/"].iter().any(|p| name.starts_with(p)) {
+        chrono_tz::Asia::Hong_Kong
+    } else {
+        chrono_tz::America::New_York
+    }
 }
 
 /// An E*TRADE access token stops working at the first of: midnight US
@@ -124,12 +146,12 @@ pub fn etrade_expiry(renewed_at: Instant) -> Instant {
 pub const IBKR_TICKLE_LIFE: Span = Span::seconds(70);
 
 /// An IBKR gateway session, just tickled: alive for a minute more, and no
-/// later than the region's midnight reset (New York's), whatever `ssoExpires`
-/// says (milliseconds, when given).
-pub fn ibkr_expiry(tickled_at: Instant, sso_expires_ms: Option<i64>) -> Instant {
+/// later than the region's midnight `reset`, whatever `ssoExpires` says
+/// (milliseconds, when given).
+pub fn ibkr_expiry(tickled_at: Instant, sso_expires_ms: Option<i64>, reset: Instant) -> Instant {
     let sso = sso_expires_ms.filter(|&ms| ms > 0).map(|ms| add_span(tickled_at, Span::milliseconds(ms)));
     let alive = add_span(tickled_at, IBKR_TICKLE_LIFE);
-    sso.map_or(alive, |s| s.min(alive)).min(new_york_midnight_after(tickled_at))
+    sso.map_or(alive, |s| s.min(alive)).min(reset)
 }
 
 /// Parses Kite's `login_time` ("YYYY-MM-DD HH:MM:SS", IST) into an instant.
@@ -288,14 +310,20 @@ mod tests {
     #[test]
     fn an_ibkr_session_is_tickled_within_a_minute_and_ends_at_the_reset() {
         let t = chrono::Utc.with_ymd_and_hms(2026, 11, 12, 15, 0, 0).unwrap();
-        assert_eq!(ibkr_expiry(t, Some(460_311)), t + IBKR_TICKLE_LIFE);
-        assert_eq!(ibkr_expiry(t, Some(30_000)), t + Span::seconds(30), "the gateway's word when sooner");
-        assert_eq!(ibkr_expiry(t, None), t + IBKR_TICKLE_LIFE);
+        let ny = new_york_midnight_after;
+        assert_eq!(ibkr_expiry(t, Some(460_311), ny(t)), t + IBKR_TICKLE_LIFE);
+        assert_eq!(ibkr_expiry(t, Some(30_000), ny(t)), t + Span::seconds(30), "the gateway's word when sooner");
+        assert_eq!(ibkr_expiry(t, None, ny(t)), t + IBKR_TICKLE_LIFE);
         let before_reset = chrono::Utc.with_ymd_and_hms(2026, 11, 13, 4, 59, 30).unwrap();
-        assert_eq!(
-            ibkr_expiry(before_reset, Some(460_311)),
-            chrono::Utc.with_ymd_and_hms(2026, 11, 13, 5, 0, 0).unwrap()
-        );
+        let reset = chrono::Utc.with_ymd_and_hms(2026, 11, 13, 5, 0, 0).unwrap();
+        assert_eq!(ibkr_expiry(before_reset, Some(460_311), ny(before_reset)), reset);
+        // The region's midnight: Zug's (CET, UTC+1) and Hong Kong's (UTC+8).
+        let zug = ibkr_reset_zone(Some(chrono_tz::Europe::London));
+        assert_eq!(midnight_after(zug, t), chrono::Utc.with_ymd_and_hms(2026, 11, 12, 23, 0, 0).unwrap());
+        let hk = ibkr_reset_zone(Some(chrono_tz::Asia::Kolkata));
+        assert_eq!(midnight_after(hk, t), chrono::Utc.with_ymd_and_hms(2026, 11, 12, 16, 0, 0).unwrap());
+        assert_eq!(ibkr_reset_zone(None), chrono_tz::America::New_York);
+        assert_eq!(ibkr_reset_zone(Some(chrono_tz::America::New_York)), chrono_tz::America::New_York);
     }
 
     #[test]

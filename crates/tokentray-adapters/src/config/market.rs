@@ -90,6 +90,8 @@ pub struct AccountMarket {
     pub exchange: Option<String>,
     /// When the pre-market reminder comes, in the exchange's zone; `None`: no reminder.
     pub remind_at: Option<NaiveTime>,
+    /// The exchange's time zone (where a broker's own clock may follow it: IBKR's region).
+    pub zone: Option<Tz>,
 }
 
 /// `exchange` and `remind_at` as an account writes them (`"none"`, `"off"`
@@ -119,7 +121,7 @@ pub(crate) fn account_market(
         (None, Some(e)) => Some(e.opens - DEFAULT_REMINDER_LEAD),
         (None, None) => None,
     };
-    Ok(AccountMarket { exchange: found.map(|e| e.name.clone()), remind_at })
+    Ok(AccountMarket { exchange: found.as_ref().map(|e| e.name.clone()), remind_at, zone: found.map(|e| e.zone) })
 }
 
 impl AccountMarket {
@@ -142,13 +144,15 @@ mod tests {
     fn each_provider_follows_its_market_with_a_reminder_before_the_open() {
         let c = calendar_file::built_in();
         let kite = account_market(ProviderKind::Kite, None, None, &c).unwrap();
-        assert_eq!(kite, AccountMarket { exchange: Some("NSE".into()), remind_at: Some(t(8, 45)) });
+        let kolkata = Some(chrono_tz::Asia::Kolkata);
+        let new_york = Some(chrono_tz::America::New_York);
+        assert_eq!(kite, AccountMarket { exchange: Some("NSE".into()), remind_at: Some(t(8, 45)), zone: kolkata });
         let schwab = account_market(ProviderKind::Schwab, None, None, &c).unwrap();
-        assert_eq!(schwab, AccountMarket { exchange: Some("NYSE".into()), remind_at: Some(t(9, 0)) });
+        assert_eq!(schwab, AccountMarket { exchange: Some("NYSE".into()), remind_at: Some(t(9, 0)), zone: new_york });
         let oauth = account_market(ProviderKind::OAuth2, None, None, &c).unwrap();
-        assert_eq!(oauth, AccountMarket { exchange: None, remind_at: None });
+        assert_eq!(oauth, AccountMarket { exchange: None, remind_at: None, zone: None });
         let own = account_market(ProviderKind::OAuth2, Some("nyse"), Some("08:00"), &c).unwrap();
-        assert_eq!(own, AccountMarket { exchange: Some("NYSE".into()), remind_at: Some(t(8, 0)) });
+        assert_eq!(own, AccountMarket { exchange: Some("NYSE".into()), remind_at: Some(t(8, 0)), zone: new_york });
         let off = account_market(ProviderKind::Kite, None, Some("off"), &c).unwrap();
         assert_eq!(off.remind_at, None);
         assert_eq!(account_market(ProviderKind::Kite, Some("none"), None, &c).unwrap().exchange, None);

@@ -99,7 +99,9 @@ fn session_grant(c: &ProviderClient, session: &Secret, reply: Reply, now: Instan
         });
     };
     required(BREEZE, reply.status, success, "session_token")?;
-    let expires_at = lifetime_override(c.account(), now).unwrap_or_else(|| BREEZE_CUTOFF.next_after(now));
+    // A configured lifetime never carries a session past ICICI's midnight.
+    let midnight = BREEZE_CUTOFF.next_after(now);
+    let expires_at = lifetime_override(c.account(), now).map_or(midnight, |t| t.min(midnight));
     Ok(Grant {
         tokens: TokenSet::access(session.expose()),
         meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh: Refreshability::NotRefreshable },

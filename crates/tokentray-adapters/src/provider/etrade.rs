@@ -153,7 +153,8 @@ fn token_grant(answer: &Answer, login_at: Instant, c: &ProviderClient, now: Inst
 /// reaches midnight, another gains nothing.
 fn meta(c: &ProviderClient, login_at: Instant, now: Instant) -> TokenMeta {
     let midnight = new_york_midnight_after(now);
-    let expires_at = lifetime_override(c.account(), now).unwrap_or_else(|| etrade_expiry(now));
+    // A configured lifetime never carries a token past E*TRADE's midnight.
+    let expires_at = lifetime_override(c.account(), now).map_or_else(|| etrade_expiry(now), |t| t.min(midnight));
     let refresh = match expires_at < midnight {
         true => Refreshability::Until(midnight),
         false => Refreshability::NotRefreshable,

@@ -5,7 +5,8 @@
 //! it with `/iserver/auth/status` (a login elsewhere shows as `competing`),
 //! wakes a timed-out brokerage session with `/iserver/auth/ssodh/init`
 //! (never taking it from another login), and counts down to the region's
-//! midnight reset, after which only a new login helps.
+//! midnight reset (New York, Zug or Hong Kong, by the account's exchange),
+//! after which only a new login helps.
 //!
 //! Every fact, with its source (IBKR's Web API v1.0 documentation;
 //! Voyz/ibeam and Voyz/ibind; ibind issue 109 on OAuth for individual
@@ -19,7 +20,7 @@ use crate::store::TokenSet;
 use crate::Secret;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use tokentray_core::expiry::{ibkr_expiry, new_york_midnight_after};
+use tokentray_core::expiry::{ibkr_expiry, ibkr_reset_zone, midnight_after};
 use tokentray_core::{ErrorClass, Instant, ProviderKind, Refreshability, TokenMeta};
 
 const IBKR: ProviderKind = ProviderKind::Ibkr;
@@ -32,6 +33,10 @@ const COMPETING: &str = "another login with this username (TWS, IBKR Mobile, the
                          gateway) has taken the trading session: log out there, or log in again here to take it \
                          back";
 const NOT_AUTHENTICATED: &str = "the gateway's session is not authenticated: log in again on its page";
+const DISCONNECTED: &str =
+    "the gateway has lost its connection to IBKR (IBKR's servers restarting, maintenance, or the \
+                            network): retrying";
+const STARTING: &str = "the gateway is starting the trading session again: retrying";
 
 fn error(reply: &Reply) -> ProviderError {
     let said = text(&reply.body, "error").map(str::to_owned);
@@ -68,26 +73,37 @@ async fn post(c: &ProviderClient, path: &str, body: Option<Value>) -> Result<Rep
 struct AuthStatus {
     authenticated: bool,
     competing: bool,
+    connected: bool,
 }
 
 impl AuthStatus {
     fn of(v: &Value) -> Self {
         let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-        Self { authenticated: flag("authenticated"), competing: flag("competing") }
+        Self { authenticated: flag("authenticated"), competing: flag("competing"), connected: flag("connected") }
     }
 
-    /// Usable for trading, or why not.
+    /// Usable for trading, or why not. Only the gateway saying the session is
+    /// someone else's, or over while it is connected, asks for a login; a
+    /// gateway cut off from IBKR (a reset, the weekend's maintenance) is an
+    /// outage, retried while the session lives.
     fn usable(&self) -> Result<(), ProviderError> {
-        match (self.authenticated, self.competing) {
-            (_, true) => Err(ProviderError::new(IBKR, ErrorClass::TokenInvalid, COMPETING)),
-            (false, _) => Err(ProviderError::new(IBKR, ErrorClass::TokenInvalid, NOT_AUTHENTICATED)),
-            (true, false) => Ok(()),
+        match (self.authenticated, self.competing, self.connected) {
+            (_, true, _) => Err(ProviderError::new(IBKR, ErrorClass::TokenInvalid, COMPETING)),
+            (true, false, _) => Ok(()),
+            (false, false, false) => Err(ProviderError::new(IBKR, ErrorClass::Transient, DISCONNECTED)),
+            (false, false, true) => Err(ProviderError::new(IBKR, ErrorClass::TokenInvalid, NOT_AUTHENTICATED)),
         }
     }
 }
 
+/// When IBKR next resets the account's session: midnight in its region,
+/// told by the account's exchange (`expiry::ibkr_reset_zone`).
+fn reset_after(c: &ProviderClient, now: Instant) -> Instant {
+    midnight_after(ibkr_reset_zone(c.account().market.zone), now)
+}
+
 /// A `/tickle` answer: the session, kept alive, as a grant.
-fn tickle_answer(reply: Reply, login_at: Instant, now: Instant) -> Result<Grant, ProviderError> {
+fn tickle_answer(c: &ProviderClient, reply: Reply, login_at: Instant, now: Instant) -> Result<Grant, ProviderError> {
     if !reply.is_success() {
         return Err(error(&reply));
     }
@@ -96,8 +112,8 @@ fn tickle_answer(reply: Reply, login_at: Instant, now: Instant) -> Result<Grant,
         return Err(ProviderError::malformed(IBKR, reply.status, "the tickle answer has no `session`"));
     };
     AuthStatus::of(reply.body.pointer("/iserver/authStatus").unwrap_or(&Value::Null)).usable()?;
-    let reset = new_york_midnight_after(now);
-    let expires_at = ibkr_expiry(now, reply.body.get("ssoExpires").and_then(Value::as_i64));
+    let reset = reset_after(c, now);
+    let expires_at = ibkr_expiry(now, reply.body.get("ssoExpires").and_then(Value::as_i64), reset);
     let refresh = match expires_at < reset {
         true => Refreshability::Until(reset),
         false => Refreshability::NotRefreshable,
@@ -112,7 +128,7 @@ fn tickle_answer(reply: Reply, login_at: Instant, now: Instant) -> Result<Grant,
 }
 
 async fn tickle(c: &ProviderClient, login_at: Instant, now: Instant) -> Result<Grant, ProviderError> {
-    tickle_answer(post(c, "/tickle", None).await?, login_at, now)
+    tickle_answer(c, post(c, "/tickle", None).await?, login_at, now)
 }
 
 /// The session kept alive. A brokerage session that timed out while the
@@ -126,7 +142,13 @@ async fn keep_alive(c: &ProviderClient, current: &TokenMeta, now: Instant) -> Re
             if !woken.is_success() {
                 return Err(error(&woken));
             }
-            AuthStatus::of(&woken.body).usable()?;
+            match AuthStatus::of(&woken.body).usable() {
+                // Still starting: the next renewal finds out.
+                Err(e) if e.message == NOT_AUTHENTICATED => {
+                    return Err(ProviderError::new(IBKR, ErrorClass::Transient, STARTING))
+                }
+                other => other?,
+            }
             tickle(c, current.login_at, now).await
         }
         other => other,
@@ -160,16 +182,29 @@ impl Protocol for Ibkr {
         code_in(query, "session")
     }
 
-    /// The gateway has said the session is authenticated: it is tickled into a grant.
+    /// The gateway has said (the watch's tickle) the session is
+    /// authenticated: its status confirms it (another tickle now would
+    /// exceed IBKR's pace of one a second), and the session is the grant.
     async fn exchange(
         &self,
         c: &ProviderClient,
-        _: &LoginCode,
+        login: &LoginCode,
         _: &LoginAttempt,
         _: &Secret,
         now: Instant,
     ) -> Result<Grant, ProviderError> {
-        tickle(c, now, now).await
+        status_answer(post(c, "/iserver/auth/status", None).await?)?;
+        let reset = reset_after(c, now);
+        let expires_at = ibkr_expiry(now, None, reset);
+        let refresh = match expires_at < reset {
+            true => Refreshability::Until(reset),
+            false => Refreshability::NotRefreshable,
+        };
+        Ok(Grant {
+            tokens: TokenSet::access(login.code.expose()),
+            meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh },
+            user: UserInfo::default(),
+        })
     }
 
     async fn refresh(
@@ -183,8 +218,8 @@ impl Protocol for Ibkr {
         keep_alive(c, current, now).await
     }
 
-    fn token_answer(&self, _: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
-        tickle_answer(reply, now, now)
+    fn token_answer(&self, c: &ProviderClient, reply: Reply, now: Instant) -> Result<Grant, ProviderError> {
+        tickle_answer(c, reply, now, now)
     }
 
     fn profile_answer(&self, _: &ProviderClient, reply: Reply) -> Result<UserInfo, ProviderError> {

@@ -182,6 +182,10 @@ impl ProviderClient {
                 .timeout(self.account.http_timeout.to_std().unwrap_or(Duration::from_secs(15)))
                 .user_agent(concat!("tokentray/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::none())
+                // Only this machine: no proxy (which would resolve `localhost`
+                // elsewhere), and `localhost` is 127.0.0.1, never a DNS answer.
+                .no_proxy()
+                .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
                 .danger_accept_invalid_certs(true)
                 .build()
                 .expect("the HTTP client builds with rustls")
@@ -394,7 +398,8 @@ pub fn is_token_text(token: &str) -> bool {
 fn checked(provider: ProviderKind, grant: Grant) -> Result<Grant, ProviderError> {
     let tokens = std::iter::once(&grant.tokens.access_token)
         .chain(grant.tokens.refresh_token.as_ref())
-        .chain(grant.tokens.feed_token.as_ref());
+        .chain(grant.tokens.feed_token.as_ref())
+        .chain(grant.tokens.token_secret.as_ref());
     if tokens.into_iter().all(|t| is_token_text(t.expose())) {
         return Ok(grant);
     }

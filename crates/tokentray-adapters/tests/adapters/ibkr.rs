@@ -13,8 +13,8 @@ async fn the_login_on_the_gateways_page_is_watched_and_the_session_kept_alive() 
     let ibkr = client(&sb, "ibkr");
     let (grant, attempt) = gateway_login(&ibkr).await;
     assert_eq!(attempt.url.path(), "/", "the gateway's own page");
-    assert_eq!(sb.requests_to("/v1/api/tickle").iter().filter(|r| r.method == "POST").count(), 3);
-    assert_eq!(grant.user.user_id.as_deref(), Some("12345678"));
+    assert_eq!(sb.requests_to("/v1/api/tickle").len(), 2, "the watch's; the exchange asks the status instead");
+    assert_eq!(sb.requests_to("/v1/api/iserver/auth/status").len(), 1);
     assert!(grant.meta.expires_at - grant.meta.issued_at <= IBKR_TICKLE_LIFE, "tickled about every minute");
     assert_eq!(grant.meta.refresh, Refreshability::Until(new_york_midnight_after(grant.meta.issued_at)));
 

@@ -8,6 +8,7 @@ mod callback_server;
 mod inbox;
 mod options;
 pub(crate) mod page;
+mod tasks;
 mod verdict;
 
 pub use callback_server::callback_addrs;
@@ -22,9 +23,10 @@ use inbox::{Callback, Inbox};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tasks::{merge_pastes, watch};
 use tokentray_adapters::callback_tls::CallbackCertificate;
 use tokentray_adapters::config::AccountConfig;
-use tokentray_adapters::provider::{CallbackError, Grant, LoginAttempt, ProviderClient};
+use tokentray_adapters::provider::{CallbackError, Grant, ProviderClient};
 use tokentray_adapters::Secret;
 use tokentray_core::provider::LoginShape;
 use tokentray_core::Event;
@@ -107,58 +109,6 @@ pub fn start_page(redirect_uri: &Url) -> Url {
     page.set_query(None);
     page.set_fragment(None);
     page
-}
-
-/// Asks the broker's gateway once a second (IBKR paces `/tickle` at one a
-/// second; ibeam polls as often) whether the login on its page is over, and
-/// delivers what it hands over as the login's callback. It stops when the
-/// returned guard is dropped (the login ended) or once delivered.
-fn watch(client: ProviderClient, attempt: LoginAttempt, inbox: mpsc::Sender<Callback>) -> AbortOnDrop {
-    AbortOnDrop(tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            match client.watch_login(&attempt).await {
-                Ok(Some(query)) => {
-                    let _ = inbox.send(Callback { query, reply: None }).await;
-                    return;
-                }
-                Ok(None) => {}
-                Err(e) => tracing::debug!(account = %client.account().id, "the gateway is not answering yet: {e}"),
-            }
-        }
-    }))
-}
-
-/// One stream of pastes from two (a terminal's and the window's), for as
-/// long as the returned guard lives.
-fn merge_pastes(mut a: mpsc::Receiver<Pasted>, mut b: mpsc::Receiver<Pasted>) -> (mpsc::Receiver<Pasted>, AbortOnDrop) {
-    let (sender, merged) = mpsc::channel(4);
-    let task = tokio::spawn(async move {
-        let (mut a_open, mut b_open) = (true, true);
-        while a_open || b_open {
-            let next = tokio::select! {
-                p = a.recv(), if a_open => p.or_else(|| { a_open = false; None }),
-                p = b.recv(), if b_open => p.or_else(|| { b_open = false; None }),
-            };
-            if let Some(p) = next {
-                if sender.send(p).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    (merged, AbortOnDrop(task))
-}
-
-/// A task that ends with its owner.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl Engine {

@@ -29,7 +29,18 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let _work = self.begin_work();
         let origin = crate::shared::Origin::of(&event(grant.meta));
-        let saved = match self.save_grant(id, &grant, origin).await {
+        // A renewal in place (IBKR's tickle about every minute, E*TRADE's
+        // renewal) keeps the very token: only its life is new. The store,
+        // the sinks and the scripts have it already; the state file and the
+        // status take the new life.
+        let in_place = matches!(event(grant.meta), Event::Refreshed(_))
+            && self.shared().is_none()
+            && self.with_slot(id, |s| s.tokens.as_ref() == Some(&grant.tokens))?;
+        let saved = match in_place {
+            true => Ok(Saved::Stored),
+            false => self.save_grant(id, &grant, origin).await,
+        };
+        let saved = match saved {
             Ok(Saved::Stored) => Ok(()),
             Ok(Saved::Refused(record, version)) => {
                 return self.refused_in_shared_store(id, &grant, *record, version).await
@@ -74,8 +85,25 @@ impl Engine {
                 self.spawn_save_retries(id);
             }
         }
-        self.write_sinks(id).await;
-        self.publish(id, EventKind::TokenChanged);
+        match in_place {
+            true => {
+                // A sink that writes the expiry is told the new one.
+                let writes_expiry = self.with_slot(id, |s| {
+                    s.config
+                        .sinks
+                        .iter()
+                        .any(|k| k.fields.values().any(|f| *f == tokentray_core::provider::Field::ExpiresAt))
+                })?;
+                if writes_expiry {
+                    self.write_sinks(id).await;
+                }
+                self.publish(id, EventKind::StatusChanged);
+            }
+            false => {
+                self.write_sinks(id).await;
+                self.publish(id, EventKind::TokenChanged);
+            }
+        }
         self.after_change(id);
         Ok(())
     }

@@ -132,7 +132,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.journal_record(journal.as_deref(), id, &grant, Some(token));
+        // A token renewed in place has nothing new to lose.
+        if grant.tokens != tokens {
+            self.journal_record(journal.as_deref(), id, &grant, Some(token));
+        }
         let (token, meta) = (grant.tokens.access_token.clone(), grant.meta);
         // Once the broker answered, the lease is not given back: the grant is
         // stored under it (or retried), or the lease expires.

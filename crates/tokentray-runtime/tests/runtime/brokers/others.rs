@@ -243,7 +243,12 @@ async fn each_renewed_grant_survives_a_refusing_store_and_a_crash() {
     let mut newest = Vec::new();
     for id in RENEWING {
         engine.refresh(id).await.unwrap();
-        assert!(b.dir.join(format!("data/journal/{id}.grant")).exists(), "{id}: the journal keeps the grant");
+        let journaled = b.dir.join(format!("data/journal/{id}.grant")).exists();
+        match id {
+            // Renewed in place: the very token the store holds, nothing new to lose or write.
+            "etrade" | "ibkr" => assert!(!journaled, "{id}: an unchanged token is not journaled"),
+            _ => assert!(journaled, "{id}: the journal keeps the grant"),
+        }
         newest.push(engine.current_token(id).await.unwrap());
     }
     // Those that only log in: the login's grant, refused by the store, is journaled too.
@@ -257,10 +262,36 @@ async fn each_renewed_grant_survives_a_refusing_store_and_a_crash() {
     drop(engine);
     let next = b.engine();
     let all: Vec<&str> = RENEWING.iter().chain(&login_only).copied().collect();
-    assert_eq!(next.recover(false).await.unwrap().grants_replayed, all.len());
+    assert_eq!(next.recover(false).await.unwrap().grants_replayed, all.len() - 2, "all but the two in place");
     for (id, token) in all.iter().zip(&newest) {
         assert_eq!(&store(&b.dir).tokens(id).unwrap().unwrap(), token, "{id}: the renewed grant survived");
         assert_eq!(next.check(id).await.unwrap().state, State::Valid, "{id}: the broker still takes it");
     }
     next.shutdown();
+}
+
+#[tokio::test]
+async fn a_renewal_in_place_writes_nothing_new_and_tells_scripts_nothing() {
+    let b = brokers("others-in-place").await;
+    let engine = b.engine();
+    for id in ["etrade", "ibkr"] {
+        b.log_in(&engine, id).await;
+        let sink = b.dir.join("sinks").join(format!("{id}.env"));
+        // Dated a day back: a rewrite would show, whatever the clock's grain.
+        let written = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        std::fs::File::options().append(true).open(&sink).unwrap().set_modified(written).unwrap();
+        let before = engine.status(id).unwrap().expires_at;
+        let mut events = engine.subscribe();
+        engine.refresh(id).await.unwrap();
+        assert!(engine.status(id).unwrap().expires_at >= before, "{id}: the new life is known");
+        assert_eq!(std::fs::metadata(&sink).unwrap().modified().unwrap(), written, "{id}: the sink is untouched");
+        while let Ok(event) = events.try_recv() {
+            assert_ne!(
+                event.kind,
+                tokentray_runtime::EventKind::TokenChanged,
+                "{id}: no script is told of a new token"
+            );
+        }
+    }
+    engine.shutdown();
 }
