@@ -298,9 +298,8 @@ async fn converse_login(engine: &Engine, host: &Host, login: call::Login, mut re
         tokio::select! {
             result = &mut login_task => break result,
             Some(step) = progressed.recv() => {
-                if let (LoginProgress::BrowserOpened { paste_in_window: true }, Some(show)) = (&step, &host.show) {
-                    show();
-                }
+                // The client that asked takes the paste (or code): the window
+                // is not pushed in front of it; its field takes one too if open.
                 if present && !told(&mut write, &Answer::<()>::Progress(step)).await {
                     (reading, present) = (false, false);
                     abandoned.notify_one();
