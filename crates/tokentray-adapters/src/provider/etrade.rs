@@ -149,17 +149,14 @@ fn token_grant(answer: &Answer, login_at: Instant, c: &ProviderClient, now: Inst
     })
 }
 
-/// Renewal keeps a token alive until midnight; past the last renewal that
-/// reaches midnight, another gains nothing.
+/// Renewal keeps a token awake until midnight, whatever the hour: in its
+/// last two hours a renewal changes nothing but is never refused (the
+/// lifecycle keeps renewals 5 s apart at the least).
 fn meta(c: &ProviderClient, login_at: Instant, now: Instant) -> TokenMeta {
     let midnight = new_york_midnight_after(now);
     // A configured lifetime never carries a token past E*TRADE's midnight.
     let expires_at = lifetime_override(c.account(), now).map_or_else(|| etrade_expiry(now), |t| t.min(midnight));
-    let refresh = match expires_at < midnight {
-        true => Refreshability::Until(midnight),
-        false => Refreshability::NotRefreshable,
-    };
-    TokenMeta { issued_at: now, expires_at, login_at, refresh }
+    TokenMeta { issued_at: now, expires_at, login_at, refresh: Refreshability::Until(midnight) }
 }
 
 /// Step 3: the verifier for the access token, signed with the request token.

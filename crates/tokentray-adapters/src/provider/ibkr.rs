@@ -114,10 +114,8 @@ fn tickle_answer(c: &ProviderClient, reply: Reply, login_at: Instant, now: Insta
     AuthStatus::of(reply.body.pointer("/iserver/authStatus").unwrap_or(&Value::Null)).usable()?;
     let reset = reset_after(c, now);
     let expires_at = ibkr_expiry(now, reply.body.get("ssoExpires").and_then(Value::as_i64), reset);
-    let refresh = match expires_at < reset {
-        true => Refreshability::Until(reset),
-        false => Refreshability::NotRefreshable,
-    };
+    // Tickled until the reset, to its last minute.
+    let refresh = Refreshability::Until(reset);
     let user_id =
         reply.body.get("userId").and_then(|u| u.as_i64().map(|n| n.to_string()).or(u.as_str().map(str::to_owned)));
     Ok(Grant {
@@ -196,10 +194,7 @@ impl Protocol for Ibkr {
         status_answer(post(c, "/iserver/auth/status", None).await?)?;
         let reset = reset_after(c, now);
         let expires_at = ibkr_expiry(now, None, reset);
-        let refresh = match expires_at < reset {
-            true => Refreshability::Until(reset),
-            false => Refreshability::NotRefreshable,
-        };
+        let refresh = Refreshability::Until(reset);
         Ok(Grant {
             tokens: TokenSet::access(login.code.expose()),
             meta: TokenMeta { issued_at: now, expires_at, login_at: now, refresh },

@@ -46,7 +46,9 @@ async fn the_login_signs_each_step_and_keeps_the_token_with_its_secret() {
     assert_eq!(grant.tokens.refresh_token, None);
     let idle = grant.meta.expires_at - grant.meta.issued_at;
     assert!(idle.num_minutes() <= 120, "two idle hours at most: {idle}");
-    assert!(matches!(grant.meta.refresh, Refreshability::Until(_) | Refreshability::NotRefreshable));
+    let midnight = tokentray_core::expiry::new_york_midnight_after(grant.meta.issued_at);
+    assert_eq!(grant.meta.refresh, Refreshability::Until(midnight), "renewed until midnight US Eastern, at any hour");
+    assert!(grant.meta.expires_at <= midnight);
     etrade.validate_with_secret(&grant.tokens, &secret_for("etrade")).await.expect("the signed check passes");
     let e = etrade.validate(&grant.tokens).await.unwrap_err();
     assert!(e.to_string().contains("consumer secret"), "a check needs the secret: {e}");
